@@ -1,0 +1,137 @@
+"""Devices, and rows of dense or sparse data served to torch in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """The :class:`torch.device` that ``device`` asks for, checked to be usable.
+
+    ``"auto"`` picks CUDA, then Apple's MPS, then the CPU.
+
+    Raises
+    ------
+    ValueError
+        If torch does not know the device, or this machine cannot run it.
+    """
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"device={device!r} is not a device torch knows; use 'auto', 'cpu', "
+            f"'cuda', 'cuda:<index>', 'mps' or a torch.device."
+        ) from error
+    problem = _unavailable_because(resolved)
+    if problem:
+        raise ValueError(
+            f"device={device!r} was requested but {problem}. "
+            f"Use device='cpu', or device='auto' to pick the best available device."
+        )
+    return resolved
+
+
+def _unavailable_because(device: torch.device) -> str:
+    """Why ``device`` cannot be used on this machine, or ``""`` if it can."""
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            return "CUDA is not available on this machine"
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            return f"this machine has {torch.cuda.device_count()} CUDA device(s)"
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        return "MPS is not available on this machine"
+    return ""
+
+
+def device_is_available(device: torch.device) -> bool:
+    """Whether this machine can run ``device``."""
+    return not _unavailable_because(device)
+
+
+class Rows:
+    """Rows of a data set, handed out as dense float32 torch batches on a device."""
+
+    device: torch.device
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        """The rows at positions ``index`` as a dense float32 tensor on the device."""
+        raise NotImplementedError
+
+    def split(self, index: torch.Tensor) -> Rows:
+        """The rows at positions ``index``, as rows of the same kind."""
+        raise NotImplementedError
+
+    def batches(
+        self, batch_size: int, order: torch.Tensor | None = None
+    ) -> Iterator[torch.Tensor]:
+        """Consecutive batches of rows, in ``order`` if given, else as stored."""
+        if order is None:
+            order = torch.arange(len(self))
+        for start in range(0, len(self), batch_size):
+            yield self.take(order[start : start + batch_size])
+
+
+class DenseRows(Rows):
+    """A dense array, copied to the device once as float32 and indexed there."""
+
+    def __init__(self, data: torch.Tensor):
+        self.data = data
+        self.device = data.device
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        return self.data[index.to(self.device)]
+
+    def split(self, index: torch.Tensor) -> DenseRows:
+        return DenseRows(self.take(index))
+
+
+class SparseRows(Rows):
+    """A CSR matrix kept on the host; only the rows of one batch are densified."""
+
+    def __init__(self, matrix: sp.csr_matrix, device: torch.device):
+        self.matrix = matrix
+        self.device = device
+
+    def __len__(self) -> int:
+        return self.matrix.shape[0]
+
+    def take(self, index: torch.Tensor) -> torch.Tensor:
+        batch = self.matrix[index.cpu().numpy()].toarray()
+        return torch.from_numpy(batch).to(self.device, torch.float32)
+
+    def split(self, index: torch.Tensor) -> SparseRows:
+        return SparseRows(self.matrix[index.cpu().numpy()], self.device)
+
+
+def rows_of(X, device: torch.device) -> Rows:
+    """The rows of a dense array or a sparse matrix, served on ``device``."""
+    if sp.issparse(X):
+        return SparseRows(sp.csr_matrix(X), device)
+    return DenseRows(torch.tensor(X, dtype=torch.float32, device=device))
+
+
+def map_batches(
+    function: Callable[[torch.Tensor], torch.Tensor],
+    batches: Iterator[torch.Tensor],
+    dtype=np.float64,
+) -> np.ndarray:
+    """Apply ``function`` to each batch without gradients; concatenate on the CPU."""
+    with torch.inference_mode():
+        results = [function(batch).cpu() for batch in batches]
+    return torch.cat(results).numpy().astype(dtype, copy=False)

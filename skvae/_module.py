@@ -1,0 +1,157 @@
+"""The variational autoencoder as a :class:`torch.nn.Module`.
+
+Kingma & Welling (2014), "Auto-Encoding Variational Bayes": an encoder maps a
+row ``x`` to a diagonal Normal ``q(z | x)``, a decoder maps a latent point
+``z`` to an observation model ``p(x | z)``, and the prior is ``p(z) = N(0, I)``.
+Training maximises the evidence lower bound (ELBO) of every row::
+
+    log p(x) >= E_q[log p(x | z)] - KL(q(z | x) || p(z))
+
+and ``log_marginal`` tightens it with importance weighting (Burda et al.
+2016, "Importance Weighted Autoencoders").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.distributions import Distribution, Normal, kl_divergence
+
+from ._likelihoods import Likelihood
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "identity": nn.Identity,
+    "logistic": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+}
+
+# The encoder's standard deviations never fall below this, which keeps
+# log q(z | x) finite when the posterior of a row is nearly a point.
+MIN_POSTERIOR_SCALE = 1e-4
+
+
+def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
+    """A linear layer with PyTorch's default initialisation, drawn from ``generator``.
+
+    ``nn.Linear`` would initialise itself from the global random state; building
+    it uninitialised and filling it from a local generator keeps ``fit``
+    reproducible without touching that state.
+    """
+    layer = nn.utils.skip_init(nn.Linear, n_in, n_out)
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1.0 / math.sqrt(n_in)
+    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
+def _mlp(
+    sizes: Sequence[int], activation: str, generator: torch.Generator
+) -> nn.Sequential:
+    """Linear layers of the given widths with ``activation`` between them."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [_linear(n_in, n_out, generator), ACTIVATIONS[activation]()]
+    return nn.Sequential(*layers[:-1])  # no activation after the output layer
+
+
+@dataclass
+class ELBOTerms:
+    """Per-row terms of the evidence lower bound, in nats."""
+
+    reconstruction: torch.Tensor
+    """``log p(x | z)`` at one reparameterised draw ``z ~ q(z | x)``."""
+    kl: torch.Tensor
+    """``KL(q(z | x) || p(z))``, in closed form."""
+
+    def elbo(self, beta: float = 1.0) -> torch.Tensor:
+        """The (beta-weighted) ELBO of each row."""
+        return self.reconstruction - beta * self.kl
+
+
+class VAE(nn.Module):
+    """MLP encoder and decoder around a latent space of ``latent_dim`` Normals.
+
+    Parameters
+    ----------
+    n_features : int
+        Width of a row of ``X``.
+    latent_dim : int
+        Dimension of ``z``.
+    hidden_layer_sizes : sequence of int
+        Widths of the encoder's hidden layers; the decoder mirrors them.
+    activation : str
+        A key of ``ACTIVATIONS``.
+    likelihood : Likelihood
+        The observation model ``p(x | z)``.
+    generator : torch.Generator
+        Source of the initial weights.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        latent_dim: int,
+        hidden_layer_sizes: Sequence[int],
+        activation: str,
+        likelihood: Likelihood,
+        generator: torch.Generator,
+    ):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.hidden_layer_sizes = tuple(hidden_layer_sizes)
+        self.likelihood = likelihood
+        hidden = list(hidden_layer_sizes)
+        self.encoder = _mlp(
+            [n_features, *hidden, 2 * latent_dim], activation, generator
+        )
+        n_outputs = likelihood.n_params * n_features
+        self.decoder = _mlp(
+            [latent_dim, *hidden[::-1], n_outputs], activation, generator
+        )
+
+    def encode(self, x: torch.Tensor) -> Normal:
+        """The approximate posterior ``q(z | x)``."""
+        loc, raw_scale = self.encoder(self.likelihood.encoder_input(x)).chunk(2, -1)
+        scale = nn.functional.softplus(raw_scale) + MIN_POSTERIOR_SCALE
+        return Normal(loc, scale, validate_args=False)
+
+    def decode(self, z: torch.Tensor) -> Distribution:
+        """The observation model ``p(x | z)``."""
+        return self.likelihood.distribution(self.decoder(z))
+
+    def prior(self, z: torch.Tensor) -> Normal:
+        """``p(z) = N(0, I)``, on ``z``'s device and dtype."""
+        zeros = torch.zeros((), device=z.device, dtype=z.dtype)
+        return Normal(zeros, zeros + 1.0, validate_args=False)
+
+    def elbo_terms(self, x: torch.Tensor, noise: torch.Tensor) -> ELBOTerms:
+        """ELBO terms of each row of ``x``; ``noise ~ N(0, I)`` has ``z``'s shape."""
+        qz = self.encode(x)
+        z = qz.loc + qz.scale * noise  # the reparameterisation trick
+        px = self.decode(z)
+        return ELBOTerms(
+            reconstruction=px.log_prob(x).sum(-1),
+            kl=kl_divergence(qz, self.prior(z)).sum(-1),
+        )
+
+    def log_marginal(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Importance-weighted estimate of ``log p(x)`` for each row of ``x``.
+
+        ``noise`` of shape ``(n_draws, latent_dim)`` holds the standard Normal
+        draws; every row uses the same ones, so a row's estimate does not depend
+        on which other rows share its batch. One draw gives the ELBO; more
+        draws give a tighter bound (Burda et al. 2016).
+        """
+        qz = self.encode(x)
+        z = qz.loc + qz.scale * noise[:, None, :]  # (n_draws, n_rows, latent_dim)
+        log_weights = (
+            self.decode(z).log_prob(x).sum(-1)
+            + self.prior(z).log_prob(z).sum(-1)
+            - qz.log_prob(z).sum(-1)
+        )
+        return torch.logsumexp(log_weights, dim=0) - math.log(noise.shape[0])

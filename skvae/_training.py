@@ -1,0 +1,164 @@
+"""The training loop: minibatch Adam on the negative ELBO, with early stopping."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from ._data import Rows
+from ._module import VAE
+
+
+@dataclass
+class TrainingConfig:
+    """How to train: the estimator's parameters, resolved for one fit."""
+
+    batch_size: int
+    max_epochs: int
+    learning_rate: float
+    beta: float
+    tol: float
+    n_iter_no_change: int
+    verbose: int = 0
+
+
+@dataclass
+class TrainingResult:
+    """What one call of ``train`` did, epoch by epoch."""
+
+    loss_curve: list[float] = field(default_factory=list)
+    """Mean training loss (negative beta-ELBO, nats per row) of each epoch."""
+    validation_scores: list[float] = field(default_factory=list)
+    """Mean ELBO of the held-out rows after each epoch (early stopping only)."""
+    converged: bool = False
+    """Whether training stopped because it had stopped improving."""
+
+    @property
+    def n_epochs(self) -> int:
+        """Number of epochs run."""
+        return len(self.loss_curve)
+
+
+class Plateau:
+    """Counts consecutive epochs in which a score failed to beat its best by ``tol``.
+
+    The rule of scikit-learn's ``MLPRegressor``: training stops once the count
+    exceeds ``n_iter_no_change``.
+    """
+
+    def __init__(self, tol: float, patience: int):
+        self.tol = tol
+        self.patience = patience
+        self.best = -math.inf
+        self.count = 0
+
+    def update(self, score: float) -> bool:
+        """Record an epoch's score (higher is better); return if it is a new best."""
+        self.count = self.count + 1 if score < self.best + self.tol else 0
+        improved = score > self.best
+        self.best = max(self.best, score)
+        return improved
+
+    @property
+    def stalled(self) -> bool:
+        """Whether the score has not improved for more than ``patience`` epochs."""
+        return self.count > self.patience
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss stopped being a finite number."""
+
+
+def train(
+    module: VAE,
+    rows: Rows,
+    config: TrainingConfig,
+    generator: torch.Generator,
+    noise_generator: torch.Generator,
+    validation_rows: Rows | None = None,
+) -> TrainingResult:
+    """Train ``module`` in place on ``rows``.
+
+    ``generator`` (on the CPU) orders the batches; ``noise_generator`` (on the
+    module's device) draws the reparameterisation noise. With
+    ``validation_rows``, each epoch ends by scoring them, training stops when
+    that score stalls, and the weights of the best epoch are restored;
+    otherwise training stops when the training loss stalls.
+    """
+    optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
+    plateau = Plateau(config.tol, config.n_iter_no_change)
+    best_state = None
+    result = TrainingResult()
+    epochs = tqdm(
+        range(config.max_epochs),
+        desc="VAETransformer",
+        unit="epoch",
+        disable=config.verbose <= 0,
+    )
+    for _ in epochs:
+        loss = _train_one_epoch(
+            module, rows, config, optimizer, generator, noise_generator
+        )
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(
+                f"Training diverged: the loss became {loss} in epoch "
+                f"{result.n_epochs + 1}. Try a smaller learning_rate (now "
+                f"{config.learning_rate:g}), standardising X, or a smaller beta."
+            )
+        result.loss_curve.append(loss)
+        if validation_rows is None:
+            plateau.update(-loss)
+            epochs.set_postfix(loss=f"{loss:.4g}")
+        else:
+            score = _mean_elbo(
+                module, validation_rows, config.batch_size, noise_generator
+            )
+            result.validation_scores.append(score)
+            if plateau.update(score):
+                best_state = copy.deepcopy(module.state_dict())
+            epochs.set_postfix(loss=f"{loss:.4g}", validation_elbo=f"{score:.4g}")
+        if plateau.stalled:
+            result.converged = True
+            break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return result
+
+
+def _train_one_epoch(
+    module, rows, config, optimizer, generator, noise_generator
+) -> float:
+    """One pass over ``rows`` in a random order; the mean loss per row."""
+    module.train()
+    order = torch.randperm(len(rows), generator=generator)
+    total = torch.zeros((), device=rows.device)
+    for x in rows.batches(config.batch_size, order):
+        noise = torch.randn(
+            (x.shape[0], module.latent_dim), generator=noise_generator, device=x.device
+        )
+        loss = -module.elbo_terms(x, noise).elbo(config.beta).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * x.shape[0]
+    return total.item() / len(rows)  # the one host synchronisation of the epoch
+
+
+def _mean_elbo(module, rows, batch_size, noise_generator) -> float:
+    """Mean ELBO (beta = 1) of ``rows``, one reparameterised draw per row."""
+    module.eval()
+    total = torch.zeros((), device=rows.device)
+    with torch.inference_mode():
+        for x in rows.batches(batch_size):
+            noise = torch.randn(
+                (x.shape[0], module.latent_dim),
+                generator=noise_generator,
+                device=x.device,
+            )
+            total += module.elbo_terms(x, noise).elbo().sum()
+    return total.item() / len(rows)

@@ -1,0 +1,150 @@
+"""VAETransformer in the places scikit-learn users put a transformer."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+import skvae._estimator
+from skvae import VAETransformer
+
+
+def test_pipeline_and_supervised_grid_search(X):
+    y = (X[:, 0] > 0).astype(int)
+    pipe = Pipeline(
+        [
+            (
+                "vae",
+                VAETransformer(hidden_layer_sizes=(16,), max_epochs=10, random_state=0),
+            ),
+            ("clf", LogisticRegression()),
+        ]
+    )
+    search = GridSearchCV(pipe, {"vae__latent_dim": [1, 3]}, cv=2).fit(X, y)
+    assert search.best_params_["vae__latent_dim"] in (1, 3)
+    assert search.score(X, y) > 0.6
+
+
+def test_unsupervised_grid_search_uses_score(X, make_vae):
+    search = GridSearchCV(make_vae(), {"latent_dim": [1, 3]}, cv=2).fit(X)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores))
+    manual = make_vae(latent_dim=1).fit(X[150:]).score(X[:150])
+    assert_allclose(search.cv_results_["split0_test_score"][0], manual)
+
+
+def test_transform_is_the_posterior_mean_and_deterministic(X, make_vae):
+    vae = make_vae(latent_dim=3).fit(X)
+    Z = vae.transform(X)
+    assert Z.shape == (300, 3)
+    assert_array_equal(Z, vae.transform(X))
+    assert_allclose(Z, make_vae(latent_dim=3).fit_transform(X))
+
+
+def test_inverse_transform_decodes_to_input_space(X, make_vae):
+    vae = make_vae(latent_dim=3, batch_size=32, max_epochs=200).fit(X)
+    X_back = vae.inverse_transform(vae.transform(X))
+    assert X_back.shape == X.shape
+    # A good 3-D code reconstructs far better than the column means do.
+    assert np.mean((X - X_back) ** 2) < 0.3 * np.mean((X - X.mean(0)) ** 2)
+    with pytest.raises(ValueError, match="latent_dim=3"):
+        vae.inverse_transform(np.zeros((2, 5)))
+
+
+def test_sample_draws_and_means(binary_X, make_vae):
+    vae = make_vae(likelihood="bernoulli").fit(binary_X)
+    draws = vae.sample(50, random_state=0)
+    assert draws.shape == (50, 12)
+    assert set(np.unique(draws)) <= {0.0, 1.0}
+    assert_array_equal(draws, vae.sample(50, random_state=0))
+    assert not np.array_equal(draws, vae.sample(50, random_state=1))
+    means = vae.sample(50, random_state=0, return_mean=True)
+    assert np.all((means > 0) & (means < 1))
+    with pytest.raises(ValueError, match="n_samples"):
+        vae.sample(0)
+
+
+def test_score_is_mean_of_score_samples(X, make_vae):
+    vae = make_vae().fit(X)
+    scores = vae.score_samples(X)
+    assert scores.shape == (300,) and np.all(np.isfinite(scores))
+    assert vae.score(X) == pytest.approx(scores.mean())
+    assert_array_equal(scores, vae.score_samples(X))
+
+
+def test_unusual_rows_score_low(X, make_vae):
+    vae = make_vae(latent_dim=3, max_epochs=60).fit(X)
+    outliers = X[:5] + 8.0 * np.random.RandomState(1).randn(5, 8)
+    assert vae.score_samples(outliers).max() < np.percentile(vae.score_samples(X), 5)
+
+
+def test_pandas_in_and_out(X, make_vae):
+    frame = pd.DataFrame(X, columns=[f"col{i}" for i in range(8)])
+    vae = make_vae().fit(frame)
+    assert_array_equal(vae.feature_names_in_, frame.columns)
+    assert list(vae.get_feature_names_out()) == ["vaetransformer0", "vaetransformer1"]
+    out = vae.set_output(transform="pandas").transform(frame)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == ["vaetransformer0", "vaetransformer1"]
+    assert_allclose(out.to_numpy(), make_vae().fit(X).transform(X))
+
+
+@pytest.mark.parametrize("to_sparse", [sp.csr_matrix, sp.csc_matrix, sp.csr_array])
+def test_sparse_input_matches_dense(binary_X, make_vae, to_sparse):
+    dense = make_vae(likelihood="bernoulli").fit(binary_X)
+    sparse = make_vae(likelihood="bernoulli").fit(to_sparse(binary_X))
+    assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-6)
+    assert_allclose(
+        sparse.transform(to_sparse(binary_X)),
+        dense.transform(binary_X),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert_allclose(
+        sparse.score_samples(to_sparse(binary_X)),
+        dense.score_samples(binary_X),
+        rtol=1e-5,
+    )
+
+
+def test_sparse_input_is_densified_one_batch_at_a_time(binary_X, make_vae, monkeypatch):
+    # Inference batches hold at most _INFERENCE_CHUNK values: 600 is 50 rows here.
+    monkeypatch.setattr(skvae._estimator, "_INFERENCE_CHUNK", 600)
+    shapes = []
+    toarray = sp.csr_matrix.toarray
+
+    def recording_toarray(self, *args, **kwargs):
+        shapes.append(self.shape)
+        return toarray(self, *args, **kwargs)
+
+    monkeypatch.setattr(sp.csr_matrix, "toarray", recording_toarray)
+    vae = make_vae(likelihood="bernoulli", batch_size=32, max_epochs=2)
+    vae.fit(sp.csr_matrix(binary_X))
+    assert shapes and max(rows for rows, _ in shapes) <= 32
+    shapes.clear()
+    vae.transform(sp.csr_matrix(binary_X))
+    assert shapes and max(rows for rows, _ in shapes) <= 50
+
+
+def test_float32_stays_float32(X, make_vae):
+    vae = make_vae().fit(X.astype(np.float32))
+    assert vae.transform(X.astype(np.float32)).dtype == np.float32
+    assert vae.transform(X).dtype == np.float64
+
+
+def test_clone_keeps_parameters_not_fit(X, make_vae):
+    vae = make_vae(latent_dim=3).fit(X)
+    copy = clone(vae)
+    assert copy.get_params() == vae.get_params()
+    assert not hasattr(copy, "module_")
+
+
+def test_linear_model_without_hidden_layers(X, make_vae):
+    vae = make_vae(hidden_layer_sizes=()).fit(X)
+    assert len(vae.module_.encoder) == 1 and len(vae.module_.decoder) == 1
+    assert np.isfinite(vae.score(X))

@@ -1,0 +1,84 @@
+"""Device choice: 'auto', explicit devices, and models moving between machines."""
+
+import os
+import pickle
+import subprocess
+import sys
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+
+from skvae import VAETransformer
+from skvae._data import resolve_device
+
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA GPU here"
+)
+
+
+def test_auto_prefers_cuda_then_mps_then_cpu():
+    with mock.patch("torch.cuda.is_available", return_value=True):
+        assert resolve_device("auto") == torch.device("cuda")
+    with (
+        mock.patch("torch.cuda.is_available", return_value=False),
+        mock.patch("torch.backends.mps.is_available", return_value=True),
+    ):
+        assert resolve_device("auto") == torch.device("mps")
+    with (
+        mock.patch("torch.cuda.is_available", return_value=False),
+        mock.patch("torch.backends.mps.is_available", return_value=False),
+    ):
+        assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_explicit_cpu_and_torch_device(X, make_vae):
+    for device in ("cpu", torch.device("cpu")):
+        vae = make_vae(device=device, max_epochs=2).fit(X)
+        assert vae.device_ == torch.device("cpu")
+    assert make_vae(device="auto").get_params()["device"] == "auto"  # never rewritten
+
+
+def test_mps_without_mps_says_so(X):
+    with mock.patch("torch.backends.mps.is_available", return_value=False):
+        with pytest.raises(ValueError, match="MPS is not available"):
+            VAETransformer(device="mps").fit(X)
+
+
+@needs_cuda
+def test_cuda_fit_returns_numpy_and_matches_cpu_quality(X, make_vae):
+    gpu = make_vae(device="cuda", max_epochs=60).fit(X)
+    cpu = make_vae(device="cpu", max_epochs=60).fit(X)
+    assert gpu.device_.type == "cuda"
+    assert next(gpu.module_.parameters()).is_cuda
+    Z = gpu.transform(X)
+    assert isinstance(Z, np.ndarray) and Z.shape == (300, 2)
+    assert gpu.sample(4, random_state=0).shape == (4, 8)
+    assert gpu.score(X) == pytest.approx(cpu.score(X), rel=0.1)
+
+
+@needs_cuda
+def test_cuda_model_loads_in_a_process_without_cuda(X, make_vae, tmp_path):
+    gpu = make_vae(device="cuda").fit(X)
+    path = tmp_path / "vae.pkl"
+    path.write_bytes(pickle.dumps(gpu))
+    np.save(tmp_path / "X.npy", X)
+    script = (
+        "import pickle, sys, warnings, numpy as np\n"
+        "warnings.simplefilter('ignore')\n"
+        f"vae = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        f"np.save(sys.argv[1], vae.transform(np.load({str(tmp_path / 'X.npy')!r})))\n"
+        "print(vae.device_)\n"
+    )
+    out = tmp_path / "Z.npy"
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(out)],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "cpu"
+    assert_allclose(np.load(out), gpu.transform(X), rtol=1e-4, atol=1e-5)

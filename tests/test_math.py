@@ -1,0 +1,88 @@
+"""The numbers are log-likelihoods in nats, with every constant in place."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+from scipy import stats
+from sklearn.decomposition import PCA
+
+from skvae import VAETransformer
+from skvae._likelihoods import GAUSSIAN_VARIANCE_FLOOR, BernoulliLikelihood, Gaussian
+
+
+def test_score_matches_pca_on_linear_gaussian_data():
+    """On data from a linear-Gaussian model both estimate the same density."""
+    rng = np.random.RandomState(0)
+    weights = rng.randn(2, 10)
+
+    def draw(n):
+        return rng.randn(n, 2) @ weights + 0.5 * rng.randn(n, 10) + 3.0
+
+    X_train, X_test = draw(2000), draw(1000)
+    pca_score = PCA(2).fit(X_train).score(X_test)
+    vae = VAETransformer(
+        2, hidden_layer_sizes=(16,), learning_rate=3e-3, max_epochs=100, random_state=0
+    ).fit(X_train)
+    assert vae.score(X_test) == pytest.approx(pca_score, rel=0.03)
+
+
+def test_gaussian_log_prob_is_the_normal_density():
+    X = np.array([[1.0, -2.0], [3.0, 0.0], [2.0, 5.0]])
+    likelihood = Gaussian.from_data(X)
+    decoder_output = torch.tensor([[0.5, -1.0]])
+    px = likelihood.distribution(decoder_output)
+    loc = X.mean(0) + X.std(0) * np.array([0.5, -1.0])
+    std = X.std(0) * math.sqrt(GAUSSIAN_VARIANCE_FLOOR + 1.0)
+    expected = stats.norm(loc, std).logpdf(X)
+    log_prob = px.log_prob(torch.tensor(X, dtype=torch.float32)).detach().numpy()
+    assert_allclose(log_prob, expected, rtol=1e-5)
+
+
+def test_gaussian_constant_column_stays_finite():
+    X = np.column_stack([np.arange(5.0), np.full(5, 7.0)])
+    likelihood = Gaussian.from_data(X)
+    assert likelihood.scale[1] == 1.0
+    px = likelihood.distribution(torch.zeros(1, 2))
+    assert px.scale[0, 1] >= math.sqrt(GAUSSIAN_VARIANCE_FLOOR)
+
+
+def test_bernoulli_log_prob_is_the_cross_entropy():
+    logits = torch.tensor([[0.3, -2.0, 1.5]])
+    x = torch.tensor([[1.0, 0.0, 1.0]])
+    px = BernoulliLikelihood(3).distribution(logits)
+    p = torch.sigmoid(logits)
+    expected = x * torch.log(p) + (1 - x) * torch.log(1 - p)
+    assert_allclose(px.log_prob(x).numpy(), expected.numpy(), rtol=1e-5)
+
+
+def test_kl_term_is_the_closed_form(X, make_vae):
+    module = make_vae(max_epochs=2).fit(X).module_
+    x = torch.tensor(X[:10], dtype=torch.float32)
+    qz = module.encode(x)
+    terms = module.elbo_terms(x, torch.zeros(10, 2))
+    mu, var = qz.loc, qz.scale**2
+    closed_form = 0.5 * (mu**2 + var - 1.0 - torch.log(var)).sum(-1)
+    assert_allclose(terms.kl.detach().numpy(), closed_form.detach().numpy(), rtol=1e-5)
+
+
+def test_one_importance_draw_is_the_elbo_on_average(X, make_vae):
+    """One draw puts log p(z) - log q(z | x) for the closed-form KL: same mean."""
+    module = make_vae(max_epochs=2).fit(X).module_
+    x = torch.tensor(X[:10], dtype=torch.float32)
+    draws = torch.randn(2000, 1, 2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        iwae = torch.stack([module.log_marginal(x, noise) for noise in draws])
+        elbo = torch.stack(
+            [module.elbo_terms(x, noise.expand(10, 2)).elbo() for noise in draws]
+        )
+    assert_allclose(iwae.mean(0).numpy(), elbo.mean(0).numpy(), atol=0.1)
+    assert not torch.allclose(iwae, elbo)  # yet each single estimate differs
+
+
+def test_more_importance_draws_tighten_the_bound(X, make_vae):
+    vae = make_vae(max_epochs=50).fit(X)
+    scores = [vae.set_params(n_importance_samples=k).score(X) for k in (1, 10, 100)]
+    assert scores[0] < scores[1] < scores[2]

@@ -1,0 +1,118 @@
+"""The training loop: stopping rules, warm starts, progress and reproducibility."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+
+from skvae._training import Plateau
+
+
+def test_loss_curve_falls(X, make_vae):
+    vae = make_vae(max_epochs=30).fit(X)
+    assert len(vae.loss_curve_) == vae.n_iter_ == 30
+    assert vae.loss_curve_[-1] < vae.loss_curve_[0]
+    assert vae.best_loss_ == min(vae.loss_curve_)
+    assert not hasattr(vae, "validation_scores_")
+
+
+def test_max_epochs_without_convergence_warns(X, make_vae):
+    with pytest.warns(ConvergenceWarning, match="max_epochs=3"):
+        make_vae(max_epochs=3).fit(X)
+
+
+def test_stops_when_training_loss_stalls(X, make_vae):
+    vae = make_vae(max_epochs=500, tol=1.0, n_iter_no_change=2).fit(X)
+    assert vae.n_iter_ < 500
+
+
+def test_early_stopping_keeps_the_best_epoch(X, make_vae):
+    vae = make_vae(early_stopping=True, max_epochs=300, n_iter_no_change=5).fit(X)
+    assert vae.n_iter_ < 300
+    assert len(vae.validation_scores_) == vae.n_iter_
+    assert vae.best_validation_score_ == max(vae.validation_scores_)
+    # The restored weights are those of the best epoch, not of the last one.
+    assert np.argmax(vae.validation_scores_) < vae.n_iter_ - 1
+
+
+def test_plateau_follows_mlp_rule():
+    plateau = Plateau(tol=0.5, patience=2)
+    assert plateau.update(1.0) and not plateau.stalled
+    assert plateau.update(1.2)  # a new best, but by less than tol
+    plateau.update(1.0)
+    assert plateau.count == 2 and not plateau.stalled
+    plateau.update(1.1)
+    assert plateau.stalled
+    plateau.update(5.0)
+    assert plateau.count == 0
+
+
+def test_warm_start_continues_training(X, make_vae):
+    vae = make_vae(max_epochs=5, warm_start=True).fit(X)
+    first_curve = list(vae.loss_curve_)
+    vae.fit(X)
+    assert vae.n_iter_ == 10
+    assert vae.loss_curve_[:5] == first_curve
+    assert vae.loss_curve_[5] < first_curve[0]
+    cold = make_vae(max_epochs=5).fit(X)
+    cold.fit(X)
+    assert cold.n_iter_ == 5 and cold.loss_curve_ == first_curve
+
+
+def test_warm_start_checks_the_number_of_features(X, make_vae):
+    vae = make_vae(max_epochs=2, warm_start=True).fit(X)
+    with pytest.raises(ValueError, match="features"):
+        vae.fit(X[:, :4])
+
+
+def test_verbose_shows_a_progress_bar(X, make_vae, capsys):
+    make_vae(max_epochs=3, verbose=1).fit(X)
+    err = capsys.readouterr().err
+    assert "VAETransformer" in err and "3/3" in err and "loss=" in err
+    make_vae(max_epochs=3).fit(X)
+    assert capsys.readouterr().err == ""
+
+
+def test_batch_size_auto_and_clipped(X, make_vae):
+    assert make_vae(max_epochs=1).fit(X).batch_size_ == 200
+    assert make_vae(max_epochs=1).fit(X[:50]).batch_size_ == 50
+    assert make_vae(max_epochs=1, batch_size=1000).fit(X).batch_size_ == 300
+
+
+def test_same_random_state_same_model(X, make_vae):
+    a, b = make_vae(random_state=3).fit(X), make_vae(random_state=3).fit(X)
+    assert a.loss_curve_ == b.loss_curve_
+    assert_array_equal(a.transform(X), b.transform(X))
+    assert_array_equal(a.score_samples(X), b.score_samples(X))
+    assert_array_equal(a.sample(5, random_state=0), b.sample(5, random_state=0))
+    c = make_vae(random_state=4).fit(X)
+    assert not np.array_equal(a.transform(X), c.transform(X))
+
+
+def test_no_global_random_state_is_touched(X, make_vae):
+    torch_state = torch.random.get_rng_state()
+    numpy_state = np.random.get_state()[1].copy()
+    vae = make_vae(early_stopping=True).fit(X)
+    vae.score_samples(X)
+    vae.sample(3, random_state=0)
+    assert torch.equal(torch_state, torch.random.get_rng_state())
+    assert_array_equal(numpy_state, np.random.get_state()[1])
+
+
+@pytest.mark.parametrize(
+    "dump, load", [(pickle.dumps, pickle.loads), ("joblib", "joblib")]
+)
+def test_pickle_round_trip(X, make_vae, tmp_path, dump, load):
+    vae = make_vae().fit(X)
+    if dump == "joblib":
+        joblib.dump(vae, tmp_path / "vae.joblib")
+        loaded = joblib.load(tmp_path / "vae.joblib")
+    else:
+        loaded = load(dump(vae))
+    assert next(loaded.module_.parameters()).device.type == "cpu"
+    assert_array_equal(loaded.transform(X), vae.transform(X))
+    assert_array_equal(loaded.score_samples(X), vae.score_samples(X))

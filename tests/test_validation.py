@@ -1,0 +1,158 @@
+"""Bad input gets a clear error, raised before the fitted model changes."""
+
+from unittest import mock
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import NotFittedError
+
+from skvae import VAETransformer
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.array([[1.0, np.nan], [2.0, 3.0]]), "NaN"),
+        (np.array([[1.0, np.inf], [2.0, 3.0]]), "infinity"),
+        (sp.csr_matrix(np.array([[1.0, np.nan], [0.0, 3.0]])), "NaN"),
+        (np.empty((0, 2)), "0 sample"),
+        (np.empty((3, 0)), "0 feature"),
+        (np.array([1.0, 2.0, 3.0]), "Expected 2D array, got 1D"),
+        (np.array([["a", "b"], ["c", "d"]]), "could not convert string"),
+    ],
+)
+def test_bad_X_is_rejected_by_fit(bad, message):
+    with pytest.raises(ValueError, match=message):
+        VAETransformer().fit(bad)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"latent_dim": 0}, "latent_dim"),
+        ({"latent_dim": 1.5}, "latent_dim"),
+        ({"likelihood": "laplace"}, "likelihood"),
+        ({"activation": "swish"}, "activation"),
+        ({"beta": -1.0}, "beta"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_epochs": 0}, "max_epochs"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"n_importance_samples": 0}, "n_importance_samples"),
+        ({"device": 3}, "device"),
+        ({"hidden_layer_sizes": (16, 0)}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": (16, 2.5)}, "hidden_layer_sizes"),
+    ],
+)
+def test_invalid_parameters_are_named(X, params, message):
+    with pytest.raises(ValueError, match=message):
+        VAETransformer(**params).fit(X)
+
+
+def test_bernoulli_rejects_values_outside_unit_interval(X):
+    with pytest.raises(
+        ValueError, match=r"likelihood='bernoulli' needs values in \[0, 1\]"
+    ):
+        VAETransformer(likelihood="bernoulli").fit(X)
+    with pytest.raises(ValueError, match="bernoulli"):
+        VAETransformer(likelihood="bernoulli").fit(
+            sp.csr_matrix(np.array([[0.0, 2.0]]))
+        )
+
+
+def test_bernoulli_score_rejects_values_outside_unit_interval(binary_X, make_vae):
+    vae = make_vae(likelihood="bernoulli").fit(binary_X)
+    with pytest.raises(ValueError, match="bernoulli"):
+        vae.score_samples(binary_X - 0.5)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_says_so(X):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        VAETransformer(device="cuda").fit(X)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        VAETransformer(device=torch.device("cuda:1")).fit(X)
+
+
+def test_unknown_device_string(X):
+    with pytest.raises(ValueError, match="not a device torch knows"):
+        VAETransformer(device="gpu").fit(X)
+
+
+@pytest.mark.parametrize(
+    "method, args",
+    [
+        ("transform", ("X",)),
+        ("inverse_transform", ("Z",)),
+        ("score_samples", ("X",)),
+        ("score", ("X",)),
+        ("sample", ()),
+        ("get_feature_names_out", ()),
+    ],
+)
+def test_methods_before_fit_raise_not_fitted(X, method, args):
+    values = {"X": X, "Z": np.zeros((2, 2))}
+    with pytest.raises(NotFittedError):
+        getattr(VAETransformer(), method)(*(values[name] for name in args))
+
+
+def test_wrong_number_of_features(X, make_vae):
+    vae = make_vae().fit(X)
+    for method in (vae.transform, vae.score_samples):
+        with pytest.raises(ValueError, match="8 features"):
+            method(X[:, :5])
+
+
+def _fitted_outputs(vae, X):
+    return vae.transform(X), vae.score_samples(X), list(vae.loss_curve_)
+
+
+@pytest.mark.parametrize(
+    "change, bad_X",
+    [
+        ({}, "nan"),
+        ({}, "1-D"),
+        ({"likelihood": "bernoulli"}, None),
+        ({"device": "no-such-device"}, None),
+        ({"warm_start": True, "latent_dim": 5}, None),
+        ({"learning_rate": 1e12, "max_epochs": 50}, None),
+    ],
+    ids=["nan", "1-D", "domain", "device", "architecture", "diverged"],
+)
+def test_failed_refit_leaves_the_model_intact(X, make_vae, change, bad_X):
+    vae = make_vae().fit(X)
+    before = _fitted_outputs(vae, X)
+    attributes = set(vars(vae))
+    vae.set_params(**change)
+    refit_X = {"nan": np.where(X > 2, np.nan, X), "1-D": X[:, 0], None: X}[bad_X]
+    with pytest.raises((ValueError, FloatingPointError)):
+        vae.fit(refit_X)
+    assert set(vars(vae)) == attributes
+    assert vae.n_features_in_ == 8
+    vae.set_params(likelihood="gaussian", device="auto")
+    after = _fitted_outputs(vae, X)
+    for old, new in zip(before, after, strict=True):
+        assert_array_equal(old, new)
+
+
+def test_divergence_says_what_to_try(X):
+    with pytest.raises(FloatingPointError, match="smaller learning_rate"):
+        VAETransformer(learning_rate=1e12, max_epochs=50, random_state=0).fit(X)
+
+
+def test_cuda_load_falls_back_to_cpu_with_a_warning(X, make_vae):
+    """A model trained on a GPU loads and runs on a machine without one."""
+    import pickle
+
+    vae = make_vae().fit(X)
+    expected = vae.transform(X)
+    vae.device_ = torch.device("cuda")  # as if trained on a GPU
+    blob = pickle.dumps(vae)
+    with mock.patch("torch.cuda.is_available", return_value=False):
+        with pytest.warns(UserWarning, match="trained on cuda"):
+            loaded = pickle.loads(blob)
+    assert loaded.device_ == torch.device("cpu")
+    assert_array_equal(loaded.transform(X), expected)
