@@ -245,43 +245,27 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         with _rollback_on_error(self):
             continuing = self.warm_start and hasattr(self, "module_")
             X = self._validate_X(X, reset=not continuing)
-            hidden_layer_sizes = self._checked_hidden_layer_sizes()
             device = resolve_device(self.device)
-            if continuing:
-                self._check_same_architecture(hidden_layer_sizes)
-            n_samples = X.shape[0]
-            batch_size = min(
-                200 if self.batch_size == "auto" else self.batch_size, n_samples
-            )
+            architecture = self._architecture()
             random_state = check_random_state(self.random_state)
             generator = torch.Generator().manual_seed(_seed(random_state))
             noise_generator = torch.Generator(device).manual_seed(_seed(random_state))
-
             if continuing:
-                module = copy.deepcopy(self.module_).to(device)
+                module = self._continued_module(architecture)
             else:
                 likelihood = LIKELIHOODS[self.likelihood].from_data(X)
                 module = VAE(
                     X.shape[1],
-                    self.latent_dim,
-                    hidden_layer_sizes,
-                    self.activation,
-                    likelihood,
-                    generator,
-                ).to(device)
+                    **architecture,
+                    likelihood=likelihood,
+                    generator=generator,
+                )
+            module.to(device)
             rows = rows_of(X, device)
             validation_rows = None
             if self.early_stopping:
                 rows, validation_rows = self._split_validation(rows, generator)
-            config = TrainingConfig(
-                batch_size=batch_size,
-                max_epochs=self.max_epochs,
-                learning_rate=self.learning_rate,
-                beta=self.beta,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                verbose=self.verbose,
-            )
+            config = self._training_config(n_samples=X.shape[0])
             result = train(
                 module, rows, config, generator, noise_generator, validation_rows
             )
@@ -291,18 +275,20 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"VAETransformer stopped after max_epochs={self.max_epochs} epochs "
                 f"before the loss stopped improving. Consider raising max_epochs.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of fit, past scikit-learn's fit wrapper
             )
         self.module_ = module
         self.device_ = device
-        self.batch_size_ = batch_size
-        previous_losses = self.loss_curve_ if continuing else []
-        self.loss_curve_ = previous_losses + result.loss_curve
+        self.batch_size_ = config.batch_size
+        self.loss_curve_ = self._history("loss_curve_", continuing) + result.loss_curve
         self.best_loss_ = min(self.loss_curve_)
-        self.n_iter_ = (self.n_iter_ if continuing else 0) + result.n_epochs
+        self.n_iter_ = len(self.loss_curve_)
         if self.early_stopping:
-            self.validation_scores_ = result.validation_scores
-            self.best_validation_score_ = max(result.validation_scores)
+            self.validation_scores_ = (
+                self._history("validation_scores_", continuing)
+                + result.validation_scores
+            )
+            self.best_validation_score_ = max(self.validation_scores_)
         self._score_seed = _seed(random_state)
         return self
 
@@ -318,25 +304,51 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         LIKELIHOODS[self.likelihood].check_domain(X)
         return X
 
-    def _checked_hidden_layer_sizes(self) -> tuple[int, ...]:
+    def _architecture(self) -> dict:
+        """The parameters that shape the network, checked."""
         sizes = tuple(np.atleast_1d(self.hidden_layer_sizes).tolist())
         if any(not isinstance(size, int) or size < 1 for size in sizes):
             raise ValueError(
                 "hidden_layer_sizes must be a sequence of positive integers, got "
                 f"{self.hidden_layer_sizes!r}."
             )
-        return sizes
+        return {
+            "latent_dim": self.latent_dim,
+            "hidden_layer_sizes": sizes,
+            "activation": self.activation,
+        }
 
-    def _check_same_architecture(self, hidden_layer_sizes):
-        fitted = (self.module_.latent_dim, self.module_.hidden_layer_sizes)
-        wanted = (self.latent_dim, hidden_layer_sizes)
+    def _continued_module(self, architecture: dict) -> VAE:
+        """A copy of the fitted network to train on, if it has ``architecture``."""
+        fitted = self.module_.architecture()
+        wanted = {**architecture, "likelihood": self.likelihood}
         if fitted != wanted:
-            raise ValueError(
-                "warm_start=True continues training the fitted network, which has "
-                f"latent_dim={fitted[0]} and hidden_layer_sizes={fitted[1]}, but the "
-                f"parameters now ask for latent_dim={wanted[0]} and "
-                f"hidden_layer_sizes={wanted[1]}. Set warm_start=False to start anew."
+            changed = ", ".join(
+                f"{name}={fitted[name]!r} to {wanted[name]!r}"
+                for name in fitted
+                if fitted[name] != wanted[name]
             )
+            raise ValueError(
+                "warm_start=True continues training the fitted network, but its "
+                f"shape changed: {changed}. Set warm_start=False to start anew."
+            )
+        return copy.deepcopy(self.module_)
+
+    def _training_config(self, n_samples: int) -> TrainingConfig:
+        batch_size = 200 if self.batch_size == "auto" else self.batch_size
+        return TrainingConfig(
+            batch_size=min(batch_size, n_samples),
+            max_epochs=self.max_epochs,
+            learning_rate=self.learning_rate,
+            beta=self.beta,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+        )
+
+    def _history(self, attribute: str, continuing: bool) -> list[float]:
+        """The per-epoch record of earlier fits that this fit continues."""
+        return list(getattr(self, attribute, [])) if continuing else []
 
     def _split_validation(self, rows: Rows, generator: torch.Generator):
         n_validation = math.ceil(self.validation_fraction * len(rows))

@@ -104,6 +104,7 @@ class VAE(nn.Module):
         super().__init__()
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = tuple(hidden_layer_sizes)
+        self.activation = activation
         self.likelihood = likelihood
         hidden = list(hidden_layer_sizes)
         self.encoder = _mlp(
@@ -113,6 +114,15 @@ class VAE(nn.Module):
         self.decoder = _mlp(
             [latent_dim, *hidden[::-1], n_outputs], activation, generator
         )
+
+    def architecture(self) -> dict:
+        """The settings that shape this network, as estimator parameter names."""
+        return {
+            "latent_dim": self.latent_dim,
+            "hidden_layer_sizes": self.hidden_layer_sizes,
+            "activation": self.activation,
+            "likelihood": self.likelihood.name,
+        }
 
     def encode(self, x: torch.Tensor) -> Normal:
         """The approximate posterior ``q(z | x)``."""

@@ -63,6 +63,22 @@ def test_warm_start_continues_training(X, make_vae):
     assert cold.n_iter_ == 5 and cold.loss_curve_ == first_curve
 
 
+def test_warm_start_extends_validation_scores(X, make_vae):
+    vae = make_vae(max_epochs=3, warm_start=True, early_stopping=True).fit(X)
+    first_scores = list(vae.validation_scores_)
+    vae.fit(X)
+    assert len(vae.validation_scores_) == vae.n_iter_ == 6
+    assert vae.validation_scores_[:3] == first_scores
+
+
+def test_warm_start_refuses_a_changed_network(X, make_vae):
+    vae = make_vae(max_epochs=2, warm_start=True).fit(X)
+    with pytest.raises(ValueError, match="latent_dim=2 to 3"):
+        vae.set_params(latent_dim=3).fit(X)
+    with pytest.raises(ValueError, match="likelihood='gaussian' to 'bernoulli'"):
+        vae.set_params(latent_dim=2, likelihood="bernoulli").fit((X > 0) * 1.0)
+
+
 def test_warm_start_checks_the_number_of_features(X, make_vae):
     vae = make_vae(max_epochs=2, warm_start=True).fit(X)
     with pytest.raises(ValueError, match="features"):

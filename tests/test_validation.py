@@ -118,9 +118,10 @@ def _fitted_outputs(vae, X):
         ({"likelihood": "bernoulli"}, None),
         ({"device": "no-such-device"}, None),
         ({"warm_start": True, "latent_dim": 5}, None),
+        ({"warm_start": True, "activation": "tanh"}, None),
         ({"learning_rate": 1e12, "max_epochs": 50}, None),
     ],
-    ids=["nan", "1-D", "domain", "device", "architecture", "diverged"],
+    ids=["nan", "1-D", "domain", "device", "latent_dim", "activation", "diverged"],
 )
 def test_failed_refit_leaves_the_model_intact(X, make_vae, change, bad_X):
     vae = make_vae().fit(X)
