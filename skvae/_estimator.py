@@ -245,6 +245,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         with _rollback_on_error(self):
             continuing = self.warm_start and hasattr(self, "module_")
             X = self._validate_X(X, reset=not continuing)
+            LIKELIHOODS[self.likelihood].check_domain(X)
             device = resolve_device(self.device)
             architecture = self._architecture()
             random_state = check_random_state(self.random_state)
@@ -293,7 +294,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         return self
 
     def _validate_X(self, X, reset: bool):
-        """Validate ``X`` with scikit-learn's helpers and the likelihood's domain."""
+        """Validate ``X`` with scikit-learn's helpers."""
         X = validate_data(
             self,
             X,
@@ -301,7 +302,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             dtype=(np.float64, np.float32),
             reset=reset,
         )
-        LIKELIHOODS[self.likelihood].check_domain(X)
         return X
 
     def _architecture(self) -> dict:
@@ -377,13 +377,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             Mean of ``q(z | x)`` for each row, in ``X``'s float dtype.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            reset=False,
-        )
+        X = self._validate_X(X, reset=False)
         rows = rows_of(X, self.device_)
         return map_batches(
             lambda x: self.module_.encode(x).loc,
@@ -477,6 +471,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
+        self.module_.likelihood.check_domain(X)
         generator = torch.Generator().manual_seed(self._score_seed)
         noise = torch.randn(
             (self.n_importance_samples, self.module_.latent_dim), generator=generator
