@@ -22,16 +22,24 @@ from sklearn.exceptions import ConvergenceWarning
 from skvae import VAETransformer
 
 
-def make_data(n_rows, rng):
-    latent = rng.randn(n_rows, 5)
-    hidden = np.tanh(latent @ rng.randn(5, 32))
-    X = hidden @ rng.randn(32, 100) + 0.5 * rng.randn(n_rows, 100)
-    return X * rng.uniform(0.1, 10.0, size=100) + rng.uniform(-5, 5, size=100)
+def make_data(n_rows, rng, n_latent=5, n_hidden=32, n_features=100):
+    """Training and test rows from one random non-linear latent model."""
+    hidden_weights = rng.randn(n_latent, n_hidden)
+    output_weights = rng.randn(n_hidden, n_features)
+    column_scale = rng.uniform(0.1, 10.0, size=n_features)
+    column_shift = rng.uniform(-5.0, 5.0, size=n_features)
+
+    def draw(n):
+        hidden = np.tanh(rng.randn(n, n_latent) @ hidden_weights)
+        X = hidden @ output_weights + 0.5 * rng.randn(n, n_features)
+        return X * column_scale + column_shift
+
+    return draw(n_rows), draw(n_rows // 5)
 
 
 def main():
     rng = np.random.RandomState(0)
-    X_train, X_test = make_data(10_000, rng), make_data(2_000, rng)
+    X_train, X_test = make_data(10_000, rng)
     print(f"10,000 x 100 rows, torch {torch.get_num_threads()} threads\n")
     print(f"{'model':<22} {'fit s':>6} {'held-out nats/row':>18}")
     for model in (PCA(5), FactorAnalysis(5), VAETransformer(5, random_state=0)):

@@ -63,7 +63,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     ----------
     latent_dim : int, default=2
         Number of latent dimensions, the width of ``transform``'s output.
-    hidden_layer_sizes : array-like of int, default=(128, 64)
+    hidden_layer_sizes : array-like of int, default=(256, 128)
         Widths of the encoder's hidden layers; the decoder uses them in reverse.
         An empty tuple gives a linear encoder and decoder.
     activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
@@ -189,7 +189,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self,
         latent_dim=2,
         *,
-        hidden_layer_sizes=(128, 64),
+        hidden_layer_sizes=(256, 128),
         activation="relu",
         likelihood="gaussian",
         beta=1.0,
