@@ -100,6 +100,14 @@ class DenseRows(Rows):
     def split(self, index: torch.Tensor) -> DenseRows:
         return DenseRows(self.take(index))
 
+    def batches(
+        self, batch_size: int, order: torch.Tensor | None = None
+    ) -> Iterator[torch.Tensor]:
+        """In stored order, batches are views of the data: nothing is copied."""
+        if order is None:
+            return iter(self.data.split(batch_size))
+        return super().batches(batch_size, order)
+
 
 class SparseRows(Rows):
     """A CSR matrix kept on the host; only the rows of one batch are densified."""

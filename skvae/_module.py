@@ -106,11 +106,11 @@ class VAE(nn.Module):
         self.hidden_layer_sizes = tuple(hidden_layer_sizes)
         self.activation = activation
         self.likelihood = likelihood
-        hidden = list(hidden_layer_sizes)
+        hidden = self.hidden_layer_sizes
+        n_outputs = likelihood.n_params * n_features
         self.encoder = _mlp(
             [n_features, *hidden, 2 * latent_dim], activation, generator
         )
-        n_outputs = likelihood.n_params * n_features
         self.decoder = _mlp(
             [latent_dim, *hidden[::-1], n_outputs], activation, generator
         )
@@ -154,8 +154,8 @@ class VAE(nn.Module):
 
         ``noise`` of shape ``(n_draws, latent_dim)`` holds the standard Normal
         draws; every row uses the same ones, so a row's estimate does not depend
-        on which other rows share its batch. One draw gives the ELBO; more
-        draws give a tighter bound (Burda et al. 2016).
+        on which other rows share its batch. With one draw this is an unbiased
+        estimate of the ELBO; more draws give a tighter bound (Burda et al. 2016).
         """
         qz = self.encode(x)
         z = qz.loc + qz.scale * noise[:, None, :]  # (n_draws, n_rows, latent_dim)

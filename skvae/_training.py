@@ -107,7 +107,8 @@ def train(
             raise TrainingDivergedError(
                 f"Training diverged: the loss became {loss} in epoch "
                 f"{result.n_epochs + 1}. Try a smaller learning_rate (now "
-                f"{config.learning_rate:g}), standardising X, or a smaller beta."
+                f"{config.learning_rate:g}), a smaller beta, or check X for "
+                "extreme values."
             )
         result.loss_curve.append(loss)
         if validation_rows is None:
@@ -138,9 +139,7 @@ def _train_one_epoch(
     order = torch.randperm(len(rows), generator=generator)
     total = torch.zeros((), device=rows.device)
     for x in rows.batches(config.batch_size, order):
-        noise = torch.randn(
-            (x.shape[0], module.latent_dim), generator=noise_generator, device=x.device
-        )
+        noise = _latent_noise(x, module, noise_generator)
         loss = -module.elbo_terms(x, noise).elbo(config.beta).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -155,10 +154,12 @@ def _mean_elbo(module, rows, batch_size, noise_generator) -> float:
     total = torch.zeros((), device=rows.device)
     with torch.inference_mode():
         for x in rows.batches(batch_size):
-            noise = torch.randn(
-                (x.shape[0], module.latent_dim),
-                generator=noise_generator,
-                device=x.device,
-            )
+            noise = _latent_noise(x, module, noise_generator)
             total += module.elbo_terms(x, noise).elbo().sum()
     return total.item() / len(rows)
+
+
+def _latent_noise(x, module, generator) -> torch.Tensor:
+    """Standard Normal draws, one latent vector per row of ``x``."""
+    shape = (x.shape[0], module.latent_dim)
+    return torch.randn(shape, generator=generator, device=x.device)
