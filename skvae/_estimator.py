@@ -27,7 +27,7 @@ from ._module import ACTIVATIONS, VAE
 from ._training import TrainingConfig, train
 
 # Values (rows x importance draws x features) that one inference batch holds:
-# 4M float32 values, 16 MiB. Sparse rows are densified at most this many at once.
+# 4M float32 values, 16 MiB. Sparse input is densified one such batch at a time.
 _INFERENCE_CHUNK = 2**22
 
 
@@ -456,7 +456,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """Estimated log-likelihood of each row, in nats.
 
         An importance-weighted lower bound on ``log p(x)`` with
-        ``n_importance_samples`` posterior draws (the ELBO for one draw),
+        ``n_importance_samples`` posterior draws (one draw estimates the ELBO),
         including every normalising constant. Low values flag unusual rows.
 
         Parameters
