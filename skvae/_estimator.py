@@ -290,6 +290,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 + result.validation_scores
             )
             self.best_validation_score_ = max(self.validation_scores_)
+        else:  # drop the record of an earlier fit that held rows out
+            vars(self).pop("validation_scores_", None)
+            vars(self).pop("best_validation_score_", None)
         self._score_seed = _seed(random_state)
         return self
 

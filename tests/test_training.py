@@ -39,6 +39,13 @@ def test_early_stopping_keeps_the_best_epoch(X, make_vae):
     assert np.argmax(vae.validation_scores_) < vae.n_iter_ - 1
 
 
+def test_refit_without_early_stopping_drops_validation_record(X, make_vae):
+    vae = make_vae(early_stopping=True, max_epochs=3).fit(X)
+    vae.set_params(early_stopping=False).fit(X)
+    assert not hasattr(vae, "validation_scores_")
+    assert not hasattr(vae, "best_validation_score_")
+
+
 def test_plateau_follows_mlp_rule():
     plateau = Plateau(tol=0.5, patience=2)
     assert plateau.update(1.0) and not plateau.stalled
