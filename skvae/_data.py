@@ -59,9 +59,18 @@ def device_is_available(device: torch.device) -> bool:
 
 
 class Rows:
-    """Rows of a data set, handed out as dense float32 torch batches on a device."""
+    """Rows of a data set, handed out as float32 torch batches on a device.
+
+    Each row carries a weight (``weights``, 1 unless given), used by training.
+    """
 
     device: torch.device
+    weights: torch.Tensor
+
+    def _set_weights(self, weights) -> None:
+        if weights is None:
+            weights = torch.ones(len(self))
+        self.weights = torch.as_tensor(weights, dtype=torch.float32).to(self.device)
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -87,9 +96,10 @@ class Rows:
 class DenseRows(Rows):
     """A dense array, copied to the device once as float32 and indexed there."""
 
-    def __init__(self, data: torch.Tensor):
+    def __init__(self, data: torch.Tensor, weights=None):
         self.data = data
         self.device = data.device
+        self._set_weights(weights)
 
     def __len__(self) -> int:
         return self.data.shape[0]
@@ -98,7 +108,7 @@ class DenseRows(Rows):
         return self.data[index.to(self.device)]
 
     def split(self, index: torch.Tensor) -> DenseRows:
-        return DenseRows(self.take(index))
+        return DenseRows(self.take(index), self.weights[index.to(self.device)])
 
     def batches(
         self, batch_size: int, order: torch.Tensor | None = None
@@ -110,28 +120,49 @@ class DenseRows(Rows):
 
 
 class SparseRows(Rows):
-    """A CSR matrix kept on the host; only the rows of one batch are densified."""
+    """A CSR matrix kept on the host, served as sparse COO batches: never densified.
 
-    def __init__(self, matrix: sp.csr_matrix, device: torch.device):
+    The model consumes sparse batches directly (the encoder's first layer is a
+    sparse-dense product, the likelihood reads only the stored values), so a
+    batch costs memory and time in proportion to its stored values.
+    """
+
+    def __init__(self, matrix: sp.csr_matrix, device: torch.device, weights=None):
         self.matrix = matrix
         self.device = device
+        self._set_weights(weights)
 
     def __len__(self) -> int:
         return self.matrix.shape[0]
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
-        batch = self.matrix[index.cpu().numpy()].toarray()
-        return torch.from_numpy(batch).to(self.device, torch.float32)
+        batch = self.matrix[index.cpu().numpy()].tocoo()
+        indices = np.vstack([batch.row, batch.col]).astype(np.int64)
+        return torch.sparse_coo_tensor(
+            torch.from_numpy(indices),
+            torch.from_numpy(batch.data.astype(np.float32)),
+            batch.shape,
+            is_coalesced=True,  # rows of a canonical CSR matrix come out sorted
+            check_invariants=False,
+        ).to(self.device)
 
     def split(self, index: torch.Tensor) -> SparseRows:
-        return SparseRows(self.matrix[index.cpu().numpy()], self.device)
+        return SparseRows(
+            self.matrix[index.cpu().numpy()],
+            self.device,
+            self.weights[index.to(self.device)],
+        )
 
 
-def rows_of(X, device: torch.device) -> Rows:
+def rows_of(X, device: torch.device, weights=None) -> Rows:
     """The rows of a dense array or a sparse matrix, served on ``device``."""
     if sp.issparse(X):
-        return SparseRows(sp.csr_matrix(X), device)
-    return DenseRows(torch.tensor(X, dtype=torch.float32, device=device))
+        matrix = sp.csr_matrix(X)
+        if not matrix.has_canonical_format:  # sorted indices, no duplicates
+            matrix = matrix.copy()  # never reorder the caller's arrays
+            matrix.sum_duplicates()
+        return SparseRows(matrix, device, weights)
+    return DenseRows(torch.tensor(X, dtype=torch.float32, device=device), weights)
 
 
 def map_batches(

@@ -19,7 +19,12 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
 from ._data import Rows, device_is_available, map_batches, resolve_device, rows_of
 from ._likelihoods import LIKELIHOODS
@@ -68,18 +73,44 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         An empty tuple gives a linear encoder and decoder.
     activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
         Activation between hidden layers.
-    likelihood : {'gaussian', 'bernoulli'}, default='gaussian'
-        Observation model ``p(x | z)``.
+    likelihood : {'gaussian', 'gaussian_fixed', 'bernoulli', \
+            'continuous_bernoulli', 'poisson', 'negative_binomial', \
+            'multinomial'}, default='gaussian'
+        Observation model ``p(x | z)``. Every family's ``score`` is a
+        log-likelihood in nats, so ``GridSearchCV`` can compare them on the
+        same data (densities for continuous families, probabilities for
+        discrete ones).
 
         - ``'gaussian'``: Normal with a learned variance per feature (floored at
           1e-3 of the feature's variance, so constant columns stay finite). The
           model standardises features internally and reports densities in the
           units of ``X``.
+        - ``'gaussian_fixed'``: Normal with variance 1 in the units of ``X``:
+          the squared-error (MSE) loss of most tutorials, as a likelihood.
         - ``'bernoulli'``: values in [0, 1]; the binary cross-entropy. A true
           likelihood for binary data only.
+        - ``'continuous_bernoulli'``: values in [0, 1]; the normalised density
+          of Loaiza-Ganem & Cunningham (2019), for intensities such as pixels.
+        - ``'poisson'``: non-negative integer counts.
+        - ``'negative_binomial'``: over-dispersed counts, with a dispersion
+          learned per feature.
+        - ``'multinomial'``: how each row's total count is shared among the
+          features (Mult-VAE, Liang et al., 2018), for bag-of-words and
+          implicit-feedback matrices.
+
+        Count families and ``'multinomial'`` show the encoder ``log1p(X)``.
     beta : float, default=1.0
         Weight of the KL term in the training loss (1 is the ELBO; other values
         give the beta-VAE of Higgins et al., 2017).
+    kl_warmup_epochs : int, default=0
+        Raise the KL weight linearly from 0 to ``beta`` over this many epochs
+        (KL annealing, as in Mult-VAE and scVI). Stopping rules wait until the
+        warm-up is over.
+    input_dropout : float, default=0.0
+        During training, zero each input value the encoder sees with this
+        probability and scale the others by ``1 / (1 - input_dropout)``: the
+        denoising of Mult-VAE, meant for counts, binary and [0, 1] data, where
+        zero means absent. The reconstruction target is always the full row.
     learning_rate : float, default=1e-3
         Step size of the Adam optimizer.
     batch_size : int or 'auto', default='auto'
@@ -168,6 +199,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "activation": [StrOptions(set(ACTIVATIONS))],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
@@ -193,6 +226,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         activation="relu",
         likelihood="gaussian",
         beta=1.0,
+        kl_warmup_epochs=0,
+        input_dropout=0.0,
         learning_rate=1e-3,
         batch_size="auto",
         max_epochs=200,
@@ -211,6 +246,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.activation = activation
         self.likelihood = likelihood
         self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.input_dropout = input_dropout
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -227,15 +264,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     # ------------------------------------------------------------------ fitting
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the autoencoder on ``X``.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. Sparse matrices are densified one batch at a time.
+            Training data. Sparse matrices are never densified.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in the training loss (and in the
+            validation score with ``early_stopping``). Only relative sizes
+            matter. None weighs all rows equally.
 
         Returns
         -------
@@ -245,6 +286,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         with _rollback_on_error(self):
             continuing = self.warm_start and hasattr(self, "module_")
             X = self._validate_X(X, reset=not continuing)
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            if not sample_weight.any():
+                raise ValueError(
+                    "sample_weight is zero for every row: at least one row must "
+                    "have a non-zero weight."
+                )
             LIKELIHOODS[self.likelihood].check_domain(X)
             device = resolve_device(self.device)
             architecture = self._architecture()
@@ -262,13 +311,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     generator=generator,
                 )
             module.to(device)
-            rows = rows_of(X, device)
+            rows = rows_of(X, device, sample_weight)
             validation_rows = None
             if self.early_stopping:
                 rows, validation_rows = self._split_validation(rows, generator)
             config = self._training_config(n_samples=X.shape[0])
             result = train(
-                module, rows, config, generator, noise_generator, validation_rows
+                module,
+                rows,
+                config,
+                generator,
+                noise_generator,
+                validation_rows,
+                epochs_done=self.n_iter_ if continuing else 0,
             )
 
         if not result.converged:
@@ -346,6 +401,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             beta=self.beta,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
+            kl_warmup_epochs=self.kl_warmup_epochs,
+            input_dropout=self.input_dropout,
             verbose=self.verbose,
         )
 
@@ -362,7 +419,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 "more rows or set early_stopping=False."
             )
         order = torch.randperm(len(rows), generator=generator)
-        return rows.split(order[n_validation:]), rows.split(order[:n_validation])
+        validation_rows = rows.split(order[:n_validation])
+        if not validation_rows.weights.any():
+            raise ValueError(
+                "early_stopping=True held out rows whose sample weights are all "
+                "zero, so they cannot be scored. Use another random_state, a "
+                "larger validation_fraction, or early_stopping=False."
+            )
+        return rows.split(order[n_validation:]), validation_rows
 
     # ---------------------------------------------------------------- inference
 

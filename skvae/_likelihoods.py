@@ -1,12 +1,17 @@
 """Observation models p(x | z): one small class per family.
 
-Each class turns the decoder's raw output for a batch into a
-:mod:`torch.distributions` object over the features of each row, so the
-reconstruction term of the ELBO reads ``px.log_prob(x).sum(-1)`` with every
-normalising constant included. Each class also says which values of ``X`` it
-can describe (``check_domain``), how ``X`` is presented to the encoder
-(``encoder_input``), and how to draw from it with a local random generator
-(``sample``), so that no global random state is ever touched.
+Each class turns the decoder's raw output into a :mod:`torch.distributions`
+object over the features of each row (``distribution``) and scores rows with
+every normalising constant included (``log_prob``), so the reconstruction term
+of the ELBO is a log-likelihood in nats. Each class also says which values of
+``X`` it can describe (``check_domain``), how ``X`` is presented to the encoder
+(``encoder_input`` and the ``input_shift``/``input_scale`` standardisation),
+and how to draw from it with a local random generator (``sample``), so that no
+global random state is ever touched.
+
+Rows may come as a dense tensor or as a sparse COO tensor. For sparse rows,
+``log_prob`` adds ``log p(0)`` over every feature and corrects it at the
+stored values only, so no dense copy of the batch is made.
 """
 
 from __future__ import annotations
@@ -18,7 +23,16 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import nn
-from torch.distributions import Bernoulli, Distribution, Normal
+from torch.distributions import (
+    Bernoulli,
+    ContinuousBernoulli,
+    Distribution,
+    Multinomial,
+    NegativeBinomial,
+    Normal,
+    Poisson,
+)
+from torch.nn import functional as F
 
 # Per-feature variances of the Gaussian likelihood never fall below this, in
 # units of the feature's variance: a constant or perfectly predicted column
@@ -26,31 +40,74 @@ from torch.distributions import Bernoulli, Distribution, Normal
 # log-likelihood instead of driving it to infinity.
 GAUSSIAN_VARIANCE_FLOOR = 1e-3
 
+_ALL_FEATURES = slice(None)
 
-def _value_range(X) -> tuple[float, float]:
-    """Smallest and largest value of a dense array or sparse matrix."""
+
+def _values(X) -> np.ndarray:
+    """The distinct kinds of value in ``X``: its stored values, plus 0 if sparse."""
     if sp.issparse(X):
-        values = X.data
-        if X.nnz < math.prod(X.shape):  # implicit zeros are values too
-            values = np.append(values, 0.0)
-    else:
-        values = np.asarray(X)
-    return float(values.min()), float(values.max())
+        has_implicit_zeros = X.nnz < math.prod(X.shape)
+        return np.append(X.data, 0.0) if has_implicit_zeros else X.data
+    return np.asarray(X)
+
+
+def _column_means(X) -> np.ndarray:
+    return np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+
+
+def _smoothed_log_means(X) -> np.ndarray:
+    """``log`` of each feature's mean, pulled away from 0 by half a count."""
+    return np.log((_column_means(X) * X.shape[0] + 0.5) / (X.shape[0] + 1))
+
+
+def _as_buffer(values, n_features: int, default: float) -> torch.Tensor:
+    values = np.full(n_features, default) if values is None else values
+    return torch.as_tensor(values, dtype=torch.float32)
+
+
+def _nonzeros(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Rows, columns and values of the stored entries of a sparse COO batch."""
+    x = x.coalesce()
+    rows, columns = x.indices()
+    return rows, columns, x.values()
+
+
+def map_values(x: torch.Tensor, function) -> torch.Tensor:
+    """Apply a zero-preserving elementwise ``function`` to a dense or sparse batch."""
+    if not x.is_sparse:
+        return function(x)
+    x = x.coalesce()
+    return torch.sparse_coo_tensor(
+        x.indices(),
+        function(x.values()),
+        x.shape,
+        is_coalesced=True,
+        check_invariants=False,
+    )
 
 
 class Likelihood(nn.Module):
     """An observation model p(x | z) over rows of ``n_features`` features.
 
-    Subclasses set ``name`` and ``n_params`` (decoder outputs per feature) and
-    implement ``distribution`` and ``sample``.
+    The decoder predicts one number per feature, read as a departure from
+    ``offset`` (a per-feature baseline set from the training data, so training
+    starts from the feature averages). Subclasses set ``name`` and implement
+    ``distribution`` and ``sample``.
     """
 
     name: ClassVar[str]
-    n_params: ClassVar[int] = 1
+    input_shift: torch.Tensor
+    input_scale: torch.Tensor
+    offset: torch.Tensor
 
-    def __init__(self, n_features: int):
+    def __init__(
+        self, n_features: int, offset=None, input_shift=None, input_scale=None
+    ):
         super().__init__()
         self.n_features = n_features
+        self.register_buffer("offset", _as_buffer(offset, n_features, 0.0))
+        self.register_buffer("input_shift", _as_buffer(input_shift, n_features, 0.0))
+        self.register_buffer("input_scale", _as_buffer(input_scale, n_features, 1.0))
 
     @classmethod
     def from_data(cls, X) -> Likelihood:
@@ -62,15 +119,41 @@ class Likelihood(nn.Module):
         """Raise ``ValueError`` if ``X`` holds values this family cannot describe."""
 
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Present a batch of rows to the encoder."""
+        """The batch as the encoder sees it, before standardisation."""
         return x
 
-    def distribution(self, decoder_output: torch.Tensor) -> Distribution:
-        """The distribution of each feature given the decoder's raw output."""
+    def distribution(
+        self, decoder_output: torch.Tensor, features=_ALL_FEATURES
+    ) -> Distribution:
+        """The distribution of each feature given the decoder's raw output.
+
+        ``features`` says which feature each of the last axis's entries belongs
+        to (all of them, in order, by default).
+        """
         raise NotImplementedError
 
+    def log_prob(self, decoder_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``log p(x | z)`` of each row, summed over features.
+
+        ``decoder_output`` may carry leading axes (one per posterior draw) in
+        front of ``x``'s shape.
+        """
+        if not x.is_sparse:
+            return self.distribution(decoder_output).log_prob(x).sum(-1)
+        rows, columns, values = _nonzeros(x)
+        at_zero = self.log_prob_of_zero(decoder_output).sum(-1)
+        px = self.distribution(decoder_output[..., rows, columns], columns)
+        correction = px.log_prob(values) - px.log_prob(torch.zeros_like(values))
+        return at_zero.index_add(-1, rows, correction)
+
+    def log_prob_of_zero(self, decoder_output: torch.Tensor) -> torch.Tensor:
+        """``log p(0)`` of every feature of every row."""
+        return self.distribution(decoder_output).log_prob(
+            torch.zeros_like(decoder_output)
+        )
+
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
-        """Draw one value per feature from ``px`` using ``generator``."""
+        """Draw one row from each row's distribution ``px`` using ``generator``."""
         raise NotImplementedError
 
 
@@ -78,7 +161,7 @@ class Gaussian(Likelihood):
     """Normal likelihood with a learned variance per feature.
 
     The decoder works in standardised units: its output ``m`` means
-    ``shift + scale * m`` in the units of ``X``, where ``shift`` and ``scale``
+    ``offset + scale * m`` in the units of ``X``, where ``offset`` and ``scale``
     are the training data's feature means and standard deviations (1 for
     constant features). The variance of feature ``j`` is a free parameter,
     ``scale_j**2 * (GAUSSIAN_VARIANCE_FLOOR + softplus(raw_j))``, shared by all
@@ -87,41 +170,42 @@ class Gaussian(Likelihood):
     """
 
     name = "gaussian"
-    shift: torch.Tensor
-    scale: torch.Tensor
+    learns_variance: ClassVar[bool] = True
 
-    def __init__(self, n_features: int, shift=None, scale=None):
-        super().__init__(n_features)
-        shift = np.zeros(n_features) if shift is None else shift
-        scale = np.ones(n_features) if scale is None else scale
-        self.register_buffer("shift", torch.as_tensor(shift, dtype=torch.float32))
-        self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
-        # softplus(log(e - 1)) = 1: every feature starts at unit variance.
-        start = math.log(math.e - 1.0)
-        self.raw_variance = nn.Parameter(torch.full((n_features,), start))
+    def __init__(self, n_features: int, offset=None, scale=None):
+        super().__init__(n_features, offset, input_shift=offset, input_scale=scale)
+        if self.learns_variance:
+            # softplus(log(e - 1)) = 1: every feature starts at unit variance.
+            start = math.log(math.e - 1.0)
+            self.raw_variance = nn.Parameter(torch.full((n_features,), start))
+
+    @property
+    def scale(self) -> torch.Tensor:
+        """Standard deviation of each feature in the training data."""
+        return self.input_scale
 
     @classmethod
     def from_data(cls, X) -> Gaussian:
         """Standardise with the feature means and standard deviations of ``X``."""
+        mean = _column_means(X)
         if sp.issparse(X):
-            mean = np.asarray(X.mean(axis=0)).ravel()
-            mean_of_squares = np.asarray(X.multiply(X).mean(axis=0)).ravel()
-            variance = np.maximum(mean_of_squares - mean**2, 0.0)
+            mean_of_squares = _column_means(X.multiply(X))
         else:
-            mean, variance = X.mean(axis=0), X.var(axis=0)
-        std = np.sqrt(variance)
+            mean_of_squares = (X**2).mean(axis=0)
+        std = np.sqrt(np.maximum(mean_of_squares - mean**2, 0.0))
         std[std <= 1e-8 * np.maximum(np.abs(mean), 1.0)] = 1.0
-        return cls(X.shape[1], shift=mean, scale=std)
+        return cls(X.shape[1], offset=mean, scale=std)
 
-    def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
-        """Standardise the batch."""
-        return (x - self.shift) / self.scale
+    def standard_deviation(self, features=_ALL_FEATURES) -> torch.Tensor:
+        """Standard deviation of each feature given ``z``, in the units of ``X``."""
+        raw = self.raw_variance[features]
+        return self.scale[features] * (GAUSSIAN_VARIANCE_FLOOR + F.softplus(raw)).sqrt()
 
-    def distribution(self, decoder_output: torch.Tensor) -> Normal:
+    def distribution(self, decoder_output, features=_ALL_FEATURES) -> Normal:
         """Normal in the units of ``X``."""
-        variance = GAUSSIAN_VARIANCE_FLOOR + nn.functional.softplus(self.raw_variance)
-        loc = self.shift + self.scale * decoder_output
-        return Normal(loc, self.scale * variance.sqrt(), validate_args=False)
+        loc = self.offset[features] + self.scale[features] * decoder_output
+        scale = self.standard_deviation(features).expand_as(loc)
+        return Normal(loc, scale, validate_args=False)
 
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
         """``loc + scale * eps`` with ``eps ~ N(0, 1)``."""
@@ -132,31 +216,68 @@ class Gaussian(Likelihood):
         return px.loc + px.scale * noise
 
 
-class BernoulliLikelihood(Likelihood):
-    """Bernoulli likelihood on values in [0, 1]: the binary cross-entropy.
+class FixedVarianceGaussian(Gaussian):
+    """Normal likelihood with variance 1 in the units of ``X``.
 
-    For binary data this is an exact probability mass. For intensities strictly
-    inside (0, 1), such as scaled pixels, it is the usual cross-entropy loss but
-    not a normalised density, so its ``score`` is not comparable with that of a
-    density model.
+    ``-log p(x | z)`` is then half the squared error plus a constant: the MSE
+    loss of most VAE tutorials, written as the likelihood it implies. How much
+    the reconstruction weighs against the KL term depends on the units of
+    ``X``; the learned-variance ``'gaussian'`` family does not have that flaw.
     """
 
-    name = "bernoulli"
+    name = "gaussian_fixed"
+    learns_variance = False
+
+    def standard_deviation(self, features=_ALL_FEATURES) -> torch.Tensor:
+        """1 for every feature."""
+        return torch.ones_like(self.scale[features])
+
+
+class _UnitInterval(Likelihood):
+    """Families of values in [0, 1], with logits offset by the feature means."""
 
     @classmethod
     def check_domain(cls, X) -> None:
         """Values must lie in [0, 1]."""
-        low, high = _value_range(X)
+        values = _values(X)
+        low, high = float(values.min()), float(values.max())
         if low < 0.0 or high > 1.0:
             raise ValueError(
-                f"likelihood='bernoulli' needs values in [0, 1], but X has values "
+                f"likelihood={cls.name!r} needs values in [0, 1], but X has values "
                 f"in [{low:g}, {high:g}]. Scale X to [0, 1] (for example with "
                 f"MinMaxScaler) or use likelihood='gaussian'."
             )
 
-    def distribution(self, decoder_output: torch.Tensor) -> Bernoulli:
-        """Bernoulli with the decoder output as logits."""
-        return Bernoulli(logits=decoder_output, validate_args=False)
+    @classmethod
+    def from_data(cls, X) -> _UnitInterval:
+        """Offset the logits by the log-odds of each feature's (smoothed) mean."""
+        n = X.shape[0]
+        mean = (_column_means(X) * n + 0.5) / (n + 1)
+        return cls(X.shape[1], offset=np.log(mean) - np.log1p(-mean))
+
+    def logits(self, decoder_output, features=_ALL_FEATURES) -> torch.Tensor:
+        return self.offset[features] + decoder_output
+
+
+class BernoulliLikelihood(_UnitInterval):
+    """Bernoulli likelihood on values in [0, 1]: the binary cross-entropy.
+
+    For binary data this is an exact probability mass. For intensities strictly
+    inside (0, 1), such as scaled pixels, it is the usual cross-entropy loss but
+    not a normalised density; ``'continuous_bernoulli'`` is.
+    """
+
+    name = "bernoulli"
+
+    def distribution(self, decoder_output, features=_ALL_FEATURES) -> Bernoulli:
+        """Bernoulli with the decoder output as (offset) logits."""
+        return Bernoulli(
+            logits=self.logits(decoder_output, features), validate_args=False
+        )
+
+    def log_prob_of_zero(self, decoder_output: torch.Tensor) -> torch.Tensor:
+        """``log(1 - sigmoid(logits)) = -softplus(logits)``."""
+        return -F.softplus(self.logits(decoder_output))
 
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
         """1 where a uniform draw falls below the success probability."""
@@ -168,6 +289,198 @@ class BernoulliLikelihood(Likelihood):
         return (uniform < probs).to(probs.dtype)
 
 
+class ContinuousBernoulliLikelihood(_UnitInterval):
+    """Continuous Bernoulli likelihood: a normalised density on [0, 1].
+
+    ``p(x | lambda) = C(lambda) * lambda**x * (1 - lambda)**(1 - x)``, the
+    cross-entropy with the constant ``C`` that makes it integrate to 1
+    (Loaiza-Ganem & Cunningham, 2019). The principled choice for intensities
+    such as scaled pixels, and comparable with other densities.
+    """
+
+    name = "continuous_bernoulli"
+
+    def distribution(
+        self, decoder_output, features=_ALL_FEATURES
+    ) -> ContinuousBernoulli:
+        return ContinuousBernoulli(
+            logits=self.logits(decoder_output, features), validate_args=False
+        )
+
+    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
+        """The inverse CDF at a uniform draw."""
+        assert isinstance(px, ContinuousBernoulli)
+        probs = px.probs
+        uniform = torch.rand(
+            probs.shape, generator=generator, device=probs.device, dtype=probs.dtype
+        )
+        return px.icdf(uniform)
+
+
+class _Counts(Likelihood):
+    """Families of non-negative integer counts; the encoder sees ``log1p(x)``."""
+
+    @classmethod
+    def check_domain(cls, X) -> None:
+        """Values must be non-negative integers."""
+        values = _values(X)
+        low, high = float(values.min()), float(values.max())
+        if low < 0.0:
+            raise ValueError(
+                f"likelihood={cls.name!r} needs non-negative counts, but X has "
+                f"values in [{low:g}, {high:g}]."
+            )
+        fractional = values[values != np.round(values)]
+        if fractional.size:
+            raise ValueError(
+                f"likelihood={cls.name!r} needs integer counts, but X has values "
+                f"such as {fractional[0]:g}. Round X, or use likelihood='gaussian'."
+            )
+
+    @classmethod
+    def from_data(cls, X) -> _Counts:
+        """Offset the log-rates by the log of each feature's (smoothed) mean."""
+        return cls(X.shape[1], offset=_smoothed_log_means(X))
+
+    def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
+        """``log1p(x)``, which tames large counts and keeps zeros at zero."""
+        return map_values(x, torch.log1p)
+
+    def log_mean(self, decoder_output, features=_ALL_FEATURES) -> torch.Tensor:
+        return self.offset[features] + decoder_output
+
+
+class PoissonLikelihood(_Counts):
+    """Poisson counts with log-rate predicted by the decoder."""
+
+    name = "poisson"
+
+    def distribution(self, decoder_output, features=_ALL_FEATURES) -> Poisson:
+        return Poisson(
+            self.log_mean(decoder_output, features).exp(), validate_args=False
+        )
+
+    def log_prob_of_zero(self, decoder_output: torch.Tensor) -> torch.Tensor:
+        """``log p(0) = -rate``."""
+        return -self.log_mean(decoder_output).exp()
+
+    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
+        assert isinstance(px, Poisson)
+        return torch.poisson(px.rate, generator=generator)
+
+
+class NegativeBinomialLikelihood(_Counts):
+    """Over-dispersed counts: negative binomial, mean ``mu``, dispersion ``theta``.
+
+    The decoder predicts ``log mu``; each feature learns its own ``theta``
+    (the variance is ``mu + mu**2 / theta``), as in scVI's gene-wise
+    dispersion. Large ``theta`` recovers the Poisson.
+    """
+
+    name = "negative_binomial"
+
+    def __init__(self, n_features: int, offset=None):
+        super().__init__(n_features, offset)
+        # softplus(log(e - 1)) = 1: every feature starts at theta = 1.
+        self.raw_dispersion = nn.Parameter(
+            torch.full((n_features,), math.log(math.e - 1.0))
+        )
+
+    def dispersion(self, features=_ALL_FEATURES) -> torch.Tensor:
+        """``theta`` of each feature."""
+        return F.softplus(self.raw_dispersion[features]) + 1e-4
+
+    def distribution(self, decoder_output, features=_ALL_FEATURES) -> NegativeBinomial:
+        theta = self.dispersion(features)
+        log_mu = self.log_mean(decoder_output, features)
+        return NegativeBinomial(
+            total_count=theta.expand_as(log_mu),
+            logits=log_mu - theta.log(),
+            validate_args=False,
+        )
+
+    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
+        """Gamma-Poisson mixture: ``rate ~ Gamma(theta, theta / mu)``, then Poisson."""
+        assert isinstance(px, NegativeBinomial)
+        gamma = torch._standard_gamma(px.total_count, generator=generator)
+        return torch.poisson(gamma * px.logits.exp(), generator=generator)
+
+
+class MultinomialLikelihood(_Counts):
+    """Rows of counts spread over features by a softmax: the Mult-VAE likelihood.
+
+    ``log p(x | z) = log n! - sum_j log x_j! + sum_j x_j log pi_j`` with
+    ``pi = softmax(decoder output)`` and ``n`` the row's total (Liang et al.,
+    2018). Only how a row's total is shared among features is modelled, not
+    the total itself. ``sample`` and the mean of ``inverse_transform`` use the
+    average row total of the training data.
+    """
+
+    name = "multinomial"
+    total_count: torch.Tensor
+
+    def __init__(self, n_features: int, offset=None, total_count: float = 1.0):
+        super().__init__(n_features, offset)
+        self.register_buffer("total_count", torch.tensor(float(total_count)))
+
+    @classmethod
+    def from_data(cls, X) -> MultinomialLikelihood:
+        """Offset logits by log feature frequencies; remember the average row total."""
+        row_total = float(np.asarray(X.sum(axis=1)).mean())
+        return cls(
+            X.shape[1],
+            offset=_smoothed_log_means(X),
+            total_count=max(1.0, round(row_total)),
+        )
+
+    def distribution(self, decoder_output, features=_ALL_FEATURES) -> Multinomial:
+        return Multinomial(
+            int(self.total_count),
+            logits=self.log_mean(decoder_output, features),
+            validate_args=False,
+        )
+
+    def log_prob(self, decoder_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The multinomial log-probability of each row's own counts."""
+        log_pi = torch.log_softmax(self.log_mean(decoder_output), dim=-1)
+        if x.is_sparse:
+            rows, columns, values = _nonzeros(x)
+            n_rows = x.shape[0]
+            per_row = torch.zeros(n_rows, device=x.device).index_add(0, rows, values)
+            log_factorials = torch.zeros(n_rows, device=x.device).index_add(
+                0, rows, torch.lgamma(values + 1)
+            )
+            matches = torch.zeros(log_pi.shape[:-1], device=x.device).index_add(
+                -1, rows, values * log_pi[..., rows, columns]
+            )
+        else:
+            per_row = x.sum(-1)
+            log_factorials = torch.lgamma(x + 1).sum(-1)
+            matches = (x * log_pi).sum(-1)
+        return torch.lgamma(per_row + 1) - log_factorials + matches
+
+    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
+        """``total_count`` draws of a feature per row, counted."""
+        assert isinstance(px, Multinomial)
+        probs = px.probs.reshape(-1, px.probs.shape[-1])
+        picks = torch.multinomial(
+            probs, int(self.total_count), replacement=True, generator=generator
+        )
+        counts = torch.zeros_like(probs).scatter_add_(
+            1, picks, torch.ones_like(picks, dtype=probs.dtype)
+        )
+        return counts.reshape(px.probs.shape)
+
+
 LIKELIHOODS: dict[str, type[Likelihood]] = {
-    family.name: family for family in (Gaussian, BernoulliLikelihood)
+    family.name: family
+    for family in (
+        Gaussian,
+        FixedVarianceGaussian,
+        BernoulliLikelihood,
+        ContinuousBernoulliLikelihood,
+        PoissonLikelihood,
+        NegativeBinomialLikelihood,
+        MultinomialLikelihood,
+    )
 }

@@ -107,12 +107,11 @@ class VAE(nn.Module):
         self.activation = activation
         self.likelihood = likelihood
         hidden = self.hidden_layer_sizes
-        n_outputs = likelihood.n_params * n_features
         self.encoder = _mlp(
             [n_features, *hidden, 2 * latent_dim], activation, generator
         )
         self.decoder = _mlp(
-            [latent_dim, *hidden[::-1], n_outputs], activation, generator
+            [latent_dim, *hidden[::-1], n_features], activation, generator
         )
 
     def architecture(self) -> dict:
@@ -125,10 +124,25 @@ class VAE(nn.Module):
         }
 
     def encode(self, x: torch.Tensor) -> Normal:
-        """The approximate posterior ``q(z | x)``."""
-        loc, raw_scale = self.encoder(self.likelihood.encoder_input(x)).chunk(2, -1)
+        """The approximate posterior ``q(z | x)``; ``x`` may be a sparse COO batch."""
+        hidden = self._first_layer(self.likelihood.encoder_input(x))
+        loc, raw_scale = self.encoder[1:](hidden).chunk(2, -1)
         scale = nn.functional.softplus(raw_scale) + MIN_POSTERIOR_SCALE
         return Normal(loc, scale, validate_args=False)
+
+    def _first_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's first linear layer applied to the standardised ``x``.
+
+        A sparse batch is multiplied as it is: standardising it would make it
+        dense, so the standardisation is folded into the weights instead.
+        """
+        layer = self.encoder[0]
+        assert isinstance(layer, nn.Linear)
+        shift, scale = self.likelihood.input_shift, self.likelihood.input_scale
+        if not x.is_sparse:
+            return layer((x - shift) / scale)
+        weight = layer.weight / scale
+        return torch.sparse.mm(x, weight.t()) + (layer.bias - weight @ shift)
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """The observation model ``p(x | z)``."""
@@ -139,13 +153,21 @@ class VAE(nn.Module):
         zeros = torch.zeros((), device=z.device, dtype=z.dtype)
         return Normal(zeros, zeros + 1.0, validate_args=False)
 
-    def elbo_terms(self, x: torch.Tensor, noise: torch.Tensor) -> ELBOTerms:
-        """ELBO terms of each row of ``x``; ``noise ~ N(0, I)`` has ``z``'s shape."""
-        qz = self.encode(x)
+    def elbo_terms(
+        self,
+        x: torch.Tensor,
+        noise: torch.Tensor,
+        encoder_x: torch.Tensor | None = None,
+    ) -> ELBOTerms:
+        """ELBO terms of each row of ``x``; ``noise ~ N(0, I)`` has ``z``'s shape.
+
+        ``encoder_x``, if given, is what the encoder sees instead of ``x`` (a
+        corrupted copy, for denoising); the reconstruction is always of ``x``.
+        """
+        qz = self.encode(x if encoder_x is None else encoder_x)
         z = qz.loc + qz.scale * noise  # the reparameterisation trick
-        px = self.decode(z)
         return ELBOTerms(
-            reconstruction=px.log_prob(x).sum(-1),
+            reconstruction=self.likelihood.log_prob(self.decoder(z), x),
             kl=kl_divergence(qz, self.prior(z)).sum(-1),
         )
 
@@ -160,7 +182,7 @@ class VAE(nn.Module):
         qz = self.encode(x)
         z = qz.loc + qz.scale * noise[:, None, :]  # (n_draws, n_rows, latent_dim)
         log_weights = (
-            self.decode(z).log_prob(x).sum(-1)
+            self.likelihood.log_prob(self.decoder(z), x)
             + self.prior(z).log_prob(z).sum(-1)
             - qz.log_prob(z).sum(-1)
         )

@@ -10,6 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._data import Rows
+from ._likelihoods import map_values
 from ._module import VAE
 
 
@@ -23,6 +24,8 @@ class TrainingConfig:
     beta: float
     tol: float
     n_iter_no_change: int
+    kl_warmup_epochs: int = 0
+    input_dropout: float = 0.0
     verbose: int = 0
 
 
@@ -69,6 +72,24 @@ class Plateau:
         return self.count > self.patience
 
 
+def kl_weight(epoch: float, beta: float, warmup_epochs: int) -> float:
+    """Weight of the KL term ``epoch`` epochs into training (fractions allowed).
+
+    It rises linearly from 0 to ``beta`` over the first ``warmup_epochs``
+    epochs, then stays at ``beta`` (the KL annealing of Bowman et al., 2016,
+    used by Mult-VAE and scVI).
+    """
+    if warmup_epochs == 0:
+        return beta
+    return beta * min(1.0, epoch / warmup_epochs)
+
+
+def make_optimizer(module: VAE, learning_rate: float) -> torch.optim.Optimizer:
+    """Adam, with the fused implementation where torch has one for the device."""
+    fused = next(module.parameters()).device.type in ("cpu", "cuda")
+    return torch.optim.Adam(module.parameters(), lr=learning_rate, fused=fused)
+
+
 class TrainingDivergedError(FloatingPointError):
     """The training loss stopped being a finite number."""
 
@@ -80,28 +101,31 @@ def train(
     generator: torch.Generator,
     noise_generator: torch.Generator,
     validation_rows: Rows | None = None,
+    epochs_done: int = 0,
 ) -> TrainingResult:
     """Train ``module`` in place on ``rows``.
 
     ``generator`` (on the CPU) orders the batches; ``noise_generator`` (on the
-    module's device) draws the reparameterisation noise. With
-    ``validation_rows``, each epoch ends by scoring them, training stops when
-    that score stalls, and the weights of the best epoch are restored;
-    otherwise training stops when the training loss stalls.
+    module's device) draws the reparameterisation noise and the input dropout
+    masks. With ``validation_rows``, each epoch ends by scoring them, training
+    stops when that score stalls, and the weights of the best epoch are
+    restored; otherwise training stops when the training loss stalls. Neither
+    rule applies during the KL warm-up, counted from ``epochs_done`` (epochs
+    of earlier fits that this one continues).
     """
-    optimizer = torch.optim.Adam(module.parameters(), lr=config.learning_rate)
+    optimizer = make_optimizer(module, config.learning_rate)
     plateau = Plateau(config.tol, config.n_iter_no_change)
     best_state = None
     result = TrainingResult()
     epochs = tqdm(
-        range(config.max_epochs),
+        range(epochs_done, epochs_done + config.max_epochs),
         desc="VAETransformer",
         unit="epoch",
         disable=config.verbose <= 0,
     )
-    for _ in epochs:
+    for epoch in epochs:
         loss = _train_one_epoch(
-            module, rows, config, optimizer, generator, noise_generator
+            module, rows, config, optimizer, generator, noise_generator, epoch
         )
         if not math.isfinite(loss):
             raise TrainingDivergedError(
@@ -111,17 +135,20 @@ def train(
                 "extreme values."
             )
         result.loss_curve.append(loss)
+        warming_up = epoch + 1 < config.kl_warmup_epochs
         if validation_rows is None:
-            plateau.update(-loss)
+            score = -loss
             epochs.set_postfix(loss=f"{loss:.4g}")
         else:
             score = _mean_elbo(
                 module, validation_rows, config.batch_size, noise_generator
             )
             result.validation_scores.append(score)
-            if plateau.update(score):
-                best_state = copy.deepcopy(module.state_dict())
             epochs.set_postfix(loss=f"{loss:.4g}", validation_elbo=f"{score:.4g}")
+        if warming_up:
+            continue
+        if plateau.update(score) and validation_rows is not None:
+            best_state = copy.deepcopy(module.state_dict())
         if plateau.stalled:
             result.converged = True
             break
@@ -132,15 +159,25 @@ def train(
 
 
 def _train_one_epoch(
-    module, rows, config, optimizer, generator, noise_generator
+    module, rows, config, optimizer, generator, noise_generator, epoch
 ) -> float:
-    """One pass over ``rows`` in a random order; the mean loss per row."""
+    """One pass over ``rows`` in a random order; the mean weighted loss per row."""
     module.train()
     order = torch.randperm(len(rows), generator=generator)
+    batches = order.split(config.batch_size)
+    # Weights are rescaled to average 1, so each batch's loss is an unbiased
+    # estimate of the weighted mean loss whatever the weights' scale.
+    weights = rows.weights / rows.weights.mean()
     total = torch.zeros((), device=rows.device)
-    for x in rows.batches(config.batch_size, order):
+    for step, index in enumerate(batches):
+        x, w = rows.take(index), weights[index.to(rows.device)]
         noise = _latent_noise(x, module, noise_generator)
-        loss = -module.elbo_terms(x, noise).elbo(config.beta).mean()
+        encoder_x = _drop_inputs(x, config.input_dropout, noise_generator)
+        beta = kl_weight(
+            epoch + step / len(batches), config.beta, config.kl_warmup_epochs
+        )
+        elbo = module.elbo_terms(x, noise, encoder_x).elbo(beta)
+        loss = -(w * elbo).sum() / x.shape[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -148,15 +185,32 @@ def _train_one_epoch(
     return total.item() / len(rows)  # the one host synchronisation of the epoch
 
 
+def _drop_inputs(x, rate: float, generator) -> torch.Tensor | None:
+    """``x`` with each value zeroed with probability ``rate``, the rest scaled up.
+
+    Inverted dropout on the encoder's input, the denoising of Mult-VAE; the
+    masks come from ``generator``. ``None`` when ``rate`` is 0.
+    """
+    if rate == 0.0:
+        return None
+
+    def drop(values):
+        keep = torch.rand(values.shape, generator=generator, device=values.device)
+        return values * (keep >= rate) / (1.0 - rate)
+
+    return map_values(x, drop)
+
+
 def _mean_elbo(module, rows, batch_size, noise_generator) -> float:
-    """Mean ELBO (beta = 1) of ``rows``, one reparameterised draw per row."""
+    """Weighted mean ELBO (beta = 1) of ``rows``, one reparameterised draw per row."""
     module.eval()
     total = torch.zeros((), device=rows.device)
     with torch.inference_mode():
-        for x in rows.batches(batch_size):
+        for index in torch.arange(len(rows)).split(batch_size):
+            x, w = rows.take(index), rows.weights[index.to(rows.device)]
             noise = _latent_noise(x, module, noise_generator)
-            total += module.elbo_terms(x, noise).elbo().sum()
-    return total.item() / len(rows)
+            total += (w * module.elbo_terms(x, noise).elbo()).sum()
+    return total.item() / rows.weights.sum().item()
 
 
 def _latent_noise(x, module, generator) -> torch.Tensor:

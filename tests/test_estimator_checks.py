@@ -4,9 +4,29 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skvae import VAETransformer
 
+# Fitting with an integer weight w is not the same as repeating a row w times
+# for a minibatch optimiser: the repeated copies land in different batches and
+# draw different reparameterisation noise, and the epoch has more steps. The
+# estimate is right in expectation only, as for scikit-learn's SGD estimators
+# and MiniBatchKMeans, which expect these checks to fail for the same reason
+# (scikit-learn meta-issue #16298). tests/test_training.py checks the weighted
+# loss itself.
+STOCHASTIC_WEIGHTS = (
+    "sample_weight is not equivalent to removing/repeating samples for a "
+    "stochastic minibatch optimiser."
+)
+
+
+def expected_failed_checks(estimator):
+    return {
+        "check_sample_weight_equivalence_on_dense_data": STOCHASTIC_WEIGHTS,
+        "check_sample_weight_equivalence_on_sparse_data": STOCHASTIC_WEIGHTS,
+    }
+
 
 @parametrize_with_checks(
-    [VAETransformer(), VAETransformer(early_stopping=True, hidden_layer_sizes=(16,))]
+    [VAETransformer(), VAETransformer(early_stopping=True, hidden_layer_sizes=(16,))],
+    expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
