@@ -289,11 +289,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
-            if not sample_weight.any():
-                raise ValueError(
-                    "sample_weight is zero for every row: at least one row must "
-                    "have a non-zero weight."
-                )
             LIKELIHOODS[self.likelihood].check_domain(X)
             device = resolve_device(self.device)
             architecture = self._architecture()
@@ -303,7 +298,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             if continuing:
                 module = self._continued_module(architecture)
             else:
-                likelihood = LIKELIHOODS[self.likelihood].from_data(X)
+                likelihood = LIKELIHOODS[self.likelihood].from_data(X, sample_weight)
                 module = VAE(
                     X.shape[1],
                     **architecture,

@@ -51,13 +51,18 @@ def _values(X) -> np.ndarray:
     return np.asarray(X)
 
 
-def _column_means(X) -> np.ndarray:
-    return np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+def _column_means(X, sample_weight=None) -> np.ndarray:
+    """Weighted mean of each column of a dense array or sparse matrix."""
+    if sample_weight is None:
+        sample_weight = np.ones(X.shape[0])
+    weights = np.asarray(sample_weight, dtype=np.float64) / np.sum(sample_weight)
+    return np.asarray(weights @ X, dtype=np.float64).ravel()
 
 
-def _smoothed_log_means(X) -> np.ndarray:
-    """``log`` of each feature's mean, pulled away from 0 by half a count."""
-    return np.log((_column_means(X) * X.shape[0] + 0.5) / (X.shape[0] + 1))
+def _smoothed_means(X, sample_weight=None) -> np.ndarray:
+    """Each feature's mean, pulled away from 0 by half a count."""
+    n = X.shape[0]
+    return (_column_means(X, sample_weight) * n + 0.5) / (n + 1)
 
 
 def _as_buffer(values, n_features: int, default: float) -> torch.Tensor:
@@ -110,8 +115,12 @@ class Likelihood(nn.Module):
         self.register_buffer("input_scale", _as_buffer(input_scale, n_features, 1.0))
 
     @classmethod
-    def from_data(cls, X) -> Likelihood:
-        """Build the likelihood for training data ``X`` (already domain-checked)."""
+    def from_data(cls, X, sample_weight=None) -> Likelihood:
+        """Build the likelihood for training data ``X`` (already domain-checked).
+
+        Statistics of ``X`` that set the baseline are weighted by
+        ``sample_weight``, so rows of weight 0 play no part.
+        """
         return cls(X.shape[1])
 
     @classmethod
@@ -185,13 +194,11 @@ class Gaussian(Likelihood):
         return self.input_scale
 
     @classmethod
-    def from_data(cls, X) -> Gaussian:
+    def from_data(cls, X, sample_weight=None) -> Gaussian:
         """Standardise with the feature means and standard deviations of ``X``."""
-        mean = _column_means(X)
-        if sp.issparse(X):
-            mean_of_squares = _column_means(X.multiply(X))
-        else:
-            mean_of_squares = (X**2).mean(axis=0)
+        mean = _column_means(X, sample_weight)
+        squares = X.multiply(X) if sp.issparse(X) else X**2
+        mean_of_squares = _column_means(squares, sample_weight)
         std = np.sqrt(np.maximum(mean_of_squares - mean**2, 0.0))
         std[std <= 1e-8 * np.maximum(np.abs(mean), 1.0)] = 1.0
         return cls(X.shape[1], offset=mean, scale=std)
@@ -249,10 +256,9 @@ class _UnitInterval(Likelihood):
             )
 
     @classmethod
-    def from_data(cls, X) -> _UnitInterval:
+    def from_data(cls, X, sample_weight=None) -> _UnitInterval:
         """Offset the logits by the log-odds of each feature's (smoothed) mean."""
-        n = X.shape[0]
-        mean = (_column_means(X) * n + 0.5) / (n + 1)
+        mean = _smoothed_means(X, sample_weight)
         return cls(X.shape[1], offset=np.log(mean) - np.log1p(-mean))
 
     def logits(self, decoder_output, features=_ALL_FEATURES) -> torch.Tensor:
@@ -338,9 +344,9 @@ class _Counts(Likelihood):
             )
 
     @classmethod
-    def from_data(cls, X) -> _Counts:
+    def from_data(cls, X, sample_weight=None) -> _Counts:
         """Offset the log-rates by the log of each feature's (smoothed) mean."""
-        return cls(X.shape[1], offset=_smoothed_log_means(X))
+        return cls(X.shape[1], offset=np.log(_smoothed_means(X, sample_weight)))
 
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
         """``log1p(x)``, which tames large counts and keeps zeros at zero."""
@@ -424,12 +430,13 @@ class MultinomialLikelihood(_Counts):
         self.register_buffer("total_count", torch.tensor(float(total_count)))
 
     @classmethod
-    def from_data(cls, X) -> MultinomialLikelihood:
+    def from_data(cls, X, sample_weight=None) -> MultinomialLikelihood:
         """Offset logits by log feature frequencies; remember the average row total."""
-        row_total = float(np.asarray(X.sum(axis=1)).mean())
+        row_totals = np.asarray(X.sum(axis=1)).ravel()
+        row_total = float(np.average(row_totals, weights=sample_weight))
         return cls(
             X.shape[1],
-            offset=_smoothed_log_means(X),
+            offset=np.log(_smoothed_means(X, sample_weight)),
             total_count=max(1.0, round(row_total)),
         )
 

@@ -9,7 +9,8 @@ import torch
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-from skvae._training import Plateau
+import skvae._training
+from skvae._training import Plateau, kl_weight
 
 
 def test_loss_curve_falls(X, make_vae):
@@ -139,3 +140,80 @@ def test_pickle_round_trip(X, make_vae, tmp_path, dump, load):
     assert next(loaded.module_.parameters()).device.type == "cpu"
     assert_array_equal(loaded.transform(X), vae.transform(X))
     assert_array_equal(loaded.score_samples(X), vae.score_samples(X))
+
+
+def test_kl_weight_warms_up_linearly_then_holds():
+    assert kl_weight(0.0, beta=2.0, warmup_epochs=4) == 0.0
+    assert kl_weight(1.0, beta=2.0, warmup_epochs=4) == 0.5
+    assert kl_weight(4.0, beta=2.0, warmup_epochs=4) == 2.0
+    assert kl_weight(9.5, beta=2.0, warmup_epochs=4) == 2.0
+    assert kl_weight(0.0, beta=2.0, warmup_epochs=0) == 2.0
+
+
+def test_no_stopping_during_kl_warmup(X, make_vae):
+    vae = make_vae(
+        max_epochs=40, kl_warmup_epochs=15, tol=100.0, n_iter_no_change=1
+    ).fit(X)
+    # Without the warm-up this tol stops training after 3 epochs.
+    assert 15 < vae.n_iter_ < 40
+
+
+def test_warm_start_continues_the_kl_warmup(X, make_vae, monkeypatch):
+    epochs_seen = []
+
+    def recording_kl_weight(epoch, beta, warmup_epochs):
+        epochs_seen.append(epoch)
+        return kl_weight(epoch, beta, warmup_epochs)
+
+    monkeypatch.setattr(skvae._training, "kl_weight", recording_kl_weight)
+    vae = make_vae(max_epochs=5, kl_warmup_epochs=8, warm_start=True).fit(X)
+    assert epochs_seen[0] == 0.0
+    epochs_seen.clear()
+    vae.fit(X)
+    assert epochs_seen[0] == 5.0  # the schedule goes on where it stopped
+    assert vae.n_iter_ == 10
+
+
+def test_input_dropout_is_reproducible_and_changes_training(binary_X, make_vae):
+    plain = make_vae(likelihood="bernoulli").fit(binary_X)
+    dropped = make_vae(likelihood="bernoulli", input_dropout=0.5).fit(binary_X)
+    again = make_vae(likelihood="bernoulli", input_dropout=0.5).fit(binary_X)
+    assert_array_equal(dropped.transform(binary_X), again.transform(binary_X))
+    assert not np.allclose(dropped.transform(binary_X), plain.transform(binary_X))
+
+
+def test_sample_weight_only_relative_sizes_matter(X, make_vae):
+    plain = make_vae().fit(X)
+    scaled = make_vae().fit(X, sample_weight=np.full(len(X), 3.0))
+    assert_array_equal(plain.transform(X), scaled.transform(X))
+    assert plain.loss_curve_ == pytest.approx(scaled.loss_curve_, rel=1e-6)
+
+
+def test_sample_weight_pulls_the_model_towards_heavy_rows(make_vae):
+    rng = np.random.RandomState(0)
+    A = rng.randn(200, 6) + 3.0
+    B = rng.randn(200, 6) @ rng.randn(6, 6) - 3.0
+    X = np.vstack([A, B])
+    weights = np.r_[np.full(200, 10.0), np.full(200, 0.1)]
+    favour_a = make_vae(max_epochs=40).fit(X, sample_weight=weights)
+    favour_b = make_vae(max_epochs=40).fit(X, sample_weight=weights[::-1])
+    assert favour_a.score(A) > favour_b.score(A)
+    assert favour_b.score(B) > favour_a.score(B)
+
+
+def test_zero_weight_rows_play_no_part(X, make_vae):
+    corrupted = X.copy()
+    corrupted[:50] = 1e4  # wild rows, switched off by their weights
+    weights = np.r_[np.zeros(50), np.ones(len(X) - 50)]
+    clean_score = make_vae().fit(X[50:]).score(X[50:])
+    weighted = make_vae().fit(corrupted, sample_weight=weights)
+    unweighted = make_vae().fit(corrupted)
+    assert weighted.score(X[50:]) == pytest.approx(clean_score, abs=0.5)
+    assert unweighted.score(X[50:]) < clean_score - 5
+
+
+def test_sample_weight_errors(X, make_vae):
+    with pytest.raises(ValueError, match="(?i)negative"):
+        make_vae().fit(X, sample_weight=-np.ones(len(X)))
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        make_vae().fit(X, sample_weight=np.zeros(len(X)))

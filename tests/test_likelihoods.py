@@ -1,0 +1,181 @@
+"""Every observation model: exact log-probabilities, domains, fits and draws."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose
+from scipy import stats
+
+from skvae import VAETransformer
+from skvae._likelihoods import LIKELIHOODS
+
+DECODER_OUTPUT = torch.tensor([[0.3, -1.2, 2.0], [-0.5, 0.8, 0.1]])
+
+
+def _counts():
+    rng = np.random.RandomState(0)
+    return rng.poisson(rng.gamma(2.0, 1.0, size=(300, 10))).astype(float)
+
+
+def _unit_interval():
+    rng = np.random.RandomState(0)
+    return rng.beta(2.0, 5.0, size=(300, 10))
+
+
+# Data each family can describe, and values it must reject.
+DOMAINS = {
+    "gaussian": (lambda: np.random.RandomState(0).randn(300, 10), None),
+    "gaussian_fixed": (lambda: np.random.RandomState(0).randn(300, 10), None),
+    "bernoulli": (_unit_interval, 1.5),
+    "continuous_bernoulli": (_unit_interval, -0.2),
+    "poisson": (_counts, -1.0),
+    "negative_binomial": (_counts, 2.5),
+    "multinomial": (_counts, -3.0),
+}
+
+
+def test_every_family_has_its_domain_listed():
+    assert set(DOMAINS) == set(LIKELIHOODS)
+
+
+def _log_prob(name, X, decoder_output):
+    likelihood = LIKELIHOODS[name].from_data(X)
+    x = torch.tensor(X[: len(decoder_output)], dtype=torch.float32)
+    with torch.no_grad():
+        return likelihood, likelihood.log_prob(decoder_output, x).numpy()
+
+
+def test_gaussian_fixed_is_unit_variance_normal():
+    X = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, 1.5], [2.0, 5.0, -1.0]])
+    likelihood, log_prob = _log_prob("gaussian_fixed", X, DECODER_OUTPUT)
+    loc = X.mean(0) + X.std(0) * DECODER_OUTPUT.numpy()
+    expected = stats.norm(loc, 1.0).logpdf(X[:2]).sum(-1)
+    assert_allclose(log_prob, expected, rtol=1e-5)
+    assert not any(p.numel() for p in likelihood.parameters())
+
+
+def test_continuous_bernoulli_is_normalised_and_matches_its_formula():
+    X = np.array([[0.1, 0.9, 0.5], [0.7, 0.2, 0.0], [0.4, 0.4, 1.0]])
+    likelihood, log_prob = _log_prob("continuous_bernoulli", X, DECODER_OUTPUT)
+    lam = torch.sigmoid(likelihood.offset + DECODER_OUTPUT).double().numpy()
+    norm = np.log(2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam))
+    x = X[:2]
+    expected = (norm + x * np.log(lam) + (1 - x) * np.log(1 - lam)).sum(-1)
+    assert_allclose(log_prob, expected, rtol=1e-4)
+    # A density on [0, 1]: it integrates to 1.
+    grid = torch.linspace(0, 1, 20001)[:, None]
+    with torch.no_grad():
+        density = likelihood.distribution(DECODER_OUTPUT[:1]).log_prob(grid).exp()
+    assert_allclose(torch.trapezoid(density, grid, dim=0).numpy(), 1.0, rtol=1e-4)
+
+
+def test_poisson_matches_scipy():
+    X = np.array([[0.0, 3.0, 1.0], [7.0, 0.0, 2.0], [1.0, 1.0, 0.0]])
+    likelihood, log_prob = _log_prob("poisson", X, DECODER_OUTPUT)
+    rate = torch.exp(likelihood.offset + DECODER_OUTPUT).numpy()
+    expected = stats.poisson(rate).logpmf(X[:2]).sum(-1)
+    assert_allclose(log_prob, expected, rtol=1e-5)
+
+
+def test_negative_binomial_matches_scipy():
+    X = np.array([[0.0, 3.0, 1.0], [7.0, 0.0, 12.0], [1.0, 1.0, 0.0]])
+    likelihood, log_prob = _log_prob("negative_binomial", X, DECODER_OUTPUT)
+    with torch.no_grad():
+        likelihood.raw_dispersion.copy_(torch.tensor([0.5, -1.0, 2.0]))
+        log_prob = likelihood.log_prob(
+            DECODER_OUTPUT, torch.tensor(X[:2], dtype=torch.float32)
+        ).numpy()
+        theta = likelihood.dispersion().numpy()
+    mu = torch.exp(likelihood.offset + DECODER_OUTPUT).numpy()
+    # scipy's nbinom(n, p) counts failures before n successes: p = theta / (theta + mu)
+    expected = stats.nbinom(theta, theta / (theta + mu)).logpmf(X[:2]).sum(-1)
+    assert_allclose(log_prob, expected, rtol=1e-4)
+
+
+def test_multinomial_matches_scipy_with_each_rows_own_total():
+    X = np.array([[0.0, 3.0, 1.0], [7.0, 0.0, 2.0], [1.0, 1.0, 0.0]])
+    likelihood, log_prob = _log_prob("multinomial", X, DECODER_OUTPUT)
+    probs = torch.softmax(likelihood.offset + DECODER_OUTPUT, -1).double().numpy()
+    probs /= probs.sum(-1, keepdims=True)  # exactly 1 in float64, as scipy asks
+    expected = [
+        stats.multinomial(row.sum(), p).logpmf(row)
+        for row, p in zip(X[:2], probs, strict=True)
+    ]
+    assert_allclose(log_prob, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+def test_sparse_rows_score_as_dense_rows(name):
+    make_data, _ = DOMAINS[name]
+    X = make_data()[:6]
+    X[X < np.median(X)] = 0.0  # make it properly sparse
+    likelihood = LIKELIHOODS[name].from_data(X)
+    dense = torch.tensor(X, dtype=torch.float32)
+    output = torch.randn(4, *X.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = likelihood.log_prob(output, dense)
+        got = likelihood.log_prob(output, dense.to_sparse())
+    assert got.shape == (4, 6)
+    assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+def test_each_family_fits_scores_and_samples_in_its_domain(name):
+    make_data, _ = DOMAINS[name]
+    X = make_data()
+    vae = VAETransformer(
+        2, hidden_layer_sizes=(16,), likelihood=name, max_epochs=5, random_state=0
+    ).fit(X)
+    assert np.isfinite(vae.score_samples(X)).all()
+    draws = vae.sample(200, random_state=0)
+    means = vae.sample(200, random_state=0, return_mean=True)
+    assert np.isfinite(draws).all() and np.isfinite(means).all()
+    if name in ("bernoulli", "continuous_bernoulli"):
+        assert draws.min() >= 0.0 and draws.max() <= 1.0
+        assert ((means > 0) & (means < 1)).all()
+    if name in ("poisson", "negative_binomial", "multinomial"):
+        assert draws.min() >= 0.0 and (draws == np.round(draws)).all()
+        assert draws.std() > 0
+    if name == "bernoulli":
+        assert set(np.unique(draws)) <= {0.0, 1.0}
+    if name == "multinomial":
+        assert_allclose(draws.sum(1), vae.module_.likelihood.total_count.item())
+
+
+@pytest.mark.parametrize("name", [name for name in DOMAINS if DOMAINS[name][1]])
+@pytest.mark.parametrize("container", [np.array, sp.csr_matrix])
+def test_each_family_rejects_values_outside_its_domain(name, container):
+    make_data, bad_value = DOMAINS[name]
+    X = make_data()
+    X[3, 4] = bad_value
+    vae = VAETransformer(likelihood=name, max_epochs=1)
+    with pytest.raises(ValueError, match=rf"likelihood='{name}' needs .*{bad_value:g}"):
+        vae.fit(container(X))
+    assert not hasattr(vae, "module_")
+
+
+def test_count_families_name_the_fractional_value():
+    X = _counts()
+    fitted = VAETransformer(likelihood="poisson", max_epochs=1, random_state=0).fit(X)
+    X[0, 0] = 0.25
+    with pytest.raises(ValueError, match="integer counts.*0.25"):
+        fitted.score_samples(X)
+
+
+def test_continuous_bernoulli_scores_pixels_higher_than_bernoulli_can():
+    """On intensities the Bernoulli 'likelihood' is not normalised: each of its
+    terms is at most 0, while a normalised density on [0, 1] that has learned
+    where bright pixels lie goes well above 1."""
+    rng = np.random.RandomState(0)
+    X = np.clip(0.95 + 0.03 * rng.randn(300, 8), 0, 1)
+    scores = {
+        name: VAETransformer(
+            hidden_layer_sizes=(16,), likelihood=name, max_epochs=30, random_state=0
+        )
+        .fit(X)
+        .score(X)
+        for name in ("bernoulli", "continuous_bernoulli")
+    }
+    assert scores["bernoulli"] < 0
+    assert scores["continuous_bernoulli"] > 5
