@@ -5,7 +5,7 @@ object over the features of each row (``distribution``) and scores rows with
 every normalising constant included (``log_prob``), so the reconstruction term
 of the ELBO is a log-likelihood in nats. Each class also says which values of
 ``X`` it can describe (``check_domain``), how ``X`` is presented to the encoder
-(``encoder_input`` and the ``input_shift``/``input_scale`` standardisation),
+(``encoder_input`` and ``input_standardisation``),
 and how to draw from it with a local random generator (``sample``), so that no
 global random state is ever touched.
 
@@ -101,18 +101,12 @@ class Likelihood(nn.Module):
     """
 
     name: ClassVar[str]
-    input_shift: torch.Tensor
-    input_scale: torch.Tensor
     offset: torch.Tensor
 
-    def __init__(
-        self, n_features: int, offset=None, input_shift=None, input_scale=None
-    ):
+    def __init__(self, n_features: int, offset=None):
         super().__init__()
         self.n_features = n_features
         self.register_buffer("offset", _as_buffer(offset, n_features, 0.0))
-        self.register_buffer("input_shift", _as_buffer(input_shift, n_features, 0.0))
-        self.register_buffer("input_scale", _as_buffer(input_scale, n_features, 1.0))
 
     @classmethod
     def from_data(cls, X, sample_weight=None) -> Likelihood:
@@ -130,6 +124,10 @@ class Likelihood(nn.Module):
     def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
         """The batch as the encoder sees it, before standardisation."""
         return x
+
+    def input_standardisation(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(shift, scale)`` if the encoder sees ``(input - shift) / scale``."""
+        return None
 
     def distribution(
         self, decoder_output: torch.Tensor, features=_ALL_FEATURES
@@ -150,16 +148,15 @@ class Likelihood(nn.Module):
         if not x.is_sparse:
             return self.distribution(decoder_output).log_prob(x).sum(-1)
         rows, columns, values = _nonzeros(x)
-        at_zero = self.log_prob_of_zero(decoder_output).sum(-1)
+        at_zero = self.log_prob_of_zeros(decoder_output)
         px = self.distribution(decoder_output[..., rows, columns], columns)
         correction = px.log_prob(values) - px.log_prob(torch.zeros_like(values))
         return at_zero.index_add(-1, rows, correction)
 
-    def log_prob_of_zero(self, decoder_output: torch.Tensor) -> torch.Tensor:
-        """``log p(0)`` of every feature of every row."""
-        return self.distribution(decoder_output).log_prob(
-            torch.zeros_like(decoder_output)
-        )
+    def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
+        """``log p(0, ..., 0 | z)``: the log-probability of an all-zero row."""
+        px = self.distribution(decoder_output)
+        return px.log_prob(torch.zeros_like(decoder_output)).sum(-1)
 
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
         """Draw one row from each row's distribution ``px`` using ``generator``."""
@@ -180,18 +177,15 @@ class Gaussian(Likelihood):
 
     name = "gaussian"
     learns_variance: ClassVar[bool] = True
+    scale: torch.Tensor
 
     def __init__(self, n_features: int, offset=None, scale=None):
-        super().__init__(n_features, offset, input_shift=offset, input_scale=scale)
+        super().__init__(n_features, offset)
+        self.register_buffer("scale", _as_buffer(scale, n_features, 1.0))
         if self.learns_variance:
             # softplus(log(e - 1)) = 1: every feature starts at unit variance.
             start = math.log(math.e - 1.0)
             self.raw_variance = nn.Parameter(torch.full((n_features,), start))
-
-    @property
-    def scale(self) -> torch.Tensor:
-        """Standard deviation of each feature in the training data."""
-        return self.input_scale
 
     @classmethod
     def from_data(cls, X, sample_weight=None) -> Gaussian:
@@ -202,6 +196,10 @@ class Gaussian(Likelihood):
         std = np.sqrt(np.maximum(mean_of_squares - mean**2, 0.0))
         std[std <= 1e-8 * np.maximum(np.abs(mean), 1.0)] = 1.0
         return cls(X.shape[1], offset=mean, scale=std)
+
+    def input_standardisation(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder sees standardised features."""
+        return self.offset, self.scale
 
     def standard_deviation(self, features=_ALL_FEATURES) -> torch.Tensor:
         """Standard deviation of each feature given ``z``, in the units of ``X``."""
@@ -281,9 +279,9 @@ class BernoulliLikelihood(_UnitInterval):
             logits=self.logits(decoder_output, features), validate_args=False
         )
 
-    def log_prob_of_zero(self, decoder_output: torch.Tensor) -> torch.Tensor:
-        """``log(1 - sigmoid(logits)) = -softplus(logits)``."""
-        return -F.softplus(self.logits(decoder_output))
+    def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
+        """``sum_j log(1 - sigmoid(logits_j)) = -sum_j softplus(logits_j)``."""
+        return -F.softplus(self.logits(decoder_output)).sum(-1)
 
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
         """1 where a uniform draw falls below the success probability."""
@@ -366,9 +364,9 @@ class PoissonLikelihood(_Counts):
             self.log_mean(decoder_output, features).exp(), validate_args=False
         )
 
-    def log_prob_of_zero(self, decoder_output: torch.Tensor) -> torch.Tensor:
-        """``log p(0) = -rate``."""
-        return -self.log_mean(decoder_output).exp()
+    def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
+        """``sum_j log p(0 | rate_j) = -sum_j rate_j``."""
+        return -self.log_mean(decoder_output).exp().sum(-1)
 
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
         assert isinstance(px, Poisson)

@@ -131,18 +131,25 @@ class VAE(nn.Module):
         return Normal(loc, scale, validate_args=False)
 
     def _first_layer(self, x: torch.Tensor) -> torch.Tensor:
-        """The encoder's first linear layer applied to the standardised ``x``.
+        """The encoder's first linear layer, applied to ``x`` standardised if asked.
 
         A sparse batch is multiplied as it is: standardising it would make it
         dense, so the standardisation is folded into the weights instead.
         """
         layer = self.encoder[0]
         assert isinstance(layer, nn.Linear)
-        shift, scale = self.likelihood.input_shift, self.likelihood.input_scale
-        if not x.is_sparse:
-            return layer((x - shift) / scale)
-        weight = layer.weight / scale
-        return torch.sparse.mm(x, weight.t()) + (layer.bias - weight @ shift)
+        weight: torch.Tensor = layer.weight
+        bias: torch.Tensor = layer.bias
+        standardisation = self.likelihood.input_standardisation()
+        if standardisation is not None:
+            shift, scale = standardisation
+            if not x.is_sparse:
+                return layer((x - shift) / scale)
+            weight = weight / scale
+            bias = bias - weight @ shift
+        if x.is_sparse:
+            return torch.sparse.mm(x, weight.t()) + bias
+        return layer(x)
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """The observation model ``p(x | z)``."""
