@@ -59,6 +59,50 @@ def _mlp(
     return nn.Sequential(*layers[:-1])  # no activation after the output layer
 
 
+class InputLayer(nn.Module):
+    """The encoder's first linear layer, for dense or sparse batches of rows.
+
+    The weight is stored as ``(n_in, n_out)``, so the weights of one input
+    feature are contiguous: a sparse batch is then a sum of the rows of the
+    weight that its stored values pick (an ``embedding_bag``), which costs time
+    in proportion to the stored values, and whose gradient touches only those
+    rows. A dense batch is the usual ``x @ weight + bias``.
+    """
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.weight = nn.Parameter(linear.weight.detach().t().contiguous())
+        self.bias = nn.Parameter(linear.bias.detach().clone())
+
+    def forward(self, x: torch.Tensor, standardisation=None) -> torch.Tensor:
+        """``((x - shift) / scale) @ weight + bias``; ``standardisation`` is the pair.
+
+        For a sparse ``x`` the standardisation is folded into the weights, since
+        applying it to ``x`` would make it dense.
+        """
+        weight, bias = self.weight, self.bias
+        if standardisation is not None:
+            shift, scale = standardisation
+            if not x.is_sparse:
+                return torch.addmm(bias, (x - shift) / scale, weight)
+            weight = weight / scale[:, None]
+            bias = bias - shift @ weight
+        if not x.is_sparse:
+            return torch.addmm(bias, x, weight)
+        x = x.coalesce()
+        rows, columns = x.indices()
+        first_of_each_row = torch.searchsorted(
+            rows, torch.arange(x.shape[0], device=x.device)
+        )
+        return bias + nn.functional.embedding_bag(
+            columns,
+            weight,
+            first_of_each_row,
+            mode="sum",
+            per_sample_weights=x.values(),
+        )
+
+
 @dataclass
 class ELBOTerms:
     """Per-row terms of the evidence lower bound, in nats."""
@@ -110,6 +154,9 @@ class VAE(nn.Module):
         self.encoder = _mlp(
             [n_features, *hidden, 2 * latent_dim], activation, generator
         )
+        first_layer = self.encoder[0]
+        assert isinstance(first_layer, nn.Linear)
+        self.encoder[0] = InputLayer(first_layer)
         self.decoder = _mlp(
             [latent_dim, *hidden[::-1], n_features], activation, generator
         )
@@ -125,31 +172,12 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> Normal:
         """The approximate posterior ``q(z | x)``; ``x`` may be a sparse COO batch."""
-        hidden = self._first_layer(self.likelihood.encoder_input(x))
+        hidden = self.encoder[0](
+            self.likelihood.encoder_input(x), self.likelihood.input_standardisation()
+        )
         loc, raw_scale = self.encoder[1:](hidden).chunk(2, -1)
         scale = nn.functional.softplus(raw_scale) + MIN_POSTERIOR_SCALE
         return Normal(loc, scale, validate_args=False)
-
-    def _first_layer(self, x: torch.Tensor) -> torch.Tensor:
-        """The encoder's first linear layer, applied to ``x`` standardised if asked.
-
-        A sparse batch is multiplied as it is: standardising it would make it
-        dense, so the standardisation is folded into the weights instead.
-        """
-        layer = self.encoder[0]
-        assert isinstance(layer, nn.Linear)
-        weight: torch.Tensor = layer.weight
-        bias: torch.Tensor = layer.bias
-        standardisation = self.likelihood.input_standardisation()
-        if standardisation is not None:
-            shift, scale = standardisation
-            if not x.is_sparse:
-                return layer((x - shift) / scale)
-            weight = weight / scale
-            bias = bias - weight @ shift
-        if x.is_sparse:
-            return torch.sparse.mm(x, weight.t()) + bias
-        return layer(x)
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """The observation model ``p(x | z)``."""
