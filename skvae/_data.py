@@ -173,4 +173,5 @@ def map_batches(
     """Apply ``function`` to each batch without gradients; concatenate on the CPU."""
     with torch.inference_mode():
         results = [function(batch).cpu() for batch in batches]
-    return torch.cat(results).numpy().astype(dtype, copy=False)
+    joined = results[0] if len(results) == 1 else torch.cat(results)
+    return joined.numpy().astype(dtype, copy=False)

@@ -13,6 +13,7 @@ and ``log_marginal`` tightens it with importance weighting (Burda et al.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -175,7 +176,9 @@ class VAE(nn.Module):
         hidden = self.encoder[0](
             self.likelihood.encoder_input(x), self.likelihood.input_standardisation()
         )
-        loc, raw_scale = self.encoder[1:](hidden).chunk(2, -1)
+        for layer in itertools.islice(self.encoder, 1, None):
+            hidden = layer(hidden)
+        loc, raw_scale = hidden.chunk(2, -1)
         scale = nn.functional.softplus(raw_scale) + MIN_POSTERIOR_SCALE
         return Normal(loc, scale, validate_args=False)
 

@@ -166,18 +166,22 @@ def _train_one_epoch(
     order = torch.randperm(len(rows), generator=generator)
     batches = order.split(config.batch_size)
     # Weights are rescaled to average 1, so each batch's loss is an unbiased
-    # estimate of the weighted mean loss whatever the weights' scale.
+    # estimate of the weighted mean loss whatever the weights' scale. Equal
+    # weights become exactly 1, which the loop then skips.
     weights = rows.weights / rows.weights.mean()
+    uniform = bool((weights == 1.0).all())
     total = torch.zeros((), device=rows.device)
     for step, index in enumerate(batches):
-        x, w = rows.take(index), weights[index.to(rows.device)]
+        x = rows.take(index)
         noise = _latent_noise(x, module, noise_generator)
         encoder_x = _drop_inputs(x, config.input_dropout, noise_generator)
         beta = kl_weight(
             epoch + step / len(batches), config.beta, config.kl_warmup_epochs
         )
         elbo = module.elbo_terms(x, noise, encoder_x).elbo(beta)
-        loss = -(w * elbo).sum() / x.shape[0]
+        if not uniform:
+            elbo = elbo * weights[index.to(rows.device)]
+        loss = -elbo.sum() / x.shape[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
