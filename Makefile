@@ -26,6 +26,9 @@ lint: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_mnist_pipeline.py
 	$(BIN)/python benchmarks/bench_default_fit.py
+	$(BIN)/python benchmarks/bench_digits_density.py
+	$(BIN)/python benchmarks/bench_fit_overhead.py
+	$(BIN)/python benchmarks/bench_sparse_fit.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
