@@ -24,6 +24,7 @@ import resource
 import statistics
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 import torch
@@ -156,23 +157,24 @@ def main(repeats):
         f"fit: {EPOCHS} epochs, batch {BATCH_SIZE}, Adam; ratio = VAETransformer / "
         f"hand loop, median of {repeats} alternations (<= 1.00 is the target)\n"
     )
-    print(f"{'case':10s}{'threads':>8s}{'ratio':>7s}{'hand s':>9s}{'skvae s':>9s}"
-          f"{'transform/raw':>15s}{'score rows/s':>14s}")
+    print(
+        f"{'case':10s}{'threads':>8s}{'ratio':>7s}{'hand s':>9s}{'skvae s':>9s}"
+        f"{'transform/raw':>15s}{'score rows/s':>14s}"
+    )
     for case, (load, *_rest) in CASES.items():
         X = load()
         for threads in (1, 2):
             torch.set_num_threads(threads)
             ratio, hand, ours, vae = fit_ratio(X, case, repeats)
             raw = raw_forward_rows_per_second(vae, X, repeats=7)
-            transform = _rows_per_second(lambda: vae.transform(X), len(X), 7)
-            scored = X[:1000]
-            score = _rows_per_second(lambda: vae.score_samples(scored), 1000, 3)
+            transform = _rows_per_second(partial(vae.transform, X), len(X), 7)
+            score = _rows_per_second(partial(vae.score_samples, X[:1000]), 1000, 3)
             print(
                 f"{case:10s}{threads:8d}{ratio:7.2f}{statistics.median(hand):9.2f}"
                 f"{statistics.median(ours):9.2f}{transform / raw:15.2f}{score:14.0f}"
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\ntransform/raw: transform throughput over the raw encoder's (1.00 = same)")
+    print("\ntransform/raw: transform throughput over the raw encoder's (1.00 = same)")
     print(f"peak resident memory of this process: {peak:.0f} MB")
 
 

@@ -35,9 +35,7 @@ def make_data(seed=0):
     n_values = int(N_ROWS * N_FEATURES * DENSITY)
     rows = rng.integers(0, N_ROWS, n_values)
     columns = rng.integers(0, N_FEATURES, n_values)
-    X = sp.csr_matrix(
-        (np.ones(n_values), (rows, columns)), shape=(N_ROWS, N_FEATURES)
-    )
+    X = sp.csr_matrix((np.ones(n_values), (rows, columns)), shape=(N_ROWS, N_FEATURES))
     X.data[:] = 1.0  # repeated positions were summed
     return X
 
@@ -116,7 +114,11 @@ def child(contestant):
     ](X)
     assert Z.shape == (N_ROWS, LATENT) and np.isfinite(Z).all()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"fit": fit_seconds, "transform": transform_seconds, "peak": peak_mb}))
+    print(
+        json.dumps(
+            {"fit": fit_seconds, "transform": transform_seconds, "peak": peak_mb}
+        )
+    )
 
 
 def main(repeats):
@@ -130,7 +132,9 @@ def main(repeats):
                 text=True,
             ).stdout
             runs[contestant].append(json.loads(output.strip().splitlines()[-1]))
-            print(f"run {repeat + 1} {contestant:5s}: {runs[contestant][-1]}", flush=True)
+            print(
+                f"run {repeat + 1} {contestant:5s}: {runs[contestant][-1]}", flush=True
+            )
 
     def median(contestant, key):
         return statistics.median(run[key] for run in runs[contestant])
@@ -139,20 +143,31 @@ def main(repeats):
         f"\n{N_ROWS:,} x {N_FEATURES:,} CSR, density {DENSITY}, 0/1 values; one "
         f"epoch of fit + transform; {repeats} runs each, medians\n"
     )
-    print(f"{'':22s}{'fit s':>8s}{'transform s':>13s}{'total s':>9s}{'peak RSS MB':>13s}")
-    for contestant, label in (("hand", "hand loop (densify)"), ("skvae", "VAETransformer")):
+    print(
+        f"{'':22s}{'fit s':>8s}{'transform s':>13s}{'total s':>9s}{'peak RSS MB':>13s}"
+    )
+    for contestant, label in (
+        ("hand", "hand loop (densify)"),
+        ("skvae", "VAETransformer"),
+    ):
         fit, transform = median(contestant, "fit"), median(contestant, "transform")
         peak = max(run["peak"] for run in runs[contestant])
-        print(f"{label:22s}{fit:8.1f}{transform:13.1f}{fit + transform:9.1f}{peak:13.0f}")
+        print(
+            f"{label:22s}{fit:8.1f}{transform:13.1f}{fit + transform:9.1f}{peak:13.0f}"
+        )
     ratio = statistics.median(
         (s["fit"] + s["transform"]) / (h["fit"] + h["transform"])
         for s, h in zip(runs["skvae"], runs["hand"], strict=True)
     )
     peak = max(run["peak"] for run in runs["skvae"])
-    print(f"\ntime ratio VAETransformer / hand loop: {ratio:.2f} (target <= 0.50: "
-          f"{'met' if ratio <= 0.5 else 'MISSED'})")
-    print(f"VAETransformer peak RSS: {peak:.0f} MB (target < 1024 MB: "
-          f"{'met' if peak < 1024 else 'MISSED'})")
+    print(
+        f"\ntime ratio VAETransformer / hand loop: {ratio:.2f} (target <= 0.50: "
+        f"{'met' if ratio <= 0.5 else 'MISSED'})"
+    )
+    print(
+        f"VAETransformer peak RSS: {peak:.0f} MB (target < 1024 MB: "
+        f"{'met' if peak < 1024 else 'MISSED'})"
+    )
 
 
 if __name__ == "__main__":
