@@ -76,21 +76,20 @@ class Rows:
         raise NotImplementedError
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
-        """The rows at positions ``index`` as a dense float32 tensor on the device."""
+        """The rows at positions ``index`` as a float32 tensor on the device.
+
+        Dense rows give a dense tensor, sparse rows a sparse COO tensor.
+        """
         raise NotImplementedError
 
     def split(self, index: torch.Tensor) -> Rows:
         """The rows at positions ``index``, as rows of the same kind."""
         raise NotImplementedError
 
-    def batches(
-        self, batch_size: int, order: torch.Tensor | None = None
-    ) -> Iterator[torch.Tensor]:
-        """Consecutive batches of rows, in ``order`` if given, else as stored."""
-        if order is None:
-            order = torch.arange(len(self))
-        for start in range(0, len(self), batch_size):
-            yield self.take(order[start : start + batch_size])
+    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
+        """Consecutive batches of rows, in stored order."""
+        for index in torch.arange(len(self)).split(batch_size):
+            yield self.take(index)
 
 
 class DenseRows(Rows):
@@ -110,13 +109,9 @@ class DenseRows(Rows):
     def split(self, index: torch.Tensor) -> DenseRows:
         return DenseRows(self.take(index), self.weights[index.to(self.device)])
 
-    def batches(
-        self, batch_size: int, order: torch.Tensor | None = None
-    ) -> Iterator[torch.Tensor]:
-        """In stored order, batches are views of the data: nothing is copied."""
-        if order is None:
-            return iter(self.data.split(batch_size))
-        return super().batches(batch_size, order)
+    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
+        """Consecutive batches of rows, as views of the data: nothing is copied."""
+        return iter(self.data.split(batch_size))
 
 
 class SparseRows(Rows):

@@ -32,7 +32,7 @@ from ._module import ACTIVATIONS, VAE
 from ._training import TrainingConfig, train
 
 # Values (rows x importance draws x features) that one inference batch holds:
-# 4M float32 values, 16 MiB. Sparse input is densified one such batch at a time.
+# 4M float32 values, 16 MiB. The decoder's dense output for a batch is this big.
 _INFERENCE_CHUNK = 2**22
 
 

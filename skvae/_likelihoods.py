@@ -70,7 +70,7 @@ def _as_buffer(values, n_features: int, default: float) -> torch.Tensor:
     return torch.as_tensor(values, dtype=torch.float32)
 
 
-def _nonzeros(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def nonzeros(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rows, columns and values of the stored entries of a sparse COO batch."""
     x = x.coalesce()
     rows, columns = x.indices()
@@ -147,7 +147,7 @@ class Likelihood(nn.Module):
         """
         if not x.is_sparse:
             return self.distribution(decoder_output).log_prob(x).sum(-1)
-        rows, columns, values = _nonzeros(x)
+        rows, columns, values = nonzeros(x)
         at_zero = self.log_prob_of_zeros(decoder_output)
         px = self.distribution(decoder_output[..., rows, columns], columns)
         correction = px.log_prob(values) - px.log_prob(torch.zeros_like(values))
@@ -449,7 +449,7 @@ class MultinomialLikelihood(_Counts):
         """The multinomial log-probability of each row's own counts."""
         log_pi = torch.log_softmax(self.log_mean(decoder_output), dim=-1)
         if x.is_sparse:
-            rows, columns, values = _nonzeros(x)
+            rows, columns, values = nonzeros(x)
             n_rows = x.shape[0]
             per_row = torch.zeros(n_rows, device=x.device).index_add(0, rows, values)
             log_factorials = torch.zeros(n_rows, device=x.device).index_add(

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Normal, kl_divergence
 
-from ._likelihoods import Likelihood
+from ._likelihoods import Likelihood, nonzeros
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
@@ -90,8 +90,7 @@ class InputLayer(nn.Module):
             bias = bias - shift @ weight
         if not x.is_sparse:
             return torch.addmm(bias, x, weight)
-        x = x.coalesce()
-        rows, columns = x.indices()
+        rows, columns, values = nonzeros(x)
         first_of_each_row = torch.searchsorted(
             rows, torch.arange(x.shape[0], device=x.device)
         )
@@ -100,7 +99,7 @@ class InputLayer(nn.Module):
             weight,
             first_of_each_row,
             mode="sum",
-            per_sample_weights=x.values(),
+            per_sample_weights=values,
         )
 
 

@@ -210,8 +210,9 @@ def _mean_elbo(module, rows, batch_size, noise_generator) -> float:
     module.eval()
     total = torch.zeros((), device=rows.device)
     with torch.inference_mode():
-        for index in torch.arange(len(rows)).split(batch_size):
-            x, w = rows.take(index), rows.weights[index.to(rows.device)]
+        for x, w in zip(
+            rows.batches(batch_size), rows.weights.split(batch_size), strict=True
+        ):
             noise = _latent_noise(x, module, noise_generator)
             total += (w * module.elbo_terms(x, noise).elbo()).sum()
     return total.item() / rows.weights.sum().item()
