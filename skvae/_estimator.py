@@ -414,14 +414,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 "more rows or set early_stopping=False."
             )
         order = torch.randperm(len(rows), generator=generator)
+        training_rows = rows.split(order[n_validation:])
         validation_rows = rows.split(order[:n_validation])
-        if not validation_rows.weights.any():
-            raise ValueError(
-                "early_stopping=True held out rows whose sample weights are all "
-                "zero, so they cannot be scored. Use another random_state, a "
-                "larger validation_fraction, or early_stopping=False."
-            )
-        return rows.split(order[n_validation:]), validation_rows
+        for role, part in (("held out", validation_rows), ("kept", training_rows)):
+            if not part.weights.any():
+                raise ValueError(
+                    f"early_stopping=True split the rows, and the sample weights "
+                    f"of the {role} rows are all zero. Use another random_state, "
+                    f"another validation_fraction, or early_stopping=False."
+                )
+        return training_rows, validation_rows
 
     # ---------------------------------------------------------------- inference
 

@@ -217,3 +217,16 @@ def test_sample_weight_errors(X, make_vae):
         make_vae().fit(X, sample_weight=-np.ones(len(X)))
     with pytest.raises(ValueError, match="at least one non-zero"):
         make_vae().fit(X, sample_weight=np.zeros(len(X)))
+
+
+@pytest.mark.parametrize("validation_fraction", [0.5, 0.95])
+def test_early_stopping_refuses_a_split_with_no_weight_on_one_side(
+    X, make_vae, validation_fraction
+):
+    # One row carries all the weight: one side of any split has none.
+    weights = np.zeros(len(X))
+    weights[0] = 1.0
+    vae = make_vae(early_stopping=True, validation_fraction=validation_fraction)
+    with pytest.raises(ValueError, match="sample weights of the .* rows are all zero"):
+        vae.fit(X, sample_weight=weights)
+    assert not hasattr(vae, "module_")
