@@ -1,6 +1,7 @@
-"""A variational autoencoder that behaves like a scikit-learn transformer."""
+"""A variational autoencoder that behaves like a scikit-learn estimator."""
 
 from ._estimator import VAETransformer
+from ._outlier import VAEOutlierDetector
 
-__all__ = ["VAETransformer"]
+__all__ = ["VAEOutlierDetector", "VAETransformer"]
 __version__ = "0.1.0"

@@ -153,6 +153,23 @@ class Likelihood(nn.Module):
         correction = px.log_prob(values) - px.log_prob(torch.zeros_like(values))
         return at_zero.index_add(-1, rows, correction)
 
+    def feature_log_prob(
+        self, decoder_output: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor:
+        """``log p(x_j | z)`` of each feature of each row, as a dense tensor.
+
+        For a sparse ``x``: ``log p(0 | z)`` everywhere, replaced at the stored
+        values.
+        """
+        px = self.distribution(decoder_output)
+        if not x.is_sparse:
+            return px.log_prob(x)
+        per_feature = px.log_prob(torch.zeros_like(decoder_output))
+        rows, columns, values = nonzeros(x)
+        stored = self.distribution(decoder_output[..., rows, columns], columns)
+        per_feature[..., rows, columns] = stored.log_prob(values)
+        return per_feature
+
     def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
         """``log p(0, ..., 0 | z)``: the log-probability of an all-zero row."""
         px = self.distribution(decoder_output)
@@ -463,6 +480,23 @@ class MultinomialLikelihood(_Counts):
             log_factorials = torch.lgamma(x + 1).sum(-1)
             matches = (x * log_pi).sum(-1)
         return torch.lgamma(per_row + 1) - log_factorials + matches
+
+    def feature_log_prob(
+        self, decoder_output: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor:
+        """``x_j log pi_j - log x_j!``: each feature's part of ``log_prob``.
+
+        The row's ``log n!`` belongs to no single feature and is left out.
+        """
+        log_pi = torch.log_softmax(self.log_mean(decoder_output), dim=-1)
+        if not x.is_sparse:
+            return x * log_pi - torch.lgamma(x + 1)
+        rows, columns, values = nonzeros(x)
+        per_feature = torch.zeros_like(log_pi)
+        per_feature[..., rows, columns] = values * log_pi[
+            ..., rows, columns
+        ] - torch.lgamma(values + 1)
+        return per_feature
 
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
         """``total_count`` draws of a feature per row, counted."""

@@ -216,11 +216,37 @@ class VAE(nn.Module):
         on which other rows share its batch. With one draw this is an unbiased
         estimate of the ELBO; more draws give a tighter bound (Burda et al. 2016).
         """
+        _, log_weights = self._importance_draws(x, noise)
+        return torch.logsumexp(log_weights, dim=0) - math.log(noise.shape[0])
+
+    def feature_log_likelihoods(
+        self, x: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        """Each feature's ``log p(x_j | z)``, averaged over the posterior.
+
+        The average weighs the draws of ``log_marginal`` by their normalised
+        importance weights, so it is taken over the best available estimate of
+        ``p(z | x)``. Returns a dense ``(n_rows, n_features)`` tensor.
+        """
+        decoder_output, log_weights = self._importance_draws(x, noise)
+        weights = torch.softmax(log_weights, dim=0)[..., None]
+        per_feature = self.likelihood.feature_log_prob(decoder_output, x)
+        return (weights * per_feature).sum(0)
+
+    def _importance_draws(
+        self, x: torch.Tensor, noise: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder outputs and log importance weights at ``z ~ q(z | x)``.
+
+        Both have a leading axis of ``n_draws``; the weights are
+        ``log p(x | z) + log p(z) - log q(z | x)``.
+        """
         qz = self.encode(x)
         z = qz.loc + qz.scale * noise[:, None, :]  # (n_draws, n_rows, latent_dim)
+        decoder_output = self.decoder(z)
         log_weights = (
-            self.likelihood.log_prob(self.decoder(z), x)
+            self.likelihood.log_prob(decoder_output, x)
             + self.prior(z).log_prob(z).sum(-1)
             - qz.log_prob(z).sum(-1)
         )
-        return torch.logsumexp(log_weights, dim=0) - math.log(noise.shape[0])
+        return decoder_output, log_weights

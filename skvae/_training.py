@@ -27,6 +27,8 @@ class TrainingConfig:
     kl_warmup_epochs: int = 0
     input_dropout: float = 0.0
     verbose: int = 0
+    name: str = "VAE"
+    """What the progress bar calls the model being trained."""
 
 
 @dataclass
@@ -119,7 +121,7 @@ def train(
     result = TrainingResult()
     epochs = tqdm(
         range(epochs_done, epochs_done + config.max_epochs),
-        desc="VAETransformer",
+        desc=config.name,
         unit="epoch",
         disable=config.verbose <= 0,
     )

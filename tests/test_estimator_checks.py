@@ -1,8 +1,9 @@
 """scikit-learn's own estimator checks, run in full."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skvae import VAETransformer
+from skvae import VAEOutlierDetector, VAETransformer
 
 # Fitting with an integer weight w is not the same as repeating a row w times
 # for a minibatch optimiser: the repeated copies land in different batches and
@@ -16,6 +17,18 @@ STOCHASTIC_WEIGHTS = (
     "stochastic minibatch optimiser."
 )
 
+# The network computes in float32, and a matrix product may round a row's
+# result differently depending on how many rows it multiplies (the BLAS kernel
+# changes with the shape). Log-likelihoods then differ by one float32 step, about
+# 5e-7 nats for a score near 4, and decision_function = score - offset_ is near
+# 0, where the check's absolute tolerance of 1e-7 is below that step. Whether
+# it shows depends on the CPU's kernels, so the mark is not strict.
+# tests/test_outlier.py checks subset invariance to float32 precision.
+FLOAT32_ROUNDING = (
+    "decision_function near 0 differs by one float32 rounding step between "
+    "batch shapes, above the check's absolute tolerance of 1e-7."
+)
+
 
 def expected_failed_checks(estimator):
     return {
@@ -25,8 +38,18 @@ def expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [VAETransformer(), VAETransformer(early_stopping=True, hidden_layer_sizes=(16,))],
+    [
+        VAETransformer(),
+        VAETransformer(early_stopping=True, hidden_layer_sizes=(16,)),
+        VAEOutlierDetector(),
+        VAEOutlierDetector(contamination=0.1, hidden_layer_sizes=(16,)),
+    ],
     expected_failed_checks=expected_failed_checks,
 )
-def test_sklearn_compatible_estimator(estimator, check):
+def test_sklearn_compatible_estimator(estimator, check, request):
+    check_name = check.func.__name__
+    if check_name == "check_methods_subset_invariance" and isinstance(
+        estimator, VAEOutlierDetector
+    ):
+        request.applymarker(pytest.mark.xfail(reason=FLOAT32_ROUNDING, strict=False))
     check(estimator)

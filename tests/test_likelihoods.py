@@ -121,6 +121,27 @@ def test_sparse_rows_score_as_dense_rows(name):
 
 
 @pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+def test_feature_log_probs_add_up_and_match_between_dense_and_sparse(name):
+    make_data, _ = DOMAINS[name]
+    X = make_data()[:6]
+    X[X < np.median(X)] = 0.0
+    likelihood = LIKELIHOODS[name].from_data(X)
+    dense = torch.tensor(X, dtype=torch.float32)
+    output = torch.randn(4, *X.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        per_feature = likelihood.feature_log_prob(output, dense)
+        from_sparse = likelihood.feature_log_prob(output, dense.to_sparse())
+        whole_rows = likelihood.log_prob(output, dense)
+    assert per_feature.shape == (4, *X.shape)
+    assert_allclose(from_sparse.numpy(), per_feature.numpy(), rtol=1e-5, atol=1e-5)
+    if name == "multinomial":  # log n! of each row belongs to no feature
+        whole_rows = whole_rows - torch.lgamma(dense.sum(-1) + 1)
+    assert_allclose(
+        per_feature.sum(-1).numpy(), whole_rows.numpy(), rtol=1e-5, atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
 def test_each_family_fits_scores_and_samples_in_its_domain(name):
     make_data, _ = DOMAINS[name]
     X = make_data()

@@ -1,0 +1,404 @@
+"""What every skvae estimator shares: parameters, fitting, and log-likelihoods."""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._data import Rows, device_is_available, map_batches, resolve_device, rows_of
+from ._likelihoods import LIKELIHOODS
+from ._module import ACTIVATIONS, VAE
+from ._training import TrainingConfig, train
+
+# Values (rows x importance draws x features) that one inference batch holds:
+# 4M float32 values, 16 MiB. The decoder's dense output for a batch is this big.
+_INFERENCE_CHUNK = 2**22
+
+
+@contextmanager
+def _rollback_on_error(estimator):
+    """Leave ``estimator`` exactly as it was if the block raises."""
+    saved = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise
+
+
+def _seed(random_state) -> int:
+    """A torch seed drawn from a scikit-learn ``random_state``."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+class BaseVAE(BaseEstimator):
+    """Parameters, training and scoring shared by the skvae estimators.
+
+    Subclasses add the methods of their role (transformer, outlier detector)
+    and their documentation; this class owns the network and its training.
+    """
+
+    _parameter_constraints: dict = {
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "likelihood": [StrOptions(set(LIKELIHOODS))],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        latent_dim=2,
+        *,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        likelihood="gaussian",
+        beta=1.0,
+        kl_warmup_epochs=0,
+        input_dropout=0.0,
+        learning_rate=1e-3,
+        batch_size="auto",
+        max_epochs=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        n_importance_samples=50,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.latent_dim = latent_dim
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.likelihood = likelihood
+        self.beta = beta
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.input_dropout = input_dropout
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.n_importance_samples = n_importance_samples
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Train the autoencoder on ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse matrices are never densified.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in the training loss (and in the
+            validation score with ``early_stopping``). Only relative sizes
+            matter. None weighs all rows equally.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def _fit(self, X, sample_weight):
+        """Train the network; leave the estimator unchanged if anything fails."""
+        with _rollback_on_error(self):
+            continuing = self.warm_start and hasattr(self, "module_")
+            X = self._validate_X(X, reset=not continuing)
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            LIKELIHOODS[self.likelihood].check_domain(X)
+            device = resolve_device(self.device)
+            architecture = self._architecture()
+            random_state = check_random_state(self.random_state)
+            generator = torch.Generator().manual_seed(_seed(random_state))
+            noise_generator = torch.Generator(device).manual_seed(_seed(random_state))
+            if continuing:
+                module = self._continued_module(architecture)
+            else:
+                likelihood = LIKELIHOODS[self.likelihood].from_data(X, sample_weight)
+                module = VAE(
+                    X.shape[1],
+                    **architecture,
+                    likelihood=likelihood,
+                    generator=generator,
+                )
+            module.to(device)
+            rows = rows_of(X, device, sample_weight)
+            validation_rows = None
+            if self.early_stopping:
+                rows, validation_rows = self._split_validation(rows, generator)
+            config = self._training_config(n_samples=X.shape[0])
+            result = train(
+                module,
+                rows,
+                config,
+                generator,
+                noise_generator,
+                validation_rows,
+                epochs_done=self.n_iter_ if continuing else 0,
+            )
+
+        if not result.converged:
+            warnings.warn(
+                f"{type(self).__name__} stopped after max_epochs={self.max_epochs} "
+                "epochs before the loss stopped improving. Consider raising "
+                "max_epochs.",
+                ConvergenceWarning,
+                stacklevel=4,  # the caller of fit, past scikit-learn's fit wrapper
+            )
+        self.module_ = module
+        self.device_ = device
+        self.batch_size_ = config.batch_size
+        self.loss_curve_ = self._history("loss_curve_", continuing) + result.loss_curve
+        self.best_loss_ = min(self.loss_curve_)
+        self.n_iter_ = len(self.loss_curve_)
+        if self.early_stopping:
+            self.validation_scores_ = (
+                self._history("validation_scores_", continuing)
+                + result.validation_scores
+            )
+            self.best_validation_score_ = max(self.validation_scores_)
+        else:  # drop the record of an earlier fit that held rows out
+            vars(self).pop("validation_scores_", None)
+            vars(self).pop("best_validation_score_", None)
+        self._score_seed = _seed(random_state)
+
+    def _validate_X(self, X, reset: bool):
+        """Validate ``X`` with scikit-learn's helpers."""
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
+        return X
+
+    def _architecture(self) -> dict:
+        """The parameters that shape the network, checked."""
+        sizes = tuple(np.atleast_1d(self.hidden_layer_sizes).tolist())
+        if any(not isinstance(size, int) or size < 1 for size in sizes):
+            raise ValueError(
+                "hidden_layer_sizes must be a sequence of positive integers, got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        return {
+            "latent_dim": self.latent_dim,
+            "hidden_layer_sizes": sizes,
+            "activation": self.activation,
+        }
+
+    def _continued_module(self, architecture: dict) -> VAE:
+        """A copy of the fitted network to train on, if it has ``architecture``."""
+        fitted = self.module_.architecture()
+        wanted = {**architecture, "likelihood": self.likelihood}
+        if fitted != wanted:
+            changed = ", ".join(
+                f"{name}={fitted[name]!r} to {wanted[name]!r}"
+                for name in fitted
+                if fitted[name] != wanted[name]
+            )
+            raise ValueError(
+                "warm_start=True continues training the fitted network, but its "
+                f"shape changed: {changed}. Set warm_start=False to start anew."
+            )
+        return copy.deepcopy(self.module_)
+
+    def _training_config(self, n_samples: int) -> TrainingConfig:
+        batch_size = 200 if self.batch_size == "auto" else self.batch_size
+        return TrainingConfig(
+            batch_size=min(batch_size, n_samples),
+            max_epochs=self.max_epochs,
+            learning_rate=self.learning_rate,
+            beta=self.beta,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            kl_warmup_epochs=self.kl_warmup_epochs,
+            input_dropout=self.input_dropout,
+            verbose=self.verbose,
+            name=type(self).__name__,
+        )
+
+    def _history(self, attribute: str, continuing: bool) -> list[float]:
+        """The per-epoch record of earlier fits that this fit continues."""
+        return list(getattr(self, attribute, [])) if continuing else []
+
+    def _split_validation(self, rows: Rows, generator: torch.Generator):
+        n_validation = math.ceil(self.validation_fraction * len(rows))
+        if n_validation >= len(rows):
+            raise ValueError(
+                f"early_stopping=True holds out {n_validation} of n_samples = "
+                f"{len(rows)} rows for validation, leaving none to train on. Pass "
+                "more rows or set early_stopping=False."
+            )
+        order = torch.randperm(len(rows), generator=generator)
+        training_rows = rows.split(order[n_validation:])
+        validation_rows = rows.split(order[:n_validation])
+        for role, part in (("held out", validation_rows), ("kept", training_rows)):
+            if not part.weights.any():
+                raise ValueError(
+                    f"early_stopping=True split the rows, and the sample weights "
+                    f"of the {role} rows are all zero. Use another random_state, "
+                    f"another validation_fraction, or early_stopping=False."
+                )
+        return training_rows, validation_rows
+
+    # ---------------------------------------------------------------- inference
+
+    def score_samples(self, X):
+        """Estimated log-likelihood of each row, in nats.
+
+        An importance-weighted lower bound on ``log p(x)`` with
+        ``n_importance_samples`` posterior draws (one draw estimates the ELBO),
+        including every normalising constant. Low values flag unusual rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to score.
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+            Estimated ``log p(x)`` of each row.
+        """
+        return self._map_importance_draws(X, VAE.log_marginal)
+
+    def feature_log_likelihoods(self, X):
+        """Each feature's share of each row's log-likelihood, in nats.
+
+        For each row, ``log p(x_j | z)`` of each feature ``j``, averaged over
+        the same importance-weighted posterior draws as ``score_samples``. The
+        lowest entries of a row name the features that make it unusual. The
+        row's sum differs from ``score_samples`` by a latent term that belongs
+        to no single feature: ``E[log p(z) - log q(z | x)]`` under the same
+        weights, plus the gap of the importance-weighted bound (and, for
+        ``likelihood='multinomial'``, the row's ``log n!``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to explain. The result is dense whatever the input.
+
+        Returns
+        -------
+        log_likelihoods : ndarray of shape (n_samples, n_features)
+            Estimated ``log p(x_j | z)`` of each feature of each row.
+        """
+        return self._map_importance_draws(X, VAE.feature_log_likelihoods)
+
+    def _map_importance_draws(self, X, function):
+        """``function(module_, x, noise)`` over batches of ``X``, with fixed draws."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        self.module_.likelihood.check_domain(X)
+        generator = torch.Generator().manual_seed(self._score_seed)
+        noise = torch.randn(
+            (self.n_importance_samples, self.module_.latent_dim), generator=generator
+        )
+        noise = noise.to(self.device_)
+        rows = rows_of(X, self.device_)
+        batch_rows = self._batch_rows(self.n_importance_samples)
+        return map_batches(
+            lambda x: function(self.module_, x, noise), rows.batches(batch_rows)
+        )
+
+    def score(self, X, y=None):
+        """Mean estimated log-likelihood of the rows of ``X``, in nats.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to score.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            Mean of ``score_samples(X)``.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def _batch_rows(self, n_draws: int) -> int:
+        """Rows per inference batch that keep ``rows * draws * features`` bounded."""
+        return max(1, _INFERENCE_CHUNK // (n_draws * self.n_features_in_))
+
+    # -------------------------------------------------------- scikit-learn glue
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def __getstate__(self):
+        """Pickle with the network's weights on the CPU."""
+        state = super().__getstate__()
+        module = state.get("module_")
+        if module is not None and next(module.parameters()).device.type != "cpu":
+            state["module_"] = copy.deepcopy(module).cpu()
+        return state
+
+    def __setstate__(self, state):
+        """Restore, moving the network to ``device_`` or to the CPU if it is missing."""
+        super().__setstate__(state)
+        if "device_" not in state:
+            return
+        if not device_is_available(self.device_):
+            warnings.warn(
+                f"This {type(self).__name__} was trained on {self.device_}, which this "
+                "machine does not have; it will run on the CPU.",
+                UserWarning,
+                stacklevel=2,
+            )
+            self.device_ = torch.device("cpu")
+        self.module_.to(self.device_)

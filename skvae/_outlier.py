@@ -1,0 +1,210 @@
+"""``VAEOutlierDetector``: unusual rows are those the autoencoder finds unlikely."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import OutlierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ._base import BaseVAE
+
+
+class VAEOutlierDetector(OutlierMixin, BaseVAE):
+    """Outlier detection by the log-likelihood of a variational autoencoder.
+
+    Fits a :class:`VAETransformer`'s network to the (unlabelled) training rows,
+    which may already hold outliers, and calls a row unusual when its
+    estimated log-likelihood ``score_samples`` is low. It follows the
+    conventions of :class:`~sklearn.ensemble.IsolationForest`:
+    ``decision_function`` is ``score_samples - offset_`` (negative for
+    outliers) and ``predict`` returns +1 for inliers and -1 for outliers.
+    ``feature_log_likelihoods`` says which features make a row unusual.
+
+    Parameters
+    ----------
+    latent_dim : int, default=2
+        Number of latent dimensions.
+    contamination : 'auto' or float in (0, 0.5], default='auto'
+        Expected share of outliers in the training rows, which sets
+        ``offset_``: with a float, that share of the training rows fall below
+        it. ``'auto'`` assumes no share and puts ``offset_`` at Tukey's lower
+        fence of the training scores, ``Q1 - 1.5 * IQR``.
+    **other parameters
+        ``hidden_layer_sizes``, ``activation``, ``likelihood``, ``beta``,
+        ``kl_warmup_epochs``, ``input_dropout``, ``learning_rate``,
+        ``batch_size``, ``max_epochs``, ``early_stopping``,
+        ``validation_fraction``, ``n_iter_no_change``, ``tol``,
+        ``n_importance_samples``, ``device``, ``random_state``, ``verbose`` and
+        ``warm_start`` mean what they mean for :class:`VAETransformer`, and
+        have the same defaults.
+
+    Attributes
+    ----------
+    offset_ : float
+        The log-likelihood, in nats, below which a row is an outlier.
+    module_ : torch.nn.Module
+        The trained network.
+    device_ : torch.device
+        The device ``device`` resolved to.
+    loss_curve_ : list of float
+        Mean training loss (negative ELBO, nats per row) of each epoch.
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column names.
+
+    See Also
+    --------
+    VAETransformer : The same model as a transformer.
+    sklearn.ensemble.IsolationForest : Outliers by random partitioning.
+
+    Notes
+    -----
+    Scores are deterministic for a fitted detector and a row's score does not
+    depend on the other rows scored with it, as for ``VAETransformer``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import VAEOutlierDetector
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 5))
+    >>> X[:3] += 8  # three rows far from the rest
+    >>> detector = VAEOutlierDetector(
+    ...     hidden_layer_sizes=(32,), max_epochs=50, random_state=0
+    ... ).fit(X)
+    >>> detector.predict(X[:3])
+    array([-1, -1, -1])
+    >>> detector.feature_log_likelihoods(X[:3]).shape
+    (3, 5)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseVAE._parameter_constraints,
+        "contamination": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, 0.5, closed="right"),
+        ],
+    }
+
+    def __init__(
+        self,
+        latent_dim=2,
+        *,
+        contamination="auto",
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        likelihood="gaussian",
+        beta=1.0,
+        kl_warmup_epochs=0,
+        input_dropout=0.0,
+        learning_rate=1e-3,
+        batch_size="auto",
+        max_epochs=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        n_importance_samples=50,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            latent_dim,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            likelihood=likelihood,
+            beta=beta,
+            kl_warmup_epochs=kl_warmup_epochs,
+            input_dropout=input_dropout,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            n_importance_samples=n_importance_samples,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.contamination = contamination
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Train the autoencoder on ``X`` and set the threshold ``offset_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, which may already hold outliers. Sparse matrices are
+            never densified.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in the training loss. Rows of
+            weight 0 take no part in training nor in ``offset_``.
+
+        Returns
+        -------
+        self : VAEOutlierDetector
+            The fitted detector.
+        """
+        self._fit(X, sample_weight)
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        training_scores = self.score_samples(X)[weights > 0]
+        self.offset_ = _threshold(training_scores, self.contamination)
+        return self
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to judge.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            How far each row's log-likelihood lies above the threshold, in nats.
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Label each row: +1 for an inlier, -1 for an outlier.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to judge.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            -1 where ``decision_function(X) < 0``, +1 elsewhere.
+        """
+        check_is_fitted(self)
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+
+def _threshold(training_scores: np.ndarray, contamination) -> float:
+    """The log-likelihood below which a row counts as an outlier.
+
+    A float ``contamination`` puts that share of the training rows below it.
+    ``'auto'`` assumes no share and uses Tukey's lower fence, ``Q1 - 1.5 IQR``
+    of the training scores: rows far below the bulk, however many there are.
+    """
+    if contamination == "auto":
+        q1, q3 = np.percentile(training_scores, [25, 75])
+        return float(q1 - 1.5 * (q3 - q1))
+    return float(np.percentile(training_scores, 100 * contamination))

@@ -1,0 +1,130 @@
+"""VAEOutlierDetector: thresholds, labels, explanations, and input kinds."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skvae import VAEOutlierDetector
+
+
+def make_detector(**params):
+    defaults = dict(hidden_layer_sizes=(16,), max_epochs=20, random_state=0)
+    return VAEOutlierDetector(**{**defaults, **params})
+
+
+@pytest.mark.parametrize("contamination", [0.05, 0.2, 0.5])
+def test_predict_flags_the_contamination_share_of_the_training_rows(X, contamination):
+    detector = make_detector(contamination=contamination).fit(X)
+    flagged = np.mean(detector.predict(X) == -1)
+    assert abs(flagged - contamination) <= 1 / len(X)
+
+
+def test_decision_function_is_the_score_above_the_offset(X):
+    detector = make_detector(contamination=0.1).fit(X)
+    decision = detector.decision_function(X)
+    assert_allclose(decision, detector.score_samples(X) - detector.offset_)
+    assert_array_equal(detector.predict(X), np.where(decision < 0, -1, 1))
+    assert_array_equal(detector.fit_predict(X), detector.predict(X))
+
+
+def test_auto_threshold_is_the_lower_fence_of_the_training_scores(X):
+    detector = make_detector().fit(X)
+    q1, q3 = np.percentile(detector.score_samples(X), [25, 75])
+    assert detector.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
+
+
+def test_scores_are_identical_across_calls(X):
+    detector = make_detector().fit(X)
+    assert_array_equal(detector.score_samples(X), detector.score_samples(X))
+    assert_array_equal(detector.score_samples(X[:5]), detector.score_samples(X)[:5])
+
+
+def test_decisions_do_not_depend_on_the_other_rows_to_float32_precision(X):
+    detector = make_detector(contamination=0.1).fit(X)
+    whole = detector.decision_function(X)
+    in_batches = np.concatenate(
+        [detector.decision_function(part) for part in np.array_split(X, 7)]
+    )
+    assert_allclose(in_batches, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_far_rows_score_low_and_are_flagged(X):
+    detector = make_detector(max_epochs=50).fit(X)
+    far = X[:5] + 20 * X.std(axis=0)
+    assert detector.score_samples(far).max() < detector.score_samples(X).min()
+    assert (detector.predict(far) == -1).all()
+
+
+def test_feature_log_likelihoods_point_at_the_corrupted_column(X):
+    detector = make_detector(max_epochs=50).fit(X)
+    corrupted = X[:10].copy()
+    corrupted[:, 3] += 8 * X[:, 3].std()
+    per_feature = detector.feature_log_likelihoods(corrupted)
+    assert per_feature.shape == corrupted.shape
+    assert_array_equal(per_feature.argmin(axis=1), np.full(10, 3))
+
+
+def test_feature_log_likelihoods_add_up_to_the_reconstruction_term(X):
+    # With one draw the importance weight is 1, so the features add up to
+    # log p(x | z) and the score adds log p(z) - log q(z | x) to it.
+    detector = make_detector(n_importance_samples=1).fit(X)
+    per_feature = detector.feature_log_likelihoods(X[:20]).sum(axis=1)
+    latent_term = detector.score_samples(X[:20]) - per_feature
+    module = detector.module_
+    import torch
+
+    with torch.no_grad():
+        x = torch.tensor(X[:20], dtype=torch.float32)
+        qz = module.encode(x)
+        noise = torch.randn(
+            (1, module.latent_dim),
+            generator=torch.Generator().manual_seed(detector._score_seed),
+        )
+        z = qz.loc + qz.scale * noise
+        expected = module.prior(z).log_prob(z).sum(-1) - qz.log_prob(z).sum(-1)
+    assert_allclose(latent_term, expected.numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_sparse_input_scores_and_explains_as_dense(binary_X):
+    detector = make_detector(likelihood="bernoulli", contamination=0.1)
+    dense = detector.fit(binary_X)
+    expected = (
+        dense.score_samples(binary_X),
+        dense.feature_log_likelihoods(binary_X),
+        dense.offset_,
+    )
+    sparse = make_detector(likelihood="bernoulli", contamination=0.1).fit(
+        sp.csr_matrix(binary_X)
+    )
+    got = (
+        sparse.score_samples(sp.csr_matrix(binary_X)),
+        sparse.feature_log_likelihoods(sp.csr_matrix(binary_X)),
+        sparse.offset_,
+    )
+    for value, reference in zip(got, expected, strict=True):
+        assert_allclose(value, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_pandas_input_keeps_feature_names(X):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=[f"sensor_{i}" for i in range(X.shape[1])])
+    detector = make_detector().fit(frame)
+    assert list(detector.feature_names_in_) == list(frame.columns)
+    on_array = make_detector().fit(X)
+    assert_allclose(detector.score_samples(frame), on_array.score_samples(X))
+
+
+def test_zero_weight_rows_do_not_set_the_threshold(X):
+    weights = np.ones(len(X))
+    weights[:30] = 0.0
+    detector = make_detector(contamination=0.1).fit(X, sample_weight=weights)
+    kept_scores = detector.score_samples(X[30:])
+    assert detector.offset_ == pytest.approx(np.percentile(kept_scores, 10))
+
+
+def test_bad_contamination_is_refused_before_fitting(X):
+    detector = make_detector(contamination=0.7)
+    with pytest.raises(ValueError, match="contamination"):
+        detector.fit(X)
+    assert not hasattr(detector, "module_")
