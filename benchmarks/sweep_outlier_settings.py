@@ -17,23 +17,19 @@ from bench_outliers import DATASETS, _Abnormality, _negated_score_samples, evalu
 from skvae import VAEOutlierDetector
 
 SETTINGS = {
-    "defaults": {},
+    "defaults: (64, 32), early stopping": {},
     "one draw (the ELBO)": {"n_importance_samples": 1},
     "early_stopping=False": {"early_stopping": False},
-    "early_stopping=True": {"early_stopping": True},
+    "hidden (256, 128)": {"hidden_layer_sizes": (256, 128)},
+    "VAETransformer's defaults": {
+        "hidden_layer_sizes": (256, 128),
+        "early_stopping": False,
+    },
     "latent_dim=8": {"latent_dim": 8},
-    "hidden 64-32": {"hidden_layer_sizes": (64, 32)},
-    "gaussian_fixed": {"likelihood": "gaussian_fixed"},
-    "max_epochs=50": {"max_epochs": 50},
-    "gaussian_fixed + early_stopping": {
-        "likelihood": "gaussian_fixed",
-        "early_stopping": True,
-    },
-    "gaussian_fixed + latent_dim=8": {"likelihood": "gaussian_fixed", "latent_dim": 8},
-    "gaussian_fixed + hidden 64-32": {
-        "likelihood": "gaussian_fixed",
-        "hidden_layer_sizes": (64, 32),
-    },
+    "likelihood=gaussian_fixed": {"likelihood": "gaussian_fixed"},
+    "input_dropout=0.2": {"input_dropout": 0.2},
+    "activation=tanh": {"activation": "tanh"},
+    "activation=logistic": {"activation": "logistic"},
 }
 
 
@@ -51,14 +47,14 @@ def main():
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(SETTINGS)
     data = {name: load() for name, load in DATASETS.items()}
-    print(f"{'setting':24s}" + "".join(f"{d:>11s}" for d in data) + f"{'mean':>8s}")
+    print(f"{'setting':36s}" + "".join(f"{d:>11s}" for d in data) + f"{'mean':>8s}")
     for name in names:
         aucs = [
             evaluate(detector(**SETTINGS[name]), X, y, range(args.seeds))[:, 0].mean()
             for X, y in data.values()
         ]
         cells = "".join(f"{auc:11.3f}" for auc in aucs)
-        print(f"{name:24s}{cells}{np.mean(aucs):8.3f}", flush=True)
+        print(f"{name:36s}{cells}{np.mean(aucs):8.3f}", flush=True)
 
 
 if __name__ == "__main__":

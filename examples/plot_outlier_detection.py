@@ -52,11 +52,13 @@ print(
 )
 
 fig, (hist, roc) = plt.subplots(1, 2, figsize=(10, 4))
-bins = np.linspace(np.percentile(scores, 1), scores.max(), 40)
+bins = np.linspace(scores.min(), scores.max(), 50)
 hist.hist(scores[~y_test], bins=bins, alpha=0.7, label="benign (inliers)")
 hist.hist(scores[y_test], bins=bins, alpha=0.7, label="malignant (outliers)")
 hist.axvline(vae[-1].offset_, color="k", linestyle="--", label="offset_")
-hist.set(xlabel="score_samples (log-likelihood, nats)", ylabel="test rows")
+hist.set(
+    xlabel="score_samples (log-likelihood, nats)", ylabel="test rows", yscale="log"
+)
 hist.legend()
 RocCurveDisplay.from_predictions(y_test, -scores, name="VAEOutlierDetector", ax=roc)
 RocCurveDisplay.from_predictions(
