@@ -105,14 +105,21 @@ def test_multinomial_matches_scipy_with_each_rows_own_total():
     assert_allclose(log_prob, expected, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
-def test_sparse_rows_score_as_dense_rows(name):
+def mostly_zero_rows(name):
+    """A family's likelihood, six of its rows with half the values 0, and four
+    random decoder outputs for them."""
     make_data, _ = DOMAINS[name]
     X = make_data()[:6]
     X[X < np.median(X)] = 0.0  # make it properly sparse
     likelihood = LIKELIHOODS[name].from_data(X)
     dense = torch.tensor(X, dtype=torch.float32)
     output = torch.randn(4, *X.shape, generator=torch.Generator().manual_seed(0))
+    return likelihood, dense, output
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+def test_sparse_rows_score_as_dense_rows(name):
+    likelihood, dense, output = mostly_zero_rows(name)
     with torch.no_grad():
         expected = likelihood.log_prob(output, dense)
         got = likelihood.log_prob(output, dense.to_sparse())
@@ -122,17 +129,12 @@ def test_sparse_rows_score_as_dense_rows(name):
 
 @pytest.mark.parametrize("name", sorted(LIKELIHOODS))
 def test_feature_log_probs_add_up_and_match_between_dense_and_sparse(name):
-    make_data, _ = DOMAINS[name]
-    X = make_data()[:6]
-    X[X < np.median(X)] = 0.0
-    likelihood = LIKELIHOODS[name].from_data(X)
-    dense = torch.tensor(X, dtype=torch.float32)
-    output = torch.randn(4, *X.shape, generator=torch.Generator().manual_seed(0))
+    likelihood, dense, output = mostly_zero_rows(name)
     with torch.no_grad():
         per_feature = likelihood.feature_log_prob(output, dense)
         from_sparse = likelihood.feature_log_prob(output, dense.to_sparse())
         whole_rows = likelihood.log_prob(output, dense)
-    assert per_feature.shape == (4, *X.shape)
+    assert per_feature.shape == (4, *dense.shape)
     assert_allclose(from_sparse.numpy(), per_feature.numpy(), rtol=1e-5, atol=1e-5)
     if name == "multinomial":  # log n! of each row belongs to no feature
         whole_rows = whole_rows - torch.lgamma(dense.sum(-1) + 1)
