@@ -33,9 +33,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         An empty tuple gives a linear encoder and decoder.
     activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
         Activation between hidden layers.
-    likelihood : {'gaussian', 'gaussian_fixed', 'bernoulli', \
-            'continuous_bernoulli', 'poisson', 'negative_binomial', \
-            'multinomial'}, default='gaussian'
+    likelihood : {'gaussian', 'gaussian_fixed', 'gaussian_standardised', \
+            'bernoulli', 'continuous_bernoulli', 'poisson', \
+            'negative_binomial', 'multinomial'}, default='gaussian'
         Observation model ``p(x | z)``. Every family's ``score`` is a
         log-likelihood in nats, so ``GridSearchCV`` can compare them on the
         same data (densities for continuous families, probabilities for
@@ -47,6 +47,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           units of ``X``.
         - ``'gaussian_fixed'``: Normal with variance 1 in the units of ``X``:
           the squared-error (MSE) loss of most tutorials, as a likelihood.
+        - ``'gaussian_standardised'``: Normal with each feature's variance
+          fixed at its variance in the training data: the MSE of standardised
+          features, whatever the units of ``X``.
         - ``'bernoulli'``: values in [0, 1]; the binary cross-entropy. A true
           likelihood for binary data only.
         - ``'continuous_bernoulli'``: values in [0, 1]; the normalised density

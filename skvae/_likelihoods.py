@@ -255,6 +255,24 @@ class FixedVarianceGaussian(Gaussian):
         return torch.ones_like(self.scale[features])
 
 
+class StandardisedGaussian(FixedVarianceGaussian):
+    """Normal likelihood with each feature's variance fixed at its training variance.
+
+    ``-log p(x | z)`` is half the squared error of the *standardised* features
+    plus a constant: the MSE of a VAE fitted after ``StandardScaler``, but
+    reported as a density in the units of ``X`` and the same whatever those
+    units are. Every feature weighs the same, however well the decoder
+    predicts it; the learned-variance ``'gaussian'`` family lets predictable
+    features weigh more.
+    """
+
+    name = "gaussian_standardised"
+
+    def standard_deviation(self, features=_ALL_FEATURES) -> torch.Tensor:
+        """The feature's standard deviation in the training data."""
+        return self.scale[features]
+
+
 class _UnitInterval(Likelihood):
     """Families of values in [0, 1], with logits offset by the feature means."""
 
@@ -516,6 +534,7 @@ LIKELIHOODS: dict[str, type[Likelihood]] = {
     for family in (
         Gaussian,
         FixedVarianceGaussian,
+        StandardisedGaussian,
         BernoulliLikelihood,
         ContinuousBernoulliLikelihood,
         PoissonLikelihood,

@@ -27,6 +27,7 @@ def _unit_interval():
 DOMAINS = {
     "gaussian": (lambda: np.random.RandomState(0).randn(300, 10), None),
     "gaussian_fixed": (lambda: np.random.RandomState(0).randn(300, 10), None),
+    "gaussian_standardised": (lambda: np.random.RandomState(0).randn(300, 10), None),
     "bernoulli": (_unit_interval, 1.5),
     "continuous_bernoulli": (_unit_interval, -0.2),
     "poisson": (_counts, -1.0),
@@ -53,6 +54,18 @@ def test_gaussian_fixed_is_unit_variance_normal():
     expected = stats.norm(loc, 1.0).logpdf(X[:2]).sum(-1)
     assert_allclose(log_prob, expected, rtol=1e-5)
     assert not any(p.numel() for p in likelihood.parameters())
+
+
+def test_gaussian_standardised_has_the_training_variance_and_ignores_units():
+    X = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, 1.5], [2.0, 5.0, -1.0]])
+    likelihood, log_prob = _log_prob("gaussian_standardised", X, DECODER_OUTPUT)
+    loc = X.mean(0) + X.std(0) * DECODER_OUTPUT.numpy()
+    expected = stats.norm(loc, X.std(0)).logpdf(X[:2]).sum(-1)
+    assert_allclose(log_prob, expected, rtol=1e-5)
+    assert not any(p.numel() for p in likelihood.parameters())
+    # Rescaling a feature shifts every row's density by the same log-Jacobian.
+    _, rescaled = _log_prob("gaussian_standardised", X * [1000, 1, 1], DECODER_OUTPUT)
+    assert_allclose(rescaled, log_prob - np.log(1000), rtol=1e-5)
 
 
 def test_continuous_bernoulli_is_normalised_and_matches_its_formula():
