@@ -76,5 +76,8 @@ html_theme_options = {
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc", "sourcelink"],
 }
-html_sidebars = {"index": []}
+# No left sidebar: the top bar holds the sections, and the pages are short
+# enough that the right-hand table of contents is the navigation they need.
+html_sidebars = {"**": []}
+toc_object_entries_show_parents = "hide"
 html_show_sourcelink = True

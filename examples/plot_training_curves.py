@@ -80,6 +80,10 @@ ax.legend()
 fig.tight_layout()
 plt.show()
 
+# %%
+# How long each run trained, and how well each final model scores the digits
+# that neither saw:
+
 print(f"early stopping: {stopped.n_iter_} epochs, best at {best_epoch}")
 print(f"without it:     {not_stopped.n_iter_} epochs")
 for name, vae in (("early stopping", stopped), ("without it", not_stopped)):
