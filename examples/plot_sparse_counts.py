@@ -110,6 +110,6 @@ plt.show()
 # documents sit between the corners. The scores tell most real documents from
 # the decoys: a document whose words come from a few topics is more probable
 # under the model than one of the same length whose words are common but
-# unrelated. The two histograms overlap where real documents mix all four
+# unrelated. The two histograms overlap where real documents spread over several
 # topics, which makes their words look like the corpus average. Low
 # ``score_samples`` mark unusual rows in the same way on any data.
