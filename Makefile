@@ -1,19 +1,25 @@
-# `make demo` and `make test` build .venv on first use; later runs reuse it
-# until pyproject.toml or constraints.txt change.
+# `make demo`, `make test` and `make docs` build .venv on first use; later runs
+# reuse it until pyproject.toml or constraints.txt change.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DOCS_STAMP := $(VENV)/.installed-docs
 
-.PHONY: demo test lint benchmark clean
+.PHONY: demo test lint docs benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
+# The documentation's tools go into the same environment, on top of .[dev].
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,docs]"
+	touch $(DOCS_STAMP)
+
 demo: $(STAMP)
-	$(BIN)/python examples/quickstart.py
+	MPLBACKEND=Agg $(BIN)/python examples/plot_quickstart.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -22,6 +28,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Runs every examples/plot_*.py for the gallery; the site is docs/_build/html.
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -b html docs docs/_build/html
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_mnist_pipeline.py
@@ -33,3 +43,5 @@ benchmark: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf docs/_build docs/auto_examples docs/gen_modules docs/generated
+	rm -f docs/sg_execution_times.rst

@@ -1,7 +1,7 @@
 """
-====================
+=====================
 Choosing a likelihood
-====================
+=====================
 
 The likelihood ``p(x | z)`` is the VAE's model of one row given its latent
 point: the term that tutorials write as MSE or binary cross-entropy. This

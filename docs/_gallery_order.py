@@ -1,0 +1,27 @@
+"""The order of the examples in the gallery: from first use to the details."""
+
+ORDER = [
+    "plot_quickstart.py",
+    "plot_latent_map.py",
+    "plot_latent_dim_selection.py",
+    "plot_generation.py",
+    "plot_outlier_detection.py",
+    "plot_likelihoods.py",
+    "plot_sparse_counts.py",
+    "plot_training_curves.py",
+]
+
+
+class ExampleOrder:
+    """Sort key for sphinx-gallery: examples in ``ORDER``, any others after."""
+
+    def __init__(self, src_dir):
+        self.src_dir = src_dir
+
+    def __call__(self, filename):
+        """Position of ``filename``, then its name for examples not listed."""
+        name = str(filename)
+        return (ORDER.index(name) if name in ORDER else len(ORDER), name)
+
+    def __repr__(self):
+        return "ExampleOrder"

@@ -1,0 +1,83 @@
+"""Sphinx configuration of the skvae documentation.
+
+Build it with ``make docs``; the pages land in ``docs/_build/html``.
+"""
+
+import sys
+from pathlib import Path
+
+import skvae
+
+# The gallery's sort key lives next to this file (see _gallery_order.py).
+sys.path.insert(0, str(Path(__file__).parent))
+
+project = "skvae"
+author = "skvae developers"
+copyright = "skvae developers"
+version = release = skvae.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
+default_role = "literal"
+
+# -- API reference -----------------------------------------------------------
+
+autosummary_generate = True
+autodoc_typehints = "none"
+autodoc_inherit_docstrings = True
+numpydoc_show_class_members = True
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = True
+
+# -- Links to other projects' documentation ----------------------------------
+
+# The build must pass without a network: a project whose inventory cannot be
+# fetched gives one warning and its names render as plain code.
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", None),
+    "sklearn": ("https://scikit-learn.org/stable", None),
+    "numpy": ("https://numpy.org/doc/stable", None),
+    "scipy": ("https://docs.scipy.org/doc/scipy", None),
+    "torch": ("https://docs.pytorch.org/docs/stable", None),
+}
+intersphinx_timeout = 5
+
+# -- Gallery -----------------------------------------------------------------
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    # Every examples/plot_*.py is run and shown; other files there are not.
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"^(?!plot_)",
+    "within_subsection_order": "_gallery_order.ExampleOrder",
+    "doc_module": ("skvae",),
+    "backreferences_dir": "gen_modules/backreferences",
+    "remove_config_comments": True,
+    "matplotlib_animations": False,
+    "show_memory": False,
+}
+
+# -- HTML --------------------------------------------------------------------
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"skvae {release}"
+html_theme_options = {
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+}
+# No left sidebar: the top bar holds the sections, and the pages are short
+# enough that the right-hand table of contents is the navigation they need.
+html_sidebars = {"**": []}
+toc_object_entries_show_parents = "hide"
+html_show_sourcelink = True
