@@ -82,3 +82,27 @@ def test_cuda_model_loads_in_a_process_without_cuda(X, make_vae, tmp_path):
     )
     assert result.stdout.strip() == "cpu"
     assert_allclose(np.load(out), gpu.transform(X), rtol=1e-4, atol=1e-5)
+
+
+@needs_cuda
+def test_streamed_cuda_model_continues_in_a_process_without_cuda(X, make_vae, tmp_path):
+    gpu = make_vae(device="cuda").partial_fit(X[:150])
+    path = tmp_path / "vae.pkl"
+    path.write_bytes(pickle.dumps(gpu))
+    np.save(tmp_path / "X.npy", X)
+    script = (
+        "import pickle, warnings, numpy as np\n"
+        "warnings.simplefilter('ignore')\n"
+        f"vae = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
+        "vae.set_params(device='cpu').partial_fit(X[150:])\n"
+        "print(vae.n_iter_, vae._optimizer_state['state'][0]['step'].item())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["2", "2.0"]

@@ -10,10 +10,8 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-import skvae._training
 from skvae import VAEOutlierDetector
 from skvae._outlier import _threshold
-from skvae._training import kl_weight
 
 
 def test_first_call_is_one_epoch_of_fit(X, make_vae):
@@ -97,20 +95,13 @@ def test_passes_draw_fresh_batch_orders(X, make_vae, monkeypatch):
     assert len(orders) == 2 and not torch.equal(orders[0], orders[1])
 
 
-def test_kl_warmup_goes_on_across_calls(X, make_vae, monkeypatch):
-    epochs_seen = []
-
-    def recording_kl_weight(epoch, beta, warmup_epochs):
-        epochs_seen.append(epoch)
-        return kl_weight(epoch, beta, warmup_epochs)
-
-    monkeypatch.setattr(skvae._training, "kl_weight", recording_kl_weight)
+def test_kl_warmup_goes_on_across_calls(X, make_vae, kl_epochs):
     vae = make_vae(kl_warmup_epochs=10, batch_size=100)
     for _ in range(3):
         vae.partial_fit(X)
-    epochs_seen.clear()
+    kl_epochs.clear()
     vae.partial_fit(X)
-    assert epochs_seen == pytest.approx([3.0, 3 + 1 / 3, 3 + 2 / 3])
+    assert kl_epochs == pytest.approx([3.0, 3 + 1 / 3, 3 + 2 / 3])
 
 
 def test_partial_fit_after_fit_continues_it(X, make_vae):
