@@ -23,8 +23,8 @@ with 1 thread each:
 The machine's load average is printed with each part: on a shared machine
 other processes take cores from the workers, and the speedup shows it.
 
-Run with ``.venv/bin/python benchmarks/bench_dask.py`` (about 8 minutes on 2
-CPU cores); ``--part search`` or ``--part stream`` runs one half.
+Run with ``.venv/bin/python benchmarks/bench_dask.py`` (6 to 12 minutes on 2
+shared CPU cores); ``--part search`` or ``--part stream`` runs one half.
 """
 
 import argparse
