@@ -40,6 +40,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit_overhead.py
 	$(BIN)/python benchmarks/bench_sparse_fit.py
 	$(BIN)/python benchmarks/bench_outliers.py
+	$(BIN)/python benchmarks/bench_dask.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

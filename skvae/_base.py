@@ -23,7 +23,14 @@ from sklearn.utils.validation import (
 from ._data import Rows, device_is_available, map_batches, resolve_device, rows_of
 from ._likelihoods import LIKELIHOODS
 from ._module import ACTIVATIONS, VAE
-from ._training import TrainingConfig, train
+from ._training import (
+    TrainingConfig,
+    TrainingResult,
+    make_optimizer,
+    optimizer_state,
+    train,
+    train_epoch,
+)
 
 # Values (rows x importance draws x features) that one inference batch holds:
 # 4M float32 values, 16 MiB. The decoder's dense output for a batch is this big.
@@ -45,6 +52,27 @@ def _rollback_on_error(estimator):
 def _seed(random_state) -> int:
     """A torch seed drawn from a scikit-learn ``random_state``."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _generators(random_state: np.random.RandomState, device, stream: int = 0):
+    """The CPU generator (weights, batch order) and the ``device`` one (noise).
+
+    Both are seeded from ``random_state``. A positive ``stream`` (the epochs
+    already run, for ``partial_fit``) mixes into the seeds, so each pass of a
+    seeded model orders its rows and draws its noise afresh, reproducibly.
+    """
+    if stream:
+        random_state = np.random.RandomState([_seed(random_state), stream])
+    generator = torch.Generator().manual_seed(_seed(random_state))
+    noise_generator = torch.Generator(device).manual_seed(_seed(random_state))
+    return generator, noise_generator
+
+
+# How to start training anew instead of continuing, by what continued.
+_START_ANEW = {
+    "warm_start=True": "Set warm_start=False to start anew.",
+    "partial_fit": "Call fit, or partial_fit on a clone, to start anew.",
+}
 
 
 class BaseVAE(BaseEstimator):
@@ -151,26 +179,15 @@ class BaseVAE(BaseEstimator):
         """Train the network; leave the estimator unchanged if anything fails."""
         with _rollback_on_error(self):
             continuing = self.warm_start and hasattr(self, "module_")
-            X = self._validate_X(X, reset=not continuing)
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            X, sample_weight = self._validate_training_data(
+                X, sample_weight, reset=not continuing
             )
-            LIKELIHOODS[self.likelihood].check_domain(X)
             device = resolve_device(self.device)
-            architecture = self._architecture()
             random_state = check_random_state(self.random_state)
-            generator = torch.Generator().manual_seed(_seed(random_state))
-            noise_generator = torch.Generator(device).manual_seed(_seed(random_state))
-            if continuing:
-                module = self._continued_module(architecture)
-            else:
-                likelihood = LIKELIHOODS[self.likelihood].from_data(X, sample_weight)
-                module = VAE(
-                    X.shape[1],
-                    **architecture,
-                    likelihood=likelihood,
-                    generator=generator,
-                )
+            generator, noise_generator = _generators(random_state, device)
+            module = self._module_to_train(
+                X, sample_weight, continuing, generator, "warm_start=True"
+            )
             module.to(device)
             rows = rows_of(X, device, sample_weight)
             validation_rows = None
@@ -195,13 +212,142 @@ class BaseVAE(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=4,  # the caller of fit, past scikit-learn's fit wrapper
             )
+        self._record_training(
+            module,
+            device,
+            config,
+            result,
+            continuing,
+            random_state,
+            held_out=self.early_stopping,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Train the autoencoder for one pass (one epoch) over ``X``.
+
+        The first call on an unfitted estimator builds the network, as ``fit``
+        does; later calls, and calls after ``fit``, continue training it, with
+        Adam's moment estimates carried over and the KL warm-up going on from
+        ``n_iter_`` epochs. Each call adds one epoch to ``n_iter_`` and one
+        value to ``loss_curve_``. Stream data too large for memory through it
+        chunk by chunk, or run it repeatedly on the same rows.
+
+        Stopping rules do not apply: ``max_epochs``, ``tol``,
+        ``n_iter_no_change`` and ``early_stopping`` (with its validation split
+        and ``validation_scores_``) belong to ``fit``. Whoever calls
+        ``partial_fit`` decides when to stop, for example from ``loss_curve_``
+        or from ``score`` on held-out rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows of this pass. The first call's rows also set what the
+            likelihood takes from the data (for ``likelihood='gaussian'``, the
+            feature means and scales the network standardises with), so they
+            should be representative. Later calls must have the same features.
+            Sparse matrices are never densified.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in this pass's loss. None weighs
+            all rows equally.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAETransformer
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(1000, 6))
+        >>> vae = VAETransformer(hidden_layer_sizes=(16,), random_state=0)
+        >>> for chunk in np.array_split(X, 4):
+        ...     vae = vae.partial_fit(chunk)
+        >>> vae.n_iter_, len(vae.loss_curve_)
+        (4, 4)
+        >>> vae.transform(X[:2]).shape
+        (2, 2)
+        """
+        self._partial_fit(X, sample_weight)
+        return self
+
+    def _partial_fit(self, X, sample_weight):
+        """One epoch on ``X``; leave the estimator unchanged if anything fails."""
+        with _rollback_on_error(self):
+            continuing = hasattr(self, "module_")
+            X, sample_weight = self._validate_training_data(
+                X, sample_weight, reset=not continuing
+            )
+            device = resolve_device(self.device)
+            random_state = check_random_state(self.random_state)
+            epochs_done = self.n_iter_ if continuing else 0
+            generator, noise_generator = _generators(random_state, device, epochs_done)
+            module = self._module_to_train(
+                X, sample_weight, continuing, generator, "partial_fit"
+            )
+            module.to(device)
+            config = self._training_config(n_samples=X.shape[0])
+            optimizer = make_optimizer(
+                module,
+                config.learning_rate,
+                self._optimizer_state if continuing else None,
+            )
+            loss = train_epoch(
+                module,
+                rows_of(X, device, sample_weight),
+                config,
+                optimizer,
+                generator,
+                noise_generator,
+                epoch=epochs_done,
+            )
+        result = TrainingResult(
+            loss_curve=[loss], optimizer_state=optimizer_state(optimizer)
+        )
+        self._record_training(
+            module, device, config, result, continuing, random_state, held_out=False
+        )
+
+    def _validate_training_data(self, X, sample_weight, reset: bool):
+        """``X`` and ``sample_weight`` checked for training, ``X`` in its domain."""
+        X = self._validate_X(X, reset=reset)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        LIKELIHOODS[self.likelihood].check_domain(X)
+        return X, sample_weight
+
+    def _module_to_train(
+        self, X, sample_weight, continuing: bool, generator, continued_by: str
+    ) -> VAE:
+        """A new network for ``X``, or a copy of the fitted one to continue."""
+        architecture = self._architecture()
+        if continuing:
+            return self._continued_module(architecture, continued_by)
+        likelihood = LIKELIHOODS[self.likelihood].from_data(X, sample_weight)
+        return VAE(
+            X.shape[1], **architecture, likelihood=likelihood, generator=generator
+        )
+
+    def _record_training(
+        self, module, device, config, result, continuing, random_state, held_out
+    ):
+        """Set the fitted attributes after the training that ``result`` describes.
+
+        ``continuing`` extends the per-epoch records of earlier fits;
+        ``held_out`` says whether rows were held out for validation.
+        """
         self.module_ = module
         self.device_ = device
         self.batch_size_ = config.batch_size
         self.loss_curve_ = self._history("loss_curve_", continuing) + result.loss_curve
         self.best_loss_ = min(self.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
-        if self.early_stopping:
+        if held_out:
             self.validation_scores_ = (
                 self._history("validation_scores_", continuing)
                 + result.validation_scores
@@ -210,6 +356,7 @@ class BaseVAE(BaseEstimator):
         else:  # drop the record of an earlier fit that held rows out
             vars(self).pop("validation_scores_", None)
             vars(self).pop("best_validation_score_", None)
+        self._optimizer_state = result.optimizer_state
         self._score_seed = _seed(random_state)
 
     def _validate_X(self, X, reset: bool):
@@ -237,8 +384,11 @@ class BaseVAE(BaseEstimator):
             "activation": self.activation,
         }
 
-    def _continued_module(self, architecture: dict) -> VAE:
-        """A copy of the fitted network to train on, if it has ``architecture``."""
+    def _continued_module(self, architecture: dict, continued_by: str) -> VAE:
+        """A copy of the fitted network to train on, if it has ``architecture``.
+
+        ``continued_by`` names what continues training, for the error message.
+        """
         fitted = self.module_.architecture()
         wanted = {**architecture, "likelihood": self.likelihood}
         if fitted != wanted:
@@ -248,8 +398,8 @@ class BaseVAE(BaseEstimator):
                 if fitted[name] != wanted[name]
             )
             raise ValueError(
-                "warm_start=True continues training the fitted network, but its "
-                f"shape changed: {changed}. Set warm_start=False to start anew."
+                f"{continued_by} continues training the fitted network, but its "
+                f"shape changed: {changed}. {_START_ANEW[continued_by]}"
             )
         return copy.deepcopy(self.module_)
 

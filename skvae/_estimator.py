@@ -122,7 +122,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     best_loss_ : float
         Lowest value of ``loss_curve_``.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (each ``partial_fit`` call counts one).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -69,7 +69,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         Mean ELBO of the held-out rows after each epoch; only with
         ``early_stopping``.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (each ``partial_fit`` call counts one).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -179,10 +179,62 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             The fitted detector.
         """
         self._fit(X, sample_weight)
+        self._set_offset(X, sample_weight)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Train for one pass over ``X`` and set ``offset_`` from these rows.
+
+        Training works as :meth:`VAETransformer.partial_fit`: the first call
+        builds the network, later calls continue it, one epoch each, without
+        stopping rules. ``offset_`` is then recomputed, under the updated
+        network, from the scores of this call's rows only (rows of earlier
+        calls are not kept), so ``contamination`` describes each chunk. For a
+        threshold over all the data, refit it at the end, for example by
+        passing a representative sample to ``partial_fit`` last.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training rows of this pass, which may hold outliers. Later calls
+            must have the same features. Sparse matrices are never densified.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row in this pass's loss. Rows of weight
+            0 take no part in training nor in ``offset_``.
+
+        Returns
+        -------
+        self : VAEOutlierDetector
+            The updated detector.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skvae import VAEOutlierDetector
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(600, 4))
+        >>> detector = VAEOutlierDetector(
+        ...     hidden_layer_sizes=(16,), contamination=0.1, random_state=0
+        ... )
+        >>> for chunk in np.array_split(X, 3):
+        ...     detector = detector.partial_fit(chunk)
+        >>> detector.n_iter_
+        3
+        >>> float(np.mean(detector.predict(X[400:]) == -1))
+        0.1
+        """
+        self._partial_fit(X, sample_weight)
+        self._set_offset(X, sample_weight)
+        return self
+
+    def _set_offset(self, X, sample_weight):
+        """Set ``offset_`` from the scores of the training rows of weight > 0."""
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
         training_scores = self.score_samples(X)[weights > 0]
         self.offset_ = _threshold(training_scores, self.contamination)
-        return self
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers.

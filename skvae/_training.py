@@ -41,6 +41,8 @@ class TrainingResult:
     """Mean ELBO of the held-out rows after each epoch (early stopping only)."""
     converged: bool = False
     """Whether training stopped because it had stopped improving."""
+    optimizer_state: dict | None = None
+    """The optimizer's state at the end, on the CPU (see ``optimizer_state``)."""
 
     @property
     def n_epochs(self) -> int:
@@ -86,10 +88,46 @@ def kl_weight(epoch: float, beta: float, warmup_epochs: int) -> float:
     return beta * min(1.0, epoch / warmup_epochs)
 
 
-def make_optimizer(module: VAE, learning_rate: float) -> torch.optim.Optimizer:
-    """Adam, with the fused implementation where torch has one for the device."""
+def make_optimizer(
+    module: VAE, learning_rate: float, state: dict | None = None
+) -> torch.optim.Optimizer:
+    """Adam, with the fused implementation where torch has one for the device.
+
+    ``state``, a ``state_dict`` of an earlier Adam over the same parameters
+    (on any device), continues its moment estimates and step counts; the
+    learning rate is ``learning_rate`` whatever ``state`` holds. ``state`` is
+    copied, never changed.
+    """
     fused = next(module.parameters()).device.type in ("cpu", "cuda")
-    return torch.optim.Adam(module.parameters(), lr=learning_rate, fused=fused)
+    optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate, fused=fused)
+    if state is not None:
+        # load_state_dict keeps tensors already on the right device, so without
+        # the copy the steps would update the caller's state in place.
+        optimizer.load_state_dict(copy.deepcopy(state))
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
+    return optimizer
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
+    """A copy of ``optimizer``'s ``state_dict`` with every tensor on the CPU.
+
+    What a fitted estimator keeps between calls: it pickles, and loads on a
+    machine without the training device.
+    """
+    state = optimizer.state_dict()
+    return {
+        "state": {
+            index: {
+                name: value.detach().to("cpu", copy=True)
+                if torch.is_tensor(value)
+                else value
+                for name, value in moments.items()
+            }
+            for index, moments in state["state"].items()
+        },
+        "param_groups": copy.deepcopy(state["param_groups"]),
+    }
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -126,16 +164,9 @@ def train(
         disable=config.verbose <= 0,
     )
     for epoch in epochs:
-        loss = _train_one_epoch(
+        loss = train_epoch(
             module, rows, config, optimizer, generator, noise_generator, epoch
         )
-        if not math.isfinite(loss):
-            raise TrainingDivergedError(
-                f"Training diverged: the loss became {loss} in epoch "
-                f"{result.n_epochs + 1}. Try a smaller learning_rate (now "
-                f"{config.learning_rate:g}), a smaller beta, or check X for "
-                "extreme values."
-            )
         result.loss_curve.append(loss)
         warming_up = epoch + 1 < config.kl_warmup_epochs
         if validation_rows is None:
@@ -156,14 +187,46 @@ def train(
             break
     if best_state is not None:
         module.load_state_dict(best_state)
-    module.eval()
+    result.optimizer_state = optimizer_state(optimizer)
     return result
 
 
-def _train_one_epoch(
+def train_epoch(
+    module: VAE,
+    rows: Rows,
+    config: TrainingConfig,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    noise_generator: torch.Generator,
+    epoch: int,
+) -> float:
+    """One pass over ``rows`` in a random order; the mean weighted loss per row.
+
+    ``epoch`` counts the epochs before this one, including those of earlier
+    fits that this one continues: it places the pass in the KL warm-up.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If the loss is not a finite number.
+    """
+    loss = _run_epoch(
+        module, rows, config, optimizer, generator, noise_generator, epoch
+    )
+    if not math.isfinite(loss):
+        raise TrainingDivergedError(
+            f"Training diverged: the loss became {loss} in epoch {epoch + 1}. "
+            f"Try a smaller learning_rate (now {config.learning_rate:g}), a "
+            "smaller beta, or check X for extreme values."
+        )
+    module.eval()
+    return loss
+
+
+def _run_epoch(
     module, rows, config, optimizer, generator, noise_generator, epoch
 ) -> float:
-    """One pass over ``rows`` in a random order; the mean weighted loss per row."""
+    """The minibatch steps of ``train_epoch``; the loss, not yet checked."""
     module.train()
     order = torch.randperm(len(rows), generator=generator)
     batches = order.split(config.batch_size)

@@ -25,3 +25,19 @@ def make_vae():
         return VAETransformer(**{**defaults, **params})
 
     return make
+
+
+@pytest.fixture
+def kl_epochs(monkeypatch):
+    """The epochs (fractions included) at which training asks for the KL weight."""
+    import skvae._training
+
+    seen = []
+    kl_weight = skvae._training.kl_weight
+
+    def recording_kl_weight(epoch, beta, warmup_epochs):
+        seen.append(epoch)
+        return kl_weight(epoch, beta, warmup_epochs)
+
+    monkeypatch.setattr(skvae._training, "kl_weight", recording_kl_weight)
+    return seen

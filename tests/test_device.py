@@ -59,26 +59,44 @@ def test_cuda_fit_returns_numpy_and_matches_cpu_quality(X, make_vae):
     assert gpu.score(X) == pytest.approx(cpu.score(X), rel=0.1)
 
 
-@needs_cuda
-def test_cuda_model_loads_in_a_process_without_cuda(X, make_vae, tmp_path):
-    gpu = make_vae(device="cuda").fit(X)
+def _run_without_cuda(model, X, tmp_path, lines, *args):
+    """Run ``lines`` in a Python process that sees no GPU; return its output.
+
+    The process starts with the pickled ``model`` as ``vae`` and ``X`` as ``X``.
+    """
     path = tmp_path / "vae.pkl"
-    path.write_bytes(pickle.dumps(gpu))
+    path.write_bytes(pickle.dumps(model))
     np.save(tmp_path / "X.npy", X)
     script = (
         "import pickle, sys, warnings, numpy as np\n"
         "warnings.simplefilter('ignore')\n"
         f"vae = pickle.loads(open({str(path)!r}, 'rb').read())\n"
-        f"np.save(sys.argv[1], vae.transform(np.load({str(tmp_path / 'X.npy')!r})))\n"
-        "print(vae.device_)\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r})\n" + lines
     )
-    out = tmp_path / "Z.npy"
     result = subprocess.run(
-        [sys.executable, "-c", script, str(out)],
+        [sys.executable, "-c", script, *args],
         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
         capture_output=True,
         text=True,
         check=True,
     )
-    assert result.stdout.strip() == "cpu"
+    return result.stdout
+
+
+@needs_cuda
+def test_cuda_model_loads_in_a_process_without_cuda(X, make_vae, tmp_path):
+    gpu = make_vae(device="cuda").fit(X)
+    out = tmp_path / "Z.npy"
+    lines = "np.save(sys.argv[1], vae.transform(X))\nprint(vae.device_)\n"
+    assert _run_without_cuda(gpu, X, tmp_path, lines, str(out)).strip() == "cpu"
     assert_allclose(np.load(out), gpu.transform(X), rtol=1e-4, atol=1e-5)
+
+
+@needs_cuda
+def test_streamed_cuda_model_continues_in_a_process_without_cuda(X, make_vae, tmp_path):
+    gpu = make_vae(device="cuda").partial_fit(X[:150])
+    lines = (
+        "vae.set_params(device='cpu').partial_fit(X[150:])\n"
+        "print(vae.n_iter_, vae._optimizer_state['state'][0]['step'].item())\n"
+    )
+    assert _run_without_cuda(gpu, X, tmp_path, lines).split() == ["2", "2.0"]

@@ -1,0 +1,208 @@
+"""partial_fit: one epoch a call, continuing the network, Adam and the KL warm-up."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+
+from skvae import VAEOutlierDetector
+from skvae._outlier import _threshold
+
+
+def test_first_call_is_one_epoch_of_fit(X, make_vae):
+    fitted = make_vae(max_epochs=1).fit(X)
+    streamed = make_vae().partial_fit(X)
+    assert streamed.loss_curve_ == fitted.loss_curve_
+    assert_array_equal(streamed.transform(X), fitted.transform(X))
+    assert streamed.batch_size_ == fitted.batch_size_
+
+
+def test_each_call_is_one_pass_and_training_goes_on(X, make_vae):
+    vae = make_vae(max_epochs=2, tol=0.0, n_iter_no_change=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        for _ in range(3):
+            for chunk in np.array_split(X, 3):
+                vae.partial_fit(chunk)
+    assert vae.n_iter_ == len(vae.loss_curve_) == 9  # max_epochs plays no part
+    assert vae.best_loss_ == min(vae.loss_curve_)
+    assert np.mean(vae.loss_curve_[-3:]) < np.mean(vae.loss_curve_[:3])
+
+
+def test_adam_state_is_kept_between_calls(X, make_vae):
+    vae = make_vae(batch_size=50)
+    for chunk in np.array_split(X, 3):  # 100 rows: 2 steps a call
+        vae.partial_fit(chunk)
+    steps = {
+        float(moments["step"]) for moments in vae._optimizer_state["state"].values()
+    }
+    assert steps == {6.0}
+    # Continuing from the state differs from restarting Adam with the weights.
+    restarted = pickle.loads(pickle.dumps(vae))
+    restarted._optimizer_state = None
+    vae.partial_fit(X)
+    restarted.partial_fit(X)
+    assert not np.allclose(vae.transform(X), restarted.transform(X))
+
+
+def test_optimizer_state_survives_pickling(X, make_vae):
+    vae = make_vae().partial_fit(X[:150])
+    loaded = pickle.loads(pickle.dumps(vae))
+    assert all(
+        value.device.type == "cpu"
+        for moments in loaded._optimizer_state["state"].values()
+        for value in moments.values()
+    )
+    vae.partial_fit(X[150:])
+    loaded.partial_fit(X[150:])
+    assert loaded.loss_curve_ == vae.loss_curve_
+    assert_array_equal(loaded.transform(X), vae.transform(X))
+
+
+def test_a_new_learning_rate_applies_to_the_next_call(X, make_vae):
+    vae = make_vae().partial_fit(X)
+    vae.set_params(learning_rate=0.05).partial_fit(X)
+    assert vae._optimizer_state["param_groups"][0]["lr"] == 0.05
+
+
+def test_seeded_calls_are_reproducible(X, make_vae):
+    a, b = make_vae(random_state=5), make_vae(random_state=5)
+    for chunk in np.array_split(X, 4):
+        a.partial_fit(chunk)
+        b.partial_fit(chunk)
+    assert a.loss_curve_ == b.loss_curve_
+    assert_array_equal(a.transform(X), b.transform(X))
+
+
+def test_passes_draw_fresh_batch_orders(X, make_vae, monkeypatch):
+    orders = []
+    randperm = torch.randperm
+
+    def recording_randperm(*args, **kwargs):
+        order = randperm(*args, **kwargs)
+        orders.append(order)
+        return order
+
+    monkeypatch.setattr(torch, "randperm", recording_randperm)
+    vae = make_vae()
+    vae.partial_fit(X)
+    vae.partial_fit(X)
+    assert len(orders) == 2 and not torch.equal(orders[0], orders[1])
+
+
+def test_kl_warmup_goes_on_across_calls(X, make_vae, kl_epochs):
+    vae = make_vae(kl_warmup_epochs=10, batch_size=100)
+    for _ in range(3):
+        vae.partial_fit(X)
+    kl_epochs.clear()
+    vae.partial_fit(X)
+    assert kl_epochs == pytest.approx([3.0, 3 + 1 / 3, 3 + 2 / 3])
+
+
+def test_partial_fit_after_fit_continues_it(X, make_vae):
+    vae = make_vae(max_epochs=4, early_stopping=True).fit(X)
+    curve = list(vae.loss_curve_)
+    vae.partial_fit(X)
+    assert vae.n_iter_ == 5 and vae.loss_curve_[:4] == curve
+    # partial_fit holds no rows out, so the validation record no longer fits.
+    assert not hasattr(vae, "validation_scores_")
+    assert not hasattr(vae, "best_validation_score_")
+
+
+def test_fit_after_partial_fit_starts_anew(X, make_vae):
+    vae = make_vae(max_epochs=3)
+    vae.partial_fit(X).partial_fit(X)
+    vae.fit(X)
+    assert vae.n_iter_ == 3
+    assert_array_equal(vae.transform(X), make_vae(max_epochs=3).fit(X).transform(X))
+
+
+def test_sparse_chunks_match_dense_chunks(binary_X, make_vae):
+    dense = make_vae(likelihood="bernoulli")
+    sparse = make_vae(likelihood="bernoulli")
+    for chunk in np.array_split(binary_X, 4):
+        dense.partial_fit(chunk)
+        sparse.partial_fit(sp.csr_matrix(chunk))
+    assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-5)
+    assert_allclose(
+        sparse.transform(binary_X), dense.transform(binary_X), rtol=1e-4, atol=1e-5
+    )
+
+
+def _state(vae, X):
+    return (
+        set(vars(vae)),
+        vae.n_iter_,
+        list(vae.loss_curve_),
+        vae.transform(X),
+        [
+            value.clone()
+            for moments in vae._optimizer_state["state"].values()
+            for value in moments.values()
+        ],
+    )
+
+
+def _assert_same_state(before, after):
+    for old, new in zip(before, after, strict=True):
+        if isinstance(old, list) and old and torch.is_tensor(old[0]):
+            assert all(torch.equal(a, b) for a, b in zip(old, new, strict=True))
+        elif isinstance(old, np.ndarray):
+            assert_array_equal(old, new)
+        else:
+            assert old == new
+
+
+@pytest.mark.parametrize(
+    "change, bad, error, message",
+    [
+        ({}, "fewer features", ValueError, "8 features"),
+        ({}, "nan", ValueError, "NaN"),
+        ({}, "negative weights", ValueError, "(?i)negative"),
+        ({"likelihood": "bernoulli"}, None, ValueError, "bernoulli"),
+        ({"latent_dim": 3}, None, ValueError, "partial_fit continues .* latent_dim"),
+        (
+            {"learning_rate": 1e12, "batch_size": 1},
+            None,
+            FloatingPointError,
+            "smaller learning_rate",
+        ),
+    ],
+    ids=["n_features", "nan", "weights", "domain", "latent_dim", "diverged"],
+)
+def test_bad_call_leaves_the_model_intact(X, make_vae, change, bad, error, message):
+    vae = make_vae().partial_fit(X[:150])
+    before = _state(vae, X)
+    vae.set_params(**change)
+    chunk, weights = X[150:], None
+    if bad == "fewer features":
+        chunk = chunk[:, :5]
+    elif bad == "nan":
+        chunk = np.where(chunk > 2, np.nan, chunk)
+    elif bad == "negative weights":
+        weights = -np.ones(len(chunk))
+    with pytest.raises(error, match=message):
+        vae.partial_fit(chunk, sample_weight=weights)
+    vae.set_params(likelihood="gaussian", latent_dim=2)
+    _assert_same_state(before, _state(vae, X))
+
+
+def test_detector_offset_comes_from_the_rows_of_the_call(X):
+    detector = VAEOutlierDetector(
+        hidden_layer_sizes=(16,), contamination=0.1, random_state=0
+    )
+    first, second = X[:150], X[150:]
+    detector.partial_fit(first)
+    detector.partial_fit(second)
+    assert detector.n_iter_ == 2
+    assert detector.offset_ == _threshold(detector.score_samples(second), 0.1)
+    assert np.mean(detector.predict(second) == -1) == pytest.approx(0.1, abs=0.01)
+    # Rows of weight 0 take no part in the threshold, as in fit.
+    weights = np.r_[np.zeros(50), np.ones(100)]
+    detector.partial_fit(first, sample_weight=weights)
+    assert detector.offset_ == _threshold(detector.score_samples(first[50:]), 0.1)
