@@ -481,23 +481,17 @@ class MultinomialLikelihood(_Counts):
         )
 
     def log_prob(self, decoder_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The multinomial log-probability of each row's own counts."""
-        log_pi = torch.log_softmax(self.log_mean(decoder_output), dim=-1)
+        """The multinomial log-probability of each row's own counts.
+
+        ``log n!`` of the row's total ``n``, plus each feature's term.
+        """
         if x.is_sparse:
-            rows, columns, values = nonzeros(x)
-            n_rows = x.shape[0]
-            per_row = torch.zeros(n_rows, device=x.device).index_add(0, rows, values)
-            log_factorials = torch.zeros(n_rows, device=x.device).index_add(
-                0, rows, torch.lgamma(values + 1)
-            )
-            matches = torch.zeros(log_pi.shape[:-1], device=x.device).index_add(
-                -1, rows, values * log_pi[..., rows, columns]
-            )
+            rows, _, values = nonzeros(x)
+            totals = torch.zeros(x.shape[0], device=x.device).index_add(0, rows, values)
         else:
-            per_row = x.sum(-1)
-            log_factorials = torch.lgamma(x + 1).sum(-1)
-            matches = (x * log_pi).sum(-1)
-        return torch.lgamma(per_row + 1) - log_factorials + matches
+            totals = x.sum(-1)
+        per_feature = self.feature_log_prob(decoder_output, x)
+        return torch.lgamma(totals + 1) + per_feature.sum(-1)
 
     def feature_log_prob(
         self, decoder_output: torch.Tensor, x: torch.Tensor
