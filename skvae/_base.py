@@ -175,8 +175,11 @@ class BaseVAE(BaseEstimator):
         self._fit(X, sample_weight)
         return self
 
-    def _fit(self, X, sample_weight):
-        """Train the network; leave the estimator unchanged if anything fails."""
+    def _fit(self, X, sample_weight) -> np.ndarray:
+        """Train the network; leave the estimator unchanged if anything fails.
+
+        Returns the checked ``sample_weight``.
+        """
         with _rollback_on_error(self):
             continuing = self.warm_start and hasattr(self, "module_")
             X, sample_weight = self._validate_training_data(
@@ -221,6 +224,7 @@ class BaseVAE(BaseEstimator):
             random_state,
             held_out=self.early_stopping,
         )
+        return sample_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -275,8 +279,11 @@ class BaseVAE(BaseEstimator):
         self._partial_fit(X, sample_weight)
         return self
 
-    def _partial_fit(self, X, sample_weight):
-        """One epoch on ``X``; leave the estimator unchanged if anything fails."""
+    def _partial_fit(self, X, sample_weight) -> np.ndarray:
+        """One epoch on ``X``; leave the estimator unchanged if anything fails.
+
+        Returns the checked ``sample_weight``.
+        """
         with _rollback_on_error(self):
             continuing = hasattr(self, "module_")
             X, sample_weight = self._validate_training_data(
@@ -311,6 +318,7 @@ class BaseVAE(BaseEstimator):
         self._record_training(
             module, device, config, result, continuing, random_state, held_out=False
         )
+        return sample_weight
 
     def _validate_training_data(self, X, sample_weight, reset: bool):
         """``X`` and ``sample_weight`` checked for training, ``X`` in its domain."""

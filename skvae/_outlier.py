@@ -7,7 +7,7 @@ from numbers import Real
 import numpy as np
 from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE
 
@@ -178,8 +178,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         self : VAEOutlierDetector
             The fitted detector.
         """
-        self._fit(X, sample_weight)
-        self._set_offset(X, sample_weight)
+        self._set_offset(X, self._fit(X, sample_weight))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -226,14 +225,12 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         >>> float(np.mean(detector.predict(X[400:]) == -1))
         0.1
         """
-        self._partial_fit(X, sample_weight)
-        self._set_offset(X, sample_weight)
+        self._set_offset(X, self._partial_fit(X, sample_weight))
         return self
 
-    def _set_offset(self, X, sample_weight):
+    def _set_offset(self, X, sample_weight: np.ndarray):
         """Set ``offset_`` from the scores of the training rows of weight > 0."""
-        weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        training_scores = self.score_samples(X)[weights > 0]
+        training_scores = self.score_samples(X)[sample_weight > 0]
         self.offset_ = _threshold(training_scores, self.contamination)
 
     def decision_function(self, X):
