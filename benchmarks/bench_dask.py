@@ -8,8 +8,8 @@ with 1 thread each:
   in this process (torch on all cores, and on 1 thread), with loky
   ``n_jobs=2``, and under ``joblib.parallel_backend("dask")``. The script
   reports the median wall time of ``--repeats`` alternations, the speedup of
-  the Dask run over the serial ones, and whether all the searches scored every
-  candidate identically.
+  the Dask run over the serial ones, and whether the searches on one thread
+  per fit (serial on 1 thread, loky, Dask) scored every candidate identically.
 * ``stream``: one ``partial_fit`` per chunk of a dask array built lazily from
   ``dask.array.random`` (``--rows`` x 32 float64, 2 GB by default) on workers
   limited to ``--memory-limit`` (1 GB by default), twice: with dask-ml's
@@ -99,11 +99,11 @@ def bench_search(repeats, epochs):
         with joblib.parallel_backend("dask"):
             timed_search(X[:2000], 1)  # warm-up: workers import skvae and torch
         for _ in range(repeats):
-            seconds, serial_scores = timed_search(X, epochs)
+            seconds, _ = timed_search(X, epochs)
             times["serial"].append(seconds)
             torch.set_num_threads(1)
             try:
-                seconds, _ = timed_search(X, epochs)
+                seconds, serial_scores = timed_search(X, epochs)
             finally:
                 torch.set_num_threads(default_threads)
             times["serial, 1 thread"].append(seconds)
@@ -132,7 +132,7 @@ def bench_search(repeats, epochs):
         f"({median['serial, 1 thread'] / median['dask']:.2f}x over 1 thread; "
         f"loky n_jobs=2 over n_jobs=1: {median['serial'] / median['loky']:.2f}x)"
     )
-    print(f"  identical mean_test_score (n_jobs=1, loky, dask): {same}")
+    print(f"  identical mean_test_score (n_jobs=1 on 1 thread, loky, dask): {same}")
     print(
         "  all times (s): "
         + str({k: [round(t, 1) for t in v] for k, v in times.items()})

@@ -175,7 +175,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         X = self._validate_X(X, reset=False)
         rows = rows_of(X, self.device_)
         return map_batches(
-            lambda x: self.module_.encode(x).loc,
+            self.module_.posterior_mean,
             rows.batches(self._batch_rows(1)),
             X.dtype,
         )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Distribution, Normal, kl_divergence
+from torch.distributions import Distribution, Normal
 
 from ._likelihoods import Likelihood, nonzeros
 
@@ -103,6 +103,17 @@ class InputLayer(nn.Module):
         )
 
 
+def kl_to_standard_normal(qz: Normal) -> torch.Tensor:
+    """``KL(q || N(0, I))`` of each row's diagonal Normal ``q``, in closed form.
+
+    ``0.5 * sum_k (mu_k**2 + sigma_k**2 - 1) - sum_k log sigma_k`` (Kingma &
+    Welling 2014, appendix B): what ``kl_divergence(q, Normal(0, 1))`` gives,
+    in fewer tensor operations, which matters on small networks.
+    """
+    mean, scale = qz.loc, qz.scale
+    return 0.5 * (mean.square() + scale.square() - 1.0).sum(-1) - scale.log().sum(-1)
+
+
 @dataclass
 class ELBOTerms:
     """Per-row terms of the evidence lower bound, in nats."""
@@ -172,14 +183,23 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> Normal:
         """The approximate posterior ``q(z | x)``; ``x`` may be a sparse COO batch."""
+        loc, raw_scale = self._encoder_output(x)
+        scale = nn.functional.softplus(raw_scale) + MIN_POSTERIOR_SCALE
+        return Normal(loc, scale, validate_args=False)
+
+    def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of ``q(z | x)``, without the work of its scale."""
+        return self._encoder_output(x)[0]
+
+    def _encoder_output(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's two halves: the posterior means and the raw scales."""
         hidden = self.encoder[0](
             self.likelihood.encoder_input(x), self.likelihood.input_standardisation()
         )
         for layer in itertools.islice(self.encoder, 1, None):
             hidden = layer(hidden)
         loc, raw_scale = hidden.chunk(2, -1)
-        scale = nn.functional.softplus(raw_scale) + MIN_POSTERIOR_SCALE
-        return Normal(loc, scale, validate_args=False)
+        return loc, raw_scale
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """The observation model ``p(x | z)``."""
@@ -205,7 +225,7 @@ class VAE(nn.Module):
         z = qz.loc + qz.scale * noise  # the reparameterisation trick
         return ELBOTerms(
             reconstruction=self.likelihood.log_prob(self.decoder(z), x),
-            kl=kl_divergence(qz, self.prior(z)).sum(-1),
+            kl=kl_to_standard_normal(qz),
         )
 
     def log_marginal(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
