@@ -223,10 +223,12 @@ class Gaussian(Likelihood):
         """The encoder sees standardised features."""
         return self.offset, self.scale
 
-    def standard_deviation(self, features=_ALL_FEATURES) -> torch.Tensor:
-        """Standard deviation of each feature given ``z``, in the units of ``X``."""
+    def variance(self, features=_ALL_FEATURES) -> torch.Tensor:
+        """Variance of each feature given ``z``, in the units of ``X``."""
         raw = self.raw_variance[features]
-        return self.scale[features] * (GAUSSIAN_VARIANCE_FLOOR + F.softplus(raw)).sqrt()
+        return self.scale[features].square() * (
+            GAUSSIAN_VARIANCE_FLOOR + F.softplus(raw)
+        )
 
     def log_prob(self, decoder_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """``log p(x | z)`` of each row; dense rows take the closed form.
@@ -239,7 +241,7 @@ class Gaussian(Likelihood):
         """
         if x.is_sparse:
             return super().log_prob(decoder_output, x)
-        variance = self.standard_deviation().square()
+        variance = self.variance()
         residual = x - self.offset - self.scale * decoder_output
         squared_error = (residual.square() / variance).sum(-1)
         return -0.5 * (squared_error + variance.log().sum() + x.shape[-1] * _LOG_2PI)
@@ -247,7 +249,7 @@ class Gaussian(Likelihood):
     def distribution(self, decoder_output, features=_ALL_FEATURES) -> Normal:
         """Normal in the units of ``X``."""
         loc = self.offset[features] + self.scale[features] * decoder_output
-        scale = self.standard_deviation(features).expand_as(loc)
+        scale = self.variance(features).sqrt().expand_as(loc)
         return Normal(loc, scale, validate_args=False)
 
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
@@ -271,7 +273,7 @@ class FixedVarianceGaussian(Gaussian):
     name = "gaussian_fixed"
     learns_variance = False
 
-    def standard_deviation(self, features=_ALL_FEATURES) -> torch.Tensor:
+    def variance(self, features=_ALL_FEATURES) -> torch.Tensor:
         """1 for every feature."""
         return torch.ones_like(self.scale[features])
 
@@ -289,9 +291,9 @@ class StandardisedGaussian(FixedVarianceGaussian):
 
     name = "gaussian_standardised"
 
-    def standard_deviation(self, features=_ALL_FEATURES) -> torch.Tensor:
-        """The feature's standard deviation in the training data."""
-        return self.scale[features]
+    def variance(self, features=_ALL_FEATURES) -> torch.Tensor:
+        """The feature's variance in the training data."""
+        return self.scale[features].square()
 
 
 class _UnitInterval(Likelihood):

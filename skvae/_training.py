@@ -246,11 +246,11 @@ def _run_epoch(
         elbo = module.elbo_terms(x, noise, encoder_x).elbo(beta)
         if not uniform:
             elbo = elbo * weights[index.to(rows.device)]
-        loss = -elbo.sum() / x.shape[0]
+        summed_loss = -elbo.sum()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (summed_loss / x.shape[0]).backward()
         optimizer.step()
-        total += loss.detach() * x.shape[0]
+        total += summed_loss.detach()
     return total.item() / len(rows)  # the one host synchronisation of the epoch
 
 
