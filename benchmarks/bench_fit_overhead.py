@@ -12,8 +12,9 @@ faster). Two shapes, each on 1 and 2 threads:
 * ``tabular``: 30-64-32-2 with a Gaussian likelihood (a learned variance per
   feature) on 20,000 standardised rows.
 
-It also reports ``transform``'s throughput against a raw forward pass of the
-encoder (NumPy in, NumPy out; runs of the two alternate, and the fastest of
+It also reports the throughput of ``transform`` against a raw forward pass of
+the encoder and of ``score_samples`` against the raw importance-weighted
+estimate (NumPy in, NumPy out; runs of the two alternate, and the fastest of
 each is compared), ``score_samples`` in rows per second, and the peak resident
 memory of the process.
 
@@ -37,7 +38,7 @@ from torch.nn import functional as F
 from skvae import VAETransformer
 
 BATCH_SIZE, EPOCHS = 128, 2
-TRANSFORM_REPEATS = 11
+TRANSFORM_REPEATS, SCORE_REPEATS, SCORED_ROWS = 11, 3, 1000
 
 
 def mnist_rows():
@@ -145,34 +146,34 @@ def raw_forward(vae, X):
         return encoder(x)[:, : vae.latent_dim].numpy()
 
 
-def transform_ratio(vae, X, repeats):
-    """Transform's throughput over the raw pass's, from the best of ``repeats`` runs.
+def raw_log_marginal(vae, X):
+    """The bare importance-weighted estimate on a NumPy array (score_samples, raw)."""
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randn((vae.n_importance_samples, vae.latent_dim), generator=generator)
+    with torch.inference_mode():
+        return vae.module_.log_marginal(torch.from_numpy(X), noise).numpy()
 
-    A run is ten consecutive calls; runs of the two alternate. A single call
-    lasts milliseconds, and on a shared machine its time varies by a factor of
-    two with other processes and with the allocator's page faults, so the
-    fastest run of each, the cost of the code itself, is compared (the advice
-    of the :mod:`timeit` documentation).
+
+def relative_throughput(raw, wrapped, repeats, calls_per_run):
+    """``wrapped``'s throughput over ``raw``'s, from the best of ``repeats`` runs.
+
+    A run is ``calls_per_run`` consecutive calls; runs of the two alternate. A
+    single call can last milliseconds, and on a shared machine its time varies
+    by a factor of two with other processes and with the allocator's page
+    faults, so the fastest run of each, the cost of the code itself, is
+    compared (the advice of the :mod:`timeit` documentation).
     """
-    raw, transform = partial(raw_forward, vae, X), partial(vae.transform, X)
-    raw(), transform()  # warm up
-    raw_runs, transform_runs = [], []
+
+    def run(function):
+        for _ in range(calls_per_run):
+            function()
+
+    raw(), wrapped()  # warm up
+    raw_runs, wrapped_runs = [], []
     for _ in range(repeats):
-        raw_runs.append(timed(_call_ten_times, raw)[0])
-        transform_runs.append(timed(_call_ten_times, transform)[0])
-    return min(raw_runs) / min(transform_runs)
-
-
-def _call_ten_times(function):
-    for _ in range(10):
-        function()
-
-
-def score_rows_per_second(vae, X, repeats=3):
-    """Rows per second of ``score_samples`` (median of ``repeats`` calls)."""
-    vae.score_samples(X)  # warm up
-    seconds = [timed(vae.score_samples, X)[0] for _ in range(repeats)]
-    return len(X) / statistics.median(seconds)
+        raw_runs.append(timed(run, raw)[0])
+        wrapped_runs.append(timed(run, wrapped)[0])
+    return min(raw_runs) / min(wrapped_runs), min(wrapped_runs) / calls_per_run
 
 
 def main(repeats):
@@ -182,24 +183,41 @@ def main(repeats):
     )
     print(
         f"{'case':10s}{'threads':>8s}{'ratio':>7s}{'hand s':>9s}{'skvae s':>9s}"
-        f"{'transform/raw':>15s}{'score rows/s':>14s}"
+        f"{'transform/raw':>15s}{'score/raw':>11s}{'score rows/s':>14s}"
     )
     for case, (load, *_rest) in CASES.items():
         X = load()
         for threads in (1, 2):
             torch.set_num_threads(threads)
             ratio, hand, ours, vae = fit_ratio(X, case, repeats)
-            transform = transform_ratio(vae, X, repeats=TRANSFORM_REPEATS)
-            score = score_rows_per_second(vae, X[:1000])
+            transform, _ = relative_throughput(
+                partial(raw_forward, vae, X),
+                partial(vae.transform, X),
+                TRANSFORM_REPEATS,
+                10,
+            )
+            rows = X[:SCORED_ROWS]
+            score, score_seconds = relative_throughput(
+                partial(raw_log_marginal, vae, rows),
+                partial(vae.score_samples, rows),
+                SCORE_REPEATS,
+                1,
+            )
             print(
                 f"{case:10s}{threads:8d}{ratio:7.2f}{statistics.median(hand):9.2f}"
-                f"{statistics.median(ours):9.2f}{transform:15.2f}{score:14.0f}"
+                f"{statistics.median(ours):9.2f}{transform:15.2f}{score:11.2f}"
+                f"{len(rows) / score_seconds:14.0f}"
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         "\ntransform/raw: transform's throughput over the raw encoder's, best of "
         f"{TRANSFORM_REPEATS} alternating runs of 10 calls each (1.00 = same; "
         ">= 0.95 is the target)"
+    )
+    print(
+        f"score/raw: score_samples's throughput on {SCORED_ROWS} rows over the raw "
+        f"importance-weighted estimate's (VAE.log_marginal on the whole array), best "
+        f"of {SCORE_REPEATS} alternating calls"
     )
     print(f"peak resident memory of this process: {peak:.0f} MB")
 
