@@ -45,6 +45,9 @@ SETTINGS = {
     "refit without lowest 20%": {"trim": 0.2},
     "refit without rows below offset_": {"trim": "fence"},
     "3 refits, each without lowest 10%": {"trim": 0.1, "refits": 3},
+    # An ensemble (see SeedEnsemble): the mean score of detectors that differ
+    # only in their random_state.
+    "mean score of 5 seeds": {"ensemble": 5},
 }
 
 
@@ -80,8 +83,28 @@ class TrimmedRefit:
         return self.detector_.score_samples(X)
 
 
-def detector(trim=None, refits=1, **params):
+class SeedEnsemble:
+    """``size`` detectors with seeds ``seed * size + k``; scores are their mean."""
+
+    def __init__(self, size, seed, **params):
+        self.detectors = [
+            VAEOutlierDetector(random_state=seed * size + k, **params)
+            for k in range(size)
+        ]
+
+    def fit(self, X):
+        for detector in self.detectors:
+            detector.fit(X)
+        return self
+
+    def score_samples(self, X):
+        return np.mean([detector.score_samples(X) for detector in self.detectors], 0)
+
+
+def detector(trim=None, refits=1, ensemble=None, **params):
     def make(seed):
+        if ensemble is not None:
+            return SeedEnsemble(ensemble, seed, **params)
         if trim is None:
             return VAEOutlierDetector(random_state=seed, **params)
         return TrimmedRefit(trim, refits, random_state=seed, **params)
