@@ -34,6 +34,8 @@ from torch.distributions import (
 )
 from torch.nn import functional as F
 
+from ._sparse_bernoulli import LinearSparseBernoulliLogProb
+
 # Per-feature variances of the Gaussian likelihood never fall below this, in
 # units of the feature's variance: a constant or perfectly predicted column
 # then adds at most -0.5 * log(2 * pi * 1e-3) ~ 2.5 nats to a row's
@@ -157,6 +159,16 @@ class Likelihood(nn.Module):
         px = self.distribution(decoder_output[..., rows, columns], columns)
         correction = px.log_prob(values) - px.log_prob(torch.zeros_like(values))
         return at_zero.index_add(-1, rows, correction)
+
+    def log_prob_after(
+        self, output_layer: nn.Linear, hidden: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor:
+        """``log p(x | z)`` of each row, from the decoder's last hidden layer.
+
+        ``output_layer(hidden)`` is the decoder's output. A family may compute
+        the two together when that is cheaper; the result is ``log_prob``'s.
+        """
+        return self.log_prob(output_layer(hidden), x)
 
     def feature_log_prob(
         self, decoder_output: torch.Tensor, x: torch.Tensor
@@ -340,6 +352,27 @@ class BernoulliLikelihood(_UnitInterval):
     def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
         """``sum_j log(1 - sigmoid(logits_j)) = -sum_j softplus(logits_j)``."""
         return -F.softplus(self.logits(decoder_output)).sum(-1)
+
+    def log_prob_after(
+        self, output_layer: nn.Linear, hidden: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor:
+        """For sparse rows, the last layer and the log-probability in one step.
+
+        See :mod:`skvae._sparse_bernoulli`: the same numbers with one dense
+        ``(rows, features)`` array instead of half a dozen.
+        """
+        if not x.is_sparse:
+            return super().log_prob_after(output_layer, hidden, x)
+        rows, columns, values = nonzeros(x)
+        return LinearSparseBernoulliLogProb.apply(
+            hidden,
+            output_layer.weight,
+            output_layer.bias,
+            self.offset,
+            rows,
+            columns,
+            values,
+        )
 
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
         """1 where a uniform draw falls below the success probability."""

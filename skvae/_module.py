@@ -227,8 +227,13 @@ class VAE(nn.Module):
         """
         mean, scale = self._posterior_parameters(x if encoder_x is None else encoder_x)
         z = mean + scale * noise  # the reparameterisation trick
+        *hidden_layers, output_layer = self.decoder
+        assert isinstance(output_layer, nn.Linear)  # as _mlp ends every network
+        hidden = z
+        for layer in hidden_layers:
+            hidden = layer(hidden)
         return ELBOTerms(
-            reconstruction=self.likelihood.log_prob(self.decoder(z), x),
+            reconstruction=self.likelihood.log_prob_after(output_layer, hidden, x),
             kl=kl_to_standard_normal(mean, scale),
         )
 

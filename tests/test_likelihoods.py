@@ -9,6 +9,7 @@ from scipy import stats
 
 from skvae import VAETransformer
 from skvae._likelihoods import LIKELIHOODS
+from skvae._module import _linear
 
 DECODER_OUTPUT = torch.tensor([[0.3, -1.2, 2.0], [-0.5, 0.8, 0.1]])
 
@@ -154,6 +155,62 @@ def test_feature_log_probs_add_up_and_match_between_dense_and_sparse(name):
     assert_allclose(
         per_feature.sum(-1).numpy(), whole_rows.numpy(), rtol=1e-5, atol=1e-4
     )
+
+
+def log_prob_and_gradients(log_prob_of, hidden, layer):
+    """A row log-probability and its gradients for the last layer and its input.
+
+    Each row's log-probability gets a different weight, as rows do in training.
+    """
+    log_prob = log_prob_of(hidden)
+    row_weights = torch.linspace(0.5, 2.0, len(log_prob))
+    gradients = torch.autograd.grad(
+        (row_weights * log_prob).sum(), [hidden, layer.weight, layer.bias]
+    )
+    return [log_prob.detach(), *gradients]
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+@pytest.mark.parametrize("container", ["dense", "sparse"])
+def test_log_prob_after_the_last_layer_is_log_prob_of_its_output(name, container):
+    """Families may fuse the decoder's last layer with the log-probability
+    (the Bernoulli family does, for sparse rows); values and gradients must be
+    those of the two steps taken one after the other."""
+    likelihood, dense, _ = mostly_zero_rows(name)
+    generator = torch.Generator().manual_seed(1)
+    layer = _linear(3, dense.shape[1], generator)
+    hidden = torch.randn(len(dense), 3, generator=generator, requires_grad=True)
+    x = dense.to_sparse() if container == "sparse" else dense
+    got = log_prob_and_gradients(
+        lambda h: likelihood.log_prob_after(layer, h, x), hidden, layer
+    )
+    expected = log_prob_and_gradients(
+        lambda h: likelihood.log_prob(layer(h), dense), hidden, layer
+    )
+    for got_part, expected_part in zip(got, expected, strict=True):
+        assert_allclose(got_part.numpy(), expected_part.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_fused_sparse_bernoulli_is_the_same_in_blocks_of_rows(monkeypatch):
+    """Wide rows have their softplus summed a block of rows at a time."""
+    likelihood, dense, _ = mostly_zero_rows("bernoulli")
+    layer = _linear(3, dense.shape[1], torch.Generator().manual_seed(1))
+    hidden = torch.randn(len(dense), 3, generator=torch.Generator().manual_seed(2))
+    expected = likelihood.log_prob(layer(hidden), dense).detach()
+    monkeypatch.setattr("skvae._sparse_bernoulli._BLOCK_VALUES", 25)  # 2 rows
+    got = likelihood.log_prob_after(layer, hidden, dense.to_sparse()).detach()
+    assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_fused_sparse_bernoulli_backward_runs_once():
+    """Its backward pass reuses the logits' memory, so a second one must refuse."""
+    likelihood, dense, _ = mostly_zero_rows("bernoulli")
+    layer = _linear(3, dense.shape[1], torch.Generator().manual_seed(1))
+    hidden = torch.ones(len(dense), 3, requires_grad=True)
+    total = likelihood.log_prob_after(layer, hidden, dense.to_sparse()).sum()
+    total.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="once per forward pass"):
+        total.backward()
 
 
 @pytest.mark.parametrize("name", sorted(LIKELIHOODS))
