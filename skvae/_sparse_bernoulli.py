@@ -9,9 +9,11 @@ softplus, the gradients of each), and the C library hands such blocks back to
 the system between steps, so every step pays for them again in page faults.
 
 ``LinearSparseBernoulliLogProb`` computes the same numbers with one such array:
-the logits, which its backward pass turns into their own gradient in place.
-(The gradient of the layer's weight, a ``(features, hidden)`` array, is made
-afresh each step, as for any layer.)
+the logits, which the forward pass turns into the probabilities
+``sigmoid(logits)`` and the backward pass into their own gradient, both in
+place. (The gradient of the layer's weight, a ``(features, hidden)`` array, is
+made afresh each step, as for any layer.)
+
 For logits ``l`` and values ``x`` in [0, 1] (Bernoulli, as
 :class:`torch.distributions.Bernoulli` scores them)::
 
@@ -39,20 +41,22 @@ class LinearSparseBernoulliLogProb(torch.autograd.Function):
     likelihood's per-feature offset), and ``rows, columns, values`` are the
     stored entries of the sparse batch. Returns one log-probability per row.
 
-    The backward pass overwrites the saved logits, so it runs once per forward
-    pass: ``backward(retain_graph=True)`` followed by a second backward raises.
+    The backward pass overwrites the saved probabilities, so it runs once per
+    forward pass: ``backward(retain_graph=True)`` followed by a second backward
+    raises.
     """
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, offset, rows, columns, values):
         logits = torch.addmm(bias + offset, hidden, weight.t())
-        # The softplus is summed a block of rows at a time, so that its values
-        # never fill a second array the size of the logits.
-        rows_per_block = max(1, _BLOCK_VALUES // logits.shape[1])
-        softplus_sums = [
-            F.softplus(block).sum(-1) for block in logits.split(rows_per_block)
-        ]
         at_stored = values * logits[rows, columns]
+        # A block of rows at a time, while it is in cache: the softplus summed
+        # over each row, then the block's sigmoid (what the backward pass
+        # needs) in place of its logits.
+        softplus_sums = []
+        for block in logits.split(max(1, _BLOCK_VALUES // logits.shape[1])):
+            softplus_sums.append(F.softplus(block).sum(-1))
+            block.sigmoid_()
         log_prob = (-torch.cat(softplus_sums)).index_add(0, rows, at_stored)
         ctx.save_for_backward(hidden, weight, logits, rows, columns, values)
         ctx.spent = False
@@ -63,14 +67,14 @@ class LinearSparseBernoulliLogProb(torch.autograd.Function):
     def backward(ctx, grad_log_prob):
         if ctx.spent:
             raise RuntimeError(
-                "LinearSparseBernoulliLogProb.backward reuses its saved logits "
-                "and can run once per forward pass."
+                "LinearSparseBernoulliLogProb.backward reuses its saved "
+                "probabilities and can run once per forward pass."
             )
         ctx.spent = True
-        hidden, weight, logits, rows, columns, values = ctx.saved_tensors
+        hidden, weight, probabilities, rows, columns, values = ctx.saved_tensors
         # d/dl of the row's log-probability, times the incoming gradient, in
-        # the logits' own memory: -g * sigmoid(l), plus g * x at stored values.
-        grad_logits = torch.sigmoid_(logits).mul_(-grad_log_prob[:, None])
+        # the same memory: -g * sigmoid(l), plus g * x at stored values.
+        grad_logits = probabilities.mul_(-grad_log_prob[:, None])
         grad_logits.index_put_(
             (rows, columns), grad_log_prob[rows] * values, accumulate=True
         )
