@@ -39,6 +39,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_digits_density.py
 	$(BIN)/python benchmarks/bench_fit_overhead.py
 	$(BIN)/python benchmarks/bench_sparse_fit.py
+	$(BIN)/python benchmarks/bench_sparse_families.py
 	$(BIN)/python benchmarks/bench_outliers.py
 	$(BIN)/python benchmarks/bench_dask.py
 

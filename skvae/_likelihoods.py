@@ -34,7 +34,14 @@ from torch.distributions import (
 )
 from torch.nn import functional as F
 
-from ._sparse_bernoulli import LinearSparseBernoulliLogProb
+from ._sparse_log_prob import (
+    LinearSparseLogProb,
+    LogPartition,
+    bernoulli_log_partition_,
+    multinomial_log_partition_,
+    poisson_log_partition_,
+    row_sums,
+)
 
 # Per-feature variances of the Gaussian likelihood never fall below this, in
 # units of the feature's variance: a constant or perfectly predicted column
@@ -109,6 +116,10 @@ class Likelihood(nn.Module):
 
     name: ClassVar[str]
     offset: torch.Tensor
+    # Families whose log-probability is linear in the row given the logits set
+    # this to their log-partition function; sparse rows then train through
+    # ``LinearSparseLogProb`` (see :mod:`skvae._sparse_log_prob`).
+    sparse_log_partition_: ClassVar[LogPartition | None] = None
 
     def __init__(self, n_features: int, offset=None):
         super().__init__()
@@ -165,10 +176,36 @@ class Likelihood(nn.Module):
     ) -> torch.Tensor:
         """``log p(x | z)`` of each row, from the decoder's last hidden layer.
 
-        ``output_layer(hidden)`` is the decoder's output. A family may compute
-        the two together when that is cheaper; the result is ``log_prob``'s.
+        ``output_layer(hidden)`` is the decoder's output. For sparse rows,
+        families with a ``sparse_log_partition_`` compute the two together,
+        with one dense ``(rows, features)`` array instead of half a dozen; the
+        result is ``log_prob``'s.
         """
-        return self.log_prob(output_layer(hidden), x)
+        log_partition_ = type(self).sparse_log_partition_
+        if not x.is_sparse or log_partition_ is None:
+            return self.log_prob(output_layer(hidden), x)
+        rows, columns, values = nonzeros(x)
+        fused = LinearSparseLogProb.apply(
+            hidden,
+            output_layer.weight,
+            output_layer.bias,
+            self.offset,
+            rows,
+            columns,
+            values,
+            log_partition_,
+        )
+        return fused + self.log_base_measure(rows, values, x.shape[0])
+
+    def log_base_measure(
+        self, rows: torch.Tensor, values: torch.Tensor, n_rows: int
+    ) -> torch.Tensor | float:
+        """The terms of ``log p(x | z)`` free of the logits, for sparse rows.
+
+        ``rows`` and ``values`` are the stored entries; 0 unless the family
+        overrides it. Only families with a ``sparse_log_partition_`` use it.
+        """
+        return 0.0
 
     def feature_log_prob(
         self, decoder_output: torch.Tensor, x: torch.Tensor
@@ -342,6 +379,7 @@ class BernoulliLikelihood(_UnitInterval):
     """
 
     name = "bernoulli"
+    sparse_log_partition_ = bernoulli_log_partition_
 
     def distribution(self, decoder_output, features=_ALL_FEATURES) -> Bernoulli:
         """Bernoulli with the decoder output as (offset) logits."""
@@ -352,27 +390,6 @@ class BernoulliLikelihood(_UnitInterval):
     def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
         """``sum_j log(1 - sigmoid(logits_j)) = -sum_j softplus(logits_j)``."""
         return -F.softplus(self.logits(decoder_output)).sum(-1)
-
-    def log_prob_after(
-        self, output_layer: nn.Linear, hidden: torch.Tensor, x: torch.Tensor
-    ) -> torch.Tensor:
-        """For sparse rows, the last layer and the log-probability in one step.
-
-        See :mod:`skvae._sparse_bernoulli`: the same numbers with one dense
-        ``(rows, features)`` array instead of half a dozen.
-        """
-        if not x.is_sparse:
-            return super().log_prob_after(output_layer, hidden, x)
-        rows, columns, values = nonzeros(x)
-        return LinearSparseBernoulliLogProb.apply(
-            hidden,
-            output_layer.weight,
-            output_layer.bias,
-            self.offset,
-            rows,
-            columns,
-            values,
-        )
 
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
         """1 where a uniform draw falls below the success probability."""
@@ -444,11 +461,16 @@ class _Counts(Likelihood):
     def log_mean(self, decoder_output, features=_ALL_FEATURES) -> torch.Tensor:
         return self.offset[features] + decoder_output
 
+    def log_base_measure(self, rows, values, n_rows) -> torch.Tensor:
+        """``-sum_j log x_j!`` of each row; zeros add nothing."""
+        return row_sums(rows, -torch.lgamma(values + 1), n_rows)
+
 
 class PoissonLikelihood(_Counts):
     """Poisson counts with log-rate predicted by the decoder."""
 
     name = "poisson"
+    sparse_log_partition_ = poisson_log_partition_
 
     def distribution(self, decoder_output, features=_ALL_FEATURES) -> Poisson:
         return Poisson(
@@ -494,6 +516,16 @@ class NegativeBinomialLikelihood(_Counts):
             validate_args=False,
         )
 
+    def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
+        """``sum_j log p(0 | mu_j, theta_j) = -sum_j theta_j softplus(logit_j)``.
+
+        The closed form of what ``NegativeBinomial.log_prob`` gives at zero,
+        without its three ``lgamma`` terms over every feature (they cancel).
+        """
+        theta = self.dispersion()
+        logits = self.log_mean(decoder_output) - theta.log()
+        return -(theta * F.softplus(logits)).sum(-1)
+
     def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
         """Gamma-Poisson mixture: ``rate ~ Gamma(theta, theta / mu)``, then Poisson."""
         assert isinstance(px, NegativeBinomial)
@@ -512,6 +544,7 @@ class MultinomialLikelihood(_Counts):
     """
 
     name = "multinomial"
+    sparse_log_partition_ = multinomial_log_partition_
     total_count: torch.Tensor
 
     def __init__(self, n_features: int, offset=None, total_count: float = 1.0):
@@ -543,11 +576,16 @@ class MultinomialLikelihood(_Counts):
         """
         if x.is_sparse:
             rows, _, values = nonzeros(x)
-            totals = torch.zeros(x.shape[0], device=x.device).index_add(0, rows, values)
+            totals = row_sums(rows, values, x.shape[0])
         else:
             totals = x.sum(-1)
         per_feature = self.feature_log_prob(decoder_output, x)
         return torch.lgamma(totals + 1) + per_feature.sum(-1)
+
+    def log_base_measure(self, rows, values, n_rows) -> torch.Tensor:
+        """``log n! - sum_j log x_j!`` of each row, ``n`` the row's total."""
+        totals = row_sums(rows, values, n_rows)
+        return torch.lgamma(totals + 1) + super().log_base_measure(rows, values, n_rows)
 
     def feature_log_prob(
         self, decoder_output: torch.Tensor, x: torch.Tensor

@@ -174,8 +174,8 @@ def log_prob_and_gradients(log_prob_of, hidden, layer):
 @pytest.mark.parametrize("container", ["dense", "sparse"])
 def test_log_prob_after_the_last_layer_is_log_prob_of_its_output(name, container):
     """Families may fuse the decoder's last layer with the log-probability
-    (the Bernoulli family does, for sparse rows); values and gradients must be
-    those of the two steps taken one after the other."""
+    (Bernoulli, Poisson and multinomial do, for sparse rows); values and
+    gradients must be those of the two steps taken one after the other."""
     likelihood, dense, _ = mostly_zero_rows(name)
     generator = torch.Generator().manual_seed(1)
     layer = _linear(3, dense.shape[1], generator)
@@ -191,20 +191,31 @@ def test_log_prob_after_the_last_layer_is_log_prob_of_its_output(name, container
         assert_allclose(got_part.numpy(), expected_part.numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_fused_sparse_bernoulli_is_the_same_in_blocks_of_rows(monkeypatch):
-    """Wide rows have their softplus summed a block of rows at a time."""
-    likelihood, dense, _ = mostly_zero_rows("bernoulli")
+FUSED_FAMILIES = [
+    name for name, family in LIKELIHOODS.items() if family.sparse_log_partition_
+]
+
+
+def test_the_families_linear_in_x_take_the_fused_sparse_step():
+    assert sorted(FUSED_FAMILIES) == ["bernoulli", "multinomial", "poisson"]
+
+
+@pytest.mark.parametrize("name", FUSED_FAMILIES)
+def test_fused_sparse_step_is_the_same_in_blocks_of_rows(monkeypatch, name):
+    """Wide rows have their log-partition taken a block of rows at a time."""
+    likelihood, dense, _ = mostly_zero_rows(name)
     layer = _linear(3, dense.shape[1], torch.Generator().manual_seed(1))
     hidden = torch.randn(len(dense), 3, generator=torch.Generator().manual_seed(2))
     expected = likelihood.log_prob(layer(hidden), dense).detach()
-    monkeypatch.setattr("skvae._sparse_bernoulli._BLOCK_VALUES", 25)  # 2 rows
+    monkeypatch.setattr("skvae._sparse_log_prob._BLOCK_VALUES", 25)  # 2 rows
     got = likelihood.log_prob_after(layer, hidden, dense.to_sparse()).detach()
     assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_fused_sparse_bernoulli_backward_runs_once():
+@pytest.mark.parametrize("name", FUSED_FAMILIES)
+def test_fused_sparse_step_backward_runs_once(name):
     """Its backward pass reuses the logits' memory, so a second one must refuse."""
-    likelihood, dense, _ = mostly_zero_rows("bernoulli")
+    likelihood, dense, _ = mostly_zero_rows(name)
     layer = _linear(3, dense.shape[1], torch.Generator().manual_seed(1))
     hidden = torch.ones(len(dense), 3, requires_grad=True)
     total = likelihood.log_prob_after(layer, hidden, dense.to_sparse()).sum()
