@@ -17,7 +17,7 @@ from bench_outliers import DATASETS, _Abnormality, _negated_score_samples, evalu
 from skvae import VAEOutlierDetector
 
 # Each setting changes the detector's defaults (a (64, 32) tanh network, the
-# standardised Gaussian, early stopping, 50 importance draws) in one or two places.
+# standardised Laplace, early stopping, 50 importance draws) in one or two places.
 SETTINGS = {
     "defaults": {},
     "one draw (the ELBO)": {"n_importance_samples": 1},
@@ -60,6 +60,8 @@ SETTINGS = {
         "learning_rate": 3e-4,
     },
     "likelihood=gaussian": {"likelihood": "gaussian"},
+    "likelihood=gaussian_standardised": {"likelihood": "gaussian_standardised"},
+    "likelihood=laplace": {"likelihood": "laplace"},
     "likelihood=gaussian, relu": {"likelihood": "gaussian", "activation": "relu"},
     "VAETransformer's defaults": {
         "hidden_layer_sizes": (256, 128),
@@ -130,7 +132,7 @@ class SeedEnsemble:
         return np.mean([detector.score_samples(X) for detector in self.detectors], 0)
 
 
-def detector(trim=None, refits=1, ensemble=None, **params):
+def make(trim=None, refits=1, ensemble=None, **params):
     def make(seed):
         if ensemble is not None:
             return SeedEnsemble(ensemble, seed, **params)
@@ -145,13 +147,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--only", help="setting names, separated by semicolons")
+    parser.add_argument(
+        "--likelihood",
+        help="the likelihood each setting starts from, unless it sets its own "
+        "(default: the detector's)",
+    )
     args = parser.parse_args()
     names = args.only.split(";") if args.only else list(SETTINGS)
+    base = {"likelihood": args.likelihood} if args.likelihood else {}
     data = {name: load() for name, load in DATASETS.items()}
     print(f"{'setting':36s}" + "".join(f"{d:>11s}" for d in data) + f"{'mean':>8s}")
     for name in names:
         aucs = [
-            evaluate(detector(**SETTINGS[name]), X, y, range(args.seeds))[:, 0].mean()
+            evaluate(make(**{**base, **SETTINGS[name]}), X, y, range(args.seeds)).mean(
+                0
+            )[0]
             for X, y in data.values()
         ]
         cells = "".join(f"{auc:11.3f}" for auc in aucs)

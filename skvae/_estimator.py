@@ -34,8 +34,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
         Activation between hidden layers.
     likelihood : {'gaussian', 'gaussian_fixed', 'gaussian_standardised', \
-            'bernoulli', 'continuous_bernoulli', 'poisson', \
-            'negative_binomial', 'multinomial'}, default='gaussian'
+            'laplace', 'laplace_standardised', 'bernoulli', \
+            'continuous_bernoulli', 'poisson', 'negative_binomial', \
+            'multinomial'}, default='gaussian'
         Observation model ``p(x | z)``. Every family's ``score`` is a
         log-likelihood in nats, so ``GridSearchCV`` can compare them on the
         same data (densities for continuous families, probabilities for
@@ -50,6 +51,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         - ``'gaussian_standardised'``: Normal with each feature's variance
           fixed at its variance in the training data: the MSE of standardised
           features, whatever the units of ``X``.
+        - ``'laplace'``, ``'laplace_standardised'``: the same two with a
+          Laplace in place of the Normal, the absolute error (L1) instead of
+          the squared error. Rows far off in a few features weigh less in the
+          fit.
         - ``'bernoulli'``: values in [0, 1]; the binary cross-entropy. A true
           likelihood for binary data only.
         - ``'continuous_bernoulli'``: values in [0, 1]; the normalised density

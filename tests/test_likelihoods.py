@@ -29,6 +29,11 @@ DOMAINS = {
     "gaussian": (lambda: np.random.RandomState(0).randn(300, 10), None),
     "gaussian_fixed": (lambda: np.random.RandomState(0).randn(300, 10), None),
     "gaussian_standardised": (lambda: np.random.RandomState(0).randn(300, 10), None),
+    "laplace": (lambda: np.random.RandomState(0).laplace(size=(300, 10)), None),
+    "laplace_standardised": (
+        lambda: np.random.RandomState(0).laplace(size=(300, 10)),
+        None,
+    ),
     "bernoulli": (_unit_interval, 1.5),
     "continuous_bernoulli": (_unit_interval, -0.2),
     "poisson": (_counts, -1.0),
@@ -67,6 +72,41 @@ def test_gaussian_standardised_has_the_training_variance_and_ignores_units():
     # Rescaling a feature shifts every row's density by the same log-Jacobian.
     _, rescaled = _log_prob("gaussian_standardised", X * [1000, 1, 1], DECODER_OUTPUT)
     assert_allclose(rescaled, log_prob - np.log(1000), rtol=1e-5)
+
+
+def test_laplace_matches_scipy_with_its_learned_variance():
+    X = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, 1.5], [2.0, 5.0, -1.0]])
+    likelihood, log_prob = _log_prob("laplace", X, DECODER_OUTPUT)
+    with torch.no_grad():
+        likelihood.raw_variance.copy_(torch.tensor([-1.0, 0.0, 2.0]))
+        log_prob = likelihood.log_prob(
+            DECODER_OUTPUT, torch.tensor(X[:2], dtype=torch.float32)
+        ).numpy()
+        variance = likelihood.variance().numpy()
+    loc = X.mean(0) + X.std(0) * DECODER_OUTPUT.numpy()
+    expected = stats.laplace(loc, np.sqrt(variance / 2)).logpdf(X[:2]).sum(-1)
+    assert_allclose(log_prob, expected, rtol=1e-5)
+    softplus = np.log1p(np.exp([-1.0, 0.0, 2.0]))
+    assert_allclose(variance, X.var(0) * (1e-3 + softplus), rtol=1e-6)
+
+
+def test_laplace_standardised_has_the_training_variance_and_ignores_units():
+    X = np.array([[1.0, -2.0, 0.5], [3.0, 0.0, 1.5], [2.0, 5.0, -1.0]])
+    likelihood, log_prob = _log_prob("laplace_standardised", X, DECODER_OUTPUT)
+    loc = X.mean(0) + X.std(0) * DECODER_OUTPUT.numpy()
+    expected = stats.laplace(loc, X.std(0) / np.sqrt(2)).logpdf(X[:2]).sum(-1)
+    assert_allclose(log_prob, expected, rtol=1e-5)
+    assert not any(p.numel() for p in likelihood.parameters())
+    _, rescaled = _log_prob("laplace_standardised", X * [1000, 1, 1], DECODER_OUTPUT)
+    assert_allclose(rescaled, log_prob - np.log(1000), rtol=1e-5)
+
+
+def test_laplace_draws_have_the_laplace_spread():
+    likelihood = LIKELIHOODS["laplace_standardised"].from_data(np.array([[0.0], [2.0]]))
+    px = likelihood.distribution(torch.zeros(20_000, 1))
+    draws = likelihood.sample(px, torch.Generator().manual_seed(0)).numpy().ravel()
+    # Location 1, scale 1 / sqrt(2): a Kolmogorov-Smirnov test against it.
+    assert stats.kstest(draws, stats.laplace(1.0, 1 / np.sqrt(2)).cdf).pvalue > 0.01
 
 
 def test_continuous_bernoulli_is_normalised_and_matches_its_formula():

@@ -34,7 +34,7 @@ def test_bad_X_is_rejected_by_fit(bad, message):
     [
         ({"latent_dim": 0}, "latent_dim"),
         ({"latent_dim": 1.5}, "latent_dim"),
-        ({"likelihood": "laplace"}, "likelihood"),
+        ({"likelihood": "cauchy"}, "likelihood"),
         ({"activation": "swish"}, "activation"),
         ({"beta": -1.0}, "beta"),
         ({"learning_rate": 0.0}, "learning_rate"),
