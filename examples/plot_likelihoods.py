@@ -9,8 +9,9 @@ example fits :class:`skvae.VAETransformer` with several families to the same
 8x8 digits and compares them in two ways.
 
 * Pixel intensities scaled to [0, 1]: the fixed-variance Gaussian (the MSE of
-  tutorials), the learned-variance Gaussian, the Bernoulli (the binary
-  cross-entropy) and the continuous Bernoulli (its normalised form). The
+  tutorials), the learned-variance Gaussian, the Laplace (the absolute error,
+  with a learned spread), the Bernoulli (the binary cross-entropy) and the
+  continuous Bernoulli (its normalised form). The
   pictures are the decoder means of the same latent points.
 * The raw pixel values, integers from 0 to 16, read as counts: Poisson,
   negative binomial and multinomial. All three are probabilities of the same
@@ -46,8 +47,14 @@ def fit(likelihood, X):
 # ---------------------
 # The same 8 latent points, drawn from the prior, decoded by each model.
 
-intensity_families = ["gaussian_fixed", "gaussian", "bernoulli", "continuous_bernoulli"]
-fig, axes = plt.subplots(len(intensity_families), 8, figsize=(8, 4.6))
+intensity_families = [
+    "gaussian_fixed",
+    "gaussian",
+    "laplace",
+    "bernoulli",
+    "continuous_bernoulli",
+]
+fig, axes = plt.subplots(len(intensity_families), 8, figsize=(8, 5.7))
 for row, likelihood in zip(axes, intensity_families, strict=True):
     vae = fit(likelihood, X_train / 16)
     means = vae.sample(8, random_state=0, return_mean=True)
@@ -63,8 +70,9 @@ plt.show()
 # The fixed-variance Gaussian with variance 1 barely listens to pixels whose
 # values span [0, 1]: the KL term wins and the pictures blur into an average
 # digit. Learning the variance, or a Bernoulli-type likelihood, gives sharp
-# digits. Only the Gaussians and the continuous Bernoulli are densities on
-# these values, so only their scores are comparable with each other.
+# digits. Only the Gaussians, the Laplace and the continuous Bernoulli are
+# densities on these values, so only their scores are comparable with each
+# other.
 #
 # Counts
 # ------
