@@ -19,7 +19,7 @@ $(DOCS_STAMP): $(STAMP)
 	touch $(DOCS_STAMP)
 
 demo: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python examples/plot_quickstart.py
+	cd examples && MPLBACKEND=Agg ../$(BIN)/python plot_quickstart.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

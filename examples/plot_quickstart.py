@@ -138,7 +138,7 @@ fig, ax = plt.subplots(figsize=(6, 5))
 points = ax.scatter(Z[:, 0], Z[:, 1], c=y_test, cmap="tab10", s=12)
 fig.colorbar(points, ax=ax, label="digit")
 ax.set(title="VAETransformer(latent_dim=2) on test digits", xlabel="z0", ylabel="z1")
-path = Path(__file__).with_name("latent_map.png")
+path = Path("latent_map.png")  # in the working directory: examples/ for make demo
 fig.savefig(path, dpi=100, bbox_inches="tight")
 print(f"\nsaved the 2-D map as {path}")
 plt.show()
