@@ -89,6 +89,7 @@ class BaseVAE(BaseEstimator):
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "kl_warmup_start": [Interval(Real, 0, None, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [
@@ -116,6 +117,7 @@ class BaseVAE(BaseEstimator):
         likelihood="gaussian",
         beta=1.0,
         kl_warmup_epochs=0,
+        kl_warmup_start=0.0,
         input_dropout=0.0,
         learning_rate=1e-3,
         batch_size="auto",
@@ -136,6 +138,7 @@ class BaseVAE(BaseEstimator):
         self.likelihood = likelihood
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
+        self.kl_warmup_start = kl_warmup_start
         self.input_dropout = input_dropout
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -421,6 +424,7 @@ class BaseVAE(BaseEstimator):
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             kl_warmup_epochs=self.kl_warmup_epochs,
+            kl_warmup_start=self.kl_warmup_start,
             input_dropout=self.input_dropout,
             verbose=self.verbose,
             name=type(self).__name__,

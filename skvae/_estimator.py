@@ -71,9 +71,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Weight of the KL term in the training loss (1 is the ELBO; other values
         give the beta-VAE of Higgins et al., 2017).
     kl_warmup_epochs : int, default=0
-        Raise the KL weight linearly from 0 to ``beta`` over this many epochs
-        (KL annealing, as in Mult-VAE and scVI). Stopping rules wait until the
-        warm-up is over.
+        Move the KL weight linearly from ``kl_warmup_start * beta`` to ``beta``
+        over this many epochs (KL annealing, as in Mult-VAE and scVI). Stopping
+        rules wait until the warm-up is over.
+    kl_warmup_start : float, default=0.0
+        The KL weight at the start of the warm-up, as a multiple of ``beta``.
+        0 is the usual warm-up from no KL term. Above 1, training starts with
+        a stronger KL term that falls to ``beta``: the code can carry little
+        at first, so the latent space is laid out coarsely before it is
+        refined (in the spirit of the capacity annealing of Burgess et al.,
+        2018). It helps 2-D maps keep each class in one region; see the
+        MNIST benchmark.
     input_dropout : float, default=0.0
         During training, zero each input value the encoder sees with this
         probability and scale the others by ``1 / (1 - input_dropout)``: the

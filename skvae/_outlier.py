@@ -50,8 +50,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         Hold out ``validation_fraction`` of the rows and stop when their ELBO
         stops improving, for the same reason as the small network.
     **other parameters
-        ``beta``, ``kl_warmup_epochs``, ``input_dropout``, ``learning_rate``,
-        ``batch_size``, ``max_epochs``, ``validation_fraction``,
+        ``beta``, ``kl_warmup_epochs``, ``kl_warmup_start``,
+        ``input_dropout``, ``learning_rate``, ``batch_size``, ``max_epochs``,
+        ``validation_fraction``,
         ``n_iter_no_change``, ``tol``, ``n_importance_samples``, ``device``,
         ``random_state``, ``verbose`` and ``warm_start`` mean what they mean
         for :class:`VAETransformer`, and have the same defaults.
@@ -122,6 +123,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         likelihood="laplace_standardised",
         beta=1.0,
         kl_warmup_epochs=0,
+        kl_warmup_start=0.0,
         input_dropout=0.0,
         learning_rate=1e-3,
         batch_size="auto",
@@ -143,6 +145,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             likelihood=likelihood,
             beta=beta,
             kl_warmup_epochs=kl_warmup_epochs,
+            kl_warmup_start=kl_warmup_start,
             input_dropout=input_dropout,
             learning_rate=learning_rate,
             batch_size=batch_size,

@@ -25,6 +25,7 @@ class TrainingConfig:
     tol: float
     n_iter_no_change: int
     kl_warmup_epochs: int = 0
+    kl_warmup_start: float = 0.0
     input_dropout: float = 0.0
     verbose: int = 0
     name: str = "VAE"
@@ -76,16 +77,22 @@ class Plateau:
         return self.count > self.patience
 
 
-def kl_weight(epoch: float, beta: float, warmup_epochs: int) -> float:
+def kl_weight(
+    epoch: float, beta: float, warmup_epochs: int, start: float = 0.0
+) -> float:
     """Weight of the KL term ``epoch`` epochs into training (fractions allowed).
 
-    It rises linearly from 0 to ``beta`` over the first ``warmup_epochs``
-    epochs, then stays at ``beta`` (the KL annealing of Bowman et al., 2016,
-    used by Mult-VAE and scVI).
+    It moves linearly from ``start * beta`` to ``beta`` over the first
+    ``warmup_epochs`` epochs, then stays at ``beta``. From ``start=0`` this is
+    the KL annealing of Bowman et al. (2016), used by Mult-VAE and scVI. From
+    ``start > 1`` training begins with a stronger KL term, which limits how
+    much the code can carry while the layout of the latent space forms, as the
+    capacity annealing of Burgess et al. (2018) does.
     """
     if warmup_epochs == 0:
         return beta
-    return beta * min(1.0, epoch / warmup_epochs)
+    progress = min(1.0, epoch / warmup_epochs)
+    return beta * (start + (1.0 - start) * progress)
 
 
 def make_optimizer(
@@ -241,7 +248,10 @@ def _run_epoch(
         noise = _latent_noise(x, module, noise_generator)
         encoder_x = _drop_inputs(x, config.input_dropout, noise_generator)
         beta = kl_weight(
-            epoch + step / len(batches), config.beta, config.kl_warmup_epochs
+            epoch + step / len(batches),
+            config.beta,
+            config.kl_warmup_epochs,
+            config.kl_warmup_start,
         )
         elbo = module.elbo_terms(x, noise, encoder_x).elbo(beta)
         if not uniform:

@@ -35,9 +35,9 @@ def kl_epochs(monkeypatch):
     seen = []
     kl_weight = skvae._training.kl_weight
 
-    def recording_kl_weight(epoch, beta, warmup_epochs):
+    def recording_kl_weight(epoch, *args):
         seen.append(epoch)
-        return kl_weight(epoch, beta, warmup_epochs)
+        return kl_weight(epoch, *args)
 
     monkeypatch.setattr(skvae._training, "kl_weight", recording_kl_weight)
     return seen

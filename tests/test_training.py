@@ -149,6 +149,21 @@ def test_kl_weight_warms_up_linearly_then_holds():
     assert kl_weight(0.0, beta=2.0, warmup_epochs=0) == 2.0
 
 
+def test_kl_weight_can_start_above_beta_and_fall_to_it():
+    assert kl_weight(0.0, beta=2.0, warmup_epochs=4, start=8.0) == 16.0
+    assert kl_weight(1.0, beta=2.0, warmup_epochs=4, start=8.0) == 12.5
+    assert kl_weight(4.0, beta=2.0, warmup_epochs=4, start=8.0) == 2.0
+    assert kl_weight(6.0, beta=2.0, warmup_epochs=4, start=8.0) == 2.0
+
+
+def test_kl_warmup_start_changes_training_only_during_the_warmup(X, make_vae):
+    plain = make_vae(max_epochs=3).fit(X)
+    strong = make_vae(max_epochs=3, kl_warmup_epochs=3, kl_warmup_start=8.0).fit(X)
+    ignored = make_vae(max_epochs=3, kl_warmup_start=8.0).fit(X)  # no warm-up
+    assert strong.loss_curve_[0] > plain.loss_curve_[0]  # the KL term weighs 8x
+    assert_array_equal(ignored.loss_curve_, plain.loss_curve_)
+
+
 def test_no_stopping_during_kl_warmup(X, make_vae):
     vae = make_vae(
         max_epochs=40, kl_warmup_epochs=15, tol=100.0, n_iter_no_change=1
