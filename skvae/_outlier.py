@@ -52,10 +52,10 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     **other parameters
         ``beta``, ``kl_warmup_epochs``, ``kl_warmup_start``,
         ``input_dropout``, ``learning_rate``, ``batch_size``, ``max_epochs``,
-        ``validation_fraction``,
-        ``n_iter_no_change``, ``tol``, ``n_importance_samples``, ``device``,
-        ``random_state``, ``verbose`` and ``warm_start`` mean what they mean
-        for :class:`VAETransformer`, and have the same defaults.
+        ``validation_fraction``, ``n_iter_no_change``, ``tol``,
+        ``n_importance_samples``, ``device``, ``random_state``, ``verbose`` and
+        ``warm_start`` mean what they mean for :class:`VAETransformer`, and
+        have the same defaults.
 
     Attributes
     ----------
