@@ -9,23 +9,33 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
-from ._data import Rows, device_is_available, map_batches, resolve_device, rows_of
+from ._data import (
+    DenseRows,
+    Rows,
+    device_is_available,
+    map_batches,
+    resolve_device,
+    rows_of,
+)
 from ._likelihoods import LIKELIHOODS
 from ._module import ACTIVATIONS, VAE
 from ._training import (
     TrainingConfig,
     TrainingResult,
+    align_latent_means,
     make_optimizer,
     optimizer_state,
     train,
@@ -52,6 +62,31 @@ def _rollback_on_error(estimator):
 def _seed(random_state) -> int:
     """A torch seed drawn from a scikit-learn ``random_state``."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _principal_component_targets(
+    features: np.ndarray, weights: np.ndarray, n_components: int, random_state: int
+) -> np.ndarray:
+    """Whitened scores of each row on the first principal components of ``features``.
+
+    A weighted PCA: the rows are centred on their weighted mean and weighted by
+    ``weights`` in the covariance, so rows of weight 0 play no part. Returns
+    ``min(n_components, *features.shape)`` columns with weighted variance 1;
+    directions without variance score 0.
+    """
+    weights = weights / weights.sum()
+    mean = weights @ features
+    _, singular_values, components = randomized_svd(
+        np.sqrt(weights)[:, None] * (features - mean),
+        min(n_components, *features.shape),
+        random_state=random_state,
+    )
+    # The singular values are the standard deviations along the components.
+    scores = features @ components.T - mean @ components.T
+    has_variance = singular_values > 1e-6 * singular_values[0]
+    return np.divide(
+        scores, singular_values, out=np.zeros_like(scores), where=has_variance
+    )
 
 
 def _generators(random_state: np.random.RandomState, device, stream: int = 0):
@@ -90,7 +125,8 @@ class BaseVAE(BaseEstimator):
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "kl_warmup_start": [Interval(Real, 0, None, closed="left")],
-        "input_dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
+        "init": [StrOptions({"auto", "pca", "random"})],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
@@ -118,7 +154,8 @@ class BaseVAE(BaseEstimator):
         beta=1.0,
         kl_warmup_epochs=0,
         kl_warmup_start=0.0,
-        input_dropout=0.0,
+        input_dropout="auto",
+        init="auto",
         learning_rate=1e-3,
         batch_size="auto",
         max_epochs=200,
@@ -140,6 +177,7 @@ class BaseVAE(BaseEstimator):
         self.kl_warmup_epochs = kl_warmup_epochs
         self.kl_warmup_start = kl_warmup_start
         self.input_dropout = input_dropout
+        self.init = init
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -200,6 +238,8 @@ class BaseVAE(BaseEstimator):
             if self.early_stopping:
                 rows, validation_rows = self._split_validation(rows, generator)
             config = self._training_config(n_samples=X.shape[0])
+            if not continuing:
+                self._initialise_layout(module, rows, config, generator, random_state)
             result = train(
                 module,
                 rows,
@@ -301,6 +341,9 @@ class BaseVAE(BaseEstimator):
             )
             module.to(device)
             config = self._training_config(n_samples=X.shape[0])
+            rows = rows_of(X, device, sample_weight)
+            if not continuing:
+                self._initialise_layout(module, rows, config, generator, random_state)
             optimizer = make_optimizer(
                 module,
                 config.learning_rate,
@@ -308,7 +351,7 @@ class BaseVAE(BaseEstimator):
             )
             loss = train_epoch(
                 module,
-                rows_of(X, device, sample_weight),
+                rows,
                 config,
                 optimizer,
                 generator,
@@ -330,7 +373,35 @@ class BaseVAE(BaseEstimator):
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
         LIKELIHOODS[self.likelihood].check_domain(X)
+        if self.init == "pca" and sp.issparse(X):
+            raise ValueError(
+                "init='pca' needs dense X: the principal components of a sparse "
+                "matrix need it centred, which would densify it. Use "
+                "init='random', or init='auto', which picks it for sparse X."
+            )
         return X, sample_weight
+
+    def _initialise_layout(
+        self, module: VAE, rows: Rows, config: TrainingConfig, generator, random_state
+    ) -> None:
+        """Start the latent layout of a new network as ``init`` says.
+
+        With principal components (``init='pca'``, or ``'auto'`` on dense rows),
+        the encoder is first trained to map the rows to their whitened principal
+        component scores; with ``init='random'``, nothing is done.
+        """
+        if self.init == "random" or not isinstance(rows, DenseRows):
+            return
+        with torch.inference_mode():
+            # C order whatever X's, so the components do not depend on it.
+            features = module.encoder_features(rows.data).cpu().contiguous().numpy()
+        targets = _principal_component_targets(
+            features,
+            rows.weights.cpu().numpy(),
+            module.latent_dim,
+            random_state=_seed(random_state),
+        )
+        align_latent_means(module, rows, torch.as_tensor(targets), config, generator)
 
     def _module_to_train(
         self, X, sample_weight, continuing: bool, generator, continued_by: str
@@ -355,6 +426,7 @@ class BaseVAE(BaseEstimator):
         self.module_ = module
         self.device_ = device
         self.batch_size_ = config.batch_size
+        self.input_dropout_ = config.input_dropout
         self.loss_curve_ = self._history("loss_curve_", continuing) + result.loss_curve
         self.best_loss_ = min(self.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
@@ -425,7 +497,11 @@ class BaseVAE(BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             kl_warmup_epochs=self.kl_warmup_epochs,
             kl_warmup_start=self.kl_warmup_start,
-            input_dropout=self.input_dropout,
+            input_dropout=(
+                LIKELIHOODS[self.likelihood].auto_input_dropout
+                if self.input_dropout == "auto"
+                else self.input_dropout
+            ),
             verbose=self.verbose,
             name=type(self).__name__,
         )

@@ -82,11 +82,27 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         refined (in the spirit of the capacity annealing of Burgess et al.,
         2018). It helped 2-D maps keep each class in one region, and scored
         lower at 10 dimensions; see the MNIST benchmark.
-    input_dropout : float, default=0.0
+    input_dropout : float or 'auto', default='auto'
         During training, zero each input value the encoder sees with this
         probability and scale the others by ``1 / (1 - input_dropout)``: the
         denoising of Mult-VAE, meant for counts, binary and [0, 1] data, where
         zero means absent. The reconstruction target is always the full row.
+        ``'auto'`` is 0.5, Mult-VAE's rate, for those likelihoods (the
+        Bernoulli, count and multinomial families) and 0 for the real-valued
+        ones, where a zero is just another value.
+    init : {'auto', 'pca', 'random'}, default='auto'
+        How the latent layout starts. ``'pca'`` first trains the encoder, for
+        10 epochs, to map each row to its whitened principal component scores
+        (of the features as the encoder sees them: standardised for the
+        real-valued likelihoods, ``log1p(X)`` for counts), then trains the
+        ELBO from there, as
+        :class:`~sklearn.manifold.TSNE` starts from PCA: the layout then
+        depends much less on the seed (on 2-D maps of MNIST digits, classes
+        stay in one region instead of splitting). ``'random'`` starts from
+        the random initial weights. ``'auto'`` is ``'pca'`` for dense ``X``
+        and ``'random'`` for sparse ``X``, whose centring would densify it.
+        Only a new network is initialised; ``warm_start`` and later
+        ``partial_fit`` calls continue the fitted one.
     learning_rate : float, default=1e-3
         Step size of the Adam optimizer.
     batch_size : int or 'auto', default='auto'
@@ -125,6 +141,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         The device ``device`` resolved to.
     batch_size_ : int
         The batch size used.
+    input_dropout_ : float
+        The input dropout used (``input_dropout`` with ``'auto'`` resolved).
     loss_curve_ : list of float
         Mean training loss (negative ELBO, nats per row) of each epoch.
     validation_scores_ : list of float

@@ -205,6 +205,19 @@ class VAE(nn.Module):
         loc, raw_scale = hidden.chunk(2, -1)
         return loc, raw_scale
 
+    def encoder_features(self, x: torch.Tensor) -> torch.Tensor:
+        """A dense batch as the encoder's first layer sees it.
+
+        The likelihood's encoder input (``log1p`` of counts, for instance),
+        standardised where the likelihood standardises.
+        """
+        features = self.likelihood.encoder_input(x)
+        standardisation = self.likelihood.input_standardisation()
+        if standardisation is None:
+            return features
+        shift, scale = standardisation
+        return (features - shift) / scale
+
     def decode(self, z: torch.Tensor) -> Distribution:
         """The observation model ``p(x | z)``."""
         return self.likelihood.distribution(self.decoder(z))

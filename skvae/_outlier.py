@@ -51,7 +51,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         stops improving, for the same reason as the small network.
     **other parameters
         ``beta``, ``kl_warmup_epochs``, ``kl_warmup_start``,
-        ``input_dropout``, ``learning_rate``, ``batch_size``, ``max_epochs``,
+        ``input_dropout``, ``init``, ``learning_rate``, ``batch_size``, ``max_epochs``,
         ``validation_fraction``, ``n_iter_no_change``, ``tol``,
         ``n_importance_samples``, ``device``, ``random_state``, ``verbose`` and
         ``warm_start`` mean what they mean for :class:`VAETransformer`, and
@@ -124,7 +124,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         beta=1.0,
         kl_warmup_epochs=0,
         kl_warmup_start=0.0,
-        input_dropout=0.0,
+        input_dropout="auto",
+        init="auto",
         learning_rate=1e-3,
         batch_size="auto",
         max_epochs=200,
@@ -147,6 +148,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             kl_warmup_epochs=kl_warmup_epochs,
             kl_warmup_start=kl_warmup_start,
             input_dropout=input_dropout,
+            init=init,
             learning_rate=learning_rate,
             batch_size=batch_size,
             max_epochs=max_epochs,

@@ -19,14 +19,16 @@ STOCHASTIC_WEIGHTS = (
 
 # The network computes in float32, and a matrix product may round a row's
 # result differently depending on how many rows it multiplies (the BLAS kernel
-# changes with the shape). Log-likelihoods then differ by one float32 step, about
-# 5e-7 nats for a score near 4, and decision_function = score - offset_ is near
-# 0, where the check's absolute tolerance of 1e-7 is below that step. Whether
-# it shows depends on the CPU's kernels, so the mark is not strict.
-# tests/test_outlier.py checks subset invariance to float32 precision.
+# changes with the shape). Outputs then differ by a few float32 steps: for
+# transform, 1.8e-7 on a latent mean of 0.29 (six steps, after two layers); for
+# decision_function = score - offset_, one step of a score near 4, 5e-7, on a
+# value near 0. The check's tolerances, rtol=1e-7 and atol=1e-7, are below
+# that. Whether it shows depends on the CPU's kernels and on the fitted
+# weights, so the mark is not strict. tests/test_api.py and
+# tests/test_outlier.py check subset invariance to float32 precision.
 FLOAT32_ROUNDING = (
-    "decision_function near 0 differs by one float32 rounding step between "
-    "batch shapes, above the check's absolute tolerance of 1e-7."
+    "outputs differ by a few float32 rounding steps between batch shapes, "
+    "above the check's tolerances of 1e-7."
 )
 
 
@@ -48,8 +50,6 @@ def expected_failed_checks(estimator):
 )
 def test_sklearn_compatible_estimator(estimator, check, request):
     check_name = check.func.__name__
-    if check_name == "check_methods_subset_invariance" and isinstance(
-        estimator, VAEOutlierDetector
-    ):
+    if check_name == "check_methods_subset_invariance":
         request.applymarker(pytest.mark.xfail(reason=FLOAT32_ROUNDING, strict=False))
     check(estimator)
