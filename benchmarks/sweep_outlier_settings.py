@@ -59,6 +59,7 @@ SETTINGS = {
         "validation_fraction": 0.3,
         "learning_rate": 3e-4,
     },
+    "init=random": {"init": "random"},
     "likelihood=gaussian": {"likelihood": "gaussian"},
     "likelihood=gaussian_standardised": {"likelihood": "gaussian_standardised"},
     "likelihood=laplace": {"likelihood": "laplace"},

@@ -87,7 +87,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     The defaults are the best of the settings that
     ``benchmarks/sweep_outlier_settings.py`` compares on three ODDS sets
     (a small tanh network, a standardised Laplace likelihood, early stopping
-    on held-out rows); the outlier-detection page has the figures.
+    on held-out rows, a latent layout started from PCA); the
+    outlier-detection page has the figures.
     Scores are deterministic for a fitted detector and a row's score does not
     depend on the other rows scored with it, as for ``VAETransformer``.
 

@@ -106,8 +106,8 @@ def test_input_dropout_auto_follows_the_likelihood(X, binary_X, make_vae):
     assert bernoulli.input_dropout_ == 0.5
     assert make_vae(input_dropout=0.2, max_epochs=1).fit(X).input_dropout_ == 0.2
     for name, likelihood in LIKELIHOODS.items():
-        real_valued = name.startswith(("gaussian", "laplace"))
-        assert likelihood.auto_input_dropout == (0.0 if real_valued else 0.5), name
+        on_unit_interval = name in ("bernoulli", "continuous_bernoulli")
+        assert likelihood.auto_input_dropout == (0.5 if on_unit_interval else 0.0)
 
 
 def test_dropout_drops_the_same_values_of_dense_and_sparse_rows(binary_X, make_vae):
