@@ -93,10 +93,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         counts, and for real-valued data a zero is just another value.
     init : {'auto', 'pca', 'random'}, default='auto'
         How the latent layout starts. ``'pca'`` first trains the encoder, for
-        10 epochs, to map each row to its whitened principal component scores
-        (of the features as the encoder sees them: standardised for the
-        real-valued likelihoods, ``log1p(X)`` for counts), then trains the
-        ELBO from there, as
+        200 minibatch steps, to map each row to its whitened principal
+        component scores (of the features as the encoder sees them:
+        standardised for the real-valued likelihoods, ``log1p(X)`` for
+        counts), then trains the ELBO from there, as
         :class:`~sklearn.manifold.TSNE` starts from PCA: the layout then
         depends much less on the seed (on 2-D maps of MNIST digits, classes
         stay in one region instead of splitting). ``'random'`` starts from
