@@ -350,7 +350,21 @@ class FixedVarianceGaussian(Gaussian):
         return torch.ones_like(self.scale[features])
 
 
-class StandardisedGaussian(FixedVarianceGaussian):
+class _TrainingVariance:
+    """Mixin for a real-valued family: variances fixed at the training variances.
+
+    Every feature then weighs the same, however well the decoder predicts it.
+    """
+
+    learns_variance = False
+    scale: torch.Tensor
+
+    def variance(self, features=_ALL_FEATURES) -> torch.Tensor:
+        """The feature's variance in the training data."""
+        return self.scale[features].square()
+
+
+class StandardisedGaussian(_TrainingVariance, FixedVarianceGaussian):
     """Normal likelihood with each feature's variance fixed at its training variance.
 
     ``-log p(x | z)`` is half the squared error of the *standardised* features
@@ -362,10 +376,6 @@ class StandardisedGaussian(FixedVarianceGaussian):
     """
 
     name = "gaussian_standardised"
-
-    def variance(self, features=_ALL_FEATURES) -> torch.Tensor:
-        """The feature's variance in the training data."""
-        return self.scale[features].square()
 
 
 class Laplace(_RealValued):
@@ -409,7 +419,7 @@ class Laplace(_RealValued):
         return px.loc - px.scale * u.sign() * torch.log1p(-u.abs())
 
 
-class StandardisedLaplace(Laplace):
+class StandardisedLaplace(_TrainingVariance, Laplace):
     """Laplace likelihood with each feature's variance fixed at its training variance.
 
     ``-log p(x | z)`` is the absolute error of the standardised features, times
@@ -419,11 +429,6 @@ class StandardisedLaplace(Laplace):
     """
 
     name = "laplace_standardised"
-    learns_variance = False
-
-    def variance(self, features=_ALL_FEATURES) -> torch.Tensor:
-        """The feature's variance in the training data."""
-        return self.scale[features].square()
 
 
 class _UnitInterval(Likelihood):
