@@ -72,6 +72,15 @@ class Rows:
             weights = torch.ones(len(self))
         self.weights = torch.as_tensor(weights, dtype=torch.float32).to(self.device)
 
+    def relative_weights(self) -> torch.Tensor:
+        """The weights rescaled to average 1.
+
+        A batch's mean of weighted per-row terms is then an unbiased estimate
+        of the weighted mean over all rows, whatever the weights' scale; equal
+        weights become exactly 1.
+        """
+        return self.weights / self.weights.mean()
+
     def __len__(self) -> int:
         raise NotImplementedError
 

@@ -169,7 +169,7 @@ def align_latent_means(
     """
     n_targets = targets.shape[1]
     targets = targets.to(rows.device)
-    weights = rows.weights / rows.weights.mean()
+    weights = rows.relative_weights()
     optimizer = _adam(module.encoder.parameters(), config.learning_rate)
     module.train()
     while steps > 0:
@@ -286,10 +286,8 @@ def _run_epoch(
     module.train()
     order = torch.randperm(len(rows), generator=generator)
     batches = order.split(config.batch_size)
-    # Weights are rescaled to average 1, so each batch's loss is an unbiased
-    # estimate of the weighted mean loss whatever the weights' scale. Equal
-    # weights become exactly 1, which the loop then skips.
-    weights = rows.weights / rows.weights.mean()
+    # Equal weights become exactly 1, which the loop then skips.
+    weights = rows.relative_weights()
     uniform = bool((weights == 1.0).all())
     total = torch.zeros((), device=rows.device)
     for step, index in enumerate(batches):
