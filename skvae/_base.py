@@ -127,6 +127,8 @@ class BaseVAE(BaseEstimator):
         "kl_warmup_start": [Interval(Real, 0, None, closed="left")],
         "input_dropout": [Interval(Real, 0, 1, closed="left"), StrOptions({"auto"})],
         "init": [StrOptions({"auto", "pca", "random"})],
+        "support_fraction": [Interval(Real, 0, 1, closed="right")],
+        "support_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
@@ -156,6 +158,8 @@ class BaseVAE(BaseEstimator):
         kl_warmup_start=0.0,
         input_dropout="auto",
         init="auto",
+        support_fraction=1.0,
+        support_warmup_epochs=10,
         learning_rate=1e-3,
         batch_size="auto",
         max_epochs=200,
@@ -178,6 +182,8 @@ class BaseVAE(BaseEstimator):
         self.kl_warmup_start = kl_warmup_start
         self.input_dropout = input_dropout
         self.init = init
+        self.support_fraction = support_fraction
+        self.support_warmup_epochs = support_warmup_epochs
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -502,6 +508,8 @@ class BaseVAE(BaseEstimator):
                 if self.input_dropout == "auto"
                 else self.input_dropout
             ),
+            support_fraction=self.support_fraction,
+            support_warmup_epochs=self.support_warmup_epochs,
             verbose=self.verbose,
             name=type(self).__name__,
         )

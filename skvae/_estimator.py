@@ -104,6 +104,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         and ``'random'`` for sparse ``X``, whose centring would densify it.
         Only a new network is initialised; ``warm_start`` and later
         ``partial_fit`` calls continue the fitted one.
+    support_fraction : float in (0, 1], default=1.0
+        Share of each minibatch that a training step learns from: the rows of
+        highest ELBO, so that the rows the model finds least likely (outliers
+        among the training rows) do not pull it towards themselves, as in the
+        maximum trimmed likelihood estimator (Hadi & Luceno, 1997) and the
+        ``support_fraction`` of :class:`~sklearn.covariance.MinCovDet`. 1
+        trains on every row. The training loss is then the mean over the rows
+        trained on; the early-stopping score still counts every held-out row.
+    support_warmup_epochs : int, default=10
+        Epochs that train on every row before ``support_fraction`` applies, so
+        that the model has learned the bulk of the rows before it ranks them.
+        Stopping rules wait until they are over. Ignored when
+        ``support_fraction=1``.
     learning_rate : float, default=1e-3
         Step size of the Adam optimizer.
     batch_size : int or 'auto', default='auto'

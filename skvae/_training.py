@@ -27,9 +27,24 @@ class TrainingConfig:
     kl_warmup_epochs: int = 0
     kl_warmup_start: float = 0.0
     input_dropout: float = 0.0
+    support_fraction: float = 1.0
+    support_warmup_epochs: int = 0
     verbose: int = 0
     name: str = "VAE"
     """What the progress bar calls the model being trained."""
+
+    def trims(self, epoch: int) -> bool:
+        """Whether the epoch with this index trains on each batch's most likely rows."""
+        return self.support_fraction < 1.0 and epoch >= self.support_warmup_epochs
+
+    def warming_up(self, epoch: int) -> bool:
+        """Whether the epoch with this index is in a warm-up that stopping waits for.
+
+        The KL warm-up ends with the epoch that reaches ``beta``; the support
+        warm-up with the last epoch that trains on every row.
+        """
+        untrimmed = self.support_fraction < 1.0 and not self.trims(epoch)
+        return epoch + 1 < self.kl_warmup_epochs or untrimmed
 
 
 @dataclass
@@ -224,7 +239,6 @@ def train(
             module, rows, config, optimizer, generator, noise_generator, epoch
         )
         result.loss_curve.append(loss)
-        warming_up = epoch + 1 < config.kl_warmup_epochs
         if validation_rows is None:
             score = -loss
             epochs.set_postfix(loss=f"{loss:.4g}")
@@ -234,7 +248,7 @@ def train(
             )
             result.validation_scores.append(score)
             epochs.set_postfix(loss=f"{loss:.4g}", validation_elbo=f"{score:.4g}")
-        if warming_up:
+        if config.warming_up(epoch):
             continue
         if plateau.update(score) and validation_rows is not None:
             best_state = copy.deepcopy(module.state_dict())
@@ -289,9 +303,12 @@ def _run_epoch(
     # Equal weights become exactly 1, which the loop then skips.
     weights = rows.relative_weights()
     uniform = bool((weights == 1.0).all())
+    trimming = config.trims(epoch)
     total = torch.zeros((), device=rows.device)
+    n_trained = 0
     for step, index in enumerate(batches):
         x = rows.take(index)
+        batch_weights = None if uniform else weights[index.to(rows.device)]
         noise = _latent_noise(x, module, noise_generator)
         encoder_x = _drop_inputs(x, config.input_dropout, noise_generator)
         beta = kl_weight(
@@ -301,14 +318,42 @@ def _run_epoch(
             config.kl_warmup_start,
         )
         elbo = module.elbo_terms(x, noise, encoder_x).elbo(beta)
-        if not uniform:
-            elbo = elbo * weights[index.to(rows.device)]
+        if trimming:
+            trained = most_likely_rows(elbo, batch_weights, config.support_fraction)
+            elbo = elbo[trained]
+            if batch_weights is not None:
+                batch_weights = batch_weights[trained]
+        if batch_weights is not None:
+            elbo = elbo * batch_weights
         summed_loss = -elbo.sum()
         optimizer.zero_grad(set_to_none=True)
-        (summed_loss / x.shape[0]).backward()
+        (summed_loss / elbo.shape[0]).backward()
         optimizer.step()
         total += summed_loss.detach()
-    return total.item() / len(rows)  # the one host synchronisation of the epoch
+        n_trained += elbo.shape[0]
+    return total.item() / n_trained  # the one host synchronisation of the epoch
+
+
+def most_likely_rows(
+    elbo: torch.Tensor, weights: torch.Tensor | None, support_fraction: float
+) -> torch.Tensor:
+    """Indices of the ``ceil(support_fraction * n)`` rows of highest ``elbo``.
+
+    The rows a trimmed step trains on, as in the maximum trimmed likelihood
+    estimator (Hadi & Luceno, 1997): the rest of the batch, the rows the
+    model finds least likely, do not pull the model towards themselves. With
+    ``weights``, ``n`` counts the rows of weight > 0 and rows of weight 0
+    are chosen only when a batch has no others (at least one row is chosen;
+    it then adds nothing to the loss).
+    """
+    ranked = elbo.detach()
+    n_supported = len(ranked)
+    if weights is not None:
+        supported = weights > 0
+        ranked = ranked.masked_fill(~supported, -math.inf)
+        n_supported = int(supported.sum())  # a host synchronisation
+    n_chosen = max(1, math.ceil(support_fraction * n_supported))
+    return ranked.topk(n_chosen).indices
 
 
 def _drop_inputs(x, rate: float, generator) -> torch.Tensor | None:

@@ -56,6 +56,22 @@ def test_far_rows_score_low_and_are_flagged(X):
     assert (detector.predict(far) == -1).all()
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_trimmed_training_learns_a_cluster_of_training_outliers_less(seed):
+    # 10% of the training rows form a tight cluster away from the inliers' plane.
+    rng = np.random.RandomState(seed)
+    inliers = rng.randn(270, 2) @ rng.randn(2, 10) + 0.1 * rng.randn(270, 10)
+    outliers = 3 * rng.randn(1, 10) + 0.1 * rng.randn(30, 10)
+    X = np.vstack([inliers, outliers])
+
+    def gap(support_fraction):
+        detector = VAEOutlierDetector(support_fraction=support_fraction, random_state=0)
+        scores = detector.fit(X).score_samples(X)
+        return np.median(scores[:270]) - np.median(scores[270:])
+
+    assert gap(0.7) > gap(1.0)
+
+
 def test_feature_log_likelihoods_point_at_the_corrupted_column(X):
     detector = make_detector(max_epochs=50).fit(X)
     corrupted = X[:10].copy()

@@ -9,7 +9,7 @@ import torch
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-from skvae._training import Plateau, kl_weight
+from skvae._training import Plateau, kl_weight, most_likely_rows
 
 
 def test_loss_curve_falls(X, make_vae):
@@ -179,6 +179,39 @@ def test_warm_start_continues_the_kl_warmup(X, make_vae, kl_epochs):
     vae.fit(X)
     assert kl_epochs[0] == 5.0  # the schedule goes on where it stopped
     assert vae.n_iter_ == 10
+
+
+def test_most_likely_rows_are_the_highest_elbo_share():
+    elbo = torch.tensor([-5.0, -1.0, -3.0, -2.0, -4.0])
+    assert sorted(most_likely_rows(elbo, None, 0.6).tolist()) == [1, 2, 3]
+    assert sorted(most_likely_rows(elbo, None, 0.5).tolist()) == [1, 2, 3]  # ceil
+    # Rows of weight 0 are left out, and the share counts the others only.
+    weights = torch.tensor([1.0, 0.0, 1.0, 1.0, 1.0])
+    assert sorted(most_likely_rows(elbo, weights, 0.5).tolist()) == [2, 3]
+    assert len(most_likely_rows(elbo, torch.zeros(5), 0.5)) == 1
+
+
+def test_support_fraction_trims_only_after_its_warmup(X, make_vae):
+    plain = make_vae(max_epochs=6).fit(X)
+    never = make_vae(max_epochs=6, support_fraction=0.5, support_warmup_epochs=6)
+    trimmed = make_vae(max_epochs=6, support_fraction=0.5, support_warmup_epochs=3)
+    assert_array_equal(never.fit(X).transform(X), plain.transform(X))
+    trimmed.fit(X)
+    assert trimmed.loss_curve_[:3] == plain.loss_curve_[:3]
+    # From then on the loss is the mean over the better half of each batch.
+    assert trimmed.loss_curve_[3] < plain.loss_curve_[3]
+
+
+def test_no_stopping_before_trimming_starts(X, make_vae):
+    vae = make_vae(
+        max_epochs=40,
+        support_fraction=0.8,
+        support_warmup_epochs=15,
+        tol=100.0,
+        n_iter_no_change=1,
+    ).fit(X)
+    # The first trimmed epoch is the 16th; this tol then stops 2 epochs later.
+    assert vae.n_iter_ == 18
 
 
 def test_input_dropout_is_reproducible_and_changes_training(binary_X, make_vae):
