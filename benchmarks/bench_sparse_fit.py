@@ -187,7 +187,7 @@ def main(repeats):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", choices=["skvae", "hand"])
     args = parser.parse_args()
     if args.child:
