@@ -23,6 +23,7 @@ SETTINGS = {
     "one draw (the ELBO)": {"n_importance_samples": 1},
     "early_stopping=False": {"early_stopping": False},
     "hidden (256, 128)": {"hidden_layer_sizes": (256, 128)},
+    "latent_dim=3": {"latent_dim": 3},
     "latent_dim=4": {"latent_dim": 4},
     "latent_dim=8": {"latent_dim": 8},
     "batch_size=64": {"batch_size": 64},

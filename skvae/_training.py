@@ -318,20 +318,37 @@ def _run_epoch(
             config.kl_warmup_start,
         )
         elbo = module.elbo_terms(x, noise, encoder_x).elbo(beta)
-        if trimming:
-            trained = most_likely_rows(elbo, batch_weights, config.support_fraction)
-            elbo = elbo[trained]
-            if batch_weights is not None:
-                batch_weights = batch_weights[trained]
-        if batch_weights is not None:
-            elbo = elbo * batch_weights
+        elbo, size = _trained_terms(
+            elbo, batch_weights, config.support_fraction if trimming else 1.0
+        )
         summed_loss = -elbo.sum()
         optimizer.zero_grad(set_to_none=True)
-        (summed_loss / elbo.shape[0]).backward()
+        (summed_loss / size).backward()
         optimizer.step()
         total += summed_loss.detach()
-        n_trained += elbo.shape[0]
-    return total.item() / n_trained  # the one host synchronisation of the epoch
+        n_trained += size
+    # The epoch's one host synchronisation, unless trimming with unequal
+    # weights has synchronised at each step (see most_likely_rows).
+    return total.item() / float(n_trained)
+
+
+def _trained_terms(elbo, weights, support_fraction: float):
+    """The weighted ELBOs a step trains on, and the size of the mean they form.
+
+    With ``support_fraction=1``, every row's, and the size is the number of
+    rows: the weights average 1 over all the rows, so each step's mean is an
+    unbiased estimate of the weighted mean. Trimmed, those of the rows that
+    ``most_likely_rows`` picks, and the size is their total weight: the
+    weighted mean over the rows trained on.
+    """
+    if support_fraction == 1.0:
+        return (elbo if weights is None else elbo * weights), len(elbo)
+    trained = most_likely_rows(elbo, weights, support_fraction)
+    if weights is None:
+        return elbo[trained], len(trained)
+    weights = weights[trained]
+    # A batch of rows of weight 0 only trains on none: a zero loss, as untrimmed.
+    return elbo[trained] * weights, weights.sum().clamp(min=1e-12)
 
 
 def most_likely_rows(
@@ -342,9 +359,8 @@ def most_likely_rows(
     The rows a trimmed step trains on, as in the maximum trimmed likelihood
     estimator (Hadi & Luceno, 1997): the rest of the batch, the rows the
     model finds least likely, do not pull the model towards themselves. With
-    ``weights``, ``n`` counts the rows of weight > 0 and rows of weight 0
-    are chosen only when a batch has no others (at least one row is chosen;
-    it then adds nothing to the loss).
+    ``weights``, ``n`` counts the rows of weight > 0, and rows of weight 0
+    are never chosen.
     """
     ranked = elbo.detach()
     n_supported = len(ranked)
@@ -352,8 +368,7 @@ def most_likely_rows(
         supported = weights > 0
         ranked = ranked.masked_fill(~supported, -math.inf)
         n_supported = int(supported.sum())  # a host synchronisation
-    n_chosen = max(1, math.ceil(support_fraction * n_supported))
-    return ranked.topk(n_chosen).indices
+    return ranked.topk(math.ceil(support_fraction * n_supported)).indices
 
 
 def _drop_inputs(x, rate: float, generator) -> torch.Tensor | None:

@@ -188,7 +188,7 @@ def test_most_likely_rows_are_the_highest_elbo_share():
     # Rows of weight 0 are left out, and the share counts the others only.
     weights = torch.tensor([1.0, 0.0, 1.0, 1.0, 1.0])
     assert sorted(most_likely_rows(elbo, weights, 0.5).tolist()) == [2, 3]
-    assert len(most_likely_rows(elbo, torch.zeros(5), 0.5)) == 1
+    assert len(most_likely_rows(elbo, torch.zeros(5), 0.5)) == 0
 
 
 def test_support_fraction_trims_only_after_its_warmup(X, make_vae):
@@ -200,6 +200,17 @@ def test_support_fraction_trims_only_after_its_warmup(X, make_vae):
     assert trimmed.loss_curve_[:3] == plain.loss_curve_[:3]
     # From then on the loss is the mean over the better half of each batch.
     assert trimmed.loss_curve_[3] < plain.loss_curve_[3]
+
+
+def test_trimmed_training_takes_sample_weight(X, make_vae):
+    weights = np.where(np.arange(len(X)) % 3 == 0, 0.0, 2.0)
+    trimmed = make_vae(max_epochs=4, support_fraction=0.5, support_warmup_epochs=0)
+    plain = make_vae(max_epochs=4)
+    trimmed.fit(X, sample_weight=weights)
+    plain.fit(X, sample_weight=weights)
+    assert np.isfinite(trimmed.loss_curve_).all()
+    # The mean over the better half of each batch's weighted rows.
+    assert trimmed.loss_curve_[0] < plain.loss_curve_[0]
 
 
 def test_no_stopping_before_trimming_starts(X, make_vae):
