@@ -53,8 +53,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         Share of each minibatch that a training step learns from, once
         ``support_warmup_epochs`` (default 10) epochs have trained on every
         row: the rows of highest ELBO. Outliers among the training rows are
-        then mostly left out of the steps that shape the model, which does
-        not learn to reconstruct them (a trimmed likelihood, as in the
+        then mostly left out of the steps that shape the model, which learns
+        to reconstruct them less well (a trimmed likelihood, as in the
         ``support_fraction`` of :class:`~sklearn.covariance.MinCovDet`).
         The trimmed share is larger than the share of outliers: on the
         benchmark sets (3% to 10% outliers), trimming 30% of each batch
