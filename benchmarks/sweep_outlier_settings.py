@@ -17,7 +17,8 @@ from bench_outliers import DATASETS, _Abnormality, _negated_score_samples, evalu
 from skvae import VAEOutlierDetector
 
 # Each setting changes the detector's defaults (a (64, 32) tanh network, the
-# standardised Laplace, early stopping, 50 importance draws) in one or two places.
+# standardised Laplace, early stopping, 50 importance draws, trimmed training,
+# beta=2) in one or two places.
 SETTINGS = {
     "defaults": {},
     "one draw (the ELBO)": {"n_importance_samples": 1},
@@ -32,6 +33,8 @@ SETTINGS = {
     "activation=logistic": {"activation": "logistic"},
     "input_dropout=0.2": {"input_dropout": 0.2},
     "beta=0.5": {"beta": 0.5},
+    "beta=1": {"beta": 1.0},
+    "beta=1.5": {"beta": 1.5},
     "beta=2": {"beta": 2.0},
     "beta=4": {"beta": 4.0},
     "hidden (128, 64)": {"hidden_layer_sizes": (128, 64)},
@@ -67,7 +70,11 @@ SETTINGS = {
     "support_fraction=0.6": {"support_fraction": 0.6},
     "support_warmup_epochs=0": {"support_warmup_epochs": 0},
     "support_warmup_epochs=5": {"support_warmup_epochs": 5},
+    "support_warmup_epochs=15": {"support_warmup_epochs": 15},
     "support_warmup_epochs=20": {"support_warmup_epochs": 20},
+    "beta=1, support_warmup_epochs=15": {"beta": 1.0, "support_warmup_epochs": 15},
+    "beta=1.5, support_warmup_epochs=15": {"beta": 1.5, "support_warmup_epochs": 15},
+    "beta=1.5, support_warmup_epochs=20": {"beta": 1.5, "support_warmup_epochs": 20},
     "likelihood=gaussian": {"likelihood": "gaussian"},
     "likelihood=gaussian_standardised": {"likelihood": "gaussian_standardised"},
     "likelihood=laplace": {"likelihood": "laplace"},
@@ -161,9 +168,17 @@ def main():
         help="the likelihood each setting starts from, unless it sets its own "
         "(default: the detector's)",
     )
+    parser.add_argument(
+        "--beta",
+        type=float,
+        help="the KL weight each setting starts from, unless it sets its own "
+        "(default: the detector's)",
+    )
     args = parser.parse_args()
     names = args.only.split(";") if args.only else list(SETTINGS)
     base = {"likelihood": args.likelihood} if args.likelihood else {}
+    if args.beta is not None:
+        base["beta"] = args.beta
     data = {name: load() for name, load in DATASETS.items()}
     print(f"{'setting':36s}" + "".join(f"{d:>11s}" for d in data) + f"{'mean':>8s}")
     for name in names:
