@@ -189,6 +189,26 @@ def test_most_likely_rows_are_the_highest_elbo_share():
     weights = torch.tensor([1.0, 0.0, 1.0, 1.0, 1.0])
     assert sorted(most_likely_rows(elbo, weights, 0.5).tolist()) == [2, 3]
     assert len(most_likely_rows(elbo, torch.zeros(5), 0.5)) == 0
+    # A count of the rows of weight > 0 known to the caller gives the same rows.
+    assert sorted(most_likely_rows(elbo, weights, 0.5, 4).tolist()) == [2, 3]
+
+
+def test_trimmed_steps_count_supported_rows_on_the_host(X, make_vae, monkeypatch):
+    """With sample weights, each step is told how many rows it may choose, so
+    it never waits for the device to count them; the count is the right one."""
+    counts = []
+
+    def checked(elbo, weights, support_fraction, n_supported=None):
+        assert n_supported == int((weights > 0).sum())
+        counts.append(n_supported)
+        return most_likely_rows(elbo, weights, support_fraction, n_supported)
+
+    monkeypatch.setattr("skvae._training.most_likely_rows", checked)
+    weights = np.where(np.arange(len(X)) % 3 == 0, 0.0, 1.0)
+    make_vae(max_epochs=2, support_fraction=0.5, support_warmup_epochs=0).fit(
+        X, sample_weight=weights
+    )
+    assert counts and sum(counts) == 2 * np.count_nonzero(weights)
 
 
 def test_support_fraction_trims_only_after_its_warmup(X, make_vae):
