@@ -333,7 +333,7 @@ def _run_epoch(
         optimizer.step()
         total += summed_loss.detach()
         n_trained += size
-    # The epoch's one host synchronisation.
+    # Like the checks on the weights above, once per epoch: no step waits.
     return total.item() / float(n_trained)
 
 
