@@ -123,9 +123,10 @@ class Likelihood(nn.Module):
     sparse_log_partition_: ClassVar[LogPartition | None] = None
     # The input dropout that ``input_dropout='auto'`` picks: 0.5, the rate of
     # Mult-VAE's denoising (Liang et al. 2018), where it was measured to help
-    # (Bernoulli pixels: a better held-out likelihood and 2-D map); none where
-    # it was measured to hurt (counts: 2 to 19 nats per row of held-out
-    # likelihood) or where a zero is an arbitrary value (real-valued data).
+    # (Bernoulli and continuous Bernoulli pixels: a better held-out likelihood
+    # and 2-D map); none where it was measured to hurt (counts: 2 to 19 nats
+    # per row of held-out likelihood) or where a zero is an arbitrary value
+    # (real-valued data).
     auto_input_dropout: ClassVar[float] = 0.0
 
     def __init__(self, n_features: int, offset=None):
