@@ -60,6 +60,14 @@ def _mlp(
     return nn.Sequential(*layers[:-1])  # no activation after the output layer
 
 
+def standardise(x: torch.Tensor, standardisation) -> torch.Tensor:
+    """``(x - shift) / scale`` of a dense ``x``; ``x`` if not standardised."""
+    if standardisation is None:
+        return x
+    shift, scale = standardisation
+    return (x - shift) / scale
+
+
 class InputLayer(nn.Module):
     """The encoder's first linear layer, for dense or sparse batches of rows.
 
@@ -81,15 +89,13 @@ class InputLayer(nn.Module):
         For a sparse ``x`` the standardisation is folded into the weights, since
         applying it to ``x`` would make it dense.
         """
+        if not x.is_sparse:
+            return torch.addmm(self.bias, standardise(x, standardisation), self.weight)
         weight, bias = self.weight, self.bias
         if standardisation is not None:
             shift, scale = standardisation
-            if not x.is_sparse:
-                return torch.addmm(bias, (x - shift) / scale, weight)
             weight = weight / scale[:, None]
             bias = bias - shift @ weight
-        if not x.is_sparse:
-            return torch.addmm(bias, x, weight)
         rows, columns, values = nonzeros(x)
         first_of_each_row = torch.searchsorted(
             rows, torch.arange(x.shape[0], device=x.device)
@@ -211,12 +217,9 @@ class VAE(nn.Module):
         The likelihood's encoder input (``log1p`` of counts, for instance),
         standardised where the likelihood standardises.
         """
-        features = self.likelihood.encoder_input(x)
-        standardisation = self.likelihood.input_standardisation()
-        if standardisation is None:
-            return features
-        shift, scale = standardisation
-        return (features - shift) / scale
+        return standardise(
+            self.likelihood.encoder_input(x), self.likelihood.input_standardisation()
+        )
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """The observation model ``p(x | z)``."""
