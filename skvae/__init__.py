@@ -2,6 +2,7 @@
 
 from ._estimator import VAETransformer
 from ._outlier import VAEOutlierDetector
+from ._training import TrainingDivergedError
 
-__all__ = ["VAEOutlierDetector", "VAETransformer"]
+__all__ = ["TrainingDivergedError", "VAEOutlierDetector", "VAETransformer"]
 __version__ = "0.1.0"

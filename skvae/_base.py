@@ -9,13 +9,12 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import randomized_svd
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -23,28 +22,25 @@ from sklearn.utils.validation import (
 )
 
 from ._data import (
-    DenseRows,
-    Rows,
     device_is_available,
+    host_batches,
     map_batches,
     resolve_device,
     rows_of,
 )
-from ._likelihoods import LIKELIHOODS
+from ._layout import align_latent_means, principal_component_scores
+from ._likelihoods import FAMILIES, Likelihood, family_class
 from ._module import ACTIVATIONS, VAE
 from ._training import (
     TrainingConfig,
     TrainingResult,
-    align_latent_means,
+    Validation,
     make_optimizer,
-    optimizer_state,
     train,
-    train_epoch,
 )
 
-# Values (rows x importance draws x features) that one inference batch holds:
-# 4M float32 values, 16 MiB. The decoder's dense output for a batch is this big.
-_INFERENCE_CHUNK = 2**22
+# Independent streams of random numbers drawn from one fit's seed.
+_TRAINING, _NOISE, _SPLIT, _SCORING = range(4)
 
 
 @contextmanager
@@ -60,47 +56,13 @@ def _rollback_on_error(estimator):
 
 
 def _seed(random_state) -> int:
-    """A torch seed drawn from a scikit-learn ``random_state``."""
+    """A seed drawn from a scikit-learn ``random_state``."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def _principal_component_targets(
-    features: np.ndarray, weights: np.ndarray, n_components: int, random_state: int
-) -> np.ndarray:
-    """Whitened scores of each row on the first principal components of ``features``.
-
-    A weighted PCA: the rows are centred on their weighted mean and weighted by
-    ``weights`` in the covariance, so rows of weight 0 play no part. Returns
-    ``min(n_components, *features.shape)`` columns with weighted variance 1;
-    directions without variance score 0.
-    """
-    weights = weights / weights.sum()
-    mean = weights @ features
-    _, singular_values, components = randomized_svd(
-        np.sqrt(weights)[:, None] * (features - mean),
-        min(n_components, *features.shape),
-        random_state=random_state,
-    )
-    # The singular values are the standard deviations along the components.
-    scores = features @ components.T - mean @ components.T
-    has_variance = singular_values > 1e-6 * singular_values[0]
-    return np.divide(
-        scores, singular_values, out=np.zeros_like(scores), where=has_variance
-    )
-
-
-def _generators(random_state: np.random.RandomState, device, stream: int = 0):
-    """The CPU generator (weights, batch order) and the ``device`` one (noise).
-
-    Both are seeded from ``random_state``. A positive ``stream`` (the epochs
-    already run, for ``partial_fit``) mixes into the seeds, so each pass of a
-    seeded model orders its rows and draws its noise afresh, reproducibly.
-    """
-    if stream:
-        random_state = np.random.RandomState([_seed(random_state), stream])
-    generator = torch.Generator().manual_seed(_seed(random_state))
-    noise_generator = torch.Generator(device).manual_seed(_seed(random_state))
-    return generator, noise_generator
+def _derived_seed(seed: int, *stream: int) -> int:
+    """A seed for one stream of random numbers of the fit seeded by ``seed``."""
+    return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])
 
 
 # How to start training anew instead of continuing, by what continued.
@@ -108,6 +70,10 @@ _START_ANEW = {
     "warm_start=True": "Set warm_start=False to start anew.",
     "partial_fit": "Call fit, or partial_fit on a clone, to start anew.",
 }
+
+# Rows per batch when generating: fixed, so that a seeded ``sample`` draws the
+# same rows whatever the memory settings.
+_SAMPLE_ROWS = 256
 
 
 class BaseVAE(BaseEstimator):
@@ -121,7 +87,7 @@ class BaseVAE(BaseEstimator):
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "likelihood": [StrOptions(set(LIKELIHOODS))],
+        "likelihood": [StrOptions(set(FAMILIES))],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "kl_warmup_start": [Interval(Real, 0, None, closed="left")],
@@ -203,6 +169,12 @@ class BaseVAE(BaseEstimator):
     def fit(self, X, y=None, sample_weight=None):
         """Train the autoencoder on ``X``.
 
+        Training stops by itself once the score stops improving (see ``tol``),
+        or after ``max_epochs`` epochs. A ``KeyboardInterrupt`` (Ctrl-C) during
+        training leaves the estimator fitted with the epochs completed so far,
+        warns, and is raised again, so that a loop or a grid search around the
+        fit stops too.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -219,72 +191,20 @@ class BaseVAE(BaseEstimator):
         self : object
             The fitted estimator.
         """
-        self._fit(X, sample_weight)
+        self._fit(X, sample_weight, incremental=False)
         return self
-
-    def _fit(self, X, sample_weight) -> np.ndarray:
-        """Train the network; leave the estimator unchanged if anything fails.
-
-        Returns the checked ``sample_weight``.
-        """
-        with _rollback_on_error(self):
-            continuing = self.warm_start and hasattr(self, "module_")
-            X, sample_weight = self._validate_training_data(
-                X, sample_weight, reset=not continuing
-            )
-            device = resolve_device(self.device)
-            random_state = check_random_state(self.random_state)
-            generator, noise_generator = _generators(random_state, device)
-            module = self._module_to_train(
-                X, sample_weight, continuing, generator, "warm_start=True"
-            )
-            module.to(device)
-            rows = rows_of(X, device, sample_weight)
-            validation_rows = None
-            if self.early_stopping:
-                rows, validation_rows = self._split_validation(rows, generator)
-            config = self._training_config(n_samples=X.shape[0])
-            if not continuing:
-                self._initialise_layout(module, rows, config, generator, random_state)
-            result = train(
-                module,
-                rows,
-                config,
-                generator,
-                noise_generator,
-                validation_rows,
-                epochs_done=self.n_iter_ if continuing else 0,
-            )
-
-        if not result.converged:
-            warnings.warn(
-                f"{type(self).__name__} stopped after max_epochs={self.max_epochs} "
-                "epochs before the loss stopped improving. Consider raising "
-                "max_epochs.",
-                ConvergenceWarning,
-                stacklevel=4,  # the caller of fit, past scikit-learn's fit wrapper
-            )
-        self._record_training(
-            module,
-            device,
-            config,
-            result,
-            continuing,
-            random_state,
-            held_out=self.early_stopping,
-        )
-        return sample_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
         """Train the autoencoder for one pass (one epoch) over ``X``.
 
         The first call on an unfitted estimator builds the network, as ``fit``
-        does; later calls, and calls after ``fit``, continue training it, with
-        Adam's moment estimates carried over and the KL warm-up going on from
-        ``n_iter_`` epochs. Each call adds one epoch to ``n_iter_`` and one
-        value to ``loss_curve_``. Stream data too large for memory through it
-        chunk by chunk, or run it repeatedly on the same rows.
+        does; later calls, and calls after ``fit``, continue training it, as a
+        ``fit`` with ``warm_start=True`` does: Adam's moment estimates carry
+        over and the KL warm-up goes on from ``n_iter_`` epochs. Each call adds
+        one epoch to ``n_iter_`` and one value to ``loss_curve_``, and draws
+        its own batch order and noise. Stream data too large for memory through
+        it chunk by chunk, or run it repeatedly on the same rows.
 
         Stopping rules do not apply: ``max_epochs``, ``tol``,
         ``n_iter_no_change`` and ``early_stopping`` (with its validation split
@@ -325,52 +245,93 @@ class BaseVAE(BaseEstimator):
         >>> vae.transform(X[:2]).shape
         (2, 2)
         """
-        self._partial_fit(X, sample_weight)
+        self._fit(X, sample_weight, incremental=True)
         return self
 
-    def _partial_fit(self, X, sample_weight) -> np.ndarray:
-        """One epoch on ``X``; leave the estimator unchanged if anything fails.
+    def _fit(self, X, sample_weight, *, incremental: bool) -> None:
+        """Train as ``fit`` (``incremental=False``) or ``partial_fit`` do.
 
-        Returns the checked ``sample_weight``.
+        A new network is built unless one is fitted and ``incremental`` or
+        ``warm_start`` says to continue it. If anything fails, the estimator is
+        left as it was.
         """
         with _rollback_on_error(self):
-            continuing = hasattr(self, "module_")
+            continuing = hasattr(self, "module_") and (incremental or self.warm_start)
             X, sample_weight = self._validate_training_data(
                 X, sample_weight, reset=not continuing
             )
             device = resolve_device(self.device)
-            random_state = check_random_state(self.random_state)
+            seed = _seed(self.random_state)
             epochs_done = self.n_iter_ if continuing else 0
-            generator, noise_generator = _generators(random_state, device, epochs_done)
-            module = self._module_to_train(
-                X, sample_weight, continuing, generator, "partial_fit"
+            # Each pass of a seeded estimator draws its own batch order and noise.
+            generator = torch.Generator().manual_seed(
+                _derived_seed(seed, _TRAINING, epochs_done)
             )
+            noise_generator = torch.Generator(device).manual_seed(
+                _derived_seed(seed, _NOISE, epochs_done)
+            )
+            if continuing:
+                continued_by = "partial_fit" if incremental else "warm_start=True"
+                module = self._continued_module(continued_by)
+            else:
+                module = self._new_module(X, sample_weight, generator)
             module.to(device)
-            config = self._training_config(n_samples=X.shape[0])
             rows = rows_of(X, device, sample_weight)
-            if not continuing:
-                self._initialise_layout(module, rows, config, generator, random_state)
+            training_index, validation = np.arange(len(rows)), None
+            if self.early_stopping and not incremental:
+                training_index, validation_index = self._validation_split(rows, seed)
+                validation = Validation(
+                    rows.split(torch.as_tensor(validation_index)),
+                    batch_size=self._batch_size(len(training_index)),
+                    seed=_derived_seed(seed, _SCORING),
+                )
+                rows = rows.split(torch.as_tensor(training_index))
+            config = self._training_config(len(rows), incremental, module)
+            if not continuing and self._starts_from_pca():
+                self._start_from_pca(
+                    module, X, sample_weight, rows, training_index, config, generator
+                )
             optimizer = make_optimizer(
                 module,
                 config.learning_rate,
                 self._optimizer_state if continuing else None,
             )
-            loss = train_epoch(
+            result = train(
                 module,
                 rows,
                 config,
                 optimizer,
                 generator,
                 noise_generator,
-                epoch=epochs_done,
+                validation,
+                first_epoch=epochs_done,
             )
-        result = TrainingResult(
-            loss_curve=[loss], optimizer_state=optimizer_state(optimizer)
-        )
-        self._record_training(
-            module, device, config, result, continuing, random_state, held_out=False
-        )
-        return sample_weight
+        self._record_training(module, device, config, result, continuing, seed)
+        self._finish_fit(X, sample_weight)
+        self._report(result)
+
+    def _finish_fit(self, X, sample_weight: np.ndarray) -> None:
+        """What a subclass does once the network is trained (a threshold, say)."""
+
+    def _report(self, result: TrainingResult) -> None:
+        """Warn about how training ended; raise a ``KeyboardInterrupt`` again."""
+        if result.interrupted:
+            warnings.warn(
+                f"{type(self).__name__} training was interrupted after "
+                f"{len(result.loss_curve)} epochs; the estimator keeps the network "
+                "trained so far.",
+                UserWarning,
+                stacklevel=5,  # the caller of fit, past scikit-learn's fit wrapper
+            )
+            raise KeyboardInterrupt
+        if result.still_improving:
+            warnings.warn(
+                f"{type(self).__name__} stopped after max_epochs={self.max_epochs} "
+                "epochs while the score was still improving. Consider raising "
+                "max_epochs.",
+                ConvergenceWarning,
+                stacklevel=5,  # the caller of fit, past scikit-learn's fit wrapper
+            )
 
     def _validate_training_data(self, X, sample_weight, reset: bool):
         """``X`` and ``sample_weight`` checked for training, ``X`` in its domain."""
@@ -378,56 +339,54 @@ class BaseVAE(BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        LIKELIHOODS[self.likelihood].check_domain(X)
-        if self.init == "pca" and sp.issparse(X):
-            raise ValueError(
-                "init='pca' needs dense X: the principal components of a sparse "
-                "matrix need it centred, which would densify it. Use "
-                "init='random', or init='auto', which picks it for sparse X."
+        if reset or not hasattr(self, "module_"):
+            family_class(self.likelihood).check_domain(
+                self.likelihood, X, self._column_names(X.shape[1])
             )
+        else:
+            self.module_.likelihood.check_domain(X, self._column_names(X.shape[1]))
         return X, sample_weight
 
-    def _initialise_layout(
-        self, module: VAE, rows: Rows, config: TrainingConfig, generator, random_state
+    def _column_names(self, n_columns: int):
+        """The names of ``X``'s columns for error messages: names or indices."""
+        names = getattr(self, "feature_names_in_", None)
+        return list(names) if names is not None else list(range(n_columns))
+
+    def _new_module(self, X, sample_weight, generator: torch.Generator) -> VAE:
+        """A new network, with the likelihood's baselines taken from ``X``."""
+        likelihood = Likelihood.from_data(self.likelihood, X, sample_weight)
+        return VAE(**self._architecture(), likelihood=likelihood, generator=generator)
+
+    def _starts_from_pca(self) -> bool:
+        return self.init in ("auto", "pca")
+
+    def _start_from_pca(
+        self, module, X, sample_weight, rows, training_index, config, generator
     ) -> None:
-        """Start the latent layout of a new network as ``init`` says.
+        """Train the encoder to map the training rows to their principal components.
 
-        With principal components (``init='pca'``, or ``'auto'`` on dense rows),
-        the encoder is first trained to map the rows to their whitened principal
-        component scores; with ``init='random'``, nothing is done.
+        The components are those of the training rows (held-out rows weigh 0),
+        as the encoder sees them.
         """
-        if self.init == "random" or not isinstance(rows, DenseRows):
-            return
-        with torch.inference_mode():
-            # C order whatever X's, so the components do not depend on it.
-            features = module.encoder_features(rows.data).cpu().contiguous().numpy()
-        targets = _principal_component_targets(
-            features,
-            rows.weights.cpu().numpy(),
+        values, scale = module.likelihood.encoder_features(X)
+        weights = np.zeros(X.shape[0])
+        weights[training_index] = sample_weight[training_index]
+        scores = principal_component_scores(
+            values,
+            scale,
+            weights,
             module.latent_dim,
-            random_state=_seed(random_state),
+            seed=int(torch.randint(2**31 - 1, (), generator=generator)),
         )
-        align_latent_means(module, rows, torch.as_tensor(targets), config, generator)
-
-    def _module_to_train(
-        self, X, sample_weight, continuing: bool, generator, continued_by: str
-    ) -> VAE:
-        """A new network for ``X``, or a copy of the fitted one to continue."""
-        architecture = self._architecture()
-        if continuing:
-            return self._continued_module(architecture, continued_by)
-        likelihood = LIKELIHOODS[self.likelihood].from_data(X, sample_weight)
-        return VAE(
-            X.shape[1], **architecture, likelihood=likelihood, generator=generator
+        targets = torch.as_tensor(scores[training_index], dtype=torch.float32)
+        align_latent_means(
+            module, rows, targets, config.batch_size, config.learning_rate, generator
         )
 
-    def _record_training(
-        self, module, device, config, result, continuing, random_state, held_out
-    ):
+    def _record_training(self, module, device, config, result, continuing, seed):
         """Set the fitted attributes after the training that ``result`` describes.
 
-        ``continuing`` extends the per-epoch records of earlier fits;
-        ``held_out`` says whether rows were held out for validation.
+        ``continuing`` extends the per-epoch records of earlier calls.
         """
         self.module_ = module
         self.device_ = device
@@ -436,7 +395,7 @@ class BaseVAE(BaseEstimator):
         self.loss_curve_ = self._history("loss_curve_", continuing) + result.loss_curve
         self.best_loss_ = min(self.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
-        if held_out:
+        if result.validation_scores:
             self.validation_scores_ = (
                 self._history("validation_scores_", continuing)
                 + result.validation_scores
@@ -446,18 +405,17 @@ class BaseVAE(BaseEstimator):
             vars(self).pop("validation_scores_", None)
             vars(self).pop("best_validation_score_", None)
         self._optimizer_state = result.optimizer_state
-        self._score_seed = _seed(random_state)
+        self._score_seed = _derived_seed(seed, _SCORING)
 
     def _validate_X(self, X, reset: bool):
         """Validate ``X`` with scikit-learn's helpers."""
-        X = validate_data(
+        return validate_data(
             self,
             X,
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
             reset=reset,
         )
-        return X
 
     def _architecture(self) -> dict:
         """The parameters that shape the network, checked."""
@@ -473,13 +431,13 @@ class BaseVAE(BaseEstimator):
             "activation": self.activation,
         }
 
-    def _continued_module(self, architecture: dict, continued_by: str) -> VAE:
-        """A copy of the fitted network to train on, if it has ``architecture``.
+    def _continued_module(self, continued_by: str) -> VAE:
+        """A copy of the fitted network to train on, if the parameters still fit it.
 
         ``continued_by`` names what continues training, for the error message.
         """
         fitted = self.module_.architecture()
-        wanted = {**architecture, "likelihood": self.likelihood}
+        wanted = {**self._architecture(), "likelihood": self.likelihood}
         if fitted != wanted:
             changed = ", ".join(
                 f"{name}={fitted[name]!r} to {wanted[name]!r}"
@@ -492,19 +450,22 @@ class BaseVAE(BaseEstimator):
             )
         return copy.deepcopy(self.module_)
 
-    def _training_config(self, n_samples: int) -> TrainingConfig:
-        batch_size = 200 if self.batch_size == "auto" else self.batch_size
+    def _batch_size(self, n_rows: int) -> int:
+        return min(200 if self.batch_size == "auto" else self.batch_size, n_rows)
+
+    def _training_config(self, n_rows: int, incremental: bool, module: VAE):
         return TrainingConfig(
-            batch_size=min(batch_size, n_samples),
-            max_epochs=self.max_epochs,
+            batch_size=self._batch_size(n_rows),
+            max_epochs=1 if incremental else self.max_epochs,
             learning_rate=self.learning_rate,
             beta=self.beta,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
+            stops=not incremental,
             kl_warmup_epochs=self.kl_warmup_epochs,
             kl_warmup_start=self.kl_warmup_start,
             input_dropout=(
-                LIKELIHOODS[self.likelihood].auto_input_dropout
+                module.likelihood.auto_input_dropout
                 if self.input_dropout == "auto"
                 else self.input_dropout
             ),
@@ -515,10 +476,11 @@ class BaseVAE(BaseEstimator):
         )
 
     def _history(self, attribute: str, continuing: bool) -> list[float]:
-        """The per-epoch record of earlier fits that this fit continues."""
+        """The per-epoch record of earlier calls that this one continues."""
         return list(getattr(self, attribute, [])) if continuing else []
 
-    def _split_validation(self, rows: Rows, generator: torch.Generator):
+    def _validation_split(self, rows, seed: int):
+        """Training and held-out row positions, the same for every call."""
         n_validation = math.ceil(self.validation_fraction * len(rows))
         if n_validation >= len(rows):
             raise ValueError(
@@ -526,17 +488,19 @@ class BaseVAE(BaseEstimator):
                 f"{len(rows)} rows for validation, leaving none to train on. Pass "
                 "more rows or set early_stopping=False."
             )
-        order = torch.randperm(len(rows), generator=generator)
-        training_rows = rows.split(order[n_validation:])
-        validation_rows = rows.split(order[:n_validation])
-        for role, part in (("held out", validation_rows), ("kept", training_rows)):
-            if not part.weights.any():
+        order = np.random.RandomState(_derived_seed(seed, _SPLIT)).permutation(
+            len(rows)
+        )
+        training_index, validation_index = order[n_validation:], order[:n_validation]
+        weights = rows.weights.cpu().numpy()
+        for role, index in (("held out", validation_index), ("kept", training_index)):
+            if not weights[index].any():
                 raise ValueError(
                     f"early_stopping=True split the rows, and the sample weights "
                     f"of the {role} rows are all zero. Use another random_state, "
                     f"another validation_fraction, or early_stopping=False."
                 )
-        return training_rows, validation_rows
+        return np.sort(training_index), np.sort(validation_index)
 
     # ---------------------------------------------------------------- inference
 
@@ -585,17 +549,26 @@ class BaseVAE(BaseEstimator):
     def _map_importance_draws(self, X, function):
         """``function(module_, x, noise)`` over batches of ``X``, with fixed draws."""
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        self.module_.likelihood.check_domain(X)
         generator = torch.Generator().manual_seed(self._score_seed)
         noise = torch.randn(
             (self.n_importance_samples, self.module_.latent_dim), generator=generator
+        ).to(self.device_)
+        return self._map_rows(
+            X, lambda x: function(self.module_, x, noise), self.n_importance_samples
         )
-        noise = noise.to(self.device_)
-        rows = rows_of(X, self.device_)
-        batch_rows = self._batch_rows(self.n_importance_samples)
+
+    def _map_rows(self, X, function, n_draws: int = 1, dtype=np.float64):
+        """``function`` of batches of ``X``'s rows, validated and domain-checked.
+
+        ``X`` stays on the host; batches are sized by scikit-learn's
+        ``working_memory`` for ``n_draws`` decoded copies of each row.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        self.module_.likelihood.check_domain(X, self._column_names(X.shape[1]))
+        batches = host_batches(X, self._batch_rows(n_draws), self.device_)
         return map_batches(
-            lambda x: function(self.module_, x, noise), rows.batches(batch_rows)
+            function, batches, X.shape[0], X.dtype if dtype is None else dtype
         )
 
     def score(self, X, y=None):
@@ -616,8 +589,20 @@ class BaseVAE(BaseEstimator):
         return float(np.mean(self.score_samples(X)))
 
     def _batch_rows(self, n_draws: int) -> int:
-        """Rows per inference batch that keep ``rows * draws * features`` bounded."""
-        return max(1, _INFERENCE_CHUNK // (n_draws * self.n_features_in_))
+        """Rows per inference batch, from scikit-learn's ``working_memory``.
+
+        A row takes about four float32 copies of the decoder's output per draw
+        (the output, the likelihood's parameters, the per-column terms and a
+        temporary), plus the encoder's input and both networks' activations.
+        """
+        module = self.module_
+        width = (
+            module.likelihood.n_features
+            + 2 * sum(module.hidden_layer_sizes)
+            + 2 * module.latent_dim
+            + 4 * module.likelihood.n_outputs
+        )
+        return get_chunk_n_rows(row_bytes=4 * n_draws * width)
 
     # -------------------------------------------------------- scikit-learn glue
 

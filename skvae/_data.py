@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+
+# The device types skvae trains on.
+DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -17,9 +21,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
     Raises
     ------
     ValueError
-        If torch does not know the device, or this machine cannot run it.
+        If torch does not know the device, if skvae cannot train on its type
+        (``"meta"``, ``"xla"``, ...), or if this machine cannot run it.
     """
-    if device == "auto":
+    if isinstance(device, str) and device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         if torch.backends.mps.is_available():
@@ -43,6 +48,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 def _unavailable_because(device: torch.device) -> str:
     """Why ``device`` cannot be used on this machine, or ``""`` if it can."""
+    if device.type not in DEVICE_TYPES:
+        return (
+            f"skvae trains on the device types {', '.join(DEVICE_TYPES)} only, "
+            f"not {device.type!r}"
+        )
     if device.type == "cuda":
         if not torch.cuda.is_available():
             return "CUDA is not available on this machine"
@@ -140,15 +150,7 @@ class SparseRows(Rows):
         return self.matrix.shape[0]
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
-        batch = self.matrix[index.cpu().numpy()].tocoo()
-        indices = np.vstack([batch.row, batch.col]).astype(np.int64)
-        return torch.sparse_coo_tensor(
-            torch.from_numpy(indices),
-            torch.from_numpy(batch.data.astype(np.float32)),
-            batch.shape,
-            is_coalesced=True,  # rows of a canonical CSR matrix come out sorted
-            check_invariants=False,
-        ).to(self.device)
+        return _sparse_tensor(self.matrix[index.cpu().numpy()], self.device)
 
     def split(self, index: torch.Tensor) -> SparseRows:
         return SparseRows(
@@ -157,25 +159,104 @@ class SparseRows(Rows):
             self.weights[index.to(self.device)],
         )
 
+    def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
+        """Consecutive batches of rows, sliced from the matrix."""
+        for start in range(0, len(self), batch_size):
+            yield _sparse_tensor(self.matrix[start : start + batch_size], self.device)
+
+
+def _sparse_tensor(matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:
+    """A canonical CSR matrix as a float32 sparse COO tensor on ``device``."""
+    batch = matrix.tocoo()
+    indices = np.vstack([batch.row, batch.col]).astype(np.int64)
+    return torch.sparse_coo_tensor(
+        torch.from_numpy(indices),
+        torch.from_numpy(batch.data.astype(np.float32)),
+        batch.shape,
+        is_coalesced=True,  # rows of a canonical CSR matrix come out sorted
+        check_invariants=False,
+    ).to(device)
+
+
+def canonical_csr(X) -> sp.csr_matrix:
+    """``X`` as a CSR matrix with sorted indices and no duplicates.
+
+    The caller's arrays are never reordered: a matrix that needs it is copied.
+    """
+    matrix = sp.csr_matrix(X)
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
+    return matrix
+
 
 def rows_of(X, device: torch.device, weights=None) -> Rows:
     """The rows of a dense array or a sparse matrix, served on ``device``."""
     if sp.issparse(X):
-        matrix = sp.csr_matrix(X)
-        if not matrix.has_canonical_format:  # sorted indices, no duplicates
-            matrix = matrix.copy()  # never reorder the caller's arrays
-            matrix.sum_duplicates()
-        return SparseRows(matrix, device, weights)
+        return SparseRows(canonical_csr(X), device, weights)
     return DenseRows(torch.tensor(X, dtype=torch.float32, device=device), weights)
+
+
+def host_batches(X, batch_rows: int, device: torch.device) -> Iterator[torch.Tensor]:
+    """Consecutive batches of ``X``'s rows as float32 tensors on ``device``.
+
+    ``X`` stays on the host; one batch at a time goes to the device. Dense
+    batches are fresh copies, so results do not depend on where ``X`` lies in
+    memory; sparse ones are sparse COO tensors.
+    """
+    if sp.issparse(X):
+        yield from SparseRows(canonical_csr(X), device).batches(batch_rows)
+        return
+    for start in range(0, X.shape[0], batch_rows):
+        yield torch.tensor(
+            X[start : start + batch_rows], dtype=torch.float32, device=device
+        )
 
 
 def map_batches(
     function: Callable[[torch.Tensor], torch.Tensor],
-    batches: Iterator[torch.Tensor],
+    batches: Iterable[torch.Tensor],
+    n_rows: int,
     dtype=np.float64,
 ) -> np.ndarray:
-    """Apply ``function`` to each batch without gradients; concatenate on the CPU."""
+    """``function`` of each batch, without gradients, gathered in one NumPy array.
+
+    Each batch's result moves to the host as soon as it is computed, into an
+    array of ``n_rows`` rows allocated once.
+    """
+    result = None
+    start = 0
     with torch.inference_mode():
-        results = [function(batch).cpu() for batch in batches]
-    joined = results[0] if len(results) == 1 else torch.cat(results)
-    return joined.numpy().astype(dtype, copy=False)
+        for batch in batches:
+            part = function(batch).cpu().numpy()
+            if result is None:
+                result = np.empty((n_rows, *part.shape[1:]), dtype=dtype)
+            result[start : start + len(part)] = part
+            start += len(part)
+    assert result is not None and start == n_rows
+    return result
+
+
+@contextmanager
+def seeded_global_rng(seed: int, device: torch.device):
+    """Run the block with torch's global generators for ``device`` seeded.
+
+    For code that draws through :mod:`torch.distributions`, which takes no
+    generator: the global states of the CPU and of ``device`` are put back
+    when the block ends, so the caller's random state is left as it was.
+    """
+    forked = [] if device.type == "cpu" else [_index(device)]
+    device_type = "cuda" if device.type == "cpu" else device.type
+    with torch.random.fork_rng(devices=forked, device_type=device_type):
+        torch.default_generator.manual_seed(seed)
+        if device.type == "cuda":
+            torch.cuda.default_generators[_index(device)].manual_seed(seed)
+        elif device.type == "mps":
+            torch.mps.manual_seed(seed)
+        yield
+
+
+def _index(device: torch.device) -> int:
+    if device.type == "cuda" and device.index is None:
+        return torch.cuda.current_device()
+    return device.index or 0

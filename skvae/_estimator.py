@@ -9,8 +9,8 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import BaseVAE, _seed
-from ._data import map_batches, rows_of
+from ._base import _SAMPLE_ROWS, BaseVAE, _seed
+from ._data import host_batches, map_batches, seeded_global_rng
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
@@ -209,7 +209,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to encode.
+            Rows to encode, in the fitted likelihood's domain.
 
         Returns
         -------
@@ -217,13 +217,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Mean of ``q(z | x)`` for each row, in ``X``'s float dtype.
         """
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        rows = rows_of(X, self.device_)
-        return map_batches(
-            self.module_.posterior_mean,
-            rows.batches(self._batch_rows(1)),
-            X.dtype,
-        )
+        return self._map_rows(X, self.module_.posterior_mean, dtype=None)
 
     def inverse_transform(self, X):
         """Decode latent points to the mean of ``p(x | z)`` in input space.
@@ -239,18 +233,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             The decoder's mean for each latent point.
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=(np.float64, np.float32))
+        Z = check_array(X, dtype=(np.float64, np.float32), input_name="X")
         if Z.shape[1] != self.module_.latent_dim:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform expects "
                 f"latent_dim={self.module_.latent_dim} columns."
             )
-        rows = rows_of(Z, self.device_)
-        return map_batches(
-            lambda z: self.module_.decode(z).mean,
-            rows.batches(self._batch_rows(1)),
-            Z.dtype,
-        )
+        batches = host_batches(Z, self._batch_rows(1), self.device_)
+        return map_batches(self.module_.decode_mean, batches, len(Z), Z.dtype)
 
     def sample(self, n_samples=1, random_state=None, *, return_mean=False):
         """Generate rows: ``z ~ N(0, I)``, then ``x ~ p(x | z)``.
@@ -260,7 +250,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         n_samples : int, default=1
             Number of rows to generate.
         random_state : int, RandomState instance or None, default=None
-            Seeds the draws.
+            Seeds the draws. None takes them from the estimator's
+            ``random_state``, as :meth:`sklearn.mixture.GaussianMixture.sample`
+            does: a model fitted with an integer ``random_state`` then draws
+            the same rows on every call.
         return_mean : bool, default=False
             Return the decoder's mean ``E[x | z]`` instead of a draw from
             ``p(x | z)``: the smooth picture one usually wants for images.
@@ -275,22 +268,18 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             raise ValueError(
                 f"n_samples must be a positive integer, got {n_samples!r}."
             )
-        generator = torch.Generator(self.device_).manual_seed(_seed(random_state))
+        seed = _seed(self.random_state if random_state is None else random_state)
+        generator = torch.Generator(self.device_).manual_seed(seed)
         z = torch.randn(
             (n_samples, self.module_.latent_dim),
             generator=generator,
             device=self.device_,
         )
-
-        def generate(z_batch):
-            px = self.module_.decode(z_batch)
-            return (
-                px.mean
-                if return_mean
-                else self.module_.likelihood.sample(px, generator)
-            )
-
-        return map_batches(generate, z.split(self._batch_rows(1)))
+        decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
+        # The likelihood draws through torch.distributions, from torch's global
+        # generator: seeded here, and put back as it was afterwards.
+        with seeded_global_rng(seed, self.device_):
+            return map_batches(decode, z.split(_SAMPLE_ROWS), n_samples)
 
     # -------------------------------------------------------- scikit-learn glue
 

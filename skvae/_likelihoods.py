@@ -1,23 +1,31 @@
-"""Observation models p(x | z): one small class per family.
+"""Observation models p(x | z): one small class per family, and blocks of columns.
 
-Each class turns the decoder's raw output into a :mod:`torch.distributions`
-object over the features of each row (``distribution``) and scores rows with
-every normalising constant included (``log_prob``), so the reconstruction term
-of the ELBO is a log-likelihood in nats. Each class also says which values of
-``X`` it can describe (``check_domain``), how ``X`` is presented to the encoder
-(``encoder_input`` and ``input_standardisation``),
-and how to draw from it with a local random generator (``sample``), so that no
-global random state is ever touched.
+A *family* models a block of columns. The decoder predicts one raw number per
+column; the family's ``link`` turns it into the family's parameter (a mean in
+the units of ``X``, logits, log-rates or log-probabilities), ``log_prob`` gives
+``log p(x_j | z)`` of each value in nats with every normalising constant, and
+``distribution`` the matching :mod:`torch.distributions` object, whose ``mean``
+and ``sample`` the estimators use. Each family also says which values it can
+describe (``check_domain``) and how the encoder sees its columns
+(``encoder_values`` and ``input_standardisation``).
 
-Rows may come as a dense tensor or as a sparse COO tensor. For sparse rows,
-``log_prob`` adds ``log p(0)`` over every feature and corrects it at the
-stored values only, so no dense copy of the batch is made.
+``Likelihood`` is what the network holds: a list of ``(columns, family)``
+blocks. It sums the blocks' log-probabilities over a row's columns, scores
+sparse rows without densifying them (``log p(0)`` over every column, corrected
+at the stored values), and is the one place that knows how many blocks there
+are.
+
+``log_prob`` broadcasts its arguments: the sparse path asks for the
+log-probability of a scalar 0 under every column's parameter, which costs the
+per-column work (a variance's logarithm, a dispersion's ``lgamma``) once per
+column rather than once per value.
 """
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import ClassVar, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,42 +35,38 @@ from torch.distributions import (
     Bernoulli,
     ContinuousBernoulli,
     Distribution,
+    Laplace,
     Multinomial,
     NegativeBinomial,
     Normal,
     Poisson,
 )
-from torch.distributions import Laplace as LaplaceDistribution
 from torch.nn import functional as F
 
 from ._sparse_log_prob import (
+    FusedSparseTerms,
     LinearSparseLogProb,
-    LogPartition,
     bernoulli_log_partition_,
     multinomial_log_partition_,
     poisson_log_partition_,
     row_sums,
 )
 
-# Per-feature variances of the Gaussian likelihood never fall below this, in
+# Per-feature variances of the real-valued families never fall below this, in
 # units of the feature's variance: a constant or perfectly predicted column
 # then adds at most -0.5 * log(2 * pi * 1e-3) ~ 2.5 nats to a row's
 # log-likelihood instead of driving it to infinity.
 GAUSSIAN_VARIANCE_FLOOR = 1e-3
 
-_ALL_FEATURES = slice(None)
+ALL = slice(None)
+_CHECK_ROWS = 2**14  # rows per block when checking the values of dense X
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _values(X) -> np.ndarray:
-    """The distinct kinds of value in ``X``: its stored values, plus 0 if sparse."""
-    if sp.issparse(X):
-        has_implicit_zeros = X.nnz < math.prod(X.shape)
-        return np.append(X.data, 0.0) if has_implicit_zeros else X.data
-    return np.asarray(X)
+# ---------------------------------------------------------------- host-side data
 
 
-def _column_means(X, sample_weight=None) -> np.ndarray:
+def column_means(X, sample_weight=None) -> np.ndarray:
     """Weighted mean of each column of a dense array or sparse matrix."""
     if sample_weight is None:
         sample_weight = np.ones(X.shape[0])
@@ -74,15 +78,128 @@ def _column_means(X, sample_weight=None) -> np.ndarray:
     return np.einsum("i,ij->j", weights, X)
 
 
+def _column_moments(X, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean and standard deviation of each column (1 where constant)."""
+    mean = column_means(X, sample_weight)
+    squares = X.multiply(X) if sp.issparse(X) else X**2
+    std = np.sqrt(np.maximum(column_means(squares, sample_weight) - mean**2, 0.0))
+    std[std <= 1e-8 * np.maximum(np.abs(mean), 1.0)] = 1.0
+    return mean, std
+
+
 def _smoothed_means(X, sample_weight=None) -> np.ndarray:
-    """Each feature's mean, pulled away from 0 by half a count."""
+    """Each column's mean, pulled away from 0 by half a count."""
     n = X.shape[0]
-    return (_column_means(X, sample_weight) * n + 0.5) / (n + 1)
+    return (column_means(X, sample_weight) * n + 0.5) / (n + 1)
 
 
-def _as_buffer(values, n_features: int, default: float) -> torch.Tensor:
-    values = np.full(n_features, default) if values is None else values
-    return torch.as_tensor(values, dtype=torch.float32)
+def _log_odds_of_means(X, sample_weight=None) -> np.ndarray:
+    mean = _smoothed_means(X, sample_weight)
+    return np.log(mean) - np.log1p(-mean)
+
+
+def _log_means(X, sample_weight=None) -> np.ndarray:
+    return np.log(_smoothed_means(X, sample_weight))
+
+
+def _column_ranges(X) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest value of each column, implicit zeros included."""
+    if not sp.issparse(X):
+        return X.min(axis=0), X.max(axis=0)
+    X = _canonical(X)
+    low = np.full(X.shape[1], np.inf)
+    high = np.full(X.shape[1], -np.inf)
+    np.minimum.at(low, X.indices, X.data)
+    np.maximum.at(high, X.indices, X.data)
+    has_zeros = np.bincount(X.indices, minlength=X.shape[1]) < X.shape[0]
+    low[has_zeros] = np.minimum(low[has_zeros], 0.0)
+    high[has_zeros] = np.maximum(high[has_zeros], 0.0)
+    return low, high
+
+
+def _canonical(X) -> sp.csr_matrix:
+    """A CSR matrix of ``X``'s values, one stored entry per cell at most."""
+    X = sp.csr_matrix(X)
+    if not X.has_canonical_format:
+        X = X.copy()  # never change the caller's arrays
+        X.sum_duplicates()
+    return X
+
+
+def _fractional_columns(X) -> np.ndarray:
+    """Whether each column holds a value that is not a whole number."""
+    if sp.issparse(X):
+        X = _canonical(X)
+        fractional = np.zeros(X.shape[1], dtype=bool)
+        fractional[X.indices[X.data != np.round(X.data)]] = True
+        return fractional
+    # A block of rows at a time: rounding makes a copy of what it rounds.
+    fractional = np.zeros(X.shape[1], dtype=bool)
+    for start in range(0, X.shape[0], _CHECK_ROWS):
+        block = X[start : start + _CHECK_ROWS]
+        fractional |= np.any(block != np.round(block), axis=0)
+    return fractional
+
+
+def _column_error(family: str, problem: str, column, low, high, advice="") -> str:
+    return (
+        f"likelihood={family!r} needs {problem}, but column {column!r} of X has "
+        f"values in [{low:g}, {high:g}].{advice}"
+    )
+
+
+def _check_real(family: str, X, names: Sequence) -> None:
+    """Any finite value will do; ``validate_data`` has refused NaN and infinity."""
+
+
+def _check_unit_interval(family: str, X, names: Sequence) -> None:
+    low, high = _column_ranges(X)
+    bad = np.flatnonzero((low < 0.0) | (high > 1.0))
+    if bad.size:
+        j = bad[0]
+        advice = (
+            " Scale X to [0, 1] (for example with MinMaxScaler) or use "
+            "likelihood='gaussian'."
+        )
+        raise ValueError(
+            _column_error(family, "values in [0, 1]", names[j], low[j], high[j], advice)
+        )
+
+
+def _check_counts(family: str, X, names: Sequence) -> None:
+    low, high = _column_ranges(X)
+    bad = np.flatnonzero(low < 0.0)
+    if bad.size:
+        j = bad[0]
+        raise ValueError(
+            _column_error(family, "non-negative counts", names[j], low[j], high[j])
+        )
+    bad = np.flatnonzero(_fractional_columns(X))
+    if bad.size:
+        j = bad[0]
+        column = X[:, [j]].toarray().ravel() if sp.issparse(X) else X[:, j]
+        example = column[column != np.round(column)][0]
+        raise ValueError(
+            f"likelihood={family!r} needs integer counts, but column {names[j]!r} "
+            f"of X has values such as {example:g}. Round X, or use "
+            "likelihood='gaussian'."
+        )
+
+
+def _identity(values):
+    return values
+
+
+def _log1p(values):
+    """``log1p`` of a NumPy array, a SciPy sparse matrix or a torch tensor."""
+    if torch.is_tensor(values):
+        return map_values(values, torch.log1p)
+    if sp.issparse(values):
+        return values.log1p()
+    return np.log1p(values)
+
+
+# ------------------------------------------------------------------ torch helpers
 
 
 def nonzeros(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -106,534 +223,318 @@ def map_values(x: torch.Tensor, function) -> torch.Tensor:
     )
 
 
-class Likelihood(nn.Module):
-    """An observation model p(x | z) over rows of ``n_features`` features.
+def _buffer(values, n_features: int, default: float) -> torch.Tensor:
+    values = np.full(n_features, default) if values is None else values
+    return torch.as_tensor(values, dtype=torch.float32)
 
-    The decoder predicts one number per feature, read as a departure from
-    ``offset`` (a per-feature baseline set from the training data, so training
-    starts from the feature averages). Subclasses set ``name`` and implement
-    ``distribution`` and ``sample``.
+
+# ----------------------------------------------------------------------- families
+
+
+class Family(nn.Module):
+    """An observation model for a block of ``n_features`` columns.
+
+    The decoder predicts one number per column, read as a departure from
+    ``offset``, a per-column baseline set from the training data (the mean,
+    its log-odds or its logarithm), so training starts from the column
+    averages. Subclasses set ``name`` and write ``log_prob`` and
+    ``distribution``; the class attributes below say the rest.
     """
 
     name: ClassVar[str]
     offset: torch.Tensor
-    # Families whose log-probability is linear in the row given the logits set
-    # this to their log-partition function; sparse rows then train through
-    # ``LinearSparseLogProb`` (see :mod:`skvae._sparse_log_prob`).
-    sparse_log_partition_: ClassVar[LogPartition | None] = None
-    # The input dropout that ``input_dropout='auto'`` picks: 0.5, the rate of
-    # Mult-VAE's denoising (Liang et al. 2018), where it was measured to help
-    # (Bernoulli and continuous Bernoulli pixels: a better held-out likelihood
-    # and 2-D map); none where it was measured to hurt (counts: 2 to 19 nats
-    # per row of held-out likelihood) or where a zero is an arbitrary value
-    # (real-valued data).
+    check_domain: ClassVar[Callable] = staticmethod(_check_real)
+    """``check_domain(name, X, column_names)`` raises a ``ValueError`` naming the
+    first column that holds a value the family cannot describe."""
+    encoder_values: ClassVar[Callable] = staticmethod(_identity)
+    """The zero-preserving map from a column's values to what the encoder sees
+    (before ``input_standardisation``), for arrays, sparse matrices and tensors."""
+    baseline: ClassVar[Callable | None] = None
+    """``baseline(X, sample_weight)``: the ``offset`` for training data ``X``."""
     auto_input_dropout: ClassVar[float] = 0.0
+    """What ``input_dropout='auto'`` picks: 0.5, Mult-VAE's rate, where it was
+    measured to help (Bernoulli and continuous Bernoulli pixels); none where it
+    hurt (counts) or where a zero is an arbitrary value (real-valued data)."""
+    fused_sparse: ClassVar[FusedSparseTerms | None] = None
+    """For families whose log-probability is linear in ``x`` given the logits:
+    the terms of the fused sparse step (see :mod:`skvae._sparse_log_prob`)."""
 
     def __init__(self, n_features: int, offset=None):
         super().__init__()
         self.n_features = n_features
-        self.register_buffer("offset", _as_buffer(offset, n_features, 0.0))
+        self.register_buffer("offset", _buffer(offset, n_features, 0.0))
 
     @classmethod
-    def from_data(cls, X, sample_weight=None) -> Likelihood:
-        """Build the likelihood for training data ``X`` (already domain-checked).
+    def from_data(cls, X, sample_weight=None, **options) -> Family:
+        """The family for training data ``X`` (already domain-checked).
 
-        Statistics of ``X`` that set the baseline are weighted by
-        ``sample_weight``, so rows of weight 0 play no part.
+        Statistics that set the baseline are weighted by ``sample_weight``, so
+        rows of weight 0 play no part.
         """
-        return cls(X.shape[1])
+        offset = None if cls.baseline is None else cls.baseline(X, sample_weight)
+        return cls(X.shape[1], offset=offset, **options)
 
-    @classmethod
-    def check_domain(cls, X) -> None:
-        """Raise ``ValueError`` if ``X`` holds values this family cannot describe."""
+    def link(self, output: torch.Tensor) -> torch.Tensor:
+        """The family's parameter of each column, from the decoder's raw output."""
+        return self.offset + output
 
-    def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
-        """The batch as the encoder sees it, before standardisation."""
-        return x
+    def log_prob(
+        self, parameter: torch.Tensor, x: torch.Tensor, features=ALL
+    ) -> torch.Tensor:
+        """``log p(x_j | parameter_j)`` of each value, broadcast over both.
 
-    def input_standardisation(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """``(shift, scale)`` if the encoder sees ``(input - shift) / scale``."""
-        return None
-
-    def distribution(
-        self, decoder_output: torch.Tensor, features=_ALL_FEATURES
-    ) -> Distribution:
-        """The distribution of each feature given the decoder's raw output.
-
-        ``features`` says which feature each of the last axis's entries belongs
-        to (all of them, in order, by default).
+        ``features`` says which column each entry of the last axis belongs to
+        (all of them, in order, by default), for the families with per-column
+        parameters of their own (a variance, a dispersion).
         """
         raise NotImplementedError
 
-    def log_prob(self, decoder_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``log p(x | z)`` of each row, summed over features.
+    def distribution(self, parameter: torch.Tensor) -> Distribution:
+        """The distribution of every column given its parameter."""
+        raise NotImplementedError
 
-        ``decoder_output`` may carry leading axes (one per posterior draw) in
-        front of ``x``'s shape.
-        """
-        if not x.is_sparse:
-            return self.distribution(decoder_output).log_prob(x).sum(-1)
-        rows, columns, values = nonzeros(x)
-        at_zero = self.log_prob_of_zeros(decoder_output)
-        px = self.distribution(decoder_output[..., rows, columns], columns)
-        correction = px.log_prob(values) - px.log_prob(torch.zeros_like(values))
-        return at_zero.index_add(-1, rows, correction)
-
-    def log_prob_after(
-        self, output_layer: nn.Linear, hidden: torch.Tensor, x: torch.Tensor
-    ) -> torch.Tensor:
-        """``log p(x | z)`` of each row, from the decoder's last hidden layer.
-
-        ``output_layer(hidden)`` is the decoder's output. For sparse rows,
-        families with a ``sparse_log_partition_`` compute the two together,
-        with one dense ``(rows, features)`` array instead of half a dozen; the
-        result is ``log_prob``'s.
-        """
-        log_partition_ = type(self).sparse_log_partition_
-        if not x.is_sparse or log_partition_ is None:
-            return self.log_prob(output_layer(hidden), x)
-        rows, columns, values = nonzeros(x)
-        fused = LinearSparseLogProb.apply(
-            hidden,
-            output_layer.weight,
-            output_layer.bias,
-            self.offset,
-            rows,
-            columns,
-            values,
-            log_partition_,
-        )
-        return fused + self.log_base_measure(rows, values, x.shape[0])
-
-    def log_base_measure(
-        self, rows: torch.Tensor, values: torch.Tensor, n_rows: int
-    ) -> torch.Tensor | float:
-        """The terms of ``log p(x | z)`` free of the logits, for sparse rows.
-
-        ``rows`` and ``values`` are the stored entries; 0 unless the family
-        overrides it. Only families with a ``sparse_log_partition_`` use it.
-        """
+    def row_log_prob(self, x: torch.Tensor) -> torch.Tensor | float:
+        """A term of each row's log-probability that belongs to no single column."""
         return 0.0
 
-    def feature_log_prob(
-        self, decoder_output: torch.Tensor, x: torch.Tensor
-    ) -> torch.Tensor:
-        """``log p(x_j | z)`` of each feature of each row, as a dense tensor.
+    def input_standardisation(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(shift, scale)`` if the encoder sees ``(values - shift) / scale``."""
+        return None
 
-        For a sparse ``x``: ``log p(0 | z)`` everywhere, replaced at the stored
-        values.
-        """
-        px = self.distribution(decoder_output)
-        if not x.is_sparse:
-            return px.log_prob(x)
-        per_feature = px.log_prob(torch.zeros_like(decoder_output))
-        rows, columns, values = nonzeros(x)
-        stored = self.distribution(decoder_output[..., rows, columns], columns)
-        per_feature[..., rows, columns] = stored.log_prob(values)
-        return per_feature
-
-    def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
-        """``log p(0, ..., 0 | z)``: the log-probability of an all-zero row."""
-        px = self.distribution(decoder_output)
-        return px.log_prob(torch.zeros_like(decoder_output)).sum(-1)
-
-    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
-        """Draw one row from each row's distribution ``px`` using ``generator``."""
-        raise NotImplementedError
+    def describe(self) -> str:
+        """The ``likelihood`` parameter this family was built from."""
+        return self.name
 
 
-class _RealValued(Likelihood):
-    """Families of real values spread around the decoder's mean, feature by feature.
+class RealValued(Family):
+    """Real values: Normal or Laplace noise around a mean the decoder predicts.
 
     The decoder works in standardised units: its output ``m`` means
-    ``offset + scale * m`` in the units of ``X``, where ``offset`` and ``scale``
-    are the training data's feature means and standard deviations (1 for
-    constant features). The variance of feature ``j`` is a free parameter,
-    ``scale_j**2 * (GAUSSIAN_VARIANCE_FLOOR + softplus(raw_j))``, shared by all
-    rows, as in factor analysis. ``log_prob`` is therefore the exact density
-    of ``X`` in its own units, comparable with ``PCA.score_samples``.
-    Subclasses give the density of the residuals ``x - mean``.
+    ``offset + scale * m`` in the units of ``X``, where ``offset`` and
+    ``scale`` are the training data's column means and standard deviations (1
+    for constant columns), and the encoder sees standardised columns too. So
+    ``log_prob`` is the exact density of ``X`` in its own units, comparable with
+    ``PCA.score_samples``.
+
+    Parameters
+    ----------
+    noise : {'normal', 'laplace'}
+        The shape of the noise: squared or absolute errors. A Laplace of
+        variance ``v`` has scale ``b = sqrt(v / 2)``.
+    variance : {'learned', 'data', 'unit'}
+        Each column's variance given ``z``, shared by all rows: learned, as in
+        factor analysis (``scale**2 * (GAUSSIAN_VARIANCE_FLOOR + softplus(raw))``);
+        fixed at the column's training variance (the error of standardised
+        columns, every column weighing the same); or 1 in the units of ``X``
+        (the tutorials' mean squared error).
     """
 
-    learns_variance: ClassVar[bool] = True
+    NAMES: ClassVar[dict[tuple[str, str], str]] = {
+        ("normal", "learned"): "gaussian",
+        ("normal", "unit"): "gaussian_fixed",
+        ("normal", "data"): "gaussian_standardised",
+        ("laplace", "learned"): "laplace",
+        ("laplace", "data"): "laplace_standardised",
+    }
+    name = "real"
     scale: torch.Tensor
 
-    def __init__(self, n_features: int, offset=None, scale=None):
+    def __init__(
+        self, n_features, offset=None, scale=None, noise="normal", variance="learned"
+    ):
         super().__init__(n_features, offset)
-        self.register_buffer("scale", _as_buffer(scale, n_features, 1.0))
-        if self.learns_variance:
-            # softplus(log(e - 1)) = 1: every feature starts at unit variance.
+        self.noise = noise
+        self.variance_kind = variance
+        self.register_buffer("scale", _buffer(scale, n_features, 1.0))
+        if variance == "learned":
+            # softplus(log(e - 1)) = 1: every column starts at unit variance.
             start = math.log(math.e - 1.0)
             self.raw_variance = nn.Parameter(torch.full((n_features,), start))
 
     @classmethod
-    def from_data(cls, X, sample_weight=None) -> _RealValued:
-        """Standardise with the feature means and standard deviations of ``X``."""
-        mean = _column_means(X, sample_weight)
-        squares = X.multiply(X) if sp.issparse(X) else X**2
-        mean_of_squares = _column_means(squares, sample_weight)
-        std = np.sqrt(np.maximum(mean_of_squares - mean**2, 0.0))
-        std[std <= 1e-8 * np.maximum(np.abs(mean), 1.0)] = 1.0
-        return cls(X.shape[1], offset=mean, scale=std)
+    def from_data(cls, X, sample_weight=None, **options) -> RealValued:
+        """Standardise with the column means and standard deviations of ``X``."""
+        mean, std = _column_moments(X, sample_weight)
+        return cls(X.shape[1], offset=mean, scale=std, **options)
+
+    def describe(self) -> str:
+        return self.NAMES[self.noise, self.variance_kind]
+
+    def variance(self, features=ALL) -> torch.Tensor:
+        """Each column's variance given ``z``, in the units of ``X``."""
+        if self.variance_kind == "unit":
+            return torch.ones_like(self.scale[features])
+        variance = self.scale[features].square()
+        if self.variance_kind == "learned":
+            raw = self.raw_variance[features]
+            variance = variance * (GAUSSIAN_VARIANCE_FLOOR + F.softplus(raw))
+        return variance
+
+    def link(self, output) -> torch.Tensor:
+        """The mean, in the units of ``X``."""
+        return self.offset + self.scale * output
+
+    def log_prob(self, mean, x, features=ALL) -> torch.Tensor:
+        """Each value's log-density under the column's noise.
+
+        Normal: ``-((x - mean)**2 / v + log(2 pi v)) / 2``; Laplace:
+        ``-(|x - mean| / b + log(2 b))``.
+        """
+        variance = self.variance(features)
+        if self.noise == "laplace":
+            spread = (variance / 2.0).sqrt()
+            return -((x - mean).abs() / spread + (2.0 * spread).log())
+        return -0.5 * ((x - mean).square() / variance + (variance.log() + _LOG_2PI))
+
+    def distribution(self, mean) -> Distribution:
+        variance = self.variance().expand_as(mean)
+        if self.noise == "laplace":
+            return Laplace(mean, (variance / 2.0).sqrt(), validate_args=False)
+        return Normal(mean, variance.sqrt(), validate_args=False)
 
     def input_standardisation(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The encoder sees standardised features."""
+        """The encoder sees standardised columns."""
         return self.offset, self.scale
 
-    def variance(self, features=_ALL_FEATURES) -> torch.Tensor:
-        """Variance of each feature given ``z``, in the units of ``X``."""
-        raw = self.raw_variance[features]
-        return self.scale[features].square() * (
-            GAUSSIAN_VARIANCE_FLOOR + F.softplus(raw)
-        )
 
-    def log_prob(self, decoder_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """``log p(x | z)`` of each row; dense rows take the closed form.
+class BernoulliFamily(Family):
+    """Values in [0, 1] as Bernoulli probabilities: the binary cross-entropy.
 
-        The closed form keeps the spreads as one vector rather than broadcast
-        to the batch: the same number as the distribution's ``log_prob``
-        summed over features, in fewer tensor operations, which is what a
-        small network's training step spends its time on.
-        """
-        if x.is_sparse:
-            return super().log_prob(decoder_output, x)
-        return self.log_density_of_residuals(
-            x - self.offset - self.scale * decoder_output
-        )
-
-    def log_density_of_residuals(self, residual: torch.Tensor) -> torch.Tensor:
-        """``log p(x | z)`` of each row from ``x - mean``, in the units of ``X``."""
-        raise NotImplementedError
-
-
-class Gaussian(_RealValued):
-    """Normal likelihood with a learned variance per feature (see ``_RealValued``)."""
-
-    name = "gaussian"
-
-    def log_density_of_residuals(self, residual: torch.Tensor) -> torch.Tensor:
-        """``-0.5 * sum_j ((x_j - mean_j)**2 / var_j + log(2 * pi * var_j))``."""
-        variance = self.variance()
-        squared_error = (residual.square() / variance).sum(-1)
-        return -0.5 * (
-            squared_error + variance.log().sum() + residual.shape[-1] * _LOG_2PI
-        )
-
-    def distribution(self, decoder_output, features=_ALL_FEATURES) -> Normal:
-        """Normal in the units of ``X``."""
-        loc = self.offset[features] + self.scale[features] * decoder_output
-        scale = self.variance(features).sqrt().expand_as(loc)
-        return Normal(loc, scale, validate_args=False)
-
-    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
-        """``loc + scale * eps`` with ``eps ~ N(0, 1)``."""
-        assert isinstance(px, Normal)
-        noise = torch.randn(
-            px.loc.shape, generator=generator, device=px.loc.device, dtype=px.loc.dtype
-        )
-        return px.loc + px.scale * noise
-
-
-class FixedVarianceGaussian(Gaussian):
-    """Normal likelihood with variance 1 in the units of ``X``.
-
-    ``-log p(x | z)`` is then half the squared error plus a constant: the MSE
-    loss of most VAE tutorials, written as the likelihood it implies. How much
-    the reconstruction weighs against the KL term depends on the units of
-    ``X``; the learned-variance ``'gaussian'`` family does not have that flaw.
-    """
-
-    name = "gaussian_fixed"
-    learns_variance = False
-
-    def variance(self, features=_ALL_FEATURES) -> torch.Tensor:
-        """1 for every feature."""
-        return torch.ones_like(self.scale[features])
-
-
-class _TrainingVariance:
-    """Mixin for a real-valued family: variances fixed at the training variances.
-
-    Every feature then weighs the same, however well the decoder predicts it.
-    """
-
-    learns_variance = False
-    scale: torch.Tensor
-
-    def variance(self, features=_ALL_FEATURES) -> torch.Tensor:
-        """The feature's variance in the training data."""
-        return self.scale[features].square()
-
-
-class StandardisedGaussian(_TrainingVariance, FixedVarianceGaussian):
-    """Normal likelihood with each feature's variance fixed at its training variance.
-
-    ``-log p(x | z)`` is half the squared error of the *standardised* features
-    plus a constant: the MSE of a VAE fitted after ``StandardScaler``, but
-    reported as a density in the units of ``X`` and the same whatever those
-    units are. Every feature weighs the same, however well the decoder
-    predicts it; the learned-variance ``'gaussian'`` family lets predictable
-    features weigh more.
-    """
-
-    name = "gaussian_standardised"
-
-
-class Laplace(_RealValued):
-    """Laplace likelihood with a learned spread per feature: the L1 loss, as a density.
-
-    Standardised and parameterised as ``'gaussian'`` is (see ``_RealValued``),
-    with a learned variance per feature; a Laplace of variance ``v`` has scale
-    ``b = sqrt(v / 2)``. ``-log p(x | z)`` grows with the absolute error, not
-    its square, so a row far off in a few features costs less than under the
-    Gaussian, and weighs less in the fit: the robust choice when training rows
-    include outliers.
-    """
-
-    name = "laplace"
-
-    def spread(self, features=_ALL_FEATURES) -> torch.Tensor:
-        """The Laplace scale ``b`` of each feature, in the units of ``X``."""
-        return (self.variance(features) / 2.0).sqrt()
-
-    def log_density_of_residuals(self, residual: torch.Tensor) -> torch.Tensor:
-        """``-sum_j (|x_j - mean_j| / b_j + log(2 b_j))`` of each row."""
-        spread = self.spread()
-        return -((residual.abs() / spread).sum(-1) + (2.0 * spread).log().sum())
-
-    def distribution(
-        self, decoder_output, features=_ALL_FEATURES
-    ) -> LaplaceDistribution:
-        """Laplace in the units of ``X``."""
-        loc = self.offset[features] + self.scale[features] * decoder_output
-        spread = self.spread(features).expand_as(loc)
-        return LaplaceDistribution(loc, spread, validate_args=False)
-
-    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
-        """The inverse CDF of a uniform draw, as ``Laplace.rsample`` takes it."""
-        assert isinstance(px, LaplaceDistribution)
-        tiny = torch.finfo(px.loc.dtype).eps
-        uniform = torch.rand(
-            px.loc.shape, generator=generator, device=px.loc.device, dtype=px.loc.dtype
-        )
-        u = (2.0 * uniform - 1.0).clamp(min=tiny - 1.0)  # in (-1, 1)
-        return px.loc - px.scale * u.sign() * torch.log1p(-u.abs())
-
-
-class StandardisedLaplace(_TrainingVariance, Laplace):
-    """Laplace likelihood with each feature's variance fixed at its training variance.
-
-    ``-log p(x | z)`` is the absolute error of the standardised features, times
-    ``sqrt(2)``, plus a constant. Every feature weighs the same, as in
-    ``'gaussian_standardised'``, but errors count linearly: the
-    :class:`~skvae.VAEOutlierDetector`'s default.
-    """
-
-    name = "laplace_standardised"
-
-
-class _UnitInterval(Likelihood):
-    """Families of values in [0, 1], with logits offset by the feature means."""
-
-    auto_input_dropout = 0.5
-
-    @classmethod
-    def check_domain(cls, X) -> None:
-        """Values must lie in [0, 1]."""
-        values = _values(X)
-        low, high = float(values.min()), float(values.max())
-        if low < 0.0 or high > 1.0:
-            raise ValueError(
-                f"likelihood={cls.name!r} needs values in [0, 1], but X has values "
-                f"in [{low:g}, {high:g}]. Scale X to [0, 1] (for example with "
-                f"MinMaxScaler) or use likelihood='gaussian'."
-            )
-
-    @classmethod
-    def from_data(cls, X, sample_weight=None) -> _UnitInterval:
-        """Offset the logits by the log-odds of each feature's (smoothed) mean."""
-        mean = _smoothed_means(X, sample_weight)
-        return cls(X.shape[1], offset=np.log(mean) - np.log1p(-mean))
-
-    def logits(self, decoder_output, features=_ALL_FEATURES) -> torch.Tensor:
-        return self.offset[features] + decoder_output
-
-
-class BernoulliLikelihood(_UnitInterval):
-    """Bernoulli likelihood on values in [0, 1]: the binary cross-entropy.
-
-    For binary data this is an exact probability mass. For intensities strictly
-    inside (0, 1), such as scaled pixels, it is the usual cross-entropy loss but
-    not a normalised density; ``'continuous_bernoulli'`` is.
+    An exact probability for binary data. For intensities strictly inside
+    (0, 1), such as scaled pixels, it is the usual cross-entropy loss but not a
+    normalised density; ``'continuous_bernoulli'`` is. The decoder's output is
+    a departure from the logit of the column's mean.
     """
 
     name = "bernoulli"
-    sparse_log_partition_ = bernoulli_log_partition_
+    check_domain = staticmethod(_check_unit_interval)
+    baseline = staticmethod(_log_odds_of_means)
+    auto_input_dropout = 0.5
+    fused_sparse = FusedSparseTerms(bernoulli_log_partition_)
 
-    def distribution(self, decoder_output, features=_ALL_FEATURES) -> Bernoulli:
-        """Bernoulli with the decoder output as (offset) logits."""
-        return Bernoulli(
-            logits=self.logits(decoder_output, features), validate_args=False
-        )
+    def log_prob(self, logits, x, features=ALL) -> torch.Tensor:
+        """``x log sigmoid(l) + (1 - x) log sigmoid(-l)``."""
+        logits, x = torch.broadcast_tensors(logits, x)
+        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none")
 
-    def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
-        """``sum_j log(1 - sigmoid(logits_j)) = -sum_j softplus(logits_j)``."""
-        return -F.softplus(self.logits(decoder_output)).sum(-1)
-
-    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
-        """1 where a uniform draw falls below the success probability."""
-        assert isinstance(px, Bernoulli)
-        probs = px.probs
-        uniform = torch.rand(
-            probs.shape, generator=generator, device=probs.device, dtype=probs.dtype
-        )
-        return (uniform < probs).to(probs.dtype)
+    def distribution(self, logits) -> Bernoulli:
+        return Bernoulli(logits=logits, validate_args=False)
 
 
-class ContinuousBernoulliLikelihood(_UnitInterval):
-    """Continuous Bernoulli likelihood: a normalised density on [0, 1].
+class ContinuousBernoulliFamily(Family):
+    """The continuous Bernoulli: a normalised density on [0, 1].
 
-    ``p(x | lambda) = C(lambda) * lambda**x * (1 - lambda)**(1 - x)``, the
+    ``p(x | lambda) = C(lambda) lambda**x (1 - lambda)**(1 - x)``, the
     cross-entropy with the constant ``C`` that makes it integrate to 1
-    (Loaiza-Ganem & Cunningham, 2019). The principled choice for intensities
-    such as scaled pixels, and comparable with other densities.
+    (Loaiza-Ganem & Cunningham, 2019): the principled choice for intensities
+    such as scaled pixels, comparable with other densities.
     """
 
     name = "continuous_bernoulli"
+    check_domain = staticmethod(_check_unit_interval)
+    baseline = staticmethod(_log_odds_of_means)
+    auto_input_dropout = 0.5
 
-    def distribution(
-        self, decoder_output, features=_ALL_FEATURES
-    ) -> ContinuousBernoulli:
-        return ContinuousBernoulli(
-            logits=self.logits(decoder_output, features), validate_args=False
-        )
+    def log_prob(self, logits, x, features=ALL) -> torch.Tensor:
+        """:class:`torch.distributions.ContinuousBernoulli`'s ``log_prob``."""
+        return self.distribution(logits).log_prob(x)
 
-    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
-        """The inverse CDF at a uniform draw."""
-        assert isinstance(px, ContinuousBernoulli)
-        probs = px.probs
-        uniform = torch.rand(
-            probs.shape, generator=generator, device=probs.device, dtype=probs.dtype
-        )
-        return px.icdf(uniform)
+    def distribution(self, logits) -> ContinuousBernoulli:
+        return ContinuousBernoulli(logits=logits, validate_args=False)
 
 
-class _Counts(Likelihood):
-    """Families of non-negative integer counts; the encoder sees ``log1p(x)``."""
-
-    @classmethod
-    def check_domain(cls, X) -> None:
-        """Values must be non-negative integers."""
-        values = _values(X)
-        low, high = float(values.min()), float(values.max())
-        if low < 0.0:
-            raise ValueError(
-                f"likelihood={cls.name!r} needs non-negative counts, but X has "
-                f"values in [{low:g}, {high:g}]."
-            )
-        fractional = values[values != np.round(values)]
-        if fractional.size:
-            raise ValueError(
-                f"likelihood={cls.name!r} needs integer counts, but X has values "
-                f"such as {fractional[0]:g}. Round X, or use likelihood='gaussian'."
-            )
-
-    @classmethod
-    def from_data(cls, X, sample_weight=None) -> _Counts:
-        """Offset the log-rates by the log of each feature's (smoothed) mean."""
-        return cls(X.shape[1], offset=np.log(_smoothed_means(X, sample_weight)))
-
-    def encoder_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``log1p(x)``, which tames large counts and keeps zeros at zero."""
-        return map_values(x, torch.log1p)
-
-    def log_mean(self, decoder_output, features=_ALL_FEATURES) -> torch.Tensor:
-        return self.offset[features] + decoder_output
-
-    def log_base_measure(self, rows, values, n_rows) -> torch.Tensor:
-        """``-sum_j log x_j!`` of each row; zeros add nothing."""
-        return row_sums(rows, -torch.lgamma(values + 1), n_rows)
+def _counts_log_base_measure(rows, values, n_rows) -> torch.Tensor:
+    """``-sum_j log x_j!`` of each sparse row; zeros add nothing."""
+    return row_sums(rows, -torch.lgamma(values + 1), n_rows)
 
 
-class PoissonLikelihood(_Counts):
-    """Poisson counts with log-rate predicted by the decoder."""
+class PoissonFamily(Family):
+    """Poisson counts, with log-rates predicted around the log of the column mean."""
 
     name = "poisson"
-    sparse_log_partition_ = poisson_log_partition_
+    check_domain = staticmethod(_check_counts)
+    encoder_values = staticmethod(_log1p)
+    baseline = staticmethod(_log_means)
+    fused_sparse = FusedSparseTerms(poisson_log_partition_, _counts_log_base_measure)
 
-    def distribution(self, decoder_output, features=_ALL_FEATURES) -> Poisson:
-        return Poisson(
-            self.log_mean(decoder_output, features).exp(), validate_args=False
-        )
+    def log_prob(self, log_rate, x, features=ALL) -> torch.Tensor:
+        """``x log(rate) - rate - log x!``."""
+        return x * log_rate - log_rate.exp() - torch.lgamma(x + 1.0)
 
-    def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
-        """``sum_j log p(0 | rate_j) = -sum_j rate_j``."""
-        return -self.log_mean(decoder_output).exp().sum(-1)
-
-    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
-        assert isinstance(px, Poisson)
-        return torch.poisson(px.rate, generator=generator)
+    def distribution(self, log_rate) -> Poisson:
+        return Poisson(log_rate.exp(), validate_args=False)
 
 
-class NegativeBinomialLikelihood(_Counts):
-    """Over-dispersed counts: negative binomial, mean ``mu``, dispersion ``theta``.
+class NegativeBinomialFamily(Family):
+    """Over-dispersed counts: negative binomial with mean ``mu``, dispersion ``theta``.
 
-    The decoder predicts ``log mu``; each feature learns its own ``theta``
-    (the variance is ``mu + mu**2 / theta``), as in scVI's gene-wise
-    dispersion. Large ``theta`` recovers the Poisson.
+    The decoder predicts ``log mu``; each column learns its own ``theta`` (the
+    variance is ``mu + mu**2 / theta``), as in scVI's gene-wise dispersion.
+    Large ``theta`` recovers the Poisson.
     """
 
     name = "negative_binomial"
+    check_domain = staticmethod(_check_counts)
+    encoder_values = staticmethod(_log1p)
+    baseline = staticmethod(_log_means)
 
     def __init__(self, n_features: int, offset=None):
         super().__init__(n_features, offset)
-        # softplus(log(e - 1)) = 1: every feature starts at theta = 1.
+        # softplus(log(e - 1)) = 1: every column starts at theta = 1.
         self.raw_dispersion = nn.Parameter(
             torch.full((n_features,), math.log(math.e - 1.0))
         )
 
-    def dispersion(self, features=_ALL_FEATURES) -> torch.Tensor:
-        """``theta`` of each feature."""
+    def dispersion(self, features=ALL) -> torch.Tensor:
+        """``theta`` of each column."""
         return F.softplus(self.raw_dispersion[features]) + 1e-4
 
-    def distribution(self, decoder_output, features=_ALL_FEATURES) -> NegativeBinomial:
+    def log_prob(self, log_mean, x, features=ALL) -> torch.Tensor:
+        """Each count's log-probability.
+
+        ``theta log(theta / (theta + mu)) + x log(mu / (theta + mu))`` plus
+        ``log Gamma(x + theta) - log Gamma(theta) - log x!``.
+        """
         theta = self.dispersion(features)
-        log_mu = self.log_mean(decoder_output, features)
+        logits = log_mean - theta.log()  # log(mu / theta)
+        return (
+            theta * F.logsigmoid(-logits)
+            + x * F.logsigmoid(logits)
+            + (torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1.0))
+        )
+
+    def distribution(self, log_mean) -> NegativeBinomial:
+        theta = self.dispersion()
         return NegativeBinomial(
-            total_count=theta.expand_as(log_mu),
-            logits=log_mu - theta.log(),
+            total_count=theta.expand_as(log_mean),
+            logits=log_mean - theta.log(),
             validate_args=False,
         )
 
-    def log_prob_of_zeros(self, decoder_output: torch.Tensor) -> torch.Tensor:
-        """``sum_j log p(0 | mu_j, theta_j) = -sum_j theta_j softplus(logit_j)``.
 
-        The closed form of what ``NegativeBinomial.log_prob`` gives at zero,
-        without its three ``lgamma`` terms over every feature (they cancel).
-        """
-        theta = self.dispersion()
-        logits = self.log_mean(decoder_output) - theta.log()
-        return -(theta * F.softplus(logits)).sum(-1)
-
-    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
-        """Gamma-Poisson mixture: ``rate ~ Gamma(theta, theta / mu)``, then Poisson."""
-        assert isinstance(px, NegativeBinomial)
-        gamma = torch._standard_gamma(px.total_count, generator=generator)
-        return torch.poisson(gamma * px.logits.exp(), generator=generator)
+def _multinomial_log_base_measure(rows, values, n_rows) -> torch.Tensor:
+    """``log n! - sum_j log x_j!`` of each sparse row, ``n`` the row's total."""
+    totals = row_sums(rows, values, n_rows)
+    return torch.lgamma(totals + 1) + _counts_log_base_measure(rows, values, n_rows)
 
 
-class MultinomialLikelihood(_Counts):
-    """Rows of counts spread over features by a softmax: the Mult-VAE likelihood.
+class MultinomialFamily(Family):
+    """Rows of counts spread over columns by a softmax: the Mult-VAE likelihood.
 
-    ``log p(x | z) = log n! - sum_j log x_j! + sum_j x_j log pi_j`` with
-    ``pi = softmax(decoder output)`` and ``n`` the row's total (Liang et al.,
-    2018). Only how a row's total is shared among features is modelled, not
-    the total itself. ``sample`` and the mean of ``inverse_transform`` use the
-    average row total of the training data.
+    ``log p(x | z) = log n! + sum_j (x_j log pi_j - log x_j!)`` with
+    ``pi = softmax(offset + decoder output)`` and ``n`` the row's own total
+    (Liang et al., 2018). Only how a row's total is shared among columns is
+    modelled, not the total itself: ``distribution``, and so ``sample`` and the
+    mean of ``inverse_transform``, use the training rows' average total.
     """
 
     name = "multinomial"
-    sparse_log_partition_ = multinomial_log_partition_
+    check_domain = staticmethod(_check_counts)
+    encoder_values = staticmethod(_log1p)
+    baseline = staticmethod(_log_means)
+    fused_sparse = FusedSparseTerms(
+        multinomial_log_partition_, _multinomial_log_base_measure
+    )
     total_count: torch.Tensor
 
     def __init__(self, n_features: int, offset=None, total_count: float = 1.0):
@@ -641,83 +542,309 @@ class MultinomialLikelihood(_Counts):
         self.register_buffer("total_count", torch.tensor(float(total_count)))
 
     @classmethod
-    def from_data(cls, X, sample_weight=None) -> MultinomialLikelihood:
-        """Offset logits by log feature frequencies; remember the average row total."""
-        row_totals = np.asarray(X.sum(axis=1)).ravel()
-        row_total = float(np.average(row_totals, weights=sample_weight))
+    def from_data(cls, X, sample_weight=None, **options) -> MultinomialFamily:
+        """Offset logits by log column frequencies; keep the average row total."""
+        row_total = np.average(np.asarray(X.sum(axis=1)).ravel(), weights=sample_weight)
         return cls(
             X.shape[1],
-            offset=np.log(_smoothed_means(X, sample_weight)),
-            total_count=max(1.0, round(row_total)),
+            offset=_log_means(X, sample_weight),
+            total_count=max(1.0, round(float(row_total))),
         )
 
-    def distribution(self, decoder_output, features=_ALL_FEATURES) -> Multinomial:
-        return Multinomial(
-            int(self.total_count),
-            logits=self.log_mean(decoder_output, features),
-            validate_args=False,
-        )
+    def link(self, output) -> torch.Tensor:
+        """``log pi``: the log-softmax over the row's columns."""
+        return torch.log_softmax(self.offset + output, dim=-1)
 
-    def log_prob(self, decoder_output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """The multinomial log-probability of each row's own counts.
+    def log_prob(self, log_pi, x, features=ALL) -> torch.Tensor:
+        """``x_j log pi_j - log x_j!``: each column's part of a row's term.
 
-        ``log n!`` of the row's total ``n``, plus each feature's term.
+        ``row_log_prob`` adds the row's ``log n!``.
         """
+        return x * log_pi - torch.lgamma(x + 1.0)
+
+    def row_log_prob(self, x) -> torch.Tensor:
+        """``log n!`` of each row's total ``n``."""
         if x.is_sparse:
             rows, _, values = nonzeros(x)
-            totals = row_sums(rows, values, x.shape[0])
-        else:
-            totals = x.sum(-1)
-        per_feature = self.feature_log_prob(decoder_output, x)
-        return torch.lgamma(totals + 1) + per_feature.sum(-1)
+            return torch.lgamma(row_sums(rows, values, x.shape[0]) + 1.0)
+        return torch.lgamma(x.sum(-1) + 1.0)
 
-    def log_base_measure(self, rows, values, n_rows) -> torch.Tensor:
-        """``log n! - sum_j log x_j!`` of each row, ``n`` the row's total."""
-        totals = row_sums(rows, values, n_rows)
-        return torch.lgamma(totals + 1) + super().log_base_measure(rows, values, n_rows)
+    def distribution(self, log_pi) -> Multinomial:
+        return Multinomial(int(self.total_count), logits=log_pi, validate_args=False)
 
-    def feature_log_prob(
-        self, decoder_output: torch.Tensor, x: torch.Tensor
-    ) -> torch.Tensor:
-        """``x_j log pi_j - log x_j!``: each feature's part of ``log_prob``.
 
-        The row's ``log n!`` belongs to no single feature and is left out.
-        """
-        log_pi = torch.log_softmax(self.log_mean(decoder_output), dim=-1)
-        if not x.is_sparse:
-            return x * log_pi - torch.lgamma(x + 1)
-        rows, columns, values = nonzeros(x)
-        per_feature = torch.zeros_like(log_pi)
-        per_feature[..., rows, columns] = values * log_pi[
-            ..., rows, columns
-        ] - torch.lgamma(values + 1)
-        return per_feature
-
-    def sample(self, px: Distribution, generator: torch.Generator) -> torch.Tensor:
-        """``total_count`` draws of a feature per row, counted."""
-        assert isinstance(px, Multinomial)
-        probs = px.probs.reshape(-1, px.probs.shape[-1])
-        picks = torch.multinomial(
-            probs, int(self.total_count), replacement=True, generator=generator
+FAMILIES: dict[str, tuple[type[Family], dict]] = {
+    **{
+        name: (RealValued, {"noise": noise, "variance": variance})
+        for (noise, variance), name in RealValued.NAMES.items()
+    },
+    **{
+        family.name: (family, {})
+        for family in (
+            BernoulliFamily,
+            ContinuousBernoulliFamily,
+            PoissonFamily,
+            NegativeBinomialFamily,
+            MultinomialFamily,
         )
-        counts = torch.zeros_like(probs).scatter_add_(
-            1, picks, torch.ones_like(picks, dtype=probs.dtype)
-        )
-        return counts.reshape(px.probs.shape)
-
-
-LIKELIHOODS: dict[str, type[Likelihood]] = {
-    family.name: family
-    for family in (
-        Gaussian,
-        FixedVarianceGaussian,
-        StandardisedGaussian,
-        Laplace,
-        StandardisedLaplace,
-        BernoulliLikelihood,
-        ContinuousBernoulliLikelihood,
-        PoissonLikelihood,
-        NegativeBinomialLikelihood,
-        MultinomialLikelihood,
-    )
+    },
 }
+"""Each ``likelihood`` name: the family's class and its constructor options."""
+
+
+def family_class(name: str) -> type[Family]:
+    """The class of the family that ``likelihood=name`` picks."""
+    return FAMILIES[name][0]
+
+
+# ------------------------------------------------------------------------- blocks
+
+
+class Likelihood(nn.Module):
+    """``p(x | z)`` over whole rows: a list of ``(columns, family)`` blocks.
+
+    Each block models some columns of ``X`` with one family. The decoder's
+    output holds each block's raw outputs one after the other, in the order of
+    the blocks; a row's log-probability is the sum of its blocks'. Results with
+    one entry per column (``feature_log_prob``, ``mean``, ``sample``) come back
+    in the column order of ``X``.
+
+    Parameters
+    ----------
+    blocks : list of (sequence of int, Family)
+        The columns of ``X`` each family models; together, every column once.
+    """
+
+    order: torch.Tensor
+
+    def __init__(self, blocks: Sequence[tuple[Sequence[int], Family]]):
+        super().__init__()
+        # A ModuleList, so that the families' parameters are the module's.
+        self.families = cast(
+            Sequence[Family], nn.ModuleList(family for _, family in blocks)
+        )
+        self.columns = [np.asarray(columns, dtype=np.intp) for columns, _ in blocks]
+        order = np.concatenate(self.columns)
+        self.n_features = len(order)
+        if not np.array_equal(np.sort(order), np.arange(self.n_features)):
+            raise ValueError("The blocks must hold every column of X exactly once.")
+        # One block of every column in order needs no gathering or scattering.
+        self.whole_rows = len(blocks) == 1 and np.array_equal(
+            order, np.arange(self.n_features)
+        )
+        self.register_buffer("order", torch.as_tensor(order), persistent=False)
+
+    @classmethod
+    def from_data(cls, name: str, X, sample_weight=None) -> Likelihood:
+        """One family, ``likelihood=name``, for every column of ``X``."""
+        family, options = FAMILIES[name]
+        return cls([(range(X.shape[1]), family.from_data(X, sample_weight, **options))])
+
+    def describe(self) -> str | list[tuple[str, list[int]]]:
+        """The family's name, or each block's family name and columns."""
+        if self.whole_rows:
+            return self.families[0].describe()
+        return [
+            (family.describe(), columns.tolist())
+            for columns, family in zip(self.columns, self.families, strict=True)
+        ]
+
+    @property
+    def n_outputs(self) -> int:
+        """The width of the decoder's output."""
+        return sum(family.n_features for family in self.families)
+
+    @property
+    def auto_input_dropout(self) -> float:
+        """The ``input_dropout`` that ``'auto'`` picks: the families' smallest."""
+        return min(family.auto_input_dropout for family in self.families)
+
+    def _blocks(self, x: torch.Tensor | None, output: torch.Tensor | None):
+        """Each block's family, its columns of ``x`` and its part of ``output``."""
+        if self.whole_rows:
+            yield self.families[0], x, output
+            return
+        start = 0
+        for family in self.families:
+            stop = start + family.n_features
+            columns = self.order[start:stop]
+            yield (
+                family,
+                None if x is None else x.index_select(-1, columns),
+                None if output is None else output[..., start:stop],
+            )
+            start = stop
+
+    def _in_column_order(self, parts: list[torch.Tensor]) -> torch.Tensor:
+        """Blocks' per-column results, joined in the column order of ``X``."""
+        if self.whole_rows:
+            return parts[0]
+        joined = torch.cat(parts, dim=-1)
+        return torch.empty_like(joined).index_copy_(-1, self.order, joined)
+
+    # ------------------------------------------------------------- log-probability
+
+    def log_prob(self, output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``log p(x | z)`` of each row of ``x``, a dense or sparse COO batch.
+
+        ``output`` may carry leading axes (one per posterior draw) in front of
+        ``x``'s shape.
+        """
+        parts = [
+            _block_log_prob(family, output_block, x_block)
+            for family, x_block, output_block in self._blocks(x, output)
+        ]
+        return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
+
+    def log_prob_after(
+        self, output_layer: nn.Linear, hidden: torch.Tensor, x: torch.Tensor
+    ) -> torch.Tensor:
+        """``log_prob(output_layer(hidden), x)``, for the training step.
+
+        Sparse rows of one block whose family has ``fused_sparse`` terms take
+        the fused step of :mod:`skvae._sparse_log_prob`: the decoder's last
+        layer and the log-probability together, with one dense ``(rows,
+        columns)`` array instead of half a dozen.
+        """
+        terms = self.families[0].fused_sparse
+        if not (x.is_sparse and self.whole_rows and terms is not None):
+            return self.log_prob(output_layer(hidden), x)
+        rows, columns, values = nonzeros(x)
+        fused = LinearSparseLogProb.apply(
+            hidden,
+            output_layer.weight,
+            output_layer.bias,
+            self.families[0].offset,
+            rows,
+            columns,
+            values,
+            terms.log_partition_,
+        )
+        return fused + terms.log_base_measure(rows, values, x.shape[0])
+
+    def feature_log_prob(self, output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``log p(x_j | z)`` of each column of each row, as a dense tensor.
+
+        A row's term that belongs to no column (the multinomial's ``log n!``)
+        is left out.
+        """
+        parts = []
+        for family, x_block, output_block in self._blocks(x, output):
+            parameter = family.link(output_block)
+            if not x_block.is_sparse:
+                parts.append(family.log_prob(parameter, x_block))
+                continue
+            at_zero = family.log_prob(parameter, _zero(parameter))
+            per_column = at_zero.expand_as(parameter).clone()
+            rows, columns, values = nonzeros(x_block)
+            stored = parameter[..., rows, columns]
+            per_column[..., rows, columns] = family.log_prob(stored, values, columns)
+            parts.append(per_column)
+        return self._in_column_order(parts)
+
+    # ---------------------------------------------------------- means and draws
+
+    def mean(self, output: torch.Tensor) -> torch.Tensor:
+        """``E[x | z]`` of each column."""
+        return self._in_column_order(
+            [
+                family.distribution(family.link(output_block)).mean
+                for family, _, output_block in self._blocks(None, output)
+            ]
+        )
+
+    def sample(self, output: torch.Tensor) -> torch.Tensor:
+        """One draw of each row from ``p(x | z)``, from torch's global generator.
+
+        Callers that must leave the global state alone draw under
+        :func:`torch.random.fork_rng`.
+        """
+        return self._in_column_order(
+            [
+                family.distribution(family.link(output_block)).sample()
+                for family, _, output_block in self._blocks(None, output)
+            ]
+        )
+
+    # ------------------------------------------------------------- the encoder
+
+    def encoder_input(self, x: torch.Tensor):
+        """The batch as the encoder's first layer takes it: ``(values, shift_scale)``.
+
+        Dense batches come back standardised, with ``None``. A sparse batch
+        comes back as its family's ``encoder_values`` with the ``(shift,
+        scale)`` still to apply, which the first layer folds into its weights
+        so that the batch stays sparse.
+        """
+        if x.is_sparse:
+            if not self.whole_rows:
+                raise ValueError("Sparse X takes one likelihood for all its columns.")
+            family = self.families[0]
+            return family.encoder_values(x), family.input_standardisation()
+        parts = []
+        for family, x_block, _ in self._blocks(x, None):
+            values = family.encoder_values(x_block)
+            standardisation = family.input_standardisation()
+            if standardisation is not None:
+                shift, scale = standardisation
+                values = (values - shift) / scale
+            parts.append(values)
+        return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)), None
+
+    def encoder_features(self, X):
+        """``X`` as the encoder sees it, on the host, but for the shift.
+
+        Returns ``(values, scale)``: each family's ``encoder_values`` of its
+        columns (a NumPy array, or a SciPy sparse matrix for sparse ``X``) and
+        the scale that divides each of them. The shift of the standardisation
+        is left out: the principal components of the PCA start centre the
+        columns anyway.
+        """
+        values, scales = [], []
+        for columns, family in zip(self.columns, self.families, strict=True):
+            values.append(
+                family.encoder_values(X if self.whole_rows else X[:, columns])
+            )
+            standardisation = family.input_standardisation()
+            scale = np.ones(len(columns))
+            if standardisation is not None:
+                scale = standardisation[1].detach().cpu().double().numpy()
+            scales.append(scale)
+        if len(values) == 1:
+            return values[0], scales[0]
+        joined = (
+            sp.hstack(values, format="csr") if sp.issparse(X) else np.hstack(values)
+        )
+        return joined, np.concatenate(scales)
+
+    # ---------------------------------------------------------------- the domain
+
+    def check_domain(self, X, names: Sequence | None = None) -> None:
+        """Raise a ``ValueError`` naming the first column outside its family's domain.
+
+        ``names`` are the column names of ``X`` (its indices by default).
+        """
+        if names is None:
+            names = range(X.shape[1])
+        for columns, family in zip(self.columns, self.families, strict=True):
+            block = X if self.whole_rows else X[:, columns]
+            family.check_domain(family.describe(), block, [names[j] for j in columns])
+
+
+def _zero(like: torch.Tensor) -> torch.Tensor:
+    return torch.zeros((), dtype=like.dtype, device=like.device)
+
+
+def _block_log_prob(family: Family, output: torch.Tensor, x: torch.Tensor):
+    """``log p(x | z)`` of each row under one family, for dense or sparse ``x``."""
+    parameter = family.link(output)
+    if not x.is_sparse:
+        return family.log_prob(parameter, x).sum(-1) + family.row_log_prob(x)
+    rows, columns, values = nonzeros(x)
+    zero = _zero(parameter)
+    at_zero = family.log_prob(parameter, zero).expand_as(parameter).sum(-1)
+    stored = parameter[..., rows, columns]
+    correction = family.log_prob(stored, values, columns) - family.log_prob(
+        stored, zero, columns
+    )
+    return at_zero.index_add(-1, rows, correction) + family.row_log_prob(x)

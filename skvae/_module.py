@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Distribution, Normal
+from torch.distributions import Normal
 
 from ._likelihoods import Likelihood, nonzeros
 
@@ -60,14 +60,6 @@ def _mlp(
     return nn.Sequential(*layers[:-1])  # no activation after the output layer
 
 
-def standardise(x: torch.Tensor, standardisation) -> torch.Tensor:
-    """``(x - shift) / scale`` of a dense ``x``; ``x`` if not standardised."""
-    if standardisation is None:
-        return x
-    shift, scale = standardisation
-    return (x - shift) / scale
-
-
 class InputLayer(nn.Module):
     """The encoder's first linear layer, for dense or sparse batches of rows.
 
@@ -86,11 +78,11 @@ class InputLayer(nn.Module):
     def forward(self, x: torch.Tensor, standardisation=None) -> torch.Tensor:
         """``((x - shift) / scale) @ weight + bias``; ``standardisation`` is the pair.
 
-        For a sparse ``x`` the standardisation is folded into the weights, since
-        applying it to ``x`` would make it dense.
+        Only a sparse ``x`` comes with a standardisation: it is folded into the
+        weights, since applying it to ``x`` would make it dense.
         """
         if not x.is_sparse:
-            return torch.addmm(self.bias, standardise(x, standardisation), self.weight)
+            return torch.addmm(self.bias, x, self.weight)
         weight, bias = self.weight, self.bias
         if standardisation is not None:
             shift, scale = standardisation
@@ -138,8 +130,6 @@ class VAE(nn.Module):
 
     Parameters
     ----------
-    n_features : int
-        Width of a row of ``X``.
     latent_dim : int
         Dimension of ``z``.
     hidden_layer_sizes : sequence of int
@@ -147,14 +137,14 @@ class VAE(nn.Module):
     activation : str
         A key of ``ACTIVATIONS``.
     likelihood : Likelihood
-        The observation model ``p(x | z)``.
+        The observation model ``p(x | z)``, which also sets the widths of the
+        encoder's input and the decoder's output.
     generator : torch.Generator
         Source of the initial weights.
     """
 
     def __init__(
         self,
-        n_features: int,
         latent_dim: int,
         hidden_layer_sizes: Sequence[int],
         activation: str,
@@ -168,13 +158,13 @@ class VAE(nn.Module):
         self.likelihood = likelihood
         hidden = self.hidden_layer_sizes
         self.encoder = _mlp(
-            [n_features, *hidden, 2 * latent_dim], activation, generator
+            [likelihood.n_features, *hidden, 2 * latent_dim], activation, generator
         )
         first_layer = self.encoder[0]
         assert isinstance(first_layer, nn.Linear)
         self.encoder[0] = InputLayer(first_layer)
         self.decoder = _mlp(
-            [latent_dim, *hidden[::-1], n_features], activation, generator
+            [latent_dim, *hidden[::-1], likelihood.n_outputs], activation, generator
         )
 
     def architecture(self) -> dict:
@@ -183,7 +173,7 @@ class VAE(nn.Module):
             "latent_dim": self.latent_dim,
             "hidden_layer_sizes": self.hidden_layer_sizes,
             "activation": self.activation,
-            "likelihood": self.likelihood.name,
+            "likelihood": self.likelihood.describe(),
         }
 
     def encode(self, x: torch.Tensor) -> Normal:
@@ -203,27 +193,19 @@ class VAE(nn.Module):
 
     def _encoder_output(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's two halves: the posterior means and the raw scales."""
-        hidden = self.encoder[0](
-            self.likelihood.encoder_input(x), self.likelihood.input_standardisation()
-        )
+        hidden = self.encoder[0](*self.likelihood.encoder_input(x))
         for layer in itertools.islice(self.encoder, 1, None):
             hidden = layer(hidden)
         loc, raw_scale = hidden.chunk(2, -1)
         return loc, raw_scale
 
-    def encoder_features(self, x: torch.Tensor) -> torch.Tensor:
-        """A dense batch as the encoder's first layer sees it.
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """``E[x | z]``: the mean of the observation model at ``z``."""
+        return self.likelihood.mean(self.decoder(z))
 
-        The likelihood's encoder input (``log1p`` of counts, for instance),
-        standardised where the likelihood standardises.
-        """
-        return standardise(
-            self.likelihood.encoder_input(x), self.likelihood.input_standardisation()
-        )
-
-    def decode(self, z: torch.Tensor) -> Distribution:
-        """The observation model ``p(x | z)``."""
-        return self.likelihood.distribution(self.decoder(z))
+    def decode_sample(self, z: torch.Tensor) -> torch.Tensor:
+        """A draw from ``p(x | z)``, from torch's global generator."""
+        return self.likelihood.sample(self.decoder(z))
 
     def prior(self, z: torch.Tensor) -> Normal:
         """``p(z) = N(0, I)``, on ``z``'s device and dtype."""

@@ -209,7 +209,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         self : VAEOutlierDetector
             The fitted detector.
         """
-        self._set_offset(X, self._fit(X, sample_weight))
+        self._fit(X, sample_weight, incremental=False)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -256,10 +256,10 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         >>> float(np.mean(detector.predict(X[400:]) == -1))
         0.1
         """
-        self._set_offset(X, self._partial_fit(X, sample_weight))
+        self._fit(X, sample_weight, incremental=True)
         return self
 
-    def _set_offset(self, X, sample_weight: np.ndarray):
+    def _finish_fit(self, X, sample_weight: np.ndarray):
         """Set ``offset_`` from the scores of the training rows of weight > 0."""
         training_scores = self.score_samples(X)[sample_weight > 0]
         self.offset_ = _threshold(training_scores, self.contamination)

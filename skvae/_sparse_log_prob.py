@@ -32,6 +32,7 @@ that into the logits' gradient, both in place.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -43,6 +44,28 @@ _BLOCK_VALUES = 2**19
 # logits, overwriting the block with ``E[x]``; ``row_totals`` holds each row's
 # sum of values.
 LogPartition = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _no_base_measure(rows, values, n_rows) -> float:
+    return 0.0
+
+
+@dataclass(frozen=True)
+class FusedSparseTerms:
+    """What a family linear in ``x`` gives the fused step.
+
+    This is the one place where a family's log-probability is written a second
+    time, split into its parts; the tests check that the fused step gives the
+    family's ``log_prob`` and its gradients.
+    """
+
+    log_partition_: LogPartition
+    """``A`` of each row, overwriting the logits with ``E[x]``."""
+    log_base_measure: Callable[
+        [torch.Tensor, torch.Tensor, int], torch.Tensor | float
+    ] = _no_base_measure
+    """``log_base_measure(rows, values, n_rows)``: the terms of each row's
+    log-probability free of the logits, from the stored entries."""
 
 
 def row_sums(rows: torch.Tensor, values: torch.Tensor, n_rows: int) -> torch.Tensor:

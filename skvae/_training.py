@@ -1,4 +1,4 @@
-"""The training loop: minibatch Adam on the negative ELBO, with early stopping."""
+"""The training loop: minibatch Adam on the negative ELBO, and when to stop."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from ._data import DenseRows, Rows
+from ._data import Rows
 from ._likelihoods import map_values
 from ._module import VAE
 
 
 @dataclass
 class TrainingConfig:
-    """How to train: the estimator's parameters, resolved for one fit."""
+    """How to train: the estimator's parameters, resolved for one call."""
 
     batch_size: int
     max_epochs: int
@@ -24,6 +24,9 @@ class TrainingConfig:
     beta: float
     tol: float
     n_iter_no_change: int
+    stops: bool = True
+    """Whether the stopping rule applies (``fit``) or every epoch runs
+    (``partial_fit``)."""
     kl_warmup_epochs: int = 0
     kl_warmup_start: float = 0.0
     input_dropout: float = 0.0
@@ -56,14 +59,13 @@ class TrainingResult:
     validation_scores: list[float] = field(default_factory=list)
     """Mean ELBO of the held-out rows after each epoch (early stopping only)."""
     converged: bool = False
-    """Whether training stopped because it had stopped improving."""
+    """Whether the stopping rule ended training."""
+    still_improving: bool = False
+    """Whether the score was still improving when ``max_epochs`` ended training."""
+    interrupted: bool = False
+    """Whether a ``KeyboardInterrupt`` ended training."""
     optimizer_state: dict | None = None
     """The optimizer's state at the end, on the CPU (see ``optimizer_state``)."""
-
-    @property
-    def n_epochs(self) -> int:
-        """Number of epochs run."""
-        return len(self.loss_curve)
 
 
 class Plateau:
@@ -91,6 +93,11 @@ class Plateau:
         """Whether the score has not improved for more than ``patience`` epochs."""
         return self.count > self.patience
 
+    @property
+    def improving(self) -> bool:
+        """Whether the last epoch improved on the best by at least ``tol``."""
+        return self.count == 0
+
 
 def kl_weight(
     epoch: float, beta: float, warmup_epochs: int, start: float = 0.0
@@ -110,17 +117,24 @@ def kl_weight(
     return beta * (start + (1.0 - start) * progress)
 
 
+def adam(parameters, learning_rate: float) -> torch.optim.Adam:
+    """Adam over ``parameters``, fused where torch has a fused Adam for their device."""
+    parameters = list(parameters)
+    fused = parameters[0].device.type in ("cpu", "cuda")
+    return torch.optim.Adam(parameters, lr=learning_rate, fused=fused)
+
+
 def make_optimizer(
     module: VAE, learning_rate: float, state: dict | None = None
 ) -> torch.optim.Optimizer:
-    """Adam, with the fused implementation where torch has one for the device.
+    """Adam over ``module``'s parameters, continuing ``state`` if given.
 
     ``state``, a ``state_dict`` of an earlier Adam over the same parameters
     (on any device), continues its moment estimates and step counts; the
     learning rate is ``learning_rate`` whatever ``state`` holds. ``state`` is
     copied, never changed.
     """
-    optimizer = _adam(module.parameters(), learning_rate)
+    optimizer = adam(module.parameters(), learning_rate)
     if state is not None:
         # load_state_dict keeps tensors already on the right device, so without
         # the copy the steps would update the caller's state in place.
@@ -128,13 +142,6 @@ def make_optimizer(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate
     return optimizer
-
-
-def _adam(parameters, learning_rate: float) -> torch.optim.Adam:
-    """Adam over ``parameters``, fused where torch has a fused Adam for their device."""
-    parameters = list(parameters)
-    fused = parameters[0].device.type in ("cpu", "cuda")
-    return torch.optim.Adam(parameters, lr=learning_rate, fused=fused)
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
@@ -158,103 +165,97 @@ def optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
     }
 
 
-# Minibatch steps of ``align_latent_means``: enough for the posterior means to
-# follow the targets' layout (10 epochs of 4,000 rows in batches of 200), few
-# next to the ELBO's, and the same whatever the number of rows.
-ALIGNMENT_STEPS = 200
-
-
-def align_latent_means(
-    module: VAE,
-    rows: DenseRows,
-    targets: torch.Tensor,
-    config: TrainingConfig,
-    generator: torch.Generator,
-    steps: int = ALIGNMENT_STEPS,
-) -> None:
-    """Train the encoder so that the posterior means of ``rows`` approach ``targets``.
-
-    ``targets`` holds one point per row in the first ``targets.shape[1]``
-    latent dimensions (for ``init='pca'``, the whitened principal component
-    scores). Minibatch Adam on the squared distance, weighted by the rows'
-    weights, for ``steps`` steps over passes in random orders; the decoder is
-    left alone. Training the ELBO from there refines a layout that starts out
-    as the targets' one, as ``TSNE(init='pca')`` does for an embedding, rather
-    than one set by the random initial weights.
-    """
-    n_targets = targets.shape[1]
-    targets = targets.to(rows.device)
-    weights = rows.relative_weights()
-    optimizer = _adam(module.encoder.parameters(), config.learning_rate)
-    module.train()
-    while steps > 0:
-        order = torch.randperm(len(rows), generator=generator)
-        for index in order.split(config.batch_size)[:steps]:
-            on_device = index.to(rows.device)
-            mean = module.posterior_mean(rows.take(index))[:, :n_targets]
-            distance = (mean - targets[on_device]).square().sum(-1)
-            loss = (weights[on_device] * distance).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            steps -= 1
-    module.eval()
-
-
 class TrainingDivergedError(FloatingPointError):
     """The training loss stopped being a finite number."""
+
+
+class Validation:
+    """Held-out rows, scored by their mean ELBO with the same draws every time.
+
+    Fixed draws make the score a function of the network alone, so early
+    stopping follows the model's improvement, not the noise of the draws.
+    """
+
+    def __init__(self, rows: Rows, batch_size: int, seed: int):
+        self.rows = rows
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def score(self, module: VAE) -> float:
+        """Weighted mean ELBO (beta = 1) of the rows, one fixed draw per row."""
+        module.eval()
+        generator = torch.Generator(self.rows.device).manual_seed(self.seed)
+        total = torch.zeros((), device=self.rows.device)
+        with torch.inference_mode():
+            for x, w in zip(
+                self.rows.batches(self.batch_size),
+                self.rows.weights.split(self.batch_size),
+                strict=True,
+            ):
+                noise = _latent_noise(x, module, generator)
+                total += (w * module.elbo_terms(x, noise).elbo()).sum()
+        return total.item() / self.rows.weights.sum().item()
 
 
 def train(
     module: VAE,
     rows: Rows,
     config: TrainingConfig,
+    optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
     noise_generator: torch.Generator,
-    validation_rows: Rows | None = None,
-    epochs_done: int = 0,
+    validation: Validation | None = None,
+    first_epoch: int = 0,
 ) -> TrainingResult:
-    """Train ``module`` in place on ``rows``.
+    """Train ``module`` in place on ``rows`` for up to ``config.max_epochs`` epochs.
 
     ``generator`` (on the CPU) orders the batches; ``noise_generator`` (on the
     module's device) draws the reparameterisation noise and the input dropout
-    masks. With ``validation_rows``, each epoch ends by scoring them, training
-    stops when that score stalls, and the weights of the best epoch are
-    restored; otherwise training stops when the training loss stalls. Neither
-    rule applies during the KL warm-up, counted from ``epochs_done`` (epochs
-    of earlier fits that this one continues).
+    masks. ``first_epoch`` counts the epochs of earlier calls that this one
+    continues: it places the epochs in the KL warm-up.
+
+    With ``config.stops``, training stops when the score stalls: the held-out
+    ELBO of ``validation``, whose best epoch's weights are then restored, or
+    else the training loss. Neither rule applies during a warm-up. A
+    ``KeyboardInterrupt`` ends training after the epochs completed so far
+    (``result.interrupted``); one that comes before the first epoch is
+    complete propagates.
     """
-    optimizer = make_optimizer(module, config.learning_rate)
     plateau = Plateau(config.tol, config.n_iter_no_change)
     best_state = None
     result = TrainingResult()
     epochs = tqdm(
-        range(epochs_done, epochs_done + config.max_epochs),
+        range(first_epoch, first_epoch + config.max_epochs),
         desc=config.name,
         unit="epoch",
         disable=config.verbose <= 0,
     )
-    for epoch in epochs:
-        loss = train_epoch(
-            module, rows, config, optimizer, generator, noise_generator, epoch
-        )
-        result.loss_curve.append(loss)
-        if validation_rows is None:
-            score = -loss
-            epochs.set_postfix(loss=f"{loss:.4g}")
-        else:
-            score = _mean_elbo(
-                module, validation_rows, config.batch_size, noise_generator
+    try:
+        for epoch in epochs:
+            loss = train_epoch(
+                module, rows, config, optimizer, generator, noise_generator, epoch
             )
-            result.validation_scores.append(score)
-            epochs.set_postfix(loss=f"{loss:.4g}", validation_elbo=f"{score:.4g}")
-        if config.warming_up(epoch):
-            continue
-        if plateau.update(score) and validation_rows is not None:
-            best_state = copy.deepcopy(module.state_dict())
-        if plateau.stalled:
-            result.converged = True
-            break
+            result.loss_curve.append(loss)
+            score = -loss
+            if validation is not None:
+                score = validation.score(module)
+                result.validation_scores.append(score)
+            epochs.set_postfix(loss=f"{loss:.4g}")
+            if not config.stops or config.warming_up(epoch):
+                continue
+            if plateau.update(score) and validation is not None:
+                best_state = copy.deepcopy(module.state_dict())
+            if plateau.stalled:
+                result.converged = True
+                break
+    except KeyboardInterrupt:
+        if not result.loss_curve:
+            raise
+        result.interrupted = True
+    finally:
+        epochs.close()
+        module.eval()
+    result.still_improving = config.stops and not result.converged and plateau.improving
     if best_state is not None:
         module.load_state_dict(best_state)
     result.optimizer_state = optimizer_state(optimizer)
@@ -273,7 +274,7 @@ def train_epoch(
     """One pass over ``rows`` in a random order; the mean weighted loss per row.
 
     ``epoch`` counts the epochs before this one, including those of earlier
-    fits that this one continues: it places the pass in the KL warm-up.
+    calls that this one continues: it places the pass in the KL warm-up.
 
     Raises
     ------
@@ -289,7 +290,6 @@ def train_epoch(
             f"Try a smaller learning_rate (now {config.learning_rate:g}), a "
             "smaller beta, or check X for extreme values."
         )
-    module.eval()
     return loss
 
 
@@ -405,19 +405,6 @@ def _drop_inputs(x, rate: float, generator) -> torch.Tensor | None:
     dropped = torch.zeros_like(x)
     dropped[nonzero] = drop(x[nonzero])
     return dropped
-
-
-def _mean_elbo(module, rows, batch_size, noise_generator) -> float:
-    """Weighted mean ELBO (beta = 1) of ``rows``, one reparameterised draw per row."""
-    module.eval()
-    total = torch.zeros((), device=rows.device)
-    with torch.inference_mode():
-        for x, w in zip(
-            rows.batches(batch_size), rows.weights.split(batch_size), strict=True
-        ):
-            noise = _latent_noise(x, module, noise_generator)
-            total += (w * module.elbo_terms(x, noise).elbo()).sum()
-    return total.item() / rows.weights.sum().item()
 
 
 def _latent_noise(x, module, generator) -> torch.Tensor:

@@ -10,7 +10,12 @@ from scipy import stats
 from sklearn.decomposition import PCA
 
 from skvae import VAETransformer
-from skvae._likelihoods import GAUSSIAN_VARIANCE_FLOOR, BernoulliLikelihood, Gaussian
+from skvae._likelihoods import (
+    GAUSSIAN_VARIANCE_FLOOR,
+    BernoulliFamily,
+    Likelihood,
+    RealValued,
+)
 
 
 def test_score_matches_pca_on_linear_gaussian_data():
@@ -31,16 +36,17 @@ def test_score_matches_pca_on_linear_gaussian_data():
 
 def test_gaussian_log_prob_is_the_normal_density():
     X = np.array([[1.0, -2.0], [3.0, 0.0], [2.0, 5.0]])
-    likelihood = Gaussian.from_data(X)
+    likelihood = Likelihood.from_data("gaussian", X)
+    family = likelihood.families[0]
     decoder_output = torch.tensor([[0.5, -1.0]])
-    px = likelihood.distribution(decoder_output)
+    px = family.distribution(family.link(decoder_output))
     loc = X.mean(0) + X.std(0) * np.array([0.5, -1.0])
     std = X.std(0) * math.sqrt(GAUSSIAN_VARIANCE_FLOOR + 1.0)
     expected = stats.norm(loc, std).logpdf(X)
     x = torch.tensor(X, dtype=torch.float32)
     assert_allclose(px.log_prob(x).detach().numpy(), expected, rtol=1e-5)
-    # The training loss takes a closed form with the same value, also with a
-    # leading axis of posterior draws.
+    # The family's own log-probability gives the same, summed over a row, also
+    # with a leading axis of posterior draws.
     draws = decoder_output.expand(4, 3, 2)
     row_log_prob = likelihood.log_prob(draws, x).detach().numpy()
     assert row_log_prob.shape == (4, 3)
@@ -49,16 +55,16 @@ def test_gaussian_log_prob_is_the_normal_density():
 
 def test_gaussian_constant_column_stays_finite():
     X = np.column_stack([np.arange(5.0), np.full(5, 7.0)])
-    likelihood = Gaussian.from_data(X)
-    assert likelihood.scale[1] == 1.0
-    px = likelihood.distribution(torch.zeros(1, 2))
+    family = RealValued.from_data(X)
+    assert family.scale[1] == 1.0
+    px = family.distribution(family.link(torch.zeros(1, 2)))
     assert px.scale[0, 1] >= math.sqrt(GAUSSIAN_VARIANCE_FLOOR)
 
 
 def test_bernoulli_log_prob_is_the_cross_entropy():
     logits = torch.tensor([[0.3, -2.0, 1.5]])
     x = torch.tensor([[1.0, 0.0, 1.0]])
-    px = BernoulliLikelihood(3).distribution(logits)
+    px = BernoulliFamily(3).distribution(logits)
     p = torch.sigmoid(logits)
     expected = x * torch.log(p) + (1 - x) * torch.log(1 - p)
     assert_allclose(px.log_prob(x).numpy(), expected.numpy(), rtol=1e-5)

@@ -1,0 +1,160 @@
+"""The PCA start: the encoder first learns to map rows to their principal components.
+
+``init='pca'`` trains the encoder, before the ELBO, to map each row to its
+whitened principal component scores, as :class:`~sklearn.manifold.TSNE` starts
+an embedding from PCA; the ELBO then refines a layout that starts out as PCA's
+rather than one set by the random initial weights.
+
+The principal components are those of the columns as the encoder sees them
+(standardised real values, ``log1p`` of counts), weighted by the rows'
+weights. The columns are centred implicitly, so a sparse ``X`` stays sparse,
+and dense and sparse ``X`` go through the same arithmetic: the same data give
+the same start whatever its container.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.linalg import eigh
+from scipy.sparse.linalg import LinearOperator, svds
+from threadpoolctl import threadpool_limits
+
+from ._data import Rows
+from ._likelihoods import column_means
+from ._training import adam
+
+# Up to this many columns the components come from the weighted covariance
+# matrix (columns x columns, accumulated a block of rows at a time); wider data
+# use ARPACK on the implicitly centred matrix, never forming the covariance.
+COVARIANCE_MAX_COLUMNS = 1000
+_BLOCK_ROWS = 2**13
+
+# Minibatch steps of ``align_latent_means``: enough for the posterior means to
+# follow the targets' layout (10 epochs of 4,000 rows in batches of 200), few
+# next to the ELBO's, and the same whatever the number of rows.
+ALIGNMENT_STEPS = 200
+
+
+def principal_component_scores(
+    values, scale: np.ndarray, weights: np.ndarray, n_components: int, seed: int
+) -> np.ndarray:
+    """Whitened scores of the rows on the first principal components of the columns.
+
+    The columns are ``values / scale``.
+
+    A weighted PCA: the rows are centred on their weighted mean and weigh in
+    the covariance by ``weights``, so rows of weight 0 play no part.
+    ``values`` is a dense array or a sparse matrix, never densified. Returns
+    ``min(n_components, *values.shape)`` columns of weighted variance 1;
+    directions without variance score 0. Component signs follow
+    :func:`sklearn.utils.extmath.svd_flip`: each component's largest entry is
+    positive.
+    """
+    weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    mean = column_means(values, weights)
+    n_components = min(n_components, *values.shape)
+    # NumPy's BLAS threads would spin for a while after each product, on the
+    # cores that training is about to use.
+    with threadpool_limits(limits=1, user_api="blas"):
+        if values.shape[1] <= COVARIANCE_MAX_COLUMNS:
+            variances, components = _covariance_components(
+                values, scale, weights, mean, n_components
+            )
+        else:
+            variances, components = _arpack_components(
+                values, scale, weights, mean, n_components, seed
+            )
+        components *= np.sign(
+            components[np.abs(components).argmax(0), range(n_components)]
+        )
+        loadings = components / scale[:, None]  # (columns, components)
+        scores = np.asarray(values @ loadings) - mean @ loadings
+    deviations = np.sqrt(np.maximum(variances, 0.0))
+    has_variance = deviations > 1e-6 * max(deviations.max(), 1e-300)
+    return np.divide(scores, deviations, out=np.zeros_like(scores), where=has_variance)
+
+
+def _covariance_components(values, scale, weights, mean, n_components):
+    """Top eigenpairs of the weighted covariance of ``values / scale``."""
+    n_columns = values.shape[1]
+    second_moment = np.zeros((n_columns, n_columns))
+    for start in range(0, values.shape[0], _BLOCK_ROWS):
+        block = values[start : start + _BLOCK_ROWS]
+        weighted = (
+            block.multiply(weights[start : start + _BLOCK_ROWS, None])
+            if sp.issparse(block)
+            else block * weights[start : start + _BLOCK_ROWS, None]
+        )
+        second_moment += np.asarray(
+            (block.T @ weighted).todense() if sp.issparse(block) else block.T @ weighted
+        )
+    covariance = (second_moment - np.outer(mean, mean)) / np.outer(scale, scale)
+    variances, vectors = eigh(
+        covariance, subset_by_index=[n_columns - n_components, n_columns - 1]
+    )
+    return variances[::-1], vectors[:, ::-1].copy()
+
+
+def _arpack_components(values, scale, weights, mean, n_components, seed):
+    """Top singular pairs of ``sqrt(weights) * (values - mean) / scale`` by ARPACK."""
+    root_weights = np.sqrt(weights)
+
+    def product(vectors):
+        vectors = vectors.reshape(len(scale), -1) / scale[:, None]
+        centred = np.asarray(values @ vectors) - mean @ vectors
+        return root_weights[:, None] * centred
+
+    def transposed_product(vectors):
+        vectors = root_weights[:, None] * vectors.reshape(len(root_weights), -1)
+        centred = np.asarray(values.T @ vectors) - np.outer(mean, vectors.sum(0))
+        return centred / scale[:, None]
+
+    operator = LinearOperator(
+        values.shape,
+        matvec=product,
+        rmatvec=transposed_product,
+        matmat=product,
+        rmatmat=transposed_product,
+        dtype=np.float64,
+    )
+    start = np.random.RandomState(seed).uniform(-1, 1, min(values.shape))
+    _, singular_values, components = svds(operator, k=n_components, v0=start)
+    order = np.argsort(singular_values)[::-1]
+    return singular_values[order] ** 2, components[order].T.copy()
+
+
+def align_latent_means(
+    module,
+    rows: Rows,
+    targets: torch.Tensor,
+    batch_size: int,
+    learning_rate: float,
+    generator: torch.Generator,
+    steps: int = ALIGNMENT_STEPS,
+) -> None:
+    """Train the encoder so that the posterior means of ``rows`` approach ``targets``.
+
+    ``targets`` holds one point per row in the first ``targets.shape[1]``
+    latent dimensions. Minibatch Adam on the squared distance, weighted by the
+    rows' weights, for ``steps`` steps over passes in random orders; the
+    decoder is left alone.
+    """
+    n_targets = targets.shape[1]
+    targets = targets.to(rows.device)
+    weights = rows.relative_weights()
+    optimizer = adam(module.encoder.parameters(), learning_rate)
+    module.train()
+    while steps > 0:
+        order = torch.randperm(len(rows), generator=generator)
+        for index in order.split(batch_size)[:steps]:
+            on_device = index.to(rows.device)
+            mean = module.posterior_mean(rows.take(index))[:, :n_targets]
+            distance = (mean - targets[on_device]).square().sum(-1)
+            loss = (weights[on_device] * distance).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            steps -= 1
+    module.eval()
