@@ -77,6 +77,42 @@ def test_sample_draws_and_means(binary_X, make_vae):
         vae.sample(0)
 
 
+def test_sample_draws_from_the_estimators_random_state(X, make_vae):
+    """As GaussianMixture.sample: a seeded model draws the same rows each call."""
+    seeded = make_vae(random_state=0).fit(X)
+    assert_array_equal(seeded.sample(5), seeded.sample(5))
+    assert_array_equal(seeded.sample(5), seeded.sample(5, random_state=0))
+    unseeded = make_vae(random_state=None).fit(X)
+    assert not np.array_equal(unseeded.sample(5), unseeded.sample(5))
+
+
+def test_inference_moves_one_batch_at_a_time(X, make_vae, monkeypatch):
+    """Rows go to the device in batches sized by scikit-learn's working_memory,
+    and a batch's size does not change the results."""
+    from sklearn import config_context
+
+    import skvae._base
+
+    vae = make_vae(early_stopping=True).fit(X)
+    expected = {name: getattr(vae, name)(X) for name in ("transform", "score_samples")}
+    expected["inverse_transform"] = vae.inverse_transform(expected["transform"])
+    batch_rows = []
+    host_batches = skvae._base.host_batches
+
+    def recording(data, rows, device):
+        batch_rows.append(rows)
+        return host_batches(data, rows, device)
+
+    monkeypatch.setattr(skvae._base, "host_batches", recording)
+    monkeypatch.setattr("skvae._estimator.host_batches", recording)
+    with config_context(working_memory=0.05):  # MiB
+        got = {name: getattr(vae, name)(X) for name in ("transform", "score_samples")}
+        got["inverse_transform"] = vae.inverse_transform(expected["transform"])
+    assert all(rows < len(X) for rows in batch_rows) and len(batch_rows) == 3
+    for name, values in got.items():
+        assert_allclose(values, expected[name], rtol=1e-5, atol=1e-5)
+
+
 def test_score_is_mean_of_score_samples(X, make_vae):
     vae = make_vae().fit(X)
     scores = vae.score_samples(X)

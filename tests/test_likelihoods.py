@@ -332,3 +332,70 @@ def test_continuous_bernoulli_scores_pixels_higher_than_bernoulli_can():
     }
     assert scores["bernoulli"] < 0
     assert scores["continuous_bernoulli"] > 5
+
+
+def two_blocks():
+    """Gaussian columns 0, 2, 4 and Poisson columns 1, 3, 5, in one likelihood."""
+    rng = np.random.RandomState(0)
+    X = np.empty((50, 6))
+    X[:, [0, 2, 4]] = rng.randn(50, 3)
+    X[:, [1, 3, 5]] = rng.poisson(3.0, size=(50, 3))
+    gaussian = Likelihood.from_data("gaussian", X[:, [0, 2, 4]])
+    poisson = Likelihood.from_data("poisson", X[:, [1, 3, 5]])
+    blocks = Likelihood([([0, 2, 4], _family(gaussian)), ([1, 3, 5], _family(poisson))])
+    return X, blocks, gaussian, poisson
+
+
+def test_blocks_of_columns_add_up_their_families():
+    X, blocks, gaussian, poisson = two_blocks()
+    x = torch.tensor(X[:4], dtype=torch.float32)
+    output = torch.randn(2, 4, 6, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = gaussian.log_prob(output[..., :3], x[:, [0, 2, 4]]) + (
+            poisson.log_prob(output[..., 3:], x[:, [1, 3, 5]])
+        )
+        assert_allclose(blocks.log_prob(output, x).numpy(), expected.numpy(), rtol=1e-6)
+        per_column = blocks.feature_log_prob(output, x)
+        assert_allclose(
+            per_column[..., [1, 3, 5]].numpy(),
+            poisson.feature_log_prob(output[..., 3:], x[:, [1, 3, 5]]).numpy(),
+        )
+        mean = blocks.mean(output)
+        assert_allclose(
+            mean[..., [0, 2, 4]].numpy(), gaussian.mean(output[..., :3]).numpy()
+        )
+        encoder_x, _ = blocks.encoder_input(x)
+        assert_allclose(encoder_x[:, 3:].numpy(), torch.log1p(x[:, [1, 3, 5]]).numpy())
+    assert blocks.describe() == [("gaussian", [0, 2, 4]), ("poisson", [1, 3, 5])]
+
+
+def test_blocks_check_each_column_against_its_own_family():
+    X, blocks, _, _ = two_blocks()
+    X[7, 0] = -4.0  # fine for the Gaussian column
+    blocks.check_domain(X)
+    X[7, 3] = -1.0  # a negative count
+    with pytest.raises(ValueError, match="'poisson' needs non-negative.*column 3"):
+        blocks.check_domain(X)
+
+
+def test_a_network_trains_on_blocks_of_columns():
+    from skvae._data import rows_of
+    from skvae._module import VAE
+    from skvae._training import TrainingConfig, make_optimizer, train
+
+    X, blocks, _, _ = two_blocks()
+    generator = torch.Generator().manual_seed(0)
+    module = VAE(2, (16,), "relu", blocks, generator)
+    config = TrainingConfig(
+        batch_size=25, max_epochs=30, learning_rate=1e-2, beta=1.0, tol=0.0,
+        n_iter_no_change=100,
+    )  # fmt: skip
+    result = train(
+        module,
+        rows_of(X, torch.device("cpu")),
+        config,
+        make_optimizer(module, config.learning_rate),
+        generator,
+        torch.Generator().manual_seed(1),
+    )
+    assert result.loss_curve[-1] < result.loss_curve[0]

@@ -301,3 +301,122 @@ def test_early_stopping_refuses_a_split_with_no_weight_on_one_side(
     with pytest.raises(ValueError, match="sample weights of the .* rows are all zero"):
         vae.fit(X, sample_weight=weights)
     assert not hasattr(vae, "module_")
+
+
+def _interrupt_at_epoch(monkeypatch, interrupted_epoch):
+    """Make the ``interrupted_epoch``-th epoch (counting from 1) raise Ctrl-C."""
+    import skvae._training
+
+    train_epoch = skvae._training.train_epoch
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == interrupted_epoch:
+            raise KeyboardInterrupt
+        return train_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(skvae._training, "train_epoch", interrupted)
+    return calls
+
+
+def test_keyboard_interrupt_keeps_the_epochs_completed(X, make_vae, monkeypatch):
+    _interrupt_at_epoch(monkeypatch, 4)
+    vae = make_vae(max_epochs=50)
+    with pytest.warns(UserWarning, match="interrupted after 3 epochs"):
+        with pytest.raises(KeyboardInterrupt):
+            vae.fit(X)
+    assert vae.n_iter_ == len(vae.loss_curve_) == 3
+    assert vae.transform(X).shape == (len(X), 2)
+    assert np.isfinite(vae.score(X))
+
+
+def test_keyboard_interrupt_in_the_first_epoch_changes_nothing(
+    X, make_vae, monkeypatch
+):
+    vae = make_vae(max_epochs=3).fit(X)
+    before = vae.transform(X)
+    _interrupt_at_epoch(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        vae.set_params(latent_dim=3).fit(X)
+    assert vae.n_iter_ == 3
+    assert_array_equal(vae.transform(X), before)
+
+
+def test_an_interrupted_detector_has_its_threshold(X, monkeypatch):
+    from skvae import VAEOutlierDetector
+
+    _interrupt_at_epoch(monkeypatch, 3)
+    detector = VAEOutlierDetector(hidden_layer_sizes=(16,), random_state=0)
+    with pytest.warns(UserWarning, match="interrupted"):
+        with pytest.raises(KeyboardInterrupt):
+            detector.fit(X)
+    assert detector.n_iter_ == 2
+    assert set(np.unique(detector.predict(X))) <= {-1, 1}
+
+
+def test_ctrl_c_stops_a_grid_search(X, make_vae, monkeypatch):
+    from sklearn.model_selection import GridSearchCV
+
+    calls = _interrupt_at_epoch(monkeypatch, 2)
+    search = GridSearchCV(make_vae(max_epochs=5), {"latent_dim": [1, 2, 3]}, cv=3)
+    with pytest.warns(UserWarning, match="interrupted"):
+        with pytest.raises(KeyboardInterrupt):
+            search.fit(X)
+    assert len(calls) == 2  # the first fit's second epoch; no fit after it
+
+
+def test_warm_start_and_partial_fit_continue_adam_alike(X, make_vae):
+    warm = make_vae(max_epochs=2, warm_start=True, batch_size=100).fit(X)
+    warm.fit(X)
+    streamed = make_vae(batch_size=100)
+    for _ in range(4):
+        streamed.partial_fit(X)
+    for vae in (warm, streamed):
+        steps = {float(m["step"]) for m in vae._optimizer_state["state"].values()}
+        assert steps == {12.0}  # 4 epochs of 3 steps: Adam never restarted
+
+
+def test_each_warm_start_fit_draws_its_own_order_and_noise(X, make_vae, monkeypatch):
+    orders = []
+    randperm = torch.randperm
+
+    def recording_randperm(*args, **kwargs):
+        order = randperm(*args, **kwargs)
+        orders.append(order)
+        return order
+
+    vae = make_vae(max_epochs=1, warm_start=True, init="random").fit(X)
+    monkeypatch.setattr(torch, "randperm", recording_randperm)
+    vae.fit(X)
+    vae.fit(X)
+    assert len(orders) == 2 and not torch.equal(orders[0], orders[1])
+    # The same calls on a second estimator with the same seed repeat them.
+    again = make_vae(max_epochs=1, warm_start=True, init="random").fit(X)
+    again.fit(X).fit(X)
+    assert again.loss_curve_ == vae.loss_curve_
+
+
+def test_warm_start_keeps_the_validation_split(X, make_vae, monkeypatch):
+    import skvae._base
+
+    splits = []
+    split = skvae._base.BaseVAE._validation_split
+
+    def recording_split(self, rows, seed):
+        result = split(self, rows, seed)
+        splits.append(result[1])
+        return result
+
+    monkeypatch.setattr(skvae._base.BaseVAE, "_validation_split", recording_split)
+    vae = make_vae(max_epochs=2, warm_start=True, early_stopping=True).fit(X)
+    vae.fit(X)
+    assert_array_equal(splits[0], splits[1])
+
+
+def test_training_diverged_error_is_public(X):
+    from skvae import TrainingDivergedError, VAETransformer
+
+    with pytest.raises(TrainingDivergedError, match="smaller learning_rate"):
+        VAETransformer(learning_rate=1e12, max_epochs=50, random_state=0).fit(X)
+    assert issubclass(TrainingDivergedError, FloatingPointError)

@@ -85,6 +85,48 @@ def test_unknown_device_string(X):
         VAETransformer(device="gpu").fit(X)
 
 
+@pytest.mark.parametrize("device", ["meta", "xla", torch.device("meta")])
+def test_devices_torch_knows_but_skvae_cannot_train_on(X, device):
+    vae = VAETransformer(device=device)
+    with pytest.raises(ValueError, match="trains on the device types cpu, cuda, mps"):
+        vae.fit(X)
+    assert not hasattr(vae, "module_")
+
+
+def test_transform_checks_the_domain_as_score_samples_does(make_vae):
+    counts = np.random.RandomState(0).poisson(2.0, size=(100, 4)).astype(float)
+    vae = make_vae(likelihood="poisson").fit(counts)
+    bad = counts.copy()
+    bad[5, 2] = -1.0
+    for method in (vae.transform, vae.score_samples, vae.feature_log_likelihoods):
+        with pytest.raises(ValueError, match=r"non-negative counts.*column 2"):
+            method(bad)
+
+
+def test_bernoulli_transform_refuses_values_outside_unit_interval(binary_X, make_vae):
+    vae = make_vae(likelihood="bernoulli").fit(binary_X)
+    with pytest.raises(ValueError, match=r"values in \[0, 1\].*column 0 of X"):
+        vae.transform(np.linspace(0.1, 7.9, 24).reshape(2, 12))
+
+
+def test_domain_errors_name_dataframe_columns(make_vae):
+    pd = pytest.importorskip("pandas")
+    counts = pd.DataFrame(
+        np.random.RandomState(0).poisson(2.0, size=(100, 3)).astype(float),
+        columns=["visits", "clicks", "orders"],
+    )
+    vae = make_vae(likelihood="poisson").fit(counts)
+    counts.loc[3, "orders"] = 1.5
+    with pytest.raises(ValueError, match="integer counts.*'orders'.*1.5"):
+        vae.transform(counts)
+
+
+def test_inverse_transform_refuses_nan_latents(X, make_vae):
+    vae = make_vae().fit(X)
+    with pytest.raises(ValueError, match="NaN"):
+        vae.inverse_transform(np.array([[0.0, np.nan]]))
+
+
 @pytest.mark.parametrize(
     "method, args",
     [
