@@ -123,7 +123,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Rows per minibatch; ``'auto'`` is ``min(200, n_samples)``. Values above
         ``n_samples`` are clipped.
     max_epochs : int, default=200
-        Maximum number of passes over the training data.
+        Maximum number of passes over the training data. If they run out while
+        the score is still improving (see ``tol``), ``fit`` warns with a
+        :class:`~sklearn.exceptions.ConvergenceWarning`.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop when their ELBO stops
         improving, and keep the weights of the best epoch. Otherwise stop when
@@ -131,9 +133,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     validation_fraction : float, default=0.1
         Share of the rows held out when ``early_stopping`` is True.
     n_iter_no_change : int, default=10
-        Epochs without an improvement of at least ``tol`` before stopping.
-    tol : float, default=1e-4
-        Improvement, in nats per row, that counts as progress.
+        Width, in epochs, of the windows that the stopping rule compares.
+    tol : float, default=0.05
+        Training stops once the mean score (the negative training loss, or
+        the held-out ELBO with ``early_stopping``) of the last
+        ``n_iter_no_change`` epochs beats the mean of the ``n_iter_no_change``
+        epochs before by less than ``tol`` times its gain since the second
+        window of ``n_iter_no_change`` epochs. A relative tolerance, which
+        means the same whatever the units and number of features of ``X``:
+        smaller values train longer, and 0 stops only once the score falls.
     n_importance_samples : int, default=50
         Posterior draws per row in ``score_samples`` (1 gives the ELBO).
     device : str or torch.device, default='auto'

@@ -309,11 +309,12 @@ class Family(nn.Module):
 class RealValued(Family):
     """Real values: Normal or Laplace noise around a mean the decoder predicts.
 
-    The decoder works in standardised units: its output ``m`` means
-    ``offset + scale * m`` in the units of ``X``, where ``offset`` and
-    ``scale`` are the training data's column means and standard deviations (1
-    for constant columns), and the encoder sees standardised columns too. So
-    ``log_prob`` is the exact density of ``X`` in its own units, comparable with
+    The network works in standardised units: the encoder sees each column as
+    ``(x - offset) / scale``, with the training data's column means and
+    standard deviations (1 for constant columns), and the decoder's output
+    ``m`` is the mean in those units, ``offset + scale * m`` in the units of
+    ``X``. ``log_prob`` is the density of ``X`` in its own units (the
+    standardised density divided by ``scale``), comparable with
     ``PCA.score_samples``.
 
     Parameters
@@ -360,33 +361,41 @@ class RealValued(Family):
     def describe(self) -> str:
         return self.NAMES[self.noise, self.variance_kind]
 
+    def standardised_variance(self, features=ALL) -> torch.Tensor:
+        """Each column's variance given ``z``, in standardised units."""
+        if self.variance_kind == "learned":
+            return GAUSSIAN_VARIANCE_FLOOR + F.softplus(self.raw_variance[features])
+        if self.variance_kind == "unit":
+            return self.scale[features].square().reciprocal()
+        return torch.ones_like(self.scale[features])
+
     def variance(self, features=ALL) -> torch.Tensor:
         """Each column's variance given ``z``, in the units of ``X``."""
-        if self.variance_kind == "unit":
-            return torch.ones_like(self.scale[features])
-        variance = self.scale[features].square()
-        if self.variance_kind == "learned":
-            raw = self.raw_variance[features]
-            variance = variance * (GAUSSIAN_VARIANCE_FLOOR + F.softplus(raw))
-        return variance
+        return self.scale[features].square() * self.standardised_variance(features)
 
     def link(self, output) -> torch.Tensor:
-        """The mean, in the units of ``X``."""
-        return self.offset + self.scale * output
+        """The mean in standardised units: the decoder's output itself."""
+        return output
 
-    def log_prob(self, mean, x, features=ALL) -> torch.Tensor:
-        """Each value's log-density under the column's noise.
+    def log_prob(self, standardised_mean, x, features=ALL) -> torch.Tensor:
+        """Each value's log-density, in the units of ``X``.
 
-        Normal: ``-((x - mean)**2 / v + log(2 pi v)) / 2``; Laplace:
-        ``-(|x - mean| / b + log(2 b))``.
+        With ``u = (x - offset) / scale``, ``m`` the standardised mean and
+        ``v`` the standardised variance: Normal ``-((u - m)**2 / v + log(2 pi
+        v)) / 2 - log(scale)``; Laplace ``-(|u - m| / b + log(2 b)) -
+        log(scale)``, with ``b = sqrt(v / 2)``.
         """
-        variance = self.variance(features)
+        scale = self.scale[features]
+        residual = (x - self.offset[features]) / scale - standardised_mean
+        variance = self.standardised_variance(features)
         if self.noise == "laplace":
             spread = (variance / 2.0).sqrt()
-            return -((x - mean).abs() / spread + (2.0 * spread).log())
-        return -0.5 * ((x - mean).square() / variance + (variance.log() + _LOG_2PI))
+            return -(residual.abs() / spread + (2.0 * spread * scale).log())
+        log_normaliser = (variance * scale.square()).log() + _LOG_2PI
+        return -0.5 * (residual.square() / variance + log_normaliser)
 
-    def distribution(self, mean) -> Distribution:
+    def distribution(self, standardised_mean) -> Distribution:
+        mean = self.offset + self.scale * standardised_mean
         variance = self.variance().expand_as(mean)
         if self.noise == "laplace":
             return Laplace(mean, (variance / 2.0).sqrt(), validate_args=False)

@@ -155,7 +155,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-4,
+        tol=0.15,
         n_importance_samples=50,
         device="auto",
         random_state=None,

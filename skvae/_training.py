@@ -68,35 +68,58 @@ class TrainingResult:
     """The optimizer's state at the end, on the CPU (see ``optimizer_state``)."""
 
 
-class Plateau:
-    """Counts consecutive epochs in which a score failed to beat its best by ``tol``.
+class Stopping:
+    """Whether a score has stopped improving: its recent gain is small next to the rest.
 
-    The rule of scikit-learn's ``MLPRegressor``: training stops once the count
-    exceeds ``n_iter_no_change``.
+    Scores come once per epoch (higher is better) and are compared as means
+    over windows of ``window`` epochs, which averages out the noise of
+    minibatches and draws. The score has stopped improving once the mean of
+    the last window beats the mean of the window before it by less than
+    ``tol`` times its gain over the second window. The first window is left
+    out of that reference: in it the network moves away from its start far
+    faster than it will again. Both gains are in the score's own units, so the
+    rule reads the same whatever the units of ``X`` (which shift a density's
+    logarithm), its scale or its number of features: ``tol=0.05`` stops once
+    the last window gained less than 5% of what training has gained since the
+    second window.
     """
 
-    def __init__(self, tol: float, patience: int):
+    def __init__(self, tol: float, window: int):
         self.tol = tol
-        self.patience = patience
-        self.best = -math.inf
-        self.count = 0
+        self.window = window
+        self.scores: list[float] = []
 
     def update(self, score: float) -> bool:
-        """Record an epoch's score (higher is better); return if it is a new best."""
-        self.count = self.count + 1 if score < self.best + self.tol else 0
-        improved = score > self.best
-        self.best = max(self.best, score)
-        return improved
+        """Record an epoch's score; return whether it is the best so far."""
+        self.scores.append(score)
+        return score >= max(self.scores)
+
+    def _gains(self) -> tuple[float, float] | None:
+        """The last window's gain on the one before, and on the second window."""
+        w = self.window
+        if len(self.scores) < 3 * w:
+            return None
+        recent = sum(self.scores[-w:]) / w
+        previous = sum(self.scores[-2 * w : -w]) / w
+        second = sum(self.scores[w : 2 * w]) / w
+        return recent - previous, recent - second
 
     @property
     def stalled(self) -> bool:
-        """Whether the score has not improved for more than ``patience`` epochs."""
-        return self.count > self.patience
+        """Whether the last window gained less than ``tol`` of the reference gain."""
+        gains = self._gains()
+        if gains is None:
+            return False
+        recent_gain, total_gain = gains
+        return recent_gain < self.tol * max(total_gain, 0.0)
 
     @property
     def improving(self) -> bool:
-        """Whether the last epoch improved on the best by at least ``tol``."""
-        return self.count == 0
+        """Whether the score was still improving by the rule's standard.
+
+        Fewer than three windows of scores cannot show it stopped.
+        """
+        return not self.stalled
 
 
 def kl_weight(
@@ -214,14 +237,15 @@ def train(
     masks. ``first_epoch`` counts the epochs of earlier calls that this one
     continues: it places the epochs in the KL warm-up.
 
-    With ``config.stops``, training stops when the score stalls: the held-out
-    ELBO of ``validation``, whose best epoch's weights are then restored, or
-    else the training loss. Neither rule applies during a warm-up. A
+    With ``config.stops``, training stops when ``Stopping`` says the score has
+    stopped improving: the held-out ELBO of ``validation``, whose best epoch's
+    weights are then restored, or else the negative training loss. Epochs of
+    a warm-up do not count. A
     ``KeyboardInterrupt`` ends training after the epochs completed so far
     (``result.interrupted``); one that comes before the first epoch is
     complete propagates.
     """
-    plateau = Plateau(config.tol, config.n_iter_no_change)
+    stopping = Stopping(config.tol, config.n_iter_no_change)
     best_state = None
     result = TrainingResult()
     epochs = tqdm(
@@ -237,15 +261,17 @@ def train(
             )
             result.loss_curve.append(loss)
             score = -loss
+            postfix = {"loss": f"{loss:.4g}"}
             if validation is not None:
                 score = validation.score(module)
                 result.validation_scores.append(score)
-            epochs.set_postfix(loss=f"{loss:.4g}")
+                postfix["validation_elbo"] = f"{score:.4g}"
+            epochs.set_postfix(postfix)
             if not config.stops or config.warming_up(epoch):
                 continue
-            if plateau.update(score) and validation is not None:
+            if stopping.update(score) and validation is not None:
                 best_state = copy.deepcopy(module.state_dict())
-            if plateau.stalled:
+            if stopping.stalled:
                 result.converged = True
                 break
     except KeyboardInterrupt:
@@ -255,7 +281,9 @@ def train(
     finally:
         epochs.close()
         module.eval()
-    result.still_improving = config.stops and not result.converged and plateau.improving
+    result.still_improving = (
+        config.stops and not result.converged and stopping.improving
+    )
     if best_state is not None:
         module.load_state_dict(best_state)
     result.optimizer_state = optimizer_state(optimizer)

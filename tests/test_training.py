@@ -1,6 +1,7 @@
 """The training loop: stopping rules, warm starts, progress and reproducibility."""
 
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -9,7 +10,7 @@ import torch
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-from skvae._training import Plateau, kl_weight, most_likely_rows
+from skvae._training import Stopping, kl_weight, most_likely_rows
 
 
 def test_loss_curve_falls(X, make_vae):
@@ -27,11 +28,13 @@ def test_max_epochs_without_convergence_warns(X, make_vae):
 
 def test_stops_when_training_loss_stalls(X, make_vae):
     vae = make_vae(max_epochs=500, tol=1.0, n_iter_no_change=2).fit(X)
-    assert vae.n_iter_ < 500
+    assert vae.n_iter_ < 20
 
 
 def test_early_stopping_keeps_the_best_epoch(X, make_vae):
-    vae = make_vae(early_stopping=True, max_epochs=300, n_iter_no_change=5).fit(X)
+    # tol=0 stops once the held-out score falls, so the best epoch is not the last.
+    vae = make_vae(early_stopping=True, max_epochs=300, n_iter_no_change=5, tol=0.0)
+    vae.fit(X)
     assert vae.n_iter_ < 300
     assert len(vae.validation_scores_) == vae.n_iter_
     assert vae.best_validation_score_ == max(vae.validation_scores_)
@@ -46,16 +49,61 @@ def test_refit_without_early_stopping_drops_validation_record(X, make_vae):
     assert not hasattr(vae, "best_validation_score_")
 
 
-def test_plateau_follows_mlp_rule():
-    plateau = Plateau(tol=0.5, patience=2)
-    assert plateau.update(1.0) and not plateau.stalled
-    assert plateau.update(1.2)  # a new best, but by less than tol
-    plateau.update(1.0)
-    assert plateau.count == 2 and not plateau.stalled
-    plateau.update(1.1)
-    assert plateau.stalled
-    plateau.update(5.0)
-    assert plateau.count == 0
+def test_stopping_compares_the_last_window_with_the_gain_since_the_second():
+    rule = Stopping(tol=0.1, window=2)
+    for score in (-50.0, 0.0, 2.0, 6.0, 8.0, 9.0):  # windows: -25, 4, 8.5
+        rule.update(score)
+    # Gained 4.5 on the window before, 4.5 since the second: the first window,
+    # far lower, is not the reference.
+    assert not rule.stalled
+    for score in (9.0, 9.2):  # windows: 4, 8.5, 9.1
+        rule.update(score)
+    assert not rule.stalled  # gained 0.6, more than 0.1 * 5.1
+    for score in (9.2, 9.3):  # windows: ..., 9.1, 9.25
+        rule.update(score)
+    assert rule.stalled  # gained 0.15 < 0.1 * 5.25
+    # A shift or a change of scale of the scores changes nothing.
+    shifted = Stopping(tol=0.1, window=2)
+    for score in (-50.0, 0.0, 2.0, 6.0, 8.0, 9.0, 9.0, 9.2, 9.2, 9.3):
+        shifted.update(-300.0 + 1000.0 * score)
+    assert shifted.stalled
+
+
+def test_stopping_needs_three_windows_and_stops_on_a_fall():
+    rule = Stopping(tol=0.0, window=2)
+    for score in (1.0, 2.0, 3.0, 4.0, 5.0):
+        rule.update(score)
+    assert not rule.stalled and rule.improving
+    rule.update(-10.0)  # windows: 3.5, -2.5
+    assert rule.stalled and not rule.improving
+
+
+def test_default_fits_stop_by_themselves_on_real_data():
+    """breast_cancer: a default fit once ran all its epochs and warned."""
+    from sklearn.datasets import load_breast_cancer
+
+    from skvae import VAETransformer
+
+    X, _ = load_breast_cancer(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        vae = VAETransformer(random_state=0).fit(X)
+    assert vae.n_iter_ < vae.max_epochs
+
+
+def test_early_stopping_stops_once_the_held_out_score_stops_improving():
+    """digits / 16 with a small network ran all 500 epochs under the old rule."""
+    from sklearn.datasets import load_digits
+
+    from skvae import VAETransformer
+
+    X, _ = load_digits(return_X_y=True)
+    vae = VAETransformer(
+        hidden_layer_sizes=(32,), max_epochs=500, early_stopping=True, random_state=0
+    ).fit(X / 16)
+    assert vae.n_iter_ < 250
+    best = int(np.argmax(vae.validation_scores_))
+    assert vae.best_validation_score_ == vae.validation_scores_[best]
 
 
 def test_warm_start_continues_training(X, make_vae):
@@ -241,8 +289,9 @@ def test_no_stopping_before_trimming_starts(X, make_vae):
         tol=100.0,
         n_iter_no_change=1,
     ).fit(X)
-    # The first trimmed epoch is the 16th; this tol then stops 2 epochs later.
-    assert vae.n_iter_ == 18
+    # The first trimmed epoch is the 16th; with windows of one epoch this tol
+    # stops at the first comparison, after the 17th.
+    assert vae.n_iter_ == 17
 
 
 def test_input_dropout_is_reproducible_and_changes_training(binary_X, make_vae):
