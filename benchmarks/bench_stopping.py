@@ -9,12 +9,14 @@ it short (``ConvergenceWarning``), and the held-out ``score`` (mean
 log-likelihood in nats per row, higher is better), each the mean over the
 seeds.
 
-Run: ``python benchmarks/bench_stopping.py [--seeds 0 1 2] [--only iris,wine]``
+Run: ``python benchmarks/bench_stopping.py [--seeds 0 1 2] [--only iris,wine]
+[--estimators VAETransformer] [--params '{"tol": 0.1}']``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 
@@ -46,10 +48,10 @@ ESTIMATORS = {
 }
 
 
-def run(X, estimator_class, seed):
+def run(X, estimator_class, seed, params):
     """Epochs, seconds, warned and held-out score of one default fit."""
     X_train, X_test = train_test_split(X, test_size=0.25, random_state=seed)
-    model = estimator_class(random_state=seed)
+    model = estimator_class(random_state=seed, **params)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         start = time.perf_counter()
@@ -59,10 +61,11 @@ def run(X, estimator_class, seed):
     return model.n_iter_, seconds, warned, model.score(X_test)
 
 
-def main(seeds, only):
+def main(seeds, only, estimators, params):
     # The first fit of a process imports torch's compiler stack: not timed.
     VAETransformer().partial_fit(np.random.RandomState(0).randn(50, 3))
-    print(f"seeds {seeds}; means over the seeds; warned = fits that warned\n")
+    print(f"seeds {seeds}; means over the seeds; warned = fits that warned")
+    print(f"parameters other than the defaults: {params}\n")
     print(
         f"{'set':<15}{'estimator':<20}{'epochs':>8}{'fit s':>8}{'warned':>8}"
         f"{'held-out nats/row':>19}"
@@ -71,8 +74,11 @@ def main(seeds, only):
         if only and name not in only:
             continue
         X = load()
-        for label, estimator_class in ESTIMATORS.items():
-            results = np.array([run(X, estimator_class, seed) for seed in seeds])
+        for label in estimators:
+            estimator_class = ESTIMATORS[label]
+            results = np.array(
+                [run(X, estimator_class, seed, params) for seed in seeds]
+            )
             epochs, seconds, warned, score = results.T
             print(
                 f"{name:<15}{label:<20}{epochs.mean():>8.0f}{seconds.mean():>8.1f}"
@@ -85,5 +91,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--only", type=lambda text: text.split(","), default=None)
+    parser.add_argument(
+        "--estimators", nargs="+", choices=list(ESTIMATORS), default=list(ESTIMATORS)
+    )
+    parser.add_argument(
+        "--params", type=json.loads, default={}, help="parameters, as JSON"
+    )
     arguments = parser.parse_args()
-    main(arguments.seeds, arguments.only)
+    main(arguments.seeds, arguments.only, arguments.estimators, arguments.params)

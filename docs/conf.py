@@ -3,6 +3,7 @@
 Build it with ``make docs``; the pages land in ``docs/_build/html``.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +22,8 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax copied into the site, so that equations render offline.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -34,9 +37,23 @@ default_role = "literal"
 autosummary_generate = True
 autodoc_typehints = "none"
 autodoc_inherit_docstrings = True
-numpydoc_show_class_members = True
-numpydoc_class_members_toctree = False
+# autodoc documents each method under its class; no second list of them.
+numpydoc_show_class_members = False
 numpydoc_attributes_as_param_list = True
+
+# Methods that every scikit-learn estimator inherits for metadata routing, and
+# set_output: their docstrings are scikit-learn's and point into its own site.
+# The user guide says how to use set_output with skvae.
+_SCIKIT_LEARN_PLUMBING = re.compile(r"set_\w+_request|get_metadata_routing|set_output")
+
+
+def _skip_scikit_learn_plumbing(app, what, name, obj, skip, options):
+    return True if _SCIKIT_LEARN_PLUMBING.fullmatch(name) else None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_scikit_learn_plumbing)
+
 
 # -- Links to other projects' documentation ----------------------------------
 

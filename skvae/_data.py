@@ -208,9 +208,31 @@ def host_batches(X, batch_rows: int, device: torch.device) -> Iterator[torch.Ten
         yield from SparseRows(canonical_csr(X), device).batches(batch_rows)
         return
     for start in range(0, X.shape[0], batch_rows):
-        yield torch.tensor(
-            X[start : start + batch_rows], dtype=torch.float32, device=device
+        block = torch.from_numpy(np.ascontiguousarray(X[start : start + batch_rows]))
+        yield block.to(device=device, dtype=torch.float32, copy=True)
+
+
+# Batches of fewer rows are padded with rows of zeros up to this many, so that
+# a single row goes through the matrix kernels that a batch does (a one-row
+# product takes a kernel that rounds differently). A row's results then agree
+# with those it gets in a larger batch to float32 rounding, and mostly to the
+# bit.
+MIN_BATCH_ROWS = 16
+
+
+def _padded(batch: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """``batch`` with rows of zeros appended up to ``n_rows`` rows."""
+    if batch.is_sparse:
+        batch = batch.coalesce()
+        return torch.sparse_coo_tensor(
+            batch.indices(),
+            batch.values(),
+            (n_rows, *batch.shape[1:]),
+            is_coalesced=True,
+            check_invariants=False,
         )
+    padding = batch.new_zeros((n_rows - len(batch), *batch.shape[1:]))
+    return torch.cat([batch, padding])
 
 
 def map_batches(
@@ -218,17 +240,23 @@ def map_batches(
     batches: Iterable[torch.Tensor],
     n_rows: int,
     dtype=np.float64,
+    pad: bool = True,
 ) -> np.ndarray:
     """``function`` of each batch, without gradients, gathered in one NumPy array.
 
-    Each batch's result moves to the host as soon as it is computed, into an
-    array of ``n_rows`` rows allocated once.
+    ``function`` must treat rows independently. Each batch's result moves to
+    the host as soon as it is computed, into an array of ``n_rows`` rows
+    allocated once. Batches of fewer than ``MIN_BATCH_ROWS`` rows are padded
+    with zeros, unless ``pad`` is False.
     """
     result = None
     start = 0
     with torch.inference_mode():
         for batch in batches:
-            part = function(batch).cpu().numpy()
+            size = len(batch)
+            if pad and size < MIN_BATCH_ROWS:
+                batch = _padded(batch, MIN_BATCH_ROWS)
+            part = function(batch)[:size].cpu().numpy()
             if result is None:
                 result = np.empty((n_rows, *part.shape[1:]), dtype=dtype)
             result[start : start + len(part)] = part

@@ -80,17 +80,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         a stronger KL term that falls to ``beta``: the code can carry little
         at first, so the latent space is laid out coarsely before it is
         refined (in the spirit of the capacity annealing of Burgess et al.,
-        2018). It helped 2-D maps keep each class in one region, and scored
-        lower at 10 dimensions; see the MNIST benchmark.
+        2018): a tool for 2-D maps.
     input_dropout : float or 'auto', default='auto'
         During training, zero each input value the encoder sees with this
         probability and scale the others by ``1 / (1 - input_dropout)``: the
         denoising of Mult-VAE, meant for counts, binary and [0, 1] data, where
         zero means absent. The reconstruction target is always the full row.
         ``'auto'`` is 0.5, Mult-VAE's rate, for the Bernoulli and continuous
-        Bernoulli likelihoods, where it improves the held-out likelihood of
-        pixels, and 0 for the others: it lowered the held-out likelihood of
-        counts, and for real-valued data a zero is just another value.
+        Bernoulli likelihoods, and 0 for the others (for real-valued data a
+        zero is just another value). ``input_dropout_`` holds the rate used.
     init : {'auto', 'pca', 'random'}, default='auto'
         How the latent layout starts. ``'pca'`` first trains the encoder, for
         200 minibatch steps, to map each row to its whitened principal
@@ -98,12 +96,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         standardised for the real-valued likelihoods, ``log1p(X)`` for
         counts), then trains the ELBO from there, as
         :class:`~sklearn.manifold.TSNE` starts from PCA: the layout then
-        depends much less on the seed (on 2-D maps of MNIST digits, classes
-        stay in one region instead of splitting). ``'random'`` starts from
-        the random initial weights. ``'auto'`` is ``'pca'`` for dense ``X``
-        and ``'random'`` for sparse ``X``, whose centring would densify it.
-        Only a new network is initialised; ``warm_start`` and later
-        ``partial_fit`` calls continue the fitted one.
+        depends much less on the seed. The columns are centred implicitly,
+        so sparse ``X`` stays sparse, and dense, sparse and pandas input of
+        the same values start alike. ``'random'`` starts from the random
+        initial weights. ``'auto'`` is ``'pca'``. Only a new network is
+        initialised; ``warm_start`` and later ``partial_fit`` calls continue
+        the fitted one.
     support_fraction : float in (0, 1], default=1.0
         Share of each minibatch that a training step learns from: the rows of
         highest ELBO, so that the rows the model finds least likely (outliers
@@ -153,7 +151,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     verbose : int, default=0
         Show a progress bar with the running loss when positive.
     warm_start : bool, default=False
-        Continue training the fitted network instead of starting anew.
+        Let ``fit`` continue training the fitted network instead of starting
+        anew, as ``partial_fit`` does: Adam's moment estimates and step counts
+        carry over, the KL warm-up goes on from ``n_iter_``, each call draws
+        its own batch order and noise, and ``early_stopping`` holds out the
+        same rows every time. The stopping rule starts afresh with each call.
 
     Attributes
     ----------
@@ -287,7 +289,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         # The likelihood draws through torch.distributions, from torch's global
         # generator: seeded here, and put back as it was afterwards.
         with seeded_global_rng(seed, self.device_):
-            return map_batches(decode, z.split(_SAMPLE_ROWS), n_samples)
+            return map_batches(decode, z.split(_SAMPLE_ROWS), n_samples, pad=False)
 
     # -------------------------------------------------------- scikit-learn glue
 
