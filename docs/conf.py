@@ -52,6 +52,7 @@ def _skip_scikit_learn_plumbing(app, what, name, obj, skip, options):
 
 
 def setup(app):
+    """Connect the skipping of scikit-learn's plumbing to autodoc."""
     app.connect("autodoc-skip-member", _skip_scikit_learn_plumbing)
 
 
