@@ -259,6 +259,7 @@ class BaseVAE(BaseEstimator):
         ``warm_start`` says to continue it. If anything fails, the estimator is
         left as it was.
         """
+        given_X = X  # as the caller passed it, feature names included
         with _rollback_on_error(self):
             continuing = hasattr(self, "module_") and (incremental or self.warm_start)
             X, sample_weight = self._validate_training_data(
@@ -311,7 +312,7 @@ class BaseVAE(BaseEstimator):
                 first_epoch=epochs_done,
             )
         self._record_training(module, device, config, result, continuing, seed)
-        self._finish_fit(X, sample_weight)
+        self._finish_fit(given_X, sample_weight)
         self._report(result)
 
     def _finish_fit(self, X, sample_weight: np.ndarray) -> None:

@@ -208,8 +208,8 @@ def host_batches(X, batch_rows: int, device: torch.device) -> Iterator[torch.Ten
         yield from SparseRows(canonical_csr(X), device).batches(batch_rows)
         return
     for start in range(0, X.shape[0], batch_rows):
-        block = torch.from_numpy(np.ascontiguousarray(X[start : start + batch_rows]))
-        yield block.to(device=device, dtype=torch.float32, copy=True)
+        block = np.array(X[start : start + batch_rows], dtype=np.float32, order="C")
+        yield torch.from_numpy(block).to(device)
 
 
 # Batches of fewer rows are padded with rows of zeros up to this many, so that

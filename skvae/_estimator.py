@@ -202,9 +202,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     >>> from sklearn.datasets import load_digits
     >>> from skvae import VAETransformer
     >>> X, _ = load_digits(return_X_y=True)
-    >>> vae = VAETransformer(latent_dim=2, max_epochs=5, random_state=0)
+    >>> vae = VAETransformer(latent_dim=2, hidden_layer_sizes=(64,), random_state=0)
     >>> vae.fit_transform(X).shape
     (1797, 2)
+    >>> vae.n_iter_ < vae.max_epochs  # the stopping rule ended training
+    True
     >>> vae.inverse_transform([[0.0, 0.0]]).shape
     (1, 64)
     >>> vae.score_samples(X[:3]).shape

@@ -1,6 +1,26 @@
 import numpy as np
 import pytest
 
+# What fit warns when max_epochs ends training while the score still improves.
+CUT_SHORT = (
+    "ignore:.*stopped after max_epochs=.*still improving"
+    ":sklearn.exceptions.ConvergenceWarning"
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "short_fits: the test ends fits after a few epochs on purpose, so the "
+        "ConvergenceWarning that says so is expected and not shown",
+    )
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("short_fits"):
+            item.add_marker(pytest.mark.filterwarnings(CUT_SHORT))
+
 
 @pytest.fixture
 def X():
@@ -15,14 +35,31 @@ def binary_X():
     return (rng.rand(200, 12) < 0.3).astype(float)
 
 
+# Small, quick, seeded models: the stopping rule compares windows of three
+# epochs, so that fits on a few hundred rows end by themselves in tens of epochs.
+QUICK = dict(
+    hidden_layer_sizes=(16,), max_epochs=60, n_iter_no_change=3, random_state=0
+)
+
+
 @pytest.fixture
 def make_vae():
     """A factory of small, quick, seeded models for tests."""
     from skvae import VAETransformer
 
     def make(**params):
-        defaults = dict(hidden_layer_sizes=(16,), max_epochs=20, random_state=0)
-        return VAETransformer(**{**defaults, **params})
+        return VAETransformer(**{**QUICK, **params})
+
+    return make
+
+
+@pytest.fixture
+def make_detector():
+    """A factory of small, quick, seeded outlier detectors for tests."""
+    from skvae import VAEOutlierDetector
+
+    def make(**params):
+        return VAEOutlierDetector(**{**QUICK, **params})
 
     return make
 

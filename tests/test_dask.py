@@ -53,6 +53,7 @@ def _fit_reporting_threads(estimator, X):
     return torch.get_num_threads(), estimator.fit(X)
 
 
+@pytest.mark.short_fits
 def test_loky_workers_train_on_their_share_of_the_cores(X, make_vae):
     vae = make_vae(max_epochs=3)
     results = joblib.Parallel(n_jobs=2)(
@@ -66,6 +67,7 @@ def test_loky_workers_train_on_their_share_of_the_cores(X, make_vae):
             assert_array_equal(fitted.transform(X), local.transform(X))
 
 
+@pytest.mark.short_fits
 def test_dask_workers_train_on_one_thread_and_return_the_model(client, X, make_vae):
     # The nanny starts each worker process with OMP_NUM_THREADS=1 (distributed's
     # nanny.pre-spawn-environ), which torch reads when it starts.
@@ -80,6 +82,7 @@ def test_dask_workers_train_on_one_thread_and_return_the_model(client, X, make_v
         assert_array_equal(fitted.score_samples(X), local.score_samples(X))
 
 
+@pytest.mark.short_fits
 def test_grid_search_on_dask_matches_the_local_search(client, X, make_vae):
     search = GridSearchCV(make_vae(max_epochs=5), {"latent_dim": [1, 2, 3]}, cv=2)
     with torch_threads(1):  # as each worker has

@@ -34,6 +34,7 @@ def test_auto_prefers_cuda_then_mps_then_cpu():
         assert resolve_device("auto") == torch.device("cpu")
 
 
+@pytest.mark.short_fits
 def test_explicit_cpu_and_torch_device(X, make_vae):
     for device in ("cpu", torch.device("cpu")):
         vae = make_vae(device=device, max_epochs=2).fit(X)

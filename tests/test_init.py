@@ -68,6 +68,7 @@ def test_targets_of_rows_without_variance_are_zero():
     assert _targets(np.ones((1, 3)), np.ones(1)).shape == (1, 1)
 
 
+@pytest.mark.short_fits
 def test_alignment_maps_rows_to_their_targets(X, make_vae):
     vae = make_vae(max_epochs=1, init="random").fit(X)
     rows = DenseRows(torch.as_tensor(X, dtype=torch.float32))
@@ -87,6 +88,7 @@ def _linear_fit_to_pca(X, Z) -> float:
     return LinearRegression().fit(pca, Z).score(pca, Z)
 
 
+@pytest.mark.short_fits
 def test_pca_init_starts_from_the_principal_components(X, make_vae):
     # One epoch of the ELBO barely moves the layout the alignment set up; from
     # random weights the layout is another one, which lines up with the
@@ -103,6 +105,7 @@ def test_pca_init_starts_from_the_principal_components(X, make_vae):
     assert np.mean(fits("random")) < 0.7
 
 
+@pytest.mark.short_fits
 def test_init_auto_starts_from_pca(binary_X, make_vae):
     params = dict(likelihood="bernoulli", max_epochs=3)
     auto = make_vae(**params).fit(binary_X).transform(binary_X)
@@ -133,6 +136,7 @@ def test_the_container_does_not_change_the_model(binary_X, make_vae, init, likel
         assert_allclose(model.transform(binary_X), dense.transform(binary_X), atol=1e-5)
 
 
+@pytest.mark.short_fits
 def test_input_dropout_auto_follows_the_likelihood(X, binary_X, make_vae):
     assert make_vae(max_epochs=1).fit(X).input_dropout_ == 0.0
     bernoulli = make_vae(likelihood="bernoulli", max_epochs=1).fit(binary_X)

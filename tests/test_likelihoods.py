@@ -272,6 +272,7 @@ def test_fused_sparse_step_backward_runs_once(name):
         total.backward()
 
 
+@pytest.mark.short_fits
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_each_family_fits_scores_and_samples_in_its_domain(name):
     make_data, _ = DOMAINS[name]
@@ -308,6 +309,7 @@ def test_each_family_rejects_values_outside_its_domain(name, container):
     assert not hasattr(vae, "module_")
 
 
+@pytest.mark.short_fits
 def test_count_families_name_the_fractional_value():
     X = _counts()
     fitted = VAETransformer(likelihood="poisson", max_epochs=1, random_state=0).fit(X)
@@ -316,6 +318,7 @@ def test_count_families_name_the_fractional_value():
         fitted.score_samples(X)
 
 
+@pytest.mark.short_fits
 def test_continuous_bernoulli_scores_pixels_higher_than_bernoulli_can():
     """On intensities the Bernoulli 'likelihood' is not normalised: each of its
     terms is at most 0, while a normalised density on [0, 1] that has learned

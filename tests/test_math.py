@@ -70,6 +70,7 @@ def test_bernoulli_log_prob_is_the_cross_entropy():
     assert_allclose(px.log_prob(x).numpy(), expected.numpy(), rtol=1e-5)
 
 
+@pytest.mark.short_fits
 def test_kl_term_is_the_closed_form(X, make_vae):
     module = make_vae(max_epochs=2).fit(X).module_
     x = torch.tensor(X[:10], dtype=torch.float32)
@@ -80,6 +81,7 @@ def test_kl_term_is_the_closed_form(X, make_vae):
     assert_allclose(terms.kl.detach().numpy(), expected.detach().numpy(), rtol=1e-5)
 
 
+@pytest.mark.short_fits
 def test_one_importance_draw_is_the_elbo_on_average(X, make_vae):
     """One draw puts log p(z) - log q(z | x) for the closed-form KL: same mean."""
     module = make_vae(max_epochs=2).fit(X).module_

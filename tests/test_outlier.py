@@ -8,19 +8,16 @@ from numpy.testing import assert_allclose, assert_array_equal
 from skvae import VAEOutlierDetector
 
 
-def make_detector(**params):
-    defaults = dict(hidden_layer_sizes=(16,), max_epochs=20, random_state=0)
-    return VAEOutlierDetector(**{**defaults, **params})
-
-
 @pytest.mark.parametrize("contamination", [0.05, 0.2, 0.5])
-def test_predict_flags_the_contamination_share_of_the_training_rows(X, contamination):
+def test_predict_flags_the_contamination_share_of_the_training_rows(
+    X, contamination, make_detector
+):
     detector = make_detector(contamination=contamination).fit(X)
     flagged = np.mean(detector.predict(X) == -1)
     assert abs(flagged - contamination) <= 1 / len(X)
 
 
-def test_decision_function_is_the_score_above_the_offset(X):
+def test_decision_function_is_the_score_above_the_offset(X, make_detector):
     detector = make_detector(contamination=0.1).fit(X)
     decision = detector.decision_function(X)
     assert_allclose(decision, detector.score_samples(X) - detector.offset_)
@@ -28,18 +25,20 @@ def test_decision_function_is_the_score_above_the_offset(X):
     assert_array_equal(detector.fit_predict(X), detector.predict(X))
 
 
-def test_auto_threshold_is_the_lower_fence_of_the_training_scores(X):
+def test_auto_threshold_is_the_lower_fence_of_the_training_scores(X, make_detector):
     detector = make_detector().fit(X)
     q1, q3 = np.percentile(detector.score_samples(X), [25, 75])
     assert detector.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
 
 
-def test_scores_are_identical_across_calls(X):
+def test_scores_are_identical_across_calls(X, make_detector):
     detector = make_detector().fit(X)
     assert_array_equal(detector.score_samples(X), detector.score_samples(X))
 
 
-def test_decisions_do_not_depend_on_the_other_rows_to_float32_precision(X):
+def test_decisions_do_not_depend_on_the_other_rows_to_float32_precision(
+    X, make_detector
+):
     detector = make_detector(contamination=0.1).fit(X)
     whole = detector.decision_function(X)
     in_batches = np.concatenate(
@@ -48,7 +47,7 @@ def test_decisions_do_not_depend_on_the_other_rows_to_float32_precision(X):
     assert_allclose(in_batches, whole, rtol=1e-5, atol=1e-5)
 
 
-def test_far_rows_score_low_and_are_flagged(X):
+def test_far_rows_score_low_and_are_flagged(X, make_detector):
     detector = make_detector(max_epochs=50).fit(X)
     far = X[:5] + 20 * X.std(axis=0)
     assert detector.score_samples(far).max() < detector.score_samples(X).min()
@@ -71,7 +70,7 @@ def test_trimmed_training_learns_a_cluster_of_training_outliers_less(seed):
     assert gap(0.7) > gap(1.0)
 
 
-def test_feature_log_likelihoods_point_at_the_corrupted_column(X):
+def test_feature_log_likelihoods_point_at_the_corrupted_column(X, make_detector):
     detector = make_detector(max_epochs=50).fit(X)
     corrupted = X[:10].copy()
     corrupted[:, 3] += 8 * X[:, 3].std()
@@ -80,7 +79,7 @@ def test_feature_log_likelihoods_point_at_the_corrupted_column(X):
     assert_array_equal(per_feature.argmin(axis=1), np.full(10, 3))
 
 
-def test_feature_log_likelihoods_add_up_to_the_reconstruction_term(X):
+def test_feature_log_likelihoods_add_up_to_the_reconstruction_term(X, make_detector):
     # With one draw the importance weight is 1, so the features add up to
     # log p(x | z) and the score adds log p(z) - log q(z | x) to it.
     detector = make_detector(n_importance_samples=1).fit(X)
@@ -101,7 +100,7 @@ def test_feature_log_likelihoods_add_up_to_the_reconstruction_term(X):
     assert_allclose(latent_term, expected.numpy(), rtol=1e-4, atol=1e-3)
 
 
-def test_sparse_input_scores_and_explains_as_dense(binary_X):
+def test_sparse_input_scores_and_explains_as_dense(binary_X, make_detector):
     # The same start for both (init='auto' starts dense rows from PCA).
     params = dict(likelihood="bernoulli", contamination=0.1, init="random")
     dense = make_detector(**params).fit(binary_X)
@@ -120,7 +119,7 @@ def test_sparse_input_scores_and_explains_as_dense(binary_X):
         assert_allclose(value, reference, rtol=1e-4, atol=1e-4)
 
 
-def test_pandas_input_keeps_feature_names(X):
+def test_pandas_input_keeps_feature_names(X, make_detector):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(X, columns=[f"sensor_{i}" for i in range(X.shape[1])])
     detector = make_detector().fit(frame)
@@ -129,7 +128,7 @@ def test_pandas_input_keeps_feature_names(X):
     assert_allclose(detector.score_samples(frame), on_array.score_samples(X), rtol=1e-5)
 
 
-def test_zero_weight_rows_do_not_set_the_threshold(X):
+def test_zero_weight_rows_do_not_set_the_threshold(X, make_detector):
     weights = np.ones(len(X))
     weights[:30] = 0.0
     detector = make_detector(contamination=0.1).fit(X, sample_weight=weights)
@@ -137,7 +136,7 @@ def test_zero_weight_rows_do_not_set_the_threshold(X):
     assert detector.offset_ == pytest.approx(np.percentile(kept_scores, 10))
 
 
-def test_bad_contamination_is_refused_before_fitting(X):
+def test_bad_contamination_is_refused_before_fitting(X, make_detector):
     detector = make_detector(contamination=0.7)
     with pytest.raises(ValueError, match="contamination"):
         detector.fit(X)

@@ -14,6 +14,7 @@ from skvae import VAEOutlierDetector
 from skvae._outlier import _threshold
 
 
+@pytest.mark.short_fits
 def test_first_call_is_one_epoch_of_fit(X, make_vae):
     fitted = make_vae(max_epochs=1).fit(X)
     streamed = make_vae().partial_fit(X)
@@ -104,6 +105,7 @@ def test_kl_warmup_goes_on_across_calls(X, make_vae, kl_epochs):
     assert kl_epochs == pytest.approx([3.0, 3 + 1 / 3, 3 + 2 / 3])
 
 
+@pytest.mark.short_fits
 def test_partial_fit_after_fit_continues_it(X, make_vae):
     vae = make_vae(max_epochs=4, early_stopping=True).fit(X)
     curve = list(vae.loss_curve_)
@@ -114,6 +116,7 @@ def test_partial_fit_after_fit_continues_it(X, make_vae):
     assert not hasattr(vae, "best_validation_score_")
 
 
+@pytest.mark.short_fits
 def test_fit_after_partial_fit_starts_anew(X, make_vae):
     vae = make_vae(max_epochs=3)
     vae.partial_fit(X).partial_fit(X)

@@ -13,14 +13,16 @@ from sklearn.exceptions import ConvergenceWarning
 from skvae._training import Stopping, kl_weight, most_likely_rows
 
 
+@pytest.mark.short_fits
 def test_loss_curve_falls(X, make_vae):
-    vae = make_vae(max_epochs=30).fit(X)
+    vae = make_vae(max_epochs=30, n_iter_no_change=100).fit(X)
     assert len(vae.loss_curve_) == vae.n_iter_ == 30
     assert vae.loss_curve_[-1] < vae.loss_curve_[0]
     assert vae.best_loss_ == min(vae.loss_curve_)
     assert not hasattr(vae, "validation_scores_")
 
 
+@pytest.mark.short_fits
 def test_max_epochs_without_convergence_warns(X, make_vae):
     with pytest.warns(ConvergenceWarning, match="max_epochs=3"):
         make_vae(max_epochs=3).fit(X)
@@ -42,6 +44,7 @@ def test_early_stopping_keeps_the_best_epoch(X, make_vae):
     assert np.argmax(vae.validation_scores_) < vae.n_iter_ - 1
 
 
+@pytest.mark.short_fits
 def test_refit_without_early_stopping_drops_validation_record(X, make_vae):
     vae = make_vae(early_stopping=True, max_epochs=3).fit(X)
     vae.set_params(early_stopping=False).fit(X)
@@ -106,6 +109,7 @@ def test_early_stopping_stops_once_the_held_out_score_stops_improving():
     assert vae.best_validation_score_ == vae.validation_scores_[best]
 
 
+@pytest.mark.short_fits
 def test_warm_start_continues_training(X, make_vae):
     vae = make_vae(max_epochs=5, warm_start=True).fit(X)
     first_curve = list(vae.loss_curve_)
@@ -118,6 +122,7 @@ def test_warm_start_continues_training(X, make_vae):
     assert cold.n_iter_ == 5 and cold.loss_curve_ == first_curve
 
 
+@pytest.mark.short_fits
 def test_warm_start_extends_validation_scores(X, make_vae):
     vae = make_vae(max_epochs=3, warm_start=True, early_stopping=True).fit(X)
     first_scores = list(vae.validation_scores_)
@@ -126,6 +131,7 @@ def test_warm_start_extends_validation_scores(X, make_vae):
     assert vae.validation_scores_[:3] == first_scores
 
 
+@pytest.mark.short_fits
 def test_warm_start_refuses_a_changed_network(X, make_vae):
     vae = make_vae(max_epochs=2, warm_start=True).fit(X)
     with pytest.raises(ValueError, match="latent_dim=2 to 3"):
@@ -134,12 +140,14 @@ def test_warm_start_refuses_a_changed_network(X, make_vae):
         vae.set_params(latent_dim=2, likelihood="bernoulli").fit((X > 0) * 1.0)
 
 
+@pytest.mark.short_fits
 def test_warm_start_checks_the_number_of_features(X, make_vae):
     vae = make_vae(max_epochs=2, warm_start=True).fit(X)
     with pytest.raises(ValueError, match="features"):
         vae.fit(X[:, :4])
 
 
+@pytest.mark.short_fits
 def test_verbose_shows_a_progress_bar(X, make_vae, capsys):
     make_vae(max_epochs=3, verbose=1).fit(X)
     err = capsys.readouterr().err
@@ -148,6 +156,7 @@ def test_verbose_shows_a_progress_bar(X, make_vae, capsys):
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.short_fits
 def test_batch_size_auto_and_clipped(X, make_vae):
     assert make_vae(max_epochs=1).fit(X).batch_size_ == 200
     assert make_vae(max_epochs=1).fit(X[:50]).batch_size_ == 50
@@ -164,6 +173,7 @@ def test_same_random_state_same_model(X, make_vae):
     assert not np.array_equal(a.transform(X), c.transform(X))
 
 
+@pytest.mark.short_fits
 def test_no_global_random_state_is_touched(X, make_vae):
     torch_state = torch.random.get_rng_state()
     numpy_state = np.random.get_state()[1].copy()
@@ -204,6 +214,7 @@ def test_kl_weight_can_start_above_beta_and_fall_to_it():
     assert kl_weight(6.0, beta=2.0, warmup_epochs=4, start=8.0) == 2.0
 
 
+@pytest.mark.short_fits
 def test_kl_warmup_start_changes_training_only_during_the_warmup(X, make_vae):
     plain = make_vae(max_epochs=3).fit(X)
     strong = make_vae(max_epochs=3, kl_warmup_epochs=3, kl_warmup_start=8.0).fit(X)
@@ -220,6 +231,7 @@ def test_no_stopping_during_kl_warmup(X, make_vae):
     assert 15 < vae.n_iter_ < 40
 
 
+@pytest.mark.short_fits
 def test_warm_start_continues_the_kl_warmup(X, make_vae, kl_epochs):
     vae = make_vae(max_epochs=5, kl_warmup_epochs=8, warm_start=True).fit(X)
     assert kl_epochs[0] == 0.0
@@ -241,6 +253,7 @@ def test_most_likely_rows_are_the_highest_elbo_share():
     assert sorted(most_likely_rows(elbo, weights, 0.5, 4).tolist()) == [2, 3]
 
 
+@pytest.mark.short_fits
 def test_trimmed_steps_count_supported_rows_on_the_host(X, make_vae, monkeypatch):
     """With sample weights, each step is told how many rows it may choose, so
     it never waits for the device to count them; the count is the right one."""
@@ -259,6 +272,7 @@ def test_trimmed_steps_count_supported_rows_on_the_host(X, make_vae, monkeypatch
     assert counts and sum(counts) == 2 * np.count_nonzero(weights)
 
 
+@pytest.mark.short_fits
 def test_support_fraction_trims_only_after_its_warmup(X, make_vae):
     plain = make_vae(max_epochs=6).fit(X)
     never = make_vae(max_epochs=6, support_fraction=0.5, support_warmup_epochs=6)
@@ -270,6 +284,7 @@ def test_support_fraction_trims_only_after_its_warmup(X, make_vae):
     assert trimmed.loss_curve_[3] < plain.loss_curve_[3]
 
 
+@pytest.mark.short_fits
 def test_trimmed_training_takes_sample_weight(X, make_vae):
     weights = np.where(np.arange(len(X)) % 3 == 0, 0.0, 2.0)
     trimmed = make_vae(max_epochs=4, support_fraction=0.5, support_warmup_epochs=0)
@@ -380,6 +395,7 @@ def test_keyboard_interrupt_keeps_the_epochs_completed(X, make_vae, monkeypatch)
     assert np.isfinite(vae.score(X))
 
 
+@pytest.mark.short_fits
 def test_keyboard_interrupt_in_the_first_epoch_changes_nothing(
     X, make_vae, monkeypatch
 ):
@@ -415,6 +431,7 @@ def test_ctrl_c_stops_a_grid_search(X, make_vae, monkeypatch):
     assert len(calls) == 2  # the first fit's second epoch; no fit after it
 
 
+@pytest.mark.short_fits
 def test_warm_start_and_partial_fit_continue_adam_alike(X, make_vae):
     warm = make_vae(max_epochs=2, warm_start=True, batch_size=100).fit(X)
     warm.fit(X)
@@ -426,6 +443,7 @@ def test_warm_start_and_partial_fit_continue_adam_alike(X, make_vae):
         assert steps == {12.0}  # 4 epochs of 3 steps: Adam never restarted
 
 
+@pytest.mark.short_fits
 def test_each_warm_start_fit_draws_its_own_order_and_noise(X, make_vae, monkeypatch):
     orders = []
     randperm = torch.randperm
@@ -446,6 +464,7 @@ def test_each_warm_start_fit_draws_its_own_order_and_noise(X, make_vae, monkeypa
     assert again.loss_curve_ == vae.loss_curve_
 
 
+@pytest.mark.short_fits
 def test_warm_start_keeps_the_validation_split(X, make_vae, monkeypatch):
     import skvae._base
 
