@@ -11,19 +11,12 @@ reconstructions of held-out digits, and a walk through the latent space from
 one digit to another.
 """
 
-import warnings
-
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skvae import VAETransformer
-
-# The loss still creeps down after the default 200 epochs, and fit would say so;
-# the digits are clear by then.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X = X / 16  # intensities in [0, 1], for the continuous Bernoulli likelihood

@@ -13,19 +13,13 @@ Analysis (FA)* picks ``n_components``. This example runs the three searches
 on the same digits and draws them on one plot.
 """
 
-import warnings
-
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA, FactorAnalysis
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from skvae import VAETransformer
-
-# 100 epochs are enough to rank the dimensions; fit would warn about each.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
 # Digits as continuous values
@@ -45,7 +39,7 @@ X = (X + rng.uniform(size=X.shape)) / 17
 # -------------------
 # Each search fits one model per dimension and fold (3-fold cross-validation)
 # and ranks the dimensions by the mean ``score`` on the held-out folds. The
-# VAE is kept small and short so that the 15 fits take seconds.
+# VAE is kept small so that the 15 fits take seconds each.
 
 dims = [1, 2, 4, 8, 16]
 searches = {
@@ -54,7 +48,7 @@ searches = {
         FactorAnalysis(random_state=0), {"n_components": dims}, cv=3
     ),
     "VAETransformer": GridSearchCV(
-        VAETransformer(hidden_layer_sizes=(128, 64), max_epochs=100, random_state=0),
+        VAETransformer(hidden_layer_sizes=(128, 64), random_state=0),
         {"latent_dim": dims},
         cv=3,
     ),

@@ -14,18 +14,12 @@ Bernoulli likelihood, the density made for such values (see
 :ref:`sphx_glr_auto_examples_plot_likelihoods.py`).
 """
 
-import warnings
-
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAETransformer
-
-# The loss still creeps down after 200 epochs; the map has long settled.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X = X / 16

@@ -19,27 +19,18 @@ example fits :class:`skvae.VAETransformer` with several families to the same
   ``GridSearchCV`` could choose among them.
 """
 
-import warnings
-
 import matplotlib.pyplot as plt
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skvae import VAETransformer
-
-# 100 epochs are enough to compare the families; fit would warn that the loss
-# was still creeping down.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test = train_test_split(X, test_size=0.25, stratify=y, random_state=0)
 
 
 def fit(likelihood, X):
-    return VAETransformer(
-        latent_dim=8, likelihood=likelihood, max_epochs=100, random_state=0
-    ).fit(X)
+    return VAETransformer(latent_dim=8, likelihood=likelihood, random_state=0).fit(X)
 
 
 # %%

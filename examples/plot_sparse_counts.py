@@ -13,17 +13,11 @@ counts, maps the documents to two dimensions, and uses ``score_samples`` to
 tell real documents from documents of random words.
 """
 
-import warnings
-
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAETransformer
-
-# 60 epochs are enough to see the topics; fit would warn about each.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # %%
 # Documents made of topics
@@ -70,7 +64,6 @@ vae = VAETransformer(
     latent_dim=2,
     likelihood="multinomial",
     hidden_layer_sizes=(128,),
-    max_epochs=60,
     random_state=0,
 ).fit(X_train)
 Z = vae.transform(X_test)
