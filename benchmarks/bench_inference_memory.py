@@ -89,7 +89,7 @@ def main(working_memories):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((N_ROWS, N_COLUMNS))
     model = VAETransformer(
-        latent_dim=2, hidden_layer_sizes=(64,), max_epochs=3, random_state=0
+        latent_dim=2, hidden_layer_sizes=(64,), random_state=0
     ).partial_fit(X[:20_000])
     with tempfile.TemporaryDirectory() as folder:
         model_path, data_path = Path(folder, "vae.joblib"), Path(folder, "X.raw")

