@@ -72,8 +72,10 @@ _START_ANEW = {
 }
 
 # Values (rows x draws x columns) of one copy of an inference batch's decoded
-# rows: 4M float32 values, 16 MiB, which the caches of current CPUs hold.
-_CACHED_VALUES = 2**22
+# rows: 1M float32 values, 4 MiB, which the caches of current CPUs hold. Larger
+# batches ran slower (score_samples of tabular rows took twice as long with
+# 16 MiB) and left the C library's allocator holding more memory.
+_CACHED_VALUES = 2**20
 
 # Rows per batch when generating: fixed, so that a seeded ``sample`` draws the
 # same rows whatever the memory settings.
@@ -599,9 +601,11 @@ class BaseVAE(BaseEstimator):
         A row takes about four float32 copies of the decoder's output per draw
         (the output, the likelihood's parameters, the per-column terms and a
         temporary), plus the encoder's input and both networks' activations;
-        scikit-learn's ``working_memory`` bounds the batch's total. Batches are
-        also kept to ``_CACHED_VALUES`` values per copy, so that they stay in
-        the CPU's cache: larger ones run slower, not faster.
+        it is counted twice, because the C library's allocator may still hold
+        one batch's memory while the next is made. scikit-learn's
+        ``working_memory`` bounds the total. Batches are also kept to
+        ``_CACHED_VALUES`` values per copy, so that they stay in the CPU's
+        cache: larger ones run slower, not faster.
         """
         module = self.module_
         width = (
@@ -612,7 +616,7 @@ class BaseVAE(BaseEstimator):
         )
         cached_rows = _CACHED_VALUES // (n_draws * module.likelihood.n_outputs)
         return get_chunk_n_rows(
-            row_bytes=4 * n_draws * width, max_n_rows=max(1, cached_rows)
+            row_bytes=2 * 4 * n_draws * width, max_n_rows=max(1, cached_rows)
         )
 
     # -------------------------------------------------------- scikit-learn glue

@@ -501,14 +501,15 @@ class NegativeBinomialFamily(Family):
     def log_prob(self, log_mean, x, features=ALL) -> torch.Tensor:
         """Each count's log-probability.
 
-        ``theta log(theta / (theta + mu)) + x log(mu / (theta + mu))`` plus
+        With ``l = log(mu / theta)``: ``theta log(theta / (theta + mu)) + x
+        log(mu / (theta + mu))`` is ``x l - (x + theta) softplus(l)``; then
         ``log Gamma(x + theta) - log Gamma(theta) - log x!``.
         """
         theta = self.dispersion(features)
-        logits = log_mean - theta.log()  # log(mu / theta)
+        logits = log_mean - theta.log()
         return (
-            theta * F.logsigmoid(-logits)
-            + x * F.logsigmoid(logits)
+            x * logits
+            - (x + theta) * F.softplus(logits)
             + (torch.lgamma(x + theta) - torch.lgamma(theta) - torch.lgamma(x + 1.0))
         )
 

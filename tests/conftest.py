@@ -78,3 +78,20 @@ def kl_epochs(monkeypatch):
 
     monkeypatch.setattr(skvae._training, "kl_weight", recording_kl_weight)
     return seen
+
+
+@pytest.fixture
+def batch_orders(monkeypatch):
+    """The row orders that training draws, one per epoch, from now on."""
+    import torch
+
+    orders = []
+    randperm = torch.randperm
+
+    def recording_randperm(*args, **kwargs):
+        order = randperm(*args, **kwargs)
+        orders.append(order)
+        return order
+
+    monkeypatch.setattr(torch, "randperm", recording_randperm)
+    return orders

@@ -444,17 +444,9 @@ def test_warm_start_and_partial_fit_continue_adam_alike(X, make_vae):
 
 
 @pytest.mark.short_fits
-def test_each_warm_start_fit_draws_its_own_order_and_noise(X, make_vae, monkeypatch):
-    orders = []
-    randperm = torch.randperm
-
-    def recording_randperm(*args, **kwargs):
-        order = randperm(*args, **kwargs)
-        orders.append(order)
-        return order
-
+def test_each_warm_start_fit_draws_its_own_order_and_noise(X, make_vae, request):
     vae = make_vae(max_epochs=1, warm_start=True, init="random").fit(X)
-    monkeypatch.setattr(torch, "randperm", recording_randperm)
+    orders = request.getfixturevalue("batch_orders")
     vae.fit(X)
     vae.fit(X)
     assert len(orders) == 2 and not torch.equal(orders[0], orders[1])
