@@ -189,7 +189,12 @@ def optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The training loss stopped being a finite number."""
+    """The training loss stopped being a finite number.
+
+    Raised by ``fit`` and ``partial_fit``, which then leave the estimator as it
+    was before the call. A smaller ``learning_rate`` or ``beta``, or a look at
+    ``X`` for extreme values, usually helps.
+    """
 
 
 class Validation:
