@@ -87,10 +87,10 @@ plt.show()
 # above PCA, whose noise is the same for all pixels. The VAE with 2 latent
 # dimensions already scores higher than factor analysis with 8: a curved
 # two-dimensional sheet explains the digits better than a flat
-# eight-dimensional one. From 4 dimensions on, the VAE's curve flattens: 8 and
-# 16 dimensions add about 2 nats each, and the search picks 16 by a margin
-# (0.2 nats over 8) well inside the spread over the folds. With so flat a
-# curve, the smallest dimension within that spread is as good a choice.
+# eight-dimensional one. From 4 dimensions on, the VAE's curve flattens: 8
+# dimensions add about 2 nats, 16 another 0.2, and the search picks 16 by that
+# margin, well inside the spread over the folds. With so flat a curve, the
+# smallest dimension within that spread is as good a choice.
 #
 # The search uses each model's own ``score``; to choose a dimension for a
 # downstream task, search over ``vae__latent_dim`` in the task's pipeline
