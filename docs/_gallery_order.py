@@ -9,6 +9,7 @@ ORDER = [
     "plot_likelihoods.py",
     "plot_sparse_counts.py",
     "plot_training_curves.py",
+    "plot_onnx_export.py",
 ]
 
 

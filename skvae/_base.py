@@ -207,7 +207,8 @@ class BaseVAE(BaseEstimator):
         The first call on an unfitted estimator builds the network, as ``fit``
         does; later calls, and calls after ``fit``, continue training it, as a
         ``fit`` with ``warm_start=True`` does: Adam's moment estimates carry
-        over and the KL warm-up goes on from ``n_iter_`` epochs. Each call adds
+        over (unless ``drop_optimizer_state`` dropped them) and the KL warm-up
+        goes on from ``n_iter_`` epochs. Each call adds
         one epoch to ``n_iter_`` and one value to ``loss_curve_``, and draws
         its own batch order and noise. Stream data too large for memory through
         it chunk by chunk, or run it repeatedly on the same rows.
@@ -556,12 +557,47 @@ class BaseVAE(BaseEstimator):
     def _map_importance_draws(self, X, function):
         """``function(module_, x, noise)`` over batches of ``X``, with fixed draws."""
         check_is_fitted(self)
-        generator = torch.Generator().manual_seed(self._score_seed)
-        noise = torch.randn(
-            (self.n_importance_samples, self.module_.latent_dim), generator=generator
-        ).to(self.device_)
+        noise = self._scoring_noise().to(self.device_)
         return self._map_rows(
             X, lambda x: function(self.module_, x, noise), self.n_importance_samples
+        )
+
+    def drop_optimizer_state(self):
+        """Forget Adam's moment estimates, most of what a pickle holds.
+
+        A fitted model keeps the optimizer's state so that ``partial_fit``
+        and a warm-start ``fit`` continue training where the last call ended:
+        two numbers per weight, twice the size of the network itself. A model
+        that will only transform, score or sample needs none of it; after
+        this call its pickle holds the network alone, and a later
+        ``partial_fit`` or warm-start ``fit`` starts Adam afresh from the
+        trained weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator, without the optimizer's state.
+
+        Examples
+        --------
+        >>> import pickle
+        >>> from sklearn.datasets import load_iris
+        >>> from skvae import VAETransformer
+        >>> vae = VAETransformer(random_state=0).fit(load_iris().data)
+        >>> before = len(pickle.dumps(vae))
+        >>> after = len(pickle.dumps(vae.drop_optimizer_state()))
+        >>> bool(after < 0.5 * before)
+        True
+        """
+        check_is_fitted(self)
+        self._optimizer_state = None
+        return self
+
+    def _scoring_noise(self) -> torch.Tensor:
+        """The standard Normal draws of every score: ``(n_draws, latent_dim)``."""
+        generator = torch.Generator().manual_seed(self._score_seed)
+        return torch.randn(
+            (self.n_importance_samples, self.module_.latent_dim), generator=generator
         )
 
     def _map_rows(self, X, function, n_draws: int = 1, dtype=np.float64):

@@ -142,9 +142,10 @@ def _fractional_columns(X) -> np.ndarray:
 
 
 def _column_error(family: str, problem: str, column, low, high, advice="") -> str:
+    # repr, not a rounded format: a value of 1 + 2e-16 must not read as 1.
     return (
         f"likelihood={family!r} needs {problem}, but column {column!r} of X has "
-        f"values in [{low:g}, {high:g}].{advice}"
+        f"values in [{float(low)!r}, {float(high)!r}].{advice}"
     )
 
 
@@ -158,7 +159,8 @@ def _check_unit_interval(family: str, X, names: Sequence) -> None:
     if bad.size:
         j = bad[0]
         advice = (
-            " Scale X to [0, 1] (for example with MinMaxScaler) or use "
+            " Scale X to [0, 1] (for example with MinMaxScaler(clip=True), which "
+            "also removes rounding errors beyond 1) or use "
             "likelihood='gaussian'."
         )
         raise ValueError(

@@ -187,6 +187,14 @@ class VAE(nn.Module):
         loc, raw_scale = self._encoder_output(x)
         return loc, nn.functional.softplus(raw_scale) + MIN_POSTERIOR_SCALE
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior means of a dense batch: what ``transform`` returns.
+
+        A ``forward`` makes the fitted network exportable on its own, with
+        :func:`torch.export.export` or :func:`torch.onnx.export`.
+        """
+        return self.posterior_mean(x)
+
     def posterior_mean(self, x: torch.Tensor) -> torch.Tensor:
         """The mean of ``q(z | x)``, without the work of its scale."""
         return self._encoder_output(x)[0]

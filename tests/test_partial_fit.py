@@ -44,8 +44,7 @@ def test_adam_state_is_kept_between_calls(X, make_vae):
     }
     assert steps == {6.0}
     # Continuing from the state differs from restarting Adam with the weights.
-    restarted = pickle.loads(pickle.dumps(vae))
-    restarted._optimizer_state = None
+    restarted = pickle.loads(pickle.dumps(vae)).drop_optimizer_state()
     vae.partial_fit(X)
     restarted.partial_fit(X)
     assert not np.allclose(vae.transform(X), restarted.transform(X))
@@ -63,6 +62,22 @@ def test_optimizer_state_survives_pickling(X, make_vae):
     loaded.partial_fit(X[150:])
     assert loaded.loss_curve_ == vae.loss_curve_
     assert_array_equal(loaded.transform(X), vae.transform(X))
+
+
+def test_dropping_the_optimizer_state_leaves_the_network_alone_in_the_pickle(
+    X, make_vae
+):
+    vae = make_vae().fit(X)
+    with_adam = len(pickle.dumps(vae))
+    latents = vae.transform(X)
+    weight_bytes = 4 * sum(p.numel() for p in vae.module_.parameters())
+    without_adam = len(pickle.dumps(vae.drop_optimizer_state()))
+    # Adam keeps two float32 numbers per weight.
+    assert with_adam - without_adam > 2 * weight_bytes
+    loaded = pickle.loads(pickle.dumps(vae))
+    assert_array_equal(loaded.transform(X), latents)
+    loaded.partial_fit(X)  # continues the weights with a fresh Adam
+    assert loaded.n_iter_ == vae.n_iter_ + 1
 
 
 def test_a_new_learning_rate_applies_to_the_next_call(X, make_vae):

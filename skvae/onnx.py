@@ -1,0 +1,341 @@
+"""ONNX export: skl2onnx converters for skvae's estimators.
+
+Importing this module registers converters with `skl2onnx
+<https://onnx.ai/sklearn-onnx/>`_, so that :func:`skl2onnx.to_onnx` converts
+pipelines that hold a fitted :class:`~skvae.VAETransformer` or
+:class:`~skvae.VAEOutlierDetector` beside scikit-learn's own steps. The graphs
+are built from the fitted weights and run in ONNX Runtime without PyTorch:
+
+- ``VAETransformer``: ``transform``, the posterior means, with the input
+  standardisation and the encoder's input transforms of every likelihood.
+- ``VAEOutlierDetector``: ``predict`` (the ``label`` output, +1 or -1) and
+  ``decision_function`` (the ``scores`` output, of shape ``(n, 1)``), as
+  skl2onnx converts :class:`~sklearn.ensemble.IsolationForest`. The score is
+  the same importance-weighted estimate as ``score_samples``, with the same
+  fixed draws, so the graph is deterministic. It is written for the
+  real-valued likelihoods (Gaussian and Laplace, every variance) and the
+  Bernoulli; the other families' log-probabilities need ``lgamma`` or the
+  continuous Bernoulli's normaliser, which ONNX lacks, and their conversion
+  raises a ``NotImplementedError``.
+
+The graphs compute in float32, as the estimators do; they take float32 or
+float64 input and need ONNX opset 18 or later (skl2onnx's default is later).
+
+Examples
+--------
+>>> import numpy as np
+>>> import onnxruntime
+>>> from skl2onnx import to_onnx
+>>> from sklearn.datasets import load_iris
+>>> from skvae import VAETransformer
+>>> import skvae.onnx  # registers the converters
+>>> X = load_iris().data.astype(np.float32)
+>>> vae = VAETransformer(latent_dim=2, random_state=0).fit(X)
+>>> onx = to_onnx(vae, X[:1])
+>>> session = onnxruntime.InferenceSession(onx.SerializeToString())
+>>> latents = session.run(None, {"X": X})[0]
+>>> bool(np.abs(latents - vae.transform(X)).max() < 1e-5)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+try:
+    from onnx import TensorProto
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "skvae.onnx needs skl2onnx and onnx: pip install 'skvae[onnx]'."
+    ) from error
+
+from ._estimator import VAETransformer
+from ._likelihoods import BernoulliFamily, RealValued, _log1p
+from ._module import ACTIVATIONS, MIN_POSTERIOR_SCALE, InputLayer
+from ._outlier import VAEOutlierDetector
+
+__all__ = ["register_converters"]
+
+MIN_OPSET = 18
+"""Reductions take their axes as an input from this opset on."""
+
+_ONNX_ACTIVATIONS = {
+    ACTIVATIONS["logistic"]: "Sigmoid",
+    ACTIVATIONS["tanh"]: "Tanh",
+    ACTIVATIONS["relu"]: "Relu",
+}
+
+
+class _Graph:
+    """Adds nodes and constants to a skl2onnx container, with unique names."""
+
+    def __init__(self, scope, container):
+        if container.target_opset < MIN_OPSET:
+            raise ValueError(
+                f"skvae's ONNX converters need target_opset >= {MIN_OPSET}, "
+                f"got {container.target_opset}."
+            )
+        self.scope, self.container = scope, container
+
+    def constant(self, value, name: str = "constant") -> str:
+        """A float32 (or, for integer arrays, int64) constant."""
+        value = np.asarray(value)
+        integer = np.issubdtype(value.dtype, np.integer)
+        value = value.astype(np.int64 if integer else np.float32)
+        unique = self.scope.get_unique_variable_name(name)
+        kind = TensorProto.INT64 if integer else TensorProto.FLOAT
+        self.container.add_initializer(unique, kind, list(value.shape), value.ravel())
+        return unique
+
+    def tensor(self, tensor: torch.Tensor, name: str) -> str:
+        """A constant holding a torch tensor's values."""
+        return self.constant(tensor.detach().cpu().numpy(), name)
+
+    def op(self, op_type: str, *inputs: str, output: str | None = None, **attrs):
+        """One node; returns the name of its output."""
+        output = output or self.scope.get_unique_variable_name(op_type.lower())
+        self.container.add_node(
+            op_type,
+            list(inputs),
+            [output],
+            name=self.scope.get_unique_operator_name(op_type),
+            **attrs,
+        )
+        return output
+
+    def columns(self, x: str, start: int, stop: int) -> str:
+        """``x[..., start:stop]``."""
+        ends = (self.constant([start]), self.constant([stop]), self.constant([-1]))
+        return self.op("Slice", x, *ends)
+
+    def reduce(self, op_type: str, x: str, axis: int, keepdims: bool = False) -> str:
+        return self.op(op_type, x, self.constant([axis]), keepdims=int(keepdims))
+
+    def float_input(self, variable) -> str:
+        """The operator's input as float32."""
+        if isinstance(variable.type, FloatTensorType):
+            return variable.onnx_name
+        return self.op("Cast", variable.onnx_name, to=TensorProto.FLOAT)
+
+
+def _layers(graph: _Graph, hidden: str, layers, keep_outputs: int | None = None):
+    """An MLP (:class:`torch.nn.Sequential`) applied to ``hidden``.
+
+    Rows may carry a leading axis (one per posterior draw): the products are
+    ``MatMul`` and ``Add``, which broadcast. ``keep_outputs`` keeps only the
+    first outputs of the last linear layer.
+    """
+    linear_layers = [
+        layer for layer in layers if isinstance(layer, InputLayer | nn.Linear)
+    ]
+    for layer in layers:
+        if isinstance(layer, nn.Identity):
+            continue
+        if isinstance(layer, InputLayer | nn.Linear):
+            weight: torch.Tensor = layer.weight
+            bias: torch.Tensor = layer.bias
+            if isinstance(layer, nn.Linear):
+                weight = weight.t()
+            if layer is linear_layers[-1] and keep_outputs is not None:
+                weight, bias = weight[:, :keep_outputs], bias[:keep_outputs]
+            product = graph.op("MatMul", hidden, graph.tensor(weight, "weight"))
+            hidden = graph.op("Add", product, graph.tensor(bias, "bias"))
+        else:
+            hidden = graph.op(_ONNX_ACTIVATIONS[type(layer)], hidden)
+    return hidden
+
+
+def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
+    """The rows as the encoder's first layer sees them (``encoder_input``)."""
+    parts = []
+    for columns, family in zip(likelihood.columns, likelihood.families, strict=True):
+        values = x
+        if not likelihood.whole_rows:
+            values = graph.op("Gather", x, graph.constant(columns), axis=1)
+        if type(family).encoder_values is _log1p:
+            values = graph.op("Log", graph.op("Add", values, graph.constant(1.0)))
+        standardisation = family.input_standardisation()
+        if standardisation is not None:
+            shift, scale = (graph.tensor(t, "standardisation") for t in standardisation)
+            values = graph.op("Div", graph.op("Sub", values, shift), scale)
+        parts.append(values)
+    return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)
+
+
+def _encoder(graph: _Graph, x: str, module, keep_outputs: int | None = None) -> str:
+    first_layer, *other_layers = module.encoder
+    hidden = _encoder_input(graph, x, module.likelihood)
+    return _layers(graph, hidden, [first_layer, *other_layers], keep_outputs)
+
+
+# ----------------------------------------------------------------- transformer
+
+
+def _transformer_shape(operator) -> None:
+    n_rows = operator.inputs[0].get_first_dimension()
+    latent_dim = operator.raw_operator.module_.latent_dim
+    operator.outputs[0].type = FloatTensorType([n_rows, latent_dim])
+
+
+def _transformer_converter(scope, operator, container) -> None:
+    """``transform``: the posterior means, the encoder's first half of outputs."""
+    graph = _Graph(scope, container)
+    module = operator.raw_operator.module_
+    x = graph.float_input(operator.inputs[0])
+    means = _encoder(graph, x, module, keep_outputs=module.latent_dim)
+    graph.op("Identity", means, output=operator.outputs[0].full_name)
+
+
+# ------------------------------------------------------------ outlier detector
+
+
+def _real_valued_log_prob(graph: _Graph, family: RealValued, output, x) -> str:
+    """``RealValued.log_prob`` with the per-column constants folded in."""
+    scale, variance = family.scale, family.standardised_variance()
+    standardised = graph.op(
+        "Div",
+        graph.op("Sub", x, graph.tensor(family.offset, "offset")),
+        graph.tensor(scale, "scale"),
+    )
+    residual = graph.op("Sub", standardised, output)
+    if family.noise == "laplace":
+        spread = (variance / 2.0).sqrt()
+        distance = graph.op("Div", graph.op("Abs", residual), graph.tensor(spread, "b"))
+        laplace_normaliser = (2.0 * spread * scale).log()
+        return graph.op(
+            "Neg",
+            graph.op("Add", distance, graph.tensor(laplace_normaliser, "normaliser")),
+        )
+    precision = graph.tensor(-0.5 / variance, "half_precision")
+    normaliser = -0.5 * ((variance * scale.square()).log() + math.log(2 * math.pi))
+    return graph.op(
+        "Add",
+        graph.op("Mul", graph.op("Mul", residual, residual), precision),
+        graph.tensor(normaliser, "normaliser"),
+    )
+
+
+def _bernoulli_log_prob(graph: _Graph, family: BernoulliFamily, output, x) -> str:
+    """``x l - softplus(l)``, with ``l`` the logits."""
+    logits = graph.op("Add", output, graph.tensor(family.offset, "offset"))
+    return graph.op("Sub", graph.op("Mul", x, logits), graph.op("Softplus", logits))
+
+
+_LOG_PROBS: dict[type, Callable[..., str]] = {
+    RealValued: _real_valued_log_prob,
+    BernoulliFamily: _bernoulli_log_prob,
+}
+
+
+def _log_likelihood(graph: _Graph, likelihood, output: str, x: str) -> str:
+    """``log p(x | z)`` of each row and draw: the blocks' sums, added up."""
+    rows: str | None = None
+    start = 0
+    for columns, family in zip(likelihood.columns, likelihood.families, strict=True):
+        if type(family) not in _LOG_PROBS:
+            raise NotImplementedError(
+                f"The ONNX converter writes the score of the real-valued and "
+                f"Bernoulli likelihoods; this model's {family.describe()!r} is "
+                f"not among them."
+            )
+        stop = start + family.n_features
+        block_output = graph.columns(output, start, stop)
+        block_x = x
+        if not likelihood.whole_rows:
+            block_x = graph.op("Gather", x, graph.constant(columns), axis=1)
+        per_value = _LOG_PROBS[type(family)](graph, family, block_output, block_x)
+        block = graph.reduce("ReduceSum", per_value, axis=-1)
+        rows = block if rows is None else graph.op("Add", rows, block)
+        start = stop
+    assert rows is not None  # a likelihood has at least one block
+    return rows
+
+
+def _score_samples(graph: _Graph, x: str, detector) -> str:
+    """``VAE.log_marginal`` with the detector's fixed draws, ``(n_rows,)``."""
+    module = detector.module_
+    latent_dim = module.latent_dim
+    noise = detector._scoring_noise().cpu()  # (n_draws, latent_dim)
+    encoded = _encoder(graph, x, module)
+    loc = graph.columns(encoded, 0, latent_dim)
+    raw_scale = graph.columns(encoded, latent_dim, 2 * latent_dim)
+    scale = graph.op(
+        "Add", graph.op("Softplus", raw_scale), graph.constant(MIN_POSTERIOR_SCALE)
+    )
+    # z = loc + scale * noise, with a leading axis of draws: (n_draws, n_rows, L)
+    z = graph.op(
+        "Add",
+        graph.op("Mul", scale, graph.tensor(noise[:, None, :], "noise")),
+        loc,
+    )
+    output = _layers(graph, z, module.decoder)
+    # log p(z) - log q(z | x): the 2 pi terms cancel, and (z - loc) / scale is
+    # the noise itself.
+    prior = graph.op(
+        "Mul",
+        graph.reduce("ReduceSum", graph.op("Mul", z, z), axis=-1),
+        graph.constant(-0.5),
+    )
+    posterior_constant = graph.tensor(
+        -0.5 * noise.square().sum(-1, keepdim=True), "log_q_noise"
+    )
+    log_scale = graph.reduce("ReduceSum", graph.op("Log", scale), axis=-1)
+    log_weights = graph.op(
+        "Add",
+        graph.op("Add", _log_likelihood(graph, module.likelihood, output, x), prior),
+        graph.op("Sub", log_scale, posterior_constant),
+    )
+    log_mean = graph.reduce("ReduceLogSumExp", log_weights, axis=0)
+    return graph.op("Sub", log_mean, graph.constant(math.log(len(noise))))
+
+
+def _detector_shape(operator) -> None:
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = Int64TensorType([n_rows])
+    operator.outputs[1].type = FloatTensorType([n_rows, 1])
+
+
+def _detector_converter(scope, operator, container) -> None:
+    """``predict`` (labels) and ``decision_function`` (scores, ``(n, 1)``)."""
+    graph = _Graph(scope, container)
+    detector = operator.raw_operator
+    x = graph.float_input(operator.inputs[0])
+    decision = graph.op(
+        "Sub", _score_samples(graph, x, detector), graph.constant(detector.offset_)
+    )
+    outlier = graph.op("Less", decision, graph.constant(0.0))
+    labels, scores = operator.outputs
+    graph.op(
+        "Where",
+        outlier,
+        graph.constant(np.array(-1)),
+        graph.constant(np.array(1)),
+        output=labels.full_name,
+    )
+    graph.op("Unsqueeze", decision, graph.constant([1]), output=scores.full_name)
+
+
+def register_converters() -> None:
+    """Register skvae's converters with skl2onnx (done on import of this module)."""
+    update_registered_converter(
+        VAETransformer,
+        "SkvaeVAETransformer",
+        _transformer_shape,
+        _transformer_converter,
+    )
+    update_registered_converter(
+        VAEOutlierDetector,
+        "SkvaeVAEOutlierDetector",
+        _detector_shape,
+        _detector_converter,
+    )
+
+
+register_converters()

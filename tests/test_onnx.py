@@ -1,0 +1,140 @@
+"""ONNX export: skl2onnx converters, run in ONNX Runtime, and the torch route."""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+onnxruntime = pytest.importorskip("onnxruntime")
+skl2onnx = pytest.importorskip("skl2onnx")
+skvae_onnx = pytest.importorskip("skvae.onnx")
+
+from skvae._likelihoods import Likelihood, PoissonFamily, RealValued  # noqa: E402
+
+
+def run(model, X, **options):
+    """Convert ``model`` for ``X``'s dtype and run it in ONNX Runtime."""
+    onx = skl2onnx.to_onnx(model, X[:1], **options)
+    session = onnxruntime.InferenceSession(onx.SerializeToString())
+    return session.run(None, {"X": X})
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return load_breast_cancer(return_X_y=True)
+
+
+def test_a_pipeline_with_a_vae_runs_without_torch(cancer, make_vae):
+    X, y = cancer
+    pipeline = make_pipeline(
+        StandardScaler(), make_vae(latent_dim=3), LogisticRegression()
+    ).fit(X, y)
+    X32 = X.astype(np.float32)
+    labels, probabilities = run(pipeline, X32, options={"zipmap": False})
+    assert_array_equal(labels, pipeline.predict(X32))
+    assert_allclose(probabilities, pipeline.predict_proba(X32), atol=1e-5)
+    (latents,) = run(pipeline[:-1], X32)
+    assert latents.shape == (len(X), 3)
+    assert np.abs(latents - pipeline[:-1].transform(X32)).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "likelihood", ["gaussian", "poisson", "multinomial", "bernoulli"]
+)
+def test_transform_matches_for_each_encoder_input(likelihood, binary_X, make_vae):
+    X = binary_X * (3.0 if likelihood in ("poisson", "multinomial") else 1.0)
+    vae = make_vae(likelihood=likelihood).fit(X)
+    for dtype in (np.float32, np.float64):  # float64 input is cast, as transform does
+        (latents,) = run(vae, X.astype(dtype))
+        assert latents.dtype == np.float32
+        assert np.abs(latents - vae.transform(X)).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "hidden, activation",
+    [((), "relu"), ((8, 4), "tanh"), ((8,), "logistic"), ((8,), "identity")],
+)
+def test_transform_matches_for_each_network(hidden, activation, X, make_vae):
+    vae = make_vae(hidden_layer_sizes=hidden, activation=activation).fit(X)
+    (latents,) = run(vae, X.astype(np.float32))
+    assert np.abs(latents - vae.transform(X)).max() < 1e-5
+
+
+def test_blocks_of_columns_are_gathered_in_the_encoders_order(X, make_vae):
+    vae = make_vae().fit(X)
+    counts = np.abs(np.round(X))
+    # Columns 1 and 4 as counts, the rest real-valued: a layout whose blocks
+    # are not in column order, on the network of the fitted model.
+    real = [0, 2, 3, 5, 6, 7]
+    vae.module_.likelihood = Likelihood(
+        [
+            ([1, 4], PoissonFamily.from_data(counts[:, [1, 4]])),
+            (real, RealValued.from_data(counts[:, real])),
+        ]
+    )
+    (latents,) = run(vae, counts.astype(np.float32))
+    assert np.abs(latents - vae.transform(counts)).max() < 1e-5
+
+
+@pytest.mark.parametrize(
+    "likelihood",
+    [
+        "laplace_standardised",
+        "gaussian",
+        "gaussian_standardised",
+        "gaussian_fixed",
+        "laplace",
+        "bernoulli",
+    ],
+)
+def test_detector_labels_and_scores_match(likelihood, X, binary_X, make_detector):
+    data = binary_X if likelihood == "bernoulli" else X
+    detector = make_detector(likelihood=likelihood, contamination=0.1).fit(data)
+    labels, scores = run(detector, data.astype(np.float32))
+    decision = detector.decision_function(data)
+    assert (labels == -1).sum() > 0
+    assert_array_equal(labels, detector.predict(data))
+    assert scores.shape == (len(data), 1)
+    assert_allclose(scores[:, 0], decision, rtol=1e-5, atol=1e-4)
+
+
+def test_detector_with_a_count_likelihood_is_refused(binary_X, make_detector):
+    detector = make_detector(likelihood="poisson").fit(binary_X)
+    with pytest.raises(NotImplementedError, match="'poisson' is not among them"):
+        skl2onnx.to_onnx(detector, binary_X[:1].astype(np.float32))
+
+
+def test_an_opset_before_18_is_refused(X, make_vae):
+    vae = make_vae().fit(X)
+    with pytest.raises(ValueError, match="target_opset >= 18, got 17"):
+        skl2onnx.to_onnx(vae, X[:1].astype(np.float32), target_opset=17)
+
+
+def test_the_fitted_network_exports_with_torch_export(X, make_vae):
+    vae = make_vae().fit(X)
+    x = torch.as_tensor(X, dtype=torch.float32)
+    program = torch.export.export(
+        vae.module_, (x[:2],), dynamic_shapes=({0: torch.export.Dim("rows")},)
+    )
+    assert_allclose(program.module()(x).detach().numpy(), vae.transform(X), atol=1e-6)
+
+
+# torch 2.13's torch.onnx.export deep-copies its own pytree specs while it
+# decomposes the program, which trips a deprecation inside torch itself.
+@pytest.mark.filterwarnings(
+    r"ignore:`isinstance\(treespec, LeafSpec\)` is deprecated:FutureWarning"
+)
+def test_the_fitted_network_exports_with_torch_onnx(X, make_vae):
+    pytest.importorskip("onnxscript")
+    vae = make_vae().fit(X)
+    x = torch.as_tensor(X[:2], dtype=torch.float32)
+    program = torch.onnx.export(
+        vae.module_, (x,), dynamo=True, dynamic_shapes=({0: "rows"},), verbose=False
+    )
+    session = onnxruntime.InferenceSession(program.model_proto.SerializeToString())
+    (latents,) = session.run(None, {session.get_inputs()[0].name: X.astype("float32")})
+    assert np.abs(latents - vae.transform(X)).max() < 1e-5
