@@ -42,7 +42,9 @@ def make_data(seed=0):
     return X
 
 
-def fit_one_epoch(X, likelihood="bernoulli", input_dropout=0.0, init="random"):
+def fit_one_epoch(
+    X, likelihood="bernoulli", input_dropout=0.0, init="random", n_threads=None
+):
     """The benchmark's network as a ``VAETransformer``, trained for one epoch.
 
     No input dropout by default (``input_dropout='auto'`` would drop half the
@@ -59,6 +61,7 @@ def fit_one_epoch(X, likelihood="bernoulli", input_dropout=0.0, init="random"):
         init=init,
         batch_size=BATCH,
         device="cpu",
+        n_threads=n_threads,
         random_state=0,
     )
     start = time.perf_counter()

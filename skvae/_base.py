@@ -31,6 +31,7 @@ from ._data import (
 from ._layout import align_latent_means, principal_component_scores
 from ._likelihoods import FAMILIES, Likelihood, family_class
 from ._module import ACTIVATIONS, VAE
+from ._threads import ThreadPolicy, set_threads, torch_threads
 from ._training import (
     TrainingConfig,
     TrainingResult,
@@ -113,6 +114,7 @@ class BaseVAE(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "device": [str, torch.device],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -141,6 +143,7 @@ class BaseVAE(BaseEstimator):
         tol=0.05,
         n_importance_samples=50,
         device="auto",
+        n_threads=None,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -165,6 +168,7 @@ class BaseVAE(BaseEstimator):
         self.tol = tol
         self.n_importance_samples = n_importance_samples
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -304,16 +308,18 @@ class BaseVAE(BaseEstimator):
                 config.learning_rate,
                 self._optimizer_state if continuing else None,
             )
-            result = train(
-                module,
-                rows,
-                config,
-                optimizer,
-                generator,
-                noise_generator,
-                validation,
-                first_epoch=epochs_done,
-            )
+            with torch_threads():
+                result = train(
+                    module,
+                    rows,
+                    config,
+                    optimizer,
+                    generator,
+                    noise_generator,
+                    validation,
+                    first_epoch=epochs_done,
+                    threads=ThreadPolicy(self.n_threads),
+                )
         self._record_training(module, device, config, result, continuing, seed)
         self._finish_fit(given_X, sample_weight)
         self._report(result)
@@ -610,9 +616,12 @@ class BaseVAE(BaseEstimator):
         X = self._validate_X(X, reset=False)
         self.module_.likelihood.check_domain(X, self._column_names(X.shape[1]))
         batches = host_batches(X, self._batch_rows(n_draws), self.device_)
-        return map_batches(
-            function, batches, X.shape[0], X.dtype if dtype is None else dtype
-        )
+        with torch_threads():
+            if self.n_threads is not None:
+                set_threads(self.n_threads)
+            return map_batches(
+                function, batches, X.shape[0], X.dtype if dtype is None else dtype
+            )
 
     def score(self, X, y=None):
         """Mean estimated log-likelihood of the rows of ``X``, in nats.

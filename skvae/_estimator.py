@@ -145,9 +145,20 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     device : str or torch.device, default='auto'
         Where to train and infer: ``'auto'`` (CUDA, then MPS, then CPU),
         ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'`` or a :class:`torch.device`.
+    n_threads : int or None, default=None
+        Threads of PyTorch's CPU kernels. None trains on at most
+        ``torch.get_num_threads()`` threads and at most the cores that other
+        processes leave idle, re-measured every quarter of a second (on
+        Linux): a fit beside other work then keeps close to its speed on a
+        quiet machine, where PyTorch's waiting threads would make it several
+        times slower. Inference keeps PyTorch's setting. An int uses that many
+        threads in every call. PyTorch's global setting is restored when each
+        call returns.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the batch order and the noise of training, and the
-        draws of ``score_samples``. An int gives identical results on the CPU.
+        draws of ``score_samples``. An int gives identical results on the CPU
+        for the same number of threads; fix ``n_threads`` for results that do
+        not depend on what else the machine runs.
     verbose : int, default=0
         Show a progress bar with the running loss when positive.
     warm_start : bool, default=False

@@ -71,9 +71,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ``input_dropout``, ``init``, ``support_warmup_epochs``,
         ``learning_rate``, ``batch_size``, ``max_epochs``,
         ``validation_fraction``, ``n_iter_no_change``,
-        ``n_importance_samples``, ``device``, ``random_state``, ``verbose``
-        and ``warm_start`` mean what they mean for :class:`VAETransformer`, and
-        have the same defaults.
+        ``n_importance_samples``, ``device``, ``n_threads``, ``random_state``,
+        ``verbose`` and ``warm_start`` mean what they mean for
+        :class:`VAETransformer`, and have the same defaults.
 
     Attributes
     ----------
@@ -155,6 +155,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         tol=0.15,
         n_importance_samples=50,
         device="auto",
+        n_threads=None,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -180,6 +181,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             tol=tol,
             n_importance_samples=n_importance_samples,
             device=device,
+            n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,

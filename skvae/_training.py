@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from ._data import Rows
 from ._likelihoods import map_values
 from ._module import VAE
+from ._threads import ThreadPolicy
 
 
 @dataclass
@@ -234,13 +235,15 @@ def train(
     noise_generator: torch.Generator,
     validation: Validation | None = None,
     first_epoch: int = 0,
+    threads: ThreadPolicy | None = None,
 ) -> TrainingResult:
     """Train ``module`` in place on ``rows`` for up to ``config.max_epochs`` epochs.
 
     ``generator`` (on the CPU) orders the batches; ``noise_generator`` (on the
     module's device) draws the reparameterisation noise and the input dropout
     masks. ``first_epoch`` counts the epochs of earlier calls that this one
-    continues: it places the epochs in the KL warm-up.
+    continues: it places the epochs in the KL warm-up. ``threads`` sets
+    torch's thread count as training goes; the caller restores it.
 
     With ``config.stops``, training stops when ``Stopping`` says the score has
     stopped improving: the held-out ELBO of ``validation``, whose best epoch's
@@ -262,7 +265,14 @@ def train(
     try:
         for epoch in epochs:
             loss = train_epoch(
-                module, rows, config, optimizer, generator, noise_generator, epoch
+                module,
+                rows,
+                config,
+                optimizer,
+                generator,
+                noise_generator,
+                epoch,
+                threads,
             )
             result.loss_curve.append(loss)
             score = -loss
@@ -303,6 +313,7 @@ def train_epoch(
     generator: torch.Generator,
     noise_generator: torch.Generator,
     epoch: int,
+    threads: ThreadPolicy | None = None,
 ) -> float:
     """One pass over ``rows`` in a random order; the mean weighted loss per row.
 
@@ -315,7 +326,7 @@ def train_epoch(
         If the loss is not a finite number.
     """
     loss = _run_epoch(
-        module, rows, config, optimizer, generator, noise_generator, epoch
+        module, rows, config, optimizer, generator, noise_generator, epoch, threads
     )
     if not math.isfinite(loss):
         raise TrainingDivergedError(
@@ -327,7 +338,7 @@ def train_epoch(
 
 
 def _run_epoch(
-    module, rows, config, optimizer, generator, noise_generator, epoch
+    module, rows, config, optimizer, generator, noise_generator, epoch, threads
 ) -> float:
     """The minibatch steps of ``train_epoch``; the loss, not yet checked."""
     module.train()
@@ -343,6 +354,8 @@ def _run_epoch(
     total = torch.zeros((), device=rows.device)
     n_trained = 0
     for step, index in enumerate(batches):
+        if threads is not None:
+            threads.adjust()
         x = rows.take(index)
         batch_weights = None if uniform else weights[index.to(rows.device)]
         noise = _latent_noise(x, module, noise_generator)

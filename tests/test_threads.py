@@ -1,0 +1,144 @@
+"""The thread policy: threads on idle cores; torch's global setting restored."""
+
+import pytest
+import torch
+from numpy.testing import assert_array_equal
+
+import skvae._threads
+import skvae._training
+from skvae._threads import CoreLoad, ThreadPolicy
+
+
+@pytest.fixture
+def global_threads():
+    """torch's thread count, set to 2 for the test and restored after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield 2
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def step_threads(monkeypatch):
+    """The thread count of each training step."""
+    seen = []
+    kl_weight = skvae._training.kl_weight
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return kl_weight(*args, **kwargs)
+
+    monkeypatch.setattr(skvae._training, "kl_weight", recording)
+    return seen
+
+
+class FakeCores:
+    """A 2-CPU machine whose busy ticks and clocks the test advances."""
+
+    def __init__(self, monkeypatch):
+        self.wall = self.own = 0.0
+        self.ticks = 0
+        monkeypatch.setattr(skvae._threads, "_busy_ticks", lambda cpus: self.ticks)
+        monkeypatch.setattr(skvae._threads.time, "monotonic", lambda: self.wall)
+        monkeypatch.setattr(skvae._threads.time, "process_time", lambda: self.own)
+        self.others_busy = 0.0
+        self.load = CoreLoad()
+        self.load.cpus, self.load.ticks_per_second = [0, 1], 100
+
+    def run(self, seconds, own_cores):
+        """``seconds`` pass, with this process and the others busy on cores."""
+        self.wall += seconds
+        self.own += own_cores * seconds
+        self.ticks += round(100 * seconds * (own_cores + self.others_busy))
+
+
+def test_a_fixed_thread_count_is_used_and_the_global_one_restored(
+    X, make_vae, global_threads, step_threads, monkeypatch
+):
+    vae = make_vae(n_threads=1, batch_size=100).partial_fit(X)
+    assert step_threads == [1, 1, 1]
+    assert torch.get_num_threads() == global_threads
+    seen_in_inference = []
+    posterior_mean = vae.module_.posterior_mean
+
+    def recording(x):
+        seen_in_inference.append(torch.get_num_threads())
+        return posterior_mean(x)
+
+    monkeypatch.setattr(vae.module_, "posterior_mean", recording)
+    vae.transform(X)
+    assert set(seen_in_inference) == {1}
+    assert torch.get_num_threads() == global_threads
+
+
+def test_the_global_thread_count_is_restored_when_training_fails(
+    X, make_vae, global_threads, monkeypatch
+):
+    def failing(*args, **kwargs):
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(skvae._training, "kl_weight", failing)  # inside a step
+    with pytest.raises(RuntimeError, match="out of memory"):
+        make_vae(n_threads=1).fit(X)
+    assert torch.get_num_threads() == global_threads
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_same_seed_and_threads_give_the_same_model(X, make_vae, n_threads):
+    a = make_vae(n_threads=n_threads).fit(X)
+    b = make_vae(n_threads=n_threads).fit(X)
+    assert a.loss_curve_ == b.loss_curve_
+    assert_array_equal(a.transform(X), b.transform(X))
+
+
+def test_threads_give_way_to_other_processes(monkeypatch, global_threads):
+    cores = FakeCores(monkeypatch)
+    policy = ThreadPolicy(None, core_load=cores.load)
+    assert policy.threads() == 2  # nothing measured yet
+    cores.run(1.0, own_cores=2.0)
+    assert policy.threads() == 2  # this process alone kept both cores busy
+    cores.others_busy = 1.0  # another process spins on a core
+    cores.run(1.0, own_cores=1.3)
+    assert policy.threads() == 1
+    cores.run(0.1, own_cores=1.0)  # too short a window: no change of mind
+    cores.others_busy = 0.0
+    assert policy.threads() == 1
+    cores.run(1.0, own_cores=1.0)  # the other process has ended
+    assert policy.threads() == 2
+
+
+def test_steps_set_the_threads_at_most_every_quarter_second(
+    monkeypatch, global_threads
+):
+    cores = FakeCores(monkeypatch)
+    policy = ThreadPolicy(None, core_load=cores.load)
+    policy.adjust()
+    cores.others_busy = 1.0
+    cores.run(0.2, own_cores=1.3)
+    policy.adjust()
+    assert torch.get_num_threads() == 2
+    cores.run(0.2, own_cores=1.3)
+    policy.adjust()
+    assert torch.get_num_threads() == 1
+
+
+def test_a_fixed_count_does_not_adapt(monkeypatch, global_threads):
+    cores = FakeCores(monkeypatch)
+    cores.others_busy = 1.0
+    policy = ThreadPolicy(2, core_load=cores.load)
+    cores.run(1.0, own_cores=1.3)
+    assert policy.threads() == 2
+
+
+def test_without_proc_stat_the_ceiling_applies(monkeypatch, global_threads):
+    monkeypatch.setattr(skvae._threads, "_busy_ticks", lambda cpus: None)
+    assert ThreadPolicy(None, core_load=CoreLoad()).threads() == global_threads
+
+
+@pytest.mark.parametrize("n_threads", [0, -1, 1.5, "auto"])
+def test_bad_thread_counts_are_refused(X, make_vae, n_threads):
+    vae = make_vae(n_threads=n_threads)
+    with pytest.raises(ValueError, match="n_threads"):
+        vae.fit(X)
+    assert not hasattr(vae, "module_")
