@@ -81,7 +81,10 @@ class CoreLoad:
             os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         )
         self._last: tuple[float, float, int] | None = None
-        self.others_busy: float = 0.0
+        # Until a first window is measured, every core counts as busy: a fit
+        # starts on one thread, which costs little on an idle machine and
+        # nothing on a busy one.
+        self.others_busy: float = float(len(self.cpus))
 
     def _reading(self) -> tuple[float, float, int] | None:
         ticks = _busy_ticks(self.cpus)
@@ -93,7 +96,7 @@ class CoreLoad:
         """Busy cores of others since the last update; None off Linux.
 
         Intervals shorter than ``MIN_WINDOW_SECONDS`` keep the previous
-        estimate; the first call of the process estimates none busy.
+        estimate; before the first window, all cores count as busy.
         """
         now = self._reading()
         if now is None:

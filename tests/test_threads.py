@@ -95,7 +95,9 @@ def test_same_seed_and_threads_give_the_same_model(X, make_vae, n_threads):
 def test_threads_give_way_to_other_processes(monkeypatch, global_threads):
     cores = FakeCores(monkeypatch)
     policy = ThreadPolicy(None, core_load=cores.load)
-    assert policy.threads() == 2  # nothing measured yet
+    assert policy.threads() == 1  # nothing measured yet
+    cores.run(0.5, own_cores=1.0)
+    assert policy.threads() == 2  # the other core was idle
     cores.run(1.0, own_cores=2.0)
     assert policy.threads() == 2  # this process alone kept both cores busy
     cores.others_busy = 1.0  # another process spins on a core
@@ -114,6 +116,10 @@ def test_steps_set_the_threads_at_most_every_quarter_second(
     cores = FakeCores(monkeypatch)
     policy = ThreadPolicy(None, core_load=cores.load)
     policy.adjust()
+    assert torch.get_num_threads() == 1  # nothing measured yet
+    cores.run(0.3, own_cores=1.0)
+    policy.adjust()
+    assert torch.get_num_threads() == 2
     cores.others_busy = 1.0
     cores.run(0.2, own_cores=1.3)
     policy.adjust()
