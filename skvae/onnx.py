@@ -170,9 +170,8 @@ def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
 
 
 def _encoder(graph: _Graph, x: str, module, keep_outputs: int | None = None) -> str:
-    first_layer, *other_layers = module.encoder
     hidden = _encoder_input(graph, x, module.likelihood)
-    return _layers(graph, hidden, [first_layer, *other_layers], keep_outputs)
+    return _layers(graph, hidden, list(module.encoder), keep_outputs)
 
 
 # ----------------------------------------------------------------- transformer
