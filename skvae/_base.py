@@ -31,7 +31,7 @@ from ._data import (
 from ._layout import align_latent_means, principal_component_scores
 from ._likelihoods import FAMILIES, Likelihood, family_class
 from ._module import ACTIVATIONS, VAE
-from ._threads import ThreadPolicy, set_threads, torch_threads
+from ._threads import ThreadPolicy, torch_threads
 from ._training import (
     TrainingConfig,
     TrainingResult,
@@ -616,9 +616,7 @@ class BaseVAE(BaseEstimator):
         X = self._validate_X(X, reset=False)
         self.module_.likelihood.check_domain(X, self._column_names(X.shape[1]))
         batches = host_batches(X, self._batch_rows(n_draws), self.device_)
-        with torch_threads():
-            if self.n_threads is not None:
-                set_threads(self.n_threads)
+        with torch_threads(self.n_threads):
             return map_batches(
                 function, batches, X.shape[0], X.dtype if dtype is None else dtype
             )

@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import _SAMPLE_ROWS, BaseVAE, _seed
 from ._data import host_batches, map_batches, seeded_global_rng
+from ._threads import torch_threads
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
@@ -263,7 +264,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 f"latent_dim={self.module_.latent_dim} columns."
             )
         batches = host_batches(Z, self._batch_rows(1), self.device_)
-        return map_batches(self.module_.decode_mean, batches, len(Z), Z.dtype)
+        with torch_threads(self.n_threads):
+            return map_batches(self.module_.decode_mean, batches, len(Z), Z.dtype)
 
     def recommend(self, X, n=10, filter_seen=True):
         """The ``n`` highest-scoring columns of each row: top-k recommendations.
@@ -362,7 +364,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
         # The likelihood draws through torch.distributions, from torch's global
         # generator: seeded here, and put back as it was afterwards.
-        with seeded_global_rng(seed, self.device_):
+        with seeded_global_rng(seed, self.device_), torch_threads(self.n_threads):
             return map_batches(decode, z.split(_SAMPLE_ROWS), n_samples, pad=False)
 
     # -------------------------------------------------------- scikit-learn glue

@@ -25,10 +25,12 @@ kernel's 100 ticks a second, shorter ones are too coarse to tell a busy core."""
 
 
 @contextlib.contextmanager
-def torch_threads() -> Iterator[None]:
-    """Restore ``torch.get_num_threads()`` on exit, whatever happened inside."""
+def torch_threads(n_threads: int | None = None) -> Iterator[None]:
+    """Use ``n_threads`` (if given) inside; restore torch's count on exit."""
     previous = torch.get_num_threads()
     try:
+        if n_threads is not None:
+            set_threads(n_threads)
         yield
     finally:
         if torch.get_num_threads() != previous:

@@ -69,6 +69,18 @@ def test_a_fixed_thread_count_is_used_and_the_global_one_restored(
     vae.transform(X)
     assert set(seen_in_inference) == {1}
     assert torch.get_num_threads() == global_threads
+    decode_mean = vae.module_.decode_mean
+
+    def recording_decoder(z):
+        seen_in_inference.append(torch.get_num_threads())
+        return decode_mean(z)
+
+    seen_in_inference.clear()
+    monkeypatch.setattr(vae.module_, "decode_mean", recording_decoder)
+    vae.inverse_transform(vae.transform(X))
+    vae.sample(5, return_mean=True)
+    assert seen_in_inference and set(seen_in_inference) == {1}
+    assert torch.get_num_threads() == global_threads
 
 
 def test_the_global_thread_count_is_restored_when_training_fails(
