@@ -8,6 +8,7 @@ ORDER = [
     "plot_outlier_detection.py",
     "plot_likelihoods.py",
     "plot_sparse_counts.py",
+    "plot_recommend_films.py",
     "plot_training_curves.py",
     "plot_onnx_export.py",
 ]

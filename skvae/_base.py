@@ -29,8 +29,10 @@ from ._data import (
     rows_of,
 )
 from ._layout import align_latent_means, principal_component_scores
-from ._likelihoods import FAMILIES, Likelihood, family_class
+from ._likelihoods import COLUMN_FAMILIES, FAMILIES, Likelihood, family_class
 from ._module import ACTIVATIONS, VAE
+from ._ranking import RankingValidation, parse_ranking
+from ._table import CATEGORICAL, TableLayout, uses_layout
 from ._threads import ThreadPolicy, torch_threads
 from ._training import (
     TrainingConfig,
@@ -42,6 +44,20 @@ from ._training import (
 
 # Independent streams of random numbers drawn from one fit's seed.
 _TRAINING, _NOISE, _SPLIT, _SCORING = range(4)
+
+
+def _refuse_text_columns(X, likelihood: str) -> None:
+    """Raise a ``ValueError`` naming a DataFrame's first non-numeric column."""
+    if not (hasattr(X, "columns") and hasattr(X, "dtypes")):
+        return
+    for name, dtype in zip(X.columns, X.dtypes, strict=True):
+        if dtype.kind not in "biuf":
+            raise ValueError(
+                f"Column {name!r} of X has dtype {dtype}, which "
+                f"likelihood={likelihood!r} cannot model. Use likelihood='auto', "
+                f"which models such columns as categorical, or name a family for "
+                f"it: likelihood={{{name!r}: 'categorical'}}."
+            )
 
 
 @contextmanager
@@ -94,7 +110,7 @@ class BaseVAE(BaseEstimator):
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "likelihood": [StrOptions(set(FAMILIES))],
+        "likelihood": [StrOptions(set(FAMILIES) | {"auto", CATEGORICAL}), dict],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "kl_warmup_start": [Interval(Real, 0, None, closed="left")],
@@ -110,6 +126,7 @@ class BaseVAE(BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "scoring": [str],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
@@ -139,6 +156,7 @@ class BaseVAE(BaseEstimator):
         max_epochs=200,
         early_stopping=False,
         validation_fraction=0.1,
+        scoring="elbo",
         n_iter_no_change=10,
         tol=0.05,
         n_importance_samples=50,
@@ -164,6 +182,7 @@ class BaseVAE(BaseEstimator):
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.scoring = scoring
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.n_importance_samples = n_importance_samples
@@ -272,6 +291,7 @@ class BaseVAE(BaseEstimator):
             X, sample_weight = self._validate_training_data(
                 X, sample_weight, reset=not continuing
             )
+            ranking = parse_ranking(self.scoring, X.shape[1])
             device = resolve_device(self.device)
             seed = _seed(self.random_state)
             epochs_done = self.n_iter_ if continuing else 0
@@ -292,10 +312,15 @@ class BaseVAE(BaseEstimator):
             training_index, validation = np.arange(len(rows)), None
             if self.early_stopping and not incremental:
                 training_index, validation_index = self._validation_split(rows, seed)
-                validation = Validation(
+                held_out = (
                     rows.split(torch.as_tensor(validation_index)),
-                    batch_size=self._batch_size(len(training_index)),
-                    seed=_derived_seed(seed, _SCORING),
+                    self._batch_size(len(training_index)),
+                    _derived_seed(seed, _SCORING),
+                )
+                validation = (
+                    Validation(*held_out)
+                    if ranking is None
+                    else RankingValidation(*held_out, *ranking)
                 )
                 rows = rows.split(torch.as_tensor(training_index))
             config = self._training_config(len(rows), incremental, module)
@@ -323,6 +348,14 @@ class BaseVAE(BaseEstimator):
         self._record_training(module, device, config, result, continuing, seed)
         self._finish_fit(given_X, sample_weight)
         self._report(result)
+
+    def _as_table(self, values: np.ndarray):
+        """Decoded rows as the training table's kind: levels, dtypes, names.
+
+        Unchanged for a model with one family for every column.
+        """
+        layout = getattr(self, "_table_layout", None)
+        return values if layout is None else layout.decode(values)
 
     def _finish_fit(self, X, sample_weight: np.ndarray) -> None:
         """What a subclass does once the network is trained (a threshold, say)."""
@@ -354,9 +387,11 @@ class BaseVAE(BaseEstimator):
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
         if reset or not hasattr(self, "module_"):
-            family_class(self.likelihood).check_domain(
-                self.likelihood, X, self._column_names(X.shape[1])
-            )
+            names = self._column_names(X.shape[1])
+            for family, columns in self._families(X.shape[1]):
+                family_class(family).check_domain(
+                    family, X[:, columns], [names[j] for j in columns]
+                )
         else:
             self.module_.likelihood.check_domain(X, self._column_names(X.shape[1]))
         return X, sample_weight
@@ -366,9 +401,29 @@ class BaseVAE(BaseEstimator):
         names = getattr(self, "feature_names_in_", None)
         return list(names) if names is not None else list(range(n_columns))
 
+    def _families(self, n_columns: int) -> list[tuple[str, list[int]]]:
+        """Each family of the model and the columns it models."""
+        layout = getattr(self, "_table_layout", None)
+        if layout is None:
+            return [(self.likelihood, list(range(n_columns)))]
+        return layout.blocks()
+
     def _new_module(self, X, sample_weight, generator: torch.Generator) -> VAE:
         """A new network, with the likelihood's baselines taken from ``X``."""
-        likelihood = Likelihood.from_data(self.likelihood, X, sample_weight)
+        blocks = []
+        layout = self._table_layout
+        for name, columns in self._families(X.shape[1]):
+            family, options = COLUMN_FAMILIES[name]
+            if name == CATEGORICAL and layout is not None:
+                options = {"n_levels": layout.n_levels(columns)}
+                if self.input_dropout not in ("auto", 0):
+                    raise ValueError(
+                        f"input_dropout={self.input_dropout!r} would blank "
+                        "categorical cells; with categorical columns use 0."
+                    )
+            block = X if len(columns) == X.shape[1] else X[:, columns]
+            blocks.append((columns, family.from_data(block, sample_weight, **options)))
+        likelihood = Likelihood(blocks)
         return VAE(**self._architecture(), likelihood=likelihood, generator=generator)
 
     def _starts_from_pca(self) -> bool:
@@ -422,14 +477,36 @@ class BaseVAE(BaseEstimator):
         self._score_seed = _derived_seed(seed, _SCORING)
 
     def _validate_X(self, X, reset: bool):
-        """Validate ``X`` with scikit-learn's helpers."""
-        return validate_data(
+        """Validate ``X`` with scikit-learn's helpers, categorical columns coded.
+
+        With ``reset``, first learn the table's layout (each column's family and
+        levels) if ``likelihood`` chooses families per column.
+        """
+        if reset:
+            self._table_layout = (
+                TableLayout.from_data(X, self.likelihood)
+                if uses_layout(self.likelihood)
+                else None
+            )
+        layout = getattr(self, "_table_layout", None)
+        if layout is not None:
+            X = layout.encode(X)
+        else:
+            _refuse_text_columns(X, self.likelihood)
+        X = validate_data(
             self,
             X,
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
             reset=reset,
         )
+        if reset:
+            self.likelihoods_ = (
+                dict.fromkeys(self._column_names(X.shape[1]), self.likelihood)
+                if layout is None
+                else layout.column_families()
+            )
+        return X
 
     def _architecture(self) -> dict:
         """The parameters that shape the network, checked."""

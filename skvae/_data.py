@@ -110,6 +110,14 @@ class Rows:
         for index in torch.arange(len(self)).split(batch_size):
             yield self.take(index)
 
+    def weighted_batches(
+        self, batch_size: int
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Consecutive batches of rows with their weights, in stored order."""
+        return zip(
+            self.batches(batch_size), self.weights.split(batch_size), strict=True
+        )
+
 
 class DenseRows(Rows):
     """A dense array, copied to the device once as float32 and indexed there."""

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.distributions import (
     Bernoulli,
+    Categorical,
     ContinuousBernoulli,
     Distribution,
     Laplace,
@@ -261,10 +262,13 @@ class Family(nn.Module):
     """For families whose log-probability is linear in ``x`` given the logits:
     the terms of the fused sparse step (see :mod:`skvae._sparse_log_prob`)."""
 
-    def __init__(self, n_features: int, offset=None):
+    def __init__(self, n_features: int, offset=None, n_outputs: int | None = None):
         super().__init__()
         self.n_features = n_features
-        self.register_buffer("offset", _buffer(offset, n_features, 0.0))
+        self.n_outputs = n_features if n_outputs is None else n_outputs
+        """The decoder outputs of the block, as wide as what the encoder sees:
+        one per column, or one per level of a categorical column."""
+        self.register_buffer("offset", _buffer(offset, self.n_outputs, 0.0))
 
     @classmethod
     def from_data(cls, X, sample_weight=None, **options) -> Family:
@@ -294,6 +298,14 @@ class Family(nn.Module):
     def distribution(self, parameter: torch.Tensor) -> Distribution:
         """The distribution of every column given its parameter."""
         raise NotImplementedError
+
+    def mean(self, parameter: torch.Tensor) -> torch.Tensor:
+        """``E[x_j | z]`` of each column: what ``inverse_transform`` decodes to."""
+        return self.distribution(parameter).mean
+
+    def sample(self, parameter: torch.Tensor) -> torch.Tensor:
+        """A draw of each column, from torch's global generator."""
+        return self.distribution(parameter).sample()
 
     def row_log_prob(self, x: torch.Tensor) -> torch.Tensor | float:
         """A term of each row's log-probability that belongs to no single column."""
@@ -585,6 +597,86 @@ class MultinomialFamily(Family):
         return Multinomial(int(self.total_count), logits=log_pi, validate_args=False)
 
 
+class CategoricalFamily(Family):
+    """Columns of levels, each a softmax over its own levels.
+
+    A column with ``K`` levels holds their codes, 0 to ``K - 1``. The encoder
+    sees it one-hot; the decoder gives one logit per level, a departure from
+    the log-frequency of the level among the training rows (``offset``), and
+    ``log p(x_j | z)`` is the log-softmax of the row's level among the
+    column's levels. The decoded mean of a column is its most probable level.
+    """
+
+    name = "categorical"
+    starts: torch.Tensor
+
+    def __init__(self, n_levels: Sequence[int], offset=None):
+        super().__init__(len(n_levels), offset, n_outputs=int(sum(n_levels)))
+        self.n_levels = [int(k) for k in n_levels]
+        starts = np.concatenate([[0], np.cumsum(self.n_levels)[:-1]])
+        self.register_buffer("starts", torch.as_tensor(starts, dtype=torch.long))
+
+    @classmethod
+    def from_data(cls, X, sample_weight=None, **options) -> CategoricalFamily:
+        """Offset each level's logit by its log-frequency in ``X``'s codes.
+
+        ``options["n_levels"]`` gives the number of levels of each column.
+        """
+        n_levels = options["n_levels"]
+        weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+        frequencies = [
+            np.bincount(X[:, j].astype(np.intp), weights, minlength=k) / weights.sum()
+            for j, k in enumerate(n_levels)
+        ]
+        offset = np.log(np.maximum(np.concatenate(frequencies), 1e-8))
+        return cls(n_levels, offset=offset)
+
+    def _level_index(self, codes) -> torch.Tensor | np.ndarray:
+        """Each code's position among all the block's levels."""
+        if torch.is_tensor(codes):
+            return self.starts + codes.long()
+        return self.starts.numpy() + codes.astype(np.intp)
+
+    def encoder_values(self, codes):
+        """The columns one-hot, for a NumPy array or a dense tensor of codes."""
+        if sp.issparse(codes) or (torch.is_tensor(codes) and codes.is_sparse):
+            raise ValueError("Categorical columns take dense X.")
+        index = self._level_index(codes)
+        if torch.is_tensor(codes):
+            one_hot = codes.new_zeros(*codes.shape[:-1], self.n_outputs)
+            return one_hot.scatter_(-1, index, 1.0)
+        one_hot = np.zeros((codes.shape[0], self.n_outputs))
+        np.put_along_axis(one_hot, index, 1.0, axis=-1)
+        return one_hot
+
+    def link(self, output) -> torch.Tensor:
+        """Each column's log-probabilities of its levels, side by side."""
+        logits = (self.offset + output).split(self.n_levels, dim=-1)
+        return torch.cat([torch.log_softmax(part, dim=-1) for part in logits], -1)
+
+    def log_prob(self, log_p, codes, features=ALL) -> torch.Tensor:
+        """The log-probability of each column's level."""
+        index = self.starts + codes.long()
+        return log_p.gather(-1, index.expand(*log_p.shape[:-1], index.shape[-1]))
+
+    def distribution(self, log_p) -> Categorical:
+        """Every column's levels, padded to the widest column with zero mass."""
+        widest = max(self.n_levels)
+        padded = [
+            F.pad(part, (0, widest - part.shape[-1]), value=-math.inf)
+            for part in log_p.split(self.n_levels, dim=-1)
+        ]
+        return Categorical(logits=torch.stack(padded, dim=-2), validate_args=False)
+
+    def mean(self, log_p) -> torch.Tensor:
+        """The most probable level of each column, as its code."""
+        return self.distribution(log_p).mode.to(log_p.dtype)
+
+    def sample(self, log_p) -> torch.Tensor:
+        """A level of each column, as its code."""
+        return self.distribution(log_p).sample().to(log_p.dtype)
+
+
 FAMILIES: dict[str, tuple[type[Family], dict]] = {
     **{
         name: (RealValued, {"noise": noise, "variance": variance})
@@ -601,12 +693,16 @@ FAMILIES: dict[str, tuple[type[Family], dict]] = {
         )
     },
 }
-"""Each ``likelihood`` name: the family's class and its constructor options."""
+"""Each ``likelihood`` name that can model every column of any ``X``, dense or
+sparse: the family's class and its constructor options."""
+
+COLUMN_FAMILIES = FAMILIES | {CategoricalFamily.name: (CategoricalFamily, {})}
+"""Every family a column can have: also those that need the column's levels."""
 
 
 def family_class(name: str) -> type[Family]:
     """The class of the family that ``likelihood=name`` picks."""
-    return FAMILIES[name][0]
+    return COLUMN_FAMILIES[name][0]
 
 
 # ------------------------------------------------------------------------- blocks
@@ -664,7 +760,7 @@ class Likelihood(nn.Module):
     @property
     def n_outputs(self) -> int:
         """The width of the decoder's output."""
-        return sum(family.n_features for family in self.families)
+        return sum(family.n_outputs for family in self.families)
 
     @property
     def auto_input_dropout(self) -> float:
@@ -676,16 +772,16 @@ class Likelihood(nn.Module):
         if self.whole_rows:
             yield self.families[0], x, output
             return
-        start = 0
+        column, start = 0, 0
         for family in self.families:
-            stop = start + family.n_features
-            columns = self.order[start:stop]
+            columns = self.order[column : column + family.n_features]
+            stop = start + family.n_outputs
             yield (
                 family,
                 None if x is None else x.index_select(-1, columns),
                 None if output is None else output[..., start:stop],
             )
-            start = stop
+            column, start = column + family.n_features, stop
 
     def _in_column_order(self, parts: list[torch.Tensor]) -> torch.Tensor:
         """Blocks' per-column results, joined in the column order of ``X``."""
@@ -760,7 +856,7 @@ class Likelihood(nn.Module):
         """``E[x | z]`` of each column."""
         return self._in_column_order(
             [
-                family.distribution(family.link(output_block)).mean
+                family.mean(family.link(output_block))
                 for family, _, output_block in self._blocks(None, output)
             ]
         )
@@ -773,7 +869,7 @@ class Likelihood(nn.Module):
         """
         return self._in_column_order(
             [
-                family.distribution(family.link(output_block)).sample()
+                family.sample(family.link(output_block))
                 for family, _, output_block in self._blocks(None, output)
             ]
         )
@@ -818,7 +914,7 @@ class Likelihood(nn.Module):
                 family.encoder_values(X if self.whole_rows else X[:, columns])
             )
             standardisation = family.input_standardisation()
-            scale = np.ones(len(columns))
+            scale = np.ones(family.n_outputs)
             if standardisation is not None:
                 scale = standardisation[1].detach().cpu().double().numpy()
             scales.append(scale)

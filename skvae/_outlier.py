@@ -70,7 +70,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ``kl_warmup_epochs``, ``kl_warmup_start``,
         ``input_dropout``, ``init``, ``support_warmup_epochs``,
         ``learning_rate``, ``batch_size``, ``max_epochs``,
-        ``validation_fraction``, ``n_iter_no_change``,
+        ``validation_fraction``, ``scoring``, ``n_iter_no_change``,
         ``n_importance_samples``, ``device``, ``n_threads``, ``random_state``,
         ``verbose`` and ``warm_start`` mean what they mean for
         :class:`VAETransformer`, and have the same defaults.
@@ -86,7 +86,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     loss_curve_ : list of float
         Mean training loss (negative ELBO, nats per row) of each epoch.
     validation_scores_ : list of float
-        Mean ELBO of the held-out rows after each epoch; only with
+        The held-out rows' ``scoring`` after each epoch; only with
         ``early_stopping``.
     n_iter_ : int
         Number of epochs run (each ``partial_fit`` call counts one).
@@ -151,6 +151,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         max_epochs=200,
         early_stopping=True,
         validation_fraction=0.1,
+        scoring="elbo",
         n_iter_no_change=10,
         tol=0.15,
         n_importance_samples=50,
@@ -177,6 +178,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             max_epochs=max_epochs,
             early_stopping=early_stopping,
             validation_fraction=validation_fraction,
+            scoring=scoring,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             n_importance_samples=n_importance_samples,

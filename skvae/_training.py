@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from ._data import Rows
 from ._likelihoods import map_values
 from ._module import VAE
+from ._ranking import RankingValidation
 from ._threads import ThreadPolicy
 
 
@@ -58,7 +59,7 @@ class TrainingResult:
     loss_curve: list[float] = field(default_factory=list)
     """Mean training loss (negative beta-ELBO, nats per row) of each epoch."""
     validation_scores: list[float] = field(default_factory=list)
-    """Mean ELBO of the held-out rows after each epoch (early stopping only)."""
+    """The held-out score after each epoch (early stopping only)."""
     converged: bool = False
     """Whether the stopping rule ended training."""
     still_improving: bool = False
@@ -216,11 +217,7 @@ class Validation:
         generator = torch.Generator(self.rows.device).manual_seed(self.seed)
         total = torch.zeros((), device=self.rows.device)
         with torch.inference_mode():
-            for x, w in zip(
-                self.rows.batches(self.batch_size),
-                self.rows.weights.split(self.batch_size),
-                strict=True,
-            ):
+            for x, w in self.rows.weighted_batches(self.batch_size):
                 noise = _latent_noise(x, module, generator)
                 total += (w * module.elbo_terms(x, noise).elbo()).sum()
         return total.item() / self.rows.weights.sum().item()
@@ -233,7 +230,7 @@ def train(
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
     noise_generator: torch.Generator,
-    validation: Validation | None = None,
+    validation: Validation | RankingValidation | None = None,
     first_epoch: int = 0,
     threads: ThreadPolicy | None = None,
 ) -> TrainingResult:
@@ -246,7 +243,7 @@ def train(
     torch's thread count as training goes; the caller restores it.
 
     With ``config.stops``, training stops when ``Stopping`` says the score has
-    stopped improving: the held-out ELBO of ``validation``, whose best epoch's
+    stopped improving: the held-out score of ``validation``, whose best epoch's
     weights are then restored, or else the negative training loss. Epochs of
     a warm-up do not count. A
     ``KeyboardInterrupt`` ends training after the epochs completed so far
@@ -280,7 +277,7 @@ def train(
             if validation is not None:
                 score = validation.score(module)
                 result.validation_scores.append(score)
-                postfix["validation_elbo"] = f"{score:.4g}"
+                postfix["validation"] = f"{score:.4g}"
             epochs.set_postfix(postfix)
             if not config.stops or config.warming_up(epoch):
                 continue

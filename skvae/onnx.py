@@ -156,6 +156,12 @@ def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
     """The rows as the encoder's first layer sees them (``encoder_input``)."""
     parts = []
     for columns, family in zip(likelihood.columns, likelihood.families, strict=True):
+        if family.n_outputs != family.n_features:
+            raise NotImplementedError(
+                f"The ONNX converter writes encoders that read one value per "
+                f"column; this model's {family.describe()!r} columns are read "
+                "one-hot."
+            )
         values = x
         if not likelihood.whole_rows:
             values = graph.op("Gather", x, graph.constant(columns), axis=1)
@@ -244,7 +250,7 @@ def _log_likelihood(graph: _Graph, likelihood, output: str, x: str) -> str:
                 f"Bernoulli likelihoods; this model's {family.describe()!r} is "
                 f"not among them."
             )
-        stop = start + family.n_features
+        stop = start + family.n_outputs
         block_output = graph.columns(output, start, stop)
         block_x = x
         if not likelihood.whole_rows:

@@ -138,3 +138,11 @@ def test_the_fitted_network_exports_with_torch_onnx(X, make_vae):
     session = onnxruntime.InferenceSession(program.model_proto.SerializeToString())
     (latents,) = session.run(None, {session.get_inputs()[0].name: X.astype("float32")})
     assert np.abs(latents - vae.transform(X)).max() < 1e-5
+
+
+def test_a_model_with_categorical_columns_is_refused(make_vae):
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.normal(size=100), rng.randint(3, size=100)])
+    vae = make_vae(likelihood={1: "categorical"}).fit(X)
+    with pytest.raises(NotImplementedError, match="'categorical' columns are read"):
+        skl2onnx.to_onnx(vae, X[:1].astype(np.float32))

@@ -85,3 +85,83 @@ def test_rows_of_another_width_or_negative_counts_are_refused(recommender, click
     negative[0, 3] = -1
     with pytest.raises(ValueError, match="non-negative counts"):
         recommender.recommend(negative)
+
+
+# ------------------------------------------- early stopping on a ranking score
+
+
+def reference_ranking(metric, k, scores, held_out):
+    """NDCG@k or Recall@k of each row, written out with a loop."""
+    values = []
+    for row_scores, relevant in zip(scores, held_out, strict=True):
+        top = np.argsort(-row_scores, kind="stable")[:k]
+        hits = relevant[top].astype(float)
+        n_relevant = min(k, relevant.sum())
+        if metric == "recall":
+            values.append(hits.sum() / n_relevant)
+        else:
+            discounts = 1 / np.log2(np.arange(2, k + 2))
+            values.append((hits * discounts).sum() / discounts[:n_relevant].sum())
+    return np.array(values)
+
+
+@pytest.mark.parametrize("metric", ["ndcg", "recall"])
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_ranking_scores_match_their_definitions(metric, k):
+    import torch
+
+    from skvae._ranking import ranking_scores
+
+    rng = np.random.RandomState(k)
+    scores = rng.normal(size=(50, 10))
+    held_out = rng.rand(50, 10) < 0.3
+    held_out[np.arange(50), rng.randint(10, size=50)] = True  # one or more each
+    got = ranking_scores(
+        metric, k, torch.as_tensor(scores), torch.as_tensor(held_out)
+    ).numpy()
+    assert_allclose(got, reference_ranking(metric, k, scores, held_out), rtol=1e-12)
+    assert ((0 <= got) & (got <= 1)).all()
+
+
+@pytest.mark.parametrize("scoring", ["ndcg@5", "recall@3"])
+def test_early_stopping_follows_a_ranking_score(clicks, make_vae, scoring):
+    params = dict(likelihood="multinomial", early_stopping=True, scoring=scoring)
+    dense = make_vae(**params).fit(clicks)
+    assert ((0 <= np.array(dense.validation_scores_)) <= 1).all()
+    assert dense.best_validation_score_ == max(dense.validation_scores_)
+    sparse = make_vae(**params).fit(sp.csr_matrix(clicks))
+    assert_allclose(sparse.validation_scores_, dense.validation_scores_, atol=1e-5)
+
+
+def test_a_ranking_score_differs_from_the_elbo(clicks, make_vae):
+    params = dict(likelihood="multinomial", early_stopping=True)
+    elbo = make_vae(**params).fit(clicks)
+    ndcg = make_vae(**params, scoring="ndcg@5").fit(clicks)
+    assert elbo.validation_scores_[0] < 0 < ndcg.validation_scores_[0]
+
+
+@pytest.mark.parametrize(
+    "scoring, message",
+    [
+        ("ndcg", "'elbo', 'ndcg@k' or 'recall@k'"),
+        ("recall@0", "'elbo', 'ndcg@k' or 'recall@k'"),
+        ("ndcg@13", "top 13 items, but X has only 12 columns"),
+    ],
+)
+def test_a_bad_scoring_is_refused_before_training(clicks, make_vae, scoring, message):
+    vae = make_vae(likelihood="multinomial", early_stopping=True, scoring=scoring)
+    with pytest.raises(ValueError, match=message):
+        vae.fit(clicks)
+    assert not hasattr(vae, "n_iter_")
+
+
+def test_a_ranking_score_needs_rows_with_items_to_hold_out(recommender):
+    import torch
+
+    from skvae._data import rows_of
+    from skvae._ranking import RankingValidation
+
+    empty_rows = rows_of(np.zeros((5, 12)), torch.device("cpu"), None)
+    validation = RankingValidation(empty_rows, 5, seed=0, metric="ndcg", k=5)
+    with pytest.raises(ValueError, match="no held-out row with an item to hold out"):
+        validation.score(recommender.module_)

@@ -1,0 +1,113 @@
+"""Held-out ranking scores for early stopping: NDCG@k and Recall@k.
+
+Mult-VAE (Liang et al. 2018) picks its epoch by NDCG@100 on held-out users:
+each user's items are split into fold-in items, from which the model ranks
+every other item, and held-out items, which the ranking should put first.
+``RankingValidation`` scores the held-out rows of ``early_stopping`` that way,
+with the same split at every epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import torch
+
+from ._data import Rows
+from ._module import VAE
+
+SCORING_PATTERN = re.compile(r"(ndcg|recall)@([1-9][0-9]*)")
+HELD_OUT_SHARE = 0.2
+"""Share of each row's items held out of its fold-in, as in Mult-VAE."""
+
+
+def parse_ranking(scoring: str, n_items: int) -> tuple[str, int] | None:
+    """``(metric, k)`` for ``'ndcg@k'`` or ``'recall@k'``; None for ``'elbo'``.
+
+    Raises a ``ValueError`` that names the accepted forms, or the number of
+    items when ``k`` exceeds it.
+    """
+    if scoring == "elbo":
+        return None
+    match = SCORING_PATTERN.fullmatch(scoring) if isinstance(scoring, str) else None
+    if match is None:
+        raise ValueError(
+            "scoring must be 'elbo', 'ndcg@k' or 'recall@k' with k a positive "
+            f"integer, got {scoring!r}."
+        )
+    metric, k = match.group(1), int(match.group(2))
+    if k > n_items:
+        raise ValueError(
+            f"scoring={scoring!r} ranks the top {k} items, but X has only "
+            f"{n_items} columns."
+        )
+    return metric, k
+
+
+def ranking_scores(
+    metric: str, k: int, scores: torch.Tensor, held_out: torch.Tensor
+) -> torch.Tensor:
+    """NDCG@k or Recall@k of each row: how high ``scores`` rank ``held_out``.
+
+    ``held_out`` marks each row's relevant items (booleans). Recall@k divides
+    the hits among the top ``k`` by ``min(k, number held out)``, as Mult-VAE
+    does; NDCG@k divides the discounted hits by their best possible value.
+    Rows with nothing held out score NaN.
+    """
+    top = torch.topk(scores, k, dim=-1).indices
+    hits = held_out.gather(-1, top).to(scores.dtype)
+    n_relevant = held_out.sum(-1).clamp(max=k)
+    if metric == "recall":
+        return hits.sum(-1) / n_relevant
+    discounts = 1.0 / torch.log2(
+        torch.arange(2, k + 2, device=scores.device, dtype=scores.dtype)
+    )
+    ideal = torch.cat([discounts.new_zeros(1), discounts.cumsum(0)])[n_relevant]
+    return (hits * discounts).sum(-1) / ideal
+
+
+class RankingValidation:
+    """Held-out rows of implicit feedback, scored by NDCG@k or Recall@k.
+
+    The nonzero entries of each row are split at random, the same way at
+    every epoch: about ``HELD_OUT_SHARE`` of them are held out, the rest are
+    the fold-in the encoder reads. Items are ranked by the decoder's mean at
+    the fold-in's posterior mean, fold-in items left out, as
+    ``VAETransformer.recommend`` ranks them. The score is the weighted mean
+    over the rows with at least one item held out.
+    """
+
+    def __init__(self, rows: Rows, batch_size: int, seed: int, metric: str, k: int):
+        self.rows = rows
+        self.batch_size = batch_size
+        self.seed = seed
+        self.metric = metric
+        self.k = k
+
+    def score(self, module: VAE) -> float:
+        """The weighted mean ranking score of the held-out rows."""
+        module.eval()
+        generator = torch.Generator(self.rows.device).manual_seed(self.seed)
+        total = torch.zeros((), device=self.rows.device)
+        weight = torch.zeros((), device=self.rows.device)
+        with torch.inference_mode():
+            for x, w in self.rows.weighted_batches(self.batch_size):
+                x = x.to_dense() if x.is_sparse else x
+                draws = torch.rand(x.shape, generator=generator, device=x.device)
+                held_out = (x != 0) & (draws < HELD_OUT_SHARE)
+                fold_in = x.masked_fill(held_out, 0.0)
+                scores = module.decode_mean(module.posterior_mean(fold_in))
+                scores = scores.masked_fill(fold_in != 0, -math.inf)
+                values = ranking_scores(self.metric, self.k, scores, held_out)
+                scored = held_out.any(-1)
+                total += (w[scored] * values[scored]).sum()
+                weight += w[scored].sum()
+        if weight.item() == 0:
+            raise ValueError(
+                f"scoring='{self.metric}@{self.k}' found no held-out row with an "
+                "item to hold out: early stopping needs rows of implicit feedback "
+                "with several nonzero entries. Hold out more rows "
+                "(validation_fraction) or use scoring='elbo'."
+            )
+        return total.item() / weight.item()

@@ -1,0 +1,216 @@
+"""Tables of mixed columns: which family models each column, and levels as codes.
+
+``TableLayout`` is what ``fit`` learns about the columns of a table: each
+column's likelihood family, the levels of the categorical columns, and, for a
+DataFrame, the column names and dtypes. It turns tables into the float arrays
+the network reads (a categorical column becomes the codes 0 to ``K - 1`` of
+its levels) and turns decoded arrays back into tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._likelihoods import COLUMN_FAMILIES
+
+CATEGORICAL = "categorical"
+
+
+def _is_dataframe(X) -> bool:
+    return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
+
+
+def _column(X, j: int) -> np.ndarray:
+    return X.iloc[:, j].to_numpy() if _is_dataframe(X) else np.asarray(X)[:, j]
+
+
+def _auto_family(X, j: int) -> str:
+    """The family ``likelihood='auto'`` gives column ``j``, from its dtype."""
+    if _is_dataframe(X):
+        import pandas as pd
+
+        dtype = X.dtypes.iloc[j]
+        if pd.api.types.is_bool_dtype(dtype):
+            return "bernoulli"
+        if not pd.api.types.is_numeric_dtype(dtype):
+            return CATEGORICAL
+        return "gaussian"
+    column = np.asarray(X)[:, j]
+    if column.dtype.kind == "b":
+        return "bernoulli"
+    if column.dtype.kind in "OUS":
+        try:
+            column.astype(np.float64)
+        except (TypeError, ValueError):
+            return CATEGORICAL
+    return "gaussian"
+
+
+def uses_layout(likelihood) -> bool:
+    """Whether ``likelihood`` chooses families per column (not one for all)."""
+    return isinstance(likelihood, Mapping) or likelihood in ("auto", CATEGORICAL)
+
+
+class TableLayout:
+    """Each column's family and levels, learned from a training table.
+
+    Parameters
+    ----------
+    families : list of str
+        The ``likelihood`` name of each column.
+    levels : dict of int to ndarray
+        The sorted levels of each categorical column, by position.
+    names : ndarray of str or None
+        The DataFrame's column names; None for arrays.
+    dtypes : pandas.Series or None
+        The DataFrame's column dtypes; None for arrays.
+    """
+
+    def __init__(self, families, levels, names=None, dtypes=None):
+        self.families = list(families)
+        self.levels = dict(levels)
+        self.names = names
+        self.dtypes = dtypes
+
+    @classmethod
+    def from_data(cls, X, likelihood) -> TableLayout:
+        """Each column's family from ``likelihood``, and its levels from ``X``.
+
+        ``likelihood`` is ``'auto'``, ``'categorical'`` or a dict from column
+        (name for DataFrames, position for arrays) to family name, the other
+        columns following ``'auto'``.
+        """
+        if sp.issparse(X):
+            raise ValueError(
+                f"likelihood={likelihood!r} chooses a family per column, which "
+                "takes dense X; pass a single family name for sparse X."
+            )
+        frame = _is_dataframe(X)
+        n_columns = np.shape(X)[1]
+        names = np.asarray(X.columns, dtype=object) if frame else None
+        keys = list(X.columns) if frame else list(range(n_columns))
+        families = [
+            CATEGORICAL if likelihood == CATEGORICAL else _auto_family(X, j)
+            for j in range(n_columns)
+        ]
+        if isinstance(likelihood, Mapping):
+            for key, family in likelihood.items():
+                if key not in keys:
+                    where = "X's columns" if frame else f"0 to {n_columns - 1}"
+                    raise ValueError(
+                        f"likelihood names column {key!r}, which is not among {where}."
+                    )
+                if family not in COLUMN_FAMILIES:
+                    raise ValueError(
+                        f"likelihood gives column {key!r} the family {family!r}; "
+                        f"the families are {sorted(COLUMN_FAMILIES)}."
+                    )
+                families[keys.index(key)] = family
+        levels = {}
+        for j, family in enumerate(families):
+            if family == CATEGORICAL:
+                column = _column(X, j)
+                levels[j] = np.unique(column[_present(column)])
+        return cls(families, levels, names, X.dtypes if frame else None)
+
+    def column_families(self) -> dict:
+        """Each column's family, by name for DataFrames, by position for arrays."""
+        keys = self.names if self.names is not None else range(len(self.families))
+        return dict(zip(keys, self.families, strict=True))
+
+    def blocks(self) -> list[tuple[str, list[int]]]:
+        """The columns of each family, in order of first appearance."""
+        blocks: dict[str, list[int]] = {}
+        for j, family in enumerate(self.families):
+            blocks.setdefault(family, []).append(j)
+        return list(blocks.items())
+
+    def n_levels(self, columns: Sequence[int]) -> list[int]:
+        return [len(self.levels[j]) for j in columns]
+
+    def encode(self, X):
+        """``X`` with each categorical column replaced by its levels' codes.
+
+        A DataFrame stays a DataFrame with the same column names (now all
+        numeric), so that scikit-learn's checks of names still apply. A
+        value outside a column's training levels raises a ``ValueError``
+        naming the column and the value.
+        """
+        if sp.issparse(X):
+            raise ValueError("This model has categorical columns; X must be dense.")
+        frame = _is_dataframe(X)
+        if frame:
+            encoded = X.copy()
+        else:
+            encoded = np.array(X, dtype=object if self.levels else None)
+        for j, levels in self.levels.items():
+            if j >= np.shape(X)[1]:
+                break  # the width check of validate_data names the problem
+            codes = self._codes(_column(X, j), levels, self._name(j))
+            if frame:
+                encoded[encoded.columns[j]] = codes
+            else:
+                encoded[:, j] = codes
+        return encoded.astype(np.float64) if self.levels else encoded
+
+    def _name(self, j: int):
+        return self.names[j] if self.names is not None else j
+
+    @staticmethod
+    def _codes(column: np.ndarray, levels: np.ndarray, name) -> np.ndarray:
+        present = _present(column)
+        values = column[present]
+        codes = np.searchsorted(levels, values)
+        codes = np.minimum(codes, len(levels) - 1)
+        unseen = levels[codes] != values
+        if unseen.any():
+            raise ValueError(
+                f"Column {name!r} holds {values[unseen][0]!r}, which is not among "
+                f"its {len(levels)} levels seen in fit (such as "
+                f"{', '.join(repr(level) for level in levels[:3])})."
+            )
+        result = np.full(len(column), np.nan)
+        result[present] = codes
+        return result
+
+    def decode(self, values: np.ndarray):
+        """Decoded float rows back as a table: levels for codes, original dtypes.
+
+        A DataFrame for a model fitted on one, with its columns and dtypes
+        (integer columns rounded); otherwise an array, of objects if a
+        categorical column's levels are not numbers.
+        """
+        columns = [
+            self.levels[j][values[:, j].astype(np.intp)]
+            if j in self.levels
+            else values[:, j]
+            for j in range(values.shape[1])
+        ]
+        if self.names is None:
+            numeric = all(
+                np.asarray(levels).dtype.kind in "biuf"
+                for levels in self.levels.values()
+            )
+            return np.column_stack(columns).astype(np.float64 if numeric else object)
+        import pandas as pd
+
+        table = {}
+        for name, column, dtype in zip(self.names, columns, self.dtypes, strict=True):
+            if pd.api.types.is_integer_dtype(dtype) and column.dtype.kind == "f":
+                column = np.round(column)
+            if pd.api.types.is_bool_dtype(dtype) and column.dtype.kind == "f":
+                column = column >= 0.5
+            table[name] = pd.Series(column).astype(dtype)
+        return pd.DataFrame(table)
+
+
+def _present(column: np.ndarray) -> np.ndarray:
+    """Which cells of a column hold a value (not NaN, None or ``pd.NA``)."""
+    try:
+        import pandas as pd
+    except ImportError:  # then the cells are NumPy values or None
+        return np.array([value is not None and value == value for value in column])
+    return ~np.asarray(pd.isna(column))

@@ -1,0 +1,183 @@
+"""Mixed tables: per-column families, categorical columns, tables back out."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
+from scipy.special import log_softmax
+
+from skvae._likelihoods import CategoricalFamily
+
+
+@pytest.fixture
+def table():
+    """Two numeric columns, an integer one, a bool and two categorical ones."""
+    rng = np.random.RandomState(0)
+    n = 300
+    species = rng.choice(["Adelie", "Gentoo", "Chinstrap"], size=n)
+    mass = np.where(species == "Gentoo", 5.0, 3.7) + 0.3 * rng.normal(size=n)
+    return pd.DataFrame(
+        {
+            "mass": mass,
+            "bill": 40 + 2 * mass + rng.normal(size=n),
+            "year": rng.choice([2007, 2008, 2009], size=n),
+            "male": rng.rand(n) < 0.5,
+            "species": pd.Categorical(species),
+            "island": np.where(species == "Gentoo", "Biscoe", "Dream").astype(object),
+        }
+    )
+
+
+# ------------------------------------------------------ the categorical family
+
+
+def test_categorical_log_prob_is_the_log_softmax_of_each_level():
+    family = CategoricalFamily([3, 2])
+    output = torch.randn(
+        4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    codes = torch.tensor([[0, 1], [2, 0], [1, 1], [2, 1]], dtype=torch.float64)
+    got = family.log_prob(family.link(output), codes).numpy()
+    first, second = (
+        log_softmax(output[:, :3].numpy(), -1),
+        log_softmax(output[:, 3:].numpy(), -1),
+    )
+    expected = np.column_stack(
+        [first[np.arange(4), [0, 2, 1, 2]], second[np.arange(4), [1, 0, 1, 1]]]
+    )
+    assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_categorical_mean_is_the_most_probable_level_and_draws_are_codes():
+    family = CategoricalFamily([3, 2])
+    output = torch.tensor([[0.0, 5.0, 0.0, -5.0, 5.0]])
+    assert_array_equal(family.mean(family.link(output)).numpy(), [[1.0, 1.0]])
+    torch.manual_seed(0)
+    draws = family.sample(family.link(output.expand(1000, 5)))
+    assert draws.dtype == torch.float32
+    assert set(draws[:, 0].tolist()) <= {0.0, 1.0, 2.0}
+    assert (draws[:, 0] == 1).float().mean() > 0.95
+
+
+def test_categorical_encoder_sees_one_hot_columns():
+    family = CategoricalFamily([3, 2])
+    codes = np.array([[2, 0], [0, 1]])
+    expected = [[0, 0, 1, 1, 0], [1, 0, 0, 0, 1]]
+    assert_array_equal(family.encoder_values(codes), expected)
+    assert_array_equal(
+        family.encoder_values(torch.as_tensor(codes, dtype=torch.float32)), expected
+    )
+
+
+# ------------------------------------------------------------ per-column families
+
+
+def test_auto_gives_each_column_a_family_from_its_dtype(table, make_vae):
+    vae = make_vae(likelihood="auto").fit(table)
+    assert vae.likelihoods_ == {
+        "mass": "gaussian",
+        "bill": "gaussian",
+        "year": "gaussian",
+        "male": "bernoulli",
+        "species": "categorical",
+        "island": "categorical",
+    }
+    assert vae.transform(table).shape == (len(table), 2)
+    assert np.isfinite(vae.score_samples(table)).all()
+
+
+def test_a_dict_names_families_and_the_rest_follow_auto(table, make_vae):
+    vae = make_vae(likelihood={"year": "categorical", "mass": "laplace"}).fit(table)
+    assert vae.likelihoods_["year"] == "categorical"
+    assert vae.likelihoods_["mass"] == "laplace"
+    assert vae.likelihoods_["species"] == "categorical"
+    assert vae.likelihoods_["bill"] == "gaussian"
+
+
+def test_arrays_take_families_by_column_position(make_vae):
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.normal(size=200), rng.randint(3, size=200)])
+    vae = make_vae(likelihood={1: "categorical"}).fit(X)
+    assert vae.likelihoods_ == {0: "gaussian", 1: "categorical"}
+    decoded = vae.sample(50)
+    assert isinstance(decoded, np.ndarray) and decoded.shape == (50, 2)
+    assert set(np.unique(decoded[:, 1])) <= {0.0, 1.0, 2.0}
+
+
+def test_feature_log_likelihoods_give_one_term_per_original_column(table, make_vae):
+    vae = make_vae(likelihood="auto").fit(table)
+    terms = vae.feature_log_likelihoods(table.iloc[:5])
+    assert terms.shape == (5, table.shape[1])
+    categorical = terms[:, [4, 5]]
+    assert (categorical <= 0).all()  # log-probabilities of levels
+
+
+# ------------------------------------------------------------ tables back out
+
+
+def test_sample_and_inverse_transform_give_the_training_columns_and_dtypes(
+    table, make_vae
+):
+    vae = make_vae(likelihood="auto").fit(table)
+    for decoded in (vae.sample(200), vae.inverse_transform(vae.transform(table))):
+        assert list(decoded.columns) == list(table.columns)
+        assert (decoded.dtypes == table.dtypes).all()
+        assert set(decoded["species"].cat.categories) == set(
+            table["species"].cat.categories
+        )
+        assert set(decoded["island"]) <= {"Biscoe", "Dream"}
+        assert decoded["year"].dtype.kind == "i"
+
+
+def test_a_categorical_model_decodes_its_training_levels(table, make_vae):
+    vae = make_vae(likelihood="auto", n_iter_no_change=10, max_epochs=200).fit(table)
+    decoded = vae.inverse_transform(vae.transform(table))
+    # Gentoo alone is heavier and lives on Biscoe: it is recovered, and the
+    # decoded (species, island) pairs are nearly all pairs of the data
+    gentoo = table["species"] == "Gentoo"
+    assert ((decoded["species"] == "Gentoo") == gentoo).mean() > 0.95
+    pairs = set(zip(table["species"], table["island"], strict=True))
+    decoded_pairs = zip(decoded["species"], decoded["island"], strict=True)
+    assert np.mean([pair not in pairs for pair in decoded_pairs]) < 0.05
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_an_unseen_level_is_refused_naming_the_column_and_value(table, make_vae):
+    vae = make_vae(likelihood="auto").fit(table)
+    other = table.assign(island=table["island"].replace("Dream", "Torgersen"))
+    with pytest.raises(ValueError, match="Column 'island' holds 'Torgersen'"):
+        vae.transform(other)
+
+
+def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
+    vae = make_vae()
+    with pytest.raises(ValueError, match="Column 'species' of X has dtype category"):
+        vae.fit(table)
+    assert not hasattr(vae, "module_") and not hasattr(vae, "likelihoods_")
+
+
+@pytest.mark.parametrize(
+    "likelihood, message",
+    [
+        ({"weight": "gaussian"}, "column 'weight', which is not among"),
+        ({"mass": "lognormal"}, "the family 'lognormal'"),
+    ],
+)
+def test_a_bad_dict_is_refused(table, make_vae, likelihood, message):
+    with pytest.raises(ValueError, match=message):
+        make_vae(likelihood=likelihood).fit(table)
+
+
+def test_categorical_columns_take_dense_x(make_vae):
+    X = sparse.random(50, 4, density=0.5, format="csr", random_state=0)
+    with pytest.raises(ValueError, match="takes dense X"):
+        make_vae(likelihood="categorical").fit(X)
+
+
+def test_input_dropout_is_refused_with_categorical_columns(table, make_vae):
+    with pytest.raises(ValueError, match="would blank categorical cells"):
+        make_vae(likelihood="auto", input_dropout=0.5).fit(table)
