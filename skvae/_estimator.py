@@ -37,7 +37,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     likelihood : {'gaussian', 'gaussian_fixed', 'gaussian_standardised', \
             'laplace', 'laplace_standardised', 'bernoulli', \
             'continuous_bernoulli', 'poisson', 'negative_binomial', \
-            'multinomial'}, default='gaussian'
+            'multinomial', 'categorical', 'auto'} or dict, default='gaussian'
         Observation model ``p(x | z)``. Every family's ``score`` is a
         log-likelihood in nats, so ``GridSearchCV`` can compare them on the
         same data (densities for continuous families, probabilities for
@@ -67,7 +67,21 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           features (Mult-VAE, Liang et al., 2018), for bag-of-words and
           implicit-feedback matrices.
 
+        - ``'categorical'``: every column a set of levels (strings, numbers,
+          pandas categories), each with its own softmax; the encoder sees the
+          columns one-hot. Dense ``X`` only, and ``input_dropout`` 0.
+        - ``'auto'``: a family per column from its dtype: categorical for
+          pandas ``category``, ``object`` and ``string`` columns (and arrays of
+          text), ``'bernoulli'`` for booleans, ``'gaussian'`` for numbers.
+        - a dict from column (a name for DataFrames, a position for arrays) to
+          family name: those columns get those families, the others follow
+          ``'auto'``.
+
         Count families and ``'multinomial'`` show the encoder ``log1p(X)``.
+        With a family per column (``'auto'``, ``'categorical'`` or a dict),
+        ``sample`` and ``inverse_transform`` give categorical columns back as
+        their levels, and a model fitted on a DataFrame gives a DataFrame with
+        the training columns and dtypes (integer columns rounded).
     beta : float, default=1.0
         Weight of the KL term in the training loss (1 is the ELBO; other values
         give the beta-VAE of Higgins et al., 2017).
@@ -187,6 +201,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         The batch size used.
     input_dropout_ : float
         The input dropout used (``input_dropout`` with ``'auto'`` resolved).
+    likelihoods_ : dict
+        The family of each column, by name for DataFrames, by position for
+        arrays.
     loss_curve_ : list of float
         Mean training loss (negative ELBO, nats per row) of each epoch.
     validation_scores_ : list of float

@@ -85,6 +85,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         The device ``device`` resolved to.
     loss_curve_ : list of float
         Mean training loss (negative ELBO, nats per row) of each epoch.
+    likelihoods_ : dict
+        The family of each column, by name for DataFrames, by position for
+        arrays.
     validation_scores_ : list of float
         The held-out rows' ``scoring`` after each epoch; only with
         ``early_stopping``.
