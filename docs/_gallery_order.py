@@ -7,6 +7,7 @@ ORDER = [
     "plot_generation.py",
     "plot_outlier_detection.py",
     "plot_likelihoods.py",
+    "plot_mixed_table.py",
     "plot_sparse_counts.py",
     "plot_recommend_films.py",
     "plot_training_curves.py",

@@ -632,10 +632,22 @@ class BaseVAE(BaseEstimator):
 
         Returns
         -------
-        log_likelihoods : ndarray of shape (n_samples, n_features)
-            Estimated ``log p(x_j | z)`` of each feature of each row.
+        log_likelihoods : ndarray or DataFrame of shape (n_samples, n_features)
+            Estimated ``log p(x_j | z)`` of each feature of each row: one
+            term per column of ``X``, a categorical column's included. A
+            DataFrame, with ``X``'s columns and index, for a model with a
+            family per column (``likelihood='auto'``, ``'categorical'`` or a
+            dict) fitted on a DataFrame.
         """
-        return self._map_importance_draws(X, VAE.feature_log_likelihoods)
+        terms = self._map_importance_draws(X, VAE.feature_log_likelihoods)
+        layout = getattr(self, "_table_layout", None)
+        if layout is None or layout.names is None:
+            return terms
+        import pandas as pd
+
+        return pd.DataFrame(
+            terms, columns=layout.names, index=getattr(X, "index", None)
+        )
 
     def _map_importance_draws(self, X, function):
         """``function(module_, x, noise)`` over batches of ``X``, with fixed draws."""

@@ -63,15 +63,18 @@ class TableLayout:
         The ``likelihood`` name of each column.
     levels : dict of int to ndarray
         The sorted levels of each categorical column, by position.
+    ranges : dict of int to (float, float)
+        The smallest and largest training value of each other column.
     names : ndarray of str or None
         The DataFrame's column names; None for arrays.
     dtypes : pandas.Series or None
         The DataFrame's column dtypes; None for arrays.
     """
 
-    def __init__(self, families, levels, names=None, dtypes=None):
+    def __init__(self, families, levels, ranges, names=None, dtypes=None):
         self.families = list(families)
         self.levels = dict(levels)
+        self.ranges = dict(ranges)
         self.names = names
         self.dtypes = dtypes
 
@@ -109,12 +112,16 @@ class TableLayout:
                         f"the families are {sorted(COLUMN_FAMILIES)}."
                     )
                 families[keys.index(key)] = family
-        levels = {}
+        levels, ranges = {}, {}
         for j, family in enumerate(families):
+            column = _column(X, j)
+            observed = column[_present(column)]
             if family == CATEGORICAL:
-                column = _column(X, j)
-                levels[j] = np.unique(column[_present(column)])
-        return cls(families, levels, names, X.dtypes if frame else None)
+                levels[j] = np.unique(observed)
+            elif observed.size:
+                observed = observed.astype(np.float64)
+                ranges[j] = (observed.min(), observed.max())
+        return cls(families, levels, ranges, names, X.dtypes if frame else None)
 
     def column_families(self) -> dict:
         """Each column's family, by name for DataFrames, by position for arrays."""
@@ -179,14 +186,15 @@ class TableLayout:
     def decode(self, values: np.ndarray):
         """Decoded float rows back as a table: levels for codes, original dtypes.
 
-        A DataFrame for a model fitted on one, with its columns and dtypes
-        (integer columns rounded); otherwise an array, of objects if a
-        categorical column's levels are not numbers.
+        Numeric columns are clipped to their training range, as SDV's
+        synthesizers do by default. A DataFrame for a model fitted on one,
+        with its columns and dtypes (integer columns rounded); otherwise an
+        array, of objects if a categorical column's levels are not numbers.
         """
         columns = [
             self.levels[j][values[:, j].astype(np.intp)]
             if j in self.levels
-            else values[:, j]
+            else np.clip(values[:, j], *self.ranges[j])
             for j in range(values.shape[1])
         ]
         if self.names is None:

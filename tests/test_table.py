@@ -108,10 +108,13 @@ def test_arrays_take_families_by_column_position(make_vae):
 
 def test_feature_log_likelihoods_give_one_term_per_original_column(table, make_vae):
     vae = make_vae(likelihood="auto").fit(table)
-    terms = vae.feature_log_likelihoods(table.iloc[:5])
-    assert terms.shape == (5, table.shape[1])
-    categorical = terms[:, [4, 5]]
-    assert (categorical <= 0).all()  # log-probabilities of levels
+    terms = vae.feature_log_likelihoods(table.iloc[10:15])
+    assert list(terms.columns) == list(table.columns)
+    assert list(terms.index) == list(range(10, 15))
+    assert (terms[["species", "island"]] <= 0).all(axis=None)  # of levels
+    assert_allclose(
+        terms.to_numpy(), vae.feature_log_likelihoods(table.iloc[10:15]).to_numpy()
+    )
 
 
 # ------------------------------------------------------------ tables back out
@@ -181,3 +184,12 @@ def test_categorical_columns_take_dense_x(make_vae):
 def test_input_dropout_is_refused_with_categorical_columns(table, make_vae):
     with pytest.raises(ValueError, match="would blank categorical cells"):
         make_vae(likelihood="auto", input_dropout=0.5).fit(table)
+
+
+def test_decoded_numbers_stay_in_their_training_range(table, make_vae):
+    vae = make_vae(likelihood="auto").fit(table)
+    sample = vae.sample(2000)
+    for name in ("mass", "bill", "year"):
+        assert table[name].min() <= sample[name].min()
+        assert sample[name].max() <= table[name].max()
+    assert set(sample["year"]) <= {2007, 2008, 2009}
