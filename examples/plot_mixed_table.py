@@ -3,7 +3,7 @@
 A mixed table end to end
 ============================================
 
-Real tables mix numbers, integers, booleans and text. With
+Real tables mix numbers, integers, booleans and text, and miss some cells. With
 ``likelihood="auto"`` :class:`skvae.VAETransformer` gives each column of a
 DataFrame a likelihood that fits its dtype (a softmax over the levels of a
 text or category column, a Gaussian for a number) and gives DataFrames with the
@@ -23,10 +23,15 @@ from skvae import VAEOutlierDetector, VAETransformer
 # The table
 # ---------
 # 344 penguins of three species on three islands: four measurements, the sex,
-# and the year. The rows with a missing cell are left out here.
+# and the year. Some cells are missing (NaN): the model reads each row's
+# observed cells, and its log-likelihood is that of the observed cells.
 
-penguins = load_penguins().dropna().reset_index(drop=True)
+penguins = load_penguins()
 print(penguins.dtypes)
+print(
+    f"missing cells: {penguins.isna().sum().sum()}, in "
+    f"{penguins.isna().any(axis=1).sum()} rows"
+)
 
 # %%
 # One model for every column

@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
+from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -29,7 +31,13 @@ from ._data import (
     rows_of,
 )
 from ._layout import align_latent_means, principal_component_scores
-from ._likelihoods import COLUMN_FAMILIES, FAMILIES, Likelihood, family_class
+from ._likelihoods import (
+    COLUMN_FAMILIES,
+    FAMILIES,
+    Likelihood,
+    check_block,
+    family_class,
+)
 from ._module import ACTIVATIONS, VAE
 from ._ranking import RankingValidation, parse_ranking
 from ._table import CATEGORICAL, TableLayout, uses_layout
@@ -44,6 +52,43 @@ from ._training import (
 
 # Independent streams of random numbers drawn from one fit's seed.
 _TRAINING, _NOISE, _SPLIT, _SCORING = range(4)
+
+
+def _check_missing_cells(X) -> None:
+    """Refuse rows with no observed cell, and NaN in sparse matrices.
+
+    Skipped, as scikit-learn's scan for NaN is, under ``assume_finite=True``.
+    """
+    if get_config()["assume_finite"]:
+        return
+    if sp.issparse(X):
+        if np.isnan(X.data).any():
+            raise ValueError(
+                "Sparse X holds NaN: missing cells are read from dense X only. "
+                "Pass X.toarray(), or fill the missing cells."
+            )
+        return
+    if not np.isnan(X.sum()):
+        return
+    empty = np.flatnonzero(np.isnan(X).all(axis=1))
+    if empty.size:
+        raise ValueError(
+            f"Row {empty[0]} of X has no observed cell (all NaN); "
+            f"{empty.size} row(s) are like it. Drop them: a model has nothing "
+            "to read in them."
+        )
+
+
+def _refuse_empty_columns(X, names) -> None:
+    """Refuse training columns with no observed cell."""
+    if sp.issparse(X) or not np.isnan(X.sum()):
+        return
+    empty = np.flatnonzero(np.isnan(X).all(axis=0))
+    if empty.size:
+        raise ValueError(
+            f"Column {names[empty[0]]!r} of X has no observed cell (all NaN): "
+            "there is nothing to learn it from. Drop the column."
+        )
 
 
 def _refuse_text_columns(X, likelihood: str) -> None:
@@ -389,9 +434,11 @@ class BaseVAE(BaseEstimator):
         if reset or not hasattr(self, "module_"):
             names = self._column_names(X.shape[1])
             for family, columns in self._families(X.shape[1]):
-                family_class(family).check_domain(
-                    family, X[:, columns], [names[j] for j in columns]
+                block = X if len(columns) == X.shape[1] else X[:, columns]
+                check_block(
+                    family_class(family), family, block, [names[j] for j in columns]
                 )
+            _refuse_empty_columns(X, names)
         else:
             self.module_.likelihood.check_domain(X, self._column_names(X.shape[1]))
         return X, sample_weight
@@ -423,7 +470,8 @@ class BaseVAE(BaseEstimator):
                     )
             block = X if len(columns) == X.shape[1] else X[:, columns]
             blocks.append((columns, family.from_data(block, sample_weight, **options)))
-        likelihood = Likelihood(blocks)
+        missing = not sp.issparse(X) and bool(np.isnan(X).any())
+        likelihood = Likelihood(blocks, missing_indicators=missing)
         return VAE(**self._architecture(), likelihood=likelihood, generator=generator)
 
     def _starts_from_pca(self) -> bool:
@@ -498,8 +546,10 @@ class BaseVAE(BaseEstimator):
             X,
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
+            ensure_all_finite="allow-nan",
             reset=reset,
         )
+        _check_missing_cells(X)
         if reset:
             self.likelihoods_ = (
                 dict.fromkeys(self._column_names(X.shape[1]), self.likelihood)
@@ -756,6 +806,7 @@ class BaseVAE(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.input_tags.allow_nan = True
         return tags
 
     def __getstate__(self):

@@ -76,7 +76,12 @@ def column_means(X, sample_weight=None) -> np.ndarray:
         return np.asarray(weights @ X, dtype=np.float64).ravel()
     # Not ``weights @ X``: NumPy would hand that to a multi-threaded BLAS whose
     # threads then spin for a while after the call, taking cores from training.
-    return np.einsum("i,ij->j", weights, X)
+    observed = ~np.isnan(X)
+    if observed.all():
+        return np.einsum("i,ij->j", weights, X)
+    # Missing cells are left out: each column's mean over its observed cells.
+    totals = np.einsum("i,ij->j", weights, np.where(observed, X, 0.0))
+    return totals / np.einsum("i,ij->j", weights, observed)
 
 
 def _column_moments(X, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
@@ -104,9 +109,12 @@ def _log_means(X, sample_weight=None) -> np.ndarray:
 
 
 def _column_ranges(X) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest and largest value of each column, implicit zeros included."""
+    """Smallest and largest value of each column, implicit zeros included.
+
+    Missing cells (NaN) are left out; a column with none observed gives NaN.
+    """
     if not sp.issparse(X):
-        return X.min(axis=0), X.max(axis=0)
+        return np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
     X = _canonical(X)
     low = np.full(X.shape[1], np.inf)
     high = np.full(X.shape[1], -np.inf)
@@ -138,7 +146,7 @@ def _fractional_columns(X) -> np.ndarray:
     fractional = np.zeros(X.shape[1], dtype=bool)
     for start in range(0, X.shape[0], _CHECK_ROWS):
         block = X[start : start + _CHECK_ROWS]
-        fractional |= np.any(block != np.round(block), axis=0)
+        fractional |= np.any((block != np.round(block)) & (block == block), axis=0)
     return fractional
 
 
@@ -254,6 +262,9 @@ class Family(nn.Module):
     (before ``input_standardisation``), for arrays, sparse matrices and tensors."""
     baseline: ClassVar[Callable | None] = None
     """``baseline(X, sample_weight)``: the ``offset`` for training data ``X``."""
+    accepts_missing: ClassVar[bool] = True
+    """Whether a cell may be missing (NaN): given ``z`` the columns are
+    independent, so a missing cell is marginalised by leaving out its term."""
     auto_input_dropout: ClassVar[float] = 0.0
     """What ``input_dropout='auto'`` picks: 0.5, Mult-VAE's rate, where it was
     measured to help (Bernoulli and continuous Bernoulli pixels); none where it
@@ -553,6 +564,7 @@ class MultinomialFamily(Family):
     """
 
     name = "multinomial"
+    accepts_missing = False
     check_domain = staticmethod(_check_counts)
     encoder_values = staticmethod(_log1p)
     baseline = staticmethod(_log_means)
@@ -624,29 +636,27 @@ class CategoricalFamily(Family):
         """
         n_levels = options["n_levels"]
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        frequencies = [
-            np.bincount(X[:, j].astype(np.intp), weights, minlength=k) / weights.sum()
-            for j, k in enumerate(n_levels)
-        ]
+        frequencies = []
+        for j, k in enumerate(n_levels):
+            observed = ~np.isnan(X[:, j])
+            codes, w = X[observed, j].astype(np.intp), weights[observed]
+            frequencies.append(np.bincount(codes, w, minlength=k) / w.sum())
         offset = np.log(np.maximum(np.concatenate(frequencies), 1e-8))
         return cls(n_levels, offset=offset)
 
-    def _level_index(self, codes) -> torch.Tensor | np.ndarray:
-        """Each code's position among all the block's levels."""
-        if torch.is_tensor(codes):
-            return self.starts + codes.long()
-        return self.starts.numpy() + codes.astype(np.intp)
-
     def encoder_values(self, codes):
-        """The columns one-hot, for a NumPy array or a dense tensor of codes."""
+        """The columns one-hot (all zeros where missing), for arrays or tensors."""
         if sp.issparse(codes) or (torch.is_tensor(codes) and codes.is_sparse):
             raise ValueError("Categorical columns take dense X.")
-        index = self._level_index(codes)
         if torch.is_tensor(codes):
+            observed = ~codes.isnan()
+            index = self.starts + torch.where(observed, codes, 0.0).long()
             one_hot = codes.new_zeros(*codes.shape[:-1], self.n_outputs)
-            return one_hot.scatter_(-1, index, 1.0)
+            return one_hot.scatter_(-1, index, observed.to(codes.dtype))
+        observed = ~np.isnan(codes)
+        index = self.starts.numpy() + np.where(observed, codes, 0).astype(np.intp)
         one_hot = np.zeros((codes.shape[0], self.n_outputs))
-        np.put_along_axis(one_hot, index, 1.0, axis=-1)
+        np.put_along_axis(one_hot, index, observed.astype(np.float64), axis=-1)
         return one_hot
 
     def link(self, output) -> torch.Tensor:
@@ -721,12 +731,23 @@ class Likelihood(nn.Module):
     ----------
     blocks : list of (sequence of int, Family)
         The columns of ``X`` each family models; together, every column once.
+    missing_indicators : bool, default=False
+        Whether the encoder also sees, for each column, whether the cell is
+        missing (NaN). Missing cells always count for nothing in the
+        log-probability and reach the encoder as 0: the training mean of a
+        real-valued column, which the encoder sees standardised; no count,
+        no level or 0 for the other families.
     """
 
     order: torch.Tensor
 
-    def __init__(self, blocks: Sequence[tuple[Sequence[int], Family]]):
+    def __init__(
+        self,
+        blocks: Sequence[tuple[Sequence[int], Family]],
+        missing_indicators: bool = False,
+    ):
         super().__init__()
+        self.missing_indicators = missing_indicators
         # A ModuleList, so that the families' parameters are the module's.
         self.families = cast(
             Sequence[Family], nn.ModuleList(family for _, family in blocks)
@@ -761,6 +782,11 @@ class Likelihood(nn.Module):
     def n_outputs(self) -> int:
         """The width of the decoder's output."""
         return sum(family.n_outputs for family in self.families)
+
+    @property
+    def n_encoder_inputs(self) -> int:
+        """The width of the encoder's input."""
+        return self.n_outputs + (self.n_features if self.missing_indicators else 0)
 
     @property
     def auto_input_dropout(self) -> float:
@@ -840,7 +866,8 @@ class Likelihood(nn.Module):
         for family, x_block, output_block in self._blocks(x, output):
             parameter = family.link(output_block)
             if not x_block.is_sparse:
-                parts.append(family.log_prob(parameter, x_block))
+                terms = _observed_log_prob(family, parameter, x_block)
+                parts.append(terms.masked_fill(x_block.isnan(), math.nan))
                 continue
             at_zero = family.log_prob(parameter, _zero(parameter))
             per_column = at_zero.expand_as(parameter).clone()
@@ -896,7 +923,9 @@ class Likelihood(nn.Module):
             if standardisation is not None:
                 shift, scale = standardisation
                 values = (values - shift) / scale
-            parts.append(values)
+            parts.append(values.nan_to_num(0.0))  # NaN where a cell is missing
+        if self.missing_indicators:
+            parts.append(x.isnan().to(x.dtype))
         return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)), None
 
     def encoder_features(self, X):
@@ -919,11 +948,16 @@ class Likelihood(nn.Module):
                 scale = standardisation[1].detach().cpu().double().numpy()
             scales.append(scale)
         if len(values) == 1:
-            return values[0], scales[0]
-        joined = (
-            sp.hstack(values, format="csr") if sp.issparse(X) else np.hstack(values)
-        )
-        return joined, np.concatenate(scales)
+            joined, scale = values[0], scales[0]
+        else:
+            joined = (
+                sp.hstack(values, format="csr") if sp.issparse(X) else np.hstack(values)
+            )
+            scale = np.concatenate(scales)
+        if not sp.issparse(joined) and np.isnan(joined).any():
+            # Missing cells take their column's mean: they move no component.
+            joined = np.where(np.isnan(joined), column_means(joined), joined)
+        return joined, scale
 
     # ---------------------------------------------------------------- the domain
 
@@ -936,18 +970,49 @@ class Likelihood(nn.Module):
             names = range(X.shape[1])
         for columns, family in zip(self.columns, self.families, strict=True):
             block = X if self.whole_rows else X[:, columns]
-            family.check_domain(family.describe(), block, [names[j] for j in columns])
+            check_block(
+                type(family), family.describe(), block, [names[j] for j in columns]
+            )
+
+
+def check_block(family: type[Family], name: str, X, names: Sequence) -> None:
+    """Raise a ``ValueError`` if a column of ``X`` is outside ``family``'s domain.
+
+    Also if it has a missing cell (NaN) that the family cannot leave out.
+    """
+    if not family.accepts_missing and not sp.issparse(X) and np.isnan(X).any():
+        j = int(np.flatnonzero(np.isnan(X).any(axis=0))[0])
+        raise ValueError(
+            f"likelihood={name!r} models each row's total, which a missing cell "
+            f"leaves unknown, but column {names[j]!r} of X has NaN. Fill the "
+            "missing cells, or use likelihood='poisson'."
+        )
+    family.check_domain(name, X, names)
 
 
 def _zero(like: torch.Tensor) -> torch.Tensor:
     return torch.zeros((), dtype=like.dtype, device=like.device)
 
 
+def _observed_log_prob(family: Family, parameter: torch.Tensor, x: torch.Tensor):
+    """``family.log_prob`` of each cell of dense ``x``, 0 where a cell is NaN."""
+    missing = x.isnan()
+    if not missing.any():
+        return family.log_prob(parameter, x)
+    terms = family.log_prob(parameter, x.masked_fill(missing, 0.0))
+    return terms.masked_fill(missing, 0.0)
+
+
 def _block_log_prob(family: Family, output: torch.Tensor, x: torch.Tensor):
-    """``log p(x | z)`` of each row under one family, for dense or sparse ``x``."""
+    """``log p(x | z)`` of each row under one family, for dense or sparse ``x``.
+
+    Missing cells (NaN, dense ``x`` only) are marginalised out: given ``z`` the
+    columns are independent, so a row's term is the sum over its observed cells.
+    """
     parameter = family.link(output)
     if not x.is_sparse:
-        return family.log_prob(parameter, x).sum(-1) + family.row_log_prob(x)
+        observed = _observed_log_prob(family, parameter, x)
+        return observed.sum(-1) + family.row_log_prob(x)
     rows, columns, values = nonzeros(x)
     zero = _zero(parameter)
     at_zero = family.log_prob(parameter, zero).expand_as(parameter).sum(-1)

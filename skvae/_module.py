@@ -158,7 +158,9 @@ class VAE(nn.Module):
         self.likelihood = likelihood
         hidden = self.hidden_layer_sizes
         self.encoder = _mlp(
-            [likelihood.n_outputs, *hidden, 2 * latent_dim], activation, generator
+            [likelihood.n_encoder_inputs, *hidden, 2 * latent_dim],
+            activation,
+            generator,
         )
         first_layer = self.encoder[0]
         assert isinstance(first_layer, nn.Linear)

@@ -154,6 +154,12 @@ def _layers(graph: _Graph, hidden: str, layers, keep_outputs: int | None = None)
 
 def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
     """The rows as the encoder's first layer sees them (``encoder_input``)."""
+    if likelihood.missing_indicators:
+        raise NotImplementedError(
+            "The ONNX converter writes encoders of complete rows; this model "
+            "was fitted on rows with missing cells, and its encoder also reads "
+            "which cells are missing."
+        )
     parts = []
     for columns, family in zip(likelihood.columns, likelihood.families, strict=True):
         if family.n_outputs != family.n_features:

@@ -146,3 +146,11 @@ def test_a_model_with_categorical_columns_is_refused(make_vae):
     vae = make_vae(likelihood={1: "categorical"}).fit(X)
     with pytest.raises(NotImplementedError, match="'categorical' columns are read"):
         skl2onnx.to_onnx(vae, X[:1].astype(np.float32))
+
+
+def test_a_model_fitted_with_missing_cells_is_refused(make_vae):
+    X = np.random.RandomState(0).normal(size=(100, 3))
+    X[5, 1] = np.nan
+    vae = make_vae().fit(X)
+    with pytest.raises(NotImplementedError, match="fitted on rows with missing"):
+        skl2onnx.to_onnx(vae, X[:1].astype(np.float32))

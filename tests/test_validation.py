@@ -15,9 +15,10 @@ from skvae import VAETransformer
 @pytest.mark.parametrize(
     "bad, message",
     [
-        (np.array([[1.0, np.nan], [2.0, 3.0]]), "NaN"),
+        (np.array([[np.nan, np.nan], [2.0, 3.0]]), "Row 0 of X has no observed"),
+        (np.array([[np.nan, 1.0], [np.nan, 3.0]]), "Column 0 of X has no observed"),
         (np.array([[1.0, np.inf], [2.0, 3.0]]), "infinity"),
-        (sp.csr_matrix(np.array([[1.0, np.nan], [0.0, 3.0]])), "NaN"),
+        (sp.csr_matrix(np.array([[1.0, np.nan], [0.0, 3.0]])), "Sparse X holds NaN"),
         (np.empty((0, 2)), "0 sample"),
         (np.empty((3, 0)), "0 feature"),
         (np.array([1.0, 2.0, 3.0]), "Expected 2D array, got 1D"),
@@ -173,7 +174,8 @@ def test_failed_refit_leaves_the_model_intact(X, make_vae, change, bad_X):
     before = _fitted_outputs(vae, X)
     attributes = set(vars(vae))
     vae.set_params(**change)
-    refit_X = {"nan": np.where(X > 2, np.nan, X), "1-D": X[:, 0], None: X}[bad_X]
+    empty_column = np.column_stack([np.full(len(X), np.nan), X[:, 1:]])
+    refit_X = {"nan": empty_column, "1-D": X[:, 0], None: X}[bad_X]
     with pytest.raises((ValueError, FloatingPointError)):
         vae.fit(refit_X)
     assert set(vars(vae)) == attributes

@@ -1,0 +1,153 @@
+"""Missing cells: marginalised in the likelihood, seen by the encoder."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from numpy.testing import assert_allclose
+
+from skvae._likelihoods import (
+    FAMILIES,
+    CategoricalFamily,
+    Likelihood,
+    RealValued,
+)
+
+
+def family_data(name, rng, shape):
+    """Values in the family's domain."""
+    if name in ("bernoulli",):
+        return (rng.rand(*shape) < 0.4).astype(float)
+    if name == "continuous_bernoulli":
+        return rng.rand(*shape)
+    if name in ("poisson", "negative_binomial", "multinomial"):
+        return rng.poisson(2.0, size=shape).astype(float)
+    return rng.normal(size=shape)
+
+
+@pytest.mark.parametrize("name", sorted(set(FAMILIES) - {"multinomial"}))
+@torch.no_grad()
+def test_a_row_with_missing_cells_scores_its_observed_cells(name):
+    rng = np.random.RandomState(0)
+    X = family_data(name, rng, (6, 4))
+    family, options = FAMILIES[name]
+    likelihood = Likelihood([(range(4), family.from_data(X, **options))])
+    output = torch.randn(6, 4, dtype=torch.float64)
+    x = torch.as_tensor(X)
+    missing = torch.as_tensor(rng.rand(6, 4) < 0.3)
+    x_missing = x.masked_fill(missing, float("nan"))
+    per_cell = likelihood.feature_log_prob(output, x)
+    expected = per_cell.masked_fill(missing, 0.0).sum(-1)
+    assert_allclose(likelihood.log_prob(output, x_missing), expected, rtol=1e-12)
+    terms = likelihood.feature_log_prob(output, x_missing)
+    assert torch.isnan(terms[missing]).all()
+    assert_allclose(terms[~missing], per_cell[~missing], rtol=1e-12)
+
+
+@torch.no_grad()
+def test_a_missing_level_counts_for_nothing_and_is_no_level_to_the_encoder():
+    family = CategoricalFamily([3, 2])
+    likelihood = Likelihood([(range(2), family)], missing_indicators=True)
+    codes = torch.tensor([[2.0, float("nan")], [float("nan"), 1.0]])
+    output = torch.randn(2, 5)
+    per_row = likelihood.log_prob(output, codes)
+    log_p = family.link(output)
+    assert_allclose(per_row, [log_p[0, 2], log_p[1, 3 + 1]], rtol=1e-6)
+    values, _ = likelihood.encoder_input(codes)
+    one_hot, indicators = values[:, :5], values[:, 5:]
+    assert one_hot.tolist() == [[0, 0, 1, 0, 0], [0, 0, 0, 0, 1]]
+    assert indicators.tolist() == [[0, 1], [1, 0]]
+
+
+def test_missing_real_values_reach_the_encoder_as_the_column_mean():
+    family = RealValued(2, offset=np.array([5.0, -1.0]), scale=np.array([2.0, 1.0]))
+    values, _ = Likelihood([(range(2), family)]).encoder_input(
+        torch.tensor([[float("nan"), 0.0]])
+    )
+    assert values.tolist() == [[0.0, 1.0]]
+
+
+# --------------------------------------------------------------- the estimators
+
+
+@pytest.fixture
+def table():
+    rng = np.random.RandomState(0)
+    n = 200
+    group = rng.choice(["a", "b", "c"], size=n)
+    size = np.where(group == "a", 2.0, 0.0) + rng.normal(size=n)
+    return pd.DataFrame(
+        {
+            "size": size,
+            "weight": 3 * size + rng.normal(size=n),
+            "visits": rng.poisson(3, size=n),
+            "group": group,
+        }
+    )
+
+
+def with_missing(table, rate, seed):
+    """``table`` with a share ``rate`` of cells set to NaN or None, no row empty."""
+    rng = np.random.RandomState(seed)
+    missing = rng.rand(*table.shape) < rate
+    missing[missing.all(axis=1), 0] = False
+    holed = table.astype({"visits": float}).mask(missing)
+    holed["group"] = holed["group"].astype(object).where(~missing[:, 3], None)
+    return holed
+
+
+def test_fit_transform_and_score_read_missing_cells(table, make_vae):
+    holed = with_missing(table, 0.2, seed=1)
+    vae = make_vae(likelihood={"visits": "poisson"}).fit(holed)
+    assert vae.module_.likelihood.missing_indicators
+    assert np.isfinite(vae.transform(holed)).all()
+    assert np.isfinite(vae.score_samples(holed)).all()
+    terms = vae.feature_log_likelihoods(holed)
+    assert_allclose(np.isnan(terms.to_numpy()), holed.isna().to_numpy())
+
+
+@pytest.mark.parametrize("row", [0, 7])
+def test_nan_in_every_position_of_a_small_table(table, make_vae, row):
+    vae = make_vae(likelihood="auto").fit(table)
+    for column in table.columns:
+        holed = table.iloc[[row]].astype({"visits": float}).copy()
+        holed[column] = None
+        assert np.isfinite(vae.transform(holed)).all(), column
+        assert np.isfinite(vae.score_samples(holed)).all(), column
+
+
+def test_an_array_with_nan_fits_and_transforms(make_vae):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 5))
+    X[rng.rand(200, 5) < 0.1] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 0.0
+    vae = make_vae().fit(X)
+    assert np.isfinite(vae.transform(X)).all()
+    assert np.isfinite(vae.score(X))
+
+
+def test_masking_a_categorical_cell_does_not_lower_the_score(table, make_vae):
+    """log p(observed) of fewer cells is at least that of more, up to the estimate."""
+    vae = make_vae(likelihood="auto", n_importance_samples=200).fit(
+        with_missing(table, 0.1, seed=2)
+    )
+    rows = table.iloc[:50].astype({"visits": float})
+    masked = rows.assign(group=None)
+    gain = vae.score_samples(masked) - vae.score_samples(rows)
+    assert gain.min() > -0.2
+
+
+def test_nullable_columns_with_pd_na_are_missing(table, make_vae):
+    nullable = table.astype({"size": "Float64", "group": "string"})
+    nullable.loc[3, "size"] = pd.NA
+    nullable.loc[4, "group"] = pd.NA
+    vae = make_vae(likelihood="auto").fit(nullable)
+    terms = vae.feature_log_likelihoods(nullable.iloc[3:5])
+    assert np.isnan(terms.loc[3, "size"]) and np.isnan(terms.loc[4, "group"])
+
+
+def test_a_multinomial_refuses_missing_cells_naming_the_column(make_vae):
+    X = np.random.RandomState(0).poisson(2.0, size=(50, 4)).astype(float)
+    X[3, 2] = np.nan
+    with pytest.raises(ValueError, match="column 2 of X has NaN"):
+        make_vae(likelihood="multinomial").fit(X)
