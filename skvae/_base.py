@@ -156,6 +156,7 @@ class BaseVAE(BaseEstimator):
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "likelihood": [StrOptions(set(FAMILIES) | {"auto", CATEGORICAL}), dict],
+        "handle_unknown": [StrOptions({"error", "missing"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
         "kl_warmup_start": [Interval(Real, 0, None, closed="left")],
@@ -189,6 +190,7 @@ class BaseVAE(BaseEstimator):
         hidden_layer_sizes=(256, 128),
         activation="relu",
         likelihood="gaussian",
+        handle_unknown="error",
         beta=1.0,
         kl_warmup_epochs=0,
         kl_warmup_start=0.0,
@@ -215,6 +217,7 @@ class BaseVAE(BaseEstimator):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.likelihood = likelihood
+        self.handle_unknown = handle_unknown
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
         self.kl_warmup_start = kl_warmup_start
@@ -538,7 +541,7 @@ class BaseVAE(BaseEstimator):
             )
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
-            X = layout.encode(X)
+            X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
         else:
             _refuse_text_columns(X, self.likelihood)
         X = validate_data(
@@ -578,7 +581,11 @@ class BaseVAE(BaseEstimator):
         ``continued_by`` names what continues training, for the error message.
         """
         fitted = self.module_.architecture()
-        wanted = {**self._architecture(), "likelihood": self.likelihood}
+        likelihood = self.likelihood
+        layout = getattr(self, "_table_layout", None)
+        if layout is not None and layout.likelihood == likelihood:
+            likelihood = fitted["likelihood"]  # the same choice of families
+        wanted = {**self._architecture(), "likelihood": likelihood}
         if fitted != wanted:
             changed = ", ".join(
                 f"{name}={fitted[name]!r} to {wanted[name]!r}"

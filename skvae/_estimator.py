@@ -82,6 +82,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         ``sample`` and ``inverse_transform`` give categorical columns back as
         their levels, and a model fitted on a DataFrame gives a DataFrame with
         the training columns and dtypes (integer columns rounded).
+    handle_unknown : {'error', 'missing'}, default='error'
+        What a categorical column's level that ``fit`` never saw does in later
+        calls: raise a ``ValueError`` naming the column and the value, or
+        count as a missing cell, as ``OneHotEncoder(handle_unknown=...)``
+        lets one choose.
     beta : float, default=1.0
         Weight of the KL term in the training loss (1 is the ELBO; other values
         give the beta-VAE of Higgins et al., 2017).

@@ -67,7 +67,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ``support_fraction`` of :class:`~sklearn.covariance.MinCovDet`).
         The trimmed share should be well above the share of outliers.
     **other parameters
-        ``kl_warmup_epochs``, ``kl_warmup_start``,
+        ``handle_unknown``, ``kl_warmup_epochs``, ``kl_warmup_start``,
         ``input_dropout``, ``init``, ``support_warmup_epochs``,
         ``learning_rate``, ``batch_size``, ``max_epochs``,
         ``validation_fraction``, ``scoring``, ``n_iter_no_change``,
@@ -142,6 +142,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         hidden_layer_sizes=(64, 32),
         activation="relu",
         likelihood="laplace_standardised",
+        handle_unknown="error",
         beta=2.0,
         kl_warmup_epochs=0,
         kl_warmup_start=0.0,
@@ -169,6 +170,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             likelihood=likelihood,
+            handle_unknown=handle_unknown,
             beta=beta,
             kl_warmup_epochs=kl_warmup_epochs,
             kl_warmup_start=kl_warmup_start,

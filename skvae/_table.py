@@ -9,6 +9,7 @@ its levels) and turns decoded arrays back into tables.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -59,6 +60,8 @@ class TableLayout:
 
     Parameters
     ----------
+    likelihood : str or dict
+        The estimator's ``likelihood`` the layout was learned for.
     families : list of str
         The ``likelihood`` name of each column.
     levels : dict of int to ndarray
@@ -71,7 +74,8 @@ class TableLayout:
         The DataFrame's column dtypes; None for arrays.
     """
 
-    def __init__(self, families, levels, ranges, names=None, dtypes=None):
+    def __init__(self, likelihood, families, levels, ranges, names=None, dtypes=None):
+        self.likelihood = copy.deepcopy(likelihood)
         self.families = list(families)
         self.levels = dict(levels)
         self.ranges = dict(ranges)
@@ -121,7 +125,9 @@ class TableLayout:
             elif observed.size:
                 observed = observed.astype(np.float64)
                 ranges[j] = (observed.min(), observed.max())
-        return cls(families, levels, ranges, names, X.dtypes if frame else None)
+        return cls(
+            likelihood, families, levels, ranges, names, X.dtypes if frame else None
+        )
 
     def column_families(self) -> dict:
         """Each column's family, by name for DataFrames, by position for arrays."""
@@ -138,13 +144,14 @@ class TableLayout:
     def n_levels(self, columns: Sequence[int]) -> list[int]:
         return [len(self.levels[j]) for j in columns]
 
-    def encode(self, X):
+    def encode(self, X, unknown_as_missing: bool = False):
         """``X`` with each categorical column replaced by its levels' codes.
 
         A DataFrame stays a DataFrame with the same column names (now all
         numeric), so that scikit-learn's checks of names still apply. A
         value outside a column's training levels raises a ``ValueError``
-        naming the column and the value.
+        naming the column and the value, or is missing (NaN) with
+        ``unknown_as_missing``.
         """
         if sp.issparse(X):
             raise ValueError("This model has categorical columns; X must be dense.")
@@ -156,7 +163,9 @@ class TableLayout:
         for j, levels in self.levels.items():
             if j >= np.shape(X)[1]:
                 break  # the width check of validate_data names the problem
-            codes = self._codes(_column(X, j), levels, self._name(j))
+            codes = self._codes(
+                _column(X, j), levels, self._name(j), unknown_as_missing
+            )
             if frame:
                 encoded[encoded.columns[j]] = codes
             else:
@@ -167,13 +176,15 @@ class TableLayout:
         return self.names[j] if self.names is not None else j
 
     @staticmethod
-    def _codes(column: np.ndarray, levels: np.ndarray, name) -> np.ndarray:
+    def _codes(column, levels, name, unknown_as_missing: bool) -> np.ndarray:
         present = _present(column)
         values = column[present]
         codes = np.searchsorted(levels, values)
-        codes = np.minimum(codes, len(levels) - 1)
-        unseen = levels[codes] != values
-        if unseen.any():
+        codes = np.minimum(codes, len(levels) - 1).astype(np.float64)
+        unseen = levels[codes.astype(np.intp)] != values
+        if unseen.any() and unknown_as_missing:
+            codes[unseen] = np.nan
+        elif unseen.any():
             raise ValueError(
                 f"Column {name!r} holds {values[unseen][0]!r}, which is not among "
                 f"its {len(levels)} levels seen in fit (such as "

@@ -151,3 +151,51 @@ def test_a_multinomial_refuses_missing_cells_naming_the_column(make_vae):
     X[3, 2] = np.nan
     with pytest.raises(ValueError, match="column 2 of X has NaN"):
         make_vae(likelihood="multinomial").fit(X)
+
+
+# ------------------------------------------------------- any table, any holes
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+COLUMN_KINDS = {
+    "float": lambda rng, n: rng.normal(size=n),
+    "int": lambda rng, n: rng.randint(0, 5, size=n),
+    "bool": lambda rng, n: rng.rand(n) < 0.5,
+    "text": lambda rng, n: rng.choice(["x", "y", "z"], size=n).astype(object),
+    "category": lambda rng, n: pd.Categorical(rng.choice(["p", "q"], size=n)),
+}
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    kinds=st.lists(st.sampled_from(sorted(COLUMN_KINDS)), min_size=1, max_size=5),
+    missing_rate=st.sampled_from([0.0, 0.1, 0.4]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_mixed_table_with_holes_fits_scores_and_comes_back(
+    make_vae, kinds, missing_rate, seed
+):
+    rng = np.random.RandomState(seed)
+    n = 60
+    table = pd.DataFrame(
+        {f"{kind}{j}": COLUMN_KINDS[kind](rng, n) for j, kind in enumerate(kinds)}
+    )
+    holes = rng.rand(*table.shape) < missing_rate
+    holes[:, 0] &= ~holes.all(axis=1)  # no row without an observed cell
+    holes[0] = False  # and every column observed in the first row
+    holed = table.mask(holes) if missing_rate else table
+    vae = make_vae(likelihood="auto")
+    for _ in range(3):  # a few epochs, without a stopping rule to satisfy
+        vae.partial_fit(holed)
+    assert np.isfinite(vae.transform(holed)).all()
+    assert np.isfinite(vae.score_samples(holed)).all()
+    sample = vae.sample(10)
+    assert list(sample.columns) == list(table.columns)
+    for column in table.columns:
+        if holed[column].dtype == table[column].dtype:
+            assert sample[column].dtype == table[column].dtype, column

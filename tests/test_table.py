@@ -193,3 +193,24 @@ def test_decoded_numbers_stay_in_their_training_range(table, make_vae):
         assert table[name].min() <= sample[name].min()
         assert sample[name].max() <= table[name].max()
     assert set(sample["year"]) <= {2007, 2008, 2009}
+
+
+def test_an_unseen_level_can_count_as_missing(table, make_vae):
+    vae = make_vae(likelihood="auto", handle_unknown="missing").fit(table)
+    other = table.assign(island=table["island"].replace("Dream", "Torgersen"))
+    terms = vae.feature_log_likelihoods(other)
+    unseen = other["island"] == "Torgersen"
+    assert np.isnan(terms.loc[unseen, "island"]).all()
+    assert np.isfinite(terms.loc[~unseen, "island"]).all()
+    assert_allclose(vae.transform(other)[~unseen], vae.transform(table)[~unseen])
+
+
+def test_partial_fit_continues_a_table_model_and_sees_a_changed_likelihood(
+    table, make_vae
+):
+    vae = make_vae(likelihood="auto").partial_fit(table)
+    vae.partial_fit(table)
+    assert vae.n_iter_ == 2
+    vae.set_params(likelihood={"year": "categorical"})
+    with pytest.raises(ValueError, match="shape changed: likelihood="):
+        vae.partial_fit(table)
