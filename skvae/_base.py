@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
+    _check_feature_names,
     _check_sample_weight,
     check_is_fitted,
     validate_data,
@@ -34,6 +35,7 @@ from ._layout import align_latent_means, principal_component_scores
 from ._likelihoods import (
     COLUMN_FAMILIES,
     FAMILIES,
+    CategoricalFamily,
     Likelihood,
     check_block,
     family_class,
@@ -96,13 +98,17 @@ def _refuse_text_columns(X, likelihood: str) -> None:
     if not (hasattr(X, "columns") and hasattr(X, "dtypes")):
         return
     for name, dtype in zip(X.columns, X.dtypes, strict=True):
-        if dtype.kind not in "biuf":
+        if dtype.kind in "biuf":
+            continue
+        try:  # numbers held as objects or categories convert, as check_array does
+            np.asarray(X[name], dtype=np.float64)
+        except (TypeError, ValueError):
             raise ValueError(
                 f"Column {name!r} of X has dtype {dtype}, which "
                 f"likelihood={likelihood!r} cannot model. Use likelihood='auto', "
                 f"which models such columns as categorical, or name a family for "
                 f"it: likelihood={{{name!r}: 'categorical'}}."
-            )
+            ) from None
 
 
 @contextmanager
@@ -466,11 +472,6 @@ class BaseVAE(BaseEstimator):
             family, options = COLUMN_FAMILIES[name]
             if name == CATEGORICAL and layout is not None:
                 options = {"n_levels": layout.n_levels(columns)}
-                if self.input_dropout not in ("auto", 0):
-                    raise ValueError(
-                        f"input_dropout={self.input_dropout!r} would blank "
-                        "categorical cells; with categorical columns use 0."
-                    )
             block = X if len(columns) == X.shape[1] else X[:, columns]
             blocks.append((columns, family.from_data(block, sample_weight, **options)))
         missing = not sp.issparse(X) and bool(np.isnan(X).any())
@@ -541,6 +542,8 @@ class BaseVAE(BaseEstimator):
             )
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
+            if not reset:  # scikit-learn's message for columns renamed or reordered
+                _check_feature_names(self, X, reset=False)
             X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
         else:
             _refuse_text_columns(X, self.likelihood)
@@ -602,6 +605,15 @@ class BaseVAE(BaseEstimator):
         return min(200 if self.batch_size == "auto" else self.batch_size, n_rows)
 
     def _training_config(self, n_rows: int, incremental: bool, module: VAE):
+        categorical = any(
+            isinstance(family, CategoricalFamily)
+            for family in module.likelihood.families
+        )
+        if categorical and self.input_dropout not in ("auto", 0):
+            raise ValueError(
+                f"input_dropout={self.input_dropout!r} would blank categorical "
+                "cells; with categorical columns use 0."
+            )
         return TrainingConfig(
             batch_size=self._batch_size(n_rows),
             max_epochs=1 if incremental else self.max_epochs,
@@ -691,7 +703,8 @@ class BaseVAE(BaseEstimator):
         -------
         log_likelihoods : ndarray or DataFrame of shape (n_samples, n_features)
             Estimated ``log p(x_j | z)`` of each feature of each row: one
-            term per column of ``X``, a categorical column's included. A
+            term per column of ``X``, a categorical column's included, and
+            NaN for a missing cell. A
             DataFrame, with ``X``'s columns and index, for a model with a
             family per column (``likelihood='auto'``, ``'categorical'`` or a
             dict) fitted on a DataFrame.

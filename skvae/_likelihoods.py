@@ -189,7 +189,7 @@ def _check_counts(family: str, X, names: Sequence) -> None:
     if bad.size:
         j = bad[0]
         column = X[:, [j]].toarray().ravel() if sp.issparse(X) else X[:, j]
-        example = column[column != np.round(column)][0]
+        example = column[(column != np.round(column)) & ~np.isnan(column)][0]
         raise ValueError(
             f"likelihood={family!r} needs integer counts, but column {names[j]!r} "
             f"of X has values such as {example:g}. Round X, or use "
@@ -317,6 +317,13 @@ class Family(nn.Module):
     def sample(self, parameter: torch.Tensor) -> torch.Tensor:
         """A draw of each column, from torch's global generator."""
         return self.distribution(parameter).sample()
+
+    def weighted_mean(self, parameter: torch.Tensor, weights: torch.Tensor):
+        """The mean of each column under a mixture over ``parameter``'s first axis.
+
+        ``weights`` of shape ``(n_draws, n_rows, 1)`` sum to 1 over the draws.
+        """
+        return (weights * self.mean(parameter)).sum(0)
 
     def row_log_prob(self, x: torch.Tensor) -> torch.Tensor | float:
         """A term of each row's log-probability that belongs to no single column."""
@@ -686,6 +693,11 @@ class CategoricalFamily(Family):
         """A level of each column, as its code."""
         return self.distribution(log_p).sample().to(log_p.dtype)
 
+    def weighted_mean(self, log_p, weights) -> torch.Tensor:
+        """The most probable level of each column under the mixture, as its code."""
+        mixture = (weights * log_p.exp()).sum(0).clamp_min(1e-30).log()
+        return self.mean(mixture)
+
 
 FAMILIES: dict[str, tuple[type[Family], dict]] = {
     **{
@@ -884,6 +896,19 @@ class Likelihood(nn.Module):
         return self._in_column_order(
             [
                 family.mean(family.link(output_block))
+                for family, _, output_block in self._blocks(None, output)
+            ]
+        )
+
+    def weighted_mean(self, output: torch.Tensor, weights: torch.Tensor):
+        """Each column's mean under a mixture of the draws on ``output``'s first axis.
+
+        The most probable level for a categorical column. ``weights`` of shape
+        ``(n_draws, n_rows)`` sum to 1 over the draws.
+        """
+        return self._in_column_order(
+            [
+                family.weighted_mean(family.link(output_block), weights[..., None])
                 for family, _, output_block in self._blocks(None, output)
             ]
         )

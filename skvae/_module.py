@@ -270,6 +270,17 @@ class VAE(nn.Module):
         per_feature = self.likelihood.feature_log_prob(decoder_output, x)
         return (weights * per_feature).sum(0)
 
+    def conditional_mean(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """``E[x | observed cells of x]`` of each cell, missing ones included.
+
+        Self-normalised importance sampling (Mattei and Frellsen 2019, MIWAE):
+        the decoder's means at the draws of ``log_marginal``, weighed by their
+        normalised importance weights, which the observed cells alone set.
+        """
+        decoder_output, log_weights = self._importance_draws(x, noise)
+        weights = torch.softmax(log_weights, dim=0)
+        return self.likelihood.weighted_mean(decoder_output, weights)
+
     def _importance_draws(
         self, x: torch.Tensor, noise: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:

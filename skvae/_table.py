@@ -46,6 +46,13 @@ def _auto_family(X, j: int) -> str:
         try:
             column.astype(np.float64)
         except (TypeError, ValueError):
+            for value in column[_present(column)]:
+                if not isinstance(value, str | int | float | np.generic):
+                    raise TypeError(
+                        f"Column {j} of X holds {value!r}, of type "
+                        f"{type(value).__name__}: each argument must be a string "
+                        "or a number."
+                    ) from None
             return CATEGORICAL
     return "gaussian"
 
@@ -96,7 +103,21 @@ class TableLayout:
                 "takes dense X; pass a single family name for sparse X."
             )
         frame = _is_dataframe(X)
-        n_columns = np.shape(X)[1]
+        X = X if frame else np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected 2D array, got {X.ndim}D array instead. Reshape your "
+                "data with array.reshape(-1, 1) for a single feature or "
+                "array.reshape(1, -1) for a single sample."
+            )
+        complex_columns = [
+            j for j in range(X.shape[1]) if np.iscomplexobj(_column(X, j))
+        ]
+        if complex_columns:
+            raise ValueError(
+                f"Complex data not supported: column {complex_columns[0]} of X."
+            )
+        n_columns = X.shape[1]
         names = np.asarray(X.columns, dtype=object) if frame else None
         keys = list(X.columns) if frame else list(range(n_columns))
         families = [
@@ -156,12 +177,13 @@ class TableLayout:
         if sp.issparse(X):
             raise ValueError("This model has categorical columns; X must be dense.")
         frame = _is_dataframe(X)
+        X = X if frame else np.asarray(X)
         if frame:
             encoded = X.copy()
         else:
             encoded = np.array(X, dtype=object if self.levels else None)
         for j, levels in self.levels.items():
-            if j >= np.shape(X)[1]:
+            if j >= X.shape[1]:
                 break  # the width check of validate_data names the problem
             codes = self._codes(
                 _column(X, j), levels, self._name(j), unknown_as_missing
@@ -213,7 +235,10 @@ class TableLayout:
                 np.asarray(levels).dtype.kind in "biuf"
                 for levels in self.levels.values()
             )
-            return np.column_stack(columns).astype(np.float64 if numeric else object)
+            array = np.empty(values.shape, dtype=np.float64 if numeric else object)
+            for j, column in enumerate(columns):
+                array[:, j] = column
+            return array
         import pandas as pd
 
         table = {}

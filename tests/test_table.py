@@ -214,3 +214,28 @@ def test_partial_fit_continues_a_table_model_and_sees_a_changed_likelihood(
     vae.set_params(likelihood={"year": "categorical"})
     with pytest.raises(ValueError, match="shape changed: likelihood="):
         vae.partial_fit(table)
+
+
+def test_reordered_columns_get_scikit_learns_message(table, make_vae):
+    vae = make_vae(likelihood="auto").fit(table)
+    with pytest.raises(ValueError, match="same order"):
+        vae.transform(table[table.columns[::-1]])
+
+
+def test_numbers_held_as_categories_still_convert_under_one_family(make_vae):
+    X = pd.DataFrame({"a": pd.Categorical([1.0, 2.0, 3.0] * 20), "b": range(60)})
+    assert make_vae().fit(X).likelihoods_ == {"a": "gaussian", "b": "gaussian"}
+
+
+def test_text_arrays_keep_numbers_as_numbers(make_vae):
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.normal(size=80), rng.choice(["u", "v"], size=80)])
+    decoded = make_vae(likelihood={1: "categorical"}).fit(X.astype(object)).sample(5)
+    assert isinstance(decoded[0, 0], float) and decoded[0, 1] in ("u", "v")
+
+
+def test_input_dropout_set_later_is_refused_with_categorical_columns(table, make_vae):
+    vae = make_vae(likelihood="auto").partial_fit(table)
+    vae.set_params(input_dropout=0.5)
+    with pytest.raises(ValueError, match="would blank categorical cells"):
+        vae.partial_fit(table)
