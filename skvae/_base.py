@@ -81,15 +81,17 @@ def _check_missing_cells(X) -> None:
         )
 
 
-def _refuse_empty_columns(X, names) -> None:
-    """Refuse training columns with no observed cell."""
+def _refuse_empty_columns(X, names, sample_weight) -> None:
+    """Refuse training columns with no observed cell of positive weight."""
     if sp.issparse(X) or not np.isnan(X.sum()):
         return
-    empty = np.flatnonzero(np.isnan(X).all(axis=0))
+    observed_weight = sample_weight @ ~np.isnan(X)
+    empty = np.flatnonzero(observed_weight == 0)
     if empty.size:
         raise ValueError(
-            f"Column {names[empty[0]]!r} of X has no observed cell (all NaN): "
-            "there is nothing to learn it from. Drop the column."
+            f"Column {names[empty[0]]!r} of X has no observed cell (all NaN, or "
+            "of sample weight 0): there is nothing to learn it from. Drop the "
+            "column."
         )
 
 
@@ -447,7 +449,7 @@ class BaseVAE(BaseEstimator):
                 check_block(
                     family_class(family), family, block, [names[j] for j in columns]
                 )
-            _refuse_empty_columns(X, names)
+            _refuse_empty_columns(X, names, sample_weight)
         else:
             self.module_.likelihood.check_domain(X, self._column_names(X.shape[1]))
         return X, sample_weight

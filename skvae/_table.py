@@ -141,11 +141,21 @@ class TableLayout:
         for j, family in enumerate(families):
             column = _column(X, j)
             observed = column[_present(column)]
-            if family == CATEGORICAL:
-                levels[j] = np.unique(observed)
-            elif observed.size:
-                observed = observed.astype(np.float64)
-                ranges[j] = (observed.min(), observed.max())
+            name = X.columns[j] if frame else j
+            try:
+                if family == CATEGORICAL:
+                    levels[j] = np.unique(observed)
+                elif observed.size:
+                    observed = observed.astype(np.float64)
+                    ranges[j] = (observed.min(), observed.max())
+            except (TypeError, ValueError) as error:
+                kinds = sorted({type(value).__name__ for value in observed})
+                raise ValueError(
+                    f"Column {name!r} of X cannot be modelled as {family!r}: it "
+                    f"holds values of types {', '.join(kinds)} ({error}). A "
+                    "categorical column takes all strings or all numbers; a "
+                    "numeric family takes numbers."
+                ) from None
         return cls(
             likelihood, families, levels, ranges, names, X.dtypes if frame else None
         )

@@ -199,3 +199,11 @@ def test_any_mixed_table_with_holes_fits_scores_and_comes_back(
     for column in table.columns:
         if holed[column].dtype == table[column].dtype:
             assert sample[column].dtype == table[column].dtype, column
+
+
+def test_a_column_observed_only_in_rows_of_weight_zero_is_refused(make_vae):
+    X = np.random.RandomState(0).normal(size=(40, 3))
+    X[10:, 2] = np.nan
+    weights = np.r_[np.zeros(10), np.ones(30)]
+    with pytest.raises(ValueError, match="Column 2 of X has no observed cell"):
+        make_vae().fit(X, sample_weight=weights)

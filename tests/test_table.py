@@ -239,3 +239,18 @@ def test_input_dropout_set_later_is_refused_with_categorical_columns(table, make
     vae.set_params(input_dropout=0.5)
     with pytest.raises(ValueError, match="would blank categorical cells"):
         vae.partial_fit(table)
+
+
+@pytest.mark.parametrize(
+    "column, likelihood, message",
+    [
+        (np.array([1, "a"] * 30, dtype=object), "auto", "types int, str"),
+        (np.array(["a", "b"] * 30, dtype=object), {1: "gaussian"}, "as 'gaussian'"),
+    ],
+)
+def test_columns_a_family_cannot_take_are_named(make_vae, column, likelihood, message):
+    X = np.column_stack([np.arange(60.0), column]).astype(object)
+    with pytest.raises(
+        ValueError, match=f"Column 1 of X cannot be modelled.*{message}"
+    ):
+        make_vae(likelihood=likelihood).fit(X)
