@@ -42,7 +42,7 @@ from ._likelihoods import (
 )
 from ._module import ACTIVATIONS, VAE
 from ._ranking import RankingValidation, parse_ranking
-from ._table import CATEGORICAL, TableLayout, uses_layout
+from ._table import CATEGORICAL, TableLayout, _is_dataframe, uses_layout
 from ._threads import ThreadPolicy, torch_threads
 from ._training import (
     TrainingConfig,
@@ -97,7 +97,7 @@ def _refuse_empty_columns(X, names, sample_weight) -> None:
 
 def _refuse_text_columns(X, likelihood: str) -> None:
     """Raise a ``ValueError`` naming a DataFrame's first non-numeric column."""
-    if not (hasattr(X, "columns") and hasattr(X, "dtypes")):
+    if not _is_dataframe(X):
         return
     for name, dtype in zip(X.columns, X.dtypes, strict=True):
         if dtype.kind in "biuf":

@@ -8,6 +8,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._base import BaseVAE
 from ._module import VAE
+from ._table import _present
 
 
 class VAEImputer(TransformerMixin, BaseVAE):
@@ -156,12 +157,12 @@ class VAEImputer(TransformerMixin, BaseVAE):
             filled = layout.decode(means)
             filled.index = X.index
             return X.where(X.notna(), filled)
-        values = self._validate_X(X, reset=False)
-        if layout is not None:
+        if layout is None:
+            values = self._validate_X(X, reset=False)
+        else:
             means = layout.decode(means)
             values = np.asarray(X, dtype=means.dtype)
-        missing = np.isnan(values) if values.dtype.kind == "f" else _isna(values)
-        return np.where(missing, means, values)
+        return np.where(_present(values), values, means)
 
     def get_feature_names_out(self, input_features=None):
         """The input's column names: filling cells changes no column.
@@ -185,10 +186,3 @@ class VAEImputer(TransformerMixin, BaseVAE):
         tags.transformer_tags.preserves_dtype = ["float64"]
         tags.input_tags.sparse = False  # sparse input reads no missing cells
         return tags
-
-
-def _isna(values: np.ndarray) -> np.ndarray:
-    """Missing cells of an object array: NaN or None."""
-    return np.array(
-        [[value is None or value != value for value in row] for row in values]
-    ).reshape(values.shape)

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ._likelihoods import COLUMN_FAMILIES
+from ._likelihoods import COLUMN_FAMILIES, CategoricalFamily
 
-CATEGORICAL = "categorical"
+CATEGORICAL = CategoricalFamily.name
 
 
 def _is_dataframe(X) -> bool:
@@ -185,13 +185,17 @@ class TableLayout:
         ``unknown_as_missing``.
         """
         if sp.issparse(X):
-            raise ValueError("This model has categorical columns; X must be dense.")
+            raise ValueError(
+                "This model chose a family per column, which takes dense X."
+            )
+        if not self.levels:
+            return X
         frame = _is_dataframe(X)
         X = X if frame else np.asarray(X)
         if frame:
             encoded = X.copy()
         else:
-            encoded = np.array(X, dtype=object if self.levels else None)
+            encoded = np.array(X, dtype=object)
         for j, levels in self.levels.items():
             if j >= X.shape[1]:
                 break  # the width check of validate_data names the problem
@@ -202,7 +206,7 @@ class TableLayout:
                 encoded[encoded.columns[j]] = codes
             else:
                 encoded[:, j] = codes
-        return encoded.astype(np.float64) if self.levels else encoded
+        return encoded.astype(np.float64)
 
     def _name(self, j: int):
         return self.names[j] if self.names is not None else j
@@ -261,10 +265,11 @@ class TableLayout:
         return pd.DataFrame(table)
 
 
-def _present(column: np.ndarray) -> np.ndarray:
-    """Which cells of a column hold a value (not NaN, None or ``pd.NA``)."""
+def _present(values: np.ndarray) -> np.ndarray:
+    """Which cells of an array hold a value (not NaN, None or ``pd.NA``)."""
     try:
         import pandas as pd
     except ImportError:  # then the cells are NumPy values or None
-        return np.array([value is not None and value == value for value in column])
-    return ~np.asarray(pd.isna(column))
+        holds_value = np.frompyfunc(lambda v: v is not None and v == v, 1, 1)
+        return holds_value(values).astype(bool)
+    return ~np.asarray(pd.isna(values))
