@@ -7,6 +7,10 @@ import re
 import sys
 from pathlib import Path
 
+# The gallery resolves the names that examples import, IterativeImputer among
+# them, which scikit-learn only exposes once its experimental flag is imported.
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+
 import skvae
 
 # The gallery's sort key lives next to this file (see _gallery_order.py).

@@ -20,10 +20,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_sample_weight,
+    check_array,
     check_is_fitted,
     validate_data,
 )
 
+from ._conditions import Conditions
 from ._data import (
     device_is_available,
     host_batches,
@@ -159,6 +161,9 @@ class BaseVAE(BaseEstimator):
     and their documentation; this class owns the network and its training.
     """
 
+    _auto_numeric_family = "gaussian"
+    """The family ``likelihood='auto'`` gives numeric columns."""
+
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
@@ -184,6 +189,8 @@ class BaseVAE(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_training_draws": [Interval(Integral, 1, None, closed="left")],
+        "condition_on": [None, str, Integral, list, tuple],
         "device": [str, torch.device],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -215,6 +222,8 @@ class BaseVAE(BaseEstimator):
         n_iter_no_change=10,
         tol=0.05,
         n_importance_samples=50,
+        n_training_draws=1,
+        condition_on=None,
         device="auto",
         n_threads=None,
         random_state=None,
@@ -242,6 +251,8 @@ class BaseVAE(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.n_importance_samples = n_importance_samples
+        self.n_training_draws = n_training_draws
+        self.condition_on = condition_on
         self.device = device
         self.n_threads = n_threads
         self.random_state = random_state
@@ -347,7 +358,12 @@ class BaseVAE(BaseEstimator):
             X, sample_weight = self._validate_training_data(
                 X, sample_weight, reset=not continuing
             )
-            ranking = parse_ranking(self.scoring, X.shape[1])
+            ranking = parse_ranking(self.scoring, self._modelled(X).shape[1])
+            if ranking is not None and self._conditions is not None:
+                raise ValueError(
+                    f"scoring={self.scoring!r} ranks the items of implicit "
+                    "feedback; it takes no condition_on."
+                )
             device = resolve_device(self.device)
             seed = _seed(self.random_state)
             epochs_done = self.n_iter_ if continuing else 0
@@ -405,6 +421,37 @@ class BaseVAE(BaseEstimator):
         self._finish_fit(given_X, sample_weight)
         self._report(result)
 
+    def _latent_decoder(self, decode, conditions, n_rows: int):
+        """``decode`` (a module's ``decode_mean`` or ``decode_sample``) for batches.
+
+        Returns the function of a batch and the encoded conditions of the
+        ``n_rows`` rows (None for a model without ``condition_on``), which a
+        batch holds after its latent points.
+        """
+        model_conditions = getattr(self, "_conditions", None)
+        if model_conditions is None:
+            if conditions is not None:
+                raise ValueError(
+                    "conditions are for a model fitted with condition_on; this "
+                    "one has none."
+                )
+            return decode, None
+        encoded = model_conditions.encode(conditions, n_rows)
+        latent_dim = self.module_.latent_dim
+
+        def decode_conditioned(batch):
+            return decode(batch[:, :latent_dim], batch[:, latent_dim:])
+
+        return decode_conditioned, encoded
+
+    def _as_rows(self, decoded: np.ndarray, conditions):
+        """Decoded rows as ``X``'s rows: ``_as_table``, conditions put back."""
+        rows = self._as_table(decoded)
+        model_conditions = getattr(self, "_conditions", None)
+        if model_conditions is None:
+            return rows
+        return model_conditions.assemble(rows, conditions, len(decoded))
+
     def _as_table(self, values: np.ndarray):
         """Decoded rows as the training table's kind: levels, dtypes, names.
 
@@ -442,22 +489,31 @@ class BaseVAE(BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        modelled = self._modelled(X)
+        names = self._column_names(modelled.shape[1])
         if reset or not hasattr(self, "module_"):
-            names = self._column_names(X.shape[1])
-            for family, columns in self._families(X.shape[1]):
-                block = X if len(columns) == X.shape[1] else X[:, columns]
+            for family, columns in self._families(modelled.shape[1]):
+                block = modelled if len(columns) == len(names) else modelled[:, columns]
                 check_block(
                     family_class(family), family, block, [names[j] for j in columns]
                 )
-            _refuse_empty_columns(X, names, sample_weight)
+            _refuse_empty_columns(modelled, names, sample_weight)
         else:
-            self.module_.likelihood.check_domain(X, self._column_names(X.shape[1]))
+            self.module_.likelihood.check_domain(modelled, names)
         return X, sample_weight
 
     def _column_names(self, n_columns: int):
-        """The names of ``X``'s columns for error messages: names or indices."""
+        """The names of the ``n_columns`` modelled columns: names or indices.
+
+        A conditional model's conditions are left out; the others keep their
+        names, or their positions among all of ``X``'s columns.
+        """
         names = getattr(self, "feature_names_in_", None)
-        return list(names) if names is not None else list(range(n_columns))
+        conditions = getattr(self, "_conditions", None)
+        if conditions is None:
+            return list(names) if names is not None else list(range(n_columns))
+        every = list(names) if names is not None else range(self.n_features_in_)
+        return [name for j, name in enumerate(every) if j not in conditions.positions]
 
     def _families(self, n_columns: int) -> list[tuple[str, list[int]]]:
         """Each family of the model and the columns it models."""
@@ -468,6 +524,8 @@ class BaseVAE(BaseEstimator):
 
     def _new_module(self, X, sample_weight, generator: torch.Generator) -> VAE:
         """A new network, with the likelihood's baselines taken from ``X``."""
+        conditions = self._conditions
+        X = self._modelled(X)
         blocks = []
         layout = self._table_layout
         for name, columns in self._families(X.shape[1]):
@@ -478,7 +536,12 @@ class BaseVAE(BaseEstimator):
             blocks.append((columns, family.from_data(block, sample_weight, **options)))
         missing = not sp.issparse(X) and bool(np.isnan(X).any())
         likelihood = Likelihood(blocks, missing_indicators=missing)
-        return VAE(**self._architecture(), likelihood=likelihood, generator=generator)
+        return VAE(
+            **self._architecture(),
+            likelihood=likelihood,
+            generator=generator,
+            n_conditions=0 if conditions is None else conditions.n_features,
+        )
 
     def _starts_from_pca(self) -> bool:
         return self.init in ("auto", "pca")
@@ -491,7 +554,7 @@ class BaseVAE(BaseEstimator):
         The components are those of the training rows (held-out rows weigh 0),
         as the encoder sees them.
         """
-        values, scale = module.likelihood.encoder_features(X)
+        values, scale = module.likelihood.encoder_features(self._modelled(X))
         weights = np.zeros(X.shape[0])
         weights[training_index] = sample_weight[training_index]
         scores = principal_component_scores(
@@ -534,37 +597,61 @@ class BaseVAE(BaseEstimator):
         """Validate ``X`` with scikit-learn's helpers, categorical columns coded.
 
         With ``reset``, first learn the table's layout (each column's family and
-        levels) if ``likelihood`` chooses families per column.
+        levels) if ``likelihood`` chooses families per column, and the
+        conditions' encoding if ``condition_on`` names any. A conditional
+        model's rows come back as the modelled columns followed by the encoded
+        conditions, as the network reads them.
         """
         if reset:
+            self._conditions = (
+                None
+                if self.condition_on is None
+                else Conditions.from_data(X, self.condition_on)
+            )
+        conditions = getattr(self, "_conditions", None)
+        if conditions is not None:
+            # The names and number of all of X's columns, conditions included.
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            X, encoded = conditions.split(X)
+        if reset:
             self._table_layout = (
-                TableLayout.from_data(X, self.likelihood)
+                TableLayout.from_data(X, self.likelihood, self._auto_numeric_family)
                 if uses_layout(self.likelihood)
                 else None
             )
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
-            if not reset:  # scikit-learn's message for columns renamed or reordered
+            if not reset and conditions is None:
+                # scikit-learn's message for columns renamed or reordered
                 _check_feature_names(self, X, reset=False)
             X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
         else:
             _refuse_text_columns(X, self.likelihood)
-        X = validate_data(
-            self,
-            X,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            ensure_all_finite="allow-nan",
-            reset=reset,
-        )
+        checks = {
+            "accept_sparse": ("csr", "csc"),
+            "dtype": (np.float64, np.float32),
+            "ensure_all_finite": "allow-nan",
+        }
+        if conditions is None:
+            X = validate_data(self, X, reset=reset, **checks)
+        else:
+            X = check_array(X, **checks)
         _check_missing_cells(X)
         if reset:
+            names = self._column_names(X.shape[1])
             self.likelihoods_ = (
-                dict.fromkeys(self._column_names(X.shape[1]), self.likelihood)
+                dict.fromkeys(names, self.likelihood)
                 if layout is None
-                else layout.column_families()
+                else dict(zip(names, layout.column_families().values(), strict=True))
             )
-        return X
+        if conditions is None:
+            return X
+        return np.hstack([X, encoded.astype(X.dtype)])
+
+    def _modelled(self, X):
+        """Validated rows without a conditional model's conditions."""
+        conditions = getattr(self, "_conditions", None)
+        return X if conditions is None else X[:, : -conditions.n_features]
 
     def _architecture(self) -> dict:
         """The parameters that shape the network, checked."""
@@ -626,6 +713,7 @@ class BaseVAE(BaseEstimator):
             stops=not incremental,
             kl_warmup_epochs=self.kl_warmup_epochs,
             kl_warmup_start=self.kl_warmup_start,
+            n_training_draws=self.n_training_draws,
             input_dropout=(
                 module.likelihood.auto_input_dropout
                 if self.input_dropout == "auto"
@@ -775,7 +863,10 @@ class BaseVAE(BaseEstimator):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        self.module_.likelihood.check_domain(X, self._column_names(X.shape[1]))
+        modelled = self._modelled(X)
+        self.module_.likelihood.check_domain(
+            modelled, self._column_names(modelled.shape[1])
+        )
         batches = host_batches(X, self._batch_rows(n_draws), self.device_)
         with torch_threads(self.n_threads):
             return map_batches(

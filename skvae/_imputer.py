@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.base import TransformerMixin
+from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
-from ._base import BaseVAE
+from ._base import BaseVAE, _seed
+from ._data import seeded_global_rng
 from ._module import VAE
-from ._table import _present
+from ._table import _is_dataframe, _present
+from ._threads import torch_threads
 
 
 class VAEImputer(TransformerMixin, BaseVAE):
@@ -20,20 +24,48 @@ class VAEImputer(TransformerMixin, BaseVAE):
     ``p(x_missing | x_observed)``, estimated by self-normalised importance
     sampling with ``n_importance_samples`` posterior draws (Mattei and
     Frellsen 2019, MIWAE); a categorical cell gets its most probable level.
-    Observed cells come back unchanged.
+    Observed cells come back unchanged. With ``sample_posterior=True`` each
+    missing cell is instead drawn from ``p(x_missing | x_observed)``: a
+    completion for multiple imputation.
 
     Parameters
     ----------
     latent_dim : int, default=4
         Number of latent dimensions.
     likelihood : str or dict, default='auto'
-        As for :class:`VAETransformer`; ``'auto'`` gives each column of a
-        table a family from its dtype.
+        As for :class:`VAETransformer`, except that ``'auto'`` gives numeric
+        columns ``'laplace'``, not ``'gaussian'``: its heavier tails keep a
+        few extreme cells from pulling every filled cell of their column,
+        and it fills cells better on the tables we measured. Categorical and
+        boolean columns are as for :class:`VAETransformer`.
+    batch_size : int or 'auto', default=64
+        Rows per minibatch. Tables to impute are often small: 64 gives more
+        steps per epoch than :class:`VAETransformer`'s ``'auto'`` (up to
+        200), which fills cells better.
+    n_training_draws : int, default=20
+        Posterior draws per row in each training step: the model trains on
+        the importance-weighted bound with this many draws, as MIWAE does,
+        which fits ``p(x)`` more tightly than the ELBO (1 draw) and fills
+        cells better.
+    sample_posterior : bool, default=False
+        Fill each row's missing cells with a draw from ``p(x_missing |
+        x_observed)`` instead of their mean: one of the ``n_importance_samples``
+        posterior draws of ``z`` is picked by its importance weight, and the
+        cells are drawn from ``p(x | z)`` there (sampling-importance-resampling,
+        as in MIWAE). The draws are seeded by ``random_state``: the same
+        integer gives the same completion on every call, and imputers with
+        different seeds give the several completions of multiple imputation,
+        as with :class:`~sklearn.impute.IterativeImputer`.
+    add_indicator : bool, default=False
+        Append a :class:`~sklearn.impute.MissingIndicator` of the columns
+        that had missing cells in ``fit``, as :class:`~sklearn.impute.SimpleImputer`
+        does: a boolean column per such column, ``True`` where the cell was
+        missing.
     **other parameters
         ``hidden_layer_sizes``, ``activation``, ``handle_unknown``, ``beta``,
         ``kl_warmup_epochs``, ``kl_warmup_start``, ``input_dropout``, ``init``,
         ``support_fraction``, ``support_warmup_epochs``, ``learning_rate``,
-        ``batch_size``, ``max_epochs``, ``early_stopping``,
+        ``max_epochs``, ``early_stopping``,
         ``validation_fraction``, ``scoring``, ``n_iter_no_change``, ``tol``,
         ``n_importance_samples``, ``device``, ``n_threads``, ``random_state``,
         ``verbose`` and ``warm_start`` mean what they mean for
@@ -45,6 +77,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         The trained network.
     likelihoods_ : dict
         The family of each column.
+    indicator_ : MissingIndicator or None
+        The indicator of missing cells that ``add_indicator`` appends, or
+        None.
     n_iter_ : int
         Number of epochs run.
     n_features_in_ : int
@@ -91,7 +126,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         support_fraction=1.0,
         support_warmup_epochs=10,
         learning_rate=1e-3,
-        batch_size="auto",
+        batch_size=64,
         max_epochs=200,
         early_stopping=False,
         validation_fraction=0.1,
@@ -99,11 +134,15 @@ class VAEImputer(TransformerMixin, BaseVAE):
         n_iter_no_change=10,
         tol=0.05,
         n_importance_samples=50,
+        n_training_draws=20,
+        condition_on=None,
         device="auto",
         n_threads=None,
         random_state=None,
         verbose=0,
         warm_start=False,
+        sample_posterior=False,
+        add_indicator=False,
     ):
         super().__init__(
             latent_dim,
@@ -127,15 +166,34 @@ class VAEImputer(TransformerMixin, BaseVAE):
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             n_importance_samples=n_importance_samples,
+            n_training_draws=n_training_draws,
+            condition_on=condition_on,
             device=device,
             n_threads=n_threads,
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
         )
+        self.sample_posterior = sample_posterior
+        self.add_indicator = add_indicator
+
+    _auto_numeric_family = "laplace"
+
+    _parameter_constraints = {
+        **BaseVAE._parameter_constraints,
+        "sample_posterior": ["boolean"],
+        "add_indicator": ["boolean"],
+    }
+
+    def _finish_fit(self, X, sample_weight):
+        self.indicator_ = (
+            MissingIndicator(error_on_new=False).fit(_holes(X))
+            if self.add_indicator
+            else None
+        )
 
     def transform(self, X):
-        """``X`` with each missing cell filled by its conditional mean.
+        """``X`` with each missing cell filled by its conditional mean, or a draw.
 
         Parameters
         ----------
@@ -145,27 +203,63 @@ class VAEImputer(TransformerMixin, BaseVAE):
 
         Returns
         -------
-        X_filled : ndarray or DataFrame of shape (n_samples, n_features)
+        X_filled : ndarray or DataFrame of shape (n_samples, n_features_out)
             The rows, missing cells filled and observed cells unchanged: a
             DataFrame with ``X``'s dtypes for a model with a family per column
-            (``likelihood='auto'``, the default) fitted on a DataFrame.
+            (``likelihood='auto'``, the default) fitted on a DataFrame. With
+            ``add_indicator``, the indicator's columns follow.
         """
         check_is_fitted(self)
-        means = self._map_importance_draws(X, VAE.conditional_mean)
-        layout = getattr(self, "_table_layout", None)
-        if layout is not None and layout.names is not None:
-            filled = layout.decode(means)
-            filled.index = X.index
-            return X.where(X.notna(), filled)
-        if layout is None:
-            values = self._validate_X(X, reset=False)
+        filled = self._fill(X, self._imputed_values(X))
+        if self.indicator_ is None:
+            return filled
+        indicator = self.indicator_.transform(_holes(X))
+        if not _is_dataframe(filled):
+            return np.hstack([filled, indicator])
+        import pandas as pd
+
+        names = self.get_feature_names_out()[self.n_features_in_ :]
+        indicator = pd.DataFrame(indicator, columns=names, index=filled.index)
+        return pd.concat([filled, indicator], axis=1)
+
+    def _imputed_values(self, X) -> np.ndarray:
+        """Every cell's conditional mean, or with ``sample_posterior`` a draw."""
+        if not self.sample_posterior:
+            return self._map_importance_draws(X, VAE.conditional_mean)
+        seed = _seed(self.random_state)
+        generator = torch.Generator(self.device_).manual_seed(seed)
+        shape = (self.n_importance_samples, self.module_.latent_dim)
+
+        def draw(x):
+            noise = torch.randn(
+                (shape[0], len(x), shape[1]), generator=generator, device=x.device
+            )
+            return self.module_.conditional_sample(x, noise, generator)
+
+        # The likelihood draws from torch's global generator: seeded here, and
+        # put back as it was afterwards.
+        with seeded_global_rng(seed, self.device_), torch_threads(self.n_threads):
+            return self._map_rows(X, draw, self.n_importance_samples)
+
+    def _fill(self, X, values: np.ndarray):
+        """``X`` with its missing cells taken from ``values``, in ``X``'s kind.
+
+        ``values`` holds the modelled columns; a conditional model's
+        conditions are observed in every row.
+        """
+        conditions = self._conditions and self._conditions.table_of(X)
+        rows = self._as_rows(values, conditions)
+        if _is_dataframe(rows):
+            rows.index = X.index
+            return X.where(X.notna(), rows)
+        if self._table_layout is None and self._conditions is None:
+            observed = self._validate_X(X, reset=False)
         else:
-            means = layout.decode(means)
-            values = np.asarray(X, dtype=means.dtype)
-        return np.where(_present(values), values, means)
+            observed = np.asarray(X, dtype=rows.dtype)
+        return np.where(_present(observed), observed, rows)
 
     def get_feature_names_out(self, input_features=None):
-        """The input's column names: filling cells changes no column.
+        """The input's column names, then those of the indicator's columns.
 
         Parameters
         ----------
@@ -176,13 +270,28 @@ class VAEImputer(TransformerMixin, BaseVAE):
         Returns
         -------
         feature_names_out : ndarray of str objects
-            The same names.
+            The input's names (filling cells changes no column), followed with
+            ``add_indicator`` by ``missingindicator_<name>`` for each column
+            the indicator reports.
         """
         check_is_fitted(self)
-        return _check_feature_names_in(self, input_features)
+        names = _check_feature_names_in(self, input_features)
+        if self.indicator_ is None:
+            return names
+        return np.concatenate([names, self.indicator_.get_feature_names_out(names)])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64"]
         tags.input_tags.sparse = False  # sparse input reads no missing cells
         return tags
+
+
+def _holes(X) -> np.ndarray:
+    """``X``'s missing cells as NaN and its other cells as 0.
+
+    What the missing indicator reads: it takes NaN for missing, where ``X``
+    may also hold ``None`` or ``pd.NA``.
+    """
+    missing = ~_present(np.asarray(X, dtype=object))
+    return np.where(missing, np.nan, 0.0)

@@ -141,6 +141,11 @@ class VAE(nn.Module):
         encoder's input and the decoder's output.
     generator : torch.Generator
         Source of the initial weights.
+    n_conditions : int, default=0
+        Width of the encoded conditions of a conditional VAE (Sohn et al.
+        2015), which both the encoder and the decoder read. They come as the
+        last ``n_conditions`` columns of every batch ``x``, after the modelled
+        columns; the likelihood sees the modelled columns only.
     """
 
     def __init__(
@@ -150,15 +155,17 @@ class VAE(nn.Module):
         activation: str,
         likelihood: Likelihood,
         generator: torch.Generator,
+        n_conditions: int = 0,
     ):
         super().__init__()
+        self.n_conditions = n_conditions
         self.latent_dim = latent_dim
         self.hidden_layer_sizes = tuple(hidden_layer_sizes)
         self.activation = activation
         self.likelihood = likelihood
         hidden = self.hidden_layer_sizes
         self.encoder = _mlp(
-            [likelihood.n_encoder_inputs, *hidden, 2 * latent_dim],
+            [likelihood.n_encoder_inputs + n_conditions, *hidden, 2 * latent_dim],
             activation,
             generator,
         )
@@ -166,7 +173,9 @@ class VAE(nn.Module):
         assert isinstance(first_layer, nn.Linear)
         self.encoder[0] = InputLayer(first_layer)
         self.decoder = _mlp(
-            [latent_dim, *hidden[::-1], likelihood.n_outputs], activation, generator
+            [latent_dim + n_conditions, *hidden[::-1], likelihood.n_outputs],
+            activation,
+            generator,
         )
 
     def architecture(self) -> dict:
@@ -177,6 +186,18 @@ class VAE(nn.Module):
             "activation": self.activation,
             "likelihood": self.likelihood.describe(),
         }
+
+    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A batch's modelled columns and its conditions (None without any)."""
+        if not self.n_conditions:
+            return x, None
+        return x[..., : -self.n_conditions], x[..., -self.n_conditions :]
+
+    def _decoder_input(self, z: torch.Tensor, conditions) -> torch.Tensor:
+        """``z``, followed by the rows' conditions for a conditional VAE."""
+        if conditions is None:
+            return z
+        return torch.cat([z, conditions.expand(*z.shape[:-1], -1)], -1)
 
     def encode(self, x: torch.Tensor) -> Normal:
         """The approximate posterior ``q(z | x)``; ``x`` may be a sparse COO batch."""
@@ -203,19 +224,24 @@ class VAE(nn.Module):
 
     def _encoder_output(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's two halves: the posterior means and the raw scales."""
-        hidden = self.encoder[0](*self.likelihood.encoder_input(x))
+        x, conditions = self.split(x)
+        values, standardisation = self.likelihood.encoder_input(x)
+        if conditions is not None:
+            values = torch.cat([values, conditions], -1)
+        hidden = self.encoder[0](values, standardisation)
         for layer in itertools.islice(self.encoder, 1, None):
             hidden = layer(hidden)
         loc, raw_scale = hidden.chunk(2, -1)
         return loc, raw_scale
 
-    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
-        """``E[x | z]``: the mean of the observation model at ``z``."""
-        return self.likelihood.mean(self.decoder(z))
+    def decode_mean(self, z: torch.Tensor, conditions=None) -> torch.Tensor:
+        """``E[x | z]``, or ``E[x | z, c]`` given ``conditions``."""
+        return self.likelihood.mean(self.decoder(self._decoder_input(z, conditions)))
 
-    def decode_sample(self, z: torch.Tensor) -> torch.Tensor:
-        """A draw from ``p(x | z)``, from torch's global generator."""
-        return self.likelihood.sample(self.decoder(z))
+    def decode_sample(self, z: torch.Tensor, conditions=None) -> torch.Tensor:
+        """A draw from ``p(x | z)`` or ``p(x | z, c)``, from the global generator."""
+        output = self.decoder(self._decoder_input(z, conditions))
+        return self.likelihood.sample(output)
 
     def prior(self, z: torch.Tensor) -> Normal:
         """``p(z) = N(0, I)``, on ``z``'s device and dtype."""
@@ -235,9 +261,10 @@ class VAE(nn.Module):
         """
         mean, scale = self._posterior_parameters(x if encoder_x is None else encoder_x)
         z = mean + scale * noise  # the reparameterisation trick
+        x, conditions = self.split(x)
         *hidden_layers, output_layer = self.decoder
         assert isinstance(output_layer, nn.Linear)  # as _mlp ends every network
-        hidden = z
+        hidden = self._decoder_input(z, conditions)
         for layer in hidden_layers:
             hidden = layer(hidden)
         return ELBOTerms(
@@ -267,7 +294,7 @@ class VAE(nn.Module):
         """
         decoder_output, log_weights = self._importance_draws(x, noise)
         weights = torch.softmax(log_weights, dim=0)[..., None]
-        per_feature = self.likelihood.feature_log_prob(decoder_output, x)
+        per_feature = self.likelihood.feature_log_prob(decoder_output, self.split(x)[0])
         return (weights * per_feature).sum(0)
 
     def conditional_mean(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -281,20 +308,60 @@ class VAE(nn.Module):
         weights = torch.softmax(log_weights, dim=0)
         return self.likelihood.weighted_mean(decoder_output, weights)
 
+    def conditional_sample(
+        self, x: torch.Tensor, noise: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        """A draw of every cell from ``p(x | observed cells of x)``, missing ones too.
+
+        Sampling-importance-resampling (Mattei and Frellsen 2019): one of the
+        draws of ``z ~ q(z | x)`` in ``noise`` is picked with probability its
+        normalised importance weight (``generator`` picks), then each cell is
+        drawn from ``p(x | z)`` at it, from torch's global generator.
+        """
+        decoder_output, log_weights = self._importance_draws(x, noise)
+        weights = torch.softmax(log_weights, dim=0).T  # (n_rows, n_draws)
+        picked = torch.multinomial(weights, 1, generator=generator)[:, 0]
+        rows = torch.arange(len(picked), device=picked.device)
+        return self.likelihood.sample(decoder_output[picked, rows])
+
+    def importance_weighted_bound(
+        self,
+        x: torch.Tensor,
+        noise: torch.Tensor,
+        encoder_x: torch.Tensor | None = None,
+        beta: float = 1.0,
+    ) -> torch.Tensor:
+        """The importance-weighted bound on ``log p(x)`` that training maximises.
+
+        ``noise`` of shape ``(n_draws, n_rows, latent_dim)`` holds each row's
+        own draws, so the bound is a differentiable, reparameterised estimate
+        (Burda et al. 2016); one draw gives the ELBO. ``beta`` weighs
+        ``log p(z) - log q(z | x)`` in each log weight, as it weighs the KL
+        term of the ELBO; ``encoder_x`` is as for ``elbo_terms``.
+        """
+        _, log_weights = self._importance_draws(x, noise, encoder_x, beta)
+        return torch.logsumexp(log_weights, dim=0) - math.log(noise.shape[0])
+
     def _importance_draws(
-        self, x: torch.Tensor, noise: torch.Tensor
+        self,
+        x: torch.Tensor,
+        noise: torch.Tensor,
+        encoder_x: torch.Tensor | None = None,
+        beta: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decoder outputs and log importance weights at ``z ~ q(z | x)``.
 
-        Both have a leading axis of ``n_draws``; the weights are
-        ``log p(x | z) + log p(z) - log q(z | x)``.
+        ``noise`` is ``(n_draws, latent_dim)``, the same draws for every row,
+        or ``(n_draws, n_rows, latent_dim)``. Both results have a leading axis
+        of ``n_draws``; the weights are
+        ``log p(x | z) + beta * (log p(z) - log q(z | x))``.
         """
-        qz = self.encode(x)
-        z = qz.loc + qz.scale * noise[:, None, :]  # (n_draws, n_rows, latent_dim)
-        decoder_output = self.decoder(z)
-        log_weights = (
-            self.likelihood.log_prob(decoder_output, x)
-            + self.prior(z).log_prob(z).sum(-1)
-            - qz.log_prob(z).sum(-1)
-        )
+        qz = self.encode(x if encoder_x is None else encoder_x)
+        if noise.dim() == 2:
+            noise = noise[:, None, :]
+        z = qz.loc + qz.scale * noise  # (n_draws, n_rows, latent_dim)
+        x, conditions = self.split(x)
+        decoder_output = self.decoder(self._decoder_input(z, conditions))
+        log_ratio = self.prior(z).log_prob(z).sum(-1) - qz.log_prob(z).sum(-1)
+        log_weights = self.likelihood.log_prob(decoder_output, x) + beta * log_ratio
         return decoder_output, log_weights

@@ -71,9 +71,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ``input_dropout``, ``init``, ``support_warmup_epochs``,
         ``learning_rate``, ``batch_size``, ``max_epochs``,
         ``validation_fraction``, ``scoring``, ``n_iter_no_change``,
-        ``n_importance_samples``, ``device``, ``n_threads``, ``random_state``,
-        ``verbose`` and ``warm_start`` mean what they mean for
-        :class:`VAETransformer`, and have the same defaults.
+        ``n_importance_samples``, ``n_training_draws``, ``device``,
+        ``n_threads``, ``random_state``, ``verbose`` and ``warm_start`` mean
+        what they mean for :class:`VAETransformer`, and have the same defaults.
 
     Attributes
     ----------
@@ -159,6 +159,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         n_iter_no_change=10,
         tol=0.15,
         n_importance_samples=50,
+        n_training_draws=1,
+        condition_on=None,
         device="auto",
         n_threads=None,
         random_state=None,
@@ -187,6 +189,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             n_importance_samples=n_importance_samples,
+            n_training_draws=n_training_draws,
+            condition_on=condition_on,
             device=device,
             n_threads=n_threads,
             random_state=random_state,

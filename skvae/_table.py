@@ -28,8 +28,11 @@ def _column(X, j: int) -> np.ndarray:
     return X.iloc[:, j].to_numpy() if _is_dataframe(X) else np.asarray(X)[:, j]
 
 
-def _auto_family(X, j: int) -> str:
-    """The family ``likelihood='auto'`` gives column ``j``, from its dtype."""
+def _auto_family(X, j: int, numeric: str) -> str:
+    """The family ``likelihood='auto'`` gives column ``j``, from its dtype.
+
+    ``numeric`` is the family of numeric columns.
+    """
     if _is_dataframe(X):
         import pandas as pd
 
@@ -38,7 +41,7 @@ def _auto_family(X, j: int) -> str:
             return "bernoulli"
         if not pd.api.types.is_numeric_dtype(dtype):
             return CATEGORICAL
-        return "gaussian"
+        return numeric
     column = np.asarray(X)[:, j]
     if column.dtype.kind == "b":
         return "bernoulli"
@@ -54,7 +57,7 @@ def _auto_family(X, j: int) -> str:
                         "or a number."
                     ) from None
             return CATEGORICAL
-    return "gaussian"
+    return numeric
 
 
 def uses_layout(likelihood) -> bool:
@@ -90,12 +93,12 @@ class TableLayout:
         self.dtypes = dtypes
 
     @classmethod
-    def from_data(cls, X, likelihood) -> TableLayout:
+    def from_data(cls, X, likelihood, numeric: str = "gaussian") -> TableLayout:
         """Each column's family from ``likelihood``, and its levels from ``X``.
 
         ``likelihood`` is ``'auto'``, ``'categorical'`` or a dict from column
         (name for DataFrames, position for arrays) to family name, the other
-        columns following ``'auto'``.
+        columns following ``'auto'``, which gives numeric columns ``numeric``.
         """
         if sp.issparse(X):
             raise ValueError(
@@ -121,7 +124,7 @@ class TableLayout:
         names = np.asarray(X.columns, dtype=object) if frame else None
         keys = list(X.columns) if frame else list(range(n_columns))
         families = [
-            CATEGORICAL if likelihood == CATEGORICAL else _auto_family(X, j)
+            CATEGORICAL if likelihood == CATEGORICAL else _auto_family(X, j, numeric)
             for j in range(n_columns)
         ]
         if isinstance(likelihood, Mapping):

@@ -32,6 +32,9 @@ class TrainingConfig:
     kl_warmup_epochs: int = 0
     kl_warmup_start: float = 0.0
     input_dropout: float = 0.0
+    n_training_draws: int = 1
+    """Posterior draws per row in each step: 1 trains on the ELBO, more on
+    the importance-weighted bound."""
     support_fraction: float = 1.0
     support_warmup_epochs: int = 0
     verbose: int = 0
@@ -355,15 +358,17 @@ def _run_epoch(
             threads.adjust()
         x = rows.take(index)
         batch_weights = None if uniform else weights[index.to(rows.device)]
-        noise = _latent_noise(x, module, noise_generator)
-        encoder_x = _drop_inputs(x, config.input_dropout, noise_generator)
+        noise = _latent_noise(x, module, noise_generator, config.n_training_draws)
+        encoder_x = _drop_inputs(
+            x, config.input_dropout, noise_generator, module.n_conditions
+        )
         beta = kl_weight(
             epoch + step / len(batches),
             config.beta,
             config.kl_warmup_epochs,
             config.kl_warmup_start,
         )
-        elbo = module.elbo_terms(x, noise, encoder_x).elbo(beta)
+        elbo = _training_bound(module, x, noise, encoder_x, beta)
         elbo, size = _trained_terms(
             elbo,
             batch_weights,
@@ -426,17 +431,23 @@ def most_likely_rows(
     return ranked.topk(math.ceil(support_fraction * n_supported)).indices
 
 
-def _drop_inputs(x, rate: float, generator) -> torch.Tensor | None:
+def _drop_inputs(x, rate: float, generator, n_kept: int = 0) -> torch.Tensor | None:
     """``x`` with each value zeroed with probability ``rate``, the rest scaled up.
 
     Inverted dropout on the encoder's input, the denoising of Mult-VAE; the
     masks come from ``generator``. ``None`` when ``rate`` is 0. Zeros stay
     zero whatever the mask, so masks are drawn for the nonzero values only, in
     row-major order: a dense batch and the same batch stored sparse lose the
-    same values.
+    same values. The last ``n_kept`` columns (a conditional model's
+    conditions) are kept whole.
     """
     if rate == 0.0:
         return None
+    if n_kept:
+        modelled, kept = x[:, :-n_kept], x[:, -n_kept:]
+        dropped_modelled = _drop_inputs(modelled, rate, generator)
+        assert dropped_modelled is not None  # the rate is above 0
+        return torch.cat([dropped_modelled, kept], 1)
 
     def drop(values):
         keep = torch.rand(values.shape, generator=generator, device=values.device)
@@ -450,7 +461,20 @@ def _drop_inputs(x, rate: float, generator) -> torch.Tensor | None:
     return dropped
 
 
-def _latent_noise(x, module, generator) -> torch.Tensor:
-    """Standard Normal draws, one latent vector per row of ``x``."""
-    shape = (x.shape[0], module.latent_dim)
+def _training_bound(module, x, noise, encoder_x, beta: float) -> torch.Tensor:
+    """Each row's objective: the ELBO for one draw, else the importance-weighted one."""
+    if noise.dim() == 2:
+        return module.elbo_terms(x, noise, encoder_x).elbo(beta)
+    return module.importance_weighted_bound(x, noise, encoder_x, beta)
+
+
+def _latent_noise(x, module, generator, n_draws: int = 1) -> torch.Tensor:
+    """Standard Normal draws: one latent vector per row of ``x``, or ``n_draws``.
+
+    With one draw the shape is ``(n_rows, latent_dim)``; with more,
+    ``(n_draws, n_rows, latent_dim)``.
+    """
+    shape: tuple[int, ...] = (x.shape[0], module.latent_dim)
+    if n_draws > 1:
+        shape = (n_draws, *shape)
     return torch.randn(shape, generator=generator, device=x.device)

@@ -182,6 +182,12 @@ def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
 
 
 def _encoder(graph: _Graph, x: str, module, keep_outputs: int | None = None) -> str:
+    if getattr(module, "n_conditions", 0):
+        raise NotImplementedError(
+            "The ONNX converter writes encoders of modelled columns only; this "
+            "model was fitted with condition_on, and its encoder also reads the "
+            "encoded conditions."
+        )
     hidden = _encoder_input(graph, x, module.likelihood)
     return _layers(graph, hidden, list(module.encoder), keep_outputs)
 

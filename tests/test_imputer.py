@@ -61,3 +61,95 @@ def test_feature_names_out_are_the_input_names(correlated):
     frame = pd.DataFrame(holed, columns=list("abcde"))
     imputer = make_imputer().fit(frame)
     assert list(imputer.get_feature_names_out()) == list("abcde")
+
+
+@pytest.mark.parametrize("sample_posterior", [False, True])
+def test_a_table_keeps_dtypes_whether_filled_by_means_or_draws(sample_posterior):
+    rng = np.random.RandomState(0)
+    group = rng.choice(["a", "b"], size=300)
+    table = pd.DataFrame(
+        {
+            "size": np.where(group == "a", 3.0, -3.0) + rng.normal(size=300),
+            "group": pd.Categorical(group),
+        }
+    )
+    holed = table.copy()
+    holed.loc[:19, "group"] = np.nan
+    holed.loc[20:39, "size"] = np.nan
+    imputer = make_imputer(sample_posterior=sample_posterior).fit(holed)
+    filled = imputer.transform(holed)
+    assert (filled.dtypes == table.dtypes).all()
+    assert set(filled["group"]) == {"a", "b"}
+    # Sizes filled in rows of group a are larger, drawn or not.
+    sizes = filled.loc[20:39, "size"].groupby(table.loc[20:39, "group"]).mean()
+    assert sizes["a"] - sizes["b"] > 2.0
+
+
+def test_posterior_draws_follow_random_state(correlated):
+    X, holed = correlated
+    missing = np.isnan(holed)
+    imputer = make_imputer(sample_posterior=True).fit(holed)
+    first = imputer.transform(holed)
+    assert_array_equal(imputer.transform(holed), first)
+    assert_array_equal(first[~missing], holed[~missing])
+    draws = [first]
+    for seed in range(1, 20):
+        draws.append(imputer.set_params(random_state=seed).transform(holed))
+    draws = np.stack(draws)
+    assert not np.allclose(draws[0], draws[1])
+    # Draws scatter around the conditional mean, and their average nears it.
+    means = imputer.set_params(sample_posterior=False).transform(holed)
+    spread = draws[:, missing].std(axis=0)
+    assert spread.mean() > 0.05
+    average_error = np.mean((draws.mean(axis=0) - means)[missing] ** 2)
+    single_error = np.mean((draws[0] - means)[missing] ** 2)
+    assert average_error < 0.2 * single_error
+
+
+def test_add_indicator_appends_simple_imputers_indicator(correlated):
+    _, holed = correlated
+    holed = holed.copy()
+    holed[:, 2] = np.where(np.isnan(holed[:, 2]), 1.0, holed[:, 2])  # no holes
+    frame = pd.DataFrame(holed, columns=list("abcde"))
+    imputer = make_imputer(add_indicator=True).fit(frame)
+    expected = SimpleImputer(add_indicator=True).fit(frame)
+    filled = imputer.transform(frame)
+    assert list(filled.columns) == list(expected.get_feature_names_out())
+    assert list(imputer.get_feature_names_out()) == list(filled.columns)
+    indicator = filled.iloc[:, 5:].to_numpy()
+    assert_array_equal(indicator, expected.transform(frame)[:, 5:] == 1)
+    assert_array_equal(filled.iloc[:, :5], make_imputer().fit_transform(frame))
+
+
+def test_add_indicator_sees_none_in_text_columns():
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {"size": rng.normal(size=100), "colour": rng.choice(["red", "blue"], 100)}
+    ).astype({"colour": object})
+    table.loc[:9, "colour"] = None
+    filled = make_imputer(add_indicator=True).fit_transform(table)
+    assert list(filled.columns) == ["size", "colour", "missingindicator_colour"]
+    assert filled["missingindicator_colour"].sum() == 10
+    assert filled["colour"].notna().all()
+
+
+@pytest.mark.short_fits
+def test_pipeline_and_grid_search_over_the_imputer():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X[:, :8])
+    rng = np.random.RandomState(0)
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 0.0
+    pipeline = make_pipeline(
+        make_imputer(max_epochs=30), LogisticRegression(max_iter=1000)
+    )
+    search = GridSearchCV(pipeline, {"vaeimputer__latent_dim": [1, 3]}, cv=3)
+    search.fit(X, y)
+    assert search.best_score_ > 0.85
+    assert search.predict(X[:5]).shape == (5,)

@@ -154,3 +154,10 @@ def test_a_model_fitted_with_missing_cells_is_refused(make_vae):
     vae = make_vae().fit(X)
     with pytest.raises(NotImplementedError, match="fitted on rows with missing"):
         skl2onnx.to_onnx(vae, X[:1].astype(np.float32))
+
+
+def test_a_conditional_model_is_refused(make_vae):
+    X = np.random.RandomState(0).normal(size=(100, 3))
+    vae = make_vae(condition_on=[2]).fit(X)
+    with pytest.raises(NotImplementedError, match="fitted with condition_on"):
+        skl2onnx.to_onnx(vae, X[:1].astype(np.float32))

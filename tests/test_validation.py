@@ -43,6 +43,7 @@ def test_bad_X_is_rejected_by_fit(bad, message):
         ({"max_epochs": 0}, "max_epochs"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"n_importance_samples": 0}, "n_importance_samples"),
+        ({"n_training_draws": 0}, "n_training_draws"),
         ({"support_fraction": 0.0}, "support_fraction"),
         ({"support_fraction": 1.5}, "support_fraction"),
         ({"support_warmup_epochs": -1}, "support_warmup_epochs"),

@@ -1,0 +1,214 @@
+"""The columns a conditional model reads but does not model (``condition_on``).
+
+A conditional VAE (Sohn et al. 2015) models ``p(x | c)``: the condition ``c``
+feeds both the encoder, ``q(z | x, c)``, and the decoder, ``p(x | z, c)``, and
+has no likelihood of its own. The network reads numeric conditions
+standardised and the others one-hot; :class:`Conditions` keeps which columns
+they are and how to encode them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.compose import ColumnTransformer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from ._table import CATEGORICAL, _auto_family, _column, _is_dataframe, _present
+
+
+def _is_numeric(column: np.ndarray) -> bool:
+    return column.dtype.kind in "biuf"
+
+
+class Conditions:
+    """Which columns of ``X`` are conditions, and their encoding for the network.
+
+    Parameters
+    ----------
+    positions : list of int
+        The conditions' positions among ``X``'s columns, in ``condition_on``'s
+        order.
+    keys : list
+        How ``condition_on`` named them: column names or positions.
+    encoder : ColumnTransformer
+        Fitted on the training conditions: numeric columns standardised, the
+        others one-hot.
+    n_features : int
+        The width of the encoded conditions: what the network reads.
+    dtypes : dict or None
+        Each condition's dtype in a training DataFrame; None for arrays.
+    """
+
+    def __init__(self, positions, keys, encoder, n_features: int, dtypes=None):
+        self.positions = list(positions)
+        self.keys = list(keys)
+        self.encoder = encoder
+        self.n_features = n_features
+        self.dtypes = dtypes
+
+    @classmethod
+    def from_data(cls, X, condition_on) -> Conditions:
+        """The conditions ``condition_on`` names, their encoding learned on ``X``."""
+        if sp.issparse(X):
+            raise ValueError(
+                "condition_on takes dense X: a DataFrame or an array with the "
+                "condition columns."
+            )
+        frame = _is_dataframe(X)
+        columns = list(X.columns) if frame else list(range(np.shape(X)[1]))
+        keys = (
+            [condition_on]
+            if isinstance(condition_on, str | int | np.integer)
+            else list(condition_on)
+        )
+        if not keys:
+            raise ValueError(
+                "condition_on names no column; pass None for no condition."
+            )
+        unknown = [key for key in keys if key not in columns]
+        if unknown:
+            where = "X's columns" if frame else f"0 to {len(columns) - 1}"
+            raise ValueError(
+                f"condition_on names column {unknown[0]!r}, which is not among {where}."
+            )
+        if len(set(keys)) < len(keys):
+            raise ValueError(f"condition_on names a column twice: {keys!r}.")
+        if len(keys) == len(columns):
+            raise ValueError(
+                "condition_on names every column of X; at least one column must "
+                "be modelled."
+            )
+        positions = [columns.index(key) for key in keys]
+        values = cls._values(X, positions, keys)
+        numeric = [
+            j
+            for j, position in enumerate(positions)
+            if _auto_family(X, position, "numeric") != CATEGORICAL
+        ]
+        other = [j for j in range(len(keys)) if j not in numeric]
+        encoder = ColumnTransformer(
+            [
+                ("numeric", StandardScaler(), numeric),
+                ("levels", OneHotEncoder(sparse_output=False), other),
+            ],
+            sparse_threshold=0.0,
+        )
+        encoded = encoder.fit_transform(cls._as_array(values, keys))
+        dtypes = {key: X[key].dtype for key in keys} if frame else None
+        return cls(positions, keys, encoder, encoded.shape[1], dtypes)
+
+    def split(self, X):
+        """``X``'s modelled columns (as ``X`` holds them) and its encoded conditions."""
+        modelled = [j for j in range(np.shape(X)[1]) if j not in self.positions]
+        values = self._values(X, self.positions, self.keys)
+        rest = X.iloc[:, modelled] if _is_dataframe(X) else np.asarray(X)[:, modelled]
+        return rest, self._encode(values)
+
+    def table_of(self, X) -> np.ndarray:
+        """``X``'s conditions, a column each: ``conditions`` for rows of ``X``."""
+        return self._as_array(self._values(X, self.positions, self.keys), self.keys)
+
+    def encode(self, conditions, n_rows: int) -> np.ndarray:
+        """Encoded conditions for ``n_rows`` rows the model generates or decodes.
+
+        ``conditions`` is a dict from condition to one value for every row,
+        or a table of ``n_rows`` rows: a DataFrame with the condition columns
+        (others are ignored) or an array with one column per condition, in
+        ``condition_on``'s order.
+        """
+        if conditions is None:
+            raise ValueError(
+                f"The model is conditioned on {self.keys!r}: pass conditions=, "
+                "a dict from each of them to a value, or a table of their values."
+            )
+        if isinstance(conditions, Mapping):
+            missing = [key for key in self.keys if key not in conditions]
+            if missing:
+                raise ValueError(f"conditions lacks a value for {missing[0]!r}.")
+            values = {key: np.repeat(conditions[key], n_rows) for key in self.keys}
+        elif _is_dataframe(conditions):
+            missing = [key for key in self.keys if key not in conditions.columns]
+            if missing:
+                raise ValueError(f"conditions lacks the column {missing[0]!r}.")
+            values = {key: conditions[key].to_numpy() for key in self.keys}
+        else:
+            table = np.asarray(conditions)
+            if table.ndim != 2 or table.shape[1] != len(self.keys):
+                raise ValueError(
+                    f"conditions as an array needs shape (n_rows, {len(self.keys)}), "
+                    f"a column for each of {self.keys!r}; got shape {table.shape}."
+                )
+            values = {key: table[:, j] for j, key in enumerate(self.keys)}
+        lengths = {len(column) for column in values.values()}
+        if lengths != {n_rows}:
+            raise ValueError(
+                f"conditions has {lengths.pop()} rows; {n_rows} rows are generated."
+            )
+        return self._encode(values)
+
+    def _encode(self, values: dict) -> np.ndarray:
+        for key, column in values.items():
+            missing = np.flatnonzero(~_present(column))
+            if len(missing):
+                raise ValueError(
+                    f"The condition {key!r} is missing in row {missing[0]}; a "
+                    "conditional model needs every condition's value."
+                )
+        try:
+            return self.encoder.transform(self._as_array(values, self.keys))
+        except ValueError as error:  # an unknown level, named by the encoder
+            raise ValueError(f"In the conditions {self.keys!r}: {error}") from None
+
+    @staticmethod
+    def _values(X, positions, keys) -> dict:
+        return {key: _column(X, j) for j, key in zip(positions, keys, strict=True)}
+
+    @staticmethod
+    def _as_array(values: dict, keys) -> np.ndarray:
+        if all(_is_numeric(np.asarray(values[key])) for key in keys):
+            return np.column_stack([np.asarray(values[key], float) for key in keys])
+        table = np.empty((len(values[keys[0]]), len(keys)), dtype=object)
+        for j, key in enumerate(keys):
+            table[:, j] = values[key]
+        return table
+
+    def assemble(self, modelled, conditions, n_rows: int):
+        """Rows in the training column order: ``modelled`` with the conditions put back.
+
+        ``modelled`` is what the model decoded (an array, or a DataFrame for a
+        model fitted on one); ``conditions`` as for :meth:`encode`.
+        """
+        values = self._raw(conditions, n_rows)
+        if _is_dataframe(modelled):
+            import pandas as pd
+
+            table = modelled.copy()
+            for j, key in sorted(zip(self.positions, self.keys, strict=True)):
+                column = values[key]
+                if self.dtypes is not None:
+                    column = pd.Series(column, index=table.index).astype(
+                        self.dtypes[key]
+                    )
+                table.insert(j, key, column)
+            return table
+        n_columns = modelled.shape[1] + len(self.keys)
+        numeric = all(_is_numeric(np.asarray(values[key])) for key in self.keys)
+        dtype = modelled.dtype if numeric else object
+        rows = np.empty((n_rows, n_columns), dtype=dtype)
+        rest = [j for j in range(n_columns) if j not in self.positions]
+        rows[:, rest] = modelled
+        for j, key in zip(self.positions, self.keys, strict=True):
+            rows[:, j] = values[key]
+        return rows
+
+    def _raw(self, conditions, n_rows: int) -> dict:
+        """Each condition's values for ``n_rows`` rows, as given."""
+        if isinstance(conditions, Mapping):
+            return {key: np.repeat(conditions[key], n_rows) for key in self.keys}
+        if _is_dataframe(conditions):
+            return {key: conditions[key].to_numpy() for key in self.keys}
+        table = np.asarray(conditions)
+        return {key: table[:, j] for j, key in enumerate(self.keys)}

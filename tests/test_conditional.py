@@ -1,0 +1,142 @@
+"""condition_on: a conditional VAE, p(x | c), with c read from columns of X."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_array_equal
+
+from skvae import VAEImputer, VAETransformer
+
+
+@pytest.fixture(scope="module")
+def groups():
+    """A group shifts two columns; a numeric covariate shifts a third."""
+    rng = np.random.RandomState(0)
+    group = rng.choice(["a", "b", "c"], size=600)
+    shift = pd.Series(group).map({"a": -4.0, "b": 0.0, "c": 4.0}).to_numpy()
+    dose = rng.uniform(0, 2, size=600)
+    factor = rng.normal(size=600)
+    return pd.DataFrame(
+        {
+            "group": pd.Categorical(group),
+            "x1": shift + factor + 0.2 * rng.normal(size=600),
+            "dose": dose,
+            "x2": shift - factor + 0.2 * rng.normal(size=600),
+            "x3": 3.0 * dose + 0.2 * rng.normal(size=600),
+        }
+    )
+
+
+def make_vae(**params):
+    defaults = {"hidden_layer_sizes": (32,), "likelihood": "auto", "random_state": 0}
+    return VAETransformer(1, **{**defaults, **params})
+
+
+@pytest.fixture(scope="module")
+def conditional(groups):
+    return make_vae(condition_on=["group", "dose"]).fit(groups)
+
+
+def test_sample_honours_every_condition_value(conditional):
+    for group, centre in {"a": -4.0, "b": 0.0, "c": 4.0}.items():
+        rows = conditional.sample(300, conditions={"group": group, "dose": 1.5})
+        assert list(rows.columns) == ["group", "x1", "dose", "x2", "x3"]
+        assert (rows["group"] == group).all() and (rows["dose"] == 1.5).all()
+        assert rows["group"].dtype == "category"
+        assert rows[["x1", "x2"]].to_numpy().mean() == pytest.approx(centre, abs=0.7)
+        assert rows["x3"].mean() == pytest.approx(4.5, abs=0.7)
+
+
+def test_a_table_of_conditions_gives_a_row_each(conditional):
+    conditions = pd.DataFrame({"dose": [0.0, 2.0], "group": ["a", "c"]})
+    rows = conditional.sample(2, conditions=conditions, return_mean=True)
+    assert_array_equal(rows["group"], ["a", "c"])
+    assert rows.loc[0, "x1"] < -2 < 2 < rows.loc[1, "x1"]
+    as_array = np.array([["a", 0.0], ["c", 2.0]], dtype=object)
+    same = conditional.sample(2, conditions=as_array, return_mean=True)
+    assert_array_equal(same["x1"], rows["x1"])
+
+
+def test_score_is_the_likelihood_given_the_conditions(groups, conditional):
+    unconditional = make_vae().fit(groups[["x1", "x2", "x3"]])
+    assert conditional.score(groups) > unconditional.score(groups[["x1", "x2", "x3"]])
+
+
+def test_inverse_transform_under_other_conditions_swaps_the_group(groups, conditional):
+    rows = groups[groups["group"] == "a"].head(50)
+    latent = conditional.transform(rows)
+    same = conditional.inverse_transform(latent, conditions=rows)
+    swapped = conditional.inverse_transform(
+        latent, conditions={"group": "c", "dose": rows["dose"].to_numpy()[0]}
+    )
+    assert (swapped["group"] == "c").all()
+    assert (swapped["x1"] - same["x1"]).mean() == pytest.approx(8.0, abs=1.5)
+
+
+@pytest.mark.short_fits
+def test_conditions_by_position_in_arrays(groups):
+    X = groups.to_numpy(dtype=object)
+    vae = make_vae(condition_on=[0, 2], max_epochs=20).fit(X)
+    assert list(vae.likelihoods_) == [1, 3, 4]
+    rows = vae.sample(3, conditions={0: "b", 2: 1.0})
+    assert rows.shape == (3, 5)
+    assert_array_equal(rows[:, 0], ["b"] * 3)
+    assert vae.transform(X[:4]).shape == (4, 1)
+
+
+def test_the_imputer_reads_conditions_from_X(groups):
+    holed = groups.copy()
+    holed.loc[:59, "x1"] = np.nan
+    imputer = VAEImputer(
+        hidden_layer_sizes=(32,), condition_on="group", random_state=0
+    ).fit(holed)
+    filled = imputer.transform(holed)
+    assert (filled.dtypes == groups.dtypes).all()
+    assert filled.loc[60:].equals(holed.loc[60:])
+    error = np.abs(filled.loc[:59, "x1"] - groups.loc[:59, "x1"]).mean()
+    assert error < 1.0
+
+
+@pytest.mark.parametrize(
+    ("condition_on", "message"),
+    [
+        ("height", "condition_on names column 'height', which is not among"),
+        (["x1", "x1"], "names a column twice"),
+        (["group", "x1", "dose", "x2", "x3"], "at least one column must be modelled"),
+        ([], "names no column"),
+    ],
+)
+def test_bad_condition_columns_are_named(groups, condition_on, message):
+    vae = make_vae(condition_on=condition_on)
+    with pytest.raises(ValueError, match=message):
+        vae.fit(groups)
+    assert not hasattr(vae, "module_")
+
+
+@pytest.mark.short_fits
+def test_missing_or_unknown_conditions_are_named(groups):
+    vae = make_vae(condition_on=["group", "dose"], max_epochs=2).fit(groups)
+    holed = groups.head(5).copy()
+    holed.loc[3, "dose"] = np.nan
+    with pytest.raises(ValueError, match="condition 'dose' is missing in row 3"):
+        vae.transform(holed)
+    with pytest.raises(ValueError, match="pass conditions="):
+        vae.sample(2)
+    with pytest.raises(ValueError, match="conditions lacks a value for 'dose'"):
+        vae.sample(2, conditions={"group": "a"})
+    with pytest.raises(ValueError, match="unknown categories"):
+        vae.sample(2, conditions={"group": "z", "dose": 1.0})
+    with pytest.raises(ValueError, match="conditions has 3 rows; 2 rows"):
+        vae.sample(2, conditions=groups[["group", "dose"]].head(3))
+    with pytest.raises(ValueError, match=r"shape \(n_rows, 2\)"):
+        vae.sample(2, conditions=np.zeros((2, 3)))
+    plain = make_vae(max_epochs=2).fit(groups[["x1", "x2"]])
+    with pytest.raises(ValueError, match="fitted with condition_on"):
+        plain.sample(2, conditions={"group": "a"})
+
+
+def test_sparse_input_is_refused_with_conditions():
+    X = sp.random(50, 4, density=0.5, format="csr", random_state=0)
+    with pytest.raises(ValueError, match="condition_on takes dense X"):
+        VAETransformer(condition_on=[0]).fit(X)
