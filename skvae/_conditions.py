@@ -119,35 +119,7 @@ class Conditions:
         (others are ignored) or an array with one column per condition, in
         ``condition_on``'s order.
         """
-        if conditions is None:
-            raise ValueError(
-                f"The model is conditioned on {self.keys!r}: pass conditions=, "
-                "a dict from each of them to a value, or a table of their values."
-            )
-        if isinstance(conditions, Mapping):
-            missing = [key for key in self.keys if key not in conditions]
-            if missing:
-                raise ValueError(f"conditions lacks a value for {missing[0]!r}.")
-            values = {key: np.repeat(conditions[key], n_rows) for key in self.keys}
-        elif _is_dataframe(conditions):
-            missing = [key for key in self.keys if key not in conditions.columns]
-            if missing:
-                raise ValueError(f"conditions lacks the column {missing[0]!r}.")
-            values = {key: conditions[key].to_numpy() for key in self.keys}
-        else:
-            table = np.asarray(conditions)
-            if table.ndim != 2 or table.shape[1] != len(self.keys):
-                raise ValueError(
-                    f"conditions as an array needs shape (n_rows, {len(self.keys)}), "
-                    f"a column for each of {self.keys!r}; got shape {table.shape}."
-                )
-            values = {key: table[:, j] for j, key in enumerate(self.keys)}
-        lengths = {len(column) for column in values.values()}
-        if lengths != {n_rows}:
-            raise ValueError(
-                f"conditions has {lengths.pop()} rows; {n_rows} rows are generated."
-            )
-        return self._encode(values)
+        return self._encode(self._raw(conditions, n_rows))
 
     def _encode(self, values: dict) -> np.ndarray:
         for key, column in values.items():
@@ -205,10 +177,33 @@ class Conditions:
         return rows
 
     def _raw(self, conditions, n_rows: int) -> dict:
-        """Each condition's values for ``n_rows`` rows, as given."""
+        """Each condition's values for ``n_rows`` rows, as ``conditions`` gives them."""
+        if conditions is None:
+            raise ValueError(
+                f"The model is conditioned on {self.keys!r}: pass conditions=, "
+                "a dict from each of them to a value, or a table of their values."
+            )
         if isinstance(conditions, Mapping):
-            return {key: np.repeat(conditions[key], n_rows) for key in self.keys}
-        if _is_dataframe(conditions):
-            return {key: conditions[key].to_numpy() for key in self.keys}
-        table = np.asarray(conditions)
-        return {key: table[:, j] for j, key in enumerate(self.keys)}
+            missing = [key for key in self.keys if key not in conditions]
+            if missing:
+                raise ValueError(f"conditions lacks a value for {missing[0]!r}.")
+            values = {key: np.repeat(conditions[key], n_rows) for key in self.keys}
+        elif _is_dataframe(conditions):
+            missing = [key for key in self.keys if key not in conditions.columns]
+            if missing:
+                raise ValueError(f"conditions lacks the column {missing[0]!r}.")
+            values = {key: conditions[key].to_numpy() for key in self.keys}
+        else:
+            table = np.asarray(conditions)
+            if table.ndim != 2 or table.shape[1] != len(self.keys):
+                raise ValueError(
+                    f"conditions as an array needs shape (n_rows, {len(self.keys)}), "
+                    f"a column for each of {self.keys!r}; got shape {table.shape}."
+                )
+            values = {key: table[:, j] for j, key in enumerate(self.keys)}
+        lengths = {len(column) for column in values.values()}
+        if lengths != {n_rows}:
+            raise ValueError(
+                f"conditions has {lengths.pop()} rows; {n_rows} rows are generated."
+            )
+        return values
