@@ -42,26 +42,17 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-from bench_mixed_table import adult, remove_cells
-from sklearn.compose import make_column_selector, make_column_transformer
+from bench_mixed_table import adult, mean_and_most_frequent, remove_cells
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-from sklearn.impute import IterativeImputer, SimpleImputer
+from sklearn.impute import IterativeImputer
 from threadpoolctl import threadpool_limits
 
 from skvae import VAEImputer
 
 
 def simple(X: pd.DataFrame, seed: int) -> pd.DataFrame:
-    imputer = make_column_transformer(
-        (SimpleImputer(), make_column_selector(dtype_include="number")),
-        (
-            SimpleImputer(strategy="most_frequent"),
-            make_column_selector(dtype_exclude="number"),
-        ),
-        verbose_feature_names_out=False,
-    ).set_output(transform="pandas")
-    return imputer.fit_transform(X)[X.columns]
+    return mean_and_most_frequent().fit_transform(X)[X.columns]
 
 
 def iterative(X: pd.DataFrame, seed: int, drop_first: bool = False) -> pd.DataFrame:

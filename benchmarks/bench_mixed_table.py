@@ -70,6 +70,21 @@ def one_hot_columns(impute: bool):
     )
 
 
+def mean_and_most_frequent():
+    """Numeric cells filled with their column's mean, text with its most frequent level.
+
+    A DataFrame in keeps its column names out.
+    """
+    return make_column_transformer(
+        (SimpleImputer(), make_column_selector(dtype_include="number")),
+        (
+            SimpleImputer(strategy="most_frequent"),
+            make_column_selector(dtype_exclude="number"),
+        ),
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+
+
 def reducers(k: int, seed: int) -> dict:
     return {
         "PCA": make_pipeline(one_hot_columns(impute=True), PCA(k, random_state=seed)),
@@ -133,17 +148,9 @@ def missing_cells(seeds: list[int]) -> None:
             X_train, X_test, y_train, y_test = split
             X_train = remove_cells(X_train, rate, rng)
             X_test = remove_cells(X_test, rate, rng)
-            imputer = make_column_transformer(
-                (SimpleImputer(), make_column_selector(dtype_include="number")),
-                (
-                    SimpleImputer(strategy="most_frequent"),
-                    make_column_selector(dtype_exclude="number"),
-                ),
-                verbose_feature_names_out=False,
-            ).set_output(transform="pandas")
             for name, steps in (
                 ("reads missing cells", []),
-                ("imputes, then the same", [imputer]),
+                ("imputes, then the same", [mean_and_most_frequent()]),
             ):
                 vae = VAETransformer(
                     latent_dim=8,

@@ -512,8 +512,8 @@ class BaseVAE(BaseEstimator):
         conditions = getattr(self, "_conditions", None)
         if conditions is None:
             return list(names) if names is not None else list(range(n_columns))
-        every = list(names) if names is not None else range(self.n_features_in_)
-        return [name for j, name in enumerate(every) if j not in conditions.positions]
+        modelled = conditions.modelled_positions(self.n_features_in_)
+        return modelled if names is None else list(names[modelled])
 
     def _families(self, n_columns: int) -> list[tuple[str, list[int]]]:
         """Each family of the model and the columns it models."""

@@ -100,9 +100,13 @@ class Conditions:
         dtypes = {key: X[key].dtype for key in keys} if frame else None
         return cls(positions, keys, encoder, encoded.shape[1], dtypes)
 
+    def modelled_positions(self, n_columns: int) -> list[int]:
+        """Positions of the modelled columns among ``n_columns`` columns of ``X``."""
+        return [j for j in range(n_columns) if j not in self.positions]
+
     def split(self, X):
         """``X``'s modelled columns (as ``X`` holds them) and its encoded conditions."""
-        modelled = [j for j in range(np.shape(X)[1]) if j not in self.positions]
+        modelled = self.modelled_positions(np.shape(X)[1])
         values = self._values(X, self.positions, self.keys)
         rest = X.iloc[:, modelled] if _is_dataframe(X) else np.asarray(X)[:, modelled]
         return rest, self._encode(values)
@@ -139,8 +143,12 @@ class Conditions:
         return {key: _column(X, j) for j, key in zip(positions, keys, strict=True)}
 
     @staticmethod
-    def _as_array(values: dict, keys) -> np.ndarray:
-        if all(_is_numeric(np.asarray(values[key])) for key in keys):
+    def _all_numeric(values: dict, keys) -> bool:
+        return all(_is_numeric(np.asarray(values[key])) for key in keys)
+
+    @classmethod
+    def _as_array(cls, values: dict, keys) -> np.ndarray:
+        if cls._all_numeric(values, keys):
             return np.column_stack([np.asarray(values[key], float) for key in keys])
         table = np.empty((len(values[keys[0]]), len(keys)), dtype=object)
         for j, key in enumerate(keys):
@@ -167,11 +175,9 @@ class Conditions:
                 table.insert(j, key, column)
             return table
         n_columns = modelled.shape[1] + len(self.keys)
-        numeric = all(_is_numeric(np.asarray(values[key])) for key in self.keys)
-        dtype = modelled.dtype if numeric else object
+        dtype = modelled.dtype if self._all_numeric(values, self.keys) else object
         rows = np.empty((n_rows, n_columns), dtype=dtype)
-        rest = [j for j in range(n_columns) if j not in self.positions]
-        rows[:, rest] = modelled
+        rows[:, self.modelled_positions(n_columns)] = modelled
         for j, key in zip(self.positions, self.keys, strict=True):
             rows[:, j] = values[key]
         return rows

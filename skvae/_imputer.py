@@ -12,7 +12,6 @@ from ._base import BaseVAE, _seed
 from ._data import seeded_global_rng
 from ._module import VAE
 from ._table import _is_dataframe, _present
-from ._threads import torch_threads
 
 
 class VAEImputer(TransformerMixin, BaseVAE):
@@ -228,18 +227,17 @@ class VAEImputer(TransformerMixin, BaseVAE):
             return self._map_importance_draws(X, VAE.conditional_mean)
         seed = _seed(self.random_state)
         generator = torch.Generator(self.device_).manual_seed(seed)
-        shape = (self.n_importance_samples, self.module_.latent_dim)
+        n_draws, latent_dim = self.n_importance_samples, self.module_.latent_dim
 
         def draw(x):
-            noise = torch.randn(
-                (shape[0], len(x), shape[1]), generator=generator, device=x.device
-            )
+            shape = (n_draws, len(x), latent_dim)
+            noise = torch.randn(shape, generator=generator, device=x.device)
             return self.module_.conditional_sample(x, noise, generator)
 
         # The likelihood draws from torch's global generator: seeded here, and
         # put back as it was afterwards.
-        with seeded_global_rng(seed, self.device_), torch_threads(self.n_threads):
-            return self._map_rows(X, draw, self.n_importance_samples)
+        with seeded_global_rng(seed, self.device_):
+            return self._map_rows(X, draw, n_draws)
 
     def _fill(self, X, values: np.ndarray):
         """``X`` with its missing cells taken from ``values``, in ``X``'s kind.
