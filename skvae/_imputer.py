@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import TransformerMixin
 from sklearn.impute import MissingIndicator
@@ -183,6 +184,15 @@ class VAEImputer(TransformerMixin, BaseVAE):
         "sample_posterior": ["boolean"],
         "add_indicator": ["boolean"],
     }
+
+    def _validate_X(self, X, reset: bool):
+        if sp.issparse(X):
+            raise TypeError(
+                "VAEImputer fills missing cells, which a sparse matrix does not "
+                "hold (its implicit cells are zeros): pass dense X, as "
+                "X.toarray()."
+            )
+        return super()._validate_X(X, reset)
 
     def _finish_fit(self, X, sample_weight):
         self.indicator_ = (

