@@ -29,6 +29,7 @@ from typing import ClassVar, cast
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 import torch
 from torch import nn
 from torch.distributions import (
@@ -666,6 +667,14 @@ class CategoricalFamily(Family):
         np.put_along_axis(one_hot, index, observed.astype(np.float64), axis=-1)
         return one_hot
 
+    def sparse_encoder_values(self, codes: np.ndarray) -> sp.csr_matrix:
+        """The columns one-hot as a sparse matrix: one stored 1 per observed cell."""
+        rows, columns = np.nonzero(~np.isnan(codes))
+        index = self.starts.numpy()[columns] + codes[rows, columns].astype(np.intp)
+        return sp.csr_matrix(
+            (np.ones(len(rows)), (rows, index)), shape=(len(codes), self.n_outputs)
+        )
+
     def link(self, output) -> torch.Tensor:
         """Each column's log-probabilities of its levels, side by side."""
         logits = (self.offset + output).split(self.n_levels, dim=-1)
@@ -964,25 +973,23 @@ class Likelihood(nn.Module):
         """
         values, scales = [], []
         for columns, family in zip(self.columns, self.families, strict=True):
-            values.append(
-                family.encoder_values(X if self.whole_rows else X[:, columns])
-            )
+            block = X if self.whole_rows else X[:, columns]
+            if _one_hot_too_large(family, block.shape[0]):
+                values.append(
+                    cast(CategoricalFamily, family).sparse_encoder_values(block)
+                )
+            else:
+                values.append(_mean_for_missing(family.encoder_values(block)))
             standardisation = family.input_standardisation()
             scale = np.ones(family.n_outputs)
             if standardisation is not None:
                 scale = standardisation[1].detach().cpu().double().numpy()
             scales.append(scale)
         if len(values) == 1:
-            joined, scale = values[0], scales[0]
-        else:
-            joined = (
-                sp.hstack(values, format="csr") if sp.issparse(X) else np.hstack(values)
-            )
-            scale = np.concatenate(scales)
-        if not sp.issparse(joined) and np.isnan(joined).any():
-            # Missing cells take their column's mean: they move no component.
-            joined = np.where(np.isnan(joined), column_means(joined), joined)
-        return joined, scale
+            return values[0], scales[0]
+        if any(sp.issparse(block) for block in values):
+            return sp.hstack(values, format="csr"), np.concatenate(scales)
+        return np.hstack(values), np.concatenate(scales)
 
     # ---------------------------------------------------------------- the domain
 
@@ -1046,3 +1053,26 @@ def _block_log_prob(family: Family, output: torch.Tensor, x: torch.Tensor):
         stored, zero, columns
     )
     return at_zero.index_add(-1, rows, correction) + family.row_log_prob(x)
+
+
+def _one_hot_too_large(family: Family, n_rows: int) -> bool:
+    """Whether a categorical block's dense one-hot exceeds ``working_memory``.
+
+    Such a block reaches the PCA start as a sparse matrix instead, so that
+    columns of thousands of levels cost memory by their rows, not their levels.
+    """
+    if not isinstance(family, CategoricalFamily):
+        return False
+    budget = sklearn.get_config()["working_memory"] * 2**20
+    return n_rows * family.n_outputs * 8 > budget
+
+
+def _mean_for_missing(values):
+    """Dense values with each missing cell at its column's mean.
+
+    A cell at its column's mean moves no principal component. Sparse values
+    are returned as they are.
+    """
+    if sp.issparse(values) or not np.isnan(values).any():
+        return values
+    return np.where(np.isnan(values), column_means(values), values)

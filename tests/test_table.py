@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
@@ -293,3 +294,20 @@ def test_columns_a_family_cannot_take_are_named(make_vae, column, likelihood, me
         ValueError, match=f"Column 1 of X cannot be modelled.*{message}"
     ):
         make_vae(likelihood=likelihood).fit(X)
+
+
+def test_a_one_hot_wider_than_working_memory_reaches_the_pca_start_sparse(
+    table, make_vae
+):
+    table = table.copy()
+    table.loc[3, "mass"] = np.nan  # a missing cell, filled with the mean
+    vae = make_vae(likelihood="auto").fit(table)
+    X = vae._validate_X(table, reset=False)
+    likelihood = vae.module_.likelihood
+    dense, scale = likelihood.encoder_features(X)
+    with sklearn.config_context(working_memory=0.001):  # about 1 kB
+        wide, wide_scale = likelihood.encoder_features(X)
+    assert not sparse.issparse(dense) and sparse.issparse(wide)
+    assert_allclose(wide.toarray(), dense)
+    assert_array_equal(wide_scale, scale)
+    assert not np.isnan(dense).any()
