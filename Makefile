@@ -63,6 +63,7 @@ benchmark: $(SYNTHETIC_STAMP)
 	$(BIN)/python benchmarks/bench_impute_mixed.py
 	$(BIN)/python benchmarks/bench_conditional.py
 	$(BIN)/python benchmarks/bench_synthetic.py --seeds 0 1
+	$(BIN)/python benchmarks/bench_many_levels.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
