@@ -5,8 +5,8 @@ cities or product codes are), two text columns of 2 and 3 levels and a
 number. ``VAETransformer()`` (``likelihood="auto"``) trains for 3 epochs
 (``partial_fit``), then ``transform``, ``score_samples`` of 5,000 rows (each
 row's 50 importance draws decode all the levels) and ``sample(50_000)`` run;
-the script prints the process's peak resident memory after each step. A dense float64 one-hot of the wide column alone would take
-about 1.4 GB.
+the script prints the process's peak resident memory after each step. A
+dense float64 one-hot of the wide column alone would take about 1.4 GB.
 
 Run: ``.venv/bin/python benchmarks/bench_many_levels.py``.
 """

@@ -7,8 +7,8 @@ Real tables mix numbers, integers, booleans and text, and miss some cells.
 With its default ``likelihood="auto"``, :class:`skvae.VAETransformer` gives
 each column of a DataFrame a likelihood that fits its dtype (a softmax over
 the levels of a text or category column, a Gaussian for a number) and gives
-DataFrames with the same columns and dtypes back. This example maps the Palmer penguins in two
-dimensions, generates synthetic penguins, and asks
+DataFrames with the same columns and dtypes back. This example maps the
+Palmer penguins in two dimensions, generates synthetic penguins, and asks
 :class:`skvae.VAEOutlierDetector` which penguins are unusual, and in which
 columns.
 """
