@@ -661,11 +661,7 @@ class CategoricalFamily(Family):
             index = self.starts + torch.where(observed, codes, 0.0).long()
             one_hot = codes.new_zeros(*codes.shape[:-1], self.n_outputs)
             return one_hot.scatter_(-1, index, observed.to(codes.dtype))
-        observed = ~np.isnan(codes)
-        index = self.starts.numpy() + np.where(observed, codes, 0).astype(np.intp)
-        one_hot = np.zeros((codes.shape[0], self.n_outputs))
-        np.put_along_axis(one_hot, index, observed.astype(np.float64), axis=-1)
-        return one_hot
+        return self.sparse_encoder_values(codes).toarray()
 
     def sparse_encoder_values(self, codes: np.ndarray) -> sp.csr_matrix:
         """The columns one-hot as a sparse matrix: one stored 1 per observed cell."""
@@ -974,10 +970,11 @@ class Likelihood(nn.Module):
         values, scales = [], []
         for columns, family in zip(self.columns, self.families, strict=True):
             block = X if self.whole_rows else X[:, columns]
-            if _one_hot_too_large(family, block.shape[0]):
-                values.append(
-                    cast(CategoricalFamily, family).sparse_encoder_values(block)
-                )
+            if isinstance(family, CategoricalFamily) and _exceeds_working_memory(
+                block.shape[0] * family.n_outputs
+            ):
+                # columns of thousands of levels cost memory by their rows
+                values.append(family.sparse_encoder_values(block))
             else:
                 values.append(_mean_for_missing(family.encoder_values(block)))
             standardisation = family.input_standardisation()
@@ -1055,16 +1052,9 @@ def _block_log_prob(family: Family, output: torch.Tensor, x: torch.Tensor):
     return at_zero.index_add(-1, rows, correction) + family.row_log_prob(x)
 
 
-def _one_hot_too_large(family: Family, n_rows: int) -> bool:
-    """Whether a categorical block's dense one-hot exceeds ``working_memory``.
-
-    Such a block reaches the PCA start as a sparse matrix instead, so that
-    columns of thousands of levels cost memory by their rows, not their levels.
-    """
-    if not isinstance(family, CategoricalFamily):
-        return False
-    budget = sklearn.get_config()["working_memory"] * 2**20
-    return n_rows * family.n_outputs * 8 > budget
+def _exceeds_working_memory(n_values: int) -> bool:
+    """Whether ``n_values`` float64 values exceed scikit-learn's ``working_memory``."""
+    return n_values * 8 > sklearn.get_config()["working_memory"] * 2**20
 
 
 def _mean_for_missing(values):
