@@ -11,10 +11,9 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -25,7 +24,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._conditions import Conditions
+from ._conditions import Conditions, condition_keys
 from ._data import (
     device_is_available,
     host_batches,
@@ -42,6 +41,7 @@ from ._likelihoods import (
     check_block,
     family_class,
 )
+from ._missing import check_missing_cells, has_missing, refuse_empty_columns
 from ._module import ACTIVATIONS, VAE
 from ._ranking import RankingValidation, parse_ranking
 from ._table import CATEGORICAL, TableLayout, _is_dataframe, uses_layout
@@ -56,45 +56,6 @@ from ._training import (
 
 # Independent streams of random numbers drawn from one fit's seed.
 _TRAINING, _NOISE, _SPLIT, _SCORING = range(4)
-
-
-def _check_missing_cells(X) -> None:
-    """Refuse rows with no observed cell, and NaN in sparse matrices.
-
-    Skipped, as scikit-learn's scan for NaN is, under ``assume_finite=True``.
-    """
-    if get_config()["assume_finite"]:
-        return
-    if sp.issparse(X):
-        if np.isnan(X.data).any():
-            raise ValueError(
-                "Sparse X holds NaN: missing cells are read from dense X only. "
-                "Pass X.toarray(), or fill the missing cells."
-            )
-        return
-    if not np.isnan(X.sum()):
-        return
-    empty = np.flatnonzero(np.isnan(X).all(axis=1))
-    if empty.size:
-        raise ValueError(
-            f"Row {empty[0]} of X has no observed cell (all NaN); "
-            f"{empty.size} row(s) are like it. Drop them: a model has nothing "
-            "to read in them."
-        )
-
-
-def _refuse_empty_columns(X, names, sample_weight) -> None:
-    """Refuse training columns with no observed cell of positive weight."""
-    if sp.issparse(X) or not np.isnan(X.sum()):
-        return
-    observed_weight = sample_weight @ ~np.isnan(X)
-    empty = np.flatnonzero(observed_weight == 0)
-    if empty.size:
-        raise ValueError(
-            f"Column {names[empty[0]]!r} of X has no observed cell (all NaN, or "
-            "of sample weight 0): there is nothing to learn it from. Drop the "
-            "column."
-        )
 
 
 def _refuse_text_columns(X, likelihood: str) -> None:
@@ -355,6 +316,9 @@ class BaseVAE(BaseEstimator):
         given_X = X  # as the caller passed it, feature names included
         with _rollback_on_error(self):
             continuing = hasattr(self, "module_") and (incremental or self.warm_start)
+            continued_by = "partial_fit" if incremental else "warm_start=True"
+            if continuing:
+                self._check_conditions_unchanged(continued_by)
             X, sample_weight = self._validate_training_data(
                 X, sample_weight, reset=not continuing
             )
@@ -375,7 +339,6 @@ class BaseVAE(BaseEstimator):
                 _derived_seed(seed, _NOISE, epochs_done)
             )
             if continuing:
-                continued_by = "partial_fit" if incremental else "warm_start=True"
                 module = self._continued_module(continued_by)
             else:
                 module = self._new_module(X, sample_weight, generator)
@@ -497,7 +460,7 @@ class BaseVAE(BaseEstimator):
                 check_block(
                     family_class(family), family, block, [names[j] for j in columns]
                 )
-            _refuse_empty_columns(modelled, names, sample_weight)
+            refuse_empty_columns(modelled, names, sample_weight)
         else:
             self.module_.likelihood.check_domain(modelled, names)
         return X, sample_weight
@@ -510,10 +473,25 @@ class BaseVAE(BaseEstimator):
         """
         names = getattr(self, "feature_names_in_", None)
         conditions = getattr(self, "_conditions", None)
-        if conditions is None:
+        left_out = getattr(self, "_left_out", [])
+        if conditions is None and not left_out:
             return list(names) if names is not None else list(range(n_columns))
-        modelled = conditions.modelled_positions(self.n_features_in_)
+        modelled = (
+            list(range(self.n_features_in_))
+            if conditions is None
+            else conditions.modelled_positions(self.n_features_in_)
+        )
+        modelled = [j for i, j in enumerate(modelled) if i not in left_out]
         return modelled if names is None else list(names[modelled])
+
+    def _columns_to_leave_out(self, X) -> list[int]:
+        """Positions of the columns of ``X`` (conditions taken out) not to model.
+
+        Learned once, in ``fit``; every later ``X`` is read without them.
+        None here; :class:`VAEImputer` leaves out columns with no observed
+        cell.
+        """
+        return []
 
     def _families(self, n_columns: int) -> list[tuple[str, list[int]]]:
         """Each family of the model and the columns it models."""
@@ -534,8 +512,7 @@ class BaseVAE(BaseEstimator):
                 options = {"n_levels": layout.n_levels(columns)}
             block = X if len(columns) == X.shape[1] else X[:, columns]
             blocks.append((columns, family.from_data(block, sample_weight, **options)))
-        missing = not sp.issparse(X) and bool(np.isnan(X).any())
-        likelihood = Likelihood(blocks, missing_indicators=missing)
+        likelihood = Likelihood(blocks, missing_indicators=has_missing(X))
         return VAE(
             **self._architecture(),
             likelihood=likelihood,
@@ -614,10 +591,20 @@ class BaseVAE(BaseEstimator):
             validate_data(self, X, skip_check_array=True, reset=reset)
             X, encoded = conditions.split(X)
         if reset:
+            self._left_out = self._columns_to_leave_out(X)
+        left_out = getattr(self, "_left_out", [])
+        all_columns_checked = conditions is None and not left_out
+        if left_out:
+            if conditions is None:
+                validate_data(self, X, skip_check_array=True, reset=reset)
+            if not hasattr(X, "shape"):  # a list of rows
+                X = np.asarray(X)
+            X = _safe_indexing(X, np.setdiff1d(np.arange(X.shape[1]), left_out), axis=1)
+        if reset:
             self._table_layout = self._learn_layout(X)
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
-            if not reset and conditions is None:
+            if not reset and all_columns_checked:
                 # scikit-learn's message for columns renamed or reordered
                 _check_feature_names(self, X, reset=False)
             X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
@@ -628,11 +615,11 @@ class BaseVAE(BaseEstimator):
             "dtype": (np.float64, np.float32),
             "ensure_all_finite": "allow-nan",
         }
-        if conditions is None:
+        if all_columns_checked:
             X = validate_data(self, X, reset=reset, **checks)
         else:
             X = check_array(X, **checks)
-        _check_missing_cells(X)
+        check_missing_cells(X)
         if reset:
             names = self._column_names(X.shape[1])
             self.likelihoods_ = (
@@ -685,6 +672,17 @@ class BaseVAE(BaseEstimator):
             "hidden_layer_sizes": sizes,
             "activation": self.activation,
         }
+
+    def _check_conditions_unchanged(self, continued_by: str) -> None:
+        """Raise a ``ValueError`` if ``condition_on`` changed since the fit."""
+        fitted = [] if self._conditions is None else self._conditions.keys
+        wanted = condition_keys(self.condition_on)
+        if wanted != fitted:
+            raise ValueError(
+                f"{continued_by} continues training the fitted network, but "
+                f"condition_on changed from {fitted or None!r} to "
+                f"{wanted or None!r}. {_START_ANEW[continued_by]}"
+            )
 
     def _continued_module(self, continued_by: str) -> VAE:
         """A copy of the fitted network to train on, if the parameters still fit it.

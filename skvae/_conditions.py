@@ -19,6 +19,15 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from ._table import CATEGORICAL, _auto_family, _column, _is_dataframe, _present
 
 
+def condition_keys(condition_on) -> list:
+    """The columns ``condition_on`` names, as a list (empty for None)."""
+    if condition_on is None:
+        return []
+    if isinstance(condition_on, str | int | np.integer):
+        return [condition_on]
+    return list(condition_on)
+
+
 def _is_numeric(column: np.ndarray) -> bool:
     return column.dtype.kind in "biuf"
 
@@ -59,11 +68,7 @@ class Conditions:
             )
         frame = _is_dataframe(X)
         columns = list(X.columns) if frame else list(range(np.shape(X)[1]))
-        keys = (
-            [condition_on]
-            if isinstance(condition_on, str | int | np.integer)
-            else list(condition_on)
-        )
+        keys = condition_keys(condition_on)
         if not keys:
             raise ValueError(
                 "condition_on names no column; pass None for no condition."

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
+
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import TransformerMixin
 from sklearn.impute import MissingIndicator
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _num_features,
+    check_array,
+    check_is_fitted,
+)
 
 from ._base import BaseVAE, _seed
 from ._data import seeded_global_rng
@@ -56,6 +64,12 @@ class VAEImputer(TransformerMixin, BaseVAE):
         integer gives the same completion on every call, and imputers with
         different seeds give the several completions of multiple imputation,
         as with :class:`~sklearn.impute.IterativeImputer`.
+    keep_empty_features : bool, default=False
+        What to do with a column that has no observed cell in ``fit``: the
+        model cannot learn it, so it is left out of the model and, by
+        default, of ``transform``'s output, with a warning, as
+        :class:`~sklearn.impute.SimpleImputer` does. With ``True`` it stays
+        in the output, its cells filled with 0.
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` of the columns
         that had missing cells in ``fit``, as :class:`~sklearn.impute.SimpleImputer`
@@ -142,6 +156,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         verbose=0,
         warm_start=False,
         sample_posterior=False,
+        keep_empty_features=False,
         add_indicator=False,
     ):
         super().__init__(
@@ -175,6 +190,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             warm_start=warm_start,
         )
         self.sample_posterior = sample_posterior
+        self.keep_empty_features = keep_empty_features
         self.add_indicator = add_indicator
 
     _auto_numeric_family = "laplace"
@@ -182,17 +198,44 @@ class VAEImputer(TransformerMixin, BaseVAE):
     _parameter_constraints = {
         **BaseVAE._parameter_constraints,
         "sample_posterior": ["boolean"],
+        "keep_empty_features": ["boolean"],
         "add_indicator": ["boolean"],
     }
 
     def _validate_X(self, X, reset: bool):
         if sp.issparse(X):
             raise TypeError(
-                "VAEImputer fills missing cells, which a sparse matrix does not "
-                "hold (its implicit cells are zeros): pass dense X, as "
-                "X.toarray()."
+                "VAEImputer takes dense X only, not a sparse matrix: pass "
+                "X.toarray(), in which the stored NaN stay the missing cells and "
+                "the entries not stored are zeros."
             )
         return super()._validate_X(X, reset)
+
+    def _columns_to_leave_out(self, X) -> list[int]:
+        """The columns with no observed cell, unless every column is so.
+
+        Their names (or positions) are kept in ``_left_out_names``.
+        """
+        self._left_out_names = []
+        if not _is_dataframe(X):
+            X = np.asarray(X, dtype=object)
+            if X.ndim != 2:
+                return []  # left to validation's message
+        empty = np.flatnonzero(np.isnan(_holes(X)).all(axis=0))
+        if empty.size == _num_features(X):
+            empty = empty[:0]  # left to the message on rows with no observed cell
+        columns = getattr(X, "columns", None)
+        names = list(range(_num_features(X))) if columns is None else list(columns)
+        self._left_out_names = [names[j] for j in empty]
+        if empty.size and not self.keep_empty_features:
+            warnings.warn(
+                f"Skipping features without any observed values: "
+                f"{self._left_out_names}. They are left out of transform's "
+                "output; keep_empty_features=True keeps them, filled with 0.",
+                UserWarning,
+                stacklevel=8,  # the caller of fit, past scikit-learn's fit wrapper
+            )
+        return empty.tolist()
 
     def _finish_fit(self, X, sample_weight):
         self.indicator_ = (
@@ -227,7 +270,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             return np.hstack([filled, indicator])
         import pandas as pd
 
-        names = self.get_feature_names_out()[self.n_features_in_ :]
+        names = self.get_feature_names_out()[filled.shape[1] :]
         indicator = pd.DataFrame(indicator, columns=names, index=filled.index)
         return pd.concat([filled, indicator], axis=1)
 
@@ -255,16 +298,56 @@ class VAEImputer(TransformerMixin, BaseVAE):
         ``values`` holds the modelled columns; a conditional model's
         conditions are observed in every row.
         """
-        conditions = self._conditions and self._conditions.table_of(X)
-        rows = self._as_rows(values, conditions)
+        rows = self._with_left_out_columns(self._as_table(values))
+        if self._conditions is not None:
+            conditions = self._conditions.table_of(X)
+            rows = self._conditions.assemble(rows, conditions, len(values))
         if _is_dataframe(rows):
             rows.index = X.index
-            return X.where(X.notna(), rows)
-        if self._table_layout is None and self._conditions is None:
-            observed = self._validate_X(X, reset=False)
+            filled = X.where(X.notna(), rows)
         else:
-            observed = np.asarray(X, dtype=rows.dtype)
-        return np.where(_present(observed), observed, rows)
+            observed = (
+                check_array(X, dtype=rows.dtype, ensure_all_finite="allow-nan")
+                if self._table_layout is None and self._conditions is None
+                else np.asarray(X, dtype=rows.dtype)
+            )
+            filled = np.where(_present(observed), observed, rows)
+        return self._without_empty_columns(filled)
+
+    def _with_left_out_columns(self, rows):
+        """Decoded rows with the columns left out of the model put back, as 0."""
+        if not self._left_out:
+            return rows
+        if not _is_dataframe(rows):
+            kept = np.setdiff1d(
+                np.arange(rows.shape[1] + len(self._left_out)), self._left_out
+            )
+            full = np.zeros(
+                (rows.shape[0], kept.size + len(self._left_out)), rows.dtype
+            )
+            full[:, kept] = rows
+            return full
+        rows = rows.copy()
+        # in increasing order of position: each lands in its place
+        for j, name in zip(self._left_out, self._left_out_names, strict=True):
+            rows.insert(j, name, 0.0)
+        return rows
+
+    def _empty_positions(self) -> list[int]:
+        """Positions among all of ``X``'s columns of those left out of the model."""
+        modelled: Sequence[int] = range(self.n_features_in_)
+        if self._conditions is not None:
+            modelled = self._conditions.modelled_positions(self.n_features_in_)
+        return [modelled[j] for j in self._left_out]
+
+    def _without_empty_columns(self, filled):
+        """``filled`` without the empty columns, unless ``keep_empty_features``."""
+        if self.keep_empty_features or not self._left_out:
+            return filled
+        empty = self._empty_positions()
+        if _is_dataframe(filled):
+            return filled.drop(columns=filled.columns[empty])
+        return np.delete(filled, empty, axis=1)
 
     def get_feature_names_out(self, input_features=None):
         """The input's column names, then those of the indicator's columns.
@@ -285,13 +368,18 @@ class VAEImputer(TransformerMixin, BaseVAE):
         check_is_fitted(self)
         names = _check_feature_names_in(self, input_features)
         if self.indicator_ is None:
-            return names
-        return np.concatenate([names, self.indicator_.get_feature_names_out(names)])
+            return self._without_empty_columns(names[None])[0]
+        return np.concatenate(
+            [
+                self._without_empty_columns(names[None])[0],
+                self.indicator_.get_feature_names_out(names),
+            ]
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64"]
-        tags.input_tags.sparse = False  # sparse input reads no missing cells
+        tags.input_tags.sparse = False  # fills are computed for dense rows only
         return tags
 
 

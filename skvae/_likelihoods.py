@@ -45,6 +45,14 @@ from torch.distributions import (
 )
 from torch.nn import functional as F
 
+from ._data import canonical_csr
+from ._missing import (
+    filled_with,
+    first_column_with_missing,
+    has_missing,
+    missing_cells,
+    zero_filled,
+)
 from ._sparse_log_prob import (
     FusedSparseTerms,
     LinearSparseLogProb,
@@ -69,18 +77,25 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def column_means(X, sample_weight=None) -> np.ndarray:
-    """Weighted mean of each column of a dense array or sparse matrix."""
+    """Weighted mean of each column of a dense array or sparse matrix.
+
+    Missing cells (NaN) are left out: each column's mean over its observed
+    cells.
+    """
     if sample_weight is None:
         sample_weight = np.ones(X.shape[0])
     weights = np.asarray(sample_weight, dtype=np.float64) / np.sum(sample_weight)
     if sp.issparse(X):
-        return np.asarray(weights @ X, dtype=np.float64).ravel()
+        totals = np.asarray(weights @ zero_filled(X), dtype=np.float64).ravel()
+        if not has_missing(X):
+            return totals
+        missing = np.asarray(weights @ missing_cells(X), dtype=np.float64).ravel()
+        return totals / (1.0 - missing)
     # Not ``weights @ X``: NumPy would hand that to a multi-threaded BLAS whose
     # threads then spin for a while after the call, taking cores from training.
     observed = ~np.isnan(X)
     if observed.all():
         return np.einsum("i,ij->j", weights, X)
-    # Missing cells are left out: each column's mean over its observed cells.
     totals = np.einsum("i,ij->j", weights, np.where(observed, X, 0.0))
     return totals / np.einsum("i,ij->j", weights, observed)
 
@@ -116,32 +131,26 @@ def _column_ranges(X) -> tuple[np.ndarray, np.ndarray]:
     """
     if not sp.issparse(X):
         return np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
-    X = _canonical(X)
+    X = canonical_csr(X)
     low = np.full(X.shape[1], np.inf)
     high = np.full(X.shape[1], -np.inf)
-    np.minimum.at(low, X.indices, X.data)
-    np.maximum.at(high, X.indices, X.data)
+    np.fmin.at(low, X.indices, X.data)  # fmin and fmax pass over NaN
+    np.fmax.at(high, X.indices, X.data)
     has_zeros = np.bincount(X.indices, minlength=X.shape[1]) < X.shape[0]
     low[has_zeros] = np.minimum(low[has_zeros], 0.0)
     high[has_zeros] = np.maximum(high[has_zeros], 0.0)
+    unobserved = low > high  # every cell a stored NaN
+    low[unobserved] = high[unobserved] = np.nan
     return low, high
-
-
-def _canonical(X) -> sp.csr_matrix:
-    """A CSR matrix of ``X``'s values, one stored entry per cell at most."""
-    X = sp.csr_matrix(X)
-    if not X.has_canonical_format:
-        X = X.copy()  # never change the caller's arrays
-        X.sum_duplicates()
-    return X
 
 
 def _fractional_columns(X) -> np.ndarray:
     """Whether each column holds a value that is not a whole number."""
     if sp.issparse(X):
-        X = _canonical(X)
+        X = canonical_csr(X)
         fractional = np.zeros(X.shape[1], dtype=bool)
-        fractional[X.indices[X.data != np.round(X.data)]] = True
+        whole = (X.data == np.round(X.data)) | np.isnan(X.data)
+        fractional[X.indices[~whole]] = True
         return fractional
     # A block of rows at a time: rounding makes a copy of what it rounds.
     fractional = np.zeros(X.shape[1], dtype=bool)
@@ -861,6 +870,8 @@ class Likelihood(nn.Module):
         if not (x.is_sparse and self.whole_rows and terms is not None):
             return self.log_prob(output_layer(hidden), x)
         rows, columns, values = nonzeros(x)
+        if values.isnan().any():  # missing cells: the fused step reads none
+            return self.log_prob(output_layer(hidden), x)
         fused = LinearSparseLogProb.apply(
             hidden,
             output_layer.weight,
@@ -890,7 +901,8 @@ class Likelihood(nn.Module):
             per_column = at_zero.expand_as(parameter).clone()
             rows, columns, values = nonzeros(x_block)
             stored = parameter[..., rows, columns]
-            per_column[..., rows, columns] = family.log_prob(stored, values, columns)
+            terms = _observed_log_prob(family, stored, values, columns)
+            per_column[..., rows, columns] = terms.masked_fill(values.isnan(), math.nan)
             parts.append(per_column)
         return self._in_column_order(parts)
 
@@ -942,10 +954,7 @@ class Likelihood(nn.Module):
         so that the batch stays sparse.
         """
         if x.is_sparse:
-            if not self.whole_rows:
-                raise ValueError("Sparse X takes one likelihood for all its columns.")
-            family = self.families[0]
-            return family.encoder_values(x), family.input_standardisation()
+            return self._sparse_encoder_input(x)
         parts = []
         for family, x_block, _ in self._blocks(x, None):
             values = family.encoder_values(x_block)
@@ -957,6 +966,44 @@ class Likelihood(nn.Module):
         if self.missing_indicators:
             parts.append(x.isnan().to(x.dtype))
         return (parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)), None
+
+    def _sparse_encoder_input(self, x: torch.Tensor):
+        """``encoder_input`` of a sparse batch, one family for all its columns.
+
+        A missing cell (a stored NaN) reaches the first layer as the shift of
+        its column, which the standardisation takes to 0 as for dense rows,
+        and the missing indicators follow as sparse columns of their own.
+        """
+        if not self.whole_rows:
+            raise ValueError("Sparse X takes one likelihood for all its columns.")
+        family = self.families[0]
+        rows, columns, values = nonzeros(family.encoder_values(x))
+        standardisation = family.input_standardisation()
+        missing = values.isnan()
+        shift = 0.0 if standardisation is None else standardisation[0][columns]
+        values = torch.where(missing, shift, values)
+        n_rows, n_features = x.shape
+        indices = torch.stack([rows, columns])
+        if self.missing_indicators:
+            indicator_indices = indices[:, missing]
+            indicator_indices[1] += n_features
+            # the indicators of each row after its values: row-major order
+            indices = torch.cat([indices, indicator_indices], dim=1)
+            values = torch.cat([values, torch.ones_like(values[missing])])
+            if standardisation is not None:
+                shift, scale = standardisation
+                standardisation = (
+                    torch.cat([shift, torch.zeros_like(shift)]),
+                    torch.cat([scale, torch.ones_like(scale)]),
+                )
+        encoded = torch.sparse_coo_tensor(
+            indices,
+            values,
+            (n_rows, self.n_encoder_inputs),
+            is_coalesced=not self.missing_indicators,  # else sorted just below
+            check_invariants=False,
+        )
+        return encoded.coalesce(), standardisation
 
     def encoder_features(self, X):
         """``X`` as the encoder sees it, on the host, but for the shift.
@@ -1009,8 +1056,8 @@ def check_block(family: type[Family], name: str, X, names: Sequence) -> None:
 
     Also if it has a missing cell (NaN) that the family cannot leave out.
     """
-    if not family.accepts_missing and not sp.issparse(X) and np.isnan(X).any():
-        j = int(np.flatnonzero(np.isnan(X).any(axis=0))[0])
+    j = None if family.accepts_missing else first_column_with_missing(X)
+    if j is not None:
         raise ValueError(
             f"likelihood={name!r} models each row's total, which a missing cell "
             f"leaves unknown, but column {names[j]!r} of X has NaN. Fill the "
@@ -1023,12 +1070,16 @@ def _zero(like: torch.Tensor) -> torch.Tensor:
     return torch.zeros((), dtype=like.dtype, device=like.device)
 
 
-def _observed_log_prob(family: Family, parameter: torch.Tensor, x: torch.Tensor):
-    """``family.log_prob`` of each cell of dense ``x``, 0 where a cell is NaN."""
+def _observed_log_prob(family: Family, parameter, x: torch.Tensor, features=ALL):
+    """``family.log_prob`` of each value of dense ``x``, 0 where a value is NaN.
+
+    ``x`` is a dense batch, or the stored values of a sparse one with their
+    ``features``.
+    """
     missing = x.isnan()
     if not missing.any():
-        return family.log_prob(parameter, x)
-    terms = family.log_prob(parameter, x.masked_fill(missing, 0.0))
+        return family.log_prob(parameter, x, features)
+    terms = family.log_prob(parameter, x.masked_fill(missing, 0.0), features)
     return terms.masked_fill(missing, 0.0)
 
 
@@ -1046,7 +1097,7 @@ def _block_log_prob(family: Family, output: torch.Tensor, x: torch.Tensor):
     zero = _zero(parameter)
     at_zero = family.log_prob(parameter, zero).expand_as(parameter).sum(-1)
     stored = parameter[..., rows, columns]
-    correction = family.log_prob(stored, values, columns) - family.log_prob(
+    correction = _observed_log_prob(family, stored, values, columns) - family.log_prob(
         stored, zero, columns
     )
     return at_zero.index_add(-1, rows, correction) + family.row_log_prob(x)
@@ -1058,11 +1109,11 @@ def _exceeds_working_memory(n_values: int) -> bool:
 
 
 def _mean_for_missing(values):
-    """Dense values with each missing cell at its column's mean.
+    """``values`` with each missing cell at its column's mean.
 
     A cell at its column's mean moves no principal component. Sparse values
-    are returned as they are.
+    stay sparse.
     """
-    if sp.issparse(values) or not np.isnan(values).any():
+    if not has_missing(values):
         return values
-    return np.where(np.isnan(values), column_means(values), values)
+    return filled_with(values, column_means(values))

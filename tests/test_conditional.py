@@ -140,3 +140,22 @@ def test_sparse_input_is_refused_with_conditions():
     X = sp.random(50, 4, density=0.5, format="csr", random_state=0)
     with pytest.raises(ValueError, match="condition_on takes dense X"):
         VAETransformer(condition_on=[0]).fit(X)
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("continue_by", ["warm_start", "partial_fit"])
+def test_continuing_after_condition_on_changed_is_refused(groups, continue_by):
+    vae = make_vae(condition_on="group", max_epochs=2).fit(groups)
+    network = vae.module_
+    vae.set_params(condition_on=["group", "dose"], warm_start=True)
+    with pytest.raises(ValueError, match=r"condition_on changed from \['group'\]"):
+        if continue_by == "warm_start":
+            vae.fit(groups)
+        else:
+            vae.partial_fit(groups)
+    assert vae.module_ is network
+    vae.set_params(condition_on=None)
+    with pytest.raises(ValueError, match=r"changed from \['group'\] to None"):
+        vae.fit(groups)
+    vae.set_params(condition_on="group")
+    vae.fit(groups)  # the same conditions continue

@@ -159,6 +159,70 @@ def test_sparse_input_is_refused_before_any_change():
     from scipy import sparse
 
     imputer = VAEImputer()
-    with pytest.raises(TypeError, match="pass dense X"):
+    with pytest.raises(TypeError, match="takes dense X only"):
         imputer.fit(sparse.csr_matrix(np.eye(5)))
     assert not hasattr(imputer, "module_")
+
+
+@pytest.fixture
+def with_empty_column(correlated):
+    """``correlated``'s holed rows as a table whose column ``c`` is all missing."""
+    _, holed = correlated
+    frame = pd.DataFrame(holed, columns=list("abcde"))
+    frame["a"] = correlated[0][:, 0]  # every row keeps an observed cell
+    frame["c"] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize("container", [np.asarray, pd.DataFrame])
+def test_an_empty_column_is_dropped_with_a_warning_as_simple_imputer_does(
+    with_empty_column, container
+):
+    X = container(with_empty_column)
+    imputer = make_imputer(add_indicator=True)
+    with pytest.warns(UserWarning, match=r"without any observed values: \[.?(2|c)"):
+        filled = imputer.fit_transform(X)
+    expected = SimpleImputer(add_indicator=True).fit(X)
+    with pytest.warns(UserWarning, match="without any observed values"):
+        assert filled.shape == expected.transform(X).shape
+    assert list(imputer.get_feature_names_out()) == list(
+        expected.get_feature_names_out()
+    )
+    assert list(imputer.likelihoods_) == (
+        ["a", "b", "d", "e"] if container is pd.DataFrame else [0, 1, 3, 4]
+    )
+    kept = np.asarray(with_empty_column.drop(columns="c"))
+    observed = ~np.isnan(kept)
+    assert_array_equal(np.asarray(filled)[:, :4][observed], kept[observed])
+
+
+@pytest.mark.parametrize("container", [np.asarray, pd.DataFrame])
+def test_keep_empty_features_fills_an_empty_column_with_zeros(
+    with_empty_column, container
+):
+    X = container(with_empty_column)
+    imputer = make_imputer(keep_empty_features=True, add_indicator=True)
+    filled = imputer.fit_transform(X)
+    expected = SimpleImputer(keep_empty_features=True, add_indicator=True).fit(X)
+    assert list(imputer.get_feature_names_out()) == list(
+        expected.get_feature_names_out()
+    )
+    values = np.asarray(filled, dtype=float)
+    assert_array_equal(values[:, 2], 0.0)
+    observed = ~np.isnan(np.asarray(with_empty_column))
+    assert_array_equal(values[:, :5][observed], np.asarray(X)[observed])
+    assert not np.isnan(values).any()
+    # a cell observed later in the empty column is an observed cell: unchanged
+    later = with_empty_column.iloc[:3].assign(c=[1.0, np.nan, 3.0])
+    assert_array_equal(np.asarray(imputer.transform(container(later)))[:, 2], [1, 0, 3])
+
+
+def test_an_empty_column_beside_a_condition(correlated, with_empty_column):
+    # every row keeps an observed cell besides the condition
+    table = with_empty_column.assign(d=correlated[0][:, 3])
+    imputer = make_imputer(condition_on=["a"], keep_empty_features=True)
+    filled = imputer.fit_transform(table)
+    assert list(filled.columns) == list("abcde")
+    assert_array_equal(filled["a"], table["a"])
+    assert_array_equal(filled["c"], 0.0)
+    assert list(imputer.likelihoods_) == ["b", "d", "e"]

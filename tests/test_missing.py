@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from skvae._likelihoods import (
     FAMILIES,
@@ -25,23 +26,27 @@ def family_data(name, rng, shape):
     return rng.normal(size=shape)
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
 @pytest.mark.parametrize("name", sorted(set(FAMILIES) - {"multinomial"}))
 @torch.no_grad()
-def test_a_row_with_missing_cells_scores_its_observed_cells(name):
+def test_a_row_with_missing_cells_scores_its_observed_cells(name, sparse):
     rng = np.random.RandomState(0)
     X = family_data(name, rng, (6, 4))
     family, options = FAMILIES[name]
     likelihood = Likelihood([(range(4), family.from_data(X, **options))])
-    output = torch.randn(6, 4, dtype=torch.float64)
+    output = torch.as_tensor(rng.normal(size=(6, 4)))
     x = torch.as_tensor(X)
     missing = torch.as_tensor(rng.rand(6, 4) < 0.3)
     x_missing = x.masked_fill(missing, float("nan"))
+    if sparse:  # the missing cells stored as NaN, zeros not stored
+        x_missing = x_missing.to_sparse()
     per_cell = likelihood.feature_log_prob(output, x)
     expected = per_cell.masked_fill(missing, 0.0).sum(-1)
-    assert_allclose(likelihood.log_prob(output, x_missing), expected, rtol=1e-12)
+    # a sparse row takes other, equal arithmetic: its rounding differs
+    assert_allclose(likelihood.log_prob(output, x_missing), expected, rtol=1e-10)
     terms = likelihood.feature_log_prob(output, x_missing)
     assert torch.isnan(terms[missing]).all()
-    assert_allclose(terms[~missing], per_cell[~missing], rtol=1e-12)
+    assert_allclose(terms[~missing], per_cell[~missing], rtol=1e-10)
 
 
 @torch.no_grad()
@@ -65,6 +70,20 @@ def test_missing_real_values_reach_the_encoder_as_the_column_mean():
         torch.tensor([[float("nan"), 0.0]])
     )
     assert values.tolist() == [[0.0, 1.0]]
+
+
+@torch.no_grad()
+def test_a_sparse_batch_reaches_the_first_layer_as_its_dense_copy_does():
+    """Stored NaN are missing, implicit zeros are zeros, indicators follow."""
+    from skvae._module import InputLayer
+
+    family = RealValued(3, offset=np.array([5.0, -1.0, 0.5]), scale=np.ones(3) * 2)
+    likelihood = Likelihood([(range(3), family)], missing_indicators=True)
+    rows = torch.tensor([[float("nan"), 0.0, 4.0], [1.0, float("nan"), 0.0]])
+    layer = InputLayer(torch.nn.Linear(6, 4))
+    dense = layer(*likelihood.encoder_input(rows))
+    sparse = layer(*likelihood.encoder_input(rows.to_sparse()))
+    assert_allclose(sparse, dense, rtol=1e-6, atol=1e-6)
 
 
 # --------------------------------------------------------------- the estimators
@@ -126,6 +145,46 @@ def test_an_array_with_nan_fits_and_transforms(make_vae):
     assert np.isfinite(vae.score(X))
 
 
+def sparse_with_missing(likelihood, seed):
+    """Mostly-zero rows in ``likelihood``'s domain, a sixth of cells stored NaN."""
+    rng = np.random.RandomState(seed)
+    X = family_data(likelihood, rng, (150, 6)) * (rng.rand(150, 6) < 0.5)
+    X[rng.rand(150, 6) < 0.15] = np.nan
+    X[np.isnan(X).all(axis=1), 0] = 0.0
+    return X
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("likelihood", ["gaussian", "poisson", "bernoulli"])
+def test_sparse_and_dense_x_with_missing_cells_give_the_same_model(
+    make_vae, likelihood
+):
+    """A NaN stored in a sparse matrix is missing, as NaN in a dense array is."""
+    X = sparse_with_missing(likelihood, seed=0)
+    stored = sp.csr_matrix(X)
+    assert np.isnan(stored.data).sum() == np.isnan(X).sum()
+    dense = make_vae(likelihood=likelihood, max_epochs=5).fit(X)
+    sparse = make_vae(likelihood=likelihood, max_epochs=5).fit(stored)
+    assert sparse.module_.likelihood.missing_indicators
+    assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-5)
+    assert_allclose(sparse.transform(stored), dense.transform(X), atol=1e-5)
+    assert_allclose(sparse.score_samples(stored), dense.score_samples(X), rtol=1e-5)
+    terms = sparse.feature_log_likelihoods(stored)
+    assert_allclose(terms, dense.feature_log_likelihoods(X), rtol=1e-5)
+    assert_array_equal(np.isnan(terms), np.isnan(X))
+
+
+def test_nan_in_every_position_of_a_sparse_row(make_vae):
+    X = sparse_with_missing("gaussian", seed=1)
+    vae = make_vae().fit(sp.csr_matrix(X))
+    row = np.nan_to_num(X[[3]], nan=0.5)
+    for column in range(X.shape[1]):
+        holed = row.copy()
+        holed[0, column] = np.nan
+        assert np.isfinite(vae.transform(sp.csr_matrix(holed))).all(), column
+        assert np.isfinite(vae.score_samples(sp.csr_matrix(holed))).all(), column
+
+
 def test_masking_a_categorical_cell_does_not_lower_the_score(table, make_vae):
     """log p(observed) of fewer cells is at least that of more, up to the estimate."""
     vae = make_vae(likelihood="auto", n_importance_samples=200).fit(
@@ -146,11 +205,12 @@ def test_nullable_columns_with_pd_na_are_missing(table, make_vae):
     assert np.isnan(terms.loc[3, "size"]) and np.isnan(terms.loc[4, "group"])
 
 
-def test_a_multinomial_refuses_missing_cells_naming_the_column(make_vae):
+@pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix])
+def test_a_multinomial_refuses_missing_cells_naming_the_column(make_vae, container):
     X = np.random.RandomState(0).poisson(2.0, size=(50, 4)).astype(float)
     X[3, 2] = np.nan
     with pytest.raises(ValueError, match="column 2 of X has NaN"):
-        make_vae(likelihood="multinomial").fit(X)
+        make_vae(likelihood="multinomial").fit(container(X))
 
 
 # ------------------------------------------------------- any table, any holes

@@ -1,0 +1,106 @@
+"""Missing cells of dense arrays and sparse matrices, on the host.
+
+A missing cell is NaN. In a sparse matrix it is a stored NaN; an entry that is
+not stored is a zero, and observed. The helpers here give dense and sparse
+``X`` the same meaning, so that the same values give the same model whatever
+their container.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn import get_config
+
+from ._data import canonical_csr
+
+
+def has_missing(X) -> bool:
+    """Whether ``X``, a dense array or a sparse matrix, has a missing cell."""
+    values = X.data if sp.issparse(X) else X
+    # One pass that allocates nothing; infinity is refused before this runs.
+    return bool(np.isnan(values.sum()))
+
+
+def missing_cells(X):
+    """Where ``X`` is missing: a boolean array, or a CSR matrix of its stored NaN."""
+    if not sp.issparse(X):
+        return np.isnan(X)
+    X = canonical_csr(X)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    nan = np.isnan(X.data)
+    return sp.csr_matrix(
+        (np.ones(np.count_nonzero(nan), dtype=bool), (rows[nan], X.indices[nan])),
+        shape=X.shape,
+    )
+
+
+def zero_filled(X):
+    """``X`` with its missing cells at 0; ``X`` itself if it has none."""
+    if not has_missing(X):
+        return X
+    if not sp.issparse(X):
+        return np.where(np.isnan(X), 0.0, X)
+    X = canonical_csr(X).copy()
+    X.data[np.isnan(X.data)] = 0.0
+    return X
+
+
+def filled_with(X, column_values: np.ndarray):
+    """``X`` with each missing cell at its column's entry of ``column_values``.
+
+    Sparse ``X`` stays sparse: only its stored NaN change.
+    """
+    if not has_missing(X):
+        return X
+    if not sp.issparse(X):
+        return np.where(np.isnan(X), column_values, X)
+    X = canonical_csr(X).copy()
+    missing = np.isnan(X.data)
+    X.data[missing] = column_values[X.indices[missing]]
+    return X
+
+
+def _count(mask, axis: int) -> np.ndarray:
+    """The number of True cells of a dense or sparse boolean mask along ``axis``."""
+    return np.asarray(mask.sum(axis=axis)).ravel()
+
+
+def check_missing_cells(X) -> None:
+    """Refuse rows of ``X`` with no observed cell.
+
+    Skipped, as scikit-learn's scan for NaN is, under ``assume_finite=True``.
+    """
+    if get_config()["assume_finite"] or not has_missing(X):
+        return
+    empty = np.flatnonzero(_count(missing_cells(X), axis=1) == X.shape[1])
+    if empty.size:
+        raise ValueError(
+            f"Row {empty[0]} of X has no observed cell (all NaN); "
+            f"{empty.size} row(s) are like it. Drop them: a model has nothing "
+            "to read in them."
+        )
+
+
+def refuse_empty_columns(X, names: Sequence, sample_weight: np.ndarray) -> None:
+    """Refuse training columns with no observed cell of positive weight."""
+    if not has_missing(X):
+        return
+    weighed = sample_weight > 0
+    missing_where_weighed = _count(missing_cells(X)[weighed], axis=0)
+    empty = np.flatnonzero(missing_where_weighed == np.count_nonzero(weighed))
+    if empty.size:
+        raise ValueError(
+            f"Column {names[empty[0]]!r} of X has no observed cell (all NaN, or "
+            "of sample weight 0): there is nothing to learn it from. Drop the "
+            "column."
+        )
+
+
+def first_column_with_missing(X) -> int | None:
+    """The position of ``X``'s first column with a missing cell, if any."""
+    if not has_missing(X):
+        return None
+    return int(np.flatnonzero(_count(missing_cells(X), axis=0))[0])
