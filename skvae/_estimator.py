@@ -383,7 +383,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return (items if names is None else names[items]), top[:, 1]
 
     def sample(
-        self, n_samples=1, random_state=None, *, return_mean=False, conditions=None
+        self,
+        n_samples=1,
+        random_state=None,
+        *,
+        return_mean=False,
+        conditions=None,
+        missing_cells=False,
     ):
         """Generate rows: ``z ~ N(0, I)``, then ``x ~ p(x | z)``.
 
@@ -403,6 +409,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             For a model fitted with ``condition_on``, the conditions of the
             rows to generate (required), as for :meth:`inverse_transform`:
             ``{'digit': 3}`` generates ``n_samples`` rows of ``p(x | digit=3)``.
+        missing_cells : bool, default=False
+            Leave cells missing (NaN, or None in a column of levels) at
+            random, each column at its share of missing cells in training
+            (weighted by ``sample_weight``), independently of the rest of the
+            row, as SDV's synthesizers do by default. The draws are seeded
+            with the rest.
 
         Returns
         -------
@@ -433,6 +445,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         # generator: seeded here, and put back as it was afterwards.
         with seeded_global_rng(seed, self.device_), torch_threads(self.n_threads):
             rows = map_batches(decode, z.split(_SAMPLE_ROWS), n_samples, pad=False)
+        if missing_cells:
+            rows = self._leave_cells_missing(rows, seed)
         return self._as_rows(rows, conditions)
 
     # -------------------------------------------------------- scikit-learn glue

@@ -987,7 +987,6 @@ class Likelihood(nn.Module):
         if self.missing_indicators:
             indicator_indices = indices[:, missing]
             indicator_indices[1] += n_features
-            # the indicators of each row after its values: row-major order
             indices = torch.cat([indices, indicator_indices], dim=1)
             values = torch.cat([values, torch.ones_like(values[missing])])
             if standardisation is not None:

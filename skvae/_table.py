@@ -242,7 +242,7 @@ class TableLayout:
         array, of objects if a categorical column's levels are not numbers.
         """
         columns = [
-            self.levels[j][values[:, j].astype(np.intp)]
+            _levels_of(self.levels[j], values[:, j])
             if j in self.levels
             else np.clip(values[:, j], *self.ranges[j])
             for j in range(values.shape[1])
@@ -266,6 +266,19 @@ class TableLayout:
                 column = column >= 0.5
             table[name] = pd.Series(column).astype(dtype)
         return pd.DataFrame(table)
+
+
+def _levels_of(levels: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The levels that ``codes`` stand for; NaN (or None for text) where missing."""
+    missing = np.isnan(codes)
+    found = levels[np.where(missing, 0, codes).astype(np.intp)]
+    if not missing.any():
+        return found
+    if found.dtype.kind in "iuf":
+        return np.where(missing, np.nan, found)
+    found = found.astype(object)
+    found[missing] = None
+    return found
 
 
 def _present(values: np.ndarray) -> np.ndarray:

@@ -267,3 +267,34 @@ def test_a_column_observed_only_in_rows_of_weight_zero_is_refused(make_vae):
     weights = np.r_[np.zeros(10), np.ones(30)]
     with pytest.raises(ValueError, match="Column 2 of X has no observed cell"):
         make_vae().fit(X, sample_weight=weights)
+
+
+# ------------------------------------------------ missing cells in generated rows
+
+
+@pytest.mark.short_fits
+def test_sample_leaves_cells_missing_at_the_training_rates(table, make_vae):
+    holed = with_missing(table, 0.2, seed=3)
+    vae = make_vae(likelihood="auto", max_epochs=3).fit(holed)
+    complete = vae.sample(4000, random_state=0)
+    assert not complete.isna().any().any()
+    rows = vae.sample(4000, random_state=0, missing_cells=True)
+    assert_allclose(rows.isna().mean(), holed.isna().mean(), atol=0.03)
+    assert list(rows.dtypes) == list(complete.dtypes)
+    # the cells left are those drawn without missing cells
+    observed = rows.notna().to_numpy()
+    assert_array_equal(rows.to_numpy()[observed], complete.to_numpy()[observed])
+    again = vae.sample(4000, random_state=0, missing_cells=True)
+    assert again.isna().equals(rows.isna())
+
+
+@pytest.mark.short_fits
+def test_partial_fit_adds_up_the_rates_of_missing_cells(make_vae):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    holed = X.copy()
+    holed[rng.rand(400) < 0.5, 0] = np.nan
+    vae = make_vae().partial_fit(holed).partial_fit(X)
+    rows = vae.sample(20000, missing_cells=True)
+    expected = [np.isnan(holed[:, 0]).mean() / 2, 0.0, 0.0]
+    assert_allclose(np.isnan(rows).mean(axis=0), expected, atol=0.01)
