@@ -368,7 +368,9 @@ def _run_epoch(
             config.kl_warmup_epochs,
             config.kl_warmup_start,
         )
-        elbo = _training_bound(module, x, noise, encoder_x, beta)
+        elbo = _training_bound(
+            module, x, noise, encoder_x, beta, config.n_training_draws
+        )
         elbo, size = _trained_terms(
             elbo,
             batch_weights,
@@ -461,9 +463,11 @@ def _drop_inputs(x, rate: float, generator, n_kept: int = 0) -> torch.Tensor | N
     return dropped
 
 
-def _training_bound(module, x, noise, encoder_x, beta: float) -> torch.Tensor:
+def _training_bound(
+    module, x, noise, encoder_x, beta: float, n_draws: int
+) -> torch.Tensor:
     """Each row's objective: the ELBO for one draw, else the importance-weighted one."""
-    if noise.dim() == 2:
+    if n_draws == 1:
         return module.elbo_terms(x, noise, encoder_x).elbo(beta)
     return module.importance_weighted_bound(x, noise, encoder_x, beta)
 
