@@ -12,7 +12,6 @@ from sklearn.base import TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import (
     _check_feature_names_in,
-    _num_features,
     check_array,
     check_is_fitted,
 )
@@ -222,10 +221,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
             if X.ndim != 2:
                 return []  # left to validation's message
         empty = np.flatnonzero(np.isnan(_holes(X)).all(axis=0))
-        if empty.size == _num_features(X):
+        if empty.size == X.shape[1]:
             empty = empty[:0]  # left to the message on rows with no observed cell
-        columns = getattr(X, "columns", None)
-        names = list(range(_num_features(X))) if columns is None else list(columns)
+        names = list(X.columns) if _is_dataframe(X) else list(range(X.shape[1]))
         self._left_out_names = [names[j] for j in empty]
         if empty.size and not self.keep_empty_features:
             warnings.warn(
@@ -319,13 +317,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         if not self._left_out:
             return rows
         if not _is_dataframe(rows):
-            kept = np.setdiff1d(
-                np.arange(rows.shape[1] + len(self._left_out)), self._left_out
-            )
-            full = np.zeros(
-                (rows.shape[0], kept.size + len(self._left_out)), rows.dtype
-            )
-            full[:, kept] = rows
+            n_columns = rows.shape[1] + len(self._left_out)
+            full = np.zeros((rows.shape[0], n_columns), rows.dtype)
+            full[:, np.setdiff1d(np.arange(n_columns), self._left_out)] = rows
             return full
         rows = rows.copy()
         # in increasing order of position: each lands in its place
@@ -367,13 +361,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
         """
         check_is_fitted(self)
         names = _check_feature_names_in(self, input_features)
+        filled_names = self._without_empty_columns(names[None])[0]
         if self.indicator_ is None:
-            return self._without_empty_columns(names[None])[0]
+            return filled_names
         return np.concatenate(
-            [
-                self._without_empty_columns(names[None])[0],
-                self.indicator_.get_feature_names_out(names),
-            ]
+            [filled_names, self.indicator_.get_feature_names_out(names)]
         )
 
     def __sklearn_tags__(self):

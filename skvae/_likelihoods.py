@@ -86,9 +86,9 @@ def column_means(X, sample_weight=None) -> np.ndarray:
         sample_weight = np.ones(X.shape[0])
     weights = np.asarray(sample_weight, dtype=np.float64) / np.sum(sample_weight)
     if sp.issparse(X):
-        totals = np.asarray(weights @ zero_filled(X), dtype=np.float64).ravel()
         if not has_missing(X):
-            return totals
+            return np.asarray(weights @ X, dtype=np.float64).ravel()
+        totals = np.asarray(weights @ zero_filled(X), dtype=np.float64).ravel()
         missing = np.asarray(weights @ missing_cells(X), dtype=np.float64).ravel()
         return totals / (1.0 - missing)
     # Not ``weights @ X``: NumPy would hand that to a multi-threaded BLAS whose
