@@ -32,7 +32,7 @@ from ._data import (
     resolve_device,
     rows_of,
 )
-from ._layout import align_latent_means, principal_component_scores
+from ._layout import align_latent_means, principal_components
 from ._likelihoods import (
     COLUMN_FAMILIES,
     FAMILIES,
@@ -556,22 +556,31 @@ class BaseVAE(BaseEstimator):
     def _start_from_pca(
         self, module, X, sample_weight, rows, training_index, config, generator
     ) -> None:
-        """Train the encoder to map the training rows to their principal components.
+        """Start the model from the principal components of the training rows.
 
-        The components are those of the training rows (held-out rows weigh 0),
-        as the encoder sees them.
+        The encoder is trained to map the training rows to their principal
+        components (held-out rows weigh 0), as the encoder sees them, and the
+        learned variances start at the variance the components leave
+        unexplained.
         """
         values, scale = module.likelihood.encoder_features(self._modelled(X))
         weights = np.zeros(X.shape[0])
         weights[training_index] = sample_weight[training_index]
-        scores = principal_component_scores(
+        components = principal_components(
             values,
             scale,
             weights,
             module.latent_dim,
             seed=int(torch.randint(2**31 - 1, (), generator=generator)),
         )
-        targets = torch.as_tensor(scores[training_index], dtype=torch.float32)
+        if module.n_conditions == 0 and len(module.likelihood.families) == 1:
+            # Not with conditions: the components also hold what the conditions
+            # explain. Not in tables of several families: the real columns'
+            # head start draws the latent to them, away from categorical ones.
+            module.likelihood.start_variances(components.unexplained)
+        targets = torch.as_tensor(
+            components.scores[training_index], dtype=torch.float32
+        )
         align_latent_means(
             module, rows, targets, config.batch_size, config.learning_rate, generator
         )

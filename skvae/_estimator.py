@@ -45,9 +45,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         numeric input, and picks a family per column for tables with text,
         category or boolean columns.
 
-        - ``'gaussian'``: Normal with a learned variance per feature (floored at
-          1e-3 of the feature's variance, so constant columns stay finite). The
-          model standardises features internally and reports densities in the
+        - ``'gaussian'``: Normal with a learned variance per feature, never
+          below the larger of 1e-3 of the feature's variance and the variance
+          of rounding to its smallest step (``step**2 / 12``: 1/12 for integer
+          columns), so constant and discrete columns stay finite. The model
+          standardises features internally and reports densities in the
           units of ``X``.
         - ``'gaussian_fixed'``: Normal with variance 1 in the units of ``X``:
           the squared-error (MSE) loss of most tutorials, as a likelihood.
@@ -123,9 +125,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         depends much less on the seed. The columns are centred implicitly,
         so sparse ``X`` stays sparse, and dense, sparse and pandas input of
         the same values start alike. ``'random'`` starts from the random
-        initial weights. ``'auto'`` is ``'pca'``. Only a new network is
-        initialised; ``warm_start`` and later ``partial_fit`` calls continue
-        the fitted one.
+        initial weights. ``'auto'`` is ``'pca'``. With ``'pca'``, learned
+        variances (``'gaussian'``, ``'laplace'``) start at the share of each
+        feature's variance that the principal components leave unexplained,
+        the noise of a probabilistic PCA, rather than at the whole of it
+        (for models of one family without ``condition_on``: conditions'
+        effects are in the components too, and in a table of several
+        families the real columns' head start draws the latent away from
+        the others). Only a new network is initialised;
+        ``warm_start`` and later ``partial_fit`` calls continue the fitted
+        one.
     support_fraction : float in (0, 1], default=1.0
         Share of each minibatch that a training step learns from: the rows of
         highest ELBO, so that the rows the model finds least likely (outliers

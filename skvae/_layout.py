@@ -14,6 +14,8 @@ the same start whatever its container.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -37,18 +39,29 @@ _BLOCK_ROWS = 2**13
 ALIGNMENT_STEPS = 200
 
 
-def principal_component_scores(
+class PrincipalComponents(NamedTuple):
+    """What the PCA start takes from the principal components of the columns."""
+
+    scores: np.ndarray
+    """Whitened scores of the rows, ``(rows, components)``, each of weighted
+    variance 1; directions without variance score 0."""
+    unexplained: np.ndarray
+    """Each column's share of its own variance that the components leave
+    unexplained, in [0, 1]: the residual variance of a probabilistic PCA per
+    column, as a fraction. 1 for columns without variance."""
+
+
+def principal_components(
     values, scale: np.ndarray, weights: np.ndarray, n_components: int, seed: int
-) -> np.ndarray:
-    """Whitened scores of the rows on the first principal components of the columns.
+) -> PrincipalComponents:
+    """The rows' whitened scores on the first principal components of the columns.
 
     The columns are ``values / scale``.
 
     A weighted PCA: the rows are centred on their weighted mean and weigh in
     the covariance by ``weights``, so rows of weight 0 play no part.
-    ``values`` is a dense array or a sparse matrix, never densified. Returns
-    ``min(n_components, *values.shape)`` columns of weighted variance 1;
-    directions without variance score 0. Component signs follow
+    ``values`` is a dense array or a sparse matrix, never densified. Takes
+    ``min(n_components, *values.shape)`` components. Component signs follow
     :func:`sklearn.utils.extmath.svd_flip`: each component's largest entry is
     positive.
     """
@@ -59,25 +72,37 @@ def principal_component_scores(
     # cores that training is about to use.
     with threadpool_limits(limits=1, user_api="blas"):
         if values.shape[1] <= COVARIANCE_MAX_COLUMNS:
-            variances, components = _covariance_components(
+            variances, components, column_variances = _covariance_components(
                 values, scale, weights, mean, n_components
             )
         else:
             variances, components = _arpack_components(
                 values, scale, weights, mean, n_components, seed
             )
+            column_variances = _column_variances(values, scale, weights, mean)
         components *= np.sign(
             components[np.abs(components).argmax(0), range(n_components)]
         )
         loadings = components / scale[:, None]  # (columns, components)
         scores = np.asarray(values @ loadings) - mean @ loadings
-    deviations = np.sqrt(np.maximum(variances, 0.0))
+    variances = np.maximum(variances, 0.0)
+    deviations = np.sqrt(variances)
     has_variance = deviations > 1e-6 * max(deviations.max(), 1e-300)
-    return np.divide(scores, deviations, out=np.zeros_like(scores), where=has_variance)
+    scores = np.divide(
+        scores, deviations, out=np.zeros_like(scores), where=has_variance
+    )
+    # Each column's variance along the components, against its whole variance.
+    explained = np.square(components) @ variances
+    varies = column_variances > 1e-12 * max(column_variances.max(), 1e-300)
+    unexplained = np.ones_like(column_variances)
+    unexplained[varies] = np.clip(
+        1.0 - explained[varies] / column_variances[varies], 0.0, 1.0
+    )
+    return PrincipalComponents(scores, unexplained)
 
 
 def _covariance_components(values, scale, weights, mean, n_components):
-    """Top eigenpairs of the weighted covariance of ``values / scale``."""
+    """Top eigenpairs and diagonal of the weighted covariance of ``values / scale``."""
     n_columns = values.shape[1]
     second_moment = np.zeros((n_columns, n_columns))
     for start in range(0, values.shape[0], _BLOCK_ROWS):
@@ -94,7 +119,13 @@ def _covariance_components(values, scale, weights, mean, n_components):
     variances, vectors = eigh(
         covariance, subset_by_index=[n_columns - n_components, n_columns - 1]
     )
-    return variances[::-1], vectors[:, ::-1].copy()
+    return variances[::-1], vectors[:, ::-1].copy(), np.diag(covariance).copy()
+
+
+def _column_variances(values, scale, weights, mean):
+    """The weighted variance of each column of ``values / scale``."""
+    squares = values.multiply(values) if sp.issparse(values) else np.square(values)
+    return (column_means(squares, weights) - np.square(mean)) / np.square(scale)
 
 
 def _arpack_components(values, scale, weights, mean, n_components, seed):

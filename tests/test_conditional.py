@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAEImputer, VAETransformer
 
@@ -36,6 +37,16 @@ def make_vae(**params):
 @pytest.fixture(scope="module")
 def conditional(groups):
     return make_vae(condition_on=["group", "dose"]).fit(groups)
+
+
+def test_a_conditional_model_starts_at_unit_variance(groups):
+    # Its principal components also hold what the conditions explain: they
+    # tell nothing about the noise left once the conditions are known.
+    with pytest.warns(ConvergenceWarning):  # one Adam step
+        vae = make_vae(condition_on=["group", "dose"], max_epochs=1, batch_size=600)
+        vae.fit(groups)
+    variance = vae.module_.likelihood.families[0].standardised_variance()
+    np.testing.assert_allclose(variance.detach().numpy(), 1.0, rtol=0.01)
 
 
 def test_sample_honours_every_condition_value(conditional):

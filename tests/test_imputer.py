@@ -81,7 +81,11 @@ def test_a_table_keeps_dtypes_whether_filled_by_means_or_draws(sample_posterior)
     assert (filled.dtypes == table.dtypes).all()
     assert set(filled["group"]) == {"a", "b"}
     # Sizes filled in rows of group a are larger, drawn or not.
-    sizes = filled.loc[20:39, "size"].groupby(table.loc[20:39, "group"]).mean()
+    sizes = (
+        filled.loc[20:39, "size"]
+        .groupby(table.loc[20:39, "group"], observed=True)
+        .mean()
+    )
     assert sizes["a"] - sizes["b"] > 2.0
 
 

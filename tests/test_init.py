@@ -6,16 +6,17 @@ import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
 from skvae._data import DenseRows
-from skvae._layout import align_latent_means, principal_component_scores
+from skvae._layout import align_latent_means, principal_components
 from skvae._likelihoods import FAMILIES, family_class
 
 
 def _targets(features, weights, n_components=2, scale=None):
     scale = np.ones(features.shape[1]) if scale is None else scale
-    return principal_component_scores(features, scale, weights, n_components, seed=0)
+    return principal_components(features, scale, weights, n_components, seed=0).scores
 
 
 def test_targets_are_the_whitened_pca_scores(X):
@@ -59,6 +60,42 @@ def test_wide_data_take_arpack_to_the_same_targets(binary_X, monkeypatch):
     for container in (np.asarray, sp.csr_matrix):
         from_arpack = _targets(container(binary_X), weights, n_components=3)
         assert_allclose(from_arpack, from_covariance, atol=1e-8)
+
+
+def test_unexplained_share_is_the_variance_pca_leaves_out(X, binary_X, monkeypatch):
+    standardised = (X - X.mean(0)) / X.std(0)
+    pca = PCA(2).fit(standardised)
+    residuals = standardised - pca.inverse_transform(pca.transform(standardised))
+    components = principal_components(X, X.std(0), np.ones(len(X)), 2, seed=0)
+    assert_allclose(components.unexplained, residuals.var(0), atol=1e-10)
+    # ARPACK, for wide data, and sparse columns give the same shares.
+    weights = np.random.RandomState(0).rand(len(binary_X))
+    shares = principal_components(binary_X, np.ones(12), weights, 3, seed=0)
+    monkeypatch.setattr("skvae._layout.COVARIANCE_MAX_COLUMNS", 0)
+    arpack = principal_components(sp.csr_matrix(binary_X), np.ones(12), weights, 3, 0)
+    assert_allclose(arpack.unexplained, shares.unexplained, atol=1e-8)
+
+
+def test_a_column_without_variance_has_all_of_it_unexplained():
+    X = np.column_stack([np.arange(6.0), np.full(6, 2.0)])
+    unexplained = principal_components(X, np.ones(2), np.ones(6), 1, 0).unexplained
+    assert_allclose(unexplained, [0.0, 1.0], atol=1e-12)
+
+
+def test_learned_variances_start_at_the_unexplained_share(X, make_vae):
+    with pytest.warns(ConvergenceWarning):  # one Adam step
+        vae = make_vae(max_epochs=1, batch_size=len(X)).fit(X)
+    family = vae.module_.likelihood.families[0]
+    unexplained = principal_components(X, X.std(0), np.ones(len(X)), 2, 0).unexplained
+    floor = family.variance_floor.numpy()
+    start = floor + np.maximum(unexplained - floor, floor)
+    variance = family.standardised_variance().detach().numpy()
+    assert_allclose(variance, start, rtol=0.01)
+    # A random start leaves every column at 1.
+    with pytest.warns(ConvergenceWarning):
+        vae = make_vae(max_epochs=1, batch_size=len(X), init="random").fit(X)
+    variance = vae.module_.likelihood.families[0].standardised_variance()
+    assert_allclose(variance.detach().numpy(), 1.0, rtol=0.01)
 
 
 def test_targets_of_rows_without_variance_are_zero():

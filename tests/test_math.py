@@ -41,7 +41,12 @@ def test_gaussian_log_prob_is_the_normal_density():
     decoder_output = torch.tensor([[0.5, -1.0]])
     px = family.distribution(family.link(decoder_output))
     loc = X.mean(0) + X.std(0) * np.array([0.5, -1.0])
-    std = X.std(0) * math.sqrt(GAUSSIAN_VARIANCE_FLOOR + 1.0)
+    # The floor is the larger of 1e-3 and the variance of rounding to each
+    # column's step (1 and 2 here), in units of the column's variance.
+    floor = np.maximum(
+        GAUSSIAN_VARIANCE_FLOOR, np.array([1.0, 2.0]) ** 2 / 12 / X.var(0)
+    )
+    std = X.std(0) * np.sqrt(floor + 1.0)
     expected = stats.norm(loc, std).logpdf(X)
     x = torch.tensor(X, dtype=torch.float32)
     assert_allclose(px.log_prob(x).detach().numpy(), expected, rtol=1e-5)
@@ -133,6 +138,12 @@ def test_training_on_the_importance_weighted_bound_fits_the_density(make_vae):
     X = np.tanh(latent @ rng.randn(2, 8)) + 0.05 * rng.randn(1200, 8)
     scores = {}
     for n_draws in (1, 10):
-        vae = make_vae(n_training_draws=n_draws, n_importance_samples=200)
+        # fits that run to the stopping rule's default window, not the quick one
+        vae = make_vae(
+            n_training_draws=n_draws,
+            n_importance_samples=200,
+            n_iter_no_change=10,
+            max_epochs=300,
+        )
         scores[n_draws] = vae.fit(X[:1000]).score(X[1000:])
     assert scores[10] > scores[1]
