@@ -577,7 +577,7 @@ class BaseVAE(BaseEstimator):
             # Not with conditions: the components also hold what the conditions
             # explain. Not in tables of several families: the real columns'
             # head start draws the latent to them, away from categorical ones.
-            module.likelihood.start_variances(components.unexplained)
+            module.likelihood.families[0].start_variances(components.unexplained)
         targets = torch.as_tensor(
             components.scores[training_index], dtype=torch.float32
         )

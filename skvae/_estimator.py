@@ -45,11 +45,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         numeric input, and picks a family per column for tables with text,
         category or boolean columns.
 
-        - ``'gaussian'``: Normal with a learned variance per feature, never
-          below the larger of 1e-3 of the feature's variance and the variance
-          of rounding to its smallest step (``step**2 / 12``: 1/12 for integer
-          columns), so constant and discrete columns stay finite. The model
-          standardises features internally and reports densities in the
+        - ``'gaussian'``: Normal with a learned variance per feature (floored at
+          1e-3 of the feature's variance, so constant columns stay finite). The
+          model standardises features internally and reports densities in the
           units of ``X``.
         - ``'gaussian_fixed'``: Normal with variance 1 in the units of ``X``:
           the squared-error (MSE) loss of most tutorials, as a likelihood.

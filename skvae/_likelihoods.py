@@ -63,10 +63,9 @@ from ._sparse_log_prob import (
 )
 
 # Per-feature variances of the real-valued families never fall below this, in
-# units of the feature's variance, nor below the variance of rounding to the
-# feature's step (see ``RealValued.from_data``): a constant or perfectly
-# predicted column then adds at most -0.5 * log(2 * pi * 1e-3) ~ 2.5 nats to a
-# row's log-likelihood instead of driving it to infinity.
+# units of the feature's variance: a constant or perfectly predicted column
+# then adds at most -0.5 * log(2 * pi * 1e-3) ~ 2.5 nats to a row's
+# log-likelihood instead of driving it to infinity.
 GAUSSIAN_VARIANCE_FLOOR = 1e-3
 
 ALL = slice(None)
@@ -99,44 +98,6 @@ def column_means(X, sample_weight=None) -> np.ndarray:
         return np.einsum("i,ij->j", weights, X)
     totals = np.einsum("i,ij->j", weights, np.where(observed, X, 0.0))
     return totals / np.einsum("i,ij->j", weights, observed)
-
-
-def column_steps(X, sample_weight=None) -> np.ndarray:
-    """The smallest gap between two distinct values of each column.
-
-    ``inf`` for a column with fewer than two distinct values. Missing cells
-    and rows of weight 0 are left out; a sparse column's unstored entries are
-    zeros.
-    """
-    keep = np.ones(X.shape[0], bool) if sample_weight is None else sample_weight > 0
-    if sp.issparse(X):
-        return _sparse_column_steps(sp.csc_matrix(X[keep]))
-    # sorted copies of a block of columns at a time, within working_memory
-    width = max(1, int(sklearn.get_config()["working_memory"] * 2**20 / (8 * len(X))))
-    steps = np.empty(X.shape[1])
-    for start in range(0, X.shape[1], width):
-        values = np.sort(X[:, start : start + width][keep], axis=0)  # NaN last
-        gaps = np.diff(values, axis=0)
-        gaps[~(gaps > 0)] = np.inf
-        steps[start : start + width] = gaps.min(axis=0, initial=np.inf)
-    return steps
-
-
-def _sparse_column_steps(X) -> np.ndarray:
-    """``column_steps`` of a CSC matrix: its stored values, and 0 if one is unstored."""
-    columns = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
-    values = X.data.astype(np.float64)
-    has_zero = np.diff(X.indptr) < X.shape[0]
-    # each column's unstored zeros, as one stored zero
-    values = np.r_[values, np.zeros(has_zero.sum())]
-    columns = np.r_[columns, np.flatnonzero(has_zero)]
-    order = np.lexsort((values, columns))
-    values, columns = values[order], columns[order]
-    gaps = np.diff(values)
-    valid = (np.diff(columns) == 0) & (gaps > 0)
-    steps = np.full(X.shape[1], np.inf)
-    np.minimum.at(steps, columns[1:][valid], gaps[valid])
-    return steps
 
 
 def _column_moments(X, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
@@ -412,14 +373,10 @@ class RealValued(Family):
         variance ``v`` has scale ``b = sqrt(v / 2)``.
     variance : {'learned', 'data', 'unit'}
         Each column's variance given ``z``, shared by all rows: learned, as in
-        factor analysis (``scale**2 * (variance_floor + softplus(raw))``);
+        factor analysis (``scale**2 * (GAUSSIAN_VARIANCE_FLOOR + softplus(raw))``);
         fixed at the column's training variance (the error of standardised
         columns, every column weighing the same); or 1 in the units of ``X``
         (the tutorials' mean squared error).
-    variance_floor : array-like of shape (n_features,), default=None
-        The least standardised variance of each learned column;
-        ``GAUSSIAN_VARIANCE_FLOOR`` for all by default. ``from_data`` raises
-        it to the variance of rounding to each column's step.
     """
 
     NAMES: ClassVar[dict[tuple[str, str], str]] = {
@@ -431,25 +388,14 @@ class RealValued(Family):
     }
     name = "real"
     scale: torch.Tensor
-    variance_floor: torch.Tensor
 
     def __init__(
-        self,
-        n_features,
-        offset=None,
-        scale=None,
-        noise="normal",
-        variance="learned",
-        variance_floor=None,
+        self, n_features, offset=None, scale=None, noise="normal", variance="learned"
     ):
         super().__init__(n_features, offset)
         self.noise = noise
         self.variance_kind = variance
         self.register_buffer("scale", _buffer(scale, n_features, 1.0))
-        self.register_buffer(
-            "variance_floor",
-            _buffer(variance_floor, n_features, GAUSSIAN_VARIANCE_FLOOR),
-        )
         if variance == "learned":
             # softplus(log(e - 1)) = 1: every column starts at unit variance.
             start = math.log(math.e - 1.0)
@@ -459,12 +405,7 @@ class RealValued(Family):
     def from_data(cls, X, sample_weight=None, **options) -> RealValued:
         """Standardise with the column means and standard deviations of ``X``."""
         mean, std = _column_moments(X, sample_weight)
-        # A column recorded in steps of ``delta`` holds no detail finer than
-        # its rounding, a uniform error of variance delta**2 / 12.
-        rounding = column_steps(X, sample_weight) ** 2 / 12.0
-        floor = np.maximum(GAUSSIAN_VARIANCE_FLOOR, rounding / std**2)
-        floor[~np.isfinite(floor)] = GAUSSIAN_VARIANCE_FLOOR
-        return cls(X.shape[1], offset=mean, scale=std, variance_floor=floor, **options)
+        return cls(X.shape[1], offset=mean, scale=std, **options)
 
     def describe(self) -> str:
         return self.NAMES[self.noise, self.variance_kind]
@@ -476,14 +417,14 @@ class RealValued(Family):
         column: training then starts from a noise level that the first
         principal components already reach, not from each column's whole
         variance. A column without variance (unexplained 1) starts at 1: its
-        training rows tell nothing about its noise. The start stays above the
-        floor by the floor again.
+        training rows tell nothing about its noise. The start stays above
+        ``GAUSSIAN_VARIANCE_FLOOR`` by the floor again.
         """
         if self.variance_kind != "learned":
             return
-        floor = self.variance_floor.cpu().numpy()
         above_floor = torch.as_tensor(
-            np.maximum(unexplained - floor, floor), dtype=torch.float32
+            np.maximum(unexplained - GAUSSIAN_VARIANCE_FLOOR, GAUSSIAN_VARIANCE_FLOOR),
+            dtype=torch.float32,
         )
         with torch.no_grad():  # the inverse of softplus
             self.raw_variance.copy_(above_floor + torch.log(-torch.expm1(-above_floor)))
@@ -491,9 +432,7 @@ class RealValued(Family):
     def standardised_variance(self, features=ALL) -> torch.Tensor:
         """Each column's variance given ``z``, in standardised units."""
         if self.variance_kind == "learned":
-            return self.variance_floor[features] + F.softplus(
-                self.raw_variance[features]
-            )
+            return GAUSSIAN_VARIANCE_FLOOR + F.softplus(self.raw_variance[features])
         if self.variance_kind == "unit":
             return self.scale[features].square().reciprocal()
         return torch.ones_like(self.scale[features])
@@ -1120,17 +1059,6 @@ class Likelihood(nn.Module):
         if any(sp.issparse(block) for block in values):
             return sp.hstack(values, format="csr"), np.concatenate(scales)
         return np.hstack(values), np.concatenate(scales)
-
-    def start_variances(self, unexplained: np.ndarray) -> None:
-        """Start each family's learned variances from the PCA start.
-
-        ``unexplained`` holds one entry per column of ``encoder_features``.
-        """
-        ends = np.cumsum([family.n_outputs for family in self.families])
-        for family, block in zip(
-            self.families, np.split(unexplained, ends[:-1]), strict=True
-        ):
-            family.start_variances(block)
 
     # ---------------------------------------------------------------- the domain
 

@@ -3,20 +3,13 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-import sklearn
 import torch
-from numpy.testing import assert_allclose, assert_array_equal
+from numpy.testing import assert_allclose
 from scipy import stats
 
 from skvae import VAETransformer
 from skvae._data import seeded_global_rng
-from skvae._likelihoods import (
-    FAMILIES,
-    Likelihood,
-    RealValued,
-    column_steps,
-    family_class,
-)
+from skvae._likelihoods import FAMILIES, Likelihood, family_class
 from skvae._module import _linear
 
 DECODER_OUTPUT = torch.tensor([[0.3, -1.2, 2.0], [-0.5, 0.8, 0.1]])
@@ -100,35 +93,7 @@ def test_laplace_matches_scipy_with_its_learned_variance():
     expected = stats.laplace(loc, np.sqrt(variance / 2)).logpdf(X[:2]).sum(-1)
     assert_allclose(log_prob, expected, rtol=1e-5)
     softplus = np.log1p(np.exp([-1.0, 0.0, 2.0]))
-    # the floor: the variance of rounding to each column's step, or 1e-3
-    floor = np.maximum(1e-3, np.array([1.0, 2.0, 1.0]) ** 2 / 12 / X.var(0))
-    assert_allclose(variance, X.var(0) * (floor + softplus), rtol=1e-6)
-
-
-def test_the_variance_floor_is_the_rounding_of_each_columns_step():
-    rng = np.random.RandomState(0)
-    years = rng.choice([2007.0, 2008.0, 2009.0], 200)
-    X = np.column_stack([years, rng.randn(200), np.full(200, 3.0)])
-    floor = RealValued.from_data(X).variance_floor.numpy()
-    # Years in steps of 1 hold no detail finer than a uniform error of
-    # variance 1/12; the continuous and the constant column keep 1e-3.
-    assert_allclose(floor, [1 / 12 / years.var(), 1e-3, 1e-3], rtol=1e-6)
-    scaled = RealValued.from_data(1000.0 * X).variance_floor.numpy()
-    assert_allclose(scaled, floor, rtol=1e-6)  # in units of each column
-
-
-def test_column_steps_leave_out_missing_cells_and_weightless_rows():
-    X = np.array(
-        [[0.0, 1.0, 0.0], [0.5, np.nan, 0.0], [2.0, 1.25, 0.0], [0.0, 9.0, 0.0]]
-    )
-    weights = np.array([1.0, 1.0, 1.0, 0.0])
-    expected = [0.5, 0.25, np.inf]  # the third column has one value
-    assert_array_equal(column_steps(X, weights), expected)
-    # Unstored sparse entries are zeros, stored NaN missing cells.
-    assert_array_equal(column_steps(sp.csr_matrix(X), weights), expected)
-    assert_array_equal(column_steps(X[:3]), expected)
-    with sklearn.config_context(working_memory=1e-6):  # a column at a time
-        assert_array_equal(column_steps(X, weights), expected)
+    assert_allclose(variance, X.var(0) * (1e-3 + softplus), rtol=1e-6)
 
 
 def test_laplace_standardised_has_the_training_variance_and_ignores_units():

@@ -41,12 +41,7 @@ def test_gaussian_log_prob_is_the_normal_density():
     decoder_output = torch.tensor([[0.5, -1.0]])
     px = family.distribution(family.link(decoder_output))
     loc = X.mean(0) + X.std(0) * np.array([0.5, -1.0])
-    # The floor is the larger of 1e-3 and the variance of rounding to each
-    # column's step (1 and 2 here), in units of the column's variance.
-    floor = np.maximum(
-        GAUSSIAN_VARIANCE_FLOOR, np.array([1.0, 2.0]) ** 2 / 12 / X.var(0)
-    )
-    std = X.std(0) * np.sqrt(floor + 1.0)
+    std = X.std(0) * math.sqrt(GAUSSIAN_VARIANCE_FLOOR + 1.0)
     expected = stats.norm(loc, std).logpdf(X)
     x = torch.tensor(X, dtype=torch.float32)
     assert_allclose(px.log_prob(x).detach().numpy(), expected, rtol=1e-5)
