@@ -32,6 +32,11 @@ def _is_numeric(column: np.ndarray) -> bool:
     return column.dtype.kind in "biuf"
 
 
+def _plain(value):
+    """A NumPy scalar as the Python value it holds, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 class Conditions:
     """Which columns of ``X`` are conditions, and their encoding for the network.
 
@@ -138,10 +143,29 @@ class Conditions:
                     f"The condition {key!r} is missing in row {missing[0]}; a "
                     "conditional model needs every condition's value."
                 )
+        self._check_levels(values)
         try:
             return self.encoder.transform(self._as_array(values, self.keys))
         except ValueError as error:  # an unknown level, named by the encoder
             raise ValueError(f"In the conditions {self.keys!r}: {error}") from None
+
+    def _check_levels(self, values: dict) -> None:
+        """Raise a ``ValueError`` naming a level the training rows did not hold."""
+        _, _, positions = self.encoder.transformers[1]  # the one-hot conditions
+        if not positions:
+            return
+        one_hot = self.encoder.named_transformers_["levels"]
+        for j, levels in zip(positions, one_hot.categories_, strict=True):
+            key = self.keys[j]
+            column = np.asarray(values[key])
+            unknown = np.flatnonzero(~np.isin(column, levels))
+            if len(unknown):
+                value = column[unknown[0]]
+                raise ValueError(
+                    f"The condition {key!r} is {_plain(value)!r} in row "
+                    f"{unknown[0]}, a level the training rows do not hold; its "
+                    f"levels are {[_plain(level) for level in levels]!r}."
+                )
 
     @staticmethod
     def _values(X, positions, keys) -> dict:
@@ -153,8 +177,8 @@ class Conditions:
 
     @classmethod
     def _as_array(cls, values: dict, keys) -> np.ndarray:
-        if cls._all_numeric(values, keys):
-            return np.column_stack([np.asarray(values[key], float) for key in keys])
+        if cls._all_numeric(values, keys):  # integers stay integers
+            return np.column_stack([np.asarray(values[key]) for key in keys])
         table = np.empty((len(values[keys[0]]), len(keys)), dtype=object)
         for j, key in enumerate(keys):
             table[:, j] = values[key]

@@ -136,7 +136,7 @@ def test_missing_or_unknown_conditions_are_named(groups):
         vae.sample(2)
     with pytest.raises(ValueError, match="conditions lacks a value for 'dose'"):
         vae.sample(2, conditions={"group": "a"})
-    with pytest.raises(ValueError, match="unknown categories"):
+    with pytest.raises(ValueError, match="condition 'group' is 'z' in row 0"):
         vae.sample(2, conditions={"group": "z", "dose": 1.0})
     with pytest.raises(ValueError, match="conditions has 3 rows; 2 rows"):
         vae.sample(2, conditions=groups[["group", "dose"]].head(3))
@@ -145,6 +145,20 @@ def test_missing_or_unknown_conditions_are_named(groups):
     plain = make_vae(max_epochs=2).fit(groups[["x1", "x2"]])
     with pytest.raises(ValueError, match="fitted with condition_on"):
         plain.sample(2, conditions={"group": "a"})
+
+
+def test_integer_levels_stay_integers():
+    rng = np.random.RandomState(0)
+    digit = rng.randint(0, 3, 200)
+    table = pd.DataFrame({"digit": pd.Categorical(digit), "x": digit + rng.randn(200)})
+    with pytest.warns(ConvergenceWarning):
+        vae = make_vae(condition_on="digit", max_epochs=2).fit(table)
+    rows = vae.sample(3, conditions={"digit": 2})
+    assert rows["digit"].tolist() == [2, 2, 2]
+    assert rows["digit"].dtype == table["digit"].dtype
+    message = r"'digit' is 7 in row 1, .* its levels are \[0, 1, 2\]\."
+    with pytest.raises(ValueError, match=message):
+        vae.sample(2, conditions=pd.DataFrame({"digit": [1, 7]}))
 
 
 def test_sparse_input_is_refused_with_conditions():
