@@ -126,13 +126,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         initial weights. ``'auto'`` is ``'pca'``. With ``'pca'``, learned
         variances (``'gaussian'``, ``'laplace'``) start at the share of each
         feature's variance that the principal components leave unexplained,
-        the noise of a probabilistic PCA, rather than at the whole of it
-        (for models of one family without ``condition_on``: conditions'
-        effects are in the components too, and in a table of several
-        families the real columns' head start draws the latent away from
-        the others). Only a new network is initialised;
-        ``warm_start`` and later ``partial_fit`` calls continue the fitted
-        one.
+        the noise of a probabilistic PCA, rather than at the whole of it.
+        This is for models of one family without ``condition_on``: the
+        components also hold what conditions explain, and in a table of
+        several families the real columns' head start draws the latent away
+        from the others. Only a new network is initialised; ``warm_start``
+        and later ``partial_fit`` calls continue the fitted one.
     support_fraction : float in (0, 1], default=1.0
         Share of each minibatch that a training step learns from: the rows of
         highest ELBO, so that the rows the model finds least likely (outliers
