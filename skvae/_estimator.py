@@ -125,8 +125,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         the same values start alike. ``'random'`` starts from the random
         initial weights. ``'auto'`` is ``'pca'``. With ``'pca'``, learned
         variances (``'gaussian'``, ``'laplace'``) start at the share of each
-        feature's variance that the principal components leave unexplained,
-        the noise of a probabilistic PCA, rather than at the whole of it.
+        feature's variance that the principal components (at most half as
+        many as there are features) leave unexplained, the noise of a
+        probabilistic PCA, rather than at the whole of it.
         This is for models of one family without ``condition_on``: the
         components also hold what conditions explain, and in a table of
         several families the real columns' head start draws the latent away

@@ -48,7 +48,9 @@ class PrincipalComponents(NamedTuple):
     unexplained: np.ndarray
     """Each column's share of its own variance that the components leave
     unexplained, in [0, 1]: the residual variance of a probabilistic PCA per
-    column, as a fraction. 1 for columns without variance."""
+    column, as a fraction. Only the first half as many components as columns
+    count here, whatever the number of scores. 1 for columns without
+    variance."""
 
 
 def principal_components(
@@ -91,8 +93,11 @@ def principal_components(
     scores = np.divide(
         scores, deviations, out=np.zeros_like(scores), where=has_variance
     )
-    # Each column's variance along the components, against its whole variance.
-    explained = np.square(components) @ variances
+    # Each column's variance along the components, against its whole variance;
+    # at most half as many components as columns, so that the share left is
+    # the noise of the directions left out, not the remains of the last ones.
+    n_explaining = min(n_components, max(1, values.shape[1] // 2))
+    explained = np.square(components[:, :n_explaining]) @ variances[:n_explaining]
     varies = column_variances > 1e-12 * max(column_variances.max(), 1e-300)
     unexplained = np.ones_like(column_variances)
     unexplained[varies] = np.clip(

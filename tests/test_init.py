@@ -76,6 +76,16 @@ def test_unexplained_share_is_the_variance_pca_leaves_out(X, binary_X, monkeypat
     assert_allclose(arpack.unexplained, shares.unexplained, atol=1e-8)
 
 
+def test_at_most_half_as_many_components_as_columns_explain(X):
+    # Eight columns: however many scores, four components leave the rest.
+    standardised = (X - X.mean(0)) / X.std(0)
+    pca = PCA(4).fit(standardised)
+    residuals = standardised - pca.inverse_transform(pca.transform(standardised))
+    components = principal_components(X, X.std(0), np.ones(len(X)), 6, seed=0)
+    assert components.scores.shape == (len(X), 6)
+    assert_allclose(components.unexplained, residuals.var(0), atol=1e-10)
+
+
 def test_a_column_without_variance_has_all_of_it_unexplained():
     X = np.column_stack([np.arange(6.0), np.full(6, 2.0)])
     unexplained = principal_components(X, np.ones(2), np.ones(6), 1, 0).unexplained
