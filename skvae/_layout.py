@@ -96,7 +96,7 @@ def principal_components(
     # Each column's variance along the components, against its whole variance;
     # at most half as many components as columns, so that the share left is
     # the noise of the directions left out, not the remains of the last ones.
-    n_explaining = min(n_components, max(1, values.shape[1] // 2))
+    n_explaining = min(n_components, values.shape[1] // 2)
     explained = np.square(components[:, :n_explaining]) @ variances[:n_explaining]
     varies = column_variances > 1e-12 * max(column_variances.max(), 1e-300)
     unexplained = np.ones_like(column_variances)

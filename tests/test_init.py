@@ -84,6 +84,9 @@ def test_at_most_half_as_many_components_as_columns_explain(X):
     components = principal_components(X, X.std(0), np.ones(len(X)), 6, seed=0)
     assert components.scores.shape == (len(X), 6)
     assert_allclose(components.unexplained, residuals.var(0), atol=1e-10)
+    # One column: its one component counts for nothing.
+    one = principal_components(X[:, :1], X[:, :1].std(0), np.ones(len(X)), 2, 0)
+    assert_allclose(one.unexplained, [1.0])
 
 
 def test_a_column_without_variance_has_all_of_it_unexplained():
