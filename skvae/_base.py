@@ -32,7 +32,7 @@ from ._data import (
     resolve_device,
     rows_of,
 )
-from ._layout import align_latent_means, principal_components
+from ._layout import VARIANCE_PRIOR_ROWS, align_latent_means, principal_components
 from ._likelihoods import (
     COLUMN_FAMILIES,
     FAMILIES,
@@ -577,7 +577,13 @@ class BaseVAE(BaseEstimator):
             # Not with conditions: the components also hold what the conditions
             # explain. Not in tables of several families: the real columns'
             # head start draws the latent to them, away from categorical ones.
-            module.likelihood.families[0].start_variances(components.unexplained)
+            # The share is shrunk towards 1 as if VARIANCE_PRIOR_ROWS more rows
+            # had left all of it: components of a few rows explain much by chance.
+            n_rows = np.count_nonzero(weights)
+            module.likelihood.families[0].start_variances(
+                (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS)
+                / (n_rows + VARIANCE_PRIOR_ROWS)
+            )
         targets = torch.as_tensor(
             components.scores[training_index], dtype=torch.float32
         )

@@ -10,7 +10,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
 from skvae._data import DenseRows
-from skvae._layout import align_latent_means, principal_components
+from skvae._layout import (
+    VARIANCE_PRIOR_ROWS,
+    align_latent_means,
+    principal_components,
+)
 from skvae._likelihoods import FAMILIES, GAUSSIAN_VARIANCE_FLOOR, family_class
 
 
@@ -100,8 +104,12 @@ def test_learned_variances_start_at_the_unexplained_share(X, make_vae):
         vae = make_vae(max_epochs=1, batch_size=len(X)).fit(X)
     family = vae.module_.likelihood.families[0]
     unexplained = principal_components(X, X.std(0), np.ones(len(X)), 2, 0).unexplained
+    # shrunk towards 1 as if VARIANCE_PRIOR_ROWS more rows had left it all
+    shrunk = (len(X) * unexplained + VARIANCE_PRIOR_ROWS) / (
+        len(X) + VARIANCE_PRIOR_ROWS
+    )
     floor = GAUSSIAN_VARIANCE_FLOOR
-    start = floor + np.maximum(unexplained - floor, floor)
+    start = floor + np.maximum(shrunk - floor, floor)
     variance = family.standardised_variance().detach().numpy()
     assert_allclose(variance, start, rtol=0.01)
     # A random start leaves every column at 1.
