@@ -573,14 +573,21 @@ class BaseVAE(BaseEstimator):
             module.latent_dim,
             seed=int(torch.randint(2**31 - 1, (), generator=generator)),
         )
-        if module.n_conditions == 0 and len(module.likelihood.families) == 1:
+        likelihood = module.likelihood
+        if (
+            module.n_conditions == 0
+            and len(likelihood.families) == 1
+            and not likelihood.missing_indicators
+        ):
             # Not with conditions: the components also hold what the conditions
             # explain. Not in tables of several families: the real columns'
             # head start draws the latent to them, away from categorical ones.
+            # Not with missing cells: the components of mean-filled columns
+            # are not those of the observed cells.
             # The share is shrunk towards 1 as if VARIANCE_PRIOR_ROWS more rows
             # had left all of it: components of a few rows explain much by chance.
             n_rows = np.count_nonzero(weights)
-            module.likelihood.families[0].start_variances(
+            likelihood.families[0].start_variances(
                 (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS)
                 / (n_rows + VARIANCE_PRIOR_ROWS)
             )

@@ -127,12 +127,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         variances (``'gaussian'``, ``'laplace'``) start at the share of each
         feature's variance that the principal components (at most half as
         many as there are features) leave unexplained, the noise of a
-        probabilistic PCA, rather than at the whole of it.
-        This is for models of one family without ``condition_on``: the
-        components also hold what conditions explain, and in a table of
-        several families the real columns' head start draws the latent away
-        from the others. Only a new network is initialised; ``warm_start``
-        and later ``partial_fit`` calls continue the fitted one.
+        probabilistic PCA, weighed against 50 rows' worth of the whole
+        variance, rather than at the whole of it.
+        This is for models of one family without ``condition_on``, fitted
+        without missing cells: the components also hold what conditions
+        explain, in a table of several families the real columns' head start
+        draws the latent away from the others, and the components of
+        mean-filled cells are not those of the observed ones. Only a new
+        network is initialised; ``warm_start`` and later ``partial_fit``
+        calls continue the fitted one.
     support_fraction : float in (0, 1], default=1.0
         Share of each minibatch that a training step learns from: the rows of
         highest ELBO, so that the rows the model finds least likely (outliers

@@ -112,7 +112,14 @@ def test_learned_variances_start_at_the_unexplained_share(X, make_vae):
     start = floor + np.maximum(shrunk - floor, floor)
     variance = family.standardised_variance().detach().numpy()
     assert_allclose(variance, start, rtol=0.01)
-    # A random start leaves every column at 1.
+    # A random start leaves every column at 1, and so do missing cells: the
+    # components of mean-filled columns are not those of the observed cells.
+    holed = X.copy()
+    holed[::7, 2] = np.nan
+    with pytest.warns(ConvergenceWarning):
+        vae = make_vae(max_epochs=1, batch_size=len(X)).fit(holed)
+    variance = vae.module_.likelihood.families[0].standardised_variance()
+    assert_allclose(variance.detach().numpy(), 1.0, rtol=0.01)
     with pytest.warns(ConvergenceWarning):
         vae = make_vae(max_epochs=1, batch_size=len(X), init="random").fit(X)
     variance = vae.module_.likelihood.families[0].standardised_variance()
