@@ -566,24 +566,27 @@ class BaseVAE(BaseEstimator):
         values, scale = module.likelihood.encoder_features(self._modelled(X))
         weights = np.zeros(X.shape[0])
         weights[training_index] = sample_weight[training_index]
+        likelihood = module.likelihood
+        # Learned variances start from the components' unexplained shares, but
+        # not with conditions: the components also hold what the conditions
+        # explain. Not in tables of several families: the real columns' head
+        # start draws the latent to them, away from categorical ones. Not with
+        # missing cells: the components of mean-filled columns are not those
+        # of the observed cells.
+        starts_variances = (
+            module.n_conditions == 0
+            and len(likelihood.families) == 1
+            and not likelihood.missing_indicators
+        )
         components = principal_components(
             values,
             scale,
             weights,
             module.latent_dim,
             seed=int(torch.randint(2**31 - 1, (), generator=generator)),
+            unexplained=starts_variances,
         )
-        likelihood = module.likelihood
-        if (
-            module.n_conditions == 0
-            and len(likelihood.families) == 1
-            and not likelihood.missing_indicators
-        ):
-            # Not with conditions: the components also hold what the conditions
-            # explain. Not in tables of several families: the real columns'
-            # head start draws the latent to them, away from categorical ones.
-            # Not with missing cells: the components of mean-filled columns
-            # are not those of the observed cells.
+        if components.unexplained is not None:
             # The share is shrunk towards 1 as if VARIANCE_PRIOR_ROWS more rows
             # had left all of it: components of a few rows explain much by chance.
             n_rows = np.count_nonzero(weights)

@@ -146,7 +146,7 @@ class Conditions:
         self._check_levels(values)
         try:
             return self.encoder.transform(self._as_array(values, self.keys))
-        except ValueError as error:  # an unknown level, named by the encoder
+        except ValueError as error:  # a value it cannot read: text for a number
             raise ValueError(f"In the conditions {self.keys!r}: {error}") from None
 
     def _check_levels(self, values: dict) -> None:

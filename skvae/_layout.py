@@ -50,16 +50,21 @@ class PrincipalComponents(NamedTuple):
     scores: np.ndarray
     """Whitened scores of the rows, ``(rows, components)``, each of weighted
     variance 1; directions without variance score 0."""
-    unexplained: np.ndarray
+    unexplained: np.ndarray | None
     """Each column's share of its own variance that the components leave
     unexplained, in [0, 1]: the residual variance of a probabilistic PCA per
     column, as a fraction. Only the first half as many components as columns
     count here, whatever the number of scores. 1 for columns without
-    variance."""
+    variance. None unless asked for."""
 
 
 def principal_components(
-    values, scale: np.ndarray, weights: np.ndarray, n_components: int, seed: int
+    values,
+    scale: np.ndarray,
+    weights: np.ndarray,
+    n_components: int,
+    seed: int,
+    unexplained: bool = False,
 ) -> PrincipalComponents:
     """The rows' whitened scores on the first principal components of the columns.
 
@@ -70,7 +75,8 @@ def principal_components(
     ``values`` is a dense array or a sparse matrix, never densified. Takes
     ``min(n_components, *values.shape)`` components. Component signs follow
     :func:`sklearn.utils.extmath.svd_flip`: each component's largest entry is
-    positive.
+    positive. With ``unexplained``, also each column's unexplained share,
+    which costs wide data one more pass over ``values``.
     """
     weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
     mean = column_means(values, weights)
@@ -86,7 +92,7 @@ def principal_components(
             variances, components = _arpack_components(
                 values, scale, weights, mean, n_components, seed
             )
-            column_variances = _column_variances(values, scale, weights, mean)
+            column_variances = None  # ARPACK never forms the covariance
         components *= np.sign(
             components[np.abs(components).argmax(0), range(n_components)]
         )
@@ -98,17 +104,29 @@ def principal_components(
     scores = np.divide(
         scores, deviations, out=np.zeros_like(scores), where=has_variance
     )
+    if not unexplained:
+        return PrincipalComponents(scores, None)
+    if column_variances is None:
+        column_variances = _column_variances(values, scale, weights, mean)
+    return PrincipalComponents(
+        scores, _unexplained_shares(components, variances, column_variances)
+    )
+
+
+def _unexplained_shares(components, variances, column_variances) -> np.ndarray:
+    """Each column's share of its variance that the first components leave."""
     # Each column's variance along the components, against its whole variance;
     # at most half as many components as columns, so that the share left is
     # the noise of the directions left out, not the remains of the last ones.
-    n_explaining = min(n_components, values.shape[1] // 2)
+    n_columns, n_components = components.shape
+    n_explaining = min(n_components, n_columns // 2)
     explained = np.square(components[:, :n_explaining]) @ variances[:n_explaining]
     varies = column_variances > 1e-12 * max(column_variances.max(), 1e-300)
-    unexplained = np.ones_like(column_variances)
-    unexplained[varies] = np.clip(
+    shares = np.ones_like(column_variances)
+    shares[varies] = np.clip(
         1.0 - explained[varies] / column_variances[varies], 0.0, 1.0
     )
-    return PrincipalComponents(scores, unexplained)
+    return shares
 
 
 def _covariance_components(values, scale, weights, mean, n_components):

@@ -70,13 +70,21 @@ def test_unexplained_share_is_the_variance_pca_leaves_out(X, binary_X, monkeypat
     standardised = (X - X.mean(0)) / X.std(0)
     pca = PCA(2).fit(standardised)
     residuals = standardised - pca.inverse_transform(pca.transform(standardised))
-    components = principal_components(X, X.std(0), np.ones(len(X)), 2, seed=0)
+    components = principal_components(
+        X, X.std(0), np.ones(len(X)), 2, seed=0, unexplained=True
+    )
+    # only when asked: wide data would take one more pass over the rows
+    assert principal_components(X, X.std(0), np.ones(len(X)), 2, 0).unexplained is None
     assert_allclose(components.unexplained, residuals.var(0), atol=1e-10)
     # ARPACK, for wide data, and sparse columns give the same shares.
     weights = np.random.RandomState(0).rand(len(binary_X))
-    shares = principal_components(binary_X, np.ones(12), weights, 3, seed=0)
+    shares = principal_components(
+        binary_X, np.ones(12), weights, 3, seed=0, unexplained=True
+    )
     monkeypatch.setattr("skvae._layout.COVARIANCE_MAX_COLUMNS", 0)
-    arpack = principal_components(sp.csr_matrix(binary_X), np.ones(12), weights, 3, 0)
+    arpack = principal_components(
+        sp.csr_matrix(binary_X), np.ones(12), weights, 3, 0, unexplained=True
+    )
     assert_allclose(arpack.unexplained, shares.unexplained, atol=1e-8)
 
 
@@ -85,17 +93,23 @@ def test_at_most_half_as_many_components_as_columns_explain(X):
     standardised = (X - X.mean(0)) / X.std(0)
     pca = PCA(4).fit(standardised)
     residuals = standardised - pca.inverse_transform(pca.transform(standardised))
-    components = principal_components(X, X.std(0), np.ones(len(X)), 6, seed=0)
+    components = principal_components(
+        X, X.std(0), np.ones(len(X)), 6, seed=0, unexplained=True
+    )
     assert components.scores.shape == (len(X), 6)
     assert_allclose(components.unexplained, residuals.var(0), atol=1e-10)
     # One column: its one component counts for nothing.
-    one = principal_components(X[:, :1], X[:, :1].std(0), np.ones(len(X)), 2, 0)
+    one = principal_components(
+        X[:, :1], X[:, :1].std(0), np.ones(len(X)), 2, 0, unexplained=True
+    )
     assert_allclose(one.unexplained, [1.0])
 
 
 def test_a_column_without_variance_has_all_of_it_unexplained():
     X = np.column_stack([np.arange(6.0), np.full(6, 2.0)])
-    unexplained = principal_components(X, np.ones(2), np.ones(6), 1, 0).unexplained
+    unexplained = principal_components(
+        X, np.ones(2), np.ones(6), 1, 0, unexplained=True
+    ).unexplained
     assert_allclose(unexplained, [0.0, 1.0], atol=1e-12)
 
 
@@ -103,7 +117,9 @@ def test_learned_variances_start_at_the_unexplained_share(X, make_vae):
     with pytest.warns(ConvergenceWarning):  # one Adam step
         vae = make_vae(max_epochs=1, batch_size=len(X)).fit(X)
     family = vae.module_.likelihood.families[0]
-    unexplained = principal_components(X, X.std(0), np.ones(len(X)), 2, 0).unexplained
+    unexplained = principal_components(
+        X, X.std(0), np.ones(len(X)), 2, 0, unexplained=True
+    ).unexplained
     # shrunk towards 1 as if VARIANCE_PRIOR_ROWS more rows had left it all
     shrunk = (len(X) * unexplained + VARIANCE_PRIOR_ROWS) / (
         len(X) + VARIANCE_PRIOR_ROWS
