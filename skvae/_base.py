@@ -32,10 +32,11 @@ from ._data import (
     resolve_device,
     rows_of,
 )
-from ._layout import VARIANCE_PRIOR_ROWS, align_latent_means, principal_components
+from ._layout import align_latent_means, principal_components
 from ._likelihoods import (
     COLUMN_FAMILIES,
     FAMILIES,
+    VARIANCE_PRIOR_ROWS,
     CategoricalFamily,
     Likelihood,
     check_block,
@@ -368,7 +369,12 @@ class BaseVAE(BaseEstimator):
                     else RankingValidation(*held_out, *ranking)
                 )
                 rows = rows.split(torch.as_tensor(training_index))
-            config = self._training_config(len(rows), incremental, module)
+            # partial_fit weighs the priors against every row it has trained
+            # on; fit, warm-started or not, against the rows of this call.
+            rows_seen = len(rows)
+            if incremental and continuing:
+                rows_seen += self._rows_seen
+            config = self._training_config(len(rows), incremental, module, rows_seen)
             if not continuing and self._starts_from_pca():
                 self._start_from_pca(
                     module, X, sample_weight, rows, training_index, config, generator
@@ -391,6 +397,7 @@ class BaseVAE(BaseEstimator):
                     threads=ThreadPolicy(self.n_threads),
                 )
         self._record_training(module, device, config, result, continuing, seed)
+        self._rows_seen: int = rows_seen
         self._finish_fit(given_X, sample_weight)
         self._report(result)
 
@@ -587,8 +594,8 @@ class BaseVAE(BaseEstimator):
             unexplained=starts_variances,
         )
         if components.unexplained is not None:
-            # The share is shrunk towards 1 as if VARIANCE_PRIOR_ROWS more rows
-            # had left all of it: components of a few rows explain much by chance.
+            # The most probable variance under the prior, given the rows' mean
+            # unexplained share: components of a few rows explain much by chance.
             n_rows = np.count_nonzero(weights)
             likelihood.families[0].start_variances(
                 (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS)
@@ -765,7 +772,9 @@ class BaseVAE(BaseEstimator):
     def _batch_size(self, n_rows: int) -> int:
         return min(200 if self.batch_size == "auto" else self.batch_size, n_rows)
 
-    def _training_config(self, n_rows: int, incremental: bool, module: VAE):
+    def _training_config(
+        self, n_rows: int, incremental: bool, module: VAE, rows_seen: int
+    ) -> TrainingConfig:
         categorical = any(
             isinstance(family, CategoricalFamily)
             for family in module.likelihood.families
@@ -793,6 +802,7 @@ class BaseVAE(BaseEstimator):
             ),
             support_fraction=self.support_fraction,
             support_warmup_epochs=self.support_warmup_epochs,
+            rows_seen=rows_seen,
             verbose=self.verbose,
             name=type(self).__name__,
         )

@@ -46,8 +46,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         category or boolean columns.
 
         - ``'gaussian'``: Normal with a learned variance per feature (floored at
-          1e-3 of the feature's variance, so constant columns stay finite). The
-          model standardises features internally and reports densities in the
+          1e-3 of the feature's variance, so constant columns stay finite,
+          and with a prior worth 50 rows of the feature's whole variance, so
+          features all but constant in training keep some). The model
+          standardises features internally and reports densities in the
           units of ``X``.
         - ``'gaussian_fixed'``: Normal with variance 1 in the units of ``X``:
           the squared-error (MSE) loss of most tutorials, as a likelihood.
@@ -127,8 +129,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         variances (``'gaussian'``, ``'laplace'``) start at the share of each
         feature's variance that the principal components (at most half as
         many as there are features) leave unexplained, the noise of a
-        probabilistic PCA, weighed against 50 rows' worth of the whole
-        variance, rather than at the whole of it.
+        probabilistic PCA, weighed against the 50 rows' worth of the whole
+        variance that their prior holds (see ``likelihood``), rather than at
+        the whole of it.
         This is for models of one family without ``condition_on``, fitted
         without missing cells: the components also hold what conditions
         explain, in a table of several families the real columns' head start

@@ -38,11 +38,6 @@ _BLOCK_ROWS = 2**13
 # next to the ELBO's, and the same whatever the number of rows.
 ALIGNMENT_STEPS = 200
 
-# The learned variances start at the share of each column's variance that the
-# components leave unexplained, weighed against this many rows' worth of the
-# unit variance: the components of a handful of rows explain much by chance.
-VARIANCE_PRIOR_ROWS = 50
-
 
 class PrincipalComponents(NamedTuple):
     """What the PCA start takes from the principal components of the columns."""

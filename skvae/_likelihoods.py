@@ -68,6 +68,14 @@ from ._sparse_log_prob import (
 # log-likelihood instead of driving it to infinity.
 GAUSSIAN_VARIANCE_FLOOR = 1e-3
 
+# Each learned variance has a prior worth this many rows that leave the
+# column's whole variance unexplained (1, in standardised units): an
+# inverse-gamma prior, under which n rows that leave a mean square s2 make
+# (n * s2 + VARIANCE_PRIOR_ROWS) / (n + VARIANCE_PRIOR_ROWS) the most probable
+# variance. A column nearly constant in training (a pixel set in two images)
+# then keeps a variance that held-out rows can fall outside of.
+VARIANCE_PRIOR_ROWS = 50
+
 ALL = slice(None)
 _CHECK_ROWS = 2**14  # rows per block when checking the values of dense X
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -339,6 +347,14 @@ class Family(nn.Module):
         """A term of each row's log-probability that belongs to no single column."""
         return 0.0
 
+    def log_prior(self) -> torch.Tensor | float:
+        """The log-density of the block's parameters under their prior.
+
+        Up to a constant. Training adds it to the ELBO summed over the
+        training rows; families without a prior give 0.
+        """
+        return 0.0
+
     def start_variances(self, unexplained: np.ndarray) -> None:
         """Start learned variances at the share of variance the PCA leaves out.
 
@@ -428,6 +444,18 @@ class RealValued(Family):
         )
         with torch.no_grad():  # the inverse of softplus
             self.raw_variance.copy_(above_floor + torch.log(-torch.expm1(-above_floor)))
+
+    def log_prior(self) -> torch.Tensor | float:
+        """The learned variances' log-density under ``VARIANCE_PRIOR_ROWS`` rows' prior.
+
+        The inverse-gamma ``-(VARIANCE_PRIOR_ROWS / 2) * (log v + 1 / v)`` of
+        each standardised variance ``v``, up to a constant; 0 for variances
+        that are not learned.
+        """
+        if self.variance_kind != "learned":
+            return 0.0
+        variance = self.standardised_variance()
+        return -VARIANCE_PRIOR_ROWS / 2 * (variance.log() + variance.reciprocal()).sum()
 
     def standardised_variance(self, features=ALL) -> torch.Tensor:
         """Each column's variance given ``z``, in standardised units."""
@@ -881,6 +909,10 @@ class Likelihood(nn.Module):
             for family, x_block, output_block in self._blocks(x, output)
         ]
         return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
+
+    def log_prior(self) -> torch.Tensor | float:
+        """The log-density of every block's parameters under their priors."""
+        return sum(family.log_prior() for family in self.families)
 
     def log_prob_after(
         self, output_layer: nn.Linear, hidden: torch.Tensor, x: torch.Tensor

@@ -37,6 +37,10 @@ class TrainingConfig:
     the importance-weighted bound."""
     support_fraction: float = 1.0
     support_warmup_epochs: int = 0
+    rows_seen: int | None = None
+    """The rows the likelihood's priors are weighed against: each step adds
+    their log-density divided by this to the batch's mean ELBO, so an epoch
+    adds it once. None leaves the priors out."""
     verbose: int = 0
     name: str = "VAE"
     """What the progress bar calls the model being trained."""
@@ -378,8 +382,11 @@ def _run_epoch(
             None if supported is None else int(supported[index].sum()),
         )
         summed_loss = -elbo.sum()
+        objective = summed_loss / size
+        if config.rows_seen is not None:
+            objective = objective - module.likelihood.log_prior() / config.rows_seen
         optimizer.zero_grad(set_to_none=True)
-        (summed_loss / size).backward()
+        objective.backward()
         optimizer.step()
         total += summed_loss.detach()
         n_trained += size

@@ -10,12 +10,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
 from skvae._data import DenseRows
-from skvae._layout import (
+from skvae._layout import align_latent_means, principal_components
+from skvae._likelihoods import (
+    FAMILIES,
+    GAUSSIAN_VARIANCE_FLOOR,
     VARIANCE_PRIOR_ROWS,
-    align_latent_means,
-    principal_components,
+    family_class,
 )
-from skvae._likelihoods import FAMILIES, GAUSSIAN_VARIANCE_FLOOR, family_class
 
 
 def _targets(features, weights, n_components=2, scale=None):

@@ -9,7 +9,12 @@ from scipy import stats
 
 from skvae import VAETransformer
 from skvae._data import seeded_global_rng
-from skvae._likelihoods import FAMILIES, Likelihood, family_class
+from skvae._likelihoods import (
+    FAMILIES,
+    VARIANCE_PRIOR_ROWS,
+    Likelihood,
+    family_class,
+)
 from skvae._module import _linear
 
 DECODER_OUTPUT = torch.tensor([[0.3, -1.2, 2.0], [-0.5, 0.8, 0.1]])
@@ -94,6 +99,33 @@ def test_laplace_matches_scipy_with_its_learned_variance():
     assert_allclose(log_prob, expected, rtol=1e-5)
     softplus = np.log1p(np.exp([-1.0, 0.0, 2.0]))
     assert_allclose(variance, X.var(0) * (1e-3 + softplus), rtol=1e-6)
+
+
+def test_the_variance_prior_is_worth_its_rows_of_unit_variance():
+    # n rows whose standardised residuals have mean square s2: the Gaussian
+    # log-likelihood plus the prior peaks at (n * s2 + rows) / (n + rows).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3)) * [0.1, 1.0, 3.0]
+    likelihood = Likelihood.from_data("gaussian", rng.normal(size=(100, 3)))
+    family = _family(likelihood)
+    standardised = (X - family.offset.numpy()) / family.scale.numpy()
+    mean_square = (standardised**2).mean(0)
+    peak = (len(X) * mean_square + VARIANCE_PRIOR_ROWS) / (len(X) + VARIANCE_PRIOR_ROWS)
+    family.start_variances(peak)
+    assert_allclose(family.standardised_variance().detach(), peak, rtol=1e-5)
+    zero_mean = torch.zeros(len(X), 3)
+    x = torch.tensor(X, dtype=torch.float32)
+    objective = likelihood.log_prob(zero_mean, x).sum() + likelihood.log_prior()
+    (gradient,) = torch.autograd.grad(objective, family.raw_variance)
+    assert_allclose(gradient, 0.0, atol=1e-3)
+    # Off the peak, the gradient points back to it.
+    family.start_variances(2 * peak)
+    objective = likelihood.log_prob(zero_mean, x).sum() + likelihood.log_prior()
+    (gradient,) = torch.autograd.grad(objective, family.raw_variance)
+    assert (gradient < 0).all()
+    # Variances that are not learned have no prior.
+    assert Likelihood.from_data("gaussian_fixed", X).log_prior() == 0.0
+    assert Likelihood.from_data("poisson", np.abs(X).round()).log_prior() == 0.0
 
 
 def test_laplace_standardised_has_the_training_variance_and_ignores_units():

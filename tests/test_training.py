@@ -11,6 +11,7 @@ import torch
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
+from skvae._likelihoods import VARIANCE_PRIOR_ROWS
 from skvae._training import Stopping, kl_weight, most_likely_rows
 
 
@@ -179,6 +180,39 @@ def test_same_random_state_same_model(X, make_vae):
     assert_array_equal(a.sample(5, random_state=0), b.sample(5, random_state=0))
     c = make_vae(random_state=4).fit(X)
     assert not np.array_equal(a.transform(X), c.transform(X))
+
+
+def test_learned_variances_keep_their_prior_rows(X, make_vae, monkeypatch):
+    # Each variance is pulled towards 1 by VARIANCE_PRIOR_ROWS rows' worth, so
+    # none falls below their share of the rows; without the prior, well
+    # explained columns do.
+    import skvae._base
+    import skvae._likelihoods
+
+    def smallest_variance():
+        family = make_vae().fit(X).module_.likelihood.families[0]
+        return family.standardised_variance().min().item()
+
+    share = VARIANCE_PRIOR_ROWS / (len(X) + VARIANCE_PRIOR_ROWS)
+    assert smallest_variance() > share
+    monkeypatch.setattr(skvae._likelihoods, "VARIANCE_PRIOR_ROWS", 0)
+    monkeypatch.setattr(skvae._base, "VARIANCE_PRIOR_ROWS", 0)
+    assert smallest_variance() < share
+
+
+def test_partial_fit_weighs_the_prior_against_every_row_seen(X, make_vae):
+    vae = make_vae()
+    for chunk in np.array_split(X, 3):
+        vae.partial_fit(chunk)
+    assert vae._rows_seen == len(X)
+    vae.fit(X[:100])  # a new fit counts its own rows only
+    assert vae._rows_seen == 100
+    vae.set_params(warm_start=True).fit(X[:100])
+    assert vae._rows_seen == 100
+    vae.partial_fit(X[:50])
+    assert vae._rows_seen == 150
+    with_held_out_rows = make_vae(early_stopping=True, validation_fraction=0.2)
+    assert with_held_out_rows.fit(X)._rows_seen == 240
 
 
 @pytest.mark.short_fits
