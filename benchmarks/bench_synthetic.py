@@ -65,11 +65,26 @@ def adult() -> pd.DataFrame:
     return table.replace("?", np.nan).reset_index(drop=True)
 
 
-def diamonds() -> pd.DataFrame:
-    """plotnine's diamonds, its three grades as ordered categories."""
-    from plotnine.data import diamonds
+# The grades of diamonds, worst first, as ``plotnine.data`` orders them.
+DIAMOND_GRADES = {
+    "cut": ["Fair", "Good", "Very Good", "Premium", "Ideal"],
+    "color": list("DEFGHIJ"),
+    "clarity": ["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"],
+}
 
-    return diamonds.copy()
+
+def diamonds() -> pd.DataFrame:
+    """plotnine's diamonds, its three grades as ordered categories.
+
+    Read from the package's data folder, so that ``pip install --no-deps
+    plotnine`` is enough: importing ``plotnine.data`` needs its plotting
+    dependencies.
+    """
+    folder = Path(importlib.util.find_spec("plotnine").origin).parent
+    table = pd.read_csv(folder / "data" / "diamonds.csv")
+    for column, grades in DIAMOND_GRADES.items():
+        table[column] = pd.Categorical(table[column], grades, ordered=True)
+    return table
 
 
 # name: (table, label column, the label's positive value or None for a number)
