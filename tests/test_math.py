@@ -100,7 +100,7 @@ def test_more_importance_draws_tighten_the_bound(X, make_vae):
     # The bound rises with the number of draws in expectation. A fitted model
     # scores every row with the same draws, so a single estimate with one draw
     # can land above the mean; average over the draws of 20 score seeds.
-    vae = make_vae(max_epochs=50).fit(X)
+    vae = make_vae().fit(X)
 
     def mean_score(n_draws):
         vae.set_params(n_importance_samples=n_draws)
