@@ -347,13 +347,15 @@ class Family(nn.Module):
         """A term of each row's log-probability that belongs to no single column."""
         return 0.0
 
-    def log_prior(self) -> torch.Tensor | float:
-        """The log-density of the block's parameters under their prior.
+    def add_prior_gradient(self, weight: float) -> None:
+        """Add ``weight`` times the gradient of minus the parameters' log-prior.
 
-        Up to a constant. Training adds it to the ELBO summed over the
-        training rows; families without a prior give 0.
+        Training calls it after each backward pass of the mean negative ELBO,
+        with ``weight`` one over the rows, so that the step descends on minus
+        the ELBO summed over the rows and the log-prior, per row. Written as
+        a gradient, outside autograd, because the prior does not depend on
+        the batch. Families without a prior add nothing.
         """
-        return 0.0
 
     def start_variances(self, unexplained: np.ndarray) -> None:
         """Start learned variances at the share of variance the PCA leaves out.
@@ -445,17 +447,26 @@ class RealValued(Family):
         with torch.no_grad():  # the inverse of softplus
             self.raw_variance.copy_(above_floor + torch.log(-torch.expm1(-above_floor)))
 
-    def log_prior(self) -> torch.Tensor | float:
-        """The learned variances' log-density under ``VARIANCE_PRIOR_ROWS`` rows' prior.
+    def add_prior_gradient(self, weight: float) -> None:
+        """Add the gradient of the learned variances' prior, ``weight`` times.
 
-        The inverse-gamma ``-(VARIANCE_PRIOR_ROWS / 2) * (log v + 1 / v)`` of
-        each standardised variance ``v``, up to a constant; 0 for variances
-        that are not learned.
+        Minus the inverse-gamma log-prior of each standardised variance ``v``
+        is ``(VARIANCE_PRIOR_ROWS / 2) * (log v + 1 / v)`` up to a constant;
+        its derivative in ``v`` is ``(VARIANCE_PRIOR_ROWS / 2) * (v - 1) / v**2``,
+        and ``v = GAUSSIAN_VARIANCE_FLOOR + softplus(raw)`` moves with
+        ``sigmoid(raw)``. Nothing for variances that are not learned.
         """
         if self.variance_kind != "learned":
-            return 0.0
-        variance = self.standardised_variance()
-        return -VARIANCE_PRIOR_ROWS / 2 * (variance.log() + variance.reciprocal()).sum()
+            return
+        raw = self.raw_variance
+        with torch.no_grad():
+            variance = F.softplus(raw).add_(GAUSSIAN_VARIANCE_FLOOR)
+            slope = (variance - 1.0) / variance.square()
+            if raw.grad is None:
+                raw.grad = torch.zeros_like(raw)
+            raw.grad.addcmul_(
+                slope, torch.sigmoid(raw), value=VARIANCE_PRIOR_ROWS / 2 * weight
+            )
 
     def standardised_variance(self, features=ALL) -> torch.Tensor:
         """Each column's variance given ``z``, in standardised units."""
@@ -910,9 +921,10 @@ class Likelihood(nn.Module):
         ]
         return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
 
-    def log_prior(self) -> torch.Tensor | float:
-        """The log-density of every block's parameters under their priors."""
-        return sum(family.log_prior() for family in self.families)
+    def add_prior_gradient(self, weight: float) -> None:
+        """``Family.add_prior_gradient`` for every block."""
+        for family in self.families:
+            family.add_prior_gradient(weight)
 
     def log_prob_after(
         self, output_layer: nn.Linear, hidden: torch.Tensor, x: torch.Tensor

@@ -39,8 +39,8 @@ class TrainingConfig:
     support_warmup_epochs: int = 0
     rows_seen: int | None = None
     """The rows the likelihood's priors are weighed against: each step adds
-    their log-density divided by this to the batch's mean ELBO, so an epoch
-    adds it once. None leaves the priors out."""
+    the gradient of their log-density divided by this to that of the batch's
+    mean ELBO. None leaves the priors out."""
     verbose: int = 0
     name: str = "VAE"
     """What the progress bar calls the model being trained."""
@@ -382,11 +382,10 @@ def _run_epoch(
             None if supported is None else int(supported[index].sum()),
         )
         summed_loss = -elbo.sum()
-        objective = summed_loss / size
-        if config.rows_seen is not None:
-            objective = objective - module.likelihood.log_prior() / config.rows_seen
         optimizer.zero_grad(set_to_none=True)
-        objective.backward()
+        (summed_loss / size).backward()
+        if config.rows_seen is not None:
+            module.likelihood.add_prior_gradient(1.0 / config.rows_seen)
         optimizer.step()
         total += summed_loss.detach()
         n_trained += size

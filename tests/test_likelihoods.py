@@ -113,19 +113,28 @@ def test_the_variance_prior_is_worth_its_rows_of_unit_variance():
     peak = (len(X) * mean_square + VARIANCE_PRIOR_ROWS) / (len(X) + VARIANCE_PRIOR_ROWS)
     family.start_variances(peak)
     assert_allclose(family.standardised_variance().detach(), peak, rtol=1e-5)
-    zero_mean = torch.zeros(len(X), 3)
     x = torch.tensor(X, dtype=torch.float32)
-    objective = likelihood.log_prob(zero_mean, x).sum() + likelihood.log_prior()
-    (gradient,) = torch.autograd.grad(objective, family.raw_variance)
-    assert_allclose(gradient, 0.0, atol=1e-3)
+
+    def gradient_per_row(likelihood, parameter):
+        """The training step's gradient: minus the mean ELBO's, then the prior's."""
+        parameter.grad = None
+        (-likelihood.log_prob(torch.zeros_like(x), x).mean()).backward()
+        likelihood.add_prior_gradient(1.0 / len(X))
+        return parameter.grad
+
+    assert_allclose(gradient_per_row(likelihood, family.raw_variance), 0.0, atol=1e-4)
     # Off the peak, the gradient points back to it.
     family.start_variances(2 * peak)
-    objective = likelihood.log_prob(zero_mean, x).sum() + likelihood.log_prior()
-    (gradient,) = torch.autograd.grad(objective, family.raw_variance)
-    assert (gradient < 0).all()
-    # Variances that are not learned have no prior.
-    assert Likelihood.from_data("gaussian_fixed", X).log_prior() == 0.0
-    assert Likelihood.from_data("poisson", np.abs(X).round()).log_prior() == 0.0
+    assert (gradient_per_row(likelihood, family.raw_variance) > 0).all()
+    family.start_variances(peak / 2)
+    assert (gradient_per_row(likelihood, family.raw_variance) < 0).all()
+    # Parameters that are not variances have no prior.
+    counts = Likelihood.from_data("negative_binomial", np.abs(X).round())
+    dispersion = _family(counts).raw_dispersion
+    (-counts.log_prob(torch.zeros_like(x), torch.abs(x).round()).mean()).backward()
+    likelihood_only = dispersion.grad.clone()
+    counts.add_prior_gradient(1.0 / len(X))
+    assert torch.equal(dispersion.grad, likelihood_only)
 
 
 def test_laplace_standardised_has_the_training_variance_and_ignores_units():
