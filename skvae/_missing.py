@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
+from sklearn.utils import gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
 
 from ._data import canonical_csr
 
@@ -104,3 +106,64 @@ def first_column_with_missing(X) -> int | None:
     if not has_missing(X):
         return None
     return int(np.flatnonzero(_count(missing_cells(X), axis=0))[0])
+
+
+class MissingPatterns:
+    """The patterns of missing cells among training rows, weighed by ``sample_weight``.
+
+    A row's pattern says which of its cells are missing. Each pattern met is
+    kept once, as bits, with the total weight of its rows; rows with every
+    cell observed are counted, not kept. ``add`` counts more rows
+    (``partial_fit``); ``draw`` gives generated rows patterns at their
+    training frequencies, so that cells missing together in training stay
+    missing together.
+    """
+
+    def __init__(self, n_features: int):
+        self.n_features = n_features
+        self.bits = np.zeros((0, -(-n_features // 8)), dtype=np.uint8)
+        self.weights: np.ndarray = np.zeros(0)
+        self.total_weight = 0.0
+
+    def add(self, X, sample_weight: np.ndarray) -> None:
+        """Count the rows of ``X``, a dense array or a sparse matrix."""
+        self.total_weight += float(np.sum(sample_weight))
+        if not has_missing(X):
+            return
+        mask = missing_cells(X)
+        holed = np.flatnonzero(_count(mask, axis=1))
+        # patterns in chunks within working_memory: sparse masks are densified
+        for chunk in gen_batches(len(holed), get_chunk_n_rows(self.n_features)):
+            rows = holed[chunk]
+            dense = mask[rows].toarray() if sp.issparse(mask) else mask[rows]
+            self._merge(np.packbits(dense, axis=1), sample_weight[rows])
+
+    def _merge(self, bits: np.ndarray, weights: np.ndarray) -> None:
+        self.bits, inverse = np.unique(
+            np.concatenate([self.bits, bits]), axis=0, return_inverse=True
+        )
+        self.weights = np.bincount(
+            inverse.ravel(),
+            weights=np.concatenate([self.weights, weights]),
+            minlength=len(self.bits),
+        )
+
+    def patterns(self) -> np.ndarray:
+        """The patterns kept, as a boolean array of one row each."""
+        unpacked = np.unpackbits(self.bits, axis=1, count=self.n_features)
+        return unpacked.astype(bool)
+
+    def rates(self) -> np.ndarray:
+        """Each column's weighted share of missing cells."""
+        return self.weights @ self.patterns() / self.total_weight
+
+    def draw(self, n_rows: int, rng: np.random.Generator) -> np.ndarray:
+        """Missing cells of ``n_rows`` rows, each the pattern of a training row.
+
+        Returns a boolean array of shape ``(n_rows, n_features)``.
+        """
+        complete = max(self.total_weight - self.weights.sum(), 0.0)
+        shares = np.append(self.weights, complete)
+        chosen = rng.choice(len(shares), size=n_rows, p=shares / shares.sum())
+        patterns = np.vstack([self.patterns(), np.zeros(self.n_features, bool)])
+        return patterns[chosen]

@@ -13,6 +13,7 @@ from skvae._likelihoods import (
     Likelihood,
     RealValued,
 )
+from skvae._missing import MissingPatterns
 
 
 def family_data(name, rng, shape):
@@ -299,3 +300,36 @@ def test_partial_fit_adds_up_the_rates_of_missing_cells(make_vae):
     rows = vae.sample(20000, missing_cells=True)
     expected = [np.isnan(holed[:, 0]).mean() / 2, 0.0, 0.0]
     assert_allclose(np.isnan(rows).mean(axis=0), expected, atol=0.01)
+
+
+@pytest.mark.short_fits
+def test_cells_missing_together_in_training_are_left_missing_together(make_vae):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 4))
+    together = rng.rand(600) < 0.3
+    X[together, 0] = X[together, 1] = np.nan
+    X[rng.rand(600) < 0.2, 3] = np.nan
+    rows = make_vae().fit(X).sample(20000, random_state=0, missing_cells=True)
+    missing, training = np.isnan(rows), np.isnan(X)
+    assert_array_equal(missing[:, 0], missing[:, 1])
+    assert not missing[:, 2].any()
+    assert_allclose(missing.mean(axis=0), training.mean(axis=0), atol=0.01)
+    both = (missing[:, 0] & missing[:, 3]).mean()
+    assert_allclose(both, (training[:, 0] & training[:, 3]).mean(), atol=0.01)
+
+
+def test_missing_patterns_are_weighed_and_read_alike_from_sparse_rows():
+    nan = np.nan
+    X = np.array([[nan, 1, nan], [0, nan, 2], [nan, 3, nan], [4, 5, 6]])
+    weights = np.array([1.0, 0.0, 2.0, 1.0])
+    dense, sparse = MissingPatterns(3), MissingPatterns(3)
+    dense.add(X, weights)
+    sparse.add(sp.csr_matrix(X), weights)  # the implicit zero is observed
+    assert_array_equal(dense.patterns(), sparse.patterns())
+    assert_allclose(dense.weights, sparse.weights)
+    expected = np.average(np.isnan(X), axis=0, weights=weights)
+    assert_allclose(dense.rates(), expected)
+    drawn = dense.draw(10000, np.random.default_rng(0))
+    assert not (drawn == [False, True, False]).all(axis=1).any()  # weight 0
+    assert_allclose((drawn == [True, False, True]).all(axis=1).mean(), 0.75, atol=0.02)
+    assert_allclose((~drawn).all(axis=1).mean(), 0.25, atol=0.02)
