@@ -23,10 +23,9 @@ the real training rows (Column Shapes, Column Pair Trends and their mean, the
 overall score); "missing", 1 less the total variation distance between the
 real and synthetic rows' frequencies of each pattern of missing cells (which
 cells of a row are missing; 1 on diamonds, which has none); machine-learning
-efficacy (a ``HistGradientBoosting`` model
-trained on the synthetic rows, scored on the real held-out rows: F1 of
-``income > 50K`` on Adult, R^2 of ``price`` on diamonds; "real training rows"
-trains on them), and fit seconds.
+efficacy (a ``HistGradientBoosting`` model trained on the synthetic rows,
+scored on the real held-out rows: F1 of ``income > 50K`` on Adult, R^2 of
+``price`` on diamonds; "real training rows" trains on them), and fit seconds.
 
 The comparators are a benchmark extra, not skvae's dependencies (``make
 benchmark`` installs them)::

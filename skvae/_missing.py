@@ -153,10 +153,6 @@ class MissingPatterns:
         unpacked = np.unpackbits(self.bits, axis=1, count=self.n_features)
         return unpacked.astype(bool)
 
-    def rates(self) -> np.ndarray:
-        """Each column's weighted share of missing cells."""
-        return self.weights @ self.patterns() / self.total_weight
-
     def draw(self, n_rows: int, rng: np.random.Generator) -> np.ndarray:
         """Missing cells of ``n_rows`` rows, each the pattern of a training row.
 

@@ -328,7 +328,7 @@ def test_missing_patterns_are_weighed_and_read_alike_from_sparse_rows():
     assert_array_equal(dense.patterns(), sparse.patterns())
     assert_allclose(dense.weights, sparse.weights)
     expected = np.average(np.isnan(X), axis=0, weights=weights)
-    assert_allclose(dense.rates(), expected)
+    assert_allclose(dense.weights @ dense.patterns() / dense.total_weight, expected)
     drawn = dense.draw(10000, np.random.default_rng(0))
     assert not (drawn == [False, True, False]).all(axis=1).any()  # weight 0
     assert_allclose((drawn == [True, False, True]).all(axis=1).mean(), 0.75, atol=0.02)
