@@ -10,14 +10,18 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import TransformerMixin
 from sklearn.impute import MissingIndicator
+from sklearn.utils import gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_array,
     check_is_fitted,
+    validate_data,
 )
 
 from ._base import BaseVAE, _seed
-from ._data import seeded_global_rng
+from ._data import canonical_csr, seeded_global_rng
+from ._missing import check_missing_cells, missing_cells
 from ._module import VAE
 from ._table import _is_dataframe, _present
 
@@ -201,26 +205,21 @@ class VAEImputer(TransformerMixin, BaseVAE):
         "add_indicator": ["boolean"],
     }
 
-    def _validate_X(self, X, reset: bool):
-        if sp.issparse(X):
-            raise TypeError(
-                "VAEImputer takes dense X only, not a sparse matrix: pass "
-                "X.toarray(), in which the stored NaN stay the missing cells and "
-                "the entries not stored are zeros."
-            )
-        return super()._validate_X(X, reset)
-
     def _columns_to_leave_out(self, X) -> list[int]:
         """The columns with no observed cell, unless every column is so.
 
         Their names (or positions) are kept in ``_left_out_names``.
         """
         self._left_out_names = []
-        if not _is_dataframe(X):
-            X = np.asarray(X, dtype=object)
-            if X.ndim != 2:
-                return []  # left to validation's message
-        empty = np.flatnonzero(np.isnan(_holes(X)).all(axis=0))
+        if sp.issparse(X):
+            n_missing = np.asarray(missing_cells(X).sum(axis=0)).ravel()
+            empty = np.flatnonzero(n_missing == X.shape[0])
+        else:
+            if not _is_dataframe(X):
+                X = np.asarray(X, dtype=object)
+                if X.ndim != 2:
+                    return []  # left to validation's message
+            empty = np.flatnonzero(np.isnan(_holes(X)).all(axis=0))
         if empty.size == X.shape[1]:
             empty = empty[:0]  # left to the message on rows with no observed cell
         names = list(X.columns) if _is_dataframe(X) else list(range(X.shape[1]))
@@ -247,23 +246,32 @@ class VAEImputer(TransformerMixin, BaseVAE):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Rows with missing cells (NaN, ``None`` or ``pd.NA``), each with at
-            least one observed cell.
+            least one observed cell. In a sparse matrix a stored NaN is a
+            missing cell and an entry that is not stored is an observed zero.
 
         Returns
         -------
-        X_filled : ndarray or DataFrame of shape (n_samples, n_features_out)
-            The rows, missing cells filled and observed cells unchanged: a
-            DataFrame with ``X``'s dtypes for a model with a family per column
-            (``likelihood='auto'``, the default) fitted on a DataFrame. With
-            ``add_indicator``, the indicator's columns follow.
+        X_filled : ndarray, DataFrame or sparse matrix
+            Of shape (n_samples, n_features_out): the rows, missing cells
+            filled and observed cells unchanged. A DataFrame with ``X``'s
+            dtypes for a model with a family per column
+            (``likelihood='auto'``, the default) fitted on a DataFrame; for
+            sparse ``X``, a CSR matrix with the same stored entries, only the
+            stored NaN filled. With ``add_indicator``, the indicator's columns
+            follow.
         """
         check_is_fitted(self)
-        filled = self._fill(X, self._imputed_values(X))
+        if sp.issparse(X):
+            filled = self._fill_sparse(X)
+        else:
+            filled = self._fill(X, self._imputed_values(X))
         if self.indicator_ is None:
             return filled
         indicator = self.indicator_.transform(_holes(X))
+        if sp.issparse(filled):
+            return sp.hstack([filled, indicator], format=filled.format)
         if not _is_dataframe(filled):
             return np.hstack([filled, indicator])
         import pandas as pd
@@ -312,6 +320,37 @@ class VAEImputer(TransformerMixin, BaseVAE):
             filled = np.where(_present(observed), observed, rows)
         return self._without_empty_columns(filled)
 
+    def _fill_sparse(self, X):
+        """Sparse ``X`` with each stored NaN filled, as a CSR matrix.
+
+        Only the rows with a missing cell are decoded, a block of rows within
+        ``working_memory`` at a time; the entries that are not stored stay
+        zeros and are not stored.
+        """
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            accept_sparse="csr",
+            dtype=np.float64,
+            ensure_all_finite="allow-nan",
+        )
+        check_missing_cells(X)  # before row numbers are those of a block
+        filled = canonical_csr(X).copy()
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(filled.indptr))
+        holes = np.flatnonzero(np.isnan(filled.data))
+        rows_with_holes = np.unique(rows[holes])
+        block = get_chunk_n_rows(8 * (X.shape[1] + 1), max_n_rows=len(rows_with_holes))
+        for chunk in gen_batches(len(rows_with_holes), max(block, 1)):
+            block_rows = rows_with_holes[chunk]
+            values = self._with_left_out_columns(
+                self._imputed_values(filled[block_rows])
+            )
+            in_block = holes[np.isin(rows[holes], block_rows)]
+            position = np.searchsorted(block_rows, rows[in_block])
+            filled.data[in_block] = values[position, filled.indices[in_block]]
+        return self._without_empty_columns(filled)
+
     def _with_left_out_columns(self, rows):
         """Decoded rows with the columns left out of the model put back, as 0."""
         if not self._left_out:
@@ -341,6 +380,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         empty = self._empty_positions()
         if _is_dataframe(filled):
             return filled.drop(columns=filled.columns[empty])
+        if sp.issparse(filled):
+            kept = np.setdiff1d(np.arange(filled.shape[1]), empty)
+            return filled[:, kept]
         return np.delete(filled, empty, axis=1)
 
     def get_feature_names_out(self, input_features=None):
@@ -371,15 +413,18 @@ class VAEImputer(TransformerMixin, BaseVAE):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64"]
-        tags.input_tags.sparse = False  # fills are computed for dense rows only
+        tags.input_tags.sparse = True
         return tags
 
 
-def _holes(X) -> np.ndarray:
+def _holes(X):
     """``X``'s missing cells as NaN and its other cells as 0.
 
     What the missing indicator reads: it takes NaN for missing, where ``X``
-    may also hold ``None`` or ``pd.NA``.
+    may also hold ``None`` or ``pd.NA``. A sparse matrix is read as it is:
+    its stored NaN are the missing cells.
     """
+    if sp.issparse(X):
+        return X
     missing = ~_present(np.asarray(X, dtype=object))
     return np.where(missing, np.nan, 0.0)

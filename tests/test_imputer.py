@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
 from sklearn.impute import SimpleImputer
 
 from skvae import VAEImputer
@@ -159,13 +160,36 @@ def test_pipeline_and_grid_search_over_the_imputer():
     assert search.predict(X[:5]).shape == (5,)
 
 
-def test_sparse_input_is_refused_before_any_change():
-    from scipy import sparse
+def test_sparse_rows_have_their_stored_nan_filled_and_nothing_else(correlated):
+    X, holed = correlated
+    holed = np.where(np.abs(X) < 0.5, 0.0, holed)  # zeros, not stored
+    stored = sparse.csr_matrix(holed)
+    imputer = make_imputer(add_indicator=True).fit(stored)
+    filled = imputer.transform(stored)
+    assert sparse.issparse(filled) and filled.format == "csr"
+    values, indicator = filled[:, :5], filled[:, 5:]
+    # the same pattern of stored entries, the stored NaN now numbers
+    assert_array_equal(values.indptr, stored.indptr)
+    assert_array_equal(values.indices, stored.indices)
+    missing = np.isnan(stored.data)
+    assert_array_equal(values.data[~missing], stored.data[~missing])
+    assert np.isfinite(values.data).all()
+    # each filled cell is the one the same model gives the dense rows
+    dense_fill = imputer.transform(holed)
+    assert_allclose(values.toarray(), dense_fill[:, :5], rtol=1e-5, atol=1e-6)
+    assert_array_equal(indicator.toarray(), np.isnan(holed)[:, np.isnan(holed).any(0)])
 
-    imputer = VAEImputer()
-    with pytest.raises(TypeError, match="takes dense X only"):
-        imputer.fit(sparse.csr_matrix(np.eye(5)))
-    assert not hasattr(imputer, "module_")
+
+@pytest.mark.short_fits
+def test_sparse_rows_are_checked_as_a_whole_before_any_fill(correlated):
+    _, holed = correlated
+    imputer = make_imputer(max_epochs=2).fit(sparse.csr_matrix(holed))
+    empty_row = holed[:4].copy()
+    empty_row[2] = np.nan
+    with pytest.raises(ValueError, match="Row 2 of X has no observed cell"):
+        imputer.transform(sparse.csr_matrix(empty_row))
+    with pytest.raises(ValueError, match="has 4 features"):
+        imputer.transform(sparse.csr_matrix(np.ones((3, 4))))  # no NaN to fill
 
 
 @pytest.fixture
@@ -178,7 +202,11 @@ def with_empty_column(correlated):
     return frame
 
 
-@pytest.mark.parametrize("container", [np.asarray, pd.DataFrame])
+def _dense(filled) -> np.ndarray:
+    return filled.toarray() if sparse.issparse(filled) else np.asarray(filled)
+
+
+@pytest.mark.parametrize("container", [np.asarray, pd.DataFrame, sparse.csr_matrix])
 def test_an_empty_column_is_dropped_with_a_warning_as_simple_imputer_does(
     with_empty_column, container
 ):
@@ -197,10 +225,10 @@ def test_an_empty_column_is_dropped_with_a_warning_as_simple_imputer_does(
     )
     kept = np.asarray(with_empty_column.drop(columns="c"))
     observed = ~np.isnan(kept)
-    assert_array_equal(np.asarray(filled)[:, :4][observed], kept[observed])
+    assert_array_equal(_dense(filled)[:, :4][observed], kept[observed])
 
 
-@pytest.mark.parametrize("container", [np.asarray, pd.DataFrame])
+@pytest.mark.parametrize("container", [np.asarray, pd.DataFrame, sparse.csr_matrix])
 def test_keep_empty_features_fills_an_empty_column_with_zeros(
     with_empty_column, container
 ):
@@ -211,14 +239,14 @@ def test_keep_empty_features_fills_an_empty_column_with_zeros(
     assert list(imputer.get_feature_names_out()) == list(
         expected.get_feature_names_out()
     )
-    values = np.asarray(filled, dtype=float)
+    values = _dense(filled).astype(float)
     assert_array_equal(values[:, 2], 0.0)
     observed = ~np.isnan(np.asarray(with_empty_column))
-    assert_array_equal(values[:, :5][observed], np.asarray(X)[observed])
+    assert_array_equal(values[:, :5][observed], np.asarray(with_empty_column)[observed])
     assert not np.isnan(values).any()
     # a cell observed later in the empty column is an observed cell: unchanged
     later = with_empty_column.iloc[:3].assign(c=[1.0, np.nan, 3.0])
-    assert_array_equal(np.asarray(imputer.transform(container(later)))[:, 2], [1, 0, 3])
+    assert_array_equal(_dense(imputer.transform(container(later)))[:, 2], [1, 0, 3])
 
 
 def test_an_empty_column_beside_a_condition(correlated, with_empty_column):
