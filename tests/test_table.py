@@ -62,6 +62,18 @@ def test_categorical_mean_is_the_most_probable_level_and_draws_are_codes():
     assert (draws[:, 0] == 1).float().mean() > 0.95
 
 
+def test_categorical_draws_follow_each_columns_probabilities():
+    # columns of different widths, levels of probability 0, a single level
+    probabilities = [[0.2, 0.0, 0.8], [0.1, 0.2, 0.3, 0.0, 0.4], [1.0]]
+    family = CategoricalFamily([3, 5, 1])
+    log_p = torch.cat([torch.tensor(p).log() for p in probabilities])
+    torch.manual_seed(0)
+    draws = family.sample(log_p.expand(2, 100_000, 9)).reshape(-1, 3).long()
+    for j, p in enumerate(probabilities):
+        shares = torch.bincount(draws[:, j], minlength=len(p)) / len(draws)
+        assert_allclose(shares.numpy(), p, atol=0.004)  # about 4 standard errors
+
+
 def test_categorical_encoder_sees_one_hot_columns():
     family = CategoricalFamily([3, 2])
     codes = np.array([[2, 0], [0, 1]])
