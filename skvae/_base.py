@@ -763,6 +763,10 @@ class BaseVAE(BaseEstimator):
             )
         return copy.deepcopy(self.module_)
 
+    def _beta(self, categorical: bool) -> float:
+        """The KL weight to train with; ``categorical``: whether a column is."""
+        return self.beta
+
     def _batch_size(self, n_rows: int) -> int:
         return min(200 if self.batch_size == "auto" else self.batch_size, n_rows)
 
@@ -782,7 +786,7 @@ class BaseVAE(BaseEstimator):
             batch_size=self._batch_size(n_rows),
             max_epochs=1 if incremental else self.max_epochs,
             learning_rate=self.learning_rate,
-            beta=self.beta,
+            beta=self._beta(categorical),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             stops=not incremental,

@@ -57,6 +57,23 @@ def test_a_table_comes_back_with_its_dtypes_and_levels():
     assert filled.loc[40:].equals(holed.loc[40:])
 
 
+@pytest.mark.short_fits
+def test_auto_beta_is_a_half_for_numbers_and_one_with_categorical_columns(
+    correlated,
+):
+    _, holed = correlated
+    table = pd.DataFrame(holed, columns=list("abcde"))
+    with_levels = table.assign(e=pd.Categorical(np.where(holed[:, 4] > 0, "x", "y")))
+
+    def filled(X, beta):
+        return make_imputer(max_epochs=3, beta=beta, n_threads=1).fit_transform(X)
+
+    for X, weight, other in ((table, 0.5, 1.0), (with_levels, 1.0, 0.5)):
+        auto = filled(X, "auto")
+        pd.testing.assert_frame_equal(auto, filled(X, weight))
+        assert not auto.equals(filled(X, other))
+
+
 def test_feature_names_out_are_the_input_names(correlated):
     _, holed = correlated
     frame = pd.DataFrame(holed, columns=list("abcde"))
