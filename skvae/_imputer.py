@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 
 from ._base import BaseVAE, _seed
 from ._data import canonical_csr, seeded_global_rng
-from ._missing import check_missing_cells, missing_cells
+from ._missing import _count, check_missing_cells, missing_cells
 from ._module import VAE
 from ._table import _is_dataframe, _present
 
@@ -233,8 +233,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         """
         self._left_out_names = []
         if sp.issparse(X):
-            n_missing = np.asarray(missing_cells(X).sum(axis=0)).ravel()
-            empty = np.flatnonzero(n_missing == X.shape[0])
+            empty = np.flatnonzero(_count(missing_cells(X), axis=0) == X.shape[0])
         else:
             if not _is_dataframe(X):
                 X = np.asarray(X, dtype=object)
@@ -359,17 +358,18 @@ class VAEImputer(TransformerMixin, BaseVAE):
         check_missing_cells(X)  # before row numbers are those of a block
         filled = canonical_csr(X).copy()
         rows = np.repeat(np.arange(X.shape[0]), np.diff(filled.indptr))
-        holes = np.flatnonzero(np.isnan(filled.data))
-        rows_with_holes = np.unique(rows[holes])
-        block = get_chunk_n_rows(8 * (X.shape[1] + 1), max_n_rows=len(rows_with_holes))
+        holes = np.flatnonzero(np.isnan(filled.data))  # in order of rows
+        rows_with_holes, rank = np.unique(rows[holes], return_inverse=True)
+        block = get_chunk_n_rows(8 * X.shape[1], max_n_rows=len(rows_with_holes))
         for chunk in gen_batches(len(rows_with_holes), max(block, 1)):
-            block_rows = rows_with_holes[chunk]
             values = self._with_left_out_columns(
-                self._imputed_values(filled[block_rows])
+                self._imputed_values(filled[rows_with_holes[chunk]])
             )
-            in_block = holes[np.isin(rows[holes], block_rows)]
-            position = np.searchsorted(block_rows, rows[in_block])
-            filled.data[in_block] = values[position, filled.indices[in_block]]
+            # the chunk's holes are a run of ``holes``: their ranks are sorted
+            first, stop = np.searchsorted(rank, [chunk.start, chunk.stop])
+            in_chunk = holes[first:stop]
+            position = rank[first:stop] - chunk.start
+            filled.data[in_chunk] = values[position, filled.indices[in_chunk]]
         return self._without_empty_columns(filled)
 
     def _with_left_out_columns(self, rows):
