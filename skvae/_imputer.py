@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
 
 from ._base import BaseVAE, _seed
 from ._data import canonical_csr, seeded_global_rng
-from ._missing import _count, check_missing_cells, missing_cells
+from ._missing import check_missing_cells, count_true, missing_cells, stored_nan
 from ._module import VAE
 from ._table import _is_dataframe, _present
 
@@ -233,7 +233,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         """
         self._left_out_names = []
         if sp.issparse(X):
-            empty = np.flatnonzero(_count(missing_cells(X), axis=0) == X.shape[0])
+            empty = np.flatnonzero(count_true(missing_cells(X), axis=0) == X.shape[0])
         else:
             if not _is_dataframe(X):
                 X = np.asarray(X, dtype=object)
@@ -357,9 +357,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         )
         check_missing_cells(X)  # before row numbers are those of a block
         filled = canonical_csr(X).copy()
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(filled.indptr))
-        holes = np.flatnonzero(np.isnan(filled.data))  # in order of rows
-        rows_with_holes, rank = np.unique(rows[holes], return_inverse=True)
+        holes, rows = stored_nan(filled)
+        rows_with_holes, rank = np.unique(rows, return_inverse=True)
         block = get_chunk_n_rows(8 * X.shape[1], max_n_rows=len(rows_with_holes))
         for chunk in gen_batches(len(rows_with_holes), max(block, 1)):
             values = self._with_left_out_columns(

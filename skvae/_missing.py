@@ -31,12 +31,19 @@ def missing_cells(X):
     if not sp.issparse(X):
         return np.isnan(X)
     X = canonical_csr(X)
-    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-    nan = np.isnan(X.data)
+    nan, rows = stored_nan(X)
     return sp.csr_matrix(
-        (np.ones(np.count_nonzero(nan), dtype=bool), (rows[nan], X.indices[nan])),
-        shape=X.shape,
+        (np.ones(len(nan), dtype=bool), (rows, X.indices[nan])), shape=X.shape
     )
+
+
+def stored_nan(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Where a canonical CSR matrix stores NaN: positions in ``X.data``, and rows.
+
+    Both come in order of rows.
+    """
+    nan = np.flatnonzero(np.isnan(X.data))
+    return nan, np.searchsorted(X.indptr, nan, side="right") - 1
 
 
 def zero_filled(X):
@@ -65,7 +72,7 @@ def filled_with(X, column_values: np.ndarray):
     return X
 
 
-def _count(mask, axis: int) -> np.ndarray:
+def count_true(mask, axis: int) -> np.ndarray:
     """The number of True cells of a dense or sparse boolean mask along ``axis``."""
     return np.asarray(mask.sum(axis=axis)).ravel()
 
@@ -77,7 +84,7 @@ def check_missing_cells(X) -> None:
     """
     if get_config()["assume_finite"] or not has_missing(X):
         return
-    empty = np.flatnonzero(_count(missing_cells(X), axis=1) == X.shape[1])
+    empty = np.flatnonzero(count_true(missing_cells(X), axis=1) == X.shape[1])
     if empty.size:
         raise ValueError(
             f"Row {empty[0]} of X has no observed cell (all NaN); "
@@ -91,7 +98,7 @@ def refuse_empty_columns(X, names: Sequence, sample_weight: np.ndarray) -> None:
     if not has_missing(X):
         return
     weighed = sample_weight > 0
-    missing_where_weighed = _count(missing_cells(X)[weighed], axis=0)
+    missing_where_weighed = count_true(missing_cells(X)[weighed], axis=0)
     empty = np.flatnonzero(missing_where_weighed == np.count_nonzero(weighed))
     if empty.size:
         raise ValueError(
@@ -105,7 +112,7 @@ def first_column_with_missing(X) -> int | None:
     """The position of ``X``'s first column with a missing cell, if any."""
     if not has_missing(X):
         return None
-    return int(np.flatnonzero(_count(missing_cells(X), axis=0))[0])
+    return int(np.flatnonzero(count_true(missing_cells(X), axis=0))[0])
 
 
 class MissingPatterns:
@@ -131,7 +138,7 @@ class MissingPatterns:
         if not has_missing(X):
             return
         mask = missing_cells(X)
-        holed = np.flatnonzero(_count(mask, axis=1))
+        holed = np.flatnonzero(count_true(mask, axis=1))
         # patterns in chunks within working_memory: sparse masks are densified
         for chunk in gen_batches(len(holed), get_chunk_n_rows(self.n_features)):
             rows = holed[chunk]
