@@ -100,6 +100,13 @@ def _seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def _has_categorical(module: VAE) -> bool:
+    """Whether any of ``module``'s columns is categorical."""
+    return any(
+        isinstance(family, CategoricalFamily) for family in module.likelihood.families
+    )
+
+
 def _derived_seed(seed: int, *stream: int) -> int:
     """A seed for one stream of random numbers of the fit seeded by ``seed``."""
     return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])
@@ -773,10 +780,7 @@ class BaseVAE(BaseEstimator):
     def _training_config(
         self, n_rows: int, incremental: bool, module: VAE, rows_seen: int
     ) -> TrainingConfig:
-        categorical = any(
-            isinstance(family, CategoricalFamily)
-            for family in module.likelihood.families
-        )
+        categorical = _has_categorical(module)
         if categorical and self.input_dropout not in ("auto", 0):
             raise ValueError(
                 f"input_dropout={self.input_dropout!r} would blank categorical "

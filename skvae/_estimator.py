@@ -9,7 +9,7 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import _SAMPLE_ROWS, BaseVAE, _seed
+from ._base import _SAMPLE_ROWS, BaseVAE, _has_categorical, _seed
 from ._data import host_batches, map_batches, seeded_global_rng
 from ._threads import torch_threads
 
@@ -334,7 +334,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             decoded = map_batches(decode, batches, len(Z), Z.dtype)
         return self._as_rows(decoded, conditions)
 
-    def recommend(self, X, n=10, filter_seen=True):
+    def recommend(self, X, n=10, filter_seen=True, refine_steps=0):
         """The ``n`` highest-scoring columns of each row: top-k recommendations.
 
         For rows of implicit feedback (users by items, counts or 0/1), each
@@ -355,6 +355,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Leave out the items a row already holds (its non-zero entries).
             A row with fewer than ``n`` other items gets them all, then
             score ``-inf`` for the places left.
+        refine_steps : int, default=0
+            Refine each row's approximate posterior before ranking: starting
+            from the encoder's ``q(z | x)``, this many Adam steps (learning
+            rate 0.01) on the row's ELBO with the decoder fixed, each at one
+            draw of ``z`` (Krishnan et al. 2018, "On the challenges of
+            learning with inference networks on sparse, high-dimensional
+            data"). The draws are seeded by the estimator's ``random_state``.
+            Each step costs about a training step's work on the batch; 0
+            ranks from the encoder's posterior mean.
 
         Returns
         -------
@@ -381,16 +390,41 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             raise ValueError(
                 f"n must be an integer from 1 to the {n_items} items, got {n!r}."
             )
+        if (
+            not isinstance(refine_steps, Integral)
+            or isinstance(refine_steps, bool)
+            or refine_steps < 0
+        ):
+            raise ValueError(
+                f"refine_steps must be a non-negative integer, got {refine_steps!r}."
+            )
+        module = self.module_
+        posterior_mean = module.posterior_mean
+        if refine_steps:
+            generator = torch.Generator(self.device_)
+            generator.manual_seed(_seed(self.random_state))
+            noise = torch.randn(
+                (refine_steps, module.latent_dim),
+                generator=generator,
+                device=self.device_,
+            )
+            beta = self._beta(_has_categorical(module))
+
+            def posterior_mean(x):
+                return module.refined_posterior(x, noise, beta)[0]
 
         def top_items(x):
-            scores = self.module_.decode_mean(self.module_.posterior_mean(x))
+            z = posterior_mean(x)
+            scores = module.decode_mean(z)
             if filter_seen:
                 seen = (x.to_dense() if x.is_sparse else x) != 0
                 scores = scores.masked_fill(seen, -torch.inf)
             best = torch.topk(scores, n, dim=-1)
             return torch.stack([best.indices.double(), best.values.double()], 1)
 
-        top = self._map_rows(X, top_items)
+        # A refining step keeps the decoder's output, its gradient and the
+        # log-probabilities of each row: three decoded copies.
+        top = self._map_rows(X, top_items, n_draws=3 if refine_steps else 1)
         items = top[:, 0].astype(np.intp)
         names = getattr(self, "feature_names_in_", None)
         return (items if names is None else names[items]), top[:, 1]
