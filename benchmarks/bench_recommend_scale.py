@@ -11,6 +11,8 @@ rating data) and times, on this machine:
   call, which also builds the network and its PCA start, and a second;
 - ``recommend(X, n=100)`` over every row, in batches within scikit-learn's
   ``working_memory`` (default 1 GiB);
+- ``recommend(X[:500], n=100, refine_steps=100)``, whose time grows with the
+  rows: the time for every row is that times ``n_users / 500``;
 - the process's peak resident memory after each step (it includes the
   generated data).
 
@@ -31,6 +33,7 @@ from bench_recommend import MULT_VAE_RECIPE
 from skvae import VAETransformer
 
 N_USERS, N_ITEMS, DENSITY = 136_677, 20_720, 0.0035
+REFINED_ROWS = 500
 
 
 def peak_memory_gib() -> float:
@@ -88,6 +91,14 @@ def main(n_users: int, seed: int) -> None:
     print(
         f"recommend(X, n=100) over {len(items)} rows: "
         f"{time.perf_counter() - start:.0f} s; peak memory {peak_memory_gib():.2f} GiB"
+    )
+    start = time.perf_counter()
+    vae.recommend(X[:REFINED_ROWS], n=100, refine_steps=100)
+    seconds = time.perf_counter() - start
+    print(
+        f"recommend(X[:{REFINED_ROWS}], n=100, refine_steps=100): {seconds:.0f} s, "
+        f"{seconds * len(items) / REFINED_ROWS / 3600:.1f} h for every row; "
+        f"peak memory {peak_memory_gib():.2f} GiB"
     )
 
 

@@ -939,11 +939,14 @@ class BaseVAE(BaseEstimator):
             (self.n_importance_samples, self.module_.latent_dim), generator=generator
         )
 
-    def _map_rows(self, X, function, n_draws: int = 1, dtype=np.float64):
+    def _map_rows(
+        self, X, function, n_draws: int = 1, dtype=np.float64, cache_sized=True
+    ):
         """``function`` of batches of ``X``'s rows, validated and domain-checked.
 
         ``X`` stays on the host; batches are sized by scikit-learn's
-        ``working_memory`` for ``n_draws`` decoded copies of each row.
+        ``working_memory`` for ``n_draws`` decoded copies of each row, and by
+        the CPU's cache if ``cache_sized`` (see ``_batch_rows``).
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
@@ -951,7 +954,7 @@ class BaseVAE(BaseEstimator):
         self.module_.likelihood.check_domain(
             modelled, self._column_names(modelled.shape[1])
         )
-        batches = host_batches(X, self._batch_rows(n_draws), self.device_)
+        batches = host_batches(X, self._batch_rows(n_draws, cache_sized), self.device_)
         with torch_threads(self.n_threads):
             return map_batches(
                 function, batches, X.shape[0], X.dtype if dtype is None else dtype
@@ -974,7 +977,7 @@ class BaseVAE(BaseEstimator):
         """
         return float(np.mean(self.score_samples(X)))
 
-    def _batch_rows(self, n_draws: int) -> int:
+    def _batch_rows(self, n_draws: int, cache_sized: bool = True) -> int:
         """Rows per inference batch: within ``working_memory``, and cache-sized.
 
         A row takes about four float32 copies of the decoder's output per draw
@@ -982,9 +985,11 @@ class BaseVAE(BaseEstimator):
         temporary), plus the encoder's input and both networks' activations;
         it is counted twice, because the C library's allocator may still hold
         one batch's memory while the next is made. scikit-learn's
-        ``working_memory`` bounds the total. Batches are also kept to
-        ``_CACHED_VALUES`` values per copy, so that they stay in the CPU's
-        cache: larger ones run slower, not faster.
+        ``working_memory`` bounds the total. If ``cache_sized``, batches are
+        also kept to ``_CACHED_VALUES`` values per copy, so that they stay in
+        the CPU's cache: for one pass through the network larger ones run
+        slower, not faster. Work that takes many gradient steps on a batch
+        reads the decoder's weights once a step, and wants large batches.
         """
         module = self.module_
         width = (
@@ -995,7 +1000,8 @@ class BaseVAE(BaseEstimator):
         )
         cached_rows = _CACHED_VALUES // (n_draws * module.likelihood.n_outputs)
         return get_chunk_n_rows(
-            row_bytes=2 * 4 * n_draws * width, max_n_rows=max(1, cached_rows)
+            row_bytes=2 * 4 * n_draws * width,
+            max_n_rows=max(1, cached_rows) if cache_sized else None,
         )
 
     # -------------------------------------------------------- scikit-learn glue

@@ -423,8 +423,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             return torch.stack([best.indices.double(), best.values.double()], 1)
 
         # A refining step keeps the decoder's output, its gradient and the
-        # log-probabilities of each row: three decoded copies.
-        top = self._map_rows(X, top_items, n_draws=3 if refine_steps else 1)
+        # log-probabilities of each row: three decoded copies; its batches
+        # fill working_memory, as each step re-reads the decoder's weights.
+        top = self._map_rows(
+            X,
+            top_items,
+            n_draws=3 if refine_steps else 1,
+            cache_sized=not refine_steps,
+        )
         items = top[:, 0].astype(np.intp)
         names = getattr(self, "feature_names_in_", None)
         return (items if names is None else names[items]), top[:, 1]
