@@ -296,7 +296,9 @@ class VAE(nn.Module):
         the batch it comes in.
         """
         with torch.inference_mode(False), torch.enable_grad():
-            x = x.clone()  # inference_mode's batches cannot enter autograd
+            # Tensors made under inference_mode (the batches of map_batches)
+            # cannot be saved for backward: x and noise enter as copies.
+            x = x.clone()
             mean, scale = (p.detach().clone() for p in self._posterior_parameters(x))
             log_scale = scale.log().requires_grad_()
             mean.requires_grad_()
