@@ -11,7 +11,7 @@ rating data) and times, on this machine:
   call, which also builds the network and its PCA start, and a second;
 - ``recommend(X, n=100)`` over every row, in batches within scikit-learn's
   ``working_memory`` (default 1 GiB);
-- ``recommend(X[:500], n=100, refine_steps=100)``, whose time grows with the
+- ``recommend(X[:500], n=100, refine_steps=30)``, whose time grows with the
   rows: the time for every row is that times ``n_users / 500``;
 - the process's peak resident memory after each step (it includes the
   generated data).
@@ -93,10 +93,10 @@ def main(n_users: int, seed: int) -> None:
         f"{time.perf_counter() - start:.0f} s; peak memory {peak_memory_gib():.2f} GiB"
     )
     start = time.perf_counter()
-    vae.recommend(X[:REFINED_ROWS], n=100, refine_steps=100)
+    vae.recommend(X[:REFINED_ROWS], n=100, refine_steps=30)
     seconds = time.perf_counter() - start
     print(
-        f"recommend(X[:{REFINED_ROWS}], n=100, refine_steps=100): {seconds:.0f} s, "
+        f"recommend(X[:{REFINED_ROWS}], n=100, refine_steps=30): {seconds:.0f} s, "
         f"{seconds * len(items) / REFINED_ROWS / 3600:.1f} h for every row; "
         f"peak memory {peak_memory_gib():.2f} GiB"
     )

@@ -137,7 +137,7 @@ print(
 # posteriors near the prior.
 
 refined_vae = clone(vae).set_params(beta=1.0).fit(X[~test_users])
-top_20_refined, _ = refined_vae.recommend(seen, n=20, refine_steps=100)
+top_20_refined, _ = refined_vae.recommend(seen, n=20, refine_steps=30)
 print(f"beta=1, refined posteriors: {recall_at_20(top_20_refined):.3f}")
 
 # %%

@@ -358,7 +358,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         refine_steps : int, default=0
             Refine each row's approximate posterior before ranking: starting
             from the encoder's ``q(z | x)``, this many Adam steps (learning
-            rate 0.01) on the row's ELBO with the decoder fixed, each at one
+            rate 0.03) on the row's ELBO with the decoder fixed, each at one
             draw of ``z`` (Krishnan et al. 2018, "On the challenges of
             learning with inference networks on sparse, high-dimensional
             data"). The draws are seeded by the estimator's ``random_state``.

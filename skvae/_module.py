@@ -37,8 +37,8 @@ MIN_POSTERIOR_SCALE = 1e-4
 
 # Adam's step size when a row's posterior is refined after the encoder's
 # (``VAE.refined_posterior``): the posterior means move by about this
-# much a step, a tenth of the scale the prior gives them.
-REFINE_LEARNING_RATE = 0.01
+# much a step, three hundredths of the scale the prior gives them.
+REFINE_LEARNING_RATE = 0.03
 
 
 def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
