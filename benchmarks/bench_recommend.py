@@ -87,8 +87,11 @@ def fold_in_split(R: sp.csr_matrix, rng) -> tuple[sp.csr_matrix, list[np.ndarray
     return fold_in.tocsr(), held_out
 
 
-def metrics(ranked: np.ndarray, held_out: list[np.ndarray]) -> dict[str, float]:
-    """Mean Recall@20, Recall@50 and NDCG@100 over the rows."""
+METRICS = ("Recall@20", "Recall@50", "NDCG@100")
+
+
+def metrics(ranked: np.ndarray, held_out: list[np.ndarray]) -> dict:
+    """Mean Recall@20, Recall@50 and NDCG@100 over the rows, and each row's."""
     discounts = 1.0 / np.log2(np.arange(2, 102))
     recall20, recall50, ndcg = [], [], []
     for top, truth in zip(ranked, held_out, strict=True):
@@ -97,11 +100,39 @@ def metrics(ranked: np.ndarray, held_out: list[np.ndarray]) -> dict[str, float]:
         recall50.append(hits[:50].sum() / min(50, len(truth)))
         ideal = discounts[: min(100, len(truth))].sum()
         ndcg.append((hits * discounts).sum() / ideal)
-    return {
-        "Recall@20": float(np.mean(recall20)),
-        "Recall@50": float(np.mean(recall50)),
-        "NDCG@100": float(np.mean(ndcg)),
+    per_row = {
+        "Recall@20": np.array(recall20),
+        "Recall@50": np.array(recall50),
+        "NDCG@100": np.array(ndcg),
     }
+    return {name: float(values.mean()) for name, values in per_row.items()} | {
+        "per row": per_row
+    }
+
+
+def paired_difference(runs: list[dict], model: str, baseline: str) -> str:
+    """Each measure of ``model`` less ``baseline``, paired by test user.
+
+    The mean of the differences over every split's test users, and its
+    standard error in brackets.
+    """
+    parts = []
+    for measure in METRICS:
+        differences = np.concatenate(
+            [
+                run[_named(run, model)]["per row"][measure]
+                - run[_named(run, baseline)]["per row"][measure]
+                for run in runs
+            ]
+        )
+        standard_error = differences.std(ddof=1) / np.sqrt(len(differences))
+        parts.append(f"{measure} {differences.mean():+.3f} ({standard_error:.3f})")
+    return f"{model} less {baseline}, per test user: " + ", ".join(parts)
+
+
+def _named(run: dict, short: str) -> str:
+    """The key of ``run`` whose name, before any bracket, is ``short``."""
+    return next(name for name in run if name.split(" (")[0] == short)
 
 
 def top_100(scores: np.ndarray, fold_in: sp.csr_matrix) -> np.ndarray:
@@ -264,16 +295,18 @@ def main(seeds: list[int], params: dict) -> None:
         f"{'fit s':>6} {'rank s':>6}"
     )
     for short in [name.split(" (")[0] for name in runs[0]]:
-        rows = [
-            next(value for name, value in run.items() if name.split(" (")[0] == short)
-            for run in runs
-        ]
-        mean = {key: np.mean([row[key] for row in rows]) for key in rows[0]}
+        rows = [run[_named(run, short)] for run in runs]
+        mean = {
+            key: np.mean([row[key] for row in rows])
+            for key in rows[0]
+            if key != "per row"
+        }
         print(
             f"{short:<26} {mean['Recall@20']:>9.3f} {mean['Recall@50']:>9.3f} "
             f"{mean['NDCG@100']:>9.3f} {mean['fit s']:>6.1f} "
             + (f"{mean['rank s']:>6.1f}" if "rank s" in mean else f"{'':>6}")
         )
+    print(paired_difference(runs, "VAETransformer, refined", "EASE"))
     for seed, run in zip(seeds, runs, strict=True):
         epochs = [f"{run[name]['epochs']:.0f}" for name in run if "epochs" in run[name]]
         print(f"seed {seed}: " + ", ".join(run) + f"; VAETransformer epochs {epochs}")
