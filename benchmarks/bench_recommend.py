@@ -101,9 +101,8 @@ def metrics(ranked: np.ndarray, held_out: list[np.ndarray]) -> dict:
         ideal = discounts[: min(100, len(truth))].sum()
         ndcg.append((hits * discounts).sum() / ideal)
     per_row = {
-        "Recall@20": np.array(recall20),
-        "Recall@50": np.array(recall50),
-        "NDCG@100": np.array(ndcg),
+        name: np.array(values)
+        for name, values in zip(METRICS, (recall20, recall50, ndcg), strict=True)
     }
     return {name: float(values.mean()) for name, values in per_row.items()} | {
         "per row": per_row
