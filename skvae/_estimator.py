@@ -386,18 +386,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """
         check_is_fitted(self)
         n_items = self.n_features_in_
-        if not isinstance(n, Integral) or isinstance(n, bool) or not 1 <= n <= n_items:
-            raise ValueError(
-                f"n must be an integer from 1 to the {n_items} items, got {n!r}."
-            )
-        if (
-            not isinstance(refine_steps, Integral)
-            or isinstance(refine_steps, bool)
-            or refine_steps < 0
-        ):
-            raise ValueError(
-                f"refine_steps must be a non-negative integer, got {refine_steps!r}."
-            )
+        _check_count(n, "n", 1, n_items, f"an integer from 1 to the {n_items} items")
+        _check_count(refine_steps, "refine_steps", 0, None, "a non-negative integer")
         module = self.module_
         posterior_mean = module.posterior_mean
         if refine_steps:
@@ -478,10 +468,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Generated rows.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, Integral) or n_samples < 1:
-            raise ValueError(
-                f"n_samples must be a positive integer, got {n_samples!r}."
-            )
+        _check_count(n_samples, "n_samples", 1, None, "a positive integer")
         seed = _seed(self.random_state if random_state is None else random_state)
         generator = torch.Generator(self.device_).manual_seed(seed)
         z = torch.randn(
@@ -515,3 +502,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _check_count(value, name: str, low: int, high: int | None, expected: str) -> None:
+    """Refuse ``value`` unless it is an integer (not a bool) in ``[low, high]``.
+
+    ``expected`` says what was wanted, in the error: "a positive integer".
+    """
+    whole = isinstance(value, Integral) and not isinstance(value, bool)
+    if not whole or value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")

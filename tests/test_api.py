@@ -73,8 +73,9 @@ def test_sample_draws_and_means(binary_X, make_vae):
     assert not np.array_equal(draws, vae.sample(50, random_state=1))
     means = vae.sample(50, random_state=0, return_mean=True)
     assert np.all((means > 0) & (means < 1))
-    with pytest.raises(ValueError, match="n_samples"):
-        vae.sample(0)
+    for n_samples in (0, 2.0, True, "3"):
+        with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+            vae.sample(n_samples)
 
 
 def test_sample_draws_from_the_estimators_random_state(X, make_vae):
