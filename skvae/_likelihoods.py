@@ -755,7 +755,9 @@ class CategoricalFamily(Family):
     def sparse_encoder_values(self, codes: np.ndarray) -> sp.csr_matrix:
         """The columns one-hot as a sparse matrix: one stored 1 per observed cell."""
         rows, columns = np.nonzero(~np.isnan(codes))
-        index = self.starts.numpy()[columns] + codes[rows, columns].astype(np.intp)
+        # From the level counts, not the buffer: on a GPU it has no NumPy view.
+        starts = np.cumsum([0, *self.n_levels[:-1]])
+        index = starts[columns] + codes[rows, columns].astype(np.intp)
         return sp.csr_matrix(
             (np.ones(len(rows)), (rows, index)), shape=(len(codes), self.n_outputs)
         )

@@ -7,6 +7,7 @@ import sys
 from unittest import mock
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_allclose
@@ -58,6 +59,17 @@ def test_cuda_fit_returns_numpy_and_matches_cpu_quality(X, make_vae):
     assert isinstance(Z, np.ndarray) and Z.shape == (300, 2)
     assert gpu.sample(4, random_state=0).shape == (4, 8)
     assert gpu.score(X) == pytest.approx(cpu.score(X), rel=0.1)
+
+
+@needs_cuda
+def test_cuda_fits_a_table_with_a_text_column(make_vae):
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {"x": rng.normal(size=200), "kind": rng.choice(["a", "b", "c"], size=200)}
+    )
+    vae = make_vae(device="cuda", max_epochs=5).fit(table)
+    assert vae.device_.type == "cuda"
+    assert set(vae.sample(20, random_state=0)["kind"]) <= {"a", "b", "c"}
 
 
 def _run_without_cuda(model, X, tmp_path, lines, *args):

@@ -51,6 +51,15 @@ def test_categorical_log_prob_is_the_log_softmax_of_each_level():
     assert_allclose(got, expected, rtol=1e-12)
 
 
+def test_categorical_one_hot_of_host_codes_works_with_the_family_on_any_device():
+    # The PCA start one-hot encodes host rows after the network moved to its
+    # device; the meta device stands in for a GPU, whose buffers NumPy cannot read.
+    family = CategoricalFamily([3, 2]).to("meta")
+    codes = np.array([[0.0, 1.0], [2.0, np.nan]])
+    one_hot = family.sparse_encoder_values(codes).toarray()
+    assert_array_equal(one_hot, [[1, 0, 0, 0, 1], [0, 0, 1, 0, 0]])
+
+
 def test_categorical_mean_is_the_most_probable_level_and_draws_are_codes():
     family = CategoricalFamily([3, 2])
     output = torch.tensor([[0.0, 5.0, 0.0, -5.0, 5.0]])
