@@ -328,10 +328,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
         if self._conditions is not None:
             conditions = self._conditions.table_of(X)
             rows = self._conditions.assemble(rows, conditions, len(values))
-        if _is_dataframe(rows):
+        if _is_dataframe(rows) and _is_dataframe(X):
             rows.index = X.index
             filled = X.where(X.notna(), rows)
-        else:
+        else:  # an array back for an array, as scikit-learn's imputers do
+            rows = rows.to_numpy() if _is_dataframe(rows) else rows
             observed = (
                 check_array(X, dtype=rows.dtype, ensure_all_finite="allow-nan")
                 if self._table_layout is None and self._conditions is None

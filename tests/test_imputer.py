@@ -58,6 +58,24 @@ def test_a_table_comes_back_with_its_dtypes_and_levels():
 
 
 @pytest.mark.short_fits
+def test_fitted_on_a_table_it_fills_an_array_as_an_array():
+    # As scikit-learn's imputers: the kind of X in is the kind out, with a
+    # warning that X has no column names.
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame({"x": rng.normal(size=100), "k": rng.choice(["u", "v"], 100)})
+    table.loc[:9, "x"] = np.nan
+    table.loc[10:19, "k"] = None
+    imputer = make_imputer(max_epochs=3).fit(table)
+    by_table = imputer.transform(table)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        by_array = imputer.transform(table.to_numpy())
+        by_list = imputer.transform(table.to_numpy().tolist())
+    assert isinstance(by_array, np.ndarray) and by_array.dtype == object
+    assert_array_equal(by_array, by_table.to_numpy())
+    assert_array_equal(by_list, by_array)
+
+
+@pytest.mark.short_fits
 def test_auto_beta_is_a_half_for_numbers_and_one_with_categorical_columns(
     correlated,
 ):
