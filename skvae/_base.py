@@ -411,11 +411,15 @@ class BaseVAE(BaseEstimator):
         """Count the modelled columns' patterns of missing cells, by weight.
 
         A fit that builds the network starts the count; ``partial_fit`` and
-        warm starts add to it. ``sample(missing_cells=True)`` draws from it.
+        warm starts add to a copy of it, so that a fit that fails leaves the
+        fitted count as it was. ``sample(missing_cells=True)`` draws from it.
         """
-        if not (continuing and hasattr(self, "_missing_patterns")):
-            self._missing_patterns = MissingPatterns(X.shape[1])
-        self._missing_patterns.add(X, sample_weight)
+        if continuing and hasattr(self, "_missing_patterns"):
+            patterns = copy.deepcopy(self._missing_patterns)
+        else:
+            patterns = MissingPatterns(X.shape[1])
+        patterns.add(X, sample_weight)
+        self._missing_patterns = patterns
 
     def _leave_cells_missing(self, rows: np.ndarray, seed: int) -> np.ndarray:
         """``rows`` with missing cells in patterns drawn from the training rows'."""

@@ -302,6 +302,20 @@ def test_partial_fit_adds_up_the_rates_of_missing_cells(make_vae):
     assert_allclose(np.isnan(rows).mean(axis=0), expected, atol=0.01)
 
 
+def test_a_continued_fit_that_fails_leaves_the_rates_of_missing_cells(make_vae):
+    rng = np.random.RandomState(0)
+    holed = rng.normal(size=(400, 3))
+    holed[rng.rand(400) < 0.5, 0] = np.nan
+    vae = make_vae(warm_start=True, early_stopping=True, random_state=0).fit(holed)
+    before = vae.sample(2000, random_state=0, missing_cells=True)
+    # One row cannot be split for early stopping: the error comes after the
+    # rows' missing cells were read.
+    with pytest.raises(ValueError, match="early_stopping=True holds out"):
+        vae.fit(holed[:1])
+    after = vae.sample(2000, random_state=0, missing_cells=True)
+    assert_array_equal(np.isnan(after), np.isnan(before))
+
+
 @pytest.mark.short_fits
 def test_cells_missing_together_in_training_are_left_missing_together(make_vae):
     rng = np.random.RandomState(0)
