@@ -385,6 +385,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         ((2, 3), True)
         """
         check_is_fitted(self)
+        if self._conditions is not None:
+            raise ValueError(
+                "recommend ranks the items of implicit feedback; a model with "
+                f"condition_on={self.condition_on!r} is not supported."
+            )
         n_items = self.n_features_in_
         _check_count(n, "n", 1, n_items, f"an integer from 1 to the {n_items} items")
         _check_count(refine_steps, "refine_steps", 0, None, "a non-negative integer")

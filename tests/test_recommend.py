@@ -88,6 +88,13 @@ def test_rows_of_another_width_or_negative_counts_are_refused(recommender, click
         recommender.recommend(negative)
 
 
+@pytest.mark.short_fits
+def test_a_conditional_model_is_refused(clicks, make_vae):
+    vae = make_vae(likelihood="bernoulli", condition_on=11, max_epochs=3).fit(clicks)
+    with pytest.raises(ValueError, match="condition_on=11 is not supported"):
+        vae.recommend(clicks[:2])
+
+
 # ----------------------------------------------- refined posteriors (refine_steps)
 
 
