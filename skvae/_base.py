@@ -362,12 +362,17 @@ class BaseVAE(BaseEstimator):
             module.to(device)
             rows = rows_of(X, device, sample_weight)
             training_index, validation = np.arange(len(rows)), None
+            # A warm start holds out the rows the first fit held out, even when
+            # random_state draws a new seed on each call (None, a RandomState).
+            split_seed = getattr(self, "_split_seed", seed) if continuing else seed
             if self.early_stopping and not incremental:
-                training_index, validation_index = self._validation_split(rows, seed)
+                training_index, validation_index = self._validation_split(
+                    rows, split_seed
+                )
                 held_out = (
                     rows.split(torch.as_tensor(validation_index)),
                     self._batch_size(len(training_index)),
-                    _derived_seed(seed, _SCORING),
+                    _derived_seed(split_seed, _SCORING),
                 )
                 validation = (
                     Validation(*held_out)
@@ -404,6 +409,7 @@ class BaseVAE(BaseEstimator):
                 )
         self._record_training(module, device, config, result, continuing, seed)
         self._rows_seen: int = rows_seen
+        self._split_seed = split_seed
         self._finish_fit(given_X, sample_weight)
         self._report(result)
 

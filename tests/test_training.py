@@ -11,6 +11,7 @@ import torch
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
+from skvae import VAETransformer
 from skvae._likelihoods import VARIANCE_PRIOR_ROWS
 from skvae._training import Stopping, kl_weight, most_likely_rows
 
@@ -138,6 +139,26 @@ def test_warm_start_extends_validation_scores(X, make_vae):
     vae.fit(X)
     assert len(vae.validation_scores_) == vae.n_iter_ == 6
     assert vae.validation_scores_[:3] == first_scores
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("random_state", [None, np.random.RandomState(0)])
+def test_warm_start_holds_out_the_same_rows_whatever_the_random_state(
+    X, make_vae, monkeypatch, random_state
+):
+    held_out = []
+    split = VAETransformer._validation_split
+
+    def recording_split(self, rows, seed):
+        training_index, validation_index = split(self, rows, seed)
+        held_out.append(validation_index)
+        return training_index, validation_index
+
+    monkeypatch.setattr(VAETransformer, "_validation_split", recording_split)
+    vae = make_vae(max_epochs=2, warm_start=True, early_stopping=True)
+    vae.set_params(random_state=random_state).fit(X).fit(X)
+    assert len(held_out) == 2
+    assert_array_equal(held_out[1], held_out[0])
 
 
 @pytest.mark.short_fits
