@@ -218,9 +218,8 @@ class TableLayout:
     def _codes(column, levels, name, unknown_as_missing: bool) -> np.ndarray:
         present = _present(column)
         values = column[present]
-        codes = np.searchsorted(levels, values)
-        codes = np.minimum(codes, len(levels) - 1).astype(np.float64)
-        unseen = levels[codes.astype(np.intp)] != values
+        positions, unseen = _positions_among(levels, values)
+        codes = positions.astype(np.float64)
         if unseen.any() and unknown_as_missing:
             codes[unseen] = np.nan
         elif unseen.any():
@@ -279,6 +278,22 @@ def _levels_of(levels: np.ndarray, codes: np.ndarray) -> np.ndarray:
     found = found.astype(object)
     found[missing] = None
     return found
+
+
+def _positions_among(levels: np.ndarray, values: np.ndarray):
+    """Each value's position among the sorted ``levels``, and which are not levels.
+
+    A value that does not compare with the levels (a number among text levels)
+    is not a level.
+    """
+    try:
+        positions = np.minimum(np.searchsorted(levels, values), len(levels) - 1)
+    except TypeError:
+        position_of = {level: position for position, level in enumerate(levels)}
+        unseen = np.array([value not in position_of for value in values], dtype=bool)
+        positions = np.array([position_of.get(value, 0) for value in values])
+        return positions.astype(np.intp), unseen
+    return positions, levels[positions] != values
 
 
 def _present(values: np.ndarray) -> np.ndarray:

@@ -216,6 +216,19 @@ def test_an_unseen_level_is_refused_naming_the_column_and_value(table, make_vae)
         vae.transform(other)
 
 
+@pytest.mark.parametrize("handle_unknown", ["error", "missing"])
+def test_a_value_of_another_type_is_an_unseen_level(table, make_vae, handle_unknown):
+    vae = make_vae(likelihood="auto", handle_unknown=handle_unknown).fit(table)
+    other = table.head(3).astype({"island": object})
+    other.loc[1, "island"] = 7
+    if handle_unknown == "error":
+        with pytest.raises(ValueError, match="Column 'island' holds 7"):
+            vae.transform(other)
+    else:
+        terms = vae.feature_log_likelihoods(other)
+        assert np.isnan(terms.loc[1, "island"]) and np.isfinite(terms.loc[0, "island"])
+
+
 def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
     vae = make_vae(likelihood="gaussian")
     with pytest.raises(ValueError, match="Column 'species' of X has dtype category"):
