@@ -885,10 +885,12 @@ class BaseVAE(BaseEstimator):
 
         Returns
         -------
-        log_likelihoods : ndarray or DataFrame of shape (n_samples, n_features)
+        log_likelihoods : ndarray or DataFrame of shape (n_samples, n_modelled)
             Estimated ``log p(x_j | z)`` of each feature of each row: one
-            term per column of ``X``, a categorical column's included, and
-            NaN for a missing cell. A
+            term per modelled column of ``X``, a categorical column's
+            included, and NaN for a missing cell. The columns of
+            ``condition_on``, and a ``VAEImputer``'s columns with no observed
+            cell in ``fit``, are not modelled and have no term. A
             DataFrame, with ``X``'s columns and index, for a model with a
             family per column (``likelihood='auto'``, ``'categorical'`` or a
             dict) fitted on a DataFrame.

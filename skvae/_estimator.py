@@ -87,7 +87,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         With a family per column (``'auto'``, ``'categorical'`` or a dict),
         ``sample`` and ``inverse_transform`` give categorical columns back as
         their levels, and a model fitted on a DataFrame gives a DataFrame with
-        the training columns and dtypes (integer columns rounded).
+        the training columns and dtypes (integer columns rounded, numeric
+        columns clipped to their training range, as SDV's synthesizers do).
     handle_unknown : {'error', 'missing'}, default='error'
         What a categorical column's level that ``fit`` never saw does in later
         calls: raise a ``ValueError`` naming the column and the value, or
