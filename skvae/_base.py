@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -62,7 +63,7 @@ from ._training import (
 
 # Independent streams of random numbers drawn from one fit's seed (and, for
 # the missing cells of generated rows, from one ``sample`` call's).
-_TRAINING, _NOISE, _SPLIT, _SCORING, _MISSING_CELLS = range(5)
+_TRAINING, _NOISE, _SPLIT, _SCORING, _MISSING_CELLS, _PRIOR = range(6)
 
 
 def _refuse_text_columns(X, likelihood: str) -> None:
@@ -167,6 +168,10 @@ class BaseVAE(BaseEstimator):
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "n_training_draws": [Interval(Integral, 1, None, closed="left")],
+        "latent_prior": [
+            StrOptions({"normal"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "condition_on": [None, str, Integral, list, tuple],
         "device": [str, torch.device],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
@@ -200,6 +205,7 @@ class BaseVAE(BaseEstimator):
         tol=0.05,
         n_importance_samples=50,
         n_training_draws=1,
+        latent_prior="normal",
         condition_on=None,
         device="auto",
         n_threads=None,
@@ -229,6 +235,7 @@ class BaseVAE(BaseEstimator):
         self.tol = tol
         self.n_importance_samples = n_importance_samples
         self.n_training_draws = n_training_draws
+        self.latent_prior = latent_prior
         self.condition_on = condition_on
         self.device = device
         self.n_threads = n_threads
@@ -357,6 +364,7 @@ class BaseVAE(BaseEstimator):
             )
             if continuing:
                 module = self._continued_module(continued_by)
+                module.set_prior_mixture()  # training assumes N(0, I)
             else:
                 module = self._new_module(X, sample_weight, generator)
             module.to(device)
@@ -410,8 +418,27 @@ class BaseVAE(BaseEstimator):
         self._record_training(module, device, config, result, continuing, seed)
         self._rows_seen: int = rows_seen
         self._split_seed = split_seed
+        self._fit_latent_prior(given_X, sample_weight, seed)
         self._finish_fit(given_X, sample_weight)
         self._report(result)
+
+    def _fit_latent_prior(self, X, sample_weight: np.ndarray, seed: int) -> None:
+        """Make ``p(z)`` a mixture fitted to the latent means, if asked to.
+
+        ``latent_prior=k``: a Gaussian mixture of ``k`` components (fewer for
+        fewer rows), full covariances, fitted to the posterior means of the
+        rows of positive weight, their weights otherwise ignored.
+        """
+        if self.latent_prior == "normal":
+            return
+        codes = self._map_rows(X, self.module_.posterior_mean)[sample_weight > 0]
+        mixture = GaussianMixture(
+            n_components=min(self.latent_prior, len(codes)),
+            random_state=_derived_seed(seed, _PRIOR),
+        ).fit(codes)
+        self.module_.set_prior_mixture(
+            mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_)
+        )
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
         """Count the modelled columns' patterns of missing cells, by weight.

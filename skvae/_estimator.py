@@ -194,6 +194,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         which fits ``p(x)`` more tightly and leaves a broader ``q(z | x)``,
         at that many times the decoder's work per step (MIWAE trains on it
         with 20 draws).
+    latent_prior : 'normal' or int, default='normal'
+        The prior ``p(z)`` that ``sample`` draws from and that
+        ``score_samples`` weighs with. ``'normal'``: ``N(0, I)``, the prior
+        training assumes. An int ``k``: once training ends, a Gaussian
+        mixture of ``k`` components fitted to the training rows' latent
+        means (each ``fit`` or ``partial_fit`` call fits it again on its
+        rows); the aggregate posterior that it estimates has no regions of
+        low density between clusters that ``N(0, I)`` would draw from, so
+        generated rows fall between kinds of rows less often (Ghosh et al.
+        2020, "From Variational to Deterministic Autoencoders"). Training,
+        ``transform`` and ``inverse_transform`` do not change.
     device : str or torch.device, default='auto'
         Where to train and infer: ``'auto'`` (CUDA, then MPS, then CPU),
         ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'`` or a :class:`torch.device`.
@@ -396,6 +407,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         _check_count(refine_steps, "refine_steps", 0, None, "a non-negative integer")
         module = self.module_
         posterior_mean = module.posterior_mean
+        if refine_steps and module.has_prior_mixture:
+            raise ValueError(
+                "refine_steps climbs the ELBO under the N(0, I) prior; a model "
+                f"with latent_prior={self.latent_prior!r} ranks from the "
+                "encoder's means only (refine_steps=0)."
+            )
         if refine_steps:
             generator = torch.Generator(self.device_)
             generator.manual_seed(_seed(self.random_state))
@@ -440,7 +457,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         conditions=None,
         missing_cells=False,
     ):
-        """Generate rows: ``z ~ N(0, I)``, then ``x ~ p(x | z)``.
+        """Generate rows: ``z ~ p(z)`` (see ``latent_prior``), then ``x ~ p(x | z)``.
 
         Parameters
         ----------
@@ -477,11 +494,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")
         seed = _seed(self.random_state if random_state is None else random_state)
         generator = torch.Generator(self.device_).manual_seed(seed)
-        z = torch.randn(
-            (n_samples, self.module_.latent_dim),
-            generator=generator,
-            device=self.device_,
-        )
+        z = self.module_.draw_prior(n_samples, generator)
         decode, encoded = self._latent_decoder(
             self.module_.decode_mean if return_mean else self.module_.decode_sample,
             conditions,

@@ -99,7 +99,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         ``support_fraction``, ``support_warmup_epochs``, ``learning_rate``,
         ``max_epochs``, ``early_stopping``,
         ``validation_fraction``, ``scoring``, ``n_iter_no_change``, ``tol``,
-        ``device``, ``n_threads``, ``random_state``,
+        ``latent_prior``, ``device``, ``n_threads``, ``random_state``,
         ``verbose`` and ``warm_start`` mean what they mean for
         :class:`VAETransformer`, and have the same defaults.
 
@@ -167,6 +167,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         tol=0.05,
         n_importance_samples=500,
         n_training_draws=20,
+        latent_prior="normal",
         condition_on=None,
         device="auto",
         n_threads=None,
@@ -200,6 +201,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             tol=tol,
             n_importance_samples=n_importance_samples,
             n_training_draws=n_training_draws,
+            latent_prior=latent_prior,
             condition_on=condition_on,
             device=device,
             n_threads=n_threads,

@@ -8,7 +8,10 @@ Training maximises the evidence lower bound (ELBO) of every row::
     log p(x) >= E_q[log p(x | z)] - KL(q(z | x) || p(z))
 
 and ``log_marginal`` tightens it with importance weighting (Burda et al.
-2016, "Importance Weighted Autoencoders").
+2016, "Importance Weighted Autoencoders"). After training, the prior may be
+replaced by a Gaussian mixture fitted to the training rows' latent codes
+(``set_prior_mixture``; Ghosh et al. 2020, "From Variational to Deterministic
+Autoencoders"): scoring and generating then use it, training does not.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.distributions import Normal
+from torch.distributions import (
+    Categorical,
+    MixtureSameFamily,
+    MultivariateNormal,
+    Normal,
+)
 
 from ._likelihoods import Likelihood, nonzeros
 
@@ -39,6 +47,9 @@ MIN_POSTERIOR_SCALE = 1e-4
 # (``VAE.refined_posterior``): the posterior means move by about this
 # much a step, three hundredths of the scale the prior gives them.
 REFINE_LEARNING_RATE = 0.03
+
+# The buffers of a Gaussian-mixture prior (``VAE.set_prior_mixture``).
+_PRIOR_BUFFERS = ("prior_log_weights", "prior_means", "prior_scale_tril")
 
 
 def _linear(n_in: int, n_out: int, generator: torch.Generator) -> nn.Linear:
@@ -153,6 +164,11 @@ class VAE(nn.Module):
         columns; the likelihood sees the modelled columns only.
     """
 
+    # The prior's mixture, once set_prior_mixture gave one.
+    prior_log_weights: torch.Tensor
+    prior_means: torch.Tensor
+    prior_scale_tril: torch.Tensor
+
     def __init__(
         self,
         latent_dim: int,
@@ -248,10 +264,59 @@ class VAE(nn.Module):
         output = self.decoder(self._decoder_input(z, conditions))
         return self.likelihood.sample(output)
 
-    def prior(self, z: torch.Tensor) -> Normal:
-        """``p(z) = N(0, I)``, on ``z``'s device and dtype."""
-        zeros = torch.zeros((), device=z.device, dtype=z.dtype)
-        return Normal(zeros, zeros + 1.0, validate_args=False)
+    def set_prior_mixture(self, weights=None, means=None, scale_tril=None) -> None:
+        """Make ``p(z)`` a Gaussian mixture, or ``N(0, I)`` again without arguments.
+
+        ``weights`` ``(k,)``, ``means`` ``(k, latent_dim)`` and ``scale_tril``
+        ``(k, latent_dim, latent_dim)``, the Cholesky factors of the
+        components' covariances. They are stored as buffers, so they move and
+        pickle with the network.
+        """
+        if weights is None:
+            for name in _PRIOR_BUFFERS:
+                self._buffers.pop(name, None)
+            return
+        like = next(self.parameters())
+        as_tensor = lambda values: torch.as_tensor(  # noqa: E731
+            values, dtype=like.dtype, device=like.device
+        )
+        self.register_buffer("prior_log_weights", as_tensor(weights).log())
+        self.register_buffer("prior_means", as_tensor(means))
+        self.register_buffer("prior_scale_tril", as_tensor(scale_tril))
+
+    @property
+    def has_prior_mixture(self) -> bool:
+        """Whether ``set_prior_mixture`` replaced ``N(0, I)`` by a mixture."""
+        return "prior_means" in self._buffers
+
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """``log p(z)``, summed over the latent dimensions."""
+        if not self.has_prior_mixture:
+            return Normal(0.0, 1.0, validate_args=False).log_prob(z).sum(-1)
+        mixture = MixtureSameFamily(
+            Categorical(logits=self.prior_log_weights, validate_args=False),
+            MultivariateNormal(
+                self.prior_means, scale_tril=self.prior_scale_tril, validate_args=False
+            ),
+            validate_args=False,
+        )
+        return mixture.log_prob(z)
+
+    def draw_prior(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` draws of ``z ~ p(z)`` from ``generator``, as ``(n, latent_dim)``.
+
+        Written out for the mixture, since ``torch.distributions`` draws
+        from the global generator only: a component per draw, then its mean
+        plus its Cholesky factor times a standard Normal draw.
+        """
+        device = generator.device
+        if not self.has_prior_mixture:
+            return torch.randn((n, self.latent_dim), generator=generator, device=device)
+        weights = self.prior_log_weights.exp()
+        component = torch.multinomial(weights, n, replacement=True, generator=generator)
+        noise = torch.randn((n, self.latent_dim, 1), generator=generator, device=device)
+        scale_tril = self.prior_scale_tril[component]
+        return self.prior_means[component] + (scale_tril @ noise).squeeze(-1)
 
     def elbo_terms(
         self,
@@ -400,6 +465,6 @@ class VAE(nn.Module):
         z = qz.loc + qz.scale * noise  # (n_draws, n_rows, latent_dim)
         x, conditions = self.split(x)
         decoder_output = self.decoder(self._decoder_input(z, conditions))
-        log_ratio = self.prior(z).log_prob(z).sum(-1) - qz.log_prob(z).sum(-1)
+        log_ratio = self.log_prior(z) - qz.log_prob(z).sum(-1)
         log_weights = self.likelihood.log_prob(decoder_output, x) + beta * log_ratio
         return decoder_output, log_weights

@@ -74,7 +74,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ``input_dropout``, ``init``, ``support_warmup_epochs``,
         ``learning_rate``, ``batch_size``, ``max_epochs``,
         ``validation_fraction``, ``scoring``, ``n_iter_no_change``,
-        ``n_importance_samples``, ``n_training_draws``, ``device``,
+        ``n_importance_samples``, ``n_training_draws``, ``latent_prior``, ``device``,
         ``n_threads``, ``random_state``, ``verbose`` and ``warm_start`` mean
         what they mean for :class:`VAETransformer`, and have the same defaults.
 
@@ -165,6 +165,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         tol=0.15,
         n_importance_samples=50,
         n_training_draws=1,
+        latent_prior="normal",
         condition_on=None,
         device="auto",
         n_threads=None,
@@ -195,6 +196,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             tol=tol,
             n_importance_samples=n_importance_samples,
             n_training_draws=n_training_draws,
+            latent_prior=latent_prior,
             condition_on=condition_on,
             device=device,
             n_threads=n_threads,

@@ -16,7 +16,8 @@ are built from the fitted weights and run in ONNX Runtime without PyTorch:
   real-valued likelihoods (Gaussian and Laplace, every variance) and the
   Bernoulli; the other families' log-probabilities need ``lgamma`` or the
   continuous Bernoulli's normaliser, which ONNX lacks, and their conversion
-  raises a ``NotImplementedError``.
+  raises a ``NotImplementedError``, as does a detector's with a mixture
+  ``latent_prior``.
 
 The graphs compute in float32, as the estimators do; they take float32 or
 float64 input and need ONNX opset 18 or later (skl2onnx's default is later).
@@ -278,6 +279,11 @@ def _log_likelihood(graph: _Graph, likelihood, output: str, x: str) -> str:
 def _score_samples(graph: _Graph, x: str, detector) -> str:
     """``VAE.log_marginal`` with the detector's fixed draws, ``(n_rows,)``."""
     module = detector.module_
+    if module.has_prior_mixture:
+        raise NotImplementedError(
+            "The ONNX converter writes the score under the N(0, I) prior; this "
+            f"detector has latent_prior={detector.latent_prior!r}."
+        )
     latent_dim = module.latent_dim
     noise = detector._scoring_noise().cpu()  # (n_draws, latent_dim)
     encoded = _encoder(graph, x, module)

@@ -161,3 +161,10 @@ def test_a_conditional_model_is_refused(make_vae):
     vae = make_vae(condition_on=[2]).fit(X)
     with pytest.raises(NotImplementedError, match="fitted with condition_on"):
         skl2onnx.to_onnx(vae, X[:1].astype(np.float32))
+
+
+def test_a_detector_with_a_mixture_prior_is_refused(make_detector):
+    X = np.random.RandomState(0).normal(size=(100, 3))
+    detector = make_detector(latent_prior=2).fit(X)
+    with pytest.raises(NotImplementedError, match="latent_prior=2"):
+        skl2onnx.to_onnx(detector, X[:1].astype(np.float32))

@@ -1,0 +1,155 @@
+"""latent_prior: a Gaussian mixture over the latent means, for scoring and sampling."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.mixture import GaussianMixture
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skvae import VAEImputer, VAETransformer
+from skvae._module import VAE
+
+
+@pytest.fixture
+def clusters():
+    """Three tight clusters in six features."""
+    rng = np.random.RandomState(0)
+    centres = rng.normal(scale=3.0, size=(3, 6))
+    return np.vstack([c + 0.3 * rng.normal(size=(100, 6)) for c in centres])
+
+
+@pytest.fixture
+def mixture():
+    rng = np.random.RandomState(0)
+    codes = np.vstack([rng.normal(m, s, size=(300, 2)) for m, s in ((-2, 0.3), (2, 1))])
+    return GaussianMixture(2, random_state=0).fit(codes)
+
+
+def module_with(mixture) -> VAE:
+    module = (
+        VAETransformer(latent_dim=2, hidden_layer_sizes=(4,))
+        .fit(np.random.RandomState(0).normal(size=(20, 3)))
+        .module_
+    )
+    module.set_prior_mixture(
+        mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_)
+    )
+    return module
+
+
+@pytest.mark.short_fits
+def test_log_prior_is_the_mixtures_log_density(mixture):
+    module = module_with(mixture)
+    z = np.random.RandomState(1).normal(scale=2.0, size=(50, 2))
+    got = module.log_prior(torch.as_tensor(z, dtype=torch.float32)).numpy()
+    assert_allclose(got, mixture.score_samples(z), rtol=1e-5)
+    module.set_prior_mixture()
+    standard = module.log_prior(torch.as_tensor(z, dtype=torch.float32)).numpy()
+    assert_allclose(standard, -0.5 * (z**2).sum(1) - np.log(2 * np.pi), rtol=1e-5)
+
+
+@pytest.mark.short_fits
+def test_prior_draws_follow_the_mixture_and_their_generator(mixture):
+    module = module_with(mixture)
+    draws = module.draw_prior(40_000, torch.Generator().manual_seed(0)).numpy()
+    assert_array_equal(
+        draws, module.draw_prior(40_000, torch.Generator().manual_seed(0)).numpy()
+    )
+    mean = mixture.weights_ @ mixture.means_
+    second_moments = mixture.covariances_ + np.einsum(
+        "ki,kj->kij", mixture.means_, mixture.means_
+    )
+    covariance = np.einsum("k,kij->ij", mixture.weights_, second_moments)
+    covariance -= np.outer(mean, mean)
+    assert_allclose(draws.mean(0), mean, atol=0.03)
+    assert_allclose(np.cov(draws.T), covariance, atol=0.05)
+
+
+def test_training_transform_and_decoding_do_not_change(clusters, make_vae):
+    standard = make_vae(latent_dim=2).fit(clusters)
+    mixed = make_vae(latent_dim=2, latent_prior=3).fit(clusters)
+    assert_array_equal(mixed.transform(clusters), standard.transform(clusters))
+    assert mixed.loss_curve_ == standard.loss_curve_
+    Z = np.zeros((2, 2))
+    assert_array_equal(mixed.inverse_transform(Z), standard.inverse_transform(Z))
+    # Scores and draws use the mixture fitted to the latent means.
+    assert mixed.module_.has_prior_mixture and not standard.module_.has_prior_mixture
+    assert mixed.score(clusters) > standard.score(clusters)
+    assert_array_equal(mixed.sample(20), mixed.sample(20))
+    assert not np.array_equal(mixed.sample(20), standard.sample(20))
+
+
+def test_sampled_codes_stay_near_the_clusters(clusters, make_vae):
+    mixed = make_vae(latent_dim=2, latent_prior=3).fit(clusters)
+    codes = mixed.transform(clusters)
+    drawn = mixed.transform(mixed.sample(600, random_state=0))
+    standard = mixed.set_params(latent_prior="normal").fit(clusters)
+    from_normal = standard.transform(standard.sample(600, random_state=0))
+
+    def distance_to_nearest(Z):
+        return np.sqrt(((Z[:, None, :] - codes[None]) ** 2).sum(-1)).min(1).mean()
+
+    assert distance_to_nearest(drawn) < distance_to_nearest(from_normal)
+
+
+@pytest.mark.short_fits
+def test_continued_training_assumes_the_normal_prior(clusters, make_vae):
+    # With importance-weighted training the prior enters the training loss:
+    # a warm start must train as a model without the mixture does.
+    params = dict(latent_dim=2, n_training_draws=3, max_epochs=5, warm_start=True)
+    mixed = make_vae(latent_prior=3, **params).fit(clusters).fit(clusters)
+    standard = make_vae(**params).fit(clusters).fit(clusters)
+    assert_array_equal(mixed.transform(clusters), standard.transform(clusters))
+    assert mixed.module_.has_prior_mixture
+
+
+def test_partial_fit_fits_the_mixture_on_each_calls_rows(clusters, make_vae):
+    vae = make_vae(latent_dim=2, latent_prior=2).partial_fit(clusters[:100])
+    first = vae.module_.prior_means.clone()
+    vae.partial_fit(clusters)
+    assert vae.module_.prior_means.shape == (2, 2)
+    assert not torch.equal(vae.module_.prior_means, first)
+
+
+def test_the_mixture_pickles_with_the_model(clusters, make_vae):
+    vae = make_vae(latent_dim=2, latent_prior=3).fit(clusters)
+    copy = pickle.loads(pickle.dumps(vae))
+    assert_array_equal(copy.sample(10, random_state=0), vae.sample(10, random_state=0))
+    assert copy.score(clusters) == vae.score(clusters)
+
+
+@pytest.mark.short_fits
+def test_fewer_rows_than_components_give_fewer_components(make_vae):
+    X = np.random.RandomState(0).normal(size=(4, 3))
+    vae = make_vae(latent_prior=10, max_epochs=2).fit(X)
+    assert vae.module_.prior_means.shape[0] == 4
+
+
+@pytest.mark.short_fits
+def test_the_imputer_weighs_its_fills_with_the_mixture(clusters):
+    holed = clusters.copy()
+    holed[::7, 0] = np.nan
+    params = dict(hidden_layer_sizes=(16,), max_epochs=5, random_state=0)
+    standard = VAEImputer(**params).fit_transform(holed)
+    mixed = VAEImputer(latent_prior=3, **params).fit_transform(holed)
+    missing = np.isnan(holed)
+    assert_array_equal(mixed[~missing], standard[~missing])
+    assert not np.allclose(mixed[missing], standard[missing])
+
+
+@pytest.mark.short_fits
+def test_refined_recommendations_need_the_normal_prior(make_vae):
+    clicks = (np.random.RandomState(0).rand(60, 12) < 0.3).astype(float)
+    vae = make_vae(likelihood="multinomial", latent_prior=2, max_epochs=2).fit(clicks)
+    assert vae.recommend(clicks[:2], n=3)[0].shape == (2, 3)
+    with pytest.raises(ValueError, match="latent_prior=2 ranks from the encoder"):
+        vae.recommend(clicks[:2], n=3, refine_steps=5)
+
+
+@pytest.mark.parametrize("value", [0, "mixture", 2.5])
+def test_bad_values_are_refused(clusters, value):
+    with pytest.raises(InvalidParameterError, match="latent_prior"):
+        VAETransformer(latent_prior=value).fit(clusters)
