@@ -194,7 +194,9 @@ class TableLayout:
         if not self.levels:
             return X
         frame = _is_dataframe(X)
-        X = X if frame else np.asarray(X)
+        # As objects, rows given as lists keep each cell's type: NumPy would
+        # turn the numbers (NaN too) into text beside text.
+        X = X if frame else np.asarray(X, dtype=object)
         if frame:
             encoded = X.copy()
         else:

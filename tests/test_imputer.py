@@ -64,7 +64,7 @@ def test_fitted_on_a_table_it_fills_an_array_as_an_array():
     rng = np.random.RandomState(0)
     table = pd.DataFrame({"x": rng.normal(size=100), "k": rng.choice(["u", "v"], 100)})
     table.loc[:9, "x"] = np.nan
-    table.loc[10:19, "k"] = None
+    table.loc[10:19, "k"] = np.nan
     imputer = make_imputer(max_epochs=3).fit(table)
     by_table = imputer.transform(table)
     with pytest.warns(UserWarning, match="does not have valid feature names"):
