@@ -697,15 +697,16 @@ class BaseVAE(BaseEstimator):
         if left_out:
             if conditions is None:
                 validate_data(self, X, skip_check_array=True, reset=reset)
-            if not hasattr(X, "shape"):  # a list of rows
-                X = np.asarray(X)
+            if not hasattr(X, "shape"):  # a list of rows, each cell as it is
+                X = np.asarray(X, dtype=object)
             X = _safe_indexing(X, np.setdiff1d(np.arange(X.shape[1]), left_out), axis=1)
         if reset:
             self._table_layout = self._learn_layout(X)
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
-            if not reset and all_columns_checked:
-                # scikit-learn's message for columns renamed or reordered
+            if not reset and all_columns_checked and _is_dataframe(X):
+                # scikit-learn's message for columns renamed or reordered,
+                # before the layout looks for them by name
                 _check_feature_names(self, X, reset=False)
             X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
         else:
