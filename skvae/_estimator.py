@@ -407,13 +407,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         _check_count(refine_steps, "refine_steps", 0, None, "a non-negative integer")
         module = self.module_
         posterior_mean = module.posterior_mean
-        if refine_steps and module.has_prior_mixture:
-            raise ValueError(
-                "refine_steps climbs the ELBO under the N(0, I) prior; a model "
-                f"with latent_prior={self.latent_prior!r} ranks from the "
-                "encoder's means only (refine_steps=0)."
-            )
         if refine_steps:
+            if module.has_prior_mixture:
+                raise ValueError(
+                    "refine_steps climbs the ELBO under the N(0, I) prior; a model "
+                    f"with latent_prior={self.latent_prior!r} ranks from the "
+                    "encoder's means only (refine_steps=0)."
+                )
             generator = torch.Generator(self.device_)
             generator.manual_seed(_seed(self.random_state))
             noise = torch.randn(

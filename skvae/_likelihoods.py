@@ -721,8 +721,11 @@ class CategoricalFamily(Family):
         super().__init__(len(n_levels), offset, n_outputs=int(sum(n_levels)))
         self.n_levels = [int(k) for k in n_levels]
         stops = np.cumsum(self.n_levels)
-        starts = stops - self.n_levels
-        self.register_buffer("starts", torch.as_tensor(starts, dtype=torch.long))
+        # Also kept on the host: a buffer on a GPU has no NumPy view.
+        self.host_starts = stops - self.n_levels
+        self.register_buffer(
+            "starts", torch.as_tensor(self.host_starts, dtype=torch.long)
+        )
         self.register_buffer("stops", torch.as_tensor(stops, dtype=torch.long))
 
     @classmethod
@@ -755,9 +758,7 @@ class CategoricalFamily(Family):
     def sparse_encoder_values(self, codes: np.ndarray) -> sp.csr_matrix:
         """The columns one-hot as a sparse matrix: one stored 1 per observed cell."""
         rows, columns = np.nonzero(~np.isnan(codes))
-        # From the level counts, not the buffer: on a GPU it has no NumPy view.
-        starts = np.cumsum([0, *self.n_levels[:-1]])
-        index = starts[columns] + codes[rows, columns].astype(np.intp)
+        index = self.host_starts[columns] + codes[rows, columns].astype(np.intp)
         return sp.csr_matrix(
             (np.ones(len(rows)), (rows, index)), shape=(len(codes), self.n_outputs)
         )
