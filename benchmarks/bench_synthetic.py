@@ -9,11 +9,11 @@ is fitted on the training rows, label included, and draws as many rows, the
 VAE's with the missing cells of training rows' patterns (``sample(n,
 missing_cells=True)``):
 
-- ``VAETransformer()`` at its defaults (``likelihood="auto"``);
-- ``VAETransformer(latent_prior=10)``: the defaults, drawing latent codes from
-  a Gaussian mixture of 10 components fitted to the training rows' codes
-  (chosen on Adult's split seeds 10 to 12 and the penguins of
-  ``plot_mixed_table.py``, against 3 components);
+- ``VAETransformer()`` at its defaults (``likelihood="auto"``, latent codes
+  drawn from a Gaussian mixture of 10 components fitted to the training rows'
+  codes);
+- ``VAETransformer(latent_prior="normal")``: the defaults, drawing latent
+  codes from ``N(0, I)``;
 - ``VAETransformer``, tuned for synthesis: integer columns with at most
   ``sqrt(n_rows)`` distinct values categorical (on Adult all five; diamonds
   has none), ``latent_dim=8``, ``hidden_layer_sizes=(128, 64)``,
@@ -163,7 +163,9 @@ class SDVSynthesizer:
 def synthesizers(seed: int) -> dict:
     return {
         "VAETransformer()": VAESynthesizer(seed),
-        "VAETransformer(latent_prior=10)": VAESynthesizer(seed, latent_prior=10),
+        'VAETransformer(latent_prior="normal")': VAESynthesizer(
+            seed, latent_prior="normal"
+        ),
         "VAETransformer, tuned": VAESynthesizer(
             seed, integer_levels=True, **FOR_SYNTHESIS
         ),

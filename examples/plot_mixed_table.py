@@ -81,16 +81,16 @@ unseen = share_on_unseen_islands(synthetic)
 print(f"synthetic penguins of a species on an island it never had: {unseen:.1%}")
 
 # %%
-# The map above has room between the species that no penguin encodes to,
-# yet the prior ``N(0, I)`` that ``sample`` draws codes from covers it, and
-# rows decoded from there mix species and islands. ``latent_prior=10``
-# draws the codes from a Gaussian mixture fitted to the penguins' codes
-# instead. Training does not change: the same ``random_state`` gives the
-# same network.
+# The map above has room between the species that no penguin encodes to.
+# ``sample`` draws the codes from a Gaussian mixture fitted to the penguins'
+# codes (``latent_prior=10``, the default), which leaves that room empty. The
+# prior ``N(0, I)`` that training assumes covers it, and rows decoded from
+# there mix species and islands. Training does not change with the prior: the
+# same ``random_state`` gives the same network.
 
-from_mixture = VAETransformer(latent_prior=10, random_state=0).fit(penguins)
-unseen = share_on_unseen_islands(from_mixture.sample(len(penguins)))
-print(f"the same share with latent_prior=10: {unseen:.1%}")
+from_normal = VAETransformer(latent_prior="normal", random_state=0).fit(penguins)
+unseen = share_on_unseen_islands(from_normal.sample(len(penguins)))
+print(f"the same share with latent_prior='normal': {unseen:.1%}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True, sharey=True)
 for ax, (title, table) in zip(

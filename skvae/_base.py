@@ -11,7 +11,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, config_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import _safe_indexing, check_random_state
@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+from threadpoolctl import threadpool_limits
 
 from ._conditions import Conditions, condition_keys
 from ._data import (
@@ -64,6 +65,9 @@ from ._training import (
 # Independent streams of random numbers drawn from one fit's seed (and, for
 # the missing cells of generated rows, from one ``sample`` call's).
 _TRAINING, _NOISE, _SPLIT, _SCORING, _MISSING_CELLS, _PRIOR = range(6)
+# latent_prior's mixture is fitted to about this many posterior draws (as
+# QuantileTransformer fits its quantiles to a subsample of 10,000 rows).
+_MIXTURE_DRAWS = 10_000
 
 
 def _refuse_text_columns(X, likelihood: str) -> None:
@@ -205,7 +209,7 @@ class BaseVAE(BaseEstimator):
         tol=0.05,
         n_importance_samples=50,
         n_training_draws=1,
-        latent_prior="normal",
+        latent_prior=10,
         condition_on=None,
         device="auto",
         n_threads=None,
@@ -418,24 +422,50 @@ class BaseVAE(BaseEstimator):
         self._record_training(module, device, config, result, continuing, seed)
         self._rows_seen: int = rows_seen
         self._split_seed = split_seed
-        self._fit_latent_prior(given_X, sample_weight, seed)
+        self._fit_latent_prior(X, sample_weight, seed)
         self._finish_fit(given_X, sample_weight)
         self._report(result)
 
     def _fit_latent_prior(self, X, sample_weight: np.ndarray, seed: int) -> None:
-        """Make ``p(z)`` a mixture fitted to the latent means, if asked to.
+        """Make ``p(z)`` a mixture fitted to the aggregate posterior, if asked to.
 
-        ``latent_prior=k``: a Gaussian mixture of ``k`` components (fewer for
-        fewer rows), full covariances, fitted to the posterior means of the
-        rows of positive weight, their weights otherwise ignored.
+        ``X`` holds the training rows as ``_validate_X`` returns them.
+
+        ``latent_prior=k``: a Gaussian mixture of ``k`` components with full
+        covariances, fitted by EM to draws of ``z`` from the ``q(z | x)`` of
+        the rows of positive weight (their weights otherwise ignored): the
+        same number of draws from each row, about ``_MIXTURE_DRAWS`` in all,
+        or one from each of ``_MIXTURE_DRAWS`` rows picked at random. Draws,
+        not the posterior means: where the posteriors are wide (a latent
+        dimension that the decoder ignores), a mixture of the means would be
+        far narrower than ``q(z | x)``, and the importance weights of
+        ``score_samples`` would collapse. Like the rest of ``fit``, its NumPy
+        work runs on one thread.
         """
         if self.latent_prior == "normal":
             return
-        codes = self._map_rows(X, self.module_.posterior_mean)[sample_weight > 0]
+        rows = np.flatnonzero(sample_weight > 0)
+        rng = np.random.default_rng(_derived_seed(seed, _PRIOR))
+        if len(rows) > _MIXTURE_DRAWS:
+            rows = np.sort(rng.choice(rows, _MIXTURE_DRAWS, replace=False))
+
+        def posterior_parameters(x):
+            posterior = self.module_.encode(x)
+            return torch.cat([posterior.loc, posterior.scale], -1)
+
+        parameters = self._map_validated_rows(
+            _safe_indexing(X, rows), posterior_parameters
+        )
+        draws_per_row = -(-_MIXTURE_DRAWS // len(rows))
+        loc, scale = np.split(np.repeat(parameters, draws_per_row, 0), 2, axis=1)
+        codes = loc + scale * rng.standard_normal(loc.shape)
         mixture = GaussianMixture(
-            n_components=min(self.latent_prior, len(codes)),
-            random_state=_derived_seed(seed, _PRIOR),
-        ).fit(codes)
+            n_components=self.latent_prior, random_state=_derived_seed(seed, _PRIOR)
+        )
+        # The codes are a NumPy array whatever the input; scikit-learn's
+        # k-means start of the mixture does not take the array API.
+        with config_context(array_api_dispatch=False), threadpool_limits(limits=1):
+            mixture.fit(codes)
         self.module_.set_prior_mixture(
             mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_)
         )
@@ -994,6 +1024,12 @@ class BaseVAE(BaseEstimator):
         self.module_.likelihood.check_domain(
             modelled, self._column_names(modelled.shape[1])
         )
+        return self._map_validated_rows(X, function, n_draws, dtype, cache_sized)
+
+    def _map_validated_rows(
+        self, X, function, n_draws: int = 1, dtype=np.float64, cache_sized=True
+    ):
+        """``_map_rows`` of rows that ``_validate_X`` returned, in the domain."""
         batches = host_batches(X, self._batch_rows(n_draws, cache_sized), self.device_)
         with torch_threads(self.n_threads):
             return map_batches(

@@ -194,17 +194,20 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         which fits ``p(x)`` more tightly and leaves a broader ``q(z | x)``,
         at that many times the decoder's work per step (MIWAE trains on it
         with 20 draws).
-    latent_prior : 'normal' or int, default='normal'
+    latent_prior : 'normal' or int, default=10
         The prior ``p(z)`` that ``sample`` draws from and that
-        ``score_samples`` weighs with. ``'normal'``: ``N(0, I)``, the prior
-        training assumes. An int ``k``: once training ends, a Gaussian
-        mixture of ``k`` components fitted to the training rows' latent
-        means (each ``fit`` or ``partial_fit`` call fits it again on its
-        rows); the aggregate posterior that it estimates has no regions of
-        low density between clusters that ``N(0, I)`` would draw from, so
-        generated rows fall between kinds of rows less often (Ghosh et al.
-        2020, "From Variational to Deterministic Autoencoders"). Training,
-        ``transform`` and ``inverse_transform`` do not change.
+        ``score_samples`` weighs with. An int ``k``: once training ends, a
+        Gaussian mixture of ``k`` components fitted to draws of ``z`` from
+        the training rows' posteriors ``q(z | x)`` (10,000 draws, spread
+        evenly over the rows, or one from each of 10,000 rows); each ``fit``
+        or ``partial_fit`` call fits it again on its rows. The aggregate
+        posterior that it estimates has no regions of low density between
+        clusters that ``N(0, I)`` would draw from, so generated rows fall
+        between kinds of rows less often (Ghosh et al. 2020, "From
+        Variational to Deterministic Autoencoders"; Tomczak and Welling 2018,
+        "VAE with a VampPrior"), and held-out rows score higher. ``'normal'``:
+        ``N(0, I)``, the prior that training assumes. Training, ``transform``
+        and ``inverse_transform`` do not change.
     device : str or torch.device, default='auto'
         Where to train and infer: ``'auto'`` (CUDA, then MPS, then CPU),
         ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'`` or a :class:`torch.device`.
@@ -373,7 +376,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             rate 0.03) on the row's ELBO with the decoder fixed, each at one
             draw of ``z`` (Krishnan et al. 2018, "On the challenges of
             learning with inference networks on sparse, high-dimensional
-            data"). The draws are seeded by the estimator's ``random_state``.
+            data"). The ELBO is the one training climbs, under ``N(0, I)``
+            whatever the ``latent_prior``. The draws are seeded by the
+            estimator's ``random_state``.
             Each step costs about a training step's work on the batch; 0
             ranks from the encoder's posterior mean.
 
@@ -408,12 +413,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         module = self.module_
         posterior_mean = module.posterior_mean
         if refine_steps:
-            if module.has_prior_mixture:
-                raise ValueError(
-                    "refine_steps climbs the ELBO under the N(0, I) prior; a model "
-                    f"with latent_prior={self.latent_prior!r} ranks from the "
-                    "encoder's means only (refine_steps=0)."
-                )
             generator = torch.Generator(self.device_)
             generator.manual_seed(_seed(self.random_state))
             noise = torch.randn(
