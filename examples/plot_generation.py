@@ -4,7 +4,8 @@ Generating and reconstructing digits
 =========================================
 
 A VAE is a generative model: ``sample`` draws latent points from the prior
-``N(0, I)`` and decodes them, and ``inverse_transform`` decodes any latent
+(a Gaussian mixture fitted to the training digits' posteriors, see
+``latent_prior``) and decodes them, and ``inverse_transform`` decodes any latent
 points, for example the codes ``transform`` gives to real rows. This example
 fits :class:`skvae.VAETransformer` to the 8x8 digits and shows new digits,
 reconstructions of held-out digits, and a walk through the latent space from
@@ -58,8 +59,9 @@ samples = vae.sample(32, random_state=0, return_mean=True)
 show_digits(samples.reshape(4, 8, 64), "sample(32, return_mean=True)")
 
 # %%
-# Most draws are recognisable digits; some fall between classes, because the
-# prior covers the space between the regions that real digits occupy.
+# Most draws are recognisable digits; some fall between classes: the prior,
+# fitted to the training digits' posteriors, still has some mass between the
+# regions that the digits of each class occupy.
 #
 # Reconstructions
 # ---------------

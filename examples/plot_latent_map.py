@@ -27,9 +27,9 @@ X = X / 16
 # %%
 # Two codes of the same digits
 # ----------------------------
-# Both reducers are fitted and applied the same way. The VAE's prior is a
-# standard Normal, so its codes gather around the origin with a spread of
-# about one; PCA's are in the units of the pixels.
+# Both reducers are fitted and applied the same way. The VAE trains its codes
+# towards a standard Normal prior, so they gather around the origin with a
+# spread of about one; PCA's are in the units of the pixels.
 
 codes = {
     "PCA(2)": PCA(2).fit_transform(X),
