@@ -36,8 +36,9 @@ $(DOCS_STAMP): $(DATA_STAMP)
 demo: $(STAMP)
 	cd examples && MPLBACKEND=Agg ../$(BIN)/python plot_quickstart.py
 
+# One test process per core (up to 4); tests/conftest.py gives each one thread.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,5 +1,16 @@
+import os
+
 import numpy as np
 import pytest
+import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # ``pytest -n N`` (as ``make test`` runs it) gives each of N processes a
+    # core. torch's kernels would otherwise each start a thread per core, and
+    # threads of one kernel that share a core with another process wait for
+    # each other at its end: the suite then runs slower than on one process.
+    # Fits adapt their threads to other processes' load; inference does not.
+    torch.set_num_threads(1)
 
 # What fit warns when max_epochs ends training while the score still improves.
 CUT_SHORT = (
