@@ -1,6 +1,7 @@
-"""Fit times on a quiet machine and beside one busy process, by torch thread count.
+"""Fit and scoring times on a quiet machine and beside a busy process, by threads.
 
-Three fits, each in a fresh process so that thread settings start clean:
+Three fits and one scoring call, each in a fresh process so that thread
+settings start clean:
 
 - ``digits``: ``load_digits().data / 16`` tiled three times (5,391 x 64),
   15 epochs of ``VAETransformer(hidden_layer_sizes=(256, 128),
@@ -10,7 +11,9 @@ Three fits, each in a fresh process so that thread settings start clean:
   hidden_layer_sizes=(512, 256), init="random", random_state=0)``;
 - ``sparse``: one ``partial_fit`` epoch of the network of
   ``bench_sparse_fit.py`` (20,000 features, one hidden layer of 128) on the
-  first 20,000 of its rows.
+  first 20,000 of its rows;
+- ``scoring``: ``score_samples`` of the 5,000 MNIST digits (50 importance
+  draws a row) by the ``mnist`` model after one epoch; only the call is timed.
 
 Each runs with the default ``n_threads=None`` (the thread policy) and with
 ``n_threads`` fixed at 1 and at 2; epochs are ``partial_fit`` calls. A round
@@ -31,12 +34,12 @@ import time
 
 import numpy as np
 
-CASES = ("digits", "mnist", "sparse")
+CASES = ("digits", "mnist", "sparse", "scoring")
 THREADS = ("default", "1", "2")
 
 
-def training(case: str, n_threads: int | None):
-    """The data and model of ``case``, and a function that trains it."""
+def workload(case: str, n_threads: int | None):
+    """The data and model of ``case``, and the function to time."""
     from skvae import VAETransformer
 
     if case == "sparse":
@@ -68,6 +71,9 @@ def training(case: str, n_threads: int | None):
             random_state=0,
         )
         epochs = 3
+        if case == "scoring":
+            model.partial_fit(X)
+            return lambda: model.score_samples(X)
 
     def train():
         for _ in range(epochs):  # a fixed number of epochs, one a call
@@ -77,14 +83,14 @@ def training(case: str, n_threads: int | None):
 
 
 def child(case: str, threads: str) -> None:
-    train = training(case, None if threads == "default" else int(threads))
+    timed = workload(case, None if threads == "default" else int(threads))
     start = time.perf_counter()
-    train()
+    timed()
     print(time.perf_counter() - start)
 
 
 def seconds(case: str, threads: str) -> float:
-    """Seconds of one fit, in a new process."""
+    """Seconds of one case, in a new process."""
     output = subprocess.run(
         [sys.executable, __file__, "--child", case, threads],
         capture_output=True,
@@ -94,33 +100,33 @@ def seconds(case: str, threads: str) -> float:
     return float(output.split()[-1])
 
 
-def one_round() -> dict:
-    """Every fit once on the quiet machine, then once beside a busy process."""
-    times = {("quiet", c, t): seconds(c, t) for c in CASES for t in THREADS}
+def one_round(cases) -> dict:
+    """Every case once on the quiet machine, then once beside a busy process."""
+    times = {("quiet", c, t): seconds(c, t) for c in cases for t in THREADS}
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(1.0)
-        times |= {("busy", c, t): seconds(c, t) for c in CASES for t in THREADS}
+        times |= {("busy", c, t): seconds(c, t) for c in cases for t in THREADS}
     finally:
         spinner.kill()
     return times
 
 
-def main(repeats: int) -> None:
+def main(repeats: int, cases) -> None:
     # Rounds one after the other, so that slow drifts of the shared machine
     # reach every setting alike.
-    rounds = [one_round() for _ in range(repeats)]
+    rounds = [one_round(cases) for _ in range(repeats)]
     quiet, busy = (
         {
             (c, t): statistics.median(r[state, c, t] for r in rounds)
-            for c in CASES
+            for c in cases
             for t in THREADS
         }
         for state in ("quiet", "busy")
     )
     print(f"\nmedian of {repeats} rounds; busy = beside one process spinning on a core")
     print("case    threads  quiet s  busy s  busy/quiet  quiet/best fixed")
-    for case in CASES:
+    for case in cases:
         best = min(quiet[case, "1"], quiet[case, "2"])
         for threads in THREADS:
             q, b = quiet[case, threads], busy[case, threads]
@@ -133,9 +139,10 @@ def main(repeats: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=CASES)
     parser.add_argument("--child", nargs=2, metavar=("CASE", "THREADS"))
     args = parser.parse_args()
     if args.child:
         child(*args.child)
     else:
-        main(args.repeats)
+        main(args.repeats, args.cases)

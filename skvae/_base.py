@@ -1031,10 +1031,13 @@ class BaseVAE(BaseEstimator):
     ):
         """``_map_rows`` of rows that ``_validate_X`` returned, in the domain."""
         batches = host_batches(X, self._batch_rows(n_draws, cache_sized), self.device_)
-        with torch_threads(self.n_threads):
-            return map_batches(
-                function, batches, X.shape[0], X.dtype if dtype is None else dtype
-            )
+        return map_batches(
+            function,
+            batches,
+            X.shape[0],
+            X.dtype if dtype is None else dtype,
+            threads=ThreadPolicy(self.n_threads),
+        )
 
     def score(self, X, y=None):
         """Mean estimated log-likelihood of the rows of ``X``, in nats.

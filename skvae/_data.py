@@ -9,6 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ._threads import ThreadPolicy, torch_threads
+
 # The device types skvae trains on.
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -249,18 +251,22 @@ def map_batches(
     n_rows: int,
     dtype=np.float64,
     pad: bool = True,
+    threads: ThreadPolicy | None = None,
 ) -> np.ndarray:
     """``function`` of each batch, without gradients, gathered in one NumPy array.
 
     ``function`` must treat rows independently. Each batch's result moves to
     the host as soon as it is computed, into an array of ``n_rows`` rows
     allocated once. Batches of fewer than ``MIN_BATCH_ROWS`` rows are padded
-    with zeros, unless ``pad`` is False.
+    with zeros, unless ``pad`` is False. ``threads`` sets torch's thread count
+    before each batch, as in training (torch's own count is put back after).
     """
     result = None
     start = 0
-    with torch.inference_mode():
+    with torch.inference_mode(), torch_threads():
         for batch in batches:
+            if threads is not None:
+                threads.adjust()
             size = len(batch)
             if pad and size < MIN_BATCH_ROWS:
                 batch = _padded(batch, MIN_BATCH_ROWS)

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import _SAMPLE_ROWS, BaseVAE, _has_categorical, _seed
 from ._data import host_batches, map_batches, seeded_global_rng
-from ._threads import torch_threads
+from ._threads import ThreadPolicy
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
@@ -212,14 +212,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Where to train and infer: ``'auto'`` (CUDA, then MPS, then CPU),
         ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'`` or a :class:`torch.device`.
     n_threads : int or None, default=None
-        Threads of PyTorch's CPU kernels. None trains on at most
-        ``torch.get_num_threads()`` threads and at most the cores that other
-        processes leave idle, re-measured every quarter of a second (on
-        Linux): a fit beside other work then keeps close to its speed on a
+        Threads of PyTorch's CPU kernels. None runs each fit and each
+        inference call (``transform``, ``score_samples``, ``sample``, ...) on
+        at most ``torch.get_num_threads()`` threads and at most the cores that
+        other processes leave idle, re-measured every quarter of a second (on
+        Linux): a call beside other work then keeps close to its speed on a
         quiet machine, where PyTorch's waiting threads would make it several
-        times slower. Inference keeps PyTorch's setting. An int uses that many
-        threads in every call. PyTorch's global setting is restored when each
-        call returns.
+        times slower. An int uses that many threads in every call. PyTorch's
+        global setting is restored when each call returns.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the batch order and the noise of training, and the
         draws of ``score_samples``. An int gives identical results on the CPU
@@ -345,8 +345,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         )
         inputs = Z if encoded is None else np.hstack([Z, encoded.astype(Z.dtype)])
         batches = host_batches(inputs, self._batch_rows(1), self.device_)
-        with torch_threads(self.n_threads):
-            decoded = map_batches(decode, batches, len(Z), Z.dtype)
+        decoded = map_batches(
+            decode, batches, len(Z), Z.dtype, threads=ThreadPolicy(self.n_threads)
+        )
         return self._as_rows(decoded, conditions)
 
     def recommend(self, X, n=10, filter_seen=True, refine_steps=0):
@@ -504,8 +505,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             z = torch.cat([z, encoded], 1)
         # The likelihood draws through torch.distributions, from torch's global
         # generator: seeded here, and put back as it was afterwards.
-        with seeded_global_rng(seed, self.device_), torch_threads(self.n_threads):
-            rows = map_batches(decode, z.split(_SAMPLE_ROWS), n_samples, pad=False)
+        with seeded_global_rng(seed, self.device_):
+            rows = map_batches(
+                decode,
+                z.split(_SAMPLE_ROWS),
+                n_samples,
+                pad=False,
+                threads=ThreadPolicy(self.n_threads),
+            )
         if missing_cells:
             rows = self._leave_cells_missing(rows, seed)
         return self._as_rows(rows, conditions)

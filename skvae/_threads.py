@@ -1,12 +1,13 @@
-"""How many threads PyTorch's CPU kernels use while a model trains.
+"""How many threads PyTorch's CPU kernels use while a model trains or infers.
 
 PyTorch's OpenMP threads wait for each other at the end of every kernel. When
 another process holds a core, the thread that shares it with that process is
 descheduled for whole time slices, and every kernel waits for it: a fit beside
 one busy process then takes several times as long as on a quiet machine. So a
-fit runs on no more threads than the cores that other processes leave idle,
-re-measured as it trains. The global setting (``torch.get_num_threads``) is
-the ceiling and is restored when the call returns.
+fit, or an inference call (``transform``, ``score_samples``, ...), runs on no
+more threads than the cores that other processes leave idle, re-measured as it
+runs. The global setting (``torch.get_num_threads``) is the ceiling and is
+restored when the call returns.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ kernel's 100 ticks a second, shorter ones are too coarse to tell a busy core."""
 
 
 @contextlib.contextmanager
-def torch_threads(n_threads: int | None = None) -> Iterator[None]:
-    """Use ``n_threads`` (if given) inside; restore torch's count on exit."""
+def torch_threads() -> Iterator[None]:
+    """Restore torch's thread count on exit, whatever the block set."""
     previous = torch.get_num_threads()
     try:
-        if n_threads is not None:
-            set_threads(n_threads)
         yield
     finally:
         if torch.get_num_threads() != previous:
@@ -120,7 +119,7 @@ _CORE_LOAD = CoreLoad()
 
 
 class ThreadPolicy:
-    """The threads of each training step.
+    """The threads of each training step, or of each batch of an inference call.
 
     Parameters
     ----------
@@ -149,7 +148,7 @@ class ThreadPolicy:
         return max(1, min(self.ceiling, idle))
 
     def adjust(self) -> None:
-        """Set torch's threads before a step; cheap between re-measurements."""
+        """Set torch's threads before a step or batch; cheap between measurements."""
         now = time.monotonic()
         if now - self._checked >= MIN_WINDOW_SECONDS:
             self._checked = now

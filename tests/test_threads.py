@@ -122,6 +122,40 @@ def test_threads_give_way_to_other_processes(monkeypatch, global_threads):
     assert policy.threads() == 2
 
 
+@pytest.mark.parametrize(
+    "call, network_function",
+    [
+        (lambda vae, X: vae.transform(X), "posterior_mean"),
+        (lambda vae, X: vae.score_samples(X), "_encoder_output"),
+        (lambda vae, X: vae.inverse_transform(X[:, :2]), "decode_mean"),
+        (lambda vae, X: vae.sample(5, return_mean=True), "decode_mean"),
+    ],
+    ids=["transform", "score_samples", "inverse_transform", "sample"],
+)
+def test_inference_gives_way_to_other_processes(
+    X, make_vae, global_threads, monkeypatch, call, network_function
+):
+    vae = make_vae(latent_dim=2).fit(X)
+    cores = FakeCores(monkeypatch)
+    monkeypatch.setattr(skvae._threads, "_CORE_LOAD", cores.load)
+    seen = []
+    function = getattr(vae.module_, network_function)
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return function(*args, **kwargs)
+
+    monkeypatch.setattr(vae.module_, network_function, recording)
+    call(vae, X)  # nothing measured yet: one thread
+    cores.run(1.0, own_cores=1.0)
+    call(vae, X)  # the other core was idle
+    cores.others_busy = 1.0
+    cores.run(1.0, own_cores=1.0)
+    call(vae, X)  # another process spins on a core
+    assert [seen[0], seen[-1]] == [1, 1] and 2 in seen
+    assert torch.get_num_threads() == global_threads
+
+
 def test_steps_set_the_threads_at_most_every_quarter_second(
     monkeypatch, global_threads
 ):
