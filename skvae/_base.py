@@ -433,10 +433,8 @@ class BaseVAE(BaseEstimator):
 
         ``latent_prior=k``: a Gaussian mixture of ``k`` components with full
         covariances, fitted by EM to draws of ``z`` from the ``q(z | x)`` of
-        the rows of positive weight (their weights otherwise ignored): the
-        same number of draws from each row, about ``_MIXTURE_DRAWS`` in all,
-        or one from each of ``_MIXTURE_DRAWS`` rows picked at random. Draws,
-        not the posterior means: where the posteriors are wide (a latent
+        the rows of positive weight, their weights otherwise ignored
+        (``_posterior_draws``). Draws, not the posterior means: where the posteriors are wide (a latent
         dimension that the decoder ignores), a mixture of the means would be
         far narrower than ``q(z | x)``, and the importance weights of
         ``score_samples`` would collapse. Like the rest of ``fit``, its NumPy
@@ -444,8 +442,29 @@ class BaseVAE(BaseEstimator):
         """
         if self.latent_prior == "normal":
             return
+        prior_seed = _derived_seed(seed, _PRIOR)
+        codes = self._posterior_draws(
+            X, sample_weight, np.random.default_rng(prior_seed)
+        )
+        mixture = GaussianMixture(
+            n_components=self.latent_prior, random_state=prior_seed
+        )
+        # The codes are a NumPy array whatever the input; scikit-learn's
+        # k-means start of the mixture does not take the array API.
+        with config_context(array_api_dispatch=False), threadpool_limits(limits=1):
+            mixture.fit(codes)
+        self.module_.set_prior_mixture(
+            mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_)
+        )
+
+    def _posterior_draws(self, X, sample_weight, rng) -> np.ndarray:
+        """About ``_MIXTURE_DRAWS`` draws of ``z`` from the rows' ``q(z | x)``.
+
+        The same number from each row of positive weight, or one from each of
+        ``_MIXTURE_DRAWS`` such rows picked at random; ``X`` as
+        ``_validate_X`` returns it.
+        """
         rows = np.flatnonzero(sample_weight > 0)
-        rng = np.random.default_rng(_derived_seed(seed, _PRIOR))
         if len(rows) > _MIXTURE_DRAWS:
             rows = np.sort(rng.choice(rows, _MIXTURE_DRAWS, replace=False))
 
@@ -458,17 +477,7 @@ class BaseVAE(BaseEstimator):
         )
         draws_per_row = -(-_MIXTURE_DRAWS // len(rows))
         loc, scale = np.split(np.repeat(parameters, draws_per_row, 0), 2, axis=1)
-        codes = loc + scale * rng.standard_normal(loc.shape)
-        mixture = GaussianMixture(
-            n_components=self.latent_prior, random_state=_derived_seed(seed, _PRIOR)
-        )
-        # The codes are a NumPy array whatever the input; scikit-learn's
-        # k-means start of the mixture does not take the array API.
-        with config_context(array_api_dispatch=False), threadpool_limits(limits=1):
-            mixture.fit(codes)
-        self.module_.set_prior_mixture(
-            mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_)
-        )
+        return loc + scale * rng.standard_normal(loc.shape)
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
         """Count the modelled columns' patterns of missing cells, by weight.
