@@ -262,7 +262,8 @@ class BaseVAE(BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. Sparse matrices are never densified.
+            Training data. Sparse matrices are never densified whole (rows of
+            at most 1,000 columns go to the network as dense batches).
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -304,7 +305,7 @@ class BaseVAE(BaseEstimator):
             likelihood takes from the data (for ``likelihood='gaussian'``, the
             feature means and scales the network standardises with), so they
             should be representative. Later calls must have the same features.
-            Sparse matrices are never densified.
+            Sparse matrices are never densified whole.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -434,11 +435,11 @@ class BaseVAE(BaseEstimator):
         ``latent_prior=k``: a Gaussian mixture of ``k`` components with full
         covariances, fitted by EM to draws of ``z`` from the ``q(z | x)`` of
         the rows of positive weight, their weights otherwise ignored
-        (``_posterior_draws``). Draws, not the posterior means: where the posteriors are wide (a latent
-        dimension that the decoder ignores), a mixture of the means would be
-        far narrower than ``q(z | x)``, and the importance weights of
-        ``score_samples`` would collapse. Like the rest of ``fit``, its NumPy
-        work runs on one thread.
+        (``_posterior_draws``). Draws, not the posterior means: where the
+        posteriors are wide (a latent dimension that the decoder ignores), a
+        mixture of the means would be far narrower than ``q(z | x)``, and the
+        importance weights of ``score_samples`` would collapse. Like the rest
+        of ``fit``, its NumPy work runs on one thread.
         """
         if self.latent_prior == "normal":
             return

@@ -99,7 +99,7 @@ class Rows:
     def take(self, index: torch.Tensor) -> torch.Tensor:
         """The rows at positions ``index`` as a float32 tensor on the device.
 
-        Dense rows give a dense tensor, sparse rows a sparse COO tensor.
+        Dense rows give a dense tensor; sparse rows as ``SparseRows`` serves them.
         """
         raise NotImplementedError
 
@@ -143,12 +143,21 @@ class DenseRows(Rows):
         return iter(self.data.split(batch_size))
 
 
-class SparseRows(Rows):
-    """A CSR matrix kept on the host, served as sparse COO batches: never densified.
+# Sparse rows of at most this many columns are served as dense batches.
+DENSE_BATCH_MAX_COLUMNS = 1000
 
-    The model consumes sparse batches directly (the encoder's first layer is a
-    sparse-dense product, the likelihood reads only the stored values), so a
-    batch costs memory and time in proportion to its stored values.
+
+class SparseRows(Rows):
+    """A CSR matrix kept on the host, served a batch at a time; never densified whole.
+
+    Wide rows (more than ``DENSE_BATCH_MAX_COLUMNS`` columns) go out as sparse
+    COO batches, which the model consumes directly (the encoder's first layer
+    is a sparse-dense product, the likelihood reads only the stored values), so
+    a batch costs memory and time in proportion to its stored values. Narrower
+    rows go out as dense batches, which cost little: they then take the
+    arithmetic of a dense array of the same values, so that the container does
+    not change the model (a sparse product rounds differently, and training
+    grows such differences).
     """
 
     def __init__(self, matrix: sp.csr_matrix, device: torch.device, weights=None):
@@ -160,7 +169,7 @@ class SparseRows(Rows):
         return self.matrix.shape[0]
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
-        return _sparse_tensor(self.matrix[index.cpu().numpy()], self.device)
+        return _batch_tensor(self.matrix[index.cpu().numpy()], self.device)
 
     def split(self, index: torch.Tensor) -> SparseRows:
         return SparseRows(
@@ -172,11 +181,17 @@ class SparseRows(Rows):
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         """Consecutive batches of rows, sliced from the matrix."""
         for start in range(0, len(self), batch_size):
-            yield _sparse_tensor(self.matrix[start : start + batch_size], self.device)
+            yield _batch_tensor(self.matrix[start : start + batch_size], self.device)
 
 
-def _sparse_tensor(matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:
-    """A canonical CSR matrix as a float32 sparse COO tensor on ``device``."""
+def _batch_tensor(matrix: sp.csr_matrix, device: torch.device) -> torch.Tensor:
+    """A canonical CSR matrix as a float32 tensor on ``device``.
+
+    Dense if it has at most ``DENSE_BATCH_MAX_COLUMNS`` columns, sparse COO
+    otherwise.
+    """
+    if matrix.shape[1] <= DENSE_BATCH_MAX_COLUMNS:
+        return torch.from_numpy(matrix.toarray().astype(np.float32)).to(device)
     batch = matrix.tocoo()
     indices = np.vstack([batch.row, batch.col]).astype(np.int64)
     return torch.sparse_coo_tensor(
@@ -212,7 +227,7 @@ def host_batches(X, batch_rows: int, device: torch.device) -> Iterator[torch.Ten
 
     ``X`` stays on the host; one batch at a time goes to the device. Dense
     batches are fresh copies, so results do not depend on where ``X`` lies in
-    memory; sparse ones are sparse COO tensors.
+    memory; sparse ones are served as ``SparseRows`` serves them.
     """
     if sp.issparse(X):
         yield from SparseRows(canonical_csr(X), device).batches(batch_rows)

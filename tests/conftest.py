@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+import skvae._data
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # ``pytest -n N`` (as ``make test`` runs it) gives each of N processes a
     # core. torch's kernels would otherwise each start a thread per core, and
@@ -25,6 +27,24 @@ def pytest_configure(config):
         "short_fits: the test ends fits after a few epochs on purpose, so the "
         "ConvergenceWarning that says so is expected and not shown",
     )
+    config.addinivalue_line(
+        "markers",
+        "narrow_sparse_as_dense: the test keeps the default of serving sparse "
+        "rows of few columns as dense batches",
+    )
+
+
+@pytest.fixture(autouse=True)
+def sparse_batches(request, monkeypatch):
+    """Sparse rows go to the network as sparse batches, however narrow.
+
+    By default only rows of more than ``DENSE_BATCH_MAX_COLUMNS`` columns do;
+    narrower ones are densified a batch at a time and take the dense path. The
+    tests' small sparse matrices stand in for wide ones, so that they exercise
+    the sparse path; tests marked ``narrow_sparse_as_dense`` keep the default.
+    """
+    if request.node.get_closest_marker("narrow_sparse_as_dense") is None:
+        monkeypatch.setattr(skvae._data, "DENSE_BATCH_MAX_COLUMNS", 0)
 
 
 def pytest_collection_modifyitems(items):

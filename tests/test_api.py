@@ -149,8 +149,7 @@ def test_pandas_in_and_out(X, make_vae):
 def test_sparse_input_matches_dense(binary_X, make_vae, to_sparse, likelihood):
     """Sparse rows take their own path through training and scoring (for
     these families, the fused last-layer step), to the same results. Both
-    start at random: ``init='auto'`` starts dense rows from their principal
-    components, which sparse rows cannot have without densifying."""
+    start at random, so that only the training steps are compared."""
     dense = make_vae(likelihood=likelihood, init="random").fit(binary_X)
     sparse = make_vae(likelihood=likelihood, init="random").fit(to_sparse(binary_X))
     assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-6)
