@@ -11,7 +11,8 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # core. torch's kernels would otherwise each start a thread per core, and
     # threads of one kernel that share a core with another process wait for
     # each other at its end: the suite then runs slower than on one process.
-    # Fits adapt their threads to other processes' load; inference does not.
+    # skvae's own calls adapt their threads to the load, measured every
+    # quarter second, but tests also run torch kernels directly.
     torch.set_num_threads(1)
 
 # What fit warns when max_epochs ends training while the score still improves.
