@@ -99,6 +99,11 @@ class CoreLoad:
         Intervals shorter than ``MIN_WINDOW_SECONDS`` keep the previous
         estimate; before the first window, all cores count as busy.
         """
+        if (
+            self._last is not None
+            and time.monotonic() - self._last[0] < MIN_WINDOW_SECONDS
+        ):
+            return self.others_busy  # without reading /proc/stat (~70 us)
         now = self._reading()
         if now is None:
             return None
@@ -106,8 +111,6 @@ class CoreLoad:
             self._last = now
             return self.others_busy
         wall = now[0] - self._last[0]
-        if wall < MIN_WINDOW_SECONDS:
-            return self.others_busy
         busy = (now[2] - self._last[2]) / self.ticks_per_second
         own = now[1] - self._last[1]
         self.others_busy = max(0.0, (busy - own) / wall)
