@@ -70,6 +70,7 @@ def fit_one_epoch(
         init=init,
         latent_prior=latent_prior,
         batch_size=BATCH,
+        learning_rate=1e-3,  # the hand loop's; 'auto' would take 1.13e-3
         device="cpu",
         n_threads=n_threads,
         random_state=0,

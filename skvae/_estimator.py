@@ -153,11 +153,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         that the model has learned the bulk of the rows before it ranks them.
         Stopping rules wait until they are over. Ignored when
         ``support_fraction=1``.
-    learning_rate : float, default=1e-3
-        Step size of the Adam optimizer.
+    learning_rate : float or 'auto', default='auto'
+        Step size of the Adam optimizer. ``'auto'`` is 1e-3 for batches of up
+        to 200 rows and grows with the square root of larger batches (1.6e-3
+        for 500 rows), as the noise of their gradient shrinks.
     batch_size : int or 'auto', default='auto'
-        Rows per minibatch; ``'auto'`` is ``min(200, n_samples)``. Values above
-        ``n_samples`` are clipped.
+        Rows per minibatch; ``'auto'`` is a 50th of the training rows, at
+        least 200 (or all the rows, when fewer) and at most 500: tables of
+        over 10,000 rows train in fewer, larger steps. Values above ``n_samples``
+        are clipped.
     max_epochs : int, default=200
         Maximum number of passes over the training data. If they run out while
         the score is still improving (see ``tol``), ``fit`` warns with a
@@ -242,6 +246,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         The device ``device`` resolved to.
     batch_size_ : int
         The batch size used.
+    learning_rate_ : float
+        The learning rate used (``learning_rate`` with ``'auto'`` resolved).
     input_dropout_ : float
         The input dropout used (``input_dropout`` with ``'auto'`` resolved).
     likelihoods_ : dict

@@ -61,8 +61,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         boolean columns are as for :class:`VAETransformer`.
     batch_size : int or 'auto', default=64
         Rows per minibatch. Tables to impute are often small: 64 gives more
-        steps per epoch than :class:`VAETransformer`'s ``'auto'`` (up to
-        200), which fills cells better.
+        steps per epoch than :class:`VAETransformer`'s ``'auto'`` (200 rows or
+        more), which fills cells better.
     n_importance_samples : int, default=500
         Posterior draws per row that weigh the conditional means of
         ``transform`` (and estimate ``score_samples``): ten times
@@ -159,7 +159,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         init="auto",
         support_fraction=1.0,
         support_warmup_epochs=10,
-        learning_rate=1e-3,
+        learning_rate="auto",
         batch_size=64,
         max_epochs=200,
         early_stopping=False,

@@ -157,7 +157,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         init="auto",
         support_fraction=0.7,
         support_warmup_epochs=10,
-        learning_rate=1e-3,
+        learning_rate="auto",
         batch_size="auto",
         max_epochs=200,
         early_stopping=True,

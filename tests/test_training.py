@@ -193,6 +193,32 @@ def test_batch_size_auto_and_clipped(X, make_vae):
     assert make_vae(max_epochs=1, batch_size=1000).fit(X).batch_size_ == 300
 
 
+@pytest.mark.short_fits
+@pytest.mark.parametrize(
+    "n_rows, batch_size, learning_rate",
+    [(300, 200, 1e-3), (20_000, 400, 1e-3 * 2**0.5), (40_000, 500, 1e-3 * 2.5**0.5)],
+)
+def test_auto_batches_grow_with_the_table_and_the_step_with_them(
+    n_rows, batch_size, learning_rate
+):
+    X = np.random.RandomState(0).normal(size=(n_rows, 2))
+    vae = VAETransformer(1, hidden_layer_sizes=(4,), random_state=0).partial_fit(X)
+    assert vae.batch_size_ == batch_size
+    assert vae.learning_rate_ == pytest.approx(learning_rate)
+
+
+@pytest.mark.short_fits
+def test_auto_learning_rate_follows_a_given_batch_size_and_a_given_rate_stays(X):
+    settings = dict(hidden_layer_sizes=(4,), max_epochs=1, random_state=0)
+    assert VAETransformer(**settings, batch_size=50).fit(
+        X
+    ).learning_rate_ == pytest.approx(1e-3)
+    assert VAETransformer(**settings, batch_size=800).fit(
+        np.vstack([X] * 3)
+    ).learning_rate_ == pytest.approx(2e-3)
+    assert VAETransformer(**settings, learning_rate=0.01).fit(X).learning_rate_ == 0.01
+
+
 def test_same_random_state_same_model(X, make_vae):
     a, b = make_vae(random_state=3).fit(X), make_vae(random_state=3).fit(X)
     assert a.loss_curve_ == b.loss_curve_
