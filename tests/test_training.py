@@ -209,14 +209,13 @@ def test_auto_batches_grow_with_the_table_and_the_step_with_them(
 
 @pytest.mark.short_fits
 def test_auto_learning_rate_follows_a_given_batch_size_and_a_given_rate_stays(X):
-    settings = dict(hidden_layer_sizes=(4,), max_epochs=1, random_state=0)
-    assert VAETransformer(**settings, batch_size=50).fit(
-        X
-    ).learning_rate_ == pytest.approx(1e-3)
-    assert VAETransformer(**settings, batch_size=800).fit(
-        np.vstack([X] * 3)
-    ).learning_rate_ == pytest.approx(2e-3)
-    assert VAETransformer(**settings, learning_rate=0.01).fit(X).learning_rate_ == 0.01
+    def learning_rate_used(X, **params):
+        vae = VAETransformer(hidden_layer_sizes=(4,), max_epochs=1, random_state=0)
+        return vae.set_params(**params).fit(X).learning_rate_
+
+    assert learning_rate_used(X, batch_size=50) == pytest.approx(1e-3)
+    assert learning_rate_used(np.vstack([X] * 3), batch_size=800) == pytest.approx(2e-3)
+    assert learning_rate_used(X, learning_rate=0.01) == 0.01
 
 
 def test_same_random_state_same_model(X, make_vae):
