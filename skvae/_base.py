@@ -34,15 +34,13 @@ from ._data import (
     resolve_device,
     rows_of,
 )
+from ._families import COLUMN_FAMILIES, family_class
 from ._layout import align_latent_means, principal_components
 from ._likelihoods import (
-    COLUMN_FAMILIES,
-    FAMILIES,
     VARIANCE_PRIOR_ROWS,
     CategoricalFamily,
     Likelihood,
     check_block,
-    family_class,
 )
 from ._missing import (
     MissingPatterns,
@@ -171,7 +169,7 @@ class BaseVAE(BaseEstimator):
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
         "activation": [StrOptions(set(ACTIVATIONS))],
-        "likelihood": [StrOptions(set(FAMILIES) | {"auto", CATEGORICAL}), dict],
+        "likelihood": [StrOptions(set(COLUMN_FAMILIES) | {"auto"}), dict],
         "handle_unknown": [StrOptions({"error", "missing"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],

@@ -37,7 +37,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     likelihood : {'gaussian', 'gaussian_fixed', 'gaussian_standardised', \
             'laplace', 'laplace_standardised', 'bernoulli', \
             'continuous_bernoulli', 'poisson', 'negative_binomial', \
-            'multinomial', 'categorical', 'auto'} or dict, default='auto'
+            'multinomial', 'categorical', 'inflated_gaussian', 'auto'} or dict, \
+            default='auto'
         Observation model ``p(x | z)``. Every family's ``score`` is a
         log-likelihood in nats, so ``GridSearchCV`` can compare them on the
         same data (densities for continuous families, probabilities for
@@ -74,6 +75,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         - ``'categorical'``: every column a set of levels (strings, numbers,
           pandas categories), each with its own softmax; the encoder sees the
           columns one-hot. Dense ``X`` only, and ``input_dropout`` 0.
+        - ``'inflated_gaussian'``: numbers with frequent exact values, such as
+          amounts that are mostly 0 or hours that are mostly 40: each value
+          held by at least 5 % of a column's training cells (an *atom*) gets
+          a probability of its own, the other values a ``'gaussian'``. The
+          encoder sees which atom a cell is, one-hot, and the other values
+          standardised. Dense ``X`` only.
         - ``'auto'``: a family per column from its dtype: categorical for
           pandas ``category``, ``object`` and ``string`` columns (and arrays of
           text), ``'bernoulli'`` for booleans, ``'gaussian'`` for numbers.

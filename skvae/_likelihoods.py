@@ -830,15 +830,6 @@ FAMILIES: dict[str, tuple[type[Family], dict]] = {
 """Each ``likelihood`` name that can model every column of any ``X``, dense or
 sparse: the family's class and its constructor options."""
 
-COLUMN_FAMILIES = FAMILIES | {CategoricalFamily.name: (CategoricalFamily, {})}
-"""Every family a column can have: also those that need the column's levels."""
-
-
-def family_class(name: str) -> type[Family]:
-    """The class of the family that ``likelihood=name`` picks."""
-    return COLUMN_FAMILIES[name][0]
-
-
 # ------------------------------------------------------------------------- blocks
 
 

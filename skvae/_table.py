@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ._likelihoods import COLUMN_FAMILIES, CategoricalFamily
+from ._families import COLUMN_FAMILIES
+from ._likelihoods import FAMILIES, CategoricalFamily
 
 CATEGORICAL = CategoricalFamily.name
+TABLE_FAMILIES = set(COLUMN_FAMILIES) - set(FAMILIES)
+"""The families that only a table's dense columns can have."""
 
 
 def _is_dataframe(X) -> bool:
@@ -62,7 +65,7 @@ def _auto_family(X, j: int, numeric: str) -> str:
 
 def uses_layout(likelihood) -> bool:
     """Whether ``likelihood`` chooses families per column (not one for all)."""
-    return isinstance(likelihood, Mapping) or likelihood in ("auto", CATEGORICAL)
+    return isinstance(likelihood, Mapping) or likelihood in TABLE_FAMILIES | {"auto"}
 
 
 class TableLayout:
@@ -123,8 +126,9 @@ class TableLayout:
         n_columns = X.shape[1]
         names = np.asarray(X.columns, dtype=object) if frame else None
         keys = list(X.columns) if frame else list(range(n_columns))
+        for_all = isinstance(likelihood, str) and likelihood in TABLE_FAMILIES
         families = [
-            CATEGORICAL if likelihood == CATEGORICAL else _auto_family(X, j, numeric)
+            likelihood if for_all else _auto_family(X, j, numeric)
             for j in range(n_columns)
         ]
         if isinstance(likelihood, Mapping):

@@ -10,12 +10,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
 from skvae._data import DENSE_BATCH_MAX_COLUMNS, DenseRows, SparseRows
+from skvae._families import family_class
 from skvae._layout import align_latent_means, principal_components
 from skvae._likelihoods import (
     FAMILIES,
     GAUSSIAN_VARIANCE_FLOOR,
     VARIANCE_PRIOR_ROWS,
-    family_class,
 )
 
 

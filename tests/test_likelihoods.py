@@ -9,11 +9,11 @@ from scipy import stats
 
 from skvae import VAETransformer
 from skvae._data import seeded_global_rng
+from skvae._families import family_class
 from skvae._likelihoods import (
     FAMILIES,
     VARIANCE_PRIOR_ROWS,
     Likelihood,
-    family_class,
 )
 from skvae._module import _linear
 

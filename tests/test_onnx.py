@@ -140,11 +140,12 @@ def test_the_fitted_network_exports_with_torch_onnx(X, make_vae):
     assert np.abs(latents - vae.transform(X)).max() < 1e-5
 
 
-def test_a_model_with_categorical_columns_is_refused(make_vae):
+@pytest.mark.parametrize("family", ["categorical", "inflated_gaussian"])
+def test_a_model_with_one_hot_columns_is_refused(make_vae, family):
     rng = np.random.RandomState(0)
     X = np.column_stack([rng.normal(size=100), rng.randint(3, size=100)])
-    vae = make_vae(likelihood={1: "categorical"}).fit(X)
-    with pytest.raises(NotImplementedError, match="'categorical' columns are read"):
+    vae = make_vae(likelihood={1: family}).fit(X)
+    with pytest.raises(NotImplementedError, match=f"'{family}' columns are read"):
         skl2onnx.to_onnx(vae, X[:1].astype(np.float32))
 
 

@@ -1,0 +1,212 @@
+"""Numbers with atoms: the inflated family and the columns ``'auto'`` gives it."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import sparse
+from scipy.special import log_softmax
+
+from skvae._inflated import ATOM_SHARE, InflatedFamily, column_atoms
+
+
+def _family(X=None, sample_weight=None):
+    """Two columns: zero-inflated amounts, and hours with two atoms."""
+    if X is None:
+        X = np.column_stack(
+            [
+                [0, 0, 0, 0, 0, 0, 0, 0, 250.0, 900.0],
+                [40, 40, 40, 40, 50, 50, 12, 33, 61, 70.0],
+            ]
+        )
+    options = {"noise": "normal", "variance": "learned", "share": 0.15}
+    return InflatedFamily.from_data(X, sample_weight, **options)
+
+
+def _output(family, n_rows=3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n_rows, family.n_outputs, generator=generator)
+
+
+def test_atoms_are_the_values_holding_the_share_among_observed_weighted_cells():
+    X = np.array([[0.0, 1.0], [0.0, 2.0], [np.nan, 3.0], [5.0, 3.0]])
+    atoms = column_atoms(X, share=0.3)
+    assert_array_equal(atoms[0], [0.0, 5.0])  # 2 and 1 of 3 observed cells
+    assert_array_equal(atoms[1], [3.0])
+    weighted = column_atoms(X, sample_weight=np.array([1.0, 1.0, 1.0, 0.0]), share=0.3)
+    assert_array_equal(weighted[0], [0.0])
+    assert_array_equal(weighted[1], [1.0, 2.0, 3.0])
+
+
+@torch.no_grad()
+def test_log_prob_is_an_atoms_log_probability_or_none_times_the_density():
+    family = _family()
+    output = _output(family)
+    parameter = family.link(output)
+    x = torch.tensor([[0.0, 40.0], [250.0, 50.0], [17.5, 12.0]])
+    got = family.log_prob(parameter, x).numpy()
+
+    logits = parameter[:, : family.n_choices].reshape(3, 2, family.width).numpy()
+    log_p = log_softmax(logits, axis=-1)
+    value = family.value
+    mean = value.offset + value.scale * parameter[:, family.n_choices :]
+    density = torch.distributions.Normal(mean, value.variance().sqrt()).log_prob(x)
+    # column 0: atom 0 and none at place 1; column 1: atoms 40 and 50, none at 2
+    expected = np.array(
+        [
+            [log_p[0, 0, 0], log_p[0, 1, 0]],
+            [log_p[1, 0, 1] + density[1, 0], log_p[1, 1, 1]],
+            [log_p[2, 0, 1] + density[2, 0], log_p[2, 1, 2] + density[2, 1]],
+        ]
+    )
+    assert_allclose(got, expected, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_the_atoms_and_the_density_together_hold_probability_one():
+    family = _family()
+    parameter = family.link(_output(family, n_rows=1))
+    atoms = [torch.tensor([[0.0, 40.0]]), torch.tensor([[0.0, 50.0]])]
+    at_atoms = sum(family.log_prob(parameter, x).exp() for x in atoms)
+    at_atoms[0, 0] -= family.log_prob(parameter, atoms[1])[0, 0].exp()  # 0 twice
+    grid = torch.linspace(-3000.0, 3000.0, 600_001)[:, None].expand(-1, 2)
+    off_atoms = family.log_prob(parameter.expand(len(grid), -1), grid).exp()
+    is_atom = (grid == 0.0) | (grid == 40.0) | (grid == 50.0)
+    integral = off_atoms.masked_fill(is_atom, 0.0).sum(0) * (grid[1, 0] - grid[0, 0])
+    assert_allclose((at_atoms[0] + integral).numpy(), [1.0, 1.0], atol=1e-3)
+
+
+@torch.no_grad()
+def test_the_mean_is_the_mean_of_the_draws_and_atoms_come_at_their_probability():
+    family = _family()
+    parameter = family.link(_output(family, n_rows=1)).expand(200_000, -1)
+    torch.manual_seed(0)
+    draws = family.sample(parameter)
+    assert_allclose(draws.mean(0).numpy(), family.mean(parameter)[0].numpy(), rtol=0.02)
+    log_p = family.log_prob(parameter[:1], torch.tensor([[0.0, 40.0]]))
+    shares = [(draws[:, 0] == 0).float().mean(), (draws[:, 1] == 40).float().mean()]
+    assert_allclose(shares, log_p[0].exp().numpy(), atol=0.005)
+
+
+@torch.no_grad()
+def test_training_frequencies_are_the_start_and_the_encoder_sees_places_and_values():
+    family = _family()
+    probabilities = family.link(torch.zeros(1, family.n_outputs))
+    logits = probabilities[:, : family.n_choices].reshape(2, family.width)
+    assert_allclose(logits.softmax(-1).numpy(), [[0.8, 0.2, 0], [0.4, 0.2, 0.4]])
+    x = np.array([[0.0, 50.0], [900.0, 12.0], [np.nan, np.nan]])
+    encoded = family.encoder_values(x)
+    other_means = [575.0, np.mean([12, 33, 61, 70.0])]
+    assert_allclose(
+        encoded,
+        [
+            [1, 0, 0, 0, 1, 0, other_means[0], other_means[1]],
+            [0, 1, 0, 0, 0, 1, 900.0, 12.0],
+            [0, 0, 0, 0, 0, 0, other_means[0], other_means[1]],
+        ],
+        rtol=1e-6,
+    )
+    tensor = family.encoder_values(torch.as_tensor(x, dtype=torch.float32))
+    assert_allclose(tensor.numpy(), encoded, rtol=1e-6)
+
+
+@torch.no_grad()
+def test_a_column_of_atoms_only_draws_its_atoms():
+    family = _family(np.repeat([[2007.0], [2008.0], [2009.0]], 5, axis=0))
+    assert family.atoms[0].tolist() == [2007.0, 2008.0, 2009.0]
+    torch.manual_seed(0)
+    draws = family.sample(family.link(_output(family, n_rows=500)))
+    assert set(draws[:, 0].tolist()) <= {2007.0, 2008.0, 2009.0}
+
+
+# ----------------------------------------------------------------- in estimators
+
+
+@pytest.fixture
+def lumpy():
+    """Zero-inflated amounts, hours lumped at 40, ages without a lump, years."""
+    assert ATOM_SHARE == 0.05
+    rng = np.random.RandomState(0)
+    n = 400
+    return pd.DataFrame(
+        {
+            "gain": np.where(rng.rand(n) < 0.85, 0, rng.randint(100, 9000, n)),
+            "hours": np.where(rng.rand(n) < 0.5, 40, rng.randint(10, 80, n)),
+            "age": rng.randint(18, 90, n),
+            "year": rng.choice([2007, 2008, 2009], n),
+            "income": rng.normal(size=n),
+        }
+    )
+
+
+LUMPY = dict.fromkeys(["gain", "hours", "year"], "inflated_gaussian")
+
+
+def test_auto_leaves_integer_columns_gaussian_and_a_dict_names_atoms(lumpy, make_vae):
+    assert make_vae().fit(lumpy).likelihoods_["gain"] == "gaussian"
+    vae = make_vae(likelihood=LUMPY).fit(lumpy)
+    assert vae.likelihoods_ == LUMPY | {"age": "gaussian", "income": "gaussian"}
+    (family,) = [
+        f for f in vae.module_.likelihood.families if isinstance(f, InflatedFamily)
+    ]
+    assert [atoms.tolist() for atoms in family.atoms] == [
+        [0.0],
+        [40.0],
+        [2007.0, 2008.0, 2009.0],
+    ]
+
+
+def test_draws_keep_the_atoms_shares_and_the_integer_dtypes(lumpy, make_vae):
+    vae = make_vae(max_epochs=30, likelihood=LUMPY).fit(lumpy)
+    synthetic = vae.sample(4000)
+    assert_array_equal(synthetic.dtypes, lumpy.dtypes)
+    for column, atom in [("gain", 0), ("hours", 40)]:
+        real = (lumpy[column] == atom).mean()
+        assert abs((synthetic[column] == atom).mean() - real) < 0.05
+    assert set(synthetic["year"]) <= {2007, 2008, 2009}
+    as_gaussian = make_vae(max_epochs=30, likelihood=dict.fromkeys(lumpy, "gaussian"))
+    spread = as_gaussian.fit(lumpy).sample(4000)
+    assert (spread["gain"] == 0).mean() < 0.5  # what the atoms are for
+
+
+def test_missing_cells_of_inflated_columns_are_left_out(lumpy, make_vae):
+    table = lumpy.astype({"gain": "Int64"})
+    table.loc[::5, "gain"] = pd.NA
+    vae = make_vae(likelihood=LUMPY).fit(table)
+    terms = vae.feature_log_likelihoods(table)
+    assert terms["gain"].isna().sum() == table["gain"].isna().sum()
+    scores = vae.score_samples(table)
+    assert np.isfinite(scores).all()
+    assert np.isfinite(terms["gain"][table["gain"].notna()]).all()
+    assert vae.sample(50)["gain"].dtype == pd.Int64Dtype()
+
+
+def test_an_inflated_column_without_atoms_can_be_named(lumpy, make_vae):
+    vae = make_vae(likelihood={"income": "inflated_gaussian"}).fit(lumpy)
+    assert vae.likelihoods_["income"] == "inflated_gaussian"
+    assert np.isfinite(vae.score_samples(lumpy)).all()
+
+
+def test_inflated_scores_are_finite_on_unseen_values(lumpy, make_vae):
+    vae = make_vae(likelihood=LUMPY).fit(lumpy)
+    unseen = lumpy.iloc[:3].copy()
+    unseen["gain"] = [math.floor(1e6), 1, -5]
+    assert np.isfinite(vae.score_samples(unseen)).all()
+
+
+def test_one_name_inflates_every_column_of_an_array(lumpy, make_vae):
+    X = lumpy[["gain", "hours"]].to_numpy(float)
+    vae = make_vae(likelihood="inflated_gaussian").fit(X)
+    assert vae.likelihoods_ == {0: "inflated_gaussian", 1: "inflated_gaussian"}
+    draws = vae.sample(500)
+    assert isinstance(draws, np.ndarray) and draws.shape == (500, 2)
+    assert (draws[:, 0] == 0).mean() > 0.7
+
+
+def test_sparse_x_is_refused_naming_the_per_column_family(lumpy, make_vae):
+    X = sparse.csr_matrix(lumpy[["gain", "hours"]].to_numpy(float))
+    with pytest.raises(ValueError, match="inflated_gaussian.*dense X"):
+        make_vae(likelihood="inflated_gaussian").fit(X)
