@@ -22,9 +22,12 @@ Imputers:
   text cell always gets the most frequent level;
 - ``IterativeImputer (one level dropped)``: the same without the first
   level's indicator, which is one less the sum of the others when decoded;
-- ``VAEImputer`` at its defaults, on the DataFrame as it is;
+- ``VAEImputer`` at its defaults, on the DataFrame as it is (its integer
+  columns, float where cells were removed, ``"inflated_gaussian"``);
 - ``VAEImputer (standardised numeric)``: the same, its numeric columns
-  standardised first and scaled back after.
+  standardised first and scaled back after;
+- ``VAEImputer (integers Laplace)``: the defaults but for the integer
+  columns, ``"laplace"`` like other numbers instead of ``"inflated_gaussian"``.
 
 scikit-learn's BLAS runs on one thread (beside a busy process, OpenBLAS's two
 threads wait on each other and IterativeImputer takes many times as long);
@@ -89,6 +92,12 @@ def vae(X: pd.DataFrame, seed: int) -> pd.DataFrame:
     return VAEImputer(random_state=seed).fit_transform(X)
 
 
+def vae_integers_laplace(X: pd.DataFrame, seed: int) -> pd.DataFrame:
+    numbers = X.select_dtypes(include="number").columns
+    likelihood = dict.fromkeys(numbers, "laplace")
+    return VAEImputer(likelihood=likelihood, random_state=seed).fit_transform(X)
+
+
 def vae_standardised(X: pd.DataFrame, seed: int) -> pd.DataFrame:
     numbers = X.select_dtypes(include="number").columns
     mean, sd = X[numbers].mean(), X[numbers].std()
@@ -105,6 +114,7 @@ IMPUTERS = {
     "IterativeImputer (one level dropped)": partial(iterative, drop_first=True),
     "VAEImputer": vae,
     "VAEImputer (standardised numeric)": vae_standardised,
+    "VAEImputer (integers Laplace)": vae_integers_laplace,
 }
 
 

@@ -162,6 +162,9 @@ class BaseVAE(BaseEstimator):
 
     _auto_numeric_family = "gaussian"
     """The family ``likelihood='auto'`` gives numeric columns."""
+    _auto_integer_family: str | None = None
+    """The family ``likelihood='auto'`` gives a DataFrame's columns of whole
+    numbers; None: ``_auto_numeric_family``."""
 
     _missing_patterns: MissingPatterns
 
@@ -810,7 +813,9 @@ class BaseVAE(BaseEstimator):
         )
         if self.likelihood == "auto" and numbers:
             return None
-        return TableLayout.from_data(X, self.likelihood, self._auto_numeric_family)
+        return TableLayout.from_data(
+            X, self.likelihood, self._auto_numeric_family, self._auto_integer_family
+        )
 
     def _single_family(self):
         """``likelihood`` for a model without a layout, ``'auto'`` resolved."""

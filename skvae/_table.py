@@ -63,6 +63,16 @@ def _auto_family(X, j: int, numeric: str) -> str:
     return numeric
 
 
+def _whole_numbers(column) -> bool:
+    """Whether a DataFrame column holds numbers, all of them whole (or missing)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return False
+    values = column.dropna().to_numpy(dtype=np.float64)
+    return bool(values.size) and bool(np.all(values == np.round(values)))
+
+
 def uses_layout(likelihood) -> bool:
     """Whether ``likelihood`` chooses families per column (not one for all)."""
     return isinstance(likelihood, Mapping) or likelihood in TABLE_FAMILIES | {"auto"}
@@ -96,12 +106,16 @@ class TableLayout:
         self.dtypes = dtypes
 
     @classmethod
-    def from_data(cls, X, likelihood, numeric: str = "gaussian") -> TableLayout:
+    def from_data(
+        cls, X, likelihood, numeric: str = "gaussian", integer: str | None = None
+    ) -> TableLayout:
         """Each column's family from ``likelihood``, and its levels from ``X``.
 
-        ``likelihood`` is ``'auto'``, ``'categorical'`` or a dict from column
-        (name for DataFrames, position for arrays) to family name, the other
-        columns following ``'auto'``, which gives numeric columns ``numeric``.
+        ``likelihood`` is ``'auto'``, a family name for every column, or a
+        dict from column (name for DataFrames, position for arrays) to family
+        name, the other columns following ``'auto'``, which gives numeric
+        columns ``numeric``, and a DataFrame's columns of whole numbers
+        ``integer`` where given.
         """
         if sp.issparse(X):
             raise ValueError(
@@ -131,6 +145,10 @@ class TableLayout:
             likelihood if for_all else _auto_family(X, j, numeric)
             for j in range(n_columns)
         ]
+        if integer is not None and frame and not for_all:
+            for j in range(n_columns):
+                if families[j] == numeric and _whole_numbers(X.iloc[:, j]):
+                    families[j] = integer
         if isinstance(likelihood, Mapping):
             for key, family in likelihood.items():
                 if key not in keys:

@@ -210,3 +210,24 @@ def test_sparse_x_is_refused_naming_the_per_column_family(lumpy, make_vae):
     X = sparse.csr_matrix(lumpy[["gain", "hours"]].to_numpy(float))
     with pytest.raises(ValueError, match="inflated_gaussian.*dense X"):
         make_vae(likelihood="inflated_gaussian").fit(X)
+
+
+def test_the_imputer_inflates_whole_numbers_even_when_holes_made_them_floats(lumpy):
+    from skvae import VAEImputer
+
+    holed = lumpy.copy()
+    holed.loc[::4, "gain"] = np.nan  # float64 now, its values whole
+    assert holed["gain"].dtype == np.float64
+    quick = dict(hidden_layer_sizes=(16,), n_iter_no_change=3, random_state=0)
+    imputer = VAEImputer(**quick).fit(holed)
+    assert imputer.likelihoods_ == {
+        "gain": "inflated_gaussian",
+        "hours": "inflated_gaussian",
+        "age": "inflated_gaussian",
+        "year": "inflated_gaussian",
+        "income": "laplace",
+    }
+    assert not np.isnan(imputer.transform(holed)["gain"]).any()
+    named = VAEImputer(likelihood={"gain": "laplace"}, **quick).fit(holed)
+    assert named.likelihoods_["gain"] == "laplace"
+    assert named.likelihoods_["hours"] == "inflated_gaussian"
