@@ -44,15 +44,16 @@ print(f"{missing.sum()} of {missing.size} cells removed")
 # One model for every column
 # --------------------------
 # The imputer takes the DataFrame as it is: ``likelihood="auto"`` (its
-# default) gives each column a family that fits its dtype, a softmax over the
-# levels of a text column and a continuous family for a number, and
-# ``likelihoods_`` says which. The filled table has the columns and dtypes of
-# the table with holes, and its observed cells are unchanged.
+# default) gives each column a family that fits it: a softmax over the levels
+# of a text column, a continuous family for a number, and atoms (its frequent
+# exact values) beside a continuous family for whole numbers, here grams and
+# millimetres; ``likelihoods_`` says which. The filled table has the columns
+# and dtypes of the table with holes, and its observed cells are unchanged.
 
 imputer = VAEImputer(random_state=0)
 filled = imputer.fit_transform(holed)
 for column, family in imputer.likelihoods_.items():
-    print(f"{column:>18}: {family:<12} dtype {filled[column].dtype}")
+    print(f"{column:>18}: {family:<17} dtype {filled[column].dtype}")
 print(filled.head().round(1).to_string())
 
 # %%
