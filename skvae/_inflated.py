@@ -27,19 +27,20 @@ from ._likelihoods import ALL, Family, RealValued
 ATOM_SHARE = 0.05
 
 
-def column_atoms(X, sample_weight=None, share: float = ATOM_SHARE) -> list[np.ndarray]:
-    """The sorted values of each column that hold at least ``share`` of its cells.
+def atoms_and_shares(column, weights, share: float = ATOM_SHARE):
+    """A column's atoms and the share of its cells at each atom, then elsewhere.
 
-    Shares are weighted by ``sample_weight`` and taken among observed cells.
+    The atoms are the sorted values that hold at least ``share`` of the
+    column's observed cells, weighted by ``weights``. Returns the atoms and
+    ``len(atoms) + 1`` shares.
     """
-    weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-    atoms = []
-    for column in np.asarray(X, dtype=np.float64).T:
-        observed = ~np.isnan(column)
-        values, inverse = np.unique(column[observed], return_inverse=True)
-        totals = np.bincount(inverse, weights[observed], minlength=len(values))
-        atoms.append(values[totals >= share * max(totals.sum(), 1e-300)])
-    return atoms
+    observed = ~np.isnan(column)
+    values, inverse = np.unique(column[observed], return_inverse=True)
+    totals = np.bincount(inverse, weights[observed], minlength=len(values))
+    total = max(totals.sum(), 1e-300)
+    is_atom = totals >= share * total
+    shares = np.append(totals[is_atom], totals[~is_atom].sum()) / total
+    return values[is_atom], shares
 
 
 class InflatedFamily(Family):
@@ -100,18 +101,18 @@ class InflatedFamily(Family):
         share = options.pop("share", ATOM_SHARE)
         X = np.asarray(X, dtype=np.float64)
         weights = np.ones(len(X)) if sample_weight is None else sample_weight
-        atoms = column_atoms(X, weights, share)
-        codes = _codes_of(X, atoms)
+        atoms, shares, others = [], [], X.copy()
+        for j, column in enumerate(X.T):
+            column_atoms, column_shares = atoms_and_shares(column, weights, share)
+            atoms.append(column_atoms)
+            shares.append(column_shares)
+            others[np.isin(column, column_atoms), j] = np.nan  # values, not atoms
         width = max(len(a) for a in atoms) + 1
         log_frequencies = np.full((len(atoms), width), -np.inf)
-        for j, a in enumerate(atoms):
-            observed = ~np.isnan(codes[:, j])
-            counts = np.bincount(
-                codes[observed, j].astype(np.intp), weights[observed], len(a) + 1
+        for j, column_shares in enumerate(shares):
+            log_frequencies[j, : len(column_shares)] = np.log(
+                np.maximum(column_shares, 1e-8)
             )
-            frequencies = counts / max(counts.sum(), 1e-300)
-            log_frequencies[j, : len(a) + 1] = np.log(np.maximum(frequencies, 1e-8))
-        others = np.where(codes == [len(a) for a in atoms], X, np.nan)
         # A column whose every cell is an atom has no other values to describe:
         # its value is standard.
         others[:, np.isnan(others).all(0)] = 0.0
@@ -193,15 +194,3 @@ class InflatedFamily(Family):
 
     def add_prior_gradient(self, weight: float) -> None:
         self.value.add_prior_gradient(weight)
-
-
-def _codes_of(X: np.ndarray, atoms: list[np.ndarray]) -> np.ndarray:
-    """Each cell's place among its column's atoms; ``K_j`` if none, NaN if missing."""
-    codes = np.full(X.shape, np.nan)
-    for j, a in enumerate(atoms):
-        column = X[:, j]
-        position = np.minimum(np.searchsorted(a, column), max(len(a) - 1, 0))
-        is_atom = (a[position] == column) if len(a) else np.zeros(len(column), bool)
-        codes[:, j] = np.where(is_atom, position, len(a))
-        codes[np.isnan(column), j] = np.nan
-    return codes

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._families import COLUMN_FAMILIES
-from ._likelihoods import FAMILIES, CategoricalFamily
+from ._likelihoods import FAMILIES, CategoricalFamily, _fractional_columns
 
 CATEGORICAL = CategoricalFamily.name
 TABLE_FAMILIES = set(COLUMN_FAMILIES) - set(FAMILIES)
@@ -70,7 +70,7 @@ def _whole_numbers(column) -> bool:
     if pd.api.types.is_bool_dtype(column.dtype):
         return False
     values = column.dropna().to_numpy(dtype=np.float64)
-    return bool(values.size) and bool(np.all(values == np.round(values)))
+    return bool(values.size) and not _fractional_columns(values[:, None])[0]
 
 
 def uses_layout(likelihood) -> bool:

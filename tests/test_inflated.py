@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from scipy.special import log_softmax
 
-from skvae._inflated import ATOM_SHARE, InflatedFamily, column_atoms
+from skvae._inflated import ATOM_SHARE, InflatedFamily, atoms_and_shares
 
 
 def _family(X=None, sample_weight=None):
@@ -33,12 +33,18 @@ def _output(family, n_rows=3, seed=0):
 
 def test_atoms_are_the_values_holding_the_share_among_observed_weighted_cells():
     X = np.array([[0.0, 1.0], [0.0, 2.0], [np.nan, 3.0], [5.0, 3.0]])
-    atoms = column_atoms(X, share=0.3)
-    assert_array_equal(atoms[0], [0.0, 5.0])  # 2 and 1 of 3 observed cells
-    assert_array_equal(atoms[1], [3.0])
-    weighted = column_atoms(X, sample_weight=np.array([1.0, 1.0, 1.0, 0.0]), share=0.3)
+
+    def atoms(weights):
+        return [atoms_and_shares(column, weights, share=0.3)[0] for column in X.T]
+
+    unweighted = atoms(np.ones(4))
+    assert_array_equal(unweighted[0], [0.0, 5.0])  # 2 and 1 of 3 observed cells
+    assert_array_equal(unweighted[1], [3.0])
+    weighted = atoms(np.array([1.0, 1.0, 1.0, 0.0]))
     assert_array_equal(weighted[0], [0.0])
     assert_array_equal(weighted[1], [1.0, 2.0, 3.0])
+    _, shares = atoms_and_shares(X[:, 1], np.ones(4), share=0.3)
+    assert_allclose(shares, [0.5, 0.5])  # at the atom 3, and elsewhere
 
 
 @torch.no_grad()
