@@ -133,18 +133,22 @@ _CACHED_VALUES = 2**20
 # batch.
 AUTO_BATCH_ROWS = (200, 500)
 AUTO_STEPS_PER_EPOCH = 50
+# Adam's step for batches of up to BASE_BATCH_ROWS rows (the earlier default
+# batch, at which it was chosen).
 BASE_LEARNING_RATE = 1e-3
+BASE_BATCH_ROWS = 200
 
 
 def auto_learning_rate(batch_size: int) -> float:
     """Adam's step for batches of ``batch_size`` rows: ``learning_rate='auto'``.
 
-    ``BASE_LEARNING_RATE`` for batches of up to 200 rows; above, it grows with
-    the square root of the batch, as the noise of the gradient shrinks (the
-    square-root scaling rule for Adam, Malladi et al. 2022).
+    ``BASE_LEARNING_RATE`` for batches of up to ``BASE_BATCH_ROWS`` rows;
+    above, it grows with the square root of the batch, as the noise of the
+    gradient shrinks (the square-root scaling rule for Adam, Malladi et al.
+    2022).
     """
     return BASE_LEARNING_RATE * math.sqrt(
-        max(batch_size, AUTO_BATCH_ROWS[0]) / AUTO_BATCH_ROWS[0]
+        max(batch_size, BASE_BATCH_ROWS) / BASE_BATCH_ROWS
     )
 
 
