@@ -47,10 +47,17 @@ from ._missing import (
     check_missing_cells,
     has_missing,
     refuse_empty_columns,
+    refuse_infinite_cells,
 )
 from ._module import ACTIVATIONS, VAE
 from ._ranking import RankingValidation, parse_ranking
-from ._table import CATEGORICAL, TableLayout, _is_dataframe, uses_layout
+from ._table import (
+    CATEGORICAL,
+    TableLayout,
+    _is_dataframe,
+    missing_as_nan,
+    uses_layout,
+)
 from ._threads import ThreadPolicy, torch_threads
 from ._training import (
     TrainingConfig,
@@ -169,6 +176,9 @@ class BaseVAE(BaseEstimator):
     _auto_integer_family: str | None = None
     """The family ``likelihood='auto'`` gives a DataFrame's columns of whole
     numbers; None: ``_auto_numeric_family``."""
+    _reads_empty_rows = False
+    """Whether a fitted model takes rows with no observed cell (the imputer
+    fills them); training rows always need one."""
 
     _missing_patterns: MissingPatterns
 
@@ -749,6 +759,7 @@ class BaseVAE(BaseEstimator):
         model's rows come back as the modelled columns followed by the encoded
         conditions, as the network reads them.
         """
+        X = missing_as_nan(X)
         if reset:
             self._conditions = (
                 None
@@ -784,13 +795,16 @@ class BaseVAE(BaseEstimator):
         checks = {
             "accept_sparse": ("csr", "csc"),
             "dtype": (np.float64, np.float32),
-            "ensure_all_finite": "allow-nan",
+            # refuse_infinite_cells names the column and row of an inf
+            "ensure_all_finite": False,
         }
         if all_columns_checked:
             X = validate_data(self, X, reset=reset, **checks)
         else:
             X = check_array(X, **checks)
-        check_missing_cells(X)
+        refuse_infinite_cells(X, self._column_names(X.shape[1]))
+        if reset or not self._reads_empty_rows:
+            check_missing_cells(X)
         if reset:
             names = self._column_names(X.shape[1])
             self.likelihoods_ = (

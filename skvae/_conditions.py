@@ -222,6 +222,20 @@ class Conditions:
             missing = [key for key in self.keys if key not in conditions]
             if missing:
                 raise ValueError(f"conditions lacks a value for {missing[0]!r}.")
+            unknown = [key for key in conditions if key not in self.keys]
+            if unknown:
+                raise ValueError(
+                    f"conditions names {unknown[0]!r}, which is not a condition; "
+                    f"the model is conditioned on {self.keys!r}."
+                )
+            for key in self.keys:
+                if np.ndim(conditions[key]) != 0:
+                    raise ValueError(
+                        f"conditions gives {key!r} {np.size(conditions[key])} "
+                        "values; a dict gives one value to every row. For a "
+                        "value per row, pass a table (a DataFrame or an array) "
+                        "with a row for each."
+                    )
             values = {key: np.repeat(conditions[key], n_rows) for key in self.keys}
         elif _is_dataframe(conditions):
             missing = [key for key in self.keys if key not in conditions.columns]

@@ -382,8 +382,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Items per row, at most the number of columns.
         filter_seen : bool, default=True
             Leave out the items a row already holds (its non-zero entries).
-            A row with fewer than ``n`` other items gets them all, then
-            score ``-inf`` for the places left.
+            A row with fewer than ``n`` other items gets them all, then the
+            item -1 (``None`` for column names) with score ``-inf`` for the
+            places left: a held item is never recommended.
         refine_steps : int, default=0
             Refine each row's approximate posterior before ranking: starting
             from the encoder's ``q(z | x)``, this many Adam steps (learning
@@ -457,9 +458,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             n_draws=3 if refine_steps else 1,
             cache_sized=not refine_steps,
         )
-        items = top[:, 0].astype(np.intp)
+        items, scores = top[:, 0].astype(np.intp), top[:, 1]
+        # places left over once a row's unseen items ran out: no item there
+        items[scores == -np.inf] = -1
         names = getattr(self, "feature_names_in_", None)
-        return (items if names is None else names[items]), top[:, 1]
+        if names is not None:
+            items = np.where(items >= 0, names[items], None)
+        return items, scores
 
     def sample(
         self,

@@ -23,7 +23,12 @@ from sklearn.utils.validation import (
 
 from ._base import BaseVAE, _seed
 from ._data import canonical_csr, seeded_global_rng
-from ._missing import check_missing_cells, count_true, missing_cells, stored_nan
+from ._missing import (
+    count_true,
+    missing_cells,
+    refuse_infinite_cells,
+    stored_nan,
+)
 from ._module import VAE
 from ._table import _is_dataframe, _present
 
@@ -224,6 +229,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
     # Whole numbers pile up at a few values (amounts at 0, hours at 40): atoms
     # make the fill the conditional mean over them and the other values.
     _auto_integer_family = "inflated_gaussian"
+    # A row with no observed cell is filled from the model's marginal: the
+    # encoder reads that every cell is missing.
+    _reads_empty_rows = True
 
     _parameter_constraints = {
         **BaseVAE._parameter_constraints,
@@ -279,9 +287,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows with missing cells (NaN, ``None`` or ``pd.NA``), each with at
-            least one observed cell. In a sparse matrix a stored NaN is a
-            missing cell and an entry that is not stored is an observed zero.
+            Rows with missing cells (NaN, ``None`` or ``pd.NA``); a row with
+            no observed cell gets the model's fill for a row about which
+            nothing is known. In a sparse matrix a stored NaN is a missing
+            cell and an entry that is not stored is an observed zero.
 
         Returns
         -------
@@ -366,9 +375,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
             reset=False,
             accept_sparse="csr",
             dtype=np.float64,
-            ensure_all_finite="allow-nan",
+            ensure_all_finite=False,
         )
-        check_missing_cells(X)  # before row numbers are those of a block
+        # before row numbers are those of a block
+        refuse_infinite_cells(X, self._column_names(X.shape[1]))
         filled = canonical_csr(X).copy()
         holes, rows = stored_nan(filled)
         rows_with_holes, rank = np.unique(rows, return_inverse=True)

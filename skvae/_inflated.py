@@ -113,9 +113,10 @@ class InflatedFamily(Family):
             log_frequencies[j, : len(column_shares)] = np.log(
                 np.maximum(column_shares, 1e-8)
             )
-        # A column whose every cell is an atom has no other values to describe:
-        # its value is standard.
-        others[:, np.isnan(others).all(0)] = 0.0
+        # A column whose every cell of positive weight is an atom has no other
+        # values to describe: its value is standard.
+        weighed = ~np.isnan(others) & (weights > 0)[:, None]
+        others[:, ~weighed.any(0)] = 0.0
         value = RealValued.from_data(others, weights, **options)
         return cls(atoms, log_frequencies, value)
 

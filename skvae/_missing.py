@@ -93,6 +93,32 @@ def check_missing_cells(X) -> None:
         )
 
 
+def refuse_infinite_cells(X, names: Sequence) -> None:
+    """Refuse ``inf`` in ``X``, naming the first such cell's column and row.
+
+    NaN is a missing cell; an infinite value is neither a value nor missing.
+    Skipped, as scikit-learn's scan is, under ``assume_finite=True``.
+    """
+    if get_config()["assume_finite"]:
+        return
+    values = X.data if sp.issparse(X) else X
+    if not np.isinf(values).any():
+        return
+    if sp.issparse(X):
+        cells = sp.coo_matrix(X)
+        infinite = np.isinf(cells.data)
+        rows, columns = cells.row[infinite], cells.col[infinite]
+        first = np.lexsort((columns, rows))[0]
+        row, column, value = rows[first], columns[first], cells.data[infinite][first]
+    else:
+        row, column = np.argwhere(np.isinf(X))[0]
+        value = X[row, column]
+    raise ValueError(
+        f"Column {names[column]!r} of X holds {value} in row {row}: infinite "
+        "values cannot be modelled. Mark a missing cell as NaN."
+    )
+
+
 def refuse_empty_columns(X, names: Sequence, sample_weight: np.ndarray) -> None:
     """Refuse training columns with no observed cell of positive weight."""
     if not has_missing(X):

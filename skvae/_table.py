@@ -31,6 +31,14 @@ def _column(X, j: int) -> np.ndarray:
     return X.iloc[:, j].to_numpy() if _is_dataframe(X) else np.asarray(X)[:, j]
 
 
+def _all_booleans(column: np.ndarray) -> bool:
+    """Whether an object column holds booleans and missing cells only."""
+    if column.dtype != object:
+        return False
+    values = column[_present(column)]
+    return values.size > 0 and all(isinstance(v, bool | np.bool_) for v in values)
+
+
 def _auto_family(X, j: int, numeric: str) -> str:
     """The family ``likelihood='auto'`` gives column ``j``, from its dtype.
 
@@ -46,7 +54,7 @@ def _auto_family(X, j: int, numeric: str) -> str:
             return CATEGORICAL
         return numeric
     column = np.asarray(X)[:, j]
-    if column.dtype.kind == "b":
+    if column.dtype.kind == "b" or _all_booleans(column):
         return "bernoulli"
     if column.dtype.kind in "OUS":
         try:
@@ -318,6 +326,29 @@ def _positions_among(levels: np.ndarray, values: np.ndarray):
         positions = np.array([position_of.get(value, 0) for value in values])
         return positions.astype(np.intp), unseen
     return positions, levels[positions] != values
+
+
+def missing_as_nan(X):
+    """``X`` with each missing cell of its object columns held as NaN.
+
+    ``None`` and ``pd.NA`` mark a missing cell as NaN does, but NumPy cannot
+    turn ``pd.NA`` into a float, and a column of numbers beside it would read
+    as text. Other containers come back as they are.
+    """
+    if _is_dataframe(X):
+        objects = [j for j, dtype in enumerate(X.dtypes) if dtype == np.dtype(object)]
+        if not objects:
+            return X
+        X = X.copy()
+        for j in objects:
+            column = X.iloc[:, j].to_numpy(dtype=object, copy=True)
+            column[~_present(column)] = np.nan
+            X.isetitem(j, column)
+        return X
+    if isinstance(X, np.ndarray) and X.dtype == object:
+        X = X.copy()
+        X[~_present(X)] = np.nan
+    return X
 
 
 def _present(values: np.ndarray) -> np.ndarray:

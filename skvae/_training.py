@@ -103,10 +103,10 @@ class Stopping:
         self.scores.append(score)
         return score >= max(self.scores)
 
-    def _gains(self) -> tuple[float, float] | None:
+    def _gains(self, window: int) -> tuple[float, float] | None:
         """The last window's gain on the one before, and on the second window."""
-        w = self.window
-        if len(self.scores) < 3 * w:
+        w = window
+        if w < 1 or len(self.scores) < 3 * w:
             return None
         recent = sum(self.scores[-w:]) / w
         previous = sum(self.scores[-2 * w : -w]) / w
@@ -116,7 +116,10 @@ class Stopping:
     @property
     def stalled(self) -> bool:
         """Whether the last window gained less than ``tol`` of the reference gain."""
-        gains = self._gains()
+        return self._stalled(self.window)
+
+    def _stalled(self, window: int) -> bool:
+        gains = self._gains(window)
         if gains is None:
             return False
         recent_gain, total_gain = gains
@@ -126,9 +129,12 @@ class Stopping:
     def improving(self) -> bool:
         """Whether the score was still improving by the rule's standard.
 
-        Fewer than three windows of scores cannot show it stopped.
+        Scores of fewer than three windows are judged on windows of a third of
+        them: a short fit whose score has levelled off (a continued fit of a
+        converged model, say) is not improving. Fewer than three scores cannot
+        show it stopped.
         """
-        return not self.stalled
+        return not self._stalled(min(self.window, len(self.scores) // 3))
 
 
 def kl_weight(

@@ -7,7 +7,10 @@ pipelines that hold a fitted :class:`~skvae.VAETransformer` or
 are built from the fitted weights and run in ONNX Runtime without PyTorch:
 
 - ``VAETransformer``: ``transform``, the posterior means, with the input
-  standardisation and the encoder's input transforms of every likelihood.
+  standardisation and the encoder's input transforms, for every family whose
+  encoder reads one value per column. Models with columns read one-hot
+  (categorical, inflated), fitted on rows with missing cells, or fitted with
+  ``condition_on`` raise a ``NotImplementedError``.
 - ``VAEOutlierDetector``: ``predict`` (the ``label`` output, +1 or -1) and
   ``decision_function`` (the ``scores`` output, of shape ``(n, 1)``), as
   skl2onnx converts :class:`~sklearn.ensemble.IsolationForest`. The score is

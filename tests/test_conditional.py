@@ -136,6 +136,10 @@ def test_missing_or_unknown_conditions_are_named(groups):
         vae.sample(2)
     with pytest.raises(ValueError, match="conditions lacks a value for 'dose'"):
         vae.sample(2, conditions={"group": "a"})
+    with pytest.raises(ValueError, match="names 'x1', which is not a condition"):
+        vae.sample(2, conditions={"group": "a", "dose": 1.0, "x1": 0.0})
+    with pytest.raises(ValueError, match="gives 'group' 2 values; a dict gives one"):
+        vae.sample(2, conditions={"group": ["a", "b"], "dose": 1.0})
     with pytest.raises(ValueError, match="condition 'group' is 'z' in row 0"):
         vae.sample(2, conditions={"group": "z", "dose": 1.0})
     with pytest.raises(ValueError, match="conditions has 3 rows; 2 rows"):

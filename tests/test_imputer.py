@@ -35,6 +35,18 @@ def test_observed_cells_come_back_bit_for_bit(correlated):
     assert np.isfinite(filled).all()
 
 
+def test_a_row_with_nothing_observed_gets_the_models_marginal_fill(correlated):
+    X, holed = correlated
+    imputer = make_imputer().fit(holed)
+    rows = np.vstack([np.full(5, np.nan), holed[:3]])
+    filled = imputer.transform(rows)
+    # with nothing to condition on, each cell is about its column's mean
+    assert np.all(np.abs(filled[0] - X.mean(0)) < 0.5 * X.std(0))
+    assert_array_equal(filled[1:], imputer.transform(holed[:3]))
+    with pytest.raises(ValueError, match="Row 0 of X has no observed cell"):
+        make_imputer().fit(rows)  # a training row needs a cell to learn from
+
+
 def test_missing_cells_are_closer_than_the_column_means(correlated):
     X, holed = correlated
     missing = np.isnan(holed)
@@ -234,10 +246,13 @@ def test_sparse_rows_have_their_stored_nan_filled_and_nothing_else(correlated):
 def test_sparse_rows_are_checked_as_a_whole_before_any_fill(correlated):
     _, holed = correlated
     imputer = make_imputer(max_epochs=2).fit(sparse.csr_matrix(holed))
-    empty_row = holed[:4].copy()
-    empty_row[2] = np.nan
-    with pytest.raises(ValueError, match="Row 2 of X has no observed cell"):
-        imputer.transform(sparse.csr_matrix(empty_row))
+    rows = holed[:4].copy()
+    rows[2, 1] = np.inf
+    with pytest.raises(ValueError, match="Column 1 of X holds inf in row 2"):
+        imputer.transform(sparse.csr_matrix(rows))
+    rows[2] = np.nan  # a row with nothing observed is filled, as a dense one is
+    filled = imputer.transform(sparse.csr_matrix(rows))
+    assert_allclose(filled.toarray(), imputer.transform(rows), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="has 4 features"):
         imputer.transform(sparse.csr_matrix(np.ones((3, 4))))  # no NaN to fill
 

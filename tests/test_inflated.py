@@ -128,6 +128,18 @@ def test_a_column_of_atoms_only_draws_its_atoms():
     assert set(draws[:, 0].tolist()) <= {2007.0, 2008.0, 2009.0}
 
 
+def test_other_values_of_weight_zero_leave_a_finite_standard_value():
+    # every cell of positive weight is an atom; the other values weigh nothing
+    X = np.c_[np.r_[np.zeros(80), np.arange(20) + 1.0], np.linspace(-1, 1, 100)]
+    family = _family(X, sample_weight=np.r_[np.ones(80), np.zeros(20)])
+    assert family.atoms[0].tolist() == [0.0]
+    for parameter in family.value.state_dict().values():
+        assert torch.isfinite(parameter).all()
+    output = _output(family, n_rows=100)
+    log_prob = family.log_prob(family.link(output), torch.as_tensor(X))
+    assert torch.isfinite(log_prob).all()
+
+
 # ----------------------------------------------------------------- in estimators
 
 

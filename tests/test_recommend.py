@@ -41,9 +41,11 @@ def test_the_top_items_of_the_decoder_mean(recommender, clicks, filter_seen):
 
 def test_seen_items_are_left_out(recommender, clicks):
     items, scores = recommender.recommend(clicks, n=5)
-    recommended = np.take_along_axis(clicks, items, axis=1)
-    assert (recommended[np.isfinite(scores)] == 0).all()
-    assert np.isfinite(scores).sum() == np.minimum(5, (clicks == 0).sum(1)).sum()
+    listed = items >= 0
+    rows = np.broadcast_to(np.arange(len(clicks))[:, None], items.shape)
+    assert (clicks[rows[listed], items[listed]] == 0).all()
+    assert_array_equal(listed, np.isfinite(scores))
+    assert listed.sum() == np.minimum(5, (clicks == 0).sum(1)).sum()
 
 
 def test_sparse_rows_and_small_batches_give_the_same_lists(recommender, clicks):
@@ -54,14 +56,22 @@ def test_sparse_rows_and_small_batches_give_the_same_lists(recommender, clicks):
     assert_allclose(sparse_scores, scores, rtol=1e-6)
 
 
-def test_a_row_with_few_unseen_items_gets_them_all_then_minus_infinity(
-    recommender, clicks
+def test_a_row_with_few_unseen_items_gets_them_all_then_no_item(
+    recommender, clicks, make_vae
 ):
     row = np.ones((1, clicks.shape[1]))
     row[0, [2, 7]] = 0
     items, scores = recommender.recommend(row, n=4)
     assert set(items[0, :2]) == {2, 7}
+    assert items[0, 2:].tolist() == [-1, -1]  # never an item the row holds
     assert np.isfinite(scores[0, :2]).all() and np.isneginf(scores[0, 2:]).all()
+    names = [f"film {j}" for j in range(clicks.shape[1])]
+    named = make_vae(likelihood="multinomial").fit(pd.DataFrame(clicks, columns=names))
+    items, _ = named.recommend(pd.DataFrame(row, columns=names), n=4)
+    assert set(items[0, :2]) == {"film 2", "film 7"} and items[0, 2:].tolist() == [
+        None,
+        None,
+    ]
 
 
 def test_column_names_come_back_for_a_dataframe(clicks, make_vae):

@@ -110,6 +110,31 @@ def test_auto_gives_each_column_a_family_from_its_dtype(table, make_vae):
     assert np.isfinite(vae.score_samples(table)).all()
 
 
+def test_pd_na_and_none_in_object_cells_are_missing_cells(make_vae):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    X[:, 2] = rng.rand(60) < 0.5
+    holed = X.copy()
+    holed[[1, 7], 0] = np.nan
+    holed[4, 2] = np.nan
+    objects = holed.astype(object)
+    objects[:, 2] = [bool(v) if v == v else None for v in holed[:, 2]]
+    objects[1, 0], objects[7, 0] = pd.NA, None
+    vae = make_vae().fit(objects)
+    # numbers beside pd.NA stay numbers, and Python booleans are Bernoulli
+    assert vae.likelihoods_ == {0: "gaussian", 1: "gaussian", 2: "bernoulli"}
+    as_nan = make_vae(likelihood={2: "bernoulli"}).fit(holed)
+    assert_allclose(vae.score_samples(objects), as_nan.score_samples(holed))
+    assert_allclose(vae.transform(objects), as_nan.transform(holed))
+    frame = pd.DataFrame(
+        {"a": pd.array([1, 2, None, 4] * 15, dtype="Int64"), "b": X[:, 1]}
+    )
+    fitted = make_vae().fit(frame)
+    row = frame.head(3).astype(object)  # as assigning pd.NA to a cell may leave it
+    row.iloc[0, 0] = pd.NA
+    assert np.isfinite(fitted.score_samples(row)).all()
+
+
 def test_a_dict_names_families_and_the_rest_follow_auto(table, make_vae):
     vae = make_vae(likelihood={"year": "categorical", "mass": "laplace"}).fit(table)
     assert vae.likelihoods_["year"] == "categorical"

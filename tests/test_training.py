@@ -91,6 +91,19 @@ def test_stopping_needs_three_windows_and_stops_on_a_fall():
     assert rule.stalled and not rule.improving
 
 
+def test_a_short_fit_is_judged_on_shorter_windows():
+    """A continued fit of 20 epochs whose score has levelled off does not warn."""
+    level, rising = Stopping(tol=0.05, window=10), Stopping(tol=0.05, window=10)
+    for epoch in range(20):
+        level.update(5.0 + 0.1 * (-1) ** epoch - 0.001 * epoch)  # noise, no gain
+        rising.update(float(epoch))
+    assert not level.stalled and not rising.stalled  # too short to stop on
+    assert not level.improving and rising.improving
+    too_short = Stopping(tol=0.05, window=10)
+    too_short.update(5.0), too_short.update(5.0)
+    assert too_short.improving  # two scores cannot show it stopped
+
+
 def test_default_fits_stop_by_themselves_on_real_data():
     """breast_cancer: a default fit once ran all its epochs and warned."""
     from sklearn.datasets import load_breast_cancer

@@ -17,7 +17,8 @@ from skvae import VAETransformer
     [
         (np.array([[np.nan, np.nan], [2.0, 3.0]]), "Row 0 of X has no observed"),
         (np.array([[np.nan, 1.0], [np.nan, 3.0]]), "Column 0 of X has no observed"),
-        (np.array([[1.0, np.inf], [2.0, 3.0]]), "infinity"),
+        (np.array([[1.0, np.inf], [2.0, 3.0]]), "Column 1 of X holds inf in row 0"),
+        (sp.csr_matrix([[1.0, 0], [-np.inf, 3.0]]), "Column 0 of X holds -inf in row"),
         (sp.csr_matrix([[np.nan, np.nan], [2.0, 3.0]]), "Row 0 of X has no observed"),
         (sp.csr_matrix([[np.nan, 1.0], [np.nan, 0.0]]), "Column 0 of X has no obs"),
         (np.empty((0, 2)), "0 sample"),
