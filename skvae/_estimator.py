@@ -11,7 +11,21 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import _SAMPLE_ROWS, BaseVAE, _has_categorical, _seed
 from ._data import host_batches, map_batches, seeded_global_rng
+from ._likelihoods import MultinomialFamily
 from ._threads import ThreadPolicy
+
+
+def _item_scores(module, z: torch.Tensor) -> torch.Tensor:
+    """What ``recommend`` ranks by: the decoder's mean at ``z``, or its softmax.
+
+    A multinomial's mean is each item's probability times the training rows'
+    average total; the probability alone is Mult-VAE's score.
+    """
+    scores = module.decode_mean(z)
+    families = module.likelihood.families
+    if len(families) == 1 and isinstance(families[0], MultinomialFamily):
+        return scores / families[0].total_count
+    return scores
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
@@ -369,8 +383,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         For rows of implicit feedback (users by items, counts or 0/1), each
         item's score is the decoder's mean at the row's posterior mean, the
         ranking of Mult-VAE (Liang et al. 2018): a probability for
-        ``likelihood='bernoulli'``; for ``'multinomial'``, the item's
-        probability times the training rows' average total. Rows go through
+        ``likelihood='bernoulli'``; for ``'multinomial'``, the decoder's
+        softmax, the probability that the row's next item is this one. Rows go through
         in batches within scikit-learn's ``working_memory``, so no dense
         rows-by-items array is made.
 
@@ -441,8 +455,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 return module.refined_posterior(x, noise, beta)[0]
 
         def top_items(x):
-            z = posterior_mean(x)
-            scores = module.decode_mean(z)
+            scores = _item_scores(module, posterior_mean(x))
             if filter_seen:
                 seen = (x.to_dense() if x.is_sparse else x) != 0
                 scores = scores.masked_fill(seen, -torch.inf)

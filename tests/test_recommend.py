@@ -22,6 +22,8 @@ def recommender(clicks, make_vae):
 def brute_force(model, X, n, filter_seen):
     """The top ``n`` of the full rows-by-items array of decoder means."""
     scores = model.inverse_transform(model.transform(X))
+    if model.likelihood == "multinomial":  # its mean is probability x total
+        scores = scores / model.module_.likelihood.families[0].total_count.item()
     if filter_seen:
         scores = np.where(X != 0, -np.inf, scores)
     items = np.argsort(-scores, axis=1, kind="stable")[:, :n]
@@ -37,6 +39,12 @@ def test_the_top_items_of_the_decoder_mean(recommender, clicks, filter_seen):
     ranked = np.isfinite(expected_scores)  # seen items tie at -inf, in any order
     assert_array_equal(items[ranked], expected_items[ranked])
     assert (np.diff(scores, axis=1) <= 0).all()
+
+
+def test_multinomial_scores_are_the_softmax_probabilities(recommender, clicks):
+    n_items = clicks.shape[1]
+    _, scores = recommender.recommend(clicks[:5], n=n_items, filter_seen=False)
+    assert_allclose(scores.sum(1), 1.0, rtol=1e-5)
 
 
 def test_seen_items_are_left_out(recommender, clicks):
