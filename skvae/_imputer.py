@@ -32,6 +32,9 @@ from ._missing import (
 from ._module import VAE
 from ._table import _is_dataframe, _present
 
+# The dtypes a filled array keeps; others become float64.
+_FLOATS = (np.float64, np.float32)
+
 
 class VAEImputer(TransformerMixin, BaseVAE):
     """Fill missing cells with their conditional mean given the observed ones.
@@ -354,12 +357,12 @@ class VAEImputer(TransformerMixin, BaseVAE):
             filled = X.where(X.notna(), rows)
         else:  # an array back for an array, as scikit-learn's imputers do
             rows = rows.to_numpy() if _is_dataframe(rows) else rows
-            observed = (
-                check_array(X, dtype=rows.dtype, ensure_all_finite="allow-nan")
+            observed = (  # float32 stays float32, as in scikit-learn's imputers
+                check_array(X, dtype=_FLOATS, ensure_all_finite="allow-nan")
                 if self._table_layout is None and self._conditions is None
                 else np.asarray(X, dtype=rows.dtype)
             )
-            filled = np.where(_present(observed), observed, rows)
+            filled = np.where(_present(observed), observed, rows.astype(observed.dtype))
         return self._without_empty_columns(filled)
 
     def _fill_sparse(self, X):
@@ -374,7 +377,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             X,
             reset=False,
             accept_sparse="csr",
-            dtype=np.float64,
+            dtype=_FLOATS,
             ensure_all_finite=False,
         )
         # before row numbers are those of a block

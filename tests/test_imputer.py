@@ -47,6 +47,19 @@ def test_a_row_with_nothing_observed_gets_the_models_marginal_fill(correlated):
         make_imputer().fit(rows)  # a training row needs a cell to learn from
 
 
+@pytest.mark.short_fits
+def test_float32_rows_come_back_float32_as_from_scikit_learns_imputers(correlated):
+    _, holed = correlated
+    single = holed.astype(np.float32)
+    imputer = make_imputer(max_epochs=5).fit(single)
+    for rows in (single, sparse.csr_matrix(single)):
+        filled = imputer.transform(rows)
+        assert filled.dtype == SimpleImputer().fit_transform(rows).dtype == np.float32
+    observed = ~np.isnan(single)
+    assert_array_equal(imputer.transform(single)[observed], single[observed])
+    assert imputer.transform(holed).dtype == np.float64
+
+
 def test_missing_cells_are_closer_than_the_column_means(correlated):
     X, holed = correlated
     missing = np.isnan(holed)
