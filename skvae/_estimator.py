@@ -91,7 +91,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           columns one-hot. Dense ``X`` only, and ``input_dropout`` 0.
         - ``'inflated_gaussian'``: numbers with frequent exact values, such as
           amounts that are mostly 0 or hours that are mostly 40: each value
-          held by at least 5 % of a column's training cells (an *atom*) gets
+          held by at least 5 % of a column's training cells, two at least,
+          (an *atom*) gets
           a probability of its own, the other values a ``'gaussian'``. The
           encoder sees which atom a cell is, one-hot, and the other values
           standardised. Dense ``X`` only.

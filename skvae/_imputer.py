@@ -68,7 +68,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         and it fills cells better on the tables we measured. A DataFrame's
         columns of whole numbers (integers, or floats whose observed values
         are whole, as missing cells leave integer columns) get
-        ``'inflated_gaussian'``: values held by 5 % of the cells are atoms,
+        ``'inflated_gaussian'``: values held by 5 % of the cells (two at
+        least) are atoms,
         and a fill is the conditional mean over the atoms and the other
         values. Categorical and boolean columns are as for
         :class:`VAETransformer`.

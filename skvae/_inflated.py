@@ -23,7 +23,7 @@ from torch.distributions import Categorical
 from ._likelihoods import ALL, Family, RealValued
 
 # A value is an atom of its column when it holds at least this share of the
-# column's observed training cells.
+# column's observed training cells (and two cells at least).
 ATOM_SHARE = 0.05
 
 
@@ -31,14 +31,17 @@ def atoms_and_shares(column, weights, share: float = ATOM_SHARE):
     """A column's atoms and the share of its cells at each atom, then elsewhere.
 
     The atoms are the sorted values that hold at least ``share`` of the
-    column's observed cells, weighted by ``weights``. Returns the atoms and
+    column's observed cells, weighted by ``weights``, and at least two cells
+    of positive weight: a value seen once is no sign of a point mass, which
+    matters in tables of fewer than ``2 / share`` rows. Returns the atoms and
     ``len(atoms) + 1`` shares.
     """
     observed = ~np.isnan(column)
     values, inverse = np.unique(column[observed], return_inverse=True)
     totals = np.bincount(inverse, weights[observed], minlength=len(values))
+    cells = np.bincount(inverse, weights[observed] > 0, minlength=len(values))
     total = max(totals.sum(), 1e-300)
-    is_atom = totals >= share * total
+    is_atom = (totals >= share * total) & (cells >= 2)
     shares = np.append(totals[is_atom], totals[~is_atom].sum()) / total
     return values[is_atom], shares
 

@@ -32,19 +32,31 @@ def _output(family, n_rows=3, seed=0):
 
 
 def test_atoms_are_the_values_holding_the_share_among_observed_weighted_cells():
-    X = np.array([[0.0, 1.0], [0.0, 2.0], [np.nan, 3.0], [5.0, 3.0]])
+    X = np.array(
+        [[0.0, 1.0], [0.0, 2.0], [np.nan, 3.0], [5.0, 3.0], [5.0, 1.0], [0.0, 4.0]]
+    )
 
     def atoms(weights):
         return [atoms_and_shares(column, weights, share=0.3)[0] for column in X.T]
 
-    unweighted = atoms(np.ones(4))
-    assert_array_equal(unweighted[0], [0.0, 5.0])  # 2 and 1 of 3 observed cells
-    assert_array_equal(unweighted[1], [3.0])
-    weighted = atoms(np.array([1.0, 1.0, 1.0, 0.0]))
-    assert_array_equal(weighted[0], [0.0])
-    assert_array_equal(weighted[1], [1.0, 2.0, 3.0])
-    _, shares = atoms_and_shares(X[:, 1], np.ones(4), share=0.3)
-    assert_allclose(shares, [0.5, 0.5])  # at the atom 3, and elsewhere
+    unweighted = atoms(np.ones(6))
+    assert_array_equal(unweighted[0], [0.0, 5.0])  # 3 and 2 of 5 observed cells
+    assert_array_equal(unweighted[1], [1.0, 3.0])  # 2 of 6 each; 2 and 4 once
+    weighted = atoms(np.array([1.0, 1.0, 1.0, 1.0, 3.0, 0.0]))
+    # 5.0 holds 4 of 6 weighed cells; 0.0 two cells, 2 of 6; 1.0 4 of 7
+    assert_array_equal(weighted[0], [0.0, 5.0])
+    assert_array_equal(weighted[1], [1.0])
+    _, shares = atoms_and_shares(X[:, 1], np.ones(6), share=0.3)
+    assert_allclose(shares, [2 / 6, 2 / 6, 2 / 6])  # at 1 and 3, and elsewhere
+
+
+def test_a_value_seen_once_is_no_atom_whatever_its_share():
+    column = np.array([7.0, 7.0, 3.0, 9.0])  # each holds at least a quarter
+    atoms, shares = atoms_and_shares(column, np.ones(4), share=0.25)
+    assert_array_equal(atoms, [7.0])
+    assert_allclose(shares, [0.5, 0.5])
+    heavy = np.array([1.0, 1.0, 5.0, 0.0])  # 3.0 weighs most, in one cell
+    assert_array_equal(atoms_and_shares(column, heavy, share=0.25)[0], [7.0])
 
 
 @torch.no_grad()
