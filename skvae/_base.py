@@ -802,11 +802,11 @@ class BaseVAE(BaseEstimator):
             X = validate_data(self, X, reset=reset, **checks)
         else:
             X = check_array(X, **checks)
-        refuse_infinite_cells(X, self._column_names(X.shape[1]))
+        names = self._column_names(X.shape[1])
+        refuse_infinite_cells(X, names)
         if reset or not self._reads_empty_rows:
             check_missing_cells(X)
         if reset:
-            names = self._column_names(X.shape[1])
             self.likelihoods_ = (
                 dict.fromkeys(names, self._single_family())
                 if layout is None

@@ -91,9 +91,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           columns one-hot. Dense ``X`` only, and ``input_dropout`` 0.
         - ``'inflated_gaussian'``: numbers with frequent exact values, such as
           amounts that are mostly 0 or hours that are mostly 40: each value
-          held by at least 5 % of a column's training cells, two at least,
-          (an *atom*) gets
-          a probability of its own, the other values a ``'gaussian'``. The
+          held by at least 5 % of a column's training cells, and by two
+          cells at least, (an *atom*) gets a probability of its own, the
+          other values a ``'gaussian'``. The
           encoder sees which atom a cell is, one-hot, and the other values
           standardised. Dense ``X`` only.
         - ``'auto'``: a family per column from its dtype: categorical for
@@ -385,9 +385,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         item's score is the decoder's mean at the row's posterior mean, the
         ranking of Mult-VAE (Liang et al. 2018): a probability for
         ``likelihood='bernoulli'``; for ``'multinomial'``, the decoder's
-        softmax, the probability that the row's next item is this one. Rows go through
-        in batches within scikit-learn's ``working_memory``, so no dense
-        rows-by-items array is made.
+        softmax, the probability that the row's next item is this one. Rows
+        go through in batches within scikit-learn's ``working_memory``, so no
+        dense rows-by-items array is made.
 
         Parameters
         ----------

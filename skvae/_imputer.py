@@ -69,9 +69,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         columns of whole numbers (integers, or floats whose observed values
         are whole, as missing cells leave integer columns) get
         ``'inflated_gaussian'``: values held by 5 % of the cells (two at
-        least) are atoms,
-        and a fill is the conditional mean over the atoms and the other
-        values. Categorical and boolean columns are as for
+        least) are atoms, and a fill is the conditional mean over the atoms
+        and the other values. Categorical and boolean columns are as for
         :class:`VAETransformer`.
     batch_size : int or 'auto', default=64
         Rows per minibatch. Tables to impute are often small: 64 gives more
@@ -363,7 +362,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 if self._table_layout is None and self._conditions is None
                 else np.asarray(X, dtype=rows.dtype)
             )
-            filled = np.where(_present(observed), observed, rows.astype(observed.dtype))
+            fills = rows.astype(observed.dtype, copy=False)
+            filled = np.where(_present(observed), observed, fills)
         return self._without_empty_columns(filled)
 
     def _fill_sparse(self, X):

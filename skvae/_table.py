@@ -336,18 +336,24 @@ def missing_as_nan(X):
     as text. Other containers come back as they are.
     """
     if _is_dataframe(X):
-        objects = [j for j, dtype in enumerate(X.dtypes) if dtype == np.dtype(object)]
-        if not objects:
-            return X
-        X = X.copy()
-        for j in objects:
-            column = X.iloc[:, j].to_numpy(dtype=object, copy=True)
-            column[~_present(column)] = np.nan
-            X.isetitem(j, column)
-        return X
+        held_as_nan = X
+        for j, dtype in enumerate(X.dtypes):
+            if dtype != np.dtype(object):
+                continue
+            column = X.iloc[:, j].to_numpy(dtype=object)
+            missing = ~_present(column)
+            if missing.any():
+                if held_as_nan is X:  # the caller's frame stays as it is
+                    held_as_nan = X.copy()
+                column = column.copy()
+                column[missing] = np.nan
+                held_as_nan.isetitem(j, column)
+        return held_as_nan
     if isinstance(X, np.ndarray) and X.dtype == object:
-        X = X.copy()
-        X[~_present(X)] = np.nan
+        missing = ~_present(X)
+        if missing.any():
+            X = X.copy()
+            X[missing] = np.nan
     return X
 
 

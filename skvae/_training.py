@@ -103,9 +103,11 @@ class Stopping:
         self.scores.append(score)
         return score >= max(self.scores)
 
-    def _gains(self, window: int) -> tuple[float, float] | None:
-        """The last window's gain on the one before, and on the second window."""
-        w = window
+    def _gains(self, w: int) -> tuple[float, float] | None:
+        """The last window's gain on the one before, and on the second window.
+
+        ``w`` is the number of scores in a window.
+        """
         if w < 1 or len(self.scores) < 3 * w:
             return None
         recent = sum(self.scores[-w:]) / w
@@ -119,6 +121,7 @@ class Stopping:
         return self._stalled(self.window)
 
     def _stalled(self, window: int) -> bool:
+        """``stalled``, judged on windows of ``window`` scores."""
         gains = self._gains(window)
         if gains is None:
             return False

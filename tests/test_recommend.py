@@ -76,10 +76,8 @@ def test_a_row_with_few_unseen_items_gets_them_all_then_no_item(
     names = [f"film {j}" for j in range(clicks.shape[1])]
     named = make_vae(likelihood="multinomial").fit(pd.DataFrame(clicks, columns=names))
     items, _ = named.recommend(pd.DataFrame(row, columns=names), n=4)
-    assert set(items[0, :2]) == {"film 2", "film 7"} and items[0, 2:].tolist() == [
-        None,
-        None,
-    ]
+    assert set(items[0, :2]) == {"film 2", "film 7"}
+    assert items[0, 2:].tolist() == [None, None]
 
 
 def test_column_names_come_back_for_a_dataframe(clicks, make_vae):

@@ -100,7 +100,8 @@ def test_a_short_fit_is_judged_on_shorter_windows():
     assert not level.stalled and not rising.stalled  # too short to stop on
     assert not level.improving and rising.improving
     too_short = Stopping(tol=0.05, window=10)
-    too_short.update(5.0), too_short.update(5.0)
+    for score in (5.0, 5.0):
+        too_short.update(score)
     assert too_short.improving  # two scores cannot show it stopped
 
 
