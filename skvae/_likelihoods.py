@@ -55,8 +55,8 @@ from ._missing import (
 )
 from ._sparse_log_prob import (
     FusedSparseTerms,
-    LinearSparseLogProb,
     bernoulli_log_partition_,
+    linear_sparse_log_prob,
     multinomial_log_partition_,
     poisson_log_partition_,
     row_sums,
@@ -966,10 +966,9 @@ class Likelihood(nn.Module):
         rows, columns, values = nonzeros(x)
         if values.isnan().any():  # missing cells: the fused step reads none
             return self.log_prob(output_layer(hidden), x)
-        fused = LinearSparseLogProb.apply(
+        fused = linear_sparse_log_prob(
+            output_layer,
             hidden,
-            output_layer.weight,
-            output_layer.bias,
             self.families[0].offset,
             rows,
             columns,

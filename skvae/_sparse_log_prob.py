@@ -8,10 +8,11 @@ allocates it half a dozen times (the layer's output, the offset logits, their
 softplus, the gradients of each), and the C library hands such blocks back to
 the system between steps, so every step pays for them again in page faults.
 
-``LinearSparseLogProb`` computes the same numbers with one such array. It
-serves the families whose log-probability, given the logits ``l`` of a row,
-is linear in the row's values ``x`` (exponential families, with ``x`` as its
-own sufficient statistic)::
+``LinearSparseLogProb`` computes the same numbers with one such array, and
+inside ``reusing_step_memory`` (the training loop) every step writes into the
+same one. It serves the families whose log-probability, given the logits
+``l`` of a row, is linear in the row's values ``x`` (exponential families, with
+``x`` as its own sufficient statistic)::
 
     log p(x | l) = sum_j x_j * l_j - A(l) + (terms free of l)
     d log p / d l = x - dA/dl = x - E[x | l]
@@ -25,13 +26,16 @@ that works in place (see ``LinearSparseLogProb``):
 - multinomial with the row's total ``n``: ``A = n * logsumexp(l)``,
   ``E[x] = n * softmax(l)``.
 
-The forward pass turns the logits into ``E[x]`` and the backward pass turns
-that into the logits' gradient, both in place.
+The forward pass turns the logits into ``E[x]`` in place; the backward pass
+multiplies ``E[x]`` by the decoder's weights and hidden layer, and adds the
+stored values' part, which is sparse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +43,10 @@ from torch.autograd.function import once_differentiable
 
 # Values (rows x features) in one block of rows: 2 MiB of float32.
 _BLOCK_VALUES = 2**19
+
+# Products of this many factors, each in [1/2, 1], stay above float32's
+# smallest normal number (2**-100 > 1.2e-38): one log per 100 values.
+_FACTORS_PER_LOG = 100
 
 # ``log_partition_(logits, row_totals)``: ``A`` of each row of a block of
 # logits, overwriting the block with ``E[x]``; ``row_totals`` holds each row's
@@ -75,32 +83,110 @@ def row_sums(rows: torch.Tensor, values: torch.Tensor, n_rows: int) -> torch.Ten
     )
 
 
+class StepMemory:
+    """The ``(rows, features)`` array of the fused step, kept for the next step.
+
+    Freed after every step, an array of this size goes back to the system, and
+    the next step pays for it again in page faults. A forward pass borrows the
+    array and its backward pass gives it back; a forward pass while it is out
+    gets a new one.
+    """
+
+    def __init__(self):
+        self._array: torch.Tensor | None = None
+        self._lent = False
+
+    def borrow(self, n_rows: int, n_columns: int, like: torch.Tensor) -> torch.Tensor:
+        """An uninitialised ``(n_rows, n_columns)`` array of ``like``'s type."""
+        array = self._array
+        if self._lent:
+            return like.new_empty((n_rows, n_columns))
+        if (
+            array is None
+            or len(array) < n_rows
+            or array.shape[1] != n_columns
+            or (array.dtype, array.device) != (like.dtype, like.device)
+        ):
+            array = self._array = like.new_empty((n_rows, n_columns))
+        self._lent = True
+        return array[:n_rows]
+
+    def give_back(self) -> None:
+        """The borrowed array is free for the next ``borrow``."""
+        self._lent = False
+
+
+_step_memory: ContextVar[StepMemory | None] = ContextVar(
+    "skvae_step_memory", default=None
+)
+
+
+@contextmanager
+def reusing_step_memory() -> Iterator[None]:
+    """Training steps taken inside share one array for their fused step."""
+    token = _step_memory.set(StepMemory())
+    try:
+        yield
+    finally:
+        _step_memory.reset(token)
+
+
+def linear_sparse_log_prob(
+    layer: torch.nn.Linear,
+    hidden: torch.Tensor,
+    offset: torch.Tensor,
+    rows: torch.Tensor,
+    columns: torch.Tensor,
+    values: torch.Tensor,
+    log_partition_: LogPartition,
+) -> torch.Tensor:
+    """``LinearSparseLogProb`` of ``layer(hidden) + offset``; see its docstring.
+
+    With gradients on, inside ``reusing_step_memory``, the step's array is the
+    shared one.
+    """
+    memory = _step_memory.get() if torch.is_grad_enabled() else None
+    return LinearSparseLogProb.apply(
+        hidden,
+        layer.weight,
+        layer.bias,
+        offset,
+        rows,
+        columns,
+        values,
+        log_partition_,
+        memory,
+    )
+
+
 class LinearSparseLogProb(torch.autograd.Function):
     """``sum_j x_j l_j - A(l)`` of sparse rows, from the decoder's last hidden layer.
 
     ``forward(hidden, weight, bias, offset, rows, columns, values,
-    log_partition_)``: the logits are ``hidden @ weight.T + bias + offset``
-    (an ``nn.Linear`` and the likelihood's per-feature offset), ``rows,
-    columns, values`` are the stored entries of the sparse batch, and
-    ``log_partition_`` is the family's ``A`` (see the module's docstring).
+    log_partition_, memory)``: the logits are ``hidden @ weight.T + bias +
+    offset`` (an ``nn.Linear`` and the likelihood's per-feature offset),
+    ``rows, columns, values`` are the stored entries of the sparse batch,
+    ``log_partition_`` is the family's ``A`` (see the module's docstring), and
+    ``memory`` a ``StepMemory`` to hold the logits, or None for a new array.
     Returns one number per row; the terms of ``log p(x | l)`` that do not
     depend on ``l`` are the caller's to add.
-
-    The backward pass overwrites the saved ``E[x]``, so it runs once per
-    forward pass: ``backward(retain_graph=True)`` followed by a second backward
-    raises.
     """
 
     @staticmethod
     def forward(
-        ctx, hidden, weight, bias, offset, rows, columns, values, log_partition_
+        ctx, hidden, weight, bias, offset, rows, columns, values, log_partition_, memory
     ):
-        logits = torch.addmm(bias + offset, hidden, weight.t())
+        n_rows, n_columns = len(hidden), len(weight)
+        if memory is None:
+            logits = hidden.new_empty((n_rows, n_columns))
+        else:
+            logits = memory.borrow(n_rows, n_columns, hidden)
+        torch.addmm(bias + offset, hidden, weight.t(), out=logits)
         at_stored = values * logits[rows, columns]
-        row_totals = row_sums(rows, values, len(logits))
+        row_totals = row_sums(rows, values, n_rows)
         # A block of rows at a time, while it is in cache: each row's A, then
         # the block's E[x] (what the backward pass needs) in place of its logits.
-        block_rows = max(1, _BLOCK_VALUES // logits.shape[1])
+        block_rows = max(1, _BLOCK_VALUES // n_columns)
         partitions = [
             log_partition_(block, totals)
             for block, totals in zip(
@@ -109,40 +195,51 @@ class LinearSparseLogProb(torch.autograd.Function):
         ]
         log_prob = (-torch.cat(partitions)).index_add(0, rows, at_stored)
         ctx.save_for_backward(hidden, weight, logits, rows, columns, values)
-        ctx.spent = False
+        ctx.memory = memory
         return log_prob
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_log_prob):
-        if ctx.spent:
-            raise RuntimeError(
-                "LinearSparseLogProb.backward reuses its saved expected values "
-                "and can run once per forward pass."
-            )
-        ctx.spent = True
         hidden, weight, expected, rows, columns, values = ctx.saved_tensors
-        # d/dl of the row's log-probability, times the incoming gradient, in
-        # the same memory: -g * E[x], plus g * x at stored values.
-        grad_logits = expected.mul_(-grad_log_prob[:, None])
-        grad_logits.index_put_(
-            (rows, columns), grad_log_prob[rows] * values, accumulate=True
-        )
+        # The logits' gradient is g * (x - E[x]) for a row's incoming gradient
+        # g: the dense part -g * E[x] goes through the products with E[x] (g
+        # scales their rows), the sparse part g * x through the stored values.
+        scale = -grad_log_prob
+        at_stored = grad_log_prob[rows] * values
         grad_hidden, grad_weight, grad_bias = None, None, None
         if ctx.needs_input_grad[0]:
-            grad_hidden = grad_logits @ weight
+            grad_hidden = (expected @ weight).mul_(scale[:, None])
+            grad_hidden.index_add_(0, rows, at_stored[:, None] * weight[columns])
         if ctx.needs_input_grad[1]:
-            grad_weight = grad_logits.t() @ hidden
+            grad_weight = expected.t() @ (hidden * scale[:, None])
+            grad_weight.index_add_(0, columns, at_stored[:, None] * hidden[rows])
         if ctx.needs_input_grad[2]:
-            grad_bias = grad_logits.sum(0)
-        return grad_hidden, grad_weight, grad_bias, None, None, None, None, None
+            grad_bias = (expected.t() @ scale).index_add_(0, columns, at_stored)
+        if ctx.memory is not None:
+            ctx.memory.give_back()
+        return grad_hidden, grad_weight, grad_bias, *[None] * 6
 
 
 def bernoulli_log_partition_(logits: torch.Tensor, row_totals: torch.Tensor):
-    """``sum_j softplus(l_j)`` of each row; the logits become ``sigmoid(l)``."""
-    partition = torch.nn.functional.softplus(logits).sum(-1)
-    logits.sigmoid_()
-    return partition
+    """``sum_j softplus(l_j)`` of each row; the logits become ``s = sigmoid(l)``.
+
+    ``softplus(l) = max(l, 0) - log(max(s, 1 - s))``, and the logs are summed
+    as logs of products (``sum_of_logs``): a log per value would cost more
+    than the rest of the step's work on the block.
+    """
+    scratch = torch.empty_like(logits)
+    positive_parts = torch.clamp(logits, min=0, out=scratch).sum(-1)
+    probabilities = logits.sigmoid_()
+    larger = torch.sub(probabilities, 0.5, out=scratch).abs_().add_(0.5)
+    return positive_parts - sum_of_logs(larger)
+
+
+def sum_of_logs(factors: torch.Tensor) -> torch.Tensor:
+    """``factors.log().sum(-1)`` for ``factors`` in [1/2, 1], with fewer logs."""
+    n_whole = factors.shape[-1] // _FACTORS_PER_LOG * _FACTORS_PER_LOG
+    products = factors[..., :n_whole].unflatten(-1, (-1, _FACTORS_PER_LOG)).prod(-1)
+    return products.log_().sum(-1) + factors[..., n_whole:].log().sum(-1)
 
 
 def poisson_log_partition_(log_rates: torch.Tensor, row_totals: torch.Tensor):

@@ -13,6 +13,7 @@ from ._data import Rows
 from ._likelihoods import map_values
 from ._module import VAE
 from ._ranking import RankingValidation
+from ._sparse_log_prob import reusing_step_memory
 from ._threads import ThreadPolicy
 
 
@@ -338,9 +339,10 @@ def train_epoch(
     TrainingDivergedError
         If the loss is not a finite number.
     """
-    loss = _run_epoch(
-        module, rows, config, optimizer, generator, noise_generator, epoch, threads
-    )
+    with reusing_step_memory():
+        loss = _run_epoch(
+            module, rows, config, optimizer, generator, noise_generator, epoch, threads
+        )
     if not math.isfinite(loss):
         raise TrainingDivergedError(
             f"Training diverged: the loss became {loss} in epoch {epoch + 1}. "
