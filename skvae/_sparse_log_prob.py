@@ -89,7 +89,9 @@ class StepMemory:
     Freed after every step, an array of this size goes back to the system, and
     the next step pays for it again in page faults. A forward pass borrows the
     array and its backward pass gives it back; a forward pass while it is out
-    gets a new one.
+    gets a new one. The saved ``E[x]`` of a step is the array itself, so a
+    second backward pass of a step's graph must come before the next step's
+    forward pass, as it does with ``retain_graph=True`` in one step.
     """
 
     def __init__(self):
