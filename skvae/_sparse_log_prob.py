@@ -26,9 +26,8 @@ that works in place (see ``LinearSparseLogProb``):
 - multinomial with the row's total ``n``: ``A = n * logsumexp(l)``,
   ``E[x] = n * softmax(l)``.
 
-The forward pass turns the logits into ``E[x]`` in place; the backward pass
-multiplies ``E[x]`` by the decoder's weights and hidden layer, and adds the
-stored values' part, which is sparse.
+The forward pass turns the logits into ``E[x]`` in place, and the backward
+pass turns that into ``E[x] - x`` in place, at the stored values only.
 """
 
 from __future__ import annotations
@@ -89,9 +88,7 @@ class StepMemory:
     Freed after every step, an array of this size goes back to the system, and
     the next step pays for it again in page faults. A forward pass borrows the
     array and its backward pass gives it back; a forward pass while it is out
-    gets a new one. The saved ``E[x]`` of a step is the array itself, so a
-    second backward pass of a step's graph must come before the next step's
-    forward pass, as it does with ``retain_graph=True`` in one step.
+    gets a new one.
     """
 
     def __init__(self):
@@ -172,6 +169,10 @@ class LinearSparseLogProb(torch.autograd.Function):
     ``memory`` a ``StepMemory`` to hold the logits, or None for a new array.
     Returns one number per row; the terms of ``log p(x | l)`` that do not
     depend on ``l`` are the caller's to add.
+
+    The backward pass overwrites the saved ``E[x]``, so it runs once per
+    forward pass: ``backward(retain_graph=True)`` followed by a second backward
+    raises.
     """
 
     @staticmethod
@@ -198,26 +199,31 @@ class LinearSparseLogProb(torch.autograd.Function):
         log_prob = (-torch.cat(partitions)).index_add(0, rows, at_stored)
         ctx.save_for_backward(hidden, weight, logits, rows, columns, values)
         ctx.memory = memory
+        ctx.spent = False
         return log_prob
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_log_prob):
+        if ctx.spent:
+            raise RuntimeError(
+                "LinearSparseLogProb.backward reuses its saved expected values "
+                "and can run once per forward pass."
+            )
+        ctx.spent = True
         hidden, weight, expected, rows, columns, values = ctx.saved_tensors
         # The logits' gradient is g * (x - E[x]) for a row's incoming gradient
-        # g: the dense part -g * E[x] goes through the products with E[x] (g
-        # scales their rows), the sparse part g * x through the stored values.
+        # g. E[x] - x is made in place, at the stored values only, and -g
+        # scales the rows of the products' other factor, or of their result.
+        residual = expected.index_put_((rows, columns), -values, accumulate=True)
         scale = -grad_log_prob
-        at_stored = grad_log_prob[rows] * values
         grad_hidden, grad_weight, grad_bias = None, None, None
         if ctx.needs_input_grad[0]:
-            grad_hidden = (expected @ weight).mul_(scale[:, None])
-            grad_hidden.index_add_(0, rows, at_stored[:, None] * weight[columns])
+            grad_hidden = (residual @ weight).mul_(scale[:, None])
         if ctx.needs_input_grad[1]:
-            grad_weight = expected.t() @ (hidden * scale[:, None])
-            grad_weight.index_add_(0, columns, at_stored[:, None] * hidden[rows])
+            grad_weight = residual.t() @ (hidden * scale[:, None])
         if ctx.needs_input_grad[2]:
-            grad_bias = (expected.t() @ scale).index_add_(0, columns, at_stored)
+            grad_bias = residual.t() @ scale
         if ctx.memory is not None:
             ctx.memory.give_back()
         return grad_hidden, grad_weight, grad_bias, *[None] * 6
