@@ -1,9 +1,11 @@
 """The fused step of sparse rows: its arithmetic and its reused memory."""
 
 import pytest
+import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose
 
+from skvae import VAETransformer
 from skvae._module import _linear
 from skvae._sparse_log_prob import (
     StepMemory,
@@ -137,3 +139,28 @@ def test_step_memory_lends_a_prefix_for_a_smaller_batch_and_grows_for_a_larger()
     assert smaller.shape == (3, 5) and smaller.data_ptr() == full.data_ptr()
     memory.give_back()
     assert memory.borrow(9, 5, like).shape == (9, 5)
+
+
+def test_a_sparse_fit_reuses_the_array_within_each_epoch(monkeypatch):
+    """The training loop enters ``reusing_step_memory`` for its epochs."""
+    borrowed = []
+    borrow = StepMemory.borrow
+
+    def recording_borrow(self, n_rows, n_columns, like):
+        array = borrow(self, n_rows, n_columns, like)
+        borrowed.append((id(self), array.data_ptr()))
+        return array
+
+    monkeypatch.setattr(StepMemory, "borrow", recording_borrow)
+    X = sp.random(400, 1500, density=0.01, format="csr", random_state=0)
+    X.data[:] = 1.0
+    VAETransformer(
+        2,
+        hidden_layer_sizes=(8,),
+        likelihood="bernoulli",
+        batch_size=100,
+        init="random",
+        random_state=0,
+    ).partial_fit(X)
+    assert len(borrowed) == 4  # one epoch of four steps, each borrowing
+    assert len(set(borrowed)) == 1  # the same memory, the same array
