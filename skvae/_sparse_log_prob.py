@@ -91,15 +91,15 @@ class StepMemory:
     gets a new one.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._array: torch.Tensor | None = None
         self._lent = False
 
     def borrow(self, n_rows: int, n_columns: int, like: torch.Tensor) -> torch.Tensor:
         """An uninitialised ``(n_rows, n_columns)`` array of ``like``'s type."""
-        array = self._array
         if self._lent:
             return like.new_empty((n_rows, n_columns))
+        array = self._array
         if (
             array is None
             or len(array) < n_rows

@@ -301,6 +301,18 @@ def test_fused_sparse_step_is_the_same_in_blocks_of_rows(monkeypatch, name):
     assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", FUSED_FAMILIES)
+def test_fused_sparse_step_backward_runs_once(name):
+    """Its backward pass reuses the logits' memory, so a second one must refuse."""
+    likelihood, dense, _ = mostly_zero_rows(name)
+    layer = _linear(3, dense.shape[1], torch.Generator().manual_seed(1))
+    hidden = torch.ones(len(dense), 3, requires_grad=True)
+    total = likelihood.log_prob_after(layer, hidden, dense.to_sparse()).sum()
+    total.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="once per forward pass"):
+        total.backward()
+
+
 @pytest.mark.short_fits
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_each_family_fits_scores_and_samples_in_its_domain(name):

@@ -34,13 +34,11 @@ def bernoulli_log_prob(x, layer, hidden):
     )
 
 
-def gradients(log_prob, layer, hidden, retain_graph=False):
+def gradients(log_prob, layer, hidden):
     """The gradients of the rows' weighted sum, each row with its own weight."""
     row_weights = torch.linspace(0.5, 2.0, len(log_prob))
     return torch.autograd.grad(
-        (row_weights * log_prob).sum(),
-        [hidden, layer.weight, layer.bias],
-        retain_graph=retain_graph,
+        (row_weights * log_prob).sum(), [hidden, layer.weight, layer.bias]
     )
 
 
@@ -82,15 +80,6 @@ def test_the_fused_step_of_wide_rows_is_the_bernoulli_log_prob_of_the_layer():
         assert_allclose(got, wanted, rtol=1e-5, atol=1e-6)
 
 
-def test_a_second_backward_pass_of_the_fused_step_refuses():
-    """Its backward pass reuses the logits' memory, so a second one must refuse."""
-    x, layer, hidden = wide_binary_rows()
-    log_prob = bernoulli_log_prob(x, layer, hidden)
-    gradients(log_prob, layer, hidden, retain_graph=True)
-    with pytest.raises(RuntimeError, match="once per forward pass"):
-        gradients(log_prob, layer, hidden)
-
-
 def test_training_steps_reuse_one_array_and_get_the_same_numbers():
     x, layer, hidden = wide_binary_rows()
     expected = fused_step(x, layer, hidden)
@@ -126,7 +115,7 @@ def test_without_gradients_no_forward_pass_borrows_the_array():
     with reusing_step_memory():
         with torch.no_grad():
             bernoulli_log_prob(x, layer, hidden)  # never followed by a backward
-        first, _, saved = fused_step(x, layer, hidden)
+        _, _, saved = fused_step(x, layer, hidden)
         _, _, saved_next = fused_step(x, layer, hidden)
     assert saved.data_ptr() == saved_next.data_ptr()
 
