@@ -140,8 +140,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         zero is just another value). ``input_dropout_`` holds the rate used.
     init : {'auto', 'pca', 'random'}, default='auto'
         How the latent layout starts. ``'pca'`` first trains the encoder, for
-        200 minibatch steps, to map each row to its whitened principal
-        component scores (of the features as the encoder sees them:
+        200 minibatch steps (or 50 passes over the rows when they are fewer,
+        at a learning rate raised in proportion), to map each row to its
+        whitened principal component scores (of the features as the encoder sees them:
         standardised for the real-valued likelihoods, ``log1p(X)`` for
         counts), then trains the ELBO from there, as
         :class:`~sklearn.manifold.TSNE` starts from PCA: the layout then
