@@ -9,8 +9,9 @@ The three sets are rebuilt offline the way ODDS built them:
 For each of 10 seeds: a stratified 60/40 split, columns constant in the
 training part dropped, standardisation with training statistics, every detector
 fitted on the training part (unlabelled, outliers included) and scored on the
-test part by ROC-AUC and average precision. Prints mean +- std and mean fit
-seconds per detector, and, with ``--markdown``, the same table in Markdown.
+test part by ROC-AUC and average precision. Prints mean +- std (the mean
+ROC-AUC to four places) and mean fit seconds per detector, and, with
+``--markdown``, the same table in Markdown to three places.
 
 Run: ``python benchmarks/bench_outliers.py [--seeds 10] [--only vae,iforest]``
 """
@@ -164,14 +165,14 @@ def main():
             f"\n{dataset}: {X.shape[0]} rows, {X.shape[1]} columns, "
             f"{y.sum()} outliers ({y.mean():.1%})"
         )
-        header = f"{'ROC-AUC':>15s} {'avg precision':>15s} {'fit s':>7s}"
+        header = f"{'ROC-AUC':>16s} {'avg precision':>15s} {'fit s':>7s}"
         print(f"  {'detector':20s} {header}")
         for name in names:
             scores = evaluate(DETECTORS[name], X, y, seeds)
             mean, std = scores.mean(axis=0), scores.std(axis=0)
             table[dataset, name] = (mean, std)
             print(
-                f"  {name:20s} {mean[0]:8.3f} ± {std[0]:.3f} "
+                f"  {name:20s} {mean[0]:8.4f} ± {std[0]:.3f} "
                 f"{mean[1]:8.3f} ± {std[1]:.3f} {mean[2]:7.2f}",
                 flush=True,
             )

@@ -81,7 +81,7 @@ def main(seeds, only, estimators, params):
             )
             epochs, seconds, warned, score = results.T
             print(
-                f"{name:<15}{label:<20}{epochs.mean():>8.0f}{seconds.mean():>8.1f}"
+                f"{name:<15}{label:<20}{epochs.mean():>8.0f}{seconds.mean():>8.2f}"
                 f"{f'{int(warned.sum())}/{len(seeds)}':>8}{score.mean():>19.2f}",
                 flush=True,
             )

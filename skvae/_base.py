@@ -73,6 +73,10 @@ _TRAINING, _NOISE, _SPLIT, _SCORING, _MISSING_CELLS, _PRIOR = range(6)
 # latent_prior's mixture is fitted to about this many posterior draws (as
 # QuantileTransformer fits its quantiles to a subsample of 10,000 rows).
 _MIXTURE_DRAWS = 10_000
+# ... but no more than this many from one row: on a table of a hundred rows,
+# a hundred draws each add EM time (a third of such a fit) and nothing to the
+# held-out score.
+_MAX_DRAWS_PER_ROW = 30
 
 
 def _refuse_text_columns(X, likelihood: str) -> None:
@@ -498,10 +502,11 @@ class BaseVAE(BaseEstimator):
         )
 
     def _posterior_draws(self, X, sample_weight, rng) -> np.ndarray:
-        """About ``_MIXTURE_DRAWS`` draws of ``z`` from the rows' ``q(z | x)``.
+        """At most about ``_MIXTURE_DRAWS`` draws of ``z`` from the rows' ``q(z | x)``.
 
-        The same number from each row of positive weight, or one from each of
-        ``_MIXTURE_DRAWS`` such rows picked at random; ``X`` as
+        The same number from each row of positive weight (at most
+        ``_MAX_DRAWS_PER_ROW``), or one from each of ``_MIXTURE_DRAWS`` such
+        rows picked at random; ``X`` as
         ``_validate_X`` returns it.
         """
         rows = np.flatnonzero(sample_weight > 0)
@@ -515,7 +520,7 @@ class BaseVAE(BaseEstimator):
         parameters = self._map_validated_rows(
             _safe_indexing(X, rows), posterior_parameters
         )
-        draws_per_row = -(-_MIXTURE_DRAWS // len(rows))
+        draws_per_row = min(-(-_MIXTURE_DRAWS // len(rows)), _MAX_DRAWS_PER_ROW)
         loc, scale = np.split(np.repeat(parameters, draws_per_row, 0), 2, axis=1)
         return loc + scale * rng.standard_normal(loc.shape)
 

@@ -63,16 +63,20 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         since the second window of ``n_iter_no_change`` epochs.
     support_fraction : float in (0, 1], default=0.7
         Share of each minibatch that a training step learns from, once
-        ``support_warmup_epochs`` (default 10) epochs have trained on every
-        row: the rows of highest ELBO. Outliers among the training rows are
+        ``support_warmup_epochs`` epochs have trained on every row: the rows
+        of highest ELBO. Outliers among the training rows are
         then mostly left out of the steps that shape the model, which learns
         to reconstruct them less well (a trimmed likelihood, as in the
         ``support_fraction`` of :class:`~sklearn.covariance.MinCovDet`).
         The trimmed share should be well above the share of outliers.
+    support_warmup_epochs : int, default=20
+        Epochs that train on every row before trimming starts: long enough
+        for the model to learn what most rows look like, so that the rows it
+        then leaves out are the unusual ones.
     **other parameters
         ``handle_unknown``, ``kl_warmup_epochs``, ``kl_warmup_start``,
-        ``input_dropout``, ``init``, ``support_warmup_epochs``,
-        ``learning_rate``, ``batch_size``, ``max_epochs``,
+        ``input_dropout``, ``init``, ``learning_rate``, ``batch_size``,
+        ``max_epochs``,
         ``validation_fraction``, ``scoring``, ``n_iter_no_change``,
         ``n_importance_samples``, ``n_training_draws``, ``device``,
         ``n_threads``, ``random_state``, ``verbose`` and ``warm_start`` mean
@@ -156,7 +160,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         input_dropout="auto",
         init="auto",
         support_fraction=0.7,
-        support_warmup_epochs=10,
+        support_warmup_epochs=20,
         learning_rate="auto",
         batch_size="auto",
         max_epochs=200,

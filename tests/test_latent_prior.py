@@ -10,6 +10,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skvae import VAEImputer, VAETransformer
+from skvae._base import _MAX_DRAWS_PER_ROW, _MIXTURE_DRAWS
 from skvae._module import VAE
 
 
@@ -139,6 +140,19 @@ def test_the_mixture_matches_the_aggregate_posteriors_moments(clusters, make_vae
     assert_allclose(mean, loc.mean(0), atol=0.05)
     expected = np.cov(loc.T, bias=True) + np.diag((scale**2).mean(0))
     assert_allclose(covariance, expected, rtol=0.05, atol=0.01)
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "n_draws"),
+    [(40, 40 * _MAX_DRAWS_PER_ROW), (1_000, 10_000), (12_000, _MIXTURE_DRAWS)],
+)
+def test_the_mixture_reads_at_most_a_few_draws_per_row(make_vae, n_rows, n_draws):
+    # 10,000 draws spread over the rows, at most 30 from a row of a small
+    # table, one from each of 10,000 rows of a large one.
+    X = np.random.RandomState(0).normal(size=(n_rows, 3))
+    vae = make_vae(latent_prior=2).partial_fit(X)
+    draws = vae._posterior_draws(X, np.ones(n_rows), np.random.default_rng(0))
+    assert draws.shape == (n_draws, vae.latent_dim)
 
 
 @pytest.mark.short_fits

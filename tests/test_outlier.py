@@ -48,7 +48,7 @@ def test_decisions_do_not_depend_on_the_other_rows_to_float32_precision(
 
 
 def test_far_rows_score_low_and_are_flagged(X, make_detector):
-    detector = make_detector(max_epochs=50).fit(X)
+    detector = make_detector().fit(X)
     far = X[:5] + 20 * X.std(axis=0)
     assert detector.score_samples(far).max() < detector.score_samples(X).min()
     assert (detector.predict(far) == -1).all()
@@ -71,7 +71,7 @@ def test_trimmed_training_learns_a_cluster_of_training_outliers_less(seed):
 
 
 def test_feature_log_likelihoods_point_at_the_corrupted_column(X, make_detector):
-    detector = make_detector(max_epochs=50).fit(X)
+    detector = make_detector().fit(X)
     corrupted = X[:10].copy()
     corrupted[:, 3] += 8 * X[:, 3].std()
     per_feature = detector.feature_log_likelihoods(corrupted)
