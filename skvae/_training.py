@@ -299,7 +299,10 @@ def train(
             if not config.stops or config.warming_up(epoch):
                 continue
             if stopping.update(score) and validation is not None:
-                best_state = copy.deepcopy(module.state_dict())
+                best_state = {
+                    name: value.detach().clone()
+                    for name, value in module.state_dict().items()
+                }
             if stopping.stalled:
                 result.converged = True
                 break
