@@ -76,7 +76,7 @@ _MIXTURE_DRAWS = 10_000
 # ... but no more than this many from one row: on a table of a hundred rows,
 # a hundred draws each add EM time (a third of such a fit) and nothing to the
 # held-out score.
-_MAX_DRAWS_PER_ROW = 30
+_MAX_DRAWS_PER_ROW = 20
 
 
 def _refuse_text_columns(X, likelihood: str) -> None:

@@ -226,7 +226,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         ``score_samples`` weighs with. An int ``k``: once training ends, a
         Gaussian mixture of ``k`` components fitted to draws of ``z`` from
         the training rows' posteriors ``q(z | x)`` (10,000 draws, spread
-        evenly over the rows but at most 30 from each, or one from each of
+        evenly over the rows but at most 20 from each, or one from each of
         10,000 rows); each ``fit``
         or ``partial_fit`` call fits it again on its rows. The aggregate
         posterior that it estimates has no regions of low density between

@@ -147,7 +147,7 @@ def test_the_mixture_matches_the_aggregate_posteriors_moments(clusters, make_vae
     [(40, 40 * _MAX_DRAWS_PER_ROW), (1_000, 10_000), (12_000, _MIXTURE_DRAWS)],
 )
 def test_the_mixture_reads_at_most_a_few_draws_per_row(make_vae, n_rows, n_draws):
-    # 10,000 draws spread over the rows, at most 30 from a row of a small
+    # 10,000 draws spread over the rows, at most 20 from a row of a small
     # table, one from each of 10,000 rows of a large one.
     X = np.random.RandomState(0).normal(size=(n_rows, 3))
     vae = make_vae(latent_prior=2).partial_fit(X)
