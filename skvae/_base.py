@@ -502,12 +502,11 @@ class BaseVAE(BaseEstimator):
         )
 
     def _posterior_draws(self, X, sample_weight, rng) -> np.ndarray:
-        """At most about ``_MIXTURE_DRAWS`` draws of ``z`` from the rows' ``q(z | x)``.
+        """Up to about ``_MIXTURE_DRAWS`` draws of ``z`` from the rows' ``q(z | x)``.
 
         The same number from each row of positive weight (at most
         ``_MAX_DRAWS_PER_ROW``), or one from each of ``_MIXTURE_DRAWS`` such
-        rows picked at random; ``X`` as
-        ``_validate_X`` returns it.
+        rows picked at random; ``X`` as ``_validate_X`` returns it.
         """
         rows = np.flatnonzero(sample_weight > 0)
         if len(rows) > _MIXTURE_DRAWS:

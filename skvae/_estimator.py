@@ -142,9 +142,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         How the latent layout starts. ``'pca'`` first trains the encoder, for
         200 minibatch steps (or 50 passes over the rows when they are fewer,
         at a learning rate raised in proportion), to map each row to its
-        whitened principal component scores (of the features as the encoder sees them:
-        standardised for the real-valued likelihoods, ``log1p(X)`` for
-        counts), then trains the ELBO from there, as
+        whitened principal component scores (of the features as the encoder
+        sees them: standardised for the real-valued likelihoods,
+        ``log1p(X)`` for counts), then trains the ELBO from there, as
         :class:`~sklearn.manifold.TSNE` starts from PCA: the layout then
         depends much less on the seed. The columns are centred implicitly,
         so sparse ``X`` stays sparse, and dense, sparse and pandas input of
@@ -227,8 +227,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Gaussian mixture of ``k`` components fitted to draws of ``z`` from
         the training rows' posteriors ``q(z | x)`` (10,000 draws, spread
         evenly over the rows but at most 20 from each, or one from each of
-        10,000 rows); each ``fit``
-        or ``partial_fit`` call fits it again on its rows. The aggregate
+        10,000 rows); each ``fit`` or ``partial_fit`` call fits it again on
+        its rows. The aggregate
         posterior that it estimates has no regions of low density between
         clusters that ``N(0, I)`` would draw from, so generated rows fall
         between kinds of rows less often (Ghosh et al. 2020, "From

@@ -64,9 +64,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     support_fraction : float in (0, 1], default=0.7
         Share of each minibatch that a training step learns from, once
         ``support_warmup_epochs`` epochs have trained on every row: the rows
-        of highest ELBO. Outliers among the training rows are
-        then mostly left out of the steps that shape the model, which learns
-        to reconstruct them less well (a trimmed likelihood, as in the
+        of highest ELBO. Outliers among the training rows are then mostly
+        left out of the steps that shape the model, which learns to
+        reconstruct them less well (a trimmed likelihood, as in the
         ``support_fraction`` of :class:`~sklearn.covariance.MinCovDet`).
         The trimmed share should be well above the share of outliers.
     support_warmup_epochs : int, default=20
@@ -76,11 +76,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     **other parameters
         ``handle_unknown``, ``kl_warmup_epochs``, ``kl_warmup_start``,
         ``input_dropout``, ``init``, ``learning_rate``, ``batch_size``,
-        ``max_epochs``,
-        ``validation_fraction``, ``scoring``, ``n_iter_no_change``,
-        ``n_importance_samples``, ``n_training_draws``, ``device``,
-        ``n_threads``, ``random_state``, ``verbose`` and ``warm_start`` mean
-        what they mean for :class:`VAETransformer`, and have the same defaults.
+        ``max_epochs``, ``validation_fraction``, ``scoring``,
+        ``n_iter_no_change``, ``n_importance_samples``, ``n_training_draws``,
+        ``device``, ``n_threads``, ``random_state``, ``verbose`` and
+        ``warm_start`` mean what they mean for :class:`VAETransformer`, and
+        have the same defaults.
         ``latent_prior`` means the same, with the default ``'normal'``: the
         detector scores under ``N(0, I)``, as its ONNX export does.
 

@@ -11,7 +11,7 @@ from sklearn.linear_model import LinearRegression
 
 from skvae._data import DENSE_BATCH_MAX_COLUMNS, DenseRows, SparseRows
 from skvae._families import family_class
-from skvae._layout import align_latent_means, principal_components
+from skvae._layout import ALIGNMENT_STEPS, align_latent_means, principal_components
 from skvae._likelihoods import (
     FAMILIES,
     GAUSSIAN_VARIANCE_FLOOR,
@@ -162,6 +162,26 @@ def test_alignment_maps_rows_to_their_targets(X, make_vae):
         means = vae.module_.posterior_mean(rows.data)
     residual = (means - targets).square().sum() / targets.square().sum()
     assert residual < 0.05
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize(("n_rows", "steps"), [(100, 100), (1_000, ALIGNMENT_STEPS)])
+def test_alignment_runs_at_most_fifty_passes(X, make_vae, n_rows, steps):
+    # Batches of 50: two per pass over 100 rows, so 50 passes are 100 steps.
+    module = make_vae(max_epochs=1, init="random").fit(X).module_
+    batches = []
+    posterior_mean = module.posterior_mean
+
+    def counted_posterior_mean(x):
+        batches.append(len(x))
+        return posterior_mean(x)
+
+    module.posterior_mean = counted_posterior_mean
+    rows = DenseRows(torch.as_tensor(np.resize(X, (n_rows, X.shape[1]))).float())
+    align_latent_means(
+        module, rows, torch.zeros(n_rows, 1), 50, 1e-2, torch.Generator()
+    )
+    assert len(batches) == steps
 
 
 def _linear_fit_to_pca(X, Z) -> float:
