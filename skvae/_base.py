@@ -114,6 +114,11 @@ def _seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def _draws_per_row(n_rows: int) -> int:
+    """How many draws of ``z`` latent_prior's mixture takes from each of ``n_rows``."""
+    return min(-(-_MIXTURE_DRAWS // max(n_rows, 1)), _MAX_DRAWS_PER_ROW)
+
+
 def _has_categorical(module: VAE) -> bool:
     """Whether any of ``module``'s columns is categorical."""
     return any(
@@ -393,6 +398,7 @@ class BaseVAE(BaseEstimator):
             X, sample_weight = self._validate_training_data(
                 X, sample_weight, reset=not continuing
             )
+            self._check_latent_prior(sample_weight)
             self._count_missing_cells(self._modelled(X), sample_weight, continuing)
             ranking = parse_ranking(self.scoring, self._modelled(X).shape[1])
             if ranking is not None and self._conditions is not None:
@@ -463,11 +469,11 @@ class BaseVAE(BaseEstimator):
                     first_epoch=epochs_done,
                     threads=ThreadPolicy(self.n_threads),
                 )
-        self._record_training(module, device, config, result, continuing, seed)
-        self._rows_seen: int = rows_seen
-        self._split_seed = split_seed
-        self._fit_latent_prior(X, sample_weight, seed)
-        self._finish_fit(given_X, sample_weight)
+            self._record_training(module, device, config, result, continuing, seed)
+            self._rows_seen: int = rows_seen
+            self._split_seed = split_seed
+            self._fit_latent_prior(X, sample_weight, seed)
+            self._finish_fit(given_X, sample_weight)
         self._report(result)
 
     def _fit_latent_prior(self, X, sample_weight: np.ndarray, seed: int) -> None:
@@ -501,6 +507,20 @@ class BaseVAE(BaseEstimator):
             mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_)
         )
 
+    def _check_latent_prior(self, sample_weight) -> None:
+        """Refuse a mixture of more components than it would have draws to fit."""
+        if self.latent_prior == "normal":
+            return
+        n_rows = int(np.count_nonzero(sample_weight))
+        n_draws = min(n_rows, _MIXTURE_DRAWS) * _draws_per_row(n_rows)
+        if n_draws < self.latent_prior:
+            raise ValueError(
+                f"latent_prior={self.latent_prior} needs at least as many "
+                f"posterior draws as components, but the {n_rows} row(s) of "
+                f"positive weight give {n_draws}. Train on more rows, or pass "
+                "a smaller latent_prior or latent_prior='normal'."
+            )
+
     def _posterior_draws(self, X, sample_weight, rng) -> np.ndarray:
         """Up to about ``_MIXTURE_DRAWS`` draws of ``z`` from the rows' ``q(z | x)``.
 
@@ -519,7 +539,7 @@ class BaseVAE(BaseEstimator):
         parameters = self._map_validated_rows(
             _safe_indexing(X, rows), posterior_parameters
         )
-        draws_per_row = min(-(-_MIXTURE_DRAWS // len(rows)), _MAX_DRAWS_PER_ROW)
+        draws_per_row = _draws_per_row(len(rows))
         loc, scale = np.split(np.repeat(parameters, draws_per_row, 0), 2, axis=1)
         return loc + scale * rng.standard_normal(loc.shape)
 
@@ -606,7 +626,7 @@ class BaseVAE(BaseEstimator):
 
     def _validate_training_data(self, X, sample_weight, reset: bool):
         """``X`` and ``sample_weight`` checked for training, ``X`` in its domain."""
-        X = self._validate_X(X, reset=reset)
+        X = self._validate_X(X, reset=reset, training=True)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -754,14 +774,15 @@ class BaseVAE(BaseEstimator):
         self._optimizer_state = result.optimizer_state
         self._score_seed = _derived_seed(seed, _SCORING)
 
-    def _validate_X(self, X, reset: bool):
+    def _validate_X(self, X, reset: bool, training: bool = False):
         """Validate ``X`` with scikit-learn's helpers, categorical columns coded.
 
         With ``reset``, first learn the table's layout (each column's family and
         levels) if ``likelihood`` chooses families per column, and the
         conditions' encoding if ``condition_on`` names any. A conditional
         model's rows come back as the modelled columns followed by the encoded
-        conditions, as the network reads them.
+        conditions, as the network reads them. Rows with no observed cell are
+        refused for ``training``, and elsewhere unless the model reads them.
         """
         X = missing_as_nan(X)
         if reset:
@@ -808,7 +829,7 @@ class BaseVAE(BaseEstimator):
             X = check_array(X, **checks)
         names = self._column_names(X.shape[1])
         refuse_infinite_cells(X, names)
-        if reset or not self._reads_empty_rows:
+        if training or not self._reads_empty_rows:
             check_missing_cells(X)
         if reset:
             self.likelihoods_ = (

@@ -100,7 +100,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         model cannot learn it, so it is left out of the model and, by
         default, of ``transform``'s output, with a warning, as
         :class:`~sklearn.impute.SimpleImputer` does. With ``True`` it stays
-        in the output, its cells filled with 0.
+        in the output, its cells filled with 0; in a DataFrame, 0 in the
+        column's dtype (``False`` for booleans), and a column of text or
+        categories, which has no 0, stays missing.
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` of the columns
         that had missing cells in ``fit``, as :class:`~sklearn.impute.SimpleImputer`
@@ -354,6 +356,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
             rows = self._conditions.assemble(rows, conditions, len(values))
         if _is_dataframe(rows) and _is_dataframe(X):
             rows.index = X.index
+            for name in X.columns[self._empty_positions()]:
+                rows[name] = _empty_fill(X[name])
             filled = X.where(X.notna(), rows)
         else:  # an array back for an array, as scikit-learn's imputers do
             rows = rows.to_numpy() if _is_dataframe(rows) else rows
@@ -386,6 +390,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         filled = canonical_csr(X).copy()
         holes, rows = stored_nan(filled)
         rows_with_holes, rank = np.unique(rows, return_inverse=True)
+        if not len(rows_with_holes):
+            return self._without_empty_columns(filled)
         block = get_chunk_n_rows(8 * X.shape[1], max_n_rows=len(rows_with_holes))
         for chunk in gen_batches(len(rows_with_holes), max(block, 1)):
             values = self._with_left_out_columns(
@@ -462,6 +468,19 @@ class VAEImputer(TransformerMixin, BaseVAE):
         tags.transformer_tags.preserves_dtype = ["float64"]
         tags.input_tags.sparse = True
         return tags
+
+
+def _empty_fill(column):
+    """An empty column as ``keep_empty_features`` fills it, in its own dtype.
+
+    0 (``False``) where the dtype holds numbers; a column of text or categories
+    has no 0, and stays missing.
+    """
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return pd.Series(0, index=column.index).astype(column.dtype)
+    return column
 
 
 def _holes(X):

@@ -24,7 +24,7 @@ from scipy.sparse.linalg import LinearOperator, svds
 from threadpoolctl import threadpool_limits
 
 from ._data import Rows
-from ._likelihoods import column_means
+from ._likelihoods import column_means, column_variances
 from ._training import adam
 
 # Up to this many columns the components come from the weighted covariance
@@ -151,8 +151,7 @@ def _covariance_components(values, scale, weights, mean, n_components):
 
 def _column_variances(values, scale, weights, mean):
     """The weighted variance of each column of ``values / scale``."""
-    squares = values.multiply(values) if sp.issparse(values) else np.square(values)
-    return (column_means(squares, weights) - np.square(mean)) / np.square(scale)
+    return column_variances(values, mean, weights) / np.square(scale)
 
 
 def _arpack_components(values, scale, weights, mean, n_components, seed):

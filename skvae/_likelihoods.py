@@ -117,11 +117,49 @@ def column_means(X, sample_weight=None) -> np.ndarray:
     return totals / np.einsum("i,ij->j", weights, observed)
 
 
+def column_variances(X, mean: np.ndarray, sample_weight=None) -> np.ndarray:
+    """Weighted variance of each column's observed cells about its ``mean``.
+
+    Summed from the deviations themselves, not as ``E[x**2] - mean**2``, whose
+    rounding leaves a constant column of 3.0 a standard deviation of about
+    1e-7 instead of 0. A sparse matrix is read through its stored values: its
+    implicit zeros each deviate by the mean.
+    """
+    if not sp.issparse(X):
+        return column_means(np.square(X - mean), sample_weight)
+    if sample_weight is None:
+        sample_weight = np.ones(X.shape[0])
+    weights = np.asarray(sample_weight, dtype=np.float64) / np.sum(sample_weight)
+    rows = sp.csr_matrix(X)
+    stored_weights = np.repeat(weights, np.diff(rows.indptr))
+    missing = np.isnan(rows.data)
+    n_columns = X.shape[1]
+
+    def weighed(cells, values=None):
+        """The weights of ``cells`` (times ``values``), added up by column."""
+        terms = (
+            stored_weights[cells] if values is None else stored_weights[cells] * values
+        )
+        return np.bincount(rows.indices[cells], terms, minlength=n_columns)
+
+    observed = ~missing
+    deviations = np.square(rows.data[observed] - mean[rows.indices[observed]])
+    observed_weight = 1.0 - weighed(missing)
+    # The weight of each column's implicit zeros: exactly 0 for a column without
+    # any, where the difference would leave rounding (times mean**2) behind.
+    has_zeros = np.bincount(rows.indices, minlength=n_columns) < X.shape[0]
+    implicit_zeros = np.where(
+        has_zeros, np.maximum(observed_weight - weighed(observed), 0.0), 0.0
+    )
+    return (weighed(observed, deviations) + np.square(mean) * implicit_zeros) / (
+        observed_weight
+    )
+
+
 def _column_moments(X, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean and standard deviation of each column (1 where constant)."""
     mean = column_means(X, sample_weight)
-    squares = X.multiply(X) if sp.issparse(X) else X**2
-    std = np.sqrt(np.maximum(column_means(squares, sample_weight) - mean**2, 0.0))
+    std = np.sqrt(column_variances(X, mean, sample_weight))
     std[std <= 1e-8 * np.maximum(np.abs(mean), 1.0)] = 1.0
     return mean, std
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
+from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 
 from skvae import VAEImputer
@@ -43,8 +44,14 @@ def test_a_row_with_nothing_observed_gets_the_models_marginal_fill(correlated):
     # with nothing to condition on, each cell is about its column's mean
     assert np.all(np.abs(filled[0] - X.mean(0)) < 0.5 * X.std(0))
     assert_array_equal(filled[1:], imputer.transform(holed[:3]))
-    with pytest.raises(ValueError, match="Row 0 of X has no observed cell"):
-        make_imputer().fit(rows)  # a training row needs a cell to learn from
+    # a training row needs a cell to learn from, in every call that trains
+    for train in (
+        make_imputer().fit,
+        imputer.partial_fit,
+        clone(imputer).set_params(warm_start=True).fit(holed).fit,
+    ):
+        with pytest.raises(ValueError, match="Row 0 of X has no observed cell"):
+            train(rows)
 
 
 @pytest.mark.short_fits
@@ -268,6 +275,8 @@ def test_sparse_rows_are_checked_as_a_whole_before_any_fill(correlated):
     assert_allclose(filled.toarray(), imputer.transform(rows), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="has 4 features"):
         imputer.transform(sparse.csr_matrix(np.ones((3, 4))))  # no NaN to fill
+    complete = sparse.csr_matrix(np.nan_to_num(holed[:6]))  # nothing to fill
+    assert (imputer.transform(complete) != complete).nnz == 0
 
 
 @pytest.fixture
@@ -325,6 +334,29 @@ def test_keep_empty_features_fills_an_empty_column_with_zeros(
     # a cell observed later in the empty column is an observed cell: unchanged
     later = with_empty_column.iloc[:3].assign(c=[1.0, np.nan, 3.0])
     assert_array_equal(_dense(imputer.transform(container(later)))[:, 2], [1, 0, 3])
+
+
+@pytest.mark.parametrize("keep_empty_features", [False, True])
+def test_empty_columns_of_every_dtype_come_back_in_their_dtype(
+    with_empty_column, keep_empty_features
+):
+    table = with_empty_column.drop(columns="c").assign(
+        levels=pd.Categorical([None] * len(with_empty_column), categories=["x", "y"]),
+        text=pd.array([None] * len(with_empty_column), dtype="string"),
+        whole=pd.array([None] * len(with_empty_column), dtype="Int64"),
+        flag=pd.array([None] * len(with_empty_column), dtype="boolean"),
+    )
+    imputer = make_imputer(max_epochs=2, keep_empty_features=keep_empty_features)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # four columns left out
+        filled = imputer.fit(table).transform(table)
+    kept = list(table.columns) if keep_empty_features else list("abde")
+    assert list(filled.columns) == kept == list(imputer.get_feature_names_out())
+    assert (filled.dtypes == table[kept].dtypes).all()
+    assert not filled[list("abde")].isna().any().any()
+    if keep_empty_features:  # 0 where the dtype holds numbers, else missing
+        assert (filled["whole"] == 0).all() and (~filled["flag"]).all()
+        assert filled["levels"].isna().all() and filled["text"].isna().all()
 
 
 def test_an_empty_column_beside_a_condition(correlated, with_empty_column):

@@ -155,6 +155,36 @@ def test_the_mixture_reads_at_most_a_few_draws_per_row(make_vae, n_rows, n_draws
     assert draws.shape == (n_draws, vae.latent_dim)
 
 
+def test_a_mixture_with_more_components_than_draws_is_refused_first(make_vae):
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    vae = make_vae(latent_prior=2).fit(X)
+    before = pickle.dumps(vae)
+    with pytest.raises(ValueError, match=r"latent_prior=30 .* 1 row\(s\) .* give 20"):
+        vae.set_params(latent_prior=30).partial_fit(X[:1])
+    with pytest.raises(ValueError, match="latent_prior=30"):
+        vae.fit(X[:1])
+    assert pickle.dumps(vae.set_params(latent_prior=2)) == before
+    fresh = make_vae(latent_prior=50)
+    with pytest.raises(ValueError, match="latent_prior=50"):
+        fresh.fit(X[:2])
+    assert not hasattr(fresh, "module_")
+
+
+def test_a_failed_mixture_leaves_the_model_as_it_was(make_vae, monkeypatch):
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    vae = make_vae(latent_prior=2).fit(X)
+    before = pickle.dumps(vae)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("EM failed")
+
+    monkeypatch.setattr(GaussianMixture, "fit", fail)
+    for train in (vae.partial_fit, vae.fit, make_vae(latent_prior=2).fit):
+        with pytest.raises(RuntimeError, match="EM failed"):
+            train(X)
+    assert pickle.dumps(vae) == before
+
+
 @pytest.mark.short_fits
 def test_wide_posteriors_keep_their_scores(make_vae):
     # Pixels near 0.95 leave the decoder nothing to read from z: every

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose
-from scipy import stats
+from scipy import sparse, stats
 from sklearn.decomposition import PCA
 
 from skvae import VAETransformer
@@ -15,6 +15,8 @@ from skvae._likelihoods import (
     BernoulliFamily,
     Likelihood,
     RealValued,
+    column_means,
+    column_variances,
 )
 
 
@@ -59,6 +61,40 @@ def test_gaussian_constant_column_stays_finite():
     assert family.scale[1] == 1.0
     px = family.distribution(family.link(torch.zeros(1, 2)))
     assert px.scale[0, 1] >= math.sqrt(GAUSSIAN_VARIANCE_FLOOR)
+
+
+@pytest.mark.parametrize("value", [0.7, 1 / 3, 3.0, 2.2, 1e6 + 0.1])
+@pytest.mark.parametrize(
+    "to_matrix", [np.asarray, sparse.csr_matrix, sparse.csc_matrix]
+)
+def test_a_constant_column_is_found_constant_whatever_its_value(value, to_matrix):
+    # E[x**2] - E[x]**2 leaves rounding of about 1e-8 * |value| in the
+    # standard deviation, which made the constant's scale 1e-7
+    for n_rows in (40, 97, 100, 1000):
+        X = np.column_stack([np.arange(n_rows) % 5, np.full(n_rows, value)])
+        family = RealValued.from_data(
+            to_matrix(X), sample_weight=np.arange(n_rows) + 1.0
+        )
+        assert family.scale[1] == 1.0
+        assert family.scale[0] > 0.5
+
+
+@pytest.mark.parametrize(
+    "to_matrix", [np.asarray, sparse.csr_matrix, sparse.csc_matrix]
+)
+def test_column_variances_are_the_weighted_variances_of_the_observed_cells(to_matrix):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)) * [1.0, 10.0, 0.1, 1.0] + [0.0, 5.0, 3.0, 0.0]
+    X[rng.random(X.shape) < 0.5] = 0.0  # implicit zeros once sparse
+    X[3, 1] = X[7, 3] = X[8, 3] = np.nan
+    weights = rng.random(60)
+    observed = ~np.isnan(X)
+    mean = column_means(to_matrix(X), weights)
+    expected = [
+        np.cov(X[observed[:, j], j], aweights=weights[observed[:, j]], bias=True)
+        for j in range(4)
+    ]
+    assert_allclose(column_variances(to_matrix(X), mean, weights), expected)
 
 
 def test_bernoulli_log_prob_is_the_cross_entropy():
