@@ -78,6 +78,11 @@ class Conditions:
             raise ValueError(
                 "condition_on names no column; pass None for no condition."
             )
+        flags = [key for key in keys if isinstance(key, bool | np.bool_)]
+        if flags:  # True == 1 would name column 1
+            raise ValueError(
+                f"condition_on names columns by name or position, not {flags[0]!r}."
+            )
         unknown = [key for key in keys if key not in columns]
         if unknown:
             where = "X's columns" if frame else f"0 to {len(columns) - 1}"

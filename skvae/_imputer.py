@@ -92,9 +92,12 @@ class VAEImputer(TransformerMixin, BaseVAE):
         posterior draws of ``z`` is picked by its importance weight, and the
         cells are drawn from ``p(x | z)`` there (sampling-importance-resampling,
         as in MIWAE). The draws are seeded by ``random_state``: the same
-        integer gives the same completion on every call, and imputers with
-        different seeds give the several completions of multiple imputation,
-        as with :class:`~sklearn.impute.IterativeImputer`.
+        integer gives the same completion of the same rows on every call, and
+        imputers with different seeds give the several completions of multiple
+        imputation, as with :class:`~sklearn.impute.IterativeImputer`. A
+        row's draw also depends on the rows before it in ``X`` and on the
+        batches that scikit-learn's ``working_memory`` sets, as the draws of
+        a random number generator follow one another.
     keep_empty_features : bool, default=False
         What to do with a column that has no observed cell in ``fit``: the
         model cannot learn it, so it is left out of the model and, by

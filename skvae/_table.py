@@ -241,7 +241,25 @@ class TableLayout:
                 encoded[encoded.columns[j]] = codes
             else:
                 encoded[:, j] = codes
-        return encoded.astype(np.float64)
+        try:
+            return encoded.astype(np.float64)
+        except (TypeError, ValueError):
+            self._refuse_non_numbers(encoded)
+            raise
+
+    def _refuse_non_numbers(self, encoded) -> None:
+        """Raise a ``ValueError`` naming the first value that is not a number."""
+        for j in range(encoded.shape[1]):
+            column = _column(encoded, j)
+            for value in column[_present(column)]:
+                try:
+                    float(value)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"Column {self._name(j)!r} of X holds {value!r}, which is "
+                        "not a number: the model reads this column as numbers, as "
+                        "it did in fit."
+                    ) from None
 
     def _name(self, j: int):
         return self.names[j] if self.names is not None else j

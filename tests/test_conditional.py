@@ -125,6 +125,14 @@ def test_bad_condition_columns_are_named(groups, condition_on, message):
     assert not hasattr(vae, "module_")
 
 
+@pytest.mark.parametrize("condition_on", [True, [0, np.True_]])
+def test_a_boolean_is_not_a_column_position(condition_on):
+    vae = make_vae(condition_on=condition_on)
+    with pytest.raises(ValueError, match=r"by name or position, not (np\.)?True"):
+        vae.fit(np.random.RandomState(0).normal(size=(20, 3)))
+    assert not hasattr(vae, "module_")
+
+
 @pytest.mark.short_fits
 def test_missing_or_unknown_conditions_are_named(groups):
     vae = make_vae(condition_on=["group", "dose"], max_epochs=2).fit(groups)

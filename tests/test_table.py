@@ -254,6 +254,18 @@ def test_a_value_of_another_type_is_an_unseen_level(table, make_vae, handle_unkn
         assert np.isnan(terms.loc[1, "island"]) and np.isfinite(terms.loc[0, "island"])
 
 
+def test_text_in_a_numeric_column_is_refused_naming_the_column(table, make_vae):
+    vae = make_vae(likelihood="auto").fit(table)
+    before = vae.transform(table.head(3))
+    other = table.head(3).astype({"bill": object})
+    other.loc[1, "bill"] = "forty"
+    message = "Column 'bill' of X holds 'forty', which is not a number"
+    for call in (vae.transform, vae.score_samples, vae.partial_fit):
+        with pytest.raises(ValueError, match=message):
+            call(other)
+    assert_array_equal(vae.transform(table.head(3)), before)
+
+
 def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
     vae = make_vae(likelihood="gaussian")
     with pytest.raises(ValueError, match="Column 'species' of X has dtype category"):
