@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context, config_context
 from sklearn.exceptions import ConvergenceWarning
@@ -55,6 +54,7 @@ from ._table import (
     CATEGORICAL,
     TableLayout,
     _is_dataframe,
+    holds_numbers,
     missing_as_nan,
     uses_layout,
 )
@@ -844,17 +844,14 @@ class BaseVAE(BaseEstimator):
     def _learn_layout(self, X) -> TableLayout | None:
         """Each column's family and levels, or None where one family models all.
 
-        ``likelihood='auto'`` on a numeric array or a sparse matrix is the
-        numeric family for every column, without a layout: exactly the model
-        that names the family. A DataFrame keeps its layout, which gives
-        DataFrames with its dtypes back.
+        ``likelihood='auto'`` on an array of numbers (or a list of rows of
+        numbers) or a sparse matrix is the numeric family for every column,
+        without a layout: exactly the model that names the family. A DataFrame
+        keeps its layout, which gives DataFrames with its dtypes back.
         """
         if not uses_layout(self.likelihood):
             return None
-        numbers = sp.issparse(X) or (
-            isinstance(X, np.ndarray) and X.dtype.kind in "iuf"
-        )
-        if self.likelihood == "auto" and numbers:
+        if self.likelihood == "auto" and holds_numbers(X):
             return None
         return TableLayout.from_data(
             X, self.likelihood, self._auto_numeric_family, self._auto_integer_family

@@ -30,7 +30,7 @@ from ._missing import (
     stored_nan,
 )
 from ._module import VAE
-from ._table import _is_dataframe, _present
+from ._table import _is_dataframe, _present, missing_as_nan
 
 # The dtypes a filled array keeps; others become float64.
 _FLOATS = (np.float64, np.float32)
@@ -364,6 +364,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             filled = X.where(X.notna(), rows)
         else:  # an array back for an array, as scikit-learn's imputers do
             rows = rows.to_numpy() if _is_dataframe(rows) else rows
+            X = missing_as_nan(X)  # None and pd.NA in rows given as lists
             observed = (  # float32 stays float32, as in scikit-learn's imputers
                 check_array(X, dtype=_FLOATS, ensure_all_finite="allow-nan")
                 if self._table_layout is None and self._conditions is None

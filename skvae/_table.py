@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -351,8 +352,11 @@ def missing_as_nan(X):
 
     ``None`` and ``pd.NA`` mark a missing cell as NaN does, but NumPy cannot
     turn ``pd.NA`` into a float, and a column of numbers beside it would read
-    as text. Other containers come back as they are.
+    as text. Rows given as a list come back as an array of objects, so that
+    each cell keeps its type; other containers come back as they are.
     """
+    if isinstance(X, list | tuple):
+        X = np.asarray(X, dtype=object)
     if _is_dataframe(X):
         held_as_nan = X
         for j, dtype in enumerate(X.dtypes):
@@ -373,6 +377,30 @@ def missing_as_nan(X):
             X = X.copy()
             X[missing] = np.nan
     return X
+
+
+def holds_numbers(X) -> bool:
+    """Whether ``X`` is an array of numbers, given as an array, a list or sparse.
+
+    Missing cells may be NaN, ``None`` or ``pd.NA``; booleans and text are not
+    numbers here. A DataFrame is a table, whatever its dtypes.
+    """
+    if sp.issparse(X):
+        return True
+    if _is_dataframe(X):
+        return False
+    try:
+        values = np.asarray(X)
+    except ValueError:  # ragged rows: scikit-learn's check names the problem
+        return False
+    if values.dtype.kind in "iuf":
+        return True
+    if values.dtype != object:
+        return False
+    return all(
+        isinstance(value, Real) and not isinstance(value, bool | np.bool_)
+        for value in values[_present(values)]
+    )
 
 
 def _present(values: np.ndarray) -> np.ndarray:

@@ -347,3 +347,21 @@ def test_missing_patterns_are_weighed_and_read_alike_from_sparse_rows():
     assert not (drawn == [False, True, False]).all(axis=1).any()  # weight 0
     assert_allclose((drawn == [True, False, True]).all(axis=1).mean(), 0.75, atol=0.02)
     assert_allclose((~drawn).all(axis=1).mean(), 0.25, atol=0.02)
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("estimator", ["VAETransformer", "VAEImputer"])
+@pytest.mark.parametrize("missing", [np.nan, None, pd.NA])
+def test_rows_given_as_lists_are_the_array_they_hold(estimator, missing):
+    import skvae
+
+    X = np.random.RandomState(0).normal(size=(40, 3))
+    X[::3, 0] = np.nan
+    rows = [[missing if np.isnan(v) else v for v in row] for row in X.tolist()]
+    params = dict(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    from_array = getattr(skvae, estimator)(**params).fit(X)
+    from_lists = getattr(skvae, estimator)(**params).fit(rows)
+    assert from_lists.likelihoods_ == from_array.likelihoods_
+    expected = from_array.transform(X)
+    assert_array_equal(from_lists.transform(rows), expected)
+    assert_array_equal(from_array.transform(rows), expected)
