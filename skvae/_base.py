@@ -448,16 +448,24 @@ class BaseVAE(BaseEstimator):
             if incremental and continuing:
                 rows_seen += self._rows_seen
             config = self._training_config(len(rows), incremental, module, rows_seen)
-            if not continuing and self._starts_from_pca():
-                self._start_from_pca(
-                    module, X, sample_weight, rows, training_index, config, generator
-                )
-            optimizer = make_optimizer(
-                module,
-                config.learning_rate,
-                self._optimizer_state if continuing else None,
-            )
+            threads = ThreadPolicy(self.n_threads)
             with torch_threads():
+                if not continuing and self._starts_from_pca():
+                    self._start_from_pca(
+                        module,
+                        X,
+                        sample_weight,
+                        rows,
+                        training_index,
+                        config,
+                        generator,
+                        threads,
+                    )
+                optimizer = make_optimizer(
+                    module,
+                    config.learning_rate,
+                    self._optimizer_state if continuing else None,
+                )
                 result = train(
                     module,
                     rows,
@@ -467,7 +475,7 @@ class BaseVAE(BaseEstimator):
                     noise_generator,
                     validation,
                     first_epoch=epochs_done,
-                    threads=ThreadPolicy(self.n_threads),
+                    threads=threads,
                 )
             self._record_training(module, device, config, result, continuing, seed)
             self._rows_seen: int = rows_seen
@@ -702,7 +710,7 @@ class BaseVAE(BaseEstimator):
         return self.init in ("auto", "pca")
 
     def _start_from_pca(
-        self, module, X, sample_weight, rows, training_index, config, generator
+        self, module, X, sample_weight, rows, training_index, config, generator, threads
     ) -> None:
         """Start the model from the principal components of the training rows.
 
@@ -746,7 +754,13 @@ class BaseVAE(BaseEstimator):
             components.scores[training_index], dtype=torch.float32
         )
         align_latent_means(
-            module, rows, targets, config.batch_size, config.learning_rate, generator
+            module,
+            rows,
+            targets,
+            config.batch_size,
+            config.learning_rate,
+            generator,
+            threads=threads,
         )
 
     def _record_training(self, module, device, config, result, continuing, seed):

@@ -397,7 +397,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         n : int, default=10
             Items per row, at most the number of columns.
         filter_seen : bool, default=True
-            Leave out the items a row already holds (its non-zero entries).
+            Leave out the items a row already holds (its non-zero entries;
+            a missing cell, NaN, is not held and may be recommended).
             A row with fewer than ``n`` other items gets them all, then the
             item -1 (``None`` for column names) with score ``-inf`` for the
             places left: a held item is never recommended.
@@ -459,7 +460,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         def top_items(x):
             scores = _item_scores(module, posterior_mean(x))
             if filter_seen:
-                seen = (x.to_dense() if x.is_sparse else x) != 0
+                dense = x.to_dense() if x.is_sparse else x
+                seen = (dense != 0) & ~dense.isnan()
                 scores = scores.masked_fill(seen, -torch.inf)
             best = torch.topk(scores, n, dim=-1)
             return torch.stack([best.indices.double(), best.values.double()], 1)

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from ._data import Rows
 from ._likelihoods import column_means, column_variances
+from ._threads import ThreadPolicy
 from ._training import adam
 
 # Up to this many columns the components come from the weighted covariance
@@ -190,6 +191,7 @@ def align_latent_means(
     learning_rate: float,
     generator: torch.Generator,
     steps: int = ALIGNMENT_STEPS,
+    threads: ThreadPolicy | None = None,
 ) -> None:
     """Train the encoder so that the posterior means of ``rows`` approach ``targets``.
 
@@ -197,7 +199,8 @@ def align_latent_means(
     latent dimensions. Minibatch Adam on the squared distance, weighted by the
     rows' weights, for ``steps`` steps over passes in random orders; the
     decoder is left alone. More than ``ALIGNMENT_PASSES`` passes become that
-    many, at a learning rate raised by the ratio of the steps.
+    many, at a learning rate raised by the ratio of the steps. ``threads``
+    sets torch's thread count before each step, as in training.
     """
     batches_per_pass = -(-len(rows) // batch_size)
     capped_steps = min(steps, ALIGNMENT_PASSES * batches_per_pass)
@@ -211,6 +214,8 @@ def align_latent_means(
     while steps > 0:
         order = torch.randperm(len(rows), generator=generator)
         for index in order.split(batch_size)[:steps]:
+            if threads is not None:
+                threads.adjust()
             on_device = index.to(rows.device)
             mean = module.posterior_mean(rows.take(index))[:, :n_targets]
             distance = (mean - targets[on_device]).square().sum(-1)

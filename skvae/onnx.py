@@ -24,6 +24,9 @@ are built from the fitted weights and run in ONNX Runtime without PyTorch:
 
 The graphs compute in float32, as the estimators do; they take float32 or
 float64 input and need ONNX opset 18 or later (skl2onnx's default is later).
+They read one input of all the columns: convert a model fitted on a DataFrame
+with an array of its rows (``to_onnx`` given a DataFrame makes one input per
+column, which is refused).
 
 Examples
 --------
@@ -199,8 +202,32 @@ def _encoder(graph: _Graph, x: str, module, keep_outputs: int | None = None) -> 
 # ----------------------------------------------------------------- transformer
 
 
+def _rows_of_one_input(operator):
+    """The number of rows of the operator's one input of every column, or None.
+
+    ``to_onnx`` given a DataFrame makes one input per column; the graph reads
+    one matrix, and would read the first column alone.
+    """
+    model = operator.raw_operator
+    name, n_features = type(model).__name__, model.n_features_in_
+    if len(operator.inputs) != 1:
+        raise ValueError(
+            f"{name}'s ONNX graph reads one input of all {n_features} columns, "
+            f"but it was given {len(operator.inputs)} inputs (to_onnx makes one "
+            "per column of a DataFrame). Convert with a NumPy array, such as "
+            "to_onnx(model, X.to_numpy(np.float32)[:1])."
+        )
+    width = operator.inputs[0].get_second_dimension()
+    if width is not None and width != n_features:
+        raise ValueError(
+            f"{name}'s ONNX graph reads {n_features} columns, but its input "
+            f"has {width}."
+        )
+    return operator.inputs[0].get_first_dimension()
+
+
 def _transformer_shape(operator) -> None:
-    n_rows = operator.inputs[0].get_first_dimension()
+    n_rows = _rows_of_one_input(operator)
     latent_dim = operator.raw_operator.module_.latent_dim
     operator.outputs[0].type = FloatTensorType([n_rows, latent_dim])
 
@@ -323,7 +350,7 @@ def _score_samples(graph: _Graph, x: str, detector) -> str:
 
 
 def _detector_shape(operator) -> None:
-    n_rows = operator.inputs[0].get_first_dimension()
+    n_rows = _rows_of_one_input(operator)
     operator.outputs[0].type = Int64TensorType([n_rows])
     operator.outputs[1].type = FloatTensorType([n_rows, 1])
 

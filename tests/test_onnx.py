@@ -169,3 +169,23 @@ def test_a_detector_with_a_mixture_prior_is_refused(make_detector):
     detector = make_detector(latent_prior=2).fit(X)
     with pytest.raises(NotImplementedError, match="latent_prior=2"):
         skl2onnx.to_onnx(detector, X[:1].astype(np.float32))
+
+
+def test_a_frame_of_one_input_per_column_is_refused(make_vae, make_detector):
+    import pandas as pd
+
+    X = np.random.RandomState(0).normal(size=(100, 3)).astype(np.float32)
+    frame = pd.DataFrame(X, columns=list("abc"))
+    for model in (make_vae().fit(frame), make_detector().fit(frame)):
+        with pytest.raises(ValueError, match="one input of all 3 columns, but it was"):
+            skl2onnx.to_onnx(model, frame[:1])
+        with pytest.raises(ValueError, match="reads 3 columns, but its input has 2"):
+            skl2onnx.to_onnx(model, X[:1, :2])
+        # an array of the frame's rows converts and matches
+        outputs = run(model, X)
+        expected = (
+            model.transform(frame)
+            if hasattr(model, "transform")
+            else model.decision_function(frame)[:, None]
+        )
+        assert_allclose(outputs[-1], expected, rtol=1e-4, atol=1e-5)

@@ -56,6 +56,21 @@ def test_seen_items_are_left_out(recommender, clicks):
     assert listed.sum() == np.minimum(5, (clicks == 0).sum(1)).sum()
 
 
+@pytest.mark.parametrize("to_matrix", [np.asarray, sp.csr_matrix])
+def test_a_missing_cell_is_not_a_seen_item(clicks, make_vae, to_matrix):
+    holed = clicks.copy()
+    row = int(np.argmax((clicks != 0).sum(1)))
+    held = np.flatnonzero(clicks[row])
+    holed[row, held] = np.nan  # the row's items all unknown now
+    recommender = make_vae(likelihood="bernoulli").fit(holed)
+    n_items = clicks.shape[1]
+    items, scores = recommender.recommend(to_matrix(holed[[row]]), n=n_items)
+    assert np.isfinite(scores).all()  # every item ranked, the unknown ones too
+    assert set(items[0]) == set(range(n_items))
+    items, _ = recommender.recommend(to_matrix(clicks[[row]]), n=n_items)
+    assert not set(items[0]) & set(held)
+
+
 def test_sparse_rows_and_small_batches_give_the_same_lists(recommender, clicks):
     items, scores = recommender.recommend(clicks, n=3)
     with config_context(working_memory=0.01):  # batches of a few rows

@@ -4,6 +4,7 @@ import pytest
 import torch
 from numpy.testing import assert_array_equal
 
+import skvae._module
 import skvae._threads
 import skvae._training
 from skvae._threads import CoreLoad, ThreadPolicy
@@ -80,6 +81,23 @@ def test_a_fixed_thread_count_is_used_and_the_global_one_restored(
     vae.inverse_transform(vae.transform(X))
     vae.sample(5, return_mean=True)
     assert seen_in_inference and set(seen_in_inference) == {1}
+    assert torch.get_num_threads() == global_threads
+
+
+@pytest.mark.short_fits
+def test_the_pca_start_runs_on_the_fixed_thread_count(
+    X, make_vae, global_threads, monkeypatch
+):
+    seen = []
+    posterior_mean = skvae._module.VAE.posterior_mean
+
+    def recording(module, x):
+        seen.append(torch.get_num_threads())
+        return posterior_mean(module, x)
+
+    monkeypatch.setattr(skvae._module.VAE, "posterior_mean", recording)
+    make_vae(n_threads=1, max_epochs=1).fit(X)  # init="auto": the PCA start
+    assert seen and set(seen) == {1}
     assert torch.get_num_threads() == global_threads
 
 
