@@ -235,6 +235,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         "VAE with a VampPrior"), and held-out rows score higher. ``'normal'``:
         ``N(0, I)``, the prior that training assumes. Training, ``transform``
         and ``inverse_transform`` do not change.
+    condition_on : str, int, list or None, default=None
+        Columns of ``X`` (names for a DataFrame, positions for an array) that
+        the model reads but does not model: a conditional VAE (Sohn et al.
+        2015) of ``p(x | c)``, the conditions feeding both the encoder and
+        the decoder, numeric ones standardised and the others one-hot. Dense
+        ``X`` only, with a value for every condition of every row.
+        ``transform`` and ``score_samples`` read them from ``X``; ``sample``
+        and ``inverse_transform`` take them as ``conditions=``.
     device : str or torch.device, default='auto'
         Where to train and infer: ``'auto'`` (CUDA, then MPS, then CPU),
         ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'`` or a :class:`torch.device`.

@@ -115,8 +115,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         ``hidden_layer_sizes``, ``activation``, ``handle_unknown``,
         ``kl_warmup_epochs``, ``kl_warmup_start``, ``input_dropout``, ``init``,
         ``support_fraction``, ``support_warmup_epochs``, ``learning_rate``,
-        ``max_epochs``, ``early_stopping``,
-        ``validation_fraction``, ``scoring``, ``n_iter_no_change``, ``tol``,
+        ``max_epochs``, ``early_stopping``, ``validation_fraction``,
+        ``scoring``, ``n_iter_no_change``, ``tol``, ``condition_on``,
         ``device``, ``n_threads``, ``random_state``, ``verbose`` and
         ``warm_start`` mean what they mean for :class:`VAETransformer`, and
         have the same defaults. ``latent_prior`` means the same, with the

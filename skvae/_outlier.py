@@ -78,9 +78,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ``input_dropout``, ``init``, ``learning_rate``, ``batch_size``,
         ``max_epochs``, ``validation_fraction``, ``scoring``,
         ``n_iter_no_change``, ``n_importance_samples``, ``n_training_draws``,
-        ``device``, ``n_threads``, ``random_state``, ``verbose`` and
-        ``warm_start`` mean what they mean for :class:`VAETransformer`, and
-        have the same defaults.
+        ``condition_on``, ``device``, ``n_threads``, ``random_state``,
+        ``verbose`` and ``warm_start`` mean what they mean for
+        :class:`VAETransformer`, and have the same defaults.
         ``latent_prior`` means the same, with the default ``'normal'``: the
         detector scores under ``N(0, I)``, as its ONNX export does.
 

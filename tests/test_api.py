@@ -218,3 +218,19 @@ def test_linear_model_without_hidden_layers(X, make_vae):
     vae = make_vae(hidden_layer_sizes=()).fit(X)
     assert len(vae.module_.encoder) == 1 and len(vae.module_.decoder) == 1
     assert np.isfinite(vae.score(X))
+
+
+@pytest.mark.parametrize("name", ["VAETransformer", "VAEOutlierDetector", "VAEImputer"])
+def test_every_parameter_is_documented(name):
+    import inspect
+
+    import skvae
+
+    estimator = getattr(skvae, name)
+    doc = inspect.getdoc(estimator)
+    # the Parameters section: an entry of its own, or a name in the list of
+    # those that mean what they mean for VAETransformer
+    section = doc.split("Parameters\n----------")[1].split("Attributes\n----------")[0]
+    entries, _, others = section.partition("**other parameters")
+    for parameter in inspect.signature(estimator).parameters:
+        assert f"{parameter} :" in entries or f"``{parameter}``" in others, parameter
