@@ -34,6 +34,7 @@ from ._data import (
     rows_of,
 )
 from ._families import COLUMN_FAMILIES, family_class
+from ._inflated import InflatedFamily
 from ._layout import align_latent_means, principal_components
 from ._likelihoods import (
     VARIANCE_PRIOR_ROWS,
@@ -943,11 +944,16 @@ class BaseVAE(BaseEstimator):
     def _training_config(
         self, n_rows: int, incremental: bool, module: VAE, rows_seen: int
     ) -> TrainingConfig:
-        categorical = _has_categorical(module)
-        if categorical and self.input_dropout not in ("auto", 0):
+        one_hot = [
+            family.describe()
+            for family in module.likelihood.families
+            if isinstance(family, CategoricalFamily | InflatedFamily)
+        ]
+        if one_hot and self.input_dropout not in ("auto", 0):
             raise ValueError(
-                f"input_dropout={self.input_dropout!r} would blank categorical "
-                "cells; with categorical columns use 0."
+                f"input_dropout={self.input_dropout!r} would blank or rescale "
+                f"the cells of {one_hot[0]!r} columns, which the encoder reads "
+                "one-hot; with such columns use 0."
             )
         batch_size = self._batch_size(n_rows)
         return TrainingConfig(
@@ -958,7 +964,7 @@ class BaseVAE(BaseEstimator):
                 if self.learning_rate == "auto"
                 else self.learning_rate
             ),
-            beta=self._beta(categorical),
+            beta=self._beta(_has_categorical(module)),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             stops=not incremental,

@@ -475,12 +475,14 @@ def _drop_inputs(x, rate: float, generator, n_kept: int = 0) -> torch.Tensor | N
         keep = torch.rand(values.shape, generator=generator, device=values.device)
         return values * (keep >= rate) / (1.0 - rate)
 
-    if x.is_sparse:
-        return map_values(x, drop)
-    nonzero = x != 0
-    dropped = torch.zeros_like(x)
-    dropped[nonzero] = drop(x[nonzero])
-    return dropped
+    def drop_nonzero(values):
+        nonzero = values != 0
+        dropped = torch.zeros_like(values)
+        dropped[nonzero] = drop(values[nonzero])
+        return dropped
+
+    # a sparse batch's stored zeros draw no mask either
+    return map_values(x, drop_nonzero) if x.is_sparse else drop_nonzero(x)
 
 
 def _training_bound(

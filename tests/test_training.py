@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAETransformer
 from skvae._likelihoods import VARIANCE_PRIOR_ROWS
-from skvae._training import Stopping, kl_weight, most_likely_rows
+from skvae._training import Stopping, _drop_inputs, kl_weight, most_likely_rows
 
 
 @pytest.mark.short_fits
@@ -584,3 +584,24 @@ def test_training_diverged_error_is_public(X):
     with pytest.raises(TrainingDivergedError, match="smaller learning_rate"):
         VAETransformer(learning_rate=1e12, max_epochs=50, random_state=0).fit(X)
     assert issubclass(TrainingDivergedError, FloatingPointError)
+
+
+def test_dropout_draws_masks_for_nonzero_values_whatever_the_container():
+    # a stored zero draws no mask: dense rows and CSR rows with or without
+    # explicit zeros lose the same values
+    x = torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, 3.0, 0.0, 4.0]])
+    sparse = x.to_sparse_coo().coalesce()
+    indices = torch.cat([sparse.indices(), torch.tensor([[0], [1]])], 1)
+    values = torch.cat([sparse.values(), torch.tensor([0.0])])
+    with_zero = torch.sparse_coo_tensor(
+        indices, values, x.shape, check_invariants=True
+    ).coalesce()
+    assert with_zero.values().numel() == 5
+
+    def dropped(batch):
+        result = _drop_inputs(batch, 0.5, torch.Generator().manual_seed(0))
+        return result.to_dense() if result.is_sparse else result
+
+    expected = dropped(x)
+    assert_array_equal(dropped(x.to_sparse_coo()), expected)
+    assert_array_equal(dropped(with_zero), expected)
