@@ -209,7 +209,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Training stops once the mean score (the negative training loss, or
         the held-out ``scoring`` with ``early_stopping``) of the last
         ``n_iter_no_change`` epochs beats the mean of the ``n_iter_no_change``
-        epochs before by less than ``tol`` times its gain since the second
+        epochs before by no more than ``tol`` times its gain since the second
         window of ``n_iter_no_change`` epochs. A relative tolerance, which
         means the same whatever the units and number of features of ``X``:
         smaller values train longer, and 0 stops only once the score falls.

@@ -84,7 +84,7 @@ class Stopping:
     Scores come once per epoch (higher is better) and are compared as means
     over windows of ``window`` epochs, which averages out the noise of
     minibatches and draws. The score has stopped improving once the mean of
-    the last window beats the mean of the window before it by less than
+    the last window beats the mean of the window before it by no more than
     ``tol`` times its gain over the second window. The first window is left
     out of that reference: in it the network moves away from its start far
     faster than it will again. Both gains are in the score's own units, so the
@@ -127,7 +127,10 @@ class Stopping:
         if gains is None:
             return False
         recent_gain, total_gain = gains
-        return recent_gain < self.tol * max(total_gain, 0.0)
+        if self.tol == 0:
+            return recent_gain < 0.0  # only a fall stops
+        # <=: a score that stays exactly level has stopped improving too
+        return recent_gain <= self.tol * max(total_gain, 0.0)
 
     @property
     def improving(self) -> bool:

@@ -91,6 +91,15 @@ def test_stopping_needs_three_windows_and_stops_on_a_fall():
     assert rule.stalled and not rule.improving
 
 
+def test_a_level_score_stalls_unless_tol_is_zero():
+    level, only_falls = Stopping(tol=0.05, window=2), Stopping(tol=0.0, window=2)
+    for _ in range(6):
+        level.update(3.0)
+        only_falls.update(3.0)
+    assert level.stalled and not level.improving
+    assert not only_falls.stalled
+
+
 def test_a_short_fit_is_judged_on_shorter_windows():
     """A continued fit of 20 epochs whose score has levelled off does not warn."""
     level, rising = Stopping(tol=0.05, window=10), Stopping(tol=0.05, window=10)
