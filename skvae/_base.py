@@ -115,6 +115,14 @@ def _seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def _rows_of_positive_weight(X, sample_weight: np.ndarray):
+    """The rows of ``X`` whose weight is positive, and their weights."""
+    if sample_weight.all():
+        return X, sample_weight
+    kept = np.flatnonzero(sample_weight)
+    return _safe_indexing(X, kept), sample_weight[kept]
+
+
 def _draws_per_row(n_rows: int) -> int:
     """How many draws of ``z`` latent_prior's mixture takes from each of ``n_rows``."""
     return min(-(-_MIXTURE_DRAWS // max(n_rows, 1)), _MAX_DRAWS_PER_ROW)
@@ -318,7 +326,8 @@ class BaseVAE(BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each row in the training loss (and in the
             validation score with ``early_stopping``). Only relative sizes
-            matter. None weighs all rows equally.
+            matter; a row of weight 0 is left out of training as if it were
+            not there. None weighs all rows equally.
 
         Returns
         -------
@@ -358,8 +367,8 @@ class BaseVAE(BaseEstimator):
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each row in this pass's loss. None weighs
-            all rows equally.
+            Non-negative weight of each row in this pass's loss; a row of
+            weight 0 is left out. None weighs all rows equally.
 
         Returns
         -------
@@ -399,8 +408,12 @@ class BaseVAE(BaseEstimator):
             X, sample_weight = self._validate_training_data(
                 X, sample_weight, reset=not continuing
             )
+            given_weight = sample_weight
             self._check_latent_prior(sample_weight)
             self._count_missing_cells(self._modelled(X), sample_weight, continuing)
+            # Rows of weight 0 take no part in training, as if they were not
+            # there: however extreme their values, they reach no batch.
+            X, sample_weight = _rows_of_positive_weight(X, sample_weight)
             ranking = parse_ranking(self.scoring, self._modelled(X).shape[1])
             if ranking is not None and self._conditions is not None:
                 raise ValueError(
@@ -482,7 +495,7 @@ class BaseVAE(BaseEstimator):
             self._rows_seen: int = rows_seen
             self._split_seed = split_seed
             self._fit_latent_prior(X, sample_weight, seed)
-            self._finish_fit(given_X, sample_weight)
+            self._finish_fit(given_X, given_weight)
         self._report(result)
 
     def _fit_latent_prior(self, X, sample_weight: np.ndarray, seed: int) -> None:
@@ -988,26 +1001,21 @@ class BaseVAE(BaseEstimator):
         return list(getattr(self, attribute, [])) if continuing else []
 
     def _validation_split(self, rows, seed: int):
-        """Training and held-out row positions, the same for every call."""
+        """Training and held-out row positions, the same for every call.
+
+        ``rows`` are those of positive weight.
+        """
         n_validation = math.ceil(self.validation_fraction * len(rows))
         if n_validation >= len(rows):
             raise ValueError(
                 f"early_stopping=True holds out {n_validation} of n_samples = "
-                f"{len(rows)} rows for validation, leaving none to train on. Pass "
-                "more rows or set early_stopping=False."
+                f"{len(rows)} rows (of positive weight) for validation, leaving "
+                "none to train on. Pass more rows or set early_stopping=False."
             )
         order = np.random.RandomState(_derived_seed(seed, _SPLIT)).permutation(
             len(rows)
         )
         training_index, validation_index = order[n_validation:], order[:n_validation]
-        weights = rows.weights.cpu().numpy()
-        for role, index in (("held out", validation_index), ("kept", training_index)):
-            if not weights[index].any():
-                raise ValueError(
-                    f"early_stopping=True split the rows, and the sample weights "
-                    f"of the {role} rows are all zero. Use another random_state, "
-                    f"another validation_fraction, or early_stopping=False."
-                )
         return np.sort(training_index), np.sort(validation_index)
 
     # ---------------------------------------------------------------- inference

@@ -369,9 +369,6 @@ def _run_epoch(
     weights = rows.relative_weights()
     uniform = bool((weights == 1.0).all())
     trimming = config.trims(epoch)
-    # Which rows a trimmed step may choose (weight > 0), kept on the host so
-    # that counting them in a batch does not wait for the device.
-    supported = (weights > 0).cpu() if trimming and not uniform else None
     total = torch.zeros((), device=rows.device)
     n_trained = 0
     for step, index in enumerate(batches):
@@ -393,10 +390,7 @@ def _run_epoch(
             module, x, noise, encoder_x, beta, config.n_training_draws
         )
         elbo, size = _trained_terms(
-            elbo,
-            batch_weights,
-            config.support_fraction if trimming else 1.0,
-            None if supported is None else int(supported[index].sum()),
+            elbo, batch_weights, config.support_fraction if trimming else 1.0
         )
         summed_loss = -elbo.sum()
         optimizer.zero_grad(set_to_none=True)
@@ -410,50 +404,34 @@ def _run_epoch(
     return total.item() / float(n_trained)
 
 
-def _trained_terms(elbo, weights, support_fraction: float, n_supported=None):
+def _trained_terms(elbo, weights, support_fraction: float):
     """The weighted ELBOs a step trains on, and the size of the mean they form.
 
-    With ``support_fraction=1``, every row's, and the size is the number of
-    rows: the weights average 1 over all the rows, so each step's mean is an
-    unbiased estimate of the weighted mean. Trimmed, those of the rows that
-    ``most_likely_rows`` picks, and the size is their total weight: the
-    weighted mean over the rows trained on. ``n_supported`` is passed on to
-    ``most_likely_rows``.
+    The rows have positive weights (or none). With ``support_fraction=1``,
+    every row's, and the size is the number of rows: the weights average 1
+    over all the rows, so each step's mean is an unbiased estimate of the
+    weighted mean. Trimmed, those of the rows that ``most_likely_rows`` picks,
+    and the size is their total weight: the weighted mean over the rows
+    trained on.
     """
     if support_fraction == 1.0:
         return (elbo if weights is None else elbo * weights), len(elbo)
-    trained = most_likely_rows(elbo, weights, support_fraction, n_supported)
+    trained = most_likely_rows(elbo, support_fraction)
     if weights is None:
         return elbo[trained], len(trained)
     weights = weights[trained]
-    # A batch of rows of weight 0 only trains on none: a zero loss, as untrimmed.
-    return elbo[trained] * weights, weights.sum().clamp(min=1e-12)
+    return elbo[trained] * weights, weights.sum()
 
 
-def most_likely_rows(
-    elbo: torch.Tensor,
-    weights: torch.Tensor | None,
-    support_fraction: float,
-    n_supported: int | None = None,
-) -> torch.Tensor:
-    """Indices of the ``ceil(support_fraction * n)`` rows of highest ``elbo``.
+def most_likely_rows(elbo: torch.Tensor, support_fraction: float) -> torch.Tensor:
+    """Indices of the ``ceil(support_fraction * len(elbo))`` rows of highest ``elbo``.
 
     The rows a trimmed step trains on, as in the maximum trimmed likelihood
     estimator (Hadi & Luceno, 1997): the rest of the batch, the rows the
-    model finds least likely, do not pull the model towards themselves. With
-    ``weights``, ``n`` counts the rows of weight > 0, and rows of weight 0
-    are never chosen. A caller that knows that count passes it as
-    ``n_supported``; otherwise it is counted here, which waits for the device.
+    model finds least likely, do not pull the model towards themselves.
     """
-    ranked = elbo.detach()
-    if weights is not None:
-        supported = weights > 0
-        ranked = ranked.masked_fill(~supported, -math.inf)
-        if n_supported is None:
-            n_supported = int(supported.sum())  # a host synchronisation
-    elif n_supported is None:
-        n_supported = len(ranked)
-    return ranked.topk(math.ceil(support_fraction * n_supported)).indices
+    n_trained = math.ceil(support_fraction * len(elbo))
+    return elbo.detach().topk(n_trained).indices
 
 
 def _drop_inputs(x, rate: float, generator, n_kept: int = 0) -> torch.Tensor | None:
