@@ -57,6 +57,7 @@ from ._table import (
     _is_dataframe,
     holds_numbers,
     missing_as_nan,
+    refuse_time_columns,
     uses_layout,
 )
 from ._threads import ThreadPolicy, torch_threads
@@ -812,6 +813,7 @@ class BaseVAE(BaseEstimator):
         conditions, as the network reads them. Rows with no observed cell are
         refused for ``training``, and elsewhere unless the model reads them.
         """
+        refuse_time_columns(X)
         X = missing_as_nan(X)
         if reset:
             self._conditions = (

@@ -16,7 +16,14 @@ import scipy.sparse as sp
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ._table import CATEGORICAL, _auto_family, _column, _is_dataframe, _present
+from ._table import (
+    CATEGORICAL,
+    _auto_family,
+    _column,
+    _is_dataframe,
+    _plain,
+    _present,
+)
 
 
 def condition_keys(condition_on) -> list:
@@ -30,11 +37,6 @@ def condition_keys(condition_on) -> list:
 
 def _is_numeric(column: np.ndarray) -> bool:
     return column.dtype.kind in "biuf"
-
-
-def _plain(value):
-    """A NumPy scalar as the Python value it holds, for messages."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class Conditions:

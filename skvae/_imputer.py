@@ -306,7 +306,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
             Of shape (n_samples, n_features_out): the rows, missing cells
             filled and observed cells unchanged. A DataFrame with ``X``'s
             dtypes for a model with a family per column
-            (``likelihood='auto'``, the default) fitted on a DataFrame; for
+            (``likelihood='auto'``, the default) fitted on a DataFrame (a
+            categorical column gains the training levels it lacks); for
             sparse ``X``, a CSR matrix with the same stored entries, only the
             stored NaN filled. With ``add_indicator``, the indicator's columns
             follow.
@@ -361,6 +362,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             rows.index = X.index
             for name in X.columns[self._empty_positions()]:
                 rows[name] = _empty_fill(X[name])
+            X, rows = _in_common_dtypes(X, rows)
             filled = X.where(X.notna(), rows)
         else:  # an array back for an array, as scikit-learn's imputers do
             rows = rows.to_numpy() if _is_dataframe(rows) else rows
@@ -485,6 +487,41 @@ def _empty_fill(column):
     if pd.api.types.is_numeric_dtype(column.dtype):
         return pd.Series(0, index=column.index).astype(column.dtype)
     return column
+
+
+def _in_common_dtypes(X, rows):
+    """``X`` and its fills ``rows`` with each column in ``X``'s dtype.
+
+    The fills come in the training table's dtypes, which ``X``'s may differ
+    from (``Int64`` for ``int64``, categories built apart): integer fills are
+    rounded for an integer column, and a categorical column of ``X`` gains the
+    training levels it lacks.
+    """
+    import pandas as pd
+
+    X, rows = X.copy(), rows.copy()
+    for name in X.columns:
+        dtype, fills = X[name].dtype, rows[name]
+        if fills.dtype == dtype:
+            continue
+        if isinstance(dtype, pd.CategoricalDtype):
+            lacking = fills.dropna().unique()
+            lacking = [level for level in lacking if level not in dtype.categories]
+            X[name] = X[name].cat.add_categories(lacking)
+            dtype = X[name].dtype
+        elif pd.api.types.is_integer_dtype(dtype) and not (
+            pd.api.types.is_integer_dtype(fills.dtype)
+            or pd.api.types.is_bool_dtype(fills.dtype)
+        ):
+            fills = pd.to_numeric(fills).round()
+        try:
+            rows[name] = fills.astype(dtype)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Column {name!r} of X has dtype {X[name].dtype}, which its fills "
+                f"(dtype {fills.dtype}, as in fit) cannot take."
+            ) from None
+    return X, rows
 
 
 def _holes(X):

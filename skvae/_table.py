@@ -24,12 +24,27 @@ TABLE_FAMILIES = set(COLUMN_FAMILIES) - set(FAMILIES)
 """The families that only a table's dense columns can have."""
 
 
+def _plain(value):
+    """A NumPy scalar as the Python value it holds, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _is_dataframe(X) -> bool:
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
 
 
 def _column(X, j: int) -> np.ndarray:
     return X.iloc[:, j].to_numpy() if _is_dataframe(X) else np.asarray(X)[:, j]
+
+
+def _holds_booleans(X, j: int) -> bool:
+    """Whether column ``j`` of ``X`` holds booleans (and missing cells)."""
+    if _is_dataframe(X):
+        import pandas as pd
+
+        return pd.api.types.is_bool_dtype(X.dtypes.iloc[j])
+    column = np.asarray(X)[:, j]
+    return column.dtype.kind == "b" or _all_booleans(column)
 
 
 def _all_booleans(column: np.ndarray) -> bool:
@@ -45,18 +60,15 @@ def _auto_family(X, j: int, numeric: str) -> str:
 
     ``numeric`` is the family of numeric columns.
     """
+    if _holds_booleans(X, j):
+        return "bernoulli"
     if _is_dataframe(X):
         import pandas as pd
 
-        dtype = X.dtypes.iloc[j]
-        if pd.api.types.is_bool_dtype(dtype):
-            return "bernoulli"
-        if not pd.api.types.is_numeric_dtype(dtype):
+        if not pd.api.types.is_numeric_dtype(X.dtypes.iloc[j]):
             return CATEGORICAL
         return numeric
     column = np.asarray(X)[:, j]
-    if column.dtype.kind == "b" or _all_booleans(column):
-        return "bernoulli"
     if column.dtype.kind in "OUS":
         try:
             column.astype(np.float64)
@@ -64,12 +76,29 @@ def _auto_family(X, j: int, numeric: str) -> str:
             for value in column[_present(column)]:
                 if not isinstance(value, str | int | float | np.generic):
                     raise TypeError(
-                        f"Column {j} of X holds {value!r}, of type "
+                        f"Column {j} of X holds {_plain(value)!r}, of type "
                         f"{type(value).__name__}: each argument must be a string "
                         "or a number."
                     ) from None
             return CATEGORICAL
     return numeric
+
+
+def refuse_time_columns(X) -> None:
+    """Raise a ``ValueError`` naming a DataFrame's first column of dates or durations.
+
+    Neither is a number nor a category: as levels, every new date would be
+    unseen.
+    """
+    if not _is_dataframe(X):
+        return
+    for name, dtype in zip(X.columns, X.dtypes, strict=True):
+        if getattr(dtype, "kind", None) in ("M", "m"):
+            raise ValueError(
+                f"Column {name!r} of X holds dates or durations (dtype {dtype}), "
+                "which the model does not read: convert them to numbers (days "
+                "since a date, say) or to categories first."
+            )
 
 
 def _whole_numbers(column) -> bool:
@@ -102,17 +131,25 @@ class TableLayout:
         The smallest and largest training value of each other column.
     names : ndarray of str or None
         The DataFrame's column names; None for arrays.
+    names : ndarray of str or None
+        The DataFrame's column names; None for arrays.
     dtypes : pandas.Series or None
         The DataFrame's column dtypes; None for arrays.
+    booleans : list of int
+        The positions of the columns of booleans: their decoded means come
+        back as whole booleans.
     """
 
-    def __init__(self, likelihood, families, levels, ranges, names=None, dtypes=None):
+    def __init__(
+        self, likelihood, families, levels, ranges, names=None, dtypes=None, booleans=()
+    ):
         self.likelihood = copy.deepcopy(likelihood)
         self.families = list(families)
         self.levels = dict(levels)
         self.ranges = dict(ranges)
         self.names = names
         self.dtypes = dtypes
+        self.booleans = list(booleans)
 
     @classmethod
     def from_data(
@@ -190,8 +227,19 @@ class TableLayout:
                     "categorical column takes all strings or all numbers; a "
                     "numeric family takes numbers."
                 ) from None
+        booleans = [
+            j
+            for j, family in enumerate(families)
+            if family == "bernoulli" and _holds_booleans(X, j)
+        ]
         return cls(
-            likelihood, families, levels, ranges, names, X.dtypes if frame else None
+            likelihood,
+            families,
+            levels,
+            ranges,
+            names,
+            X.dtypes if frame else None,
+            booleans,
         )
 
     def column_families(self) -> dict:
@@ -257,9 +305,9 @@ class TableLayout:
                     float(value)
                 except (TypeError, ValueError):
                     raise ValueError(
-                        f"Column {self._name(j)!r} of X holds {value!r}, which is "
-                        "not a number: the model reads this column as numbers, as "
-                        "it did in fit."
+                        f"Column {self._name(j)!r} of X holds {_plain(value)!r}, "
+                        "which is not a number: the model reads this column as "
+                        "numbers, as it did in fit."
                     ) from None
 
     def _name(self, j: int):
@@ -275,9 +323,9 @@ class TableLayout:
             codes[unseen] = np.nan
         elif unseen.any():
             raise ValueError(
-                f"Column {name!r} holds {values[unseen][0]!r}, which is not among "
-                f"its {len(levels)} levels seen in fit (such as "
-                f"{', '.join(repr(level) for level in levels[:3])})."
+                f"Column {name!r} holds {_plain(values[unseen][0])!r}, which is "
+                f"not among its {len(levels)} levels seen in fit (such as "
+                f"{', '.join(repr(_plain(level)) for level in levels[:3])})."
             )
         result = np.full(len(column), np.nan)
         result[present] = codes
@@ -297,6 +345,8 @@ class TableLayout:
             else np.clip(values[:, j], *self.ranges[j])
             for j in range(values.shape[1])
         ]
+        for j in self.booleans:  # missing cells stay missing
+            columns[j] = np.where(np.isnan(columns[j]), np.nan, columns[j] >= 0.5)
         if self.names is None:
             numeric = all(
                 np.asarray(levels).dtype.kind in "biuf"
@@ -312,8 +362,11 @@ class TableLayout:
         for name, column, dtype in zip(self.names, columns, self.dtypes, strict=True):
             if pd.api.types.is_integer_dtype(dtype) and column.dtype.kind == "f":
                 column = np.round(column)
-            if pd.api.types.is_bool_dtype(dtype) and column.dtype.kind == "f":
-                column = column >= 0.5
+            if pd.api.types.is_bool_dtype(dtype):
+                # a nullable array keeps a missing cell missing, not False
+                column = pd.array(
+                    np.where(np.isnan(column), None, column == 1), dtype="boolean"
+                )
             table[name] = pd.Series(column).astype(dtype)
         return pd.DataFrame(table)
 

@@ -91,6 +91,37 @@ def test_a_table_comes_back_with_its_dtypes_and_levels():
     assert filled.loc[40:].equals(holed.loc[40:])
 
 
+def _holed_table(rng, n=120):
+    table = pd.DataFrame(
+        {
+            "size": rng.normal(size=n),
+            "count": rng.randint(0, 5, size=n).astype(float),
+            "group": pd.Categorical(rng.choice(["u", "v"], size=n)),
+        }
+    )
+    holes = rng.rand(*table.shape) < 0.2
+    holes[:, 0] &= ~holes.all(axis=1)  # no row without an observed cell
+    return table.mask(holes)
+
+
+@pytest.mark.short_fits
+def test_fills_take_the_dtypes_of_x_not_those_of_the_training_table():
+    rng = np.random.RandomState(0)
+    train = _holed_table(rng)
+    # Nullable dtypes, and categories built apart that lack a training level.
+    X = train.head(8).convert_dtypes()
+    X["group"] = pd.Categorical(["u", None] * 4, categories=["u"])
+    filled = make_imputer(max_epochs=3).fit(train).transform(X)
+    assert list(filled.dtypes[:2]) == [pd.Float64Dtype(), pd.Int64Dtype()]
+    assert set(filled["group"].cat.categories) == {"u", "v"}
+    assert filled.notna().all(axis=None)
+    observed = X.notna()
+    assert filled[observed].equals(X[observed].astype(filled.dtypes))
+    # and the other way round: fitted on nullable dtypes, X in NumPy's
+    nullable = make_imputer(max_epochs=3).fit(train.convert_dtypes())
+    assert (nullable.transform(train).dtypes == train.dtypes).all()
+
+
 @pytest.mark.short_fits
 @pytest.mark.parametrize("empty_column", [False, True])
 def test_fitted_on_a_table_it_fills_an_array_as_an_array(empty_column):

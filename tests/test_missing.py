@@ -291,6 +291,20 @@ def test_sample_leaves_cells_missing_at_the_training_rates(table, make_vae):
 
 
 @pytest.mark.short_fits
+@pytest.mark.parametrize("dtype", ["boolean", "category"])
+def test_sample_leaves_boolean_cells_missing_not_false(make_vae, dtype):
+    rng = np.random.RandomState(0)
+    flags = pd.Series(rng.rand(300) < 0.5, dtype="boolean").mask(rng.rand(300) < 0.3)
+    table = pd.DataFrame({"x": rng.normal(size=300), "flag": flags.astype(dtype)})
+    vae = make_vae(likelihood="auto", max_epochs=3).fit(table)
+    assert vae.likelihoods_["flag"] == "bernoulli"
+    rows = vae.sample(4000, random_state=0, missing_cells=True)
+    assert rows["flag"].dtype == table["flag"].dtype
+    assert rows["flag"].isna().mean() == pytest.approx(0.3, abs=0.04)
+    assert rows["flag"].dropna().isin([True, False]).all()
+
+
+@pytest.mark.short_fits
 def test_partial_fit_adds_up_the_rates_of_missing_cells(make_vae):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(400, 3))

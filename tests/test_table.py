@@ -266,6 +266,39 @@ def test_text_in_a_numeric_column_is_refused_naming_the_column(table, make_vae):
     assert_array_equal(vae.transform(table.head(3)), before)
 
 
+@pytest.mark.parametrize("likelihood", ["auto", "gaussian"])
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.date_range("2020-01-01", periods=300),
+        pd.date_range("2020-01-01", periods=300, tz="UTC"),
+        pd.to_timedelta(np.arange(300), unit="D"),
+    ],
+)
+def test_dates_and_durations_are_refused_naming_the_column(
+    table, make_vae, likelihood, column
+):
+    dated = table[["mass", "bill"]].assign(when=column)
+    with pytest.raises(ValueError, match="Column 'when' of X holds dates or durations"):
+        make_vae(likelihood=likelihood).fit(dated)
+    numeric = make_vae(likelihood=likelihood).fit(dated.assign(when=1.0))
+    with pytest.raises(ValueError, match="Column 'when' of X holds dates"):
+        numeric.transform(dated)
+
+
+@pytest.mark.short_fits
+def test_columns_of_booleans_in_rows_come_back_whole(make_vae):
+    from skvae import VAEImputer
+
+    rng = np.random.RandomState(0)
+    rows = [[rng.normal(), [True, False, None, True][i % 4]] for i in range(80)]
+    imputer = VAEImputer(hidden_layer_sizes=(16,), max_epochs=3, random_state=0)
+    assert set(imputer.fit(rows).transform(rows)[:, 1]) == {0.0, 1.0}
+    vae = make_vae(likelihood="auto").fit(rows)
+    assert vae.likelihoods_[1] == "bernoulli"
+    assert set(vae.inverse_transform(vae.transform(rows))[:, 1]) <= {0.0, 1.0}
+
+
 def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
     vae = make_vae(likelihood="gaussian")
     with pytest.raises(ValueError, match="Column 'species' of X has dtype category"):
