@@ -4,12 +4,14 @@ Mult-VAE's protocol (Liang et al. 2018), scaled down: MovieLens-100k as RecBole
 ships it (``recbole/dataset_example/ml-100k``; install with ``pip install
 --no-deps recbole``, the data is read from the installed package and never
 copied), ratings of 4 or more as positives, users with at least 5 positives.
-For each split seed, 100 validation and 100 test users are held out; the
-positives of each held-out user are split 80/20 into fold-in and held-out
-items. Models train on the other users' rows, rank the items of each held-out
-user from their fold-in items (which are left out of the ranking), and are
-scored on the held-out items: Recall@20 and Recall@50 (hits divided by
-min(K, number held out)) and NDCG@100.
+For each split seed, 100 validation and 100 test users are held out, and the
+items are those some other (training) user liked; the positives of each
+held-out user are split 80/20 into fold-in and held-out items (``int(0.2 *
+n)`` held out, as Mult-VAE's code does). Models train on the other users'
+rows, rank the items of each held-out user from their fold-in items (which
+are left out of the ranking), and are scored on the held-out items:
+Recall@20 and Recall@50 (hits divided by min(K, number held out)) and
+NDCG@100.
 
 Models, each setting chosen on the validation users by NDCG@100: the most
 popular items; item-kNN (cosine similarity of item columns, the number of
@@ -76,12 +78,16 @@ def positives() -> sp.csr_matrix:
 
 
 def fold_in_split(R: sp.csr_matrix, rng) -> tuple[sp.csr_matrix, list[np.ndarray]]:
-    """Each row's positives split 80/20: fold-in rows, held-out item lists."""
+    """Each row's positives split 80/20: fold-in rows, held-out item lists.
+
+    ``int(0.2 * n)`` of a row's ``n`` positives are held out, as in Mult-VAE's
+    code: none of a row with fewer than 5, which is then not scored.
+    """
     fold_in = R.tolil(copy=True)
     held_out = []
     for row in range(R.shape[0]):
         items = R.indices[R.indptr[row] : R.indptr[row + 1]]
-        chosen = rng.choice(items, size=max(1, round(0.2 * len(items))), replace=False)
+        chosen = rng.choice(items, size=int(0.2 * len(items)), replace=False)
         fold_in[row, chosen] = 0
         held_out.append(chosen)
     return fold_in.tocsr(), held_out
@@ -95,6 +101,8 @@ def metrics(ranked: np.ndarray, held_out: list[np.ndarray]) -> dict:
     discounts = 1.0 / np.log2(np.arange(2, 102))
     recall20, recall50, ndcg = [], [], []
     for top, truth in zip(ranked, held_out, strict=True):
+        if not len(truth):
+            continue  # a row with nothing held out is not scored
         hits = np.isin(top[:100], truth)
         recall20.append(hits[:20].sum() / min(20, len(truth)))
         recall50.append(hits[:50].sum() / min(50, len(truth)))
@@ -232,6 +240,8 @@ def run_split(R: sp.csr_matrix, seed: int, params: dict) -> dict[str, dict[str, 
     rng = np.random.default_rng(seed)
     users = rng.permutation(R.shape[0])
     validation, test, train = users[:100], users[100:200], users[200:]
+    # Mult-VAE's item set: the items some training user liked
+    R = R[:, np.flatnonzero(R[train].getnnz(axis=0))]
     train_rows = R[train]
     validation = fold_in_split(R[validation], rng)
     test_in, test_out = fold_in_split(R[test], rng)
