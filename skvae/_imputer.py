@@ -499,7 +499,7 @@ def _in_common_dtypes(X, rows):
     """
     import pandas as pd
 
-    X, rows = X.copy(), rows.copy()
+    X = X.copy()  # X's categories may grow; ``rows`` is the caller's own
     for name in X.columns:
         dtype, fills = X[name].dtype, rows[name]
         if fills.dtype == dtype:

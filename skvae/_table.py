@@ -131,8 +131,6 @@ class TableLayout:
         The smallest and largest training value of each other column.
     names : ndarray of str or None
         The DataFrame's column names; None for arrays.
-    names : ndarray of str or None
-        The DataFrame's column names; None for arrays.
     dtypes : pandas.Series or None
         The DataFrame's column dtypes; None for arrays.
     booleans : list of int
@@ -362,7 +360,7 @@ class TableLayout:
         for name, column, dtype in zip(self.names, columns, self.dtypes, strict=True):
             if pd.api.types.is_integer_dtype(dtype) and column.dtype.kind == "f":
                 column = np.round(column)
-            if pd.api.types.is_bool_dtype(dtype):
+            if pd.api.types.is_bool_dtype(dtype) and column.dtype.kind == "f":
                 # a nullable array keeps a missing cell missing, not False
                 column = pd.array(
                     np.where(np.isnan(column), None, column == 1), dtype="boolean"
