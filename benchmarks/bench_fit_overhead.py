@@ -25,7 +25,9 @@ each is compared), ``score_samples`` in rows per second, and the peak resident
 memory of the process.
 
 Run with ``.venv/bin/python benchmarks/bench_fit_overhead.py`` (about a
-minute on 2 CPU cores); ``--repeats`` sets the number of alternations.
+minute on 2 CPU cores); ``--repeats`` sets the number of alternations and
+``--device cuda`` runs both sides on a GPU (the hand loop's data then lives on
+the GPU from the start, while each ``partial_fit`` call moves it there again).
 """
 
 import argparse
@@ -72,17 +74,18 @@ def _mlp(sizes):
     return nn.Sequential(*layers[:-1])
 
 
-def hand_loop(X, hidden, latent_dim, likelihood):
+def hand_loop(X, hidden, latent_dim, likelihood, device):
     """The minimal torch VAE: returns its encoder after EPOCHS epochs."""
     n, d = X.shape
-    encoder = _mlp([d, *hidden, 2 * latent_dim])
-    decoder = _mlp([latent_dim, *hidden[::-1], d])
-    log_variance = nn.Parameter(torch.zeros(d))  # learned per feature (gaussian)
+    encoder = _mlp([d, *hidden, 2 * latent_dim]).to(device)
+    decoder = _mlp([latent_dim, *hidden[::-1], d]).to(device)
+    # learned per feature (gaussian)
+    log_variance = nn.Parameter(torch.zeros(d, device=device))
     parameters = [*encoder.parameters(), *decoder.parameters(), log_variance]
     optimizer = torch.optim.Adam(parameters, lr=1e-3)
-    data = torch.from_numpy(X)
+    data = torch.from_numpy(X).to(device)
     for _ in range(EPOCHS):
-        for index in torch.randperm(n).split(BATCH_SIZE):
+        for index in torch.randperm(n, device=device).split(BATCH_SIZE):
             x = data[index]
             loc, raw_scale = encoder(x).chunk(2, -1)
             scale = F.softplus(raw_scale)
@@ -103,10 +106,12 @@ def hand_loop(X, hidden, latent_dim, likelihood):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # the time includes the queued kernels
     return encoder
 
 
-def skvae_fit(X, hidden, latent_dim, likelihood, latent_prior="normal"):
+def skvae_fit(X, hidden, latent_dim, likelihood, device, latent_prior="normal"):
     """The same job through the estimator: EPOCHS calls of ``partial_fit``.
 
     One epoch per call, so exactly the hand loop's number of epochs; from
@@ -122,7 +127,7 @@ def skvae_fit(X, hidden, latent_dim, likelihood, latent_prior="normal"):
         init="random",
         input_dropout=0.0,
         latent_prior=latent_prior,
-        device="cpu",
+        device=device,
         random_state=0,
     )
     for _ in range(EPOCHS):
@@ -136,7 +141,7 @@ def timed(function, *args):
     return time.perf_counter() - start, result
 
 
-def fit_ratio(X, case, repeats):
+def fit_ratio(X, case, repeats, device):
     """Medians of skvae / hand-loop fit time over ``repeats`` alternations.
 
     The first ratio is that of the same job; the second that of the estimator
@@ -145,9 +150,10 @@ def fit_ratio(X, case, repeats):
     _, hidden, latent_dim, likelihood = CASES[case]
     ratios, mixture_ratios, hand_times, skvae_times = [], [], [], []
     for _ in range(repeats):
-        hand_seconds, _ = timed(hand_loop, X, hidden, latent_dim, likelihood)
-        skvae_seconds, vae = timed(skvae_fit, X, hidden, latent_dim, likelihood)
-        mixture_seconds, _ = timed(skvae_fit, X, hidden, latent_dim, likelihood, 10)
+        job = (X, hidden, latent_dim, likelihood, device)
+        hand_seconds, _ = timed(hand_loop, *job)
+        skvae_seconds, vae = timed(skvae_fit, *job)
+        mixture_seconds, _ = timed(skvae_fit, *job, 10)
         ratios.append(skvae_seconds / hand_seconds)
         mixture_ratios.append(mixture_seconds / hand_seconds)
         hand_times.append(hand_seconds)
@@ -165,11 +171,11 @@ def raw_forward(vae, X):
     """The bare encoder on a NumPy array, NumPy out: what ``transform`` wraps."""
     (family,) = vae.module_.likelihood.families
     with torch.inference_mode():
-        x = torch.from_numpy(X)
+        x = torch.from_numpy(X).to(vae.device_)
         standardisation = family.input_standardisation()
         if standardisation is not None:
             x = (x - standardisation[0]) / standardisation[1]
-        return vae.module_.encoder(x)[:, : vae.latent_dim].numpy()
+        return vae.module_.encoder(x)[:, : vae.latent_dim].cpu().numpy()
 
 
 def raw_log_marginal(vae, X):
@@ -177,7 +183,8 @@ def raw_log_marginal(vae, X):
     generator = torch.Generator().manual_seed(0)
     noise = torch.randn((vae.n_importance_samples, vae.latent_dim), generator=generator)
     with torch.inference_mode():
-        return vae.module_.log_marginal(torch.from_numpy(X), noise).numpy()
+        x = torch.from_numpy(X).to(vae.device_)
+        return vae.module_.log_marginal(x, noise.to(vae.device_)).cpu().numpy()
 
 
 def relative_throughput(raw, wrapped, repeats, calls_per_run):
@@ -202,7 +209,8 @@ def relative_throughput(raw, wrapped, repeats, calls_per_run):
     return min(raw_runs) / min(wrapped_runs), min(wrapped_runs) / calls_per_run
 
 
-def main(repeats):
+def main(repeats, device):
+    print(f"device: {device}")
     print(
         f"fit: {EPOCHS} epochs, batch {BATCH_SIZE}, Adam; ratio = VAETransformer / "
         f"hand loop, median of {repeats} alternations (<= 1.00 is the target)\n"
@@ -216,7 +224,7 @@ def main(repeats):
         X = load()
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            ratio, mixture_ratio, hand, ours, vae = fit_ratio(X, case, repeats)
+            ratio, mixture_ratio, hand, ours, vae = fit_ratio(X, case, repeats, device)
             transform, _ = relative_throughput(
                 partial(raw_forward, vae, X),
                 partial(vae.transform, X),
@@ -257,4 +265,6 @@ def main(repeats):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    main(parser.parse_args().repeats)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    arguments = parser.parse_args()
+    main(arguments.repeats, torch.device(arguments.device))

@@ -1180,11 +1180,14 @@ class BaseVAE(BaseEstimator):
         temporary), plus the encoder's input and both networks' activations;
         it is counted twice, because the C library's allocator may still hold
         one batch's memory while the next is made. scikit-learn's
-        ``working_memory`` bounds the total. If ``cache_sized``, batches are
-        also kept to ``_CACHED_VALUES`` values per copy, so that they stay in
-        the CPU's cache: for one pass through the network larger ones run
-        slower, not faster. Work that takes many gradient steps on a batch
-        reads the decoder's weights once a step, and wants large batches.
+        ``working_memory`` bounds the total. If ``cache_sized`` and the model
+        runs on the CPU, batches are also kept to ``_CACHED_VALUES`` values per
+        copy, so that they stay in the CPU's cache: for one pass through the
+        network larger ones run slower, not faster. On a GPU each batch costs
+        kernel launches and a copy back to the host whatever its size, so
+        batches there are as large as ``working_memory`` allows. Work that
+        takes many gradient steps on a batch reads the decoder's weights once
+        a step, and wants large batches.
         """
         module = self.module_
         width = (
@@ -1194,9 +1197,10 @@ class BaseVAE(BaseEstimator):
             + 4 * module.likelihood.n_outputs
         )
         cached_rows = _CACHED_VALUES // (n_draws * module.likelihood.n_outputs)
+        in_cache = cache_sized and self.device_.type == "cpu"
         return get_chunk_n_rows(
             row_bytes=2 * 4 * n_draws * width,
-            max_n_rows=max(1, cached_rows) if cache_sized else None,
+            max_n_rows=max(1, cached_rows) if in_cache else None,
         )
 
     # -------------------------------------------------------- scikit-learn glue
@@ -1208,8 +1212,13 @@ class BaseVAE(BaseEstimator):
         return tags
 
     def __getstate__(self):
-        """Pickle with the network's weights on the CPU."""
-        state = super().__getstate__()
+        """Pickle with the network's weights on the CPU.
+
+        The state is a copy: on Python 3.11 and later, scikit-learn's
+        ``__getstate__`` returns the estimator's own ``__dict__``, and the
+        network moved to the CPU must not replace the estimator's.
+        """
+        state = dict(super().__getstate__())
         module = state.get("module_")
         if module is not None and next(module.parameters()).device.type != "cpu":
             state["module_"] = copy.deepcopy(module).cpu()

@@ -172,7 +172,13 @@ class InflatedFamily(Family):
         A missing cell has no place one-hot and the mean as its value.
         """
         as_array = not torch.is_tensor(x)
-        values = torch.as_tensor(np.asarray(x, dtype=np.float32)) if as_array else x
+        values = (
+            torch.as_tensor(
+                np.asarray(x, dtype=np.float32), device=self.atom_values.device
+            )
+            if as_array
+            else x
+        )
         matches = self._matches(values)
         other = ~matches.any(-1) & ~values.isnan()
         places = matches | (other.unsqueeze(-1) & self.none_place)
@@ -183,7 +189,7 @@ class InflatedFamily(Family):
             ],
             -1,
         )
-        return encoded.double().numpy() if as_array else encoded
+        return encoded.double().cpu().numpy() if as_array else encoded
 
     def input_standardisation(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The one-hot places as they are, the values standardised."""

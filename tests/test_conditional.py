@@ -46,7 +46,7 @@ def test_a_conditional_model_starts_at_unit_variance(groups):
         vae = make_vae(condition_on=["group", "dose"], max_epochs=1, batch_size=600)
         vae.fit(groups)
     variance = vae.module_.likelihood.families[0].standardised_variance()
-    np.testing.assert_allclose(variance.detach().numpy(), 1.0, rtol=0.01)
+    np.testing.assert_allclose(variance.detach().cpu().numpy(), 1.0, rtol=0.01)
 
 
 def test_sample_honours_every_condition_value(conditional):

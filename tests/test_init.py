@@ -127,7 +127,7 @@ def test_learned_variances_start_at_the_unexplained_share(X, make_vae):
     )
     floor = GAUSSIAN_VARIANCE_FLOOR
     start = floor + np.maximum(shrunk - floor, floor)
-    variance = family.standardised_variance().detach().numpy()
+    variance = family.standardised_variance().detach().cpu().numpy()
     assert_allclose(variance, start, rtol=0.01)
     # A random start leaves every column at 1, and so do missing cells: the
     # components of mean-filled columns are not those of the observed cells.
@@ -136,11 +136,11 @@ def test_learned_variances_start_at_the_unexplained_share(X, make_vae):
     with pytest.warns(ConvergenceWarning):
         vae = make_vae(max_epochs=1, batch_size=len(X)).fit(holed)
     variance = vae.module_.likelihood.families[0].standardised_variance()
-    assert_allclose(variance.detach().numpy(), 1.0, rtol=0.01)
+    assert_allclose(variance.detach().cpu().numpy(), 1.0, rtol=0.01)
     with pytest.warns(ConvergenceWarning):
         vae = make_vae(max_epochs=1, batch_size=len(X), init="random").fit(X)
     variance = vae.module_.likelihood.families[0].standardised_variance()
-    assert_allclose(variance.detach().numpy(), 1.0, rtol=0.01)
+    assert_allclose(variance.detach().cpu().numpy(), 1.0, rtol=0.01)
 
 
 def test_targets_of_rows_without_variance_are_zero():
@@ -152,7 +152,7 @@ def test_targets_of_rows_without_variance_are_zero():
 
 @pytest.mark.short_fits
 def test_alignment_maps_rows_to_their_targets(X, make_vae):
-    vae = make_vae(max_epochs=1, init="random").fit(X)
+    vae = make_vae(max_epochs=1, init="random", device="cpu").fit(X)
     rows = DenseRows(torch.as_tensor(X, dtype=torch.float32))
     targets = torch.as_tensor(_targets(X, np.ones(len(X))), dtype=torch.float32)
     align_latent_means(
@@ -168,7 +168,7 @@ def test_alignment_maps_rows_to_their_targets(X, make_vae):
 @pytest.mark.parametrize(("n_rows", "steps"), [(100, 100), (1_000, ALIGNMENT_STEPS)])
 def test_alignment_runs_at_most_fifty_passes(X, make_vae, n_rows, steps):
     # Batches of 50: two per pass over 100 rows, so 50 passes are 100 steps.
-    module = make_vae(max_epochs=1, init="random").fit(X).module_
+    module = make_vae(max_epochs=1, init="random", device="cpu").fit(X).module_
     batches = []
     posterior_mean = module.posterior_mean
 

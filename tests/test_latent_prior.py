@@ -31,7 +31,7 @@ def mixture():
 
 def module_with(mixture) -> VAE:
     module = (
-        VAETransformer(latent_dim=2, hidden_layer_sizes=(4,))
+        VAETransformer(latent_dim=2, hidden_layer_sizes=(4,), device="cpu")
         .fit(np.random.RandomState(0).normal(size=(20, 3)))
         .module_
     )
@@ -125,7 +125,7 @@ def test_the_mixture_pickles_with_the_model(clusters, make_vae):
 def test_the_mixture_matches_the_aggregate_posteriors_moments(clusters, make_vae):
     # The aggregate posterior's covariance is, by the law of total variance,
     # the covariance of the posterior means plus the mean posterior variance.
-    vae = make_vae(latent_dim=2, latent_prior=3).fit(clusters)
+    vae = make_vae(latent_dim=2, latent_prior=3, device="cpu").fit(clusters)
     posterior = vae.module_.encode(torch.as_tensor(clusters, dtype=torch.float32))
     loc, scale = posterior.loc.detach().numpy(), posterior.scale.detach().numpy()
     module = vae.module_
@@ -155,9 +155,14 @@ def test_the_mixture_reads_at_most_a_few_draws_per_row(make_vae, n_rows, n_draws
     assert draws.shape == (n_draws, vae.latent_dim)
 
 
+# The next two tests compare pickles byte for byte, which holds on the CPU
+# only: a network on a GPU is pickled as a fresh CPU copy, and the pickle
+# names that copy's storages.
+
+
 def test_a_mixture_with_more_components_than_draws_is_refused_first(make_vae):
     X = np.random.RandomState(0).normal(size=(50, 3))
-    vae = make_vae(latent_prior=2).fit(X)
+    vae = make_vae(latent_prior=2, device="cpu").fit(X)
     before = pickle.dumps(vae)
     with pytest.raises(ValueError, match=r"latent_prior=30 .* 1 row\(s\) .* give 20"):
         vae.set_params(latent_prior=30).partial_fit(X[:1])
@@ -172,14 +177,14 @@ def test_a_mixture_with_more_components_than_draws_is_refused_first(make_vae):
 
 def test_a_failed_mixture_leaves_the_model_as_it_was(make_vae, monkeypatch):
     X = np.random.RandomState(0).normal(size=(50, 3))
-    vae = make_vae(latent_prior=2).fit(X)
+    vae = make_vae(latent_prior=2, device="cpu").fit(X)
     before = pickle.dumps(vae)
 
     def fail(*args, **kwargs):
         raise RuntimeError("EM failed")
 
     monkeypatch.setattr(GaussianMixture, "fit", fail)
-    for train in (vae.partial_fit, vae.fit, make_vae(latent_prior=2).fit):
+    for train in (vae.partial_fit, vae.fit, make_vae(latent_prior=2, device="cpu").fit):
         with pytest.raises(RuntimeError, match="EM failed"):
             train(X)
     assert pickle.dumps(vae) == before
@@ -192,7 +197,9 @@ def test_wide_posteriors_keep_their_scores(make_vae):
     # posterior means alone would be far narrower than them, and the
     # importance weights under it would wreck the score.
     X = np.clip(0.95 + 0.03 * np.random.RandomState(0).randn(300, 8), 0, 1)
-    params = dict(likelihood="continuous_bernoulli", hidden_layer_sizes=(16,))
+    params = dict(
+        likelihood="continuous_bernoulli", hidden_layer_sizes=(16,), device="cpu"
+    )
     mixed = make_vae(latent_prior=10, max_epochs=30, **params).fit(X)
     standard = make_vae(latent_prior="normal", max_epochs=30, **params).fit(X)
     posterior = mixed.module_.encode(torch.as_tensor(X, dtype=torch.float32))

@@ -108,7 +108,7 @@ def test_bernoulli_log_prob_is_the_cross_entropy():
 
 @pytest.mark.short_fits
 def test_kl_term_is_the_closed_form(X, make_vae):
-    module = make_vae(max_epochs=2).fit(X).module_
+    module = make_vae(max_epochs=2, device="cpu").fit(X).module_
     x = torch.tensor(X[:10], dtype=torch.float32)
     qz = module.encode(x)
     terms = module.elbo_terms(x, torch.zeros(10, 2))
@@ -121,7 +121,8 @@ def test_kl_term_is_the_closed_form(X, make_vae):
 def test_one_importance_draw_is_the_elbo_on_average(X, make_vae):
     """One draw puts log p(z) - log q(z | x) for the closed-form KL: same mean."""
     # The closed-form KL is against N(0, I), the prior that training assumes.
-    module = make_vae(max_epochs=2, latent_prior="normal").fit(X).module_
+    module = make_vae(max_epochs=2, latent_prior="normal", device="cpu")
+    module = module.fit(X).module_
     x = torch.tensor(X[:10], dtype=torch.float32)
     draws = torch.randn(2000, 1, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -154,7 +155,7 @@ def test_more_importance_draws_tighten_the_bound(X, make_vae):
 @pytest.mark.short_fits
 def test_importance_weighted_bound_with_shared_draws_is_log_marginal(X, make_vae):
     """The training bound and the scoring estimate are one formula."""
-    module = make_vae(max_epochs=2).fit(X).module_
+    module = make_vae(max_epochs=2, device="cpu").fit(X).module_
     x = torch.tensor(X[:10], dtype=torch.float32)
     noise = torch.randn(7, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

@@ -82,7 +82,7 @@ def test_feature_log_likelihoods_point_at_the_corrupted_column(X, make_detector)
 def test_feature_log_likelihoods_add_up_to_the_reconstruction_term(X, make_detector):
     # With one draw the importance weight is 1, so the features add up to
     # log p(x | z) and the score adds log p(z) - log q(z | x) to it.
-    detector = make_detector(n_importance_samples=1).fit(X)
+    detector = make_detector(n_importance_samples=1, device="cpu").fit(X)
     per_feature = detector.feature_log_likelihoods(X[:20]).sum(axis=1)
     latent_term = detector.score_samples(X[:20]) - per_feature
     module = detector.module_

@@ -130,14 +130,14 @@ def test_a_conditional_model_is_refused(clicks, make_vae):
 
 
 def test_refining_raises_each_rows_elbo(recommender, clicks):
-    module = recommender.module_
-    x = torch.as_tensor(clicks, dtype=torch.float32)
+    module, device = recommender.module_, recommender.device_
+    x = torch.as_tensor(clicks, dtype=torch.float32, device=device)
     noise = torch.randn(
         (50, module.latent_dim), generator=torch.Generator().manual_seed(0)
-    )
+    ).to(device)
     draws = torch.randn(
         (2000, 1, module.latent_dim), generator=torch.Generator().manual_seed(1)
-    )
+    ).to(device)
     with torch.no_grad():
         encoder = module._posterior_parameters(x)
         refined = module.refined_posterior(x, noise, beta=1.0)
@@ -247,12 +247,10 @@ def test_a_bad_scoring_is_refused_before_training(clicks, make_vae, scoring, mes
 
 
 def test_a_ranking_score_needs_rows_with_items_to_hold_out(recommender):
-    import torch
-
     from skvae._data import rows_of
     from skvae._ranking import RankingValidation
 
-    empty_rows = rows_of(np.zeros((5, 12)), torch.device("cpu"), None)
+    empty_rows = rows_of(np.zeros((5, 12)), recommender.device_, None)
     validation = RankingValidation(empty_rows, 5, seed=0, metric="ndcg", k=5)
     with pytest.raises(ValueError, match="no held-out row with an item to hold out"):
         validation.score(recommender.module_)

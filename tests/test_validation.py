@@ -203,7 +203,7 @@ def test_cuda_load_falls_back_to_cpu_with_a_warning(X, make_vae):
     """A model trained on a GPU loads and runs on a machine without one."""
     import pickle
 
-    vae = make_vae().fit(X)
+    vae = make_vae(device="cpu").fit(X)
     expected = vae.transform(X)
     vae.device_ = torch.device("cuda")  # as if trained on a GPU
     blob = pickle.dumps(vae)
