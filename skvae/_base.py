@@ -328,7 +328,8 @@ class BaseVAE(BaseEstimator):
             Non-negative weight of each row in the training loss (and in the
             validation score with ``early_stopping``). Only relative sizes
             matter; a row of weight 0 is left out of training as if it were
-            not there. None weighs all rows equally.
+            not there, but the levels of its categorical columns and
+            conditions are still learned. None weighs all rows equally.
 
         Returns
         -------
@@ -649,7 +650,7 @@ class BaseVAE(BaseEstimator):
 
     def _validate_training_data(self, X, sample_weight, reset: bool):
         """``X`` and ``sample_weight`` checked for training, ``X`` in its domain."""
-        X = self._validate_X(X, reset=reset, training=True)
+        X = self._validate_X(X, reset=reset, training=True, sample_weight=sample_weight)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -803,15 +804,16 @@ class BaseVAE(BaseEstimator):
         self._optimizer_state = result.optimizer_state
         self._score_seed = _derived_seed(seed, _SCORING)
 
-    def _validate_X(self, X, reset: bool, training: bool = False):
+    def _validate_X(self, X, reset: bool, training: bool = False, sample_weight=None):
         """Validate ``X`` with scikit-learn's helpers, categorical columns coded.
 
         With ``reset``, first learn the table's layout (each column's family and
         levels) if ``likelihood`` chooses families per column, and the
-        conditions' encoding if ``condition_on`` names any. A conditional
-        model's rows come back as the modelled columns followed by the encoded
-        conditions, as the network reads them. Rows with no observed cell are
-        refused for ``training``, and elsewhere unless the model reads them.
+        conditions' encoding (weighed by ``sample_weight``, as given to
+        ``fit``) if ``condition_on`` names any. A conditional model's rows come
+        back as the modelled columns followed by the encoded conditions, as the
+        network reads them. Rows with no observed cell are refused for
+        ``training``, and elsewhere unless the model reads them.
         """
         refuse_time_columns(X)
         X = missing_as_nan(X)
@@ -819,7 +821,13 @@ class BaseVAE(BaseEstimator):
             self._conditions = (
                 None
                 if self.condition_on is None
-                else Conditions.from_data(X, self.condition_on)
+                else Conditions.from_data(
+                    X,
+                    self.condition_on,
+                    _check_sample_weight(
+                        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+                    ),
+                )
             )
         conditions = getattr(self, "_conditions", None)
         if conditions is not None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -50,8 +51,9 @@ class Conditions:
     keys : list
         How ``condition_on`` named them: column names or positions.
     encoder : ColumnTransformer
-        Fitted on the training conditions: numeric columns standardised, the
-        others one-hot.
+        Fitted on the training conditions: numeric columns standardised by
+        their weighted mean and standard deviation (rows of weight 0 play no
+        part), the others one-hot, with the levels of every training row.
     n_features : int
         The width of the encoded conditions: what the network reads.
     dtypes : dict or None
@@ -66,8 +68,12 @@ class Conditions:
         self.dtypes = dtypes
 
     @classmethod
-    def from_data(cls, X, condition_on) -> Conditions:
-        """The conditions ``condition_on`` names, their encoding learned on ``X``."""
+    def from_data(cls, X, condition_on, sample_weight) -> Conditions:
+        """The conditions ``condition_on`` names, their encoding learned on ``X``.
+
+        ``sample_weight`` (validated, one per row of ``X``) weighs the numeric
+        conditions' means and standard deviations.
+        """
         if sp.issparse(X):
             raise ValueError(
                 "condition_on takes dense X: a DataFrame or an array with the "
@@ -106,16 +112,26 @@ class Conditions:
             if _auto_family(X, position, "numeric") != CATEGORICAL
         ]
         other = [j for j in range(len(keys)) if j not in numeric]
-        encoder = ColumnTransformer(
-            [
-                ("numeric", StandardScaler(), numeric),
-                ("levels", OneHotEncoder(sparse_output=False), other),
-            ],
-            sparse_threshold=0.0,
-        )
-        encoded = encoder.fit_transform(cls._as_array(values, keys))
+        table = cls._as_array(values, keys)
+        # Every training row's levels, so that each of them can be encoded,
+        # but the numbers' scale from the rows of positive weight alone: a row
+        # of weight 0 holding 1e300 leaves it alone.
+        levels = OneHotEncoder(sparse_output=False)
+        if other:
+            levels.set_params(
+                categories=OneHotEncoder().fit(table[:, other]).categories_
+            )
+        weighed = sample_weight > 0
+        with config_context(enable_metadata_routing=True):
+            scaler = StandardScaler().set_fit_request(sample_weight=True)
+            encoder = ColumnTransformer(
+                [("numeric", scaler, numeric), ("levels", levels, other)],
+                sparse_threshold=0.0,
+            )
+            encoder.fit(table[weighed], sample_weight=sample_weight[weighed])
         dtypes = {key: X[key].dtype for key in keys} if frame else None
-        return cls(positions, keys, encoder, encoded.shape[1], dtypes)
+        n_features = len(encoder.get_feature_names_out())
+        return cls(positions, keys, encoder, n_features, dtypes)
 
     def modelled_positions(self, n_columns: int) -> list[int]:
         """Positions of the modelled columns among ``n_columns`` columns of ``X``."""

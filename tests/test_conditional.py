@@ -49,6 +49,20 @@ def test_a_conditional_model_starts_at_unit_variance(groups):
     np.testing.assert_allclose(variance.detach().cpu().numpy(), 1.0, rtol=0.01)
 
 
+@pytest.mark.short_fits
+@pytest.mark.parametrize("wild", [1e4, 1e300])
+def test_zero_weight_rows_leave_the_conditions_scale_alone(groups, wild):
+    # A row of weight 0 plays no part in training; its conditions neither.
+    corrupted = groups.copy()
+    corrupted.loc[::6, "dose"] = wild
+    weights = np.where(np.arange(len(groups)) % 6 == 0, 0.0, 1.0)
+    clean = groups[weights > 0]
+    params = dict(condition_on=["group", "dose"], max_epochs=5)
+    weighted = make_vae(**params).fit(corrupted, sample_weight=weights)
+    removed = make_vae(**params).fit(clean)
+    assert_array_equal(weighted.score_samples(clean), removed.score_samples(clean))
+
+
 def test_sample_honours_every_condition_value(conditional):
     for group, centre in {"a": -4.0, "b": 0.0, "c": 4.0}.items():
         rows = conditional.sample(300, conditions={"group": group, "dose": 1.5})
