@@ -226,14 +226,20 @@ def host_batches(X, batch_rows: int, device: torch.device) -> Iterator[torch.Ten
     """Consecutive batches of ``X``'s rows as float32 tensors on ``device``.
 
     ``X`` stays on the host; one batch at a time goes to the device. Dense
-    batches are fresh copies, so results do not depend on where ``X`` lies in
-    memory; sparse ones are served as ``SparseRows`` serves them.
+    batches for the CPU are fresh copies, so results do not depend on where
+    ``X`` lies in memory; other devices copy them anyway, from ``X`` itself
+    where it is float32 already. Sparse batches are served as ``SparseRows``
+    serves them.
     """
     if sp.issparse(X):
         yield from SparseRows(canonical_csr(X), device).batches(batch_rows)
         return
     for start in range(0, X.shape[0], batch_rows):
-        block = np.array(X[start : start + batch_rows], dtype=np.float32, order="C")
+        rows = X[start : start + batch_rows]
+        if device.type == "cpu" or not rows.flags.writeable:
+            block = np.array(rows, dtype=np.float32, order="C")
+        else:
+            block = np.ascontiguousarray(rows, dtype=np.float32)
         yield torch.from_numpy(block).to(device)
 
 

@@ -22,8 +22,10 @@ from ._data import canonical_csr
 def has_missing(X) -> bool:
     """Whether ``X``, a dense array or a sparse matrix, has a missing cell."""
     values = X.data if sp.issparse(X) else X
-    # One pass that allocates nothing; infinity is refused before this runs.
-    return bool(np.isnan(values.sum()))
+    # One pass that allocates nothing; infinity is refused before this runs,
+    # and a sum that overflows is inf, not NaN.
+    with np.errstate(over="ignore"):
+        return bool(np.isnan(values.sum()))
 
 
 def missing_cells(X):

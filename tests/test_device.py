@@ -4,6 +4,7 @@ import os
 import pickle
 import subprocess
 import sys
+import warnings
 from unittest import mock
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from numpy.testing import assert_allclose
 
 from skvae import VAETransformer
-from skvae._data import resolve_device
+from skvae._data import host_batches, resolve_device
 
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA GPU here"
@@ -113,3 +114,16 @@ def test_streamed_cuda_model_continues_in_a_process_without_cuda(X, make_vae, tm
         "print(vae.n_iter_, vae._optimizer_state['state'][0]['step'].item())\n"
     )
     assert _run_without_cuda(gpu, X, tmp_path, lines).split() == ["2", "2.0"]
+
+
+def test_batches_for_a_gpu_take_read_only_rows_without_a_warning():
+    # Batches for a GPU are read from X itself where it is float32 already;
+    # torch warns about tensors made from a read-only array, so those rows
+    # are copied first. ("meta" stands in for the GPU: shapes, no values.)
+    X = np.arange(40, dtype=np.float32).reshape(10, 4)
+    X.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batches = list(host_batches(X, 4, torch.device("meta")))
+    assert [tuple(batch.shape) for batch in batches] == [(4, 4), (4, 4), (2, 4)]
+    assert all(batch.dtype == torch.float32 for batch in batches)

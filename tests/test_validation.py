@@ -1,5 +1,6 @@
 """Bad input gets a clear error, raised before the fitted model changes."""
 
+import warnings
 from unittest import mock
 
 import numpy as np
@@ -10,6 +11,7 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
 
 from skvae import VAETransformer
+from skvae._missing import has_missing
 
 
 @pytest.mark.parametrize(
@@ -18,6 +20,7 @@ from skvae import VAETransformer
         (np.array([[np.nan, np.nan], [2.0, 3.0]]), "Row 0 of X has no observed"),
         (np.array([[np.nan, 1.0], [np.nan, 3.0]]), "Column 0 of X has no observed"),
         (np.array([[1.0, np.inf], [2.0, 3.0]]), "Column 1 of X holds inf in row 0"),
+        (np.array([[1.0, 2.0], [np.nan, -np.inf]]), "Column 1 of X holds -inf in row"),
         (sp.csr_matrix([[1.0, 0], [-np.inf, 3.0]]), "Column 0 of X holds -inf in row"),
         (sp.csr_matrix([[np.nan, np.nan], [2.0, 3.0]]), "Row 0 of X has no observed"),
         (sp.csr_matrix([[np.nan, 1.0], [np.nan, 0.0]]), "Column 0 of X has no obs"),
@@ -29,6 +32,14 @@ from skvae import VAETransformer
 def test_bad_X_is_rejected_by_fit(bad, message):
     with pytest.raises(ValueError, match=message):
         VAETransformer().fit(bad)
+
+
+def test_finite_values_whose_sum_overflows_are_not_missing():
+    # The scan for NaN sums the values: an overflow there is inf, not NaN,
+    # and no warning of NumPy's.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not has_missing(np.full((3, 2), 3e38, dtype=np.float32))
 
 
 def test_text_is_rejected_by_a_numeric_family():
