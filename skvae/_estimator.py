@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._base import _SAMPLE_ROWS, BaseVAE, _has_categorical, _seed
 from ._data import host_batches, map_batches, seeded_global_rng
 from ._likelihoods import MultinomialFamily
+from ._table import _is_dataframe
 from ._threads import ThreadPolicy
 
 
@@ -368,9 +369,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         -------
         X_original : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
             The decoder's mean for each latent point, with the conditions in
-            their columns for a conditional model.
+            their columns for a conditional model. A DataFrame for a model
+            fitted on one (with the index of ``X``, if a DataFrame).
         """
         check_is_fitted(self)
+        index = X.index if _is_dataframe(X) else None
         Z = check_array(X, dtype=(np.float64, np.float32), input_name="X")
         if Z.shape[1] != self.module_.latent_dim:
             raise ValueError(
@@ -385,7 +388,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         decoded = map_batches(
             decode, batches, len(Z), Z.dtype, threads=ThreadPolicy(self.n_threads)
         )
-        return self._as_rows(decoded, conditions)
+        rows = self._as_rows(decoded, conditions)
+        if index is not None and _is_dataframe(rows):
+            rows.index = index
+        return rows
 
     def recommend(self, X, n=10, filter_seen=True, refine_steps=0):
         """The ``n`` highest-scoring columns of each row: top-k recommendations.

@@ -219,6 +219,14 @@ def test_sample_and_inverse_transform_give_the_training_columns_and_dtypes(
         assert decoded["year"].dtype.kind == "i"
 
 
+def test_latent_rows_in_a_dataframe_decode_under_their_index(table, make_vae):
+    vae = make_vae(likelihood="auto").fit(table).set_output(transform="pandas")
+    codes = vae.transform(table.iloc[10:15])
+    assert list(vae.inverse_transform(codes).index) == list(range(10, 15))
+    as_array = vae.inverse_transform(codes.to_numpy())
+    assert list(as_array.index) == list(range(5))
+
+
 def test_a_categorical_model_decodes_its_training_levels(table, make_vae):
     vae = make_vae(likelihood="auto", n_iter_no_change=10, max_epochs=200).fit(table)
     decoded = vae.inverse_transform(vae.transform(table))
