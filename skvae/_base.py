@@ -116,6 +116,16 @@ def _seed(random_state) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def _training_weights(sample_weight, X) -> np.ndarray:
+    """``sample_weight`` checked for training on ``X``: non-negative, not all 0."""
+    weights = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    if weights.size and not weights.any():  # older scikit-learn lets it through
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weights
+
+
 def _rows_of_positive_weight(X, sample_weight: np.ndarray):
     """The rows of ``X`` whose weight is positive, and their weights."""
     if sample_weight.all():
@@ -651,9 +661,7 @@ class BaseVAE(BaseEstimator):
     def _validate_training_data(self, X, sample_weight, reset: bool):
         """``X`` and ``sample_weight`` checked for training, ``X`` in its domain."""
         X = self._validate_X(X, reset=reset, training=True, sample_weight=sample_weight)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        sample_weight = _training_weights(sample_weight, X)
         modelled = self._modelled(X)
         names = self._column_names(modelled.shape[1])
         if reset or not hasattr(self, "module_"):
@@ -822,11 +830,7 @@ class BaseVAE(BaseEstimator):
                 None
                 if self.condition_on is None
                 else Conditions.from_data(
-                    X,
-                    self.condition_on,
-                    _check_sample_weight(
-                        sample_weight, X, dtype=np.float64, ensure_non_negative=True
-                    ),
+                    X, self.condition_on, _training_weights(sample_weight, X)
                 )
             )
         conditions = getattr(self, "_conditions", None)

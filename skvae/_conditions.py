@@ -122,13 +122,16 @@ class Conditions:
                 categories=OneHotEncoder().fit(table[:, other]).categories_
             )
         weighed = sample_weight > 0
+        weights = sample_weight[weighed]
         with config_context(enable_metadata_routing=True):
             scaler = StandardScaler().set_fit_request(sample_weight=True)
             encoder = ColumnTransformer(
                 [("numeric", scaler, numeric), ("levels", levels, other)],
                 sparse_threshold=0.0,
             )
-            encoder.fit(table[weighed], sample_weight=sample_weight[weighed])
+            # Equal weights fit as no weights do, to the bit.
+            equal = np.all(weights == weights[0]) if weights.size else True
+            encoder.fit(table[weighed], sample_weight=None if equal else weights)
         dtypes = {key: X[key].dtype for key in keys} if frame else None
         n_features = len(encoder.get_feature_names_out())
         return cls(positions, keys, encoder, n_features, dtypes)

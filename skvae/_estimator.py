@@ -369,8 +369,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         -------
         X_original : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
             The decoder's mean for each latent point, with the conditions in
-            their columns for a conditional model. A DataFrame for a model
-            fitted on one (with the index of ``X``, if a DataFrame).
+            their columns for a conditional model. A DataFrame where
+            ``likelihood`` gave a family per column of a training DataFrame
+            (see ``likelihood``), with the index of ``X`` if ``X`` is a
+            DataFrame.
         """
         check_is_fitted(self)
         index = X.index if _is_dataframe(X) else None

@@ -169,27 +169,21 @@ class InflatedFamily(Family):
     def encoder_values(self, x):
         """Which atom, or none, one-hot; then the value, or its mean at atoms.
 
-        A missing cell has no place one-hot and the mean as its value.
+        A missing cell has no place one-hot and the mean as its value. Arrays
+        (the PCA start's whole training table) are encoded on the host, with
+        host copies of the atoms, whatever the network's device.
         """
-        as_array = not torch.is_tensor(x)
-        values = (
-            torch.as_tensor(
-                np.asarray(x, dtype=np.float32), device=self.atom_values.device
+        if torch.is_tensor(x):
+            return _one_hot_and_values(
+                x, self.atom_values, self.none_place, self.value.offset
             )
-            if as_array
-            else x
+        encoded = _one_hot_and_values(
+            torch.as_tensor(np.asarray(x, dtype=np.float32)),
+            self.atom_values.cpu(),
+            self.none_place.cpu(),
+            self.value.offset.cpu(),
         )
-        matches = self._matches(values)
-        other = ~matches.any(-1) & ~values.isnan()
-        places = matches | (other.unsqueeze(-1) & self.none_place)
-        encoded = torch.cat(
-            [
-                places.to(values.dtype).flatten(-2),
-                torch.where(other, values, self.value.offset),
-            ],
-            -1,
-        )
-        return encoded.double().cpu().numpy() if as_array else encoded
+        return encoded.double().numpy()
 
     def input_standardisation(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The one-hot places as they are, the values standardised."""
@@ -204,3 +198,18 @@ class InflatedFamily(Family):
 
     def add_prior_gradient(self, weight: float) -> None:
         self.value.add_prior_gradient(weight)
+
+
+def _one_hot_and_values(x, atom_values, none_place, offset) -> torch.Tensor:
+    """:meth:`InflatedFamily.encoder_values` of the tensor ``x``, given the atoms.
+
+    ``atom_values`` is ``(n_features, width)``, NaN-padded; ``none_place``
+    marks each column's place for "none of the atoms"; ``offset`` is the
+    values' mean, which stands in at atoms and where a cell is missing.
+    """
+    matches = x.unsqueeze(-1) == atom_values
+    other = ~matches.any(-1) & ~x.isnan()
+    places = matches | (other.unsqueeze(-1) & none_place)
+    return torch.cat(
+        [places.to(x.dtype).flatten(-2), torch.where(other, x, offset)], -1
+    )

@@ -22,10 +22,9 @@ from ._data import canonical_csr
 def has_missing(X) -> bool:
     """Whether ``X``, a dense array or a sparse matrix, has a missing cell."""
     values = X.data if sp.issparse(X) else X
-    # One pass that allocates nothing; infinity is refused before this runs,
-    # and a sum that overflows is inf, not NaN.
-    with np.errstate(over="ignore"):
-        return bool(np.isnan(values.sum()))
+    # One pass that allocates nothing: the minimum is NaN if any value is
+    # (a sum could overflow to inf and -inf, whose sum is NaN too).
+    return values.size > 0 and bool(np.isnan(values.min()))
 
 
 def missing_cells(X):

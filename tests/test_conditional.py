@@ -6,6 +6,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
 
 from skvae import VAEImputer, VAETransformer
 
@@ -57,10 +58,19 @@ def test_zero_weight_rows_leave_the_conditions_scale_alone(groups, wild):
     corrupted.loc[::6, "dose"] = wild
     weights = np.where(np.arange(len(groups)) % 6 == 0, 0.0, 1.0)
     clean = groups[weights > 0]
-    params = dict(condition_on=["group", "dose"], max_epochs=5)
+    params = dict(
+        condition_on=["group", "dose"], max_epochs=5, device="cpu", n_threads=1
+    )
     weighted = make_vae(**params).fit(corrupted, sample_weight=weights)
     removed = make_vae(**params).fit(clean)
     assert_array_equal(weighted.score_samples(clean), removed.score_samples(clean))
+
+
+def test_equal_weights_scale_the_conditions_as_no_weights_do(groups, conditional):
+    scaler = conditional._conditions.encoder.named_transformers_["numeric"]
+    plain = StandardScaler().fit(groups[["dose"]].to_numpy())
+    assert_array_equal(scaler.scale_, plain.scale_)
+    assert_array_equal(scaler.mean_, plain.mean_)
 
 
 def test_sample_honours_every_condition_value(conditional):

@@ -73,6 +73,17 @@ def test_cuda_fits_a_table_with_a_text_column(make_vae):
     assert set(vae.sample(20, random_state=0)["kind"]) <= {"a", "b", "c"}
 
 
+@needs_cuda
+@pytest.mark.short_fits
+def test_cuda_fits_zero_inflated_columns(make_vae):
+    # Their PCA start encodes the whole table on the host, the atoms copied.
+    counts = np.random.RandomState(0).poisson(0.3, size=(200, 3)).astype(float)
+    vae = make_vae(device="cuda", likelihood="inflated_gaussian", max_epochs=5)
+    vae.fit(counts)
+    assert np.isfinite(vae.score_samples(counts)).all()
+    assert (vae.sample(200, random_state=0) == 0).mean() > 0.5  # the atom at 0
+
+
 def _run_without_cuda(model, X, tmp_path, lines, *args):
     """Run ``lines`` in a Python process that sees no GPU; return its output.
 
@@ -127,3 +138,10 @@ def test_batches_for_a_gpu_take_read_only_rows_without_a_warning():
         batches = list(host_batches(X, 4, torch.device("meta")))
     assert [tuple(batch.shape) for batch in batches] == [(4, 4), (4, 4), (2, 4)]
     assert all(batch.dtype == torch.float32 for batch in batches)
+
+
+def test_batches_for_the_cpu_are_fresh_copies():
+    # Results then do not depend on where X lies in memory.
+    X = np.arange(40, dtype=np.float32).reshape(10, 4)
+    for batch in host_batches(X, 4, torch.device("cpu")):
+        assert not np.shares_memory(batch.numpy(), X)

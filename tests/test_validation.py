@@ -34,12 +34,14 @@ def test_bad_X_is_rejected_by_fit(bad, message):
         VAETransformer().fit(bad)
 
 
-def test_finite_values_whose_sum_overflows_are_not_missing():
-    # The scan for NaN sums the values: an overflow there is inf, not NaN,
-    # and no warning of NumPy's.
+def test_finite_values_near_the_floats_limits_are_not_missing():
+    # Their sum overflows, to inf and -inf in two partial sums, and so to NaN.
+    X = np.full((4, 8), 3e38, dtype=np.float32)
+    X[:, 1::2] = -3e38
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert not has_missing(np.full((3, 2), 3e38, dtype=np.float32))
+        assert not has_missing(X)
+        assert not has_missing(sp.csr_matrix((3, 2)))  # nothing stored
 
 
 def test_text_is_rejected_by_a_numeric_family():
