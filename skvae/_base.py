@@ -1040,6 +1040,8 @@ class BaseVAE(BaseEstimator):
         An importance-weighted lower bound on ``log p(x)`` with
         ``n_importance_samples`` posterior draws (one draw estimates the ELBO),
         including every normalising constant. Low values flag unusual rows.
+        A row with nothing observed, which only ``VAEImputer`` reads, scores
+        0, the exact log-probability of nothing.
 
         Parameters
         ----------

@@ -384,7 +384,18 @@ class VAE(nn.Module):
         estimate of the ELBO; more draws give a tighter bound (Burda et al. 2016).
         """
         _, log_weights = self._importance_draws(x, noise)
-        return torch.logsumexp(log_weights, dim=0) - math.log(noise.shape[0])
+        estimate = torch.logsumexp(log_weights, dim=0) - math.log(noise.shape[0])
+        # Nothing observed has probability 1: log p = 0 exactly, not an estimate.
+        return estimate.masked_fill(self._nothing_observed(x), 0.0)
+
+    def _nothing_observed(self, x: torch.Tensor) -> torch.Tensor:
+        """Which rows of ``x`` have no observed modelled cell (all NaN)."""
+        if not x.is_sparse:
+            modelled, _ = self.split(x)
+            return modelled.isnan().all(-1)
+        x = x.coalesce()
+        rows = x.indices()[0][x.values().isnan()]
+        return torch.bincount(rows, minlength=x.shape[0]) == x.shape[1]
 
     def feature_log_likelihoods(
         self, x: torch.Tensor, noise: torch.Tensor

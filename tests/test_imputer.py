@@ -294,6 +294,18 @@ def test_sparse_rows_have_their_stored_nan_filled_and_nothing_else(correlated):
 
 
 @pytest.mark.short_fits
+def test_a_row_with_nothing_observed_has_log_likelihood_zero(correlated):
+    _, holed = correlated
+    imputer = make_imputer(max_epochs=2).fit(holed)
+    rows = holed[:3].copy()
+    rows[1] = np.nan
+    for given in (rows, sparse.csr_matrix(rows)):
+        scores = imputer.score_samples(given)
+        assert scores[1] == 0.0  # log P(nothing) exactly, not an estimate of it
+        assert_allclose(scores[[0, 2]], imputer.score_samples(holed[[0, 2]]), rtol=1e-6)
+
+
+@pytest.mark.short_fits
 def test_sparse_rows_are_checked_as_a_whole_before_any_fill(correlated):
     _, holed = correlated
     imputer = make_imputer(max_epochs=2).fit(sparse.csr_matrix(holed))
