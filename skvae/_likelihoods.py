@@ -271,7 +271,9 @@ def _log1p(values):
     if torch.is_tensor(values):
         return map_values(values, torch.log1p)
     if sp.issparse(values):
-        return values.log1p()
+        # SciPy's log1p sums duplicates and sorts indices in place first: on a
+        # canonical copy where needed, not on the caller's matrix.
+        return canonical_csr(values).log1p()
     return np.log1p(values)
 
 
