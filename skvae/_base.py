@@ -48,6 +48,7 @@ from ._missing import (
     has_missing,
     refuse_empty_columns,
     refuse_infinite_cells,
+    rows_with_nothing_observed,
 )
 from ._module import ACTIVATIONS, VAE
 from ._ranking import RankingValidation, parse_ranking
@@ -206,8 +207,8 @@ class BaseVAE(BaseEstimator):
     """The family ``likelihood='auto'`` gives a DataFrame's columns of whole
     numbers; None: ``_auto_numeric_family``."""
     _reads_empty_rows = False
-    """Whether a fitted model takes rows with no observed cell (the imputer
-    fills them); training rows always need one."""
+    """Whether a model takes rows with no observed cell (the imputer fills
+    them, and leaves them out of training, as rows of weight 0)."""
 
     _missing_patterns: MissingPatterns
 
@@ -664,6 +665,14 @@ class BaseVAE(BaseEstimator):
         sample_weight = _training_weights(sample_weight, X)
         modelled = self._modelled(X)
         names = self._column_names(modelled.shape[1])
+        # A row with nothing observed has nothing to learn from. Refused, unless
+        # its weight is 0 or the model fills such rows (then it weighs 0).
+        empty = rows_with_nothing_observed(modelled)
+        if empty.size and self._reads_empty_rows:
+            sample_weight = sample_weight.copy()
+            sample_weight[empty] = 0.0
+        weighed = empty[sample_weight[empty] > 0]
+        check_missing_cells(modelled, empty if not sample_weight.any() else weighed)
         if reset or not hasattr(self, "module_"):
             for family, columns in self._families(modelled.shape[1]):
                 block = modelled if len(columns) == len(names) else modelled[:, columns]
@@ -820,8 +829,9 @@ class BaseVAE(BaseEstimator):
         conditions' encoding (weighed by ``sample_weight``, as given to
         ``fit``) if ``condition_on`` names any. A conditional model's rows come
         back as the modelled columns followed by the encoded conditions, as the
-        network reads them. Rows with no observed cell are refused for
-        ``training``, and elsewhere unless the model reads them.
+        network reads them. Rows with no observed cell are refused unless the
+        model reads them, or for ``training``, whose check
+        ``_validate_training_data`` makes knowing the rows' weights.
         """
         refuse_time_columns(X)
         X = missing_as_nan(X)
@@ -871,8 +881,8 @@ class BaseVAE(BaseEstimator):
             X = check_array(X, **checks)
         names = self._column_names(X.shape[1])
         refuse_infinite_cells(X, names)
-        if training or not self._reads_empty_rows:
-            check_missing_cells(X)
+        if not training and not self._reads_empty_rows:
+            check_missing_cells(X)  # training's check weighs the rows first
         if reset:
             self.likelihoods_ = (
                 dict.fromkeys(names, self._single_family())

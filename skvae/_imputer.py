@@ -238,7 +238,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
     # make the fill the conditional mean over them and the other values.
     _auto_integer_family = "inflated_gaussian"
     # A row with no observed cell is filled from the model's marginal: the
-    # encoder reads that every cell is missing.
+    # encoder reads that every cell is missing. In training it weighs 0.
     _reads_empty_rows = True
 
     _parameter_constraints = {

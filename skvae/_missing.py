@@ -78,14 +78,21 @@ def count_true(mask, axis: int) -> np.ndarray:
     return np.asarray(mask.sum(axis=axis)).ravel()
 
 
-def check_missing_cells(X) -> None:
-    """Refuse rows of ``X`` with no observed cell.
+def rows_with_nothing_observed(X) -> np.ndarray:
+    """Positions of the rows of ``X`` with no observed cell (all NaN).
 
-    Skipped, as scikit-learn's scan for NaN is, under ``assume_finite=True``.
+    None are looked for, as scikit-learn's scan for NaN is skipped, under
+    ``assume_finite=True``.
     """
     if get_config()["assume_finite"] or not has_missing(X):
-        return
-    empty = np.flatnonzero(count_true(missing_cells(X), axis=1) == X.shape[1])
+        return np.empty(0, dtype=np.intp)
+    return np.flatnonzero(count_true(missing_cells(X), axis=1) == X.shape[1])
+
+
+def check_missing_cells(X, empty: np.ndarray | None = None) -> None:
+    """Refuse rows of ``X`` with no observed cell, or those of ``empty`` if given."""
+    if empty is None:
+        empty = rows_with_nothing_observed(X)
     if empty.size:
         raise ValueError(
             f"Row {empty[0]} of X has no observed cell (all NaN); "

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
-from sklearn.base import clone
 from sklearn.impute import SimpleImputer
 
 from skvae import VAEImputer
@@ -44,14 +43,20 @@ def test_a_row_with_nothing_observed_gets_the_models_marginal_fill(correlated):
     # with nothing to condition on, each cell is about its column's mean
     assert np.all(np.abs(filled[0] - X.mean(0)) < 0.5 * X.std(0))
     assert_array_equal(filled[1:], imputer.transform(holed[:3]))
-    # a training row needs a cell to learn from, in every call that trains
-    for train in (
-        make_imputer().fit,
-        imputer.partial_fit,
-        clone(imputer).set_params(warm_start=True).fit(holed).fit,
-    ):
-        with pytest.raises(ValueError, match="Row 0 of X has no observed cell"):
-            train(rows)
+
+
+def test_rows_with_nothing_observed_are_left_out_of_training(correlated):
+    # As IterativeImputer, the imputer takes them in fit, which learns from
+    # the other rows only: as if they were not there, or weighed 0.
+    _, holed = correlated
+    with_empty = np.vstack([np.full(5, np.nan), holed, np.full(5, np.nan)])
+    imputer = make_imputer().fit(with_empty)
+    assert_array_equal(
+        imputer.transform(holed[:20]), make_imputer().fit(holed).transform(holed[:20])
+    )
+    imputer.partial_fit(with_empty)  # and in every call that trains
+    with pytest.raises(ValueError, match="Row 0 of X has no observed cell"):
+        make_imputer().fit(np.full((2, 5), np.nan))  # then nothing is left
 
 
 @pytest.mark.short_fits

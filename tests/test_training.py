@@ -464,6 +464,17 @@ def test_zero_weight_rows_play_no_part(X, estimator, wild):
     assert_array_equal(weighted.score_samples(clean), removed.score_samples(clean))
 
 
+@pytest.mark.short_fits
+def test_a_row_with_nothing_observed_is_refused_unless_it_weighs_0(X, make_vae):
+    rows = np.vstack([np.full(X.shape[1], np.nan), X])
+    with pytest.raises(ValueError, match="Row 0 of X has no observed cell"):
+        make_vae(max_epochs=2).fit(rows)
+    weights = np.r_[0.0, np.ones(len(X))]
+    fitted = make_vae(max_epochs=2, n_threads=1).fit(rows, sample_weight=weights)
+    alone = make_vae(max_epochs=2, n_threads=1).fit(X)
+    assert_array_equal(fitted.transform(X), alone.transform(X))
+
+
 def test_sample_weight_errors(X, make_vae):
     with pytest.raises(ValueError, match="(?i)negative"):
         make_vae().fit(X, sample_weight=-np.ones(len(X)))
