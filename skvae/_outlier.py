@@ -23,6 +23,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     outliers) and ``predict`` returns +1 for inliers and -1 for outliers.
     ``feature_log_likelihoods`` says which features make a row unusual.
 
+    A row with missing cells is scored on its observed cells, the probability
+    of fewer cells, and so in general higher than the same row complete: a
+    row with few observed cells looks normal whatever it holds. Compare rows
+    with the same missing cells.
+
     Parameters
     ----------
     latent_dim : int, default=2
