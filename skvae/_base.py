@@ -46,8 +46,8 @@ from ._missing import (
     MissingPatterns,
     check_missing_cells,
     has_missing,
+    refuse_cells_beyond_float32,
     refuse_empty_columns,
-    refuse_infinite_cells,
     rows_with_nothing_observed,
 )
 from ._module import ACTIVATIONS, VAE
@@ -872,7 +872,7 @@ class BaseVAE(BaseEstimator):
         checks = {
             "accept_sparse": ("csr", "csc"),
             "dtype": (np.float64, np.float32),
-            # refuse_infinite_cells names the column and row of an inf
+            # refuse_cells_beyond_float32 names the column and row of an inf
             "ensure_all_finite": False,
         }
         if all_columns_checked:
@@ -880,7 +880,7 @@ class BaseVAE(BaseEstimator):
         else:
             X = check_array(X, **checks)
         names = self._column_names(X.shape[1])
-        refuse_infinite_cells(X, names)
+        refuse_cells_beyond_float32(X, names)
         if not training and not self._reads_empty_rows:
             check_missing_cells(X)  # training's check weighs the rows first
         if reset:

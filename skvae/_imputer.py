@@ -26,7 +26,7 @@ from ._data import canonical_csr, seeded_global_rng
 from ._missing import (
     count_true,
     missing_cells,
-    refuse_infinite_cells,
+    refuse_cells_beyond_float32,
     stored_nan,
 )
 from ._module import VAE
@@ -392,7 +392,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             ensure_all_finite=False,
         )
         # before row numbers are those of a block
-        refuse_infinite_cells(X, self._column_names(X.shape[1]))
+        refuse_cells_beyond_float32(X, self._column_names(X.shape[1]))
         filled = canonical_csr(X).copy()
         holes, rows = stored_nan(filled)
         rows_with_holes, rank = np.unique(rows, return_inverse=True)

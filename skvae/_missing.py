@@ -101,29 +101,47 @@ def check_missing_cells(X, empty: np.ndarray | None = None) -> None:
         )
 
 
-def refuse_infinite_cells(X, names: Sequence) -> None:
-    """Refuse ``inf`` in ``X``, naming the first such cell's column and row.
+# The largest magnitude the network's float32 arithmetic holds.
+FLOAT32_LIMIT = float(np.finfo(np.float32).max)
 
-    NaN is a missing cell; an infinite value is neither a value nor missing.
-    Skipped, as scikit-learn's scan is, under ``assume_finite=True``.
+
+def refuse_cells_beyond_float32(X, names: Sequence) -> None:
+    """Refuse ``inf``, and values float32 cannot hold, naming the first cell.
+
+    NaN is a missing cell; an infinite value is neither a value nor missing,
+    and a finite one beyond float32's range (about 3.4e38) would become one in
+    the network. Skipped, as scikit-learn's scan is, under
+    ``assume_finite=True``.
     """
     if get_config()["assume_finite"]:
         return
     values = X.data if sp.issparse(X) else X
-    if not np.isinf(values).any():
+    if values.size == 0:
         return
+    # Two passes that allocate nothing; with NaN about, ones that skip it.
+    low, high = values.min(), values.max()
+    if np.isnan(low) or np.isnan(high):
+        low, high = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)
+    if (-FLOAT32_LIMIT <= low and high <= FLOAT32_LIMIT) or np.isnan(high):
+        return  # every value fits, or every value is missing
     if sp.issparse(X):
         cells = sp.coo_matrix(X)
-        infinite = np.isinf(cells.data)
-        rows, columns = cells.row[infinite], cells.col[infinite]
+        beyond = np.abs(cells.data) > FLOAT32_LIMIT
+        rows, columns = cells.row[beyond], cells.col[beyond]
         first = np.lexsort((columns, rows))[0]
-        row, column, value = rows[first], columns[first], cells.data[infinite][first]
+        row, column, value = rows[first], columns[first], cells.data[beyond][first]
     else:
-        row, column = np.argwhere(np.isinf(X))[0]
+        row, column = np.argwhere(np.abs(X) > FLOAT32_LIMIT)[0]
         value = X[row, column]
+    if np.isinf(value):
+        raise ValueError(
+            f"Column {names[column]!r} of X holds {value} in row {row}: infinite "
+            "values cannot be modelled. Mark a missing cell as NaN."
+        )
     raise ValueError(
-        f"Column {names[column]!r} of X holds {value} in row {row}: infinite "
-        "values cannot be modelled. Mark a missing cell as NaN."
+        f"Column {names[column]!r} of X holds {value:g} in row {row}, beyond the "
+        f"float32 range the network computes in (±{FLOAT32_LIMIT:.1e}). "
+        "Rescale the column."
     )
 
 

@@ -21,6 +21,8 @@ from skvae._missing import has_missing
         (np.array([[np.nan, 1.0], [np.nan, 3.0]]), "Column 0 of X has no observed"),
         (np.array([[1.0, np.inf], [2.0, 3.0]]), "Column 1 of X holds inf in row 0"),
         (np.array([[1.0, 2.0], [np.nan, -np.inf]]), "Column 1 of X holds -inf in row"),
+        (np.array([[1.0, 1e300], [2.0, 3.0]]), "Column 1 of X holds 1e\\+300 in row 0"),
+        (sp.csr_matrix([[1.0, 0], [-1e39, np.nan]]), "holds -1e\\+39 in row 1, beyond"),
         (sp.csr_matrix([[1.0, 0], [-np.inf, 3.0]]), "Column 0 of X holds -inf in row"),
         (sp.csr_matrix([[np.nan, np.nan], [2.0, 3.0]]), "Row 0 of X has no observed"),
         (sp.csr_matrix([[np.nan, 1.0], [np.nan, 0.0]]), "Column 0 of X has no obs"),
