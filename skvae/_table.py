@@ -178,8 +178,10 @@ class TableLayout:
             j for j in range(X.shape[1]) if np.iscomplexobj(_column(X, j))
         ]
         if complex_columns:
+            j = complex_columns[0]
             raise ValueError(
-                f"Complex data not supported: column {complex_columns[0]} of X."
+                f"Complex data not supported: column {X.columns[j] if frame else j!r} "
+                "of X."
             )
         n_columns = X.shape[1]
         names = np.asarray(X.columns, dtype=object) if frame else None

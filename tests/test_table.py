@@ -242,6 +242,12 @@ def test_a_categorical_model_decodes_its_training_levels(table, make_vae):
 # ------------------------------------------------------------------ bad input
 
 
+def test_a_complex_column_is_refused_by_its_name(table, make_vae):
+    complex_table = table.assign(phase=np.exp(1j * np.arange(len(table))))
+    with pytest.raises(ValueError, match="Complex data not supported: column 'phase'"):
+        make_vae(likelihood="auto").fit(complex_table)
+
+
 def test_an_unseen_level_is_refused_naming_the_column_and_value(table, make_vae):
     vae = make_vae(likelihood="auto").fit(table)
     other = table.assign(island=table["island"].replace("Dream", "Torgersen"))
