@@ -10,6 +10,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context, config_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
@@ -666,13 +667,16 @@ class BaseVAE(BaseEstimator):
         modelled = self._modelled(X)
         names = self._column_names(modelled.shape[1])
         # A row with nothing observed has nothing to learn from. Refused, unless
-        # its weight is 0 or the model fills such rows (then it weighs 0).
+        # its weight is 0 or the model fills such rows (then it weighs 0, also
+        # under assume_finite: that is the model, not a check).
         empty = rows_with_nothing_observed(modelled)
         if empty.size and self._reads_empty_rows:
             sample_weight = sample_weight.copy()
             sample_weight[empty] = 0.0
-        weighed = empty[sample_weight[empty] > 0]
-        check_missing_cells(modelled, empty if not sample_weight.any() else weighed)
+        if not sample_weight.any():  # every row of weight held nothing
+            check_missing_cells(modelled, empty)
+        elif not get_config()["assume_finite"]:
+            check_missing_cells(modelled, empty[sample_weight[empty] > 0])
         if reset or not hasattr(self, "module_"):
             for family, columns in self._families(modelled.shape[1]):
                 block = modelled if len(columns) == len(names) else modelled[:, columns]

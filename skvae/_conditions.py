@@ -17,6 +17,7 @@ from sklearn import config_context
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from ._missing import refuse_cells_beyond_float32
 from ._table import (
     CATEGORICAL,
     _auto_family,
@@ -38,6 +39,15 @@ def condition_keys(condition_on) -> list:
 
 def _is_numeric(column: np.ndarray) -> bool:
     return column.dtype.kind in "biuf"
+
+
+def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
+    """Refuse inf, or a number float32 cannot hold, in numeric conditions ``keys``."""
+    if keys:
+        numbers = np.column_stack(
+            [np.asarray(values[k], dtype=np.float64) for k in keys]
+        )
+        refuse_cells_beyond_float32(numbers, keys)
 
 
 class Conditions:
@@ -112,6 +122,7 @@ class Conditions:
             if _auto_family(X, position, "numeric") != CATEGORICAL
         ]
         other = [j for j in range(len(keys)) if j not in numeric]
+        _refuse_numbers_beyond_float32(values, [keys[j] for j in numeric])
         table = cls._as_array(values, keys)
         # Every training row's levels, so that each of them can be encoded,
         # but the numbers' scale from the rows of positive weight alone: a row
@@ -170,6 +181,8 @@ class Conditions:
                     "conditional model needs every condition's value."
                 )
         self._check_levels(values)
+        _, _, numeric = self.encoder.transformers[0]  # the standardised conditions
+        _refuse_numbers_beyond_float32(values, [self.keys[j] for j in numeric])
         try:
             return self.encoder.transform(self._as_array(values, self.keys))
         except ValueError as error:  # a value it cannot read: text for a number

@@ -391,8 +391,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
             dtype=_FLOATS,
             ensure_all_finite=False,
         )
-        # before row numbers are those of a block
-        refuse_cells_beyond_float32(X, self._column_names(X.shape[1]))
+        # before row numbers are those of a block; X has every column, those
+        # left out of the model too
+        refuse_cells_beyond_float32(X, range(X.shape[1]))
         filled = canonical_csr(X).copy()
         holes, rows = stored_nan(filled)
         rows_with_holes, rank = np.unique(rows, return_inverse=True)

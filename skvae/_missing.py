@@ -79,19 +79,21 @@ def count_true(mask, axis: int) -> np.ndarray:
 
 
 def rows_with_nothing_observed(X) -> np.ndarray:
-    """Positions of the rows of ``X`` with no observed cell (all NaN).
-
-    None are looked for, as scikit-learn's scan for NaN is skipped, under
-    ``assume_finite=True``.
-    """
-    if get_config()["assume_finite"] or not has_missing(X):
+    """Positions of the rows of ``X`` with no observed cell (all NaN)."""
+    if not has_missing(X):
         return np.empty(0, dtype=np.intp)
     return np.flatnonzero(count_true(missing_cells(X), axis=1) == X.shape[1])
 
 
 def check_missing_cells(X, empty: np.ndarray | None = None) -> None:
-    """Refuse rows of ``X`` with no observed cell, or those of ``empty`` if given."""
+    """Refuse rows of ``X`` with no observed cell, or those of ``empty`` if given.
+
+    Without ``empty``, skipped under ``assume_finite=True``, as scikit-learn's
+    scan for NaN is.
+    """
     if empty is None:
+        if get_config()["assume_finite"]:
+            return
         empty = rows_with_nothing_observed(X)
     if empty.size:
         raise ValueError(
@@ -118,12 +120,13 @@ def refuse_cells_beyond_float32(X, names: Sequence) -> None:
     values = X.data if sp.issparse(X) else X
     if values.size == 0:
         return
-    # Two passes that allocate nothing; with NaN about, ones that skip it.
-    low, high = values.min(), values.max()
-    if np.isnan(low) or np.isnan(high):
+    if values.dtype == np.float32:  # a finite float32 fits, by definition
+        if not np.isinf(values).any():
+            return
+    else:  # two passes that allocate nothing and skip NaN
         low, high = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)
-    if (-FLOAT32_LIMIT <= low and high <= FLOAT32_LIMIT) or np.isnan(high):
-        return  # every value fits, or every value is missing
+        if (-FLOAT32_LIMIT <= low and high <= FLOAT32_LIMIT) or np.isnan(high):
+            return  # every value fits, or every value is missing
     if sp.issparse(X):
         cells = sp.coo_matrix(X)
         beyond = np.abs(cells.data) > FLOAT32_LIMIT

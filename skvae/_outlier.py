@@ -5,7 +5,9 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import OutlierMixin, _fit_context
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -289,7 +291,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
 
     def _finish_fit(self, X, sample_weight: np.ndarray):
         """Set ``offset_`` from the scores of the training rows of weight > 0."""
-        training_scores = self.score_samples(X)[sample_weight > 0]
+        if not sample_weight.all():  # rows of weight 0 play no part
+            X = _safe_indexing(
+                sp.csr_matrix(X) if sp.issparse(X) else X, np.flatnonzero(sample_weight)
+            )
+        training_scores = self.score_samples(X)
         self.offset_ = _threshold(training_scores, self.contamination)
 
     def decision_function(self, X):

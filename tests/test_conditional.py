@@ -51,7 +51,7 @@ def test_a_conditional_model_starts_at_unit_variance(groups):
 
 
 @pytest.mark.short_fits
-@pytest.mark.parametrize("wild", [1e4, 1e300])
+@pytest.mark.parametrize("wild", [1e4, 1e30])
 def test_zero_weight_rows_leave_the_conditions_scale_alone(groups, wild):
     # A row of weight 0 plays no part in training; its conditions neither.
     corrupted = groups.copy()
@@ -64,6 +64,14 @@ def test_zero_weight_rows_leave_the_conditions_scale_alone(groups, wild):
     weighted = make_vae(**params).fit(corrupted, sample_weight=weights)
     removed = make_vae(**params).fit(clean)
     assert_array_equal(weighted.score_samples(clean), removed.score_samples(clean))
+
+
+@pytest.mark.parametrize("value", [np.inf, 1e300])
+def test_a_numeric_condition_beyond_float32_is_refused_by_name(groups, value):
+    bad = groups.copy()
+    bad.loc[7, "dose"] = value
+    with pytest.raises(ValueError, match="Column 'dose' of X holds .* in row 7"):
+        make_vae(condition_on=["group", "dose"]).fit(bad)
 
 
 def test_equal_weights_scale_the_conditions_as_no_weights_do(groups, conditional):
