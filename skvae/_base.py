@@ -676,7 +676,11 @@ class BaseVAE(BaseEstimator):
         if not sample_weight.any():  # every row of weight held nothing
             check_missing_cells(modelled, empty)
         elif not get_config()["assume_finite"]:
-            check_missing_cells(modelled, empty[sample_weight[empty] > 0])
+            check_missing_cells(
+                modelled,
+                empty[sample_weight[empty] > 0],
+                remedy="Drop them, or give them sample_weight 0",
+            )
         if reset or not hasattr(self, "module_"):
             for family, columns in self._families(modelled.shape[1]):
                 block = modelled if len(columns) == len(names) else modelled[:, columns]

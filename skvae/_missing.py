@@ -85,11 +85,13 @@ def rows_with_nothing_observed(X) -> np.ndarray:
     return np.flatnonzero(count_true(missing_cells(X), axis=1) == X.shape[1])
 
 
-def check_missing_cells(X, empty: np.ndarray | None = None) -> None:
+def check_missing_cells(
+    X, empty: np.ndarray | None = None, remedy: str = "Drop them"
+) -> None:
     """Refuse rows of ``X`` with no observed cell, or those of ``empty`` if given.
 
     Without ``empty``, skipped under ``assume_finite=True``, as scikit-learn's
-    scan for NaN is.
+    scan for NaN is. ``remedy`` is what the message tells the user to do.
     """
     if empty is None:
         if get_config()["assume_finite"]:
@@ -98,7 +100,7 @@ def check_missing_cells(X, empty: np.ndarray | None = None) -> None:
     if empty.size:
         raise ValueError(
             f"Row {empty[0]} of X has no observed cell (all NaN); "
-            f"{empty.size} row(s) are like it. Drop them: a model has nothing "
+            f"{empty.size} row(s) are like it. {remedy}: a model has nothing "
             "to read in them."
         )
 
