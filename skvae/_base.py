@@ -848,7 +848,10 @@ class BaseVAE(BaseEstimator):
                 None
                 if self.condition_on is None
                 else Conditions.from_data(
-                    X, self.condition_on, _training_weights(sample_weight, X)
+                    X,
+                    self.condition_on,
+                    _training_weights(sample_weight, X),
+                    skip_empty_rows=training and self._reads_empty_rows,
                 )
             )
         conditions = getattr(self, "_conditions", None)

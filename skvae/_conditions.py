@@ -41,6 +41,20 @@ def _is_numeric(column: np.ndarray) -> bool:
     return column.dtype.kind in "biuf"
 
 
+def _without_empty_rows(X, positions: list, sample_weight: np.ndarray) -> np.ndarray:
+    """``sample_weight``, 0 for rows with no observed cell outside ``positions``.
+
+    Unchanged if no row of positive weight would be left: the check of
+    training rows then says what is wrong.
+    """
+    observed = np.zeros(len(sample_weight), dtype=bool)
+    for j in range(np.shape(X)[1]):
+        if j not in positions:
+            observed |= _present(_column(X, j))
+    weights = np.where(observed, sample_weight, 0.0)
+    return weights if weights.any() else sample_weight
+
+
 def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
     """Refuse inf, or a number float32 cannot hold, in numeric conditions ``keys``."""
     if keys:
@@ -78,11 +92,15 @@ class Conditions:
         self.dtypes = dtypes
 
     @classmethod
-    def from_data(cls, X, condition_on, sample_weight) -> Conditions:
+    def from_data(
+        cls, X, condition_on, sample_weight, skip_empty_rows: bool = False
+    ) -> Conditions:
         """The conditions ``condition_on`` names, their encoding learned on ``X``.
 
         ``sample_weight`` (validated, one per row of ``X``) weighs the numeric
-        conditions' means and standard deviations.
+        conditions' means and standard deviations. With ``skip_empty_rows``,
+        rows with no observed cell but their conditions weigh 0 too, as they
+        do in a training that leaves them out.
         """
         if sp.issparse(X):
             raise ValueError(
@@ -115,6 +133,8 @@ class Conditions:
                 "be modelled."
             )
         positions = [columns.index(key) for key in keys]
+        if skip_empty_rows:
+            sample_weight = _without_empty_rows(X, positions, sample_weight)
         values = cls._values(X, positions, keys)
         numeric = [
             j

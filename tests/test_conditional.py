@@ -74,6 +74,20 @@ def test_a_numeric_condition_beyond_float32_is_refused_by_name(groups, value):
         make_vae(condition_on=["group", "dose"]).fit(bad)
 
 
+@pytest.mark.short_fits
+def test_the_imputers_rows_with_only_conditions_leave_their_scale_alone(groups):
+    # Left out of training, a row with nothing observed but its conditions
+    # does not set the conditions' scale either.
+    empty = groups.iloc[:1].assign(x1=np.nan, x2=np.nan, x3=np.nan, dose=1e30)
+    params = dict(
+        condition_on=["group", "dose"], max_epochs=5, n_threads=1, random_state=0
+    )
+    with_empty = VAEImputer(**params).fit(pd.concat([empty, groups]))
+    alone = VAEImputer(**params).fit(groups)
+    holed = groups.iloc[:50].assign(x2=np.nan)
+    assert_array_equal(with_empty.transform(holed), alone.transform(holed))
+
+
 def test_equal_weights_scale_the_conditions_as_no_weights_do(groups, conditional):
     scaler = conditional._conditions.encoder.named_transformers_["numeric"]
     plain = StandardScaler().fit(groups[["dose"]].to_numpy())
