@@ -33,6 +33,7 @@ from ._data import (
     map_batches,
     resolve_device,
     rows_of,
+    rows_of_positive_weight,
 )
 from ._families import COLUMN_FAMILIES, family_class
 from ._inflated import InflatedFamily
@@ -126,14 +127,6 @@ def _training_weights(sample_weight, X) -> np.ndarray:
     if weights.size and not weights.any():  # older scikit-learn lets it through
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return weights
-
-
-def _rows_of_positive_weight(X, sample_weight: np.ndarray):
-    """The rows of ``X`` whose weight is positive, and their weights."""
-    if sample_weight.all():
-        return X, sample_weight
-    kept = np.flatnonzero(sample_weight)
-    return _safe_indexing(X, kept), sample_weight[kept]
 
 
 def _draws_per_row(n_rows: int) -> int:
@@ -427,7 +420,7 @@ class BaseVAE(BaseEstimator):
             self._count_missing_cells(self._modelled(X), sample_weight, continuing)
             # Rows of weight 0 take no part in training, as if they were not
             # there: however extreme their values, they reach no batch.
-            X, sample_weight = _rows_of_positive_weight(X, sample_weight)
+            X, sample_weight = rows_of_positive_weight(X, sample_weight)
             ranking = parse_ranking(self.scoring, self._modelled(X).shape[1])
             if ranking is not None and self._conditions is not None:
                 raise ValueError(

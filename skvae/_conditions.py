@@ -17,6 +17,7 @@ from sklearn import config_context
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from ._data import rows_of_positive_weight
 from ._missing import refuse_cells_beyond_float32
 from ._table import (
     CATEGORICAL,
@@ -152,8 +153,7 @@ class Conditions:
             levels.set_params(
                 categories=OneHotEncoder().fit(table[:, other]).categories_
             )
-        weighed = sample_weight > 0
-        weights = sample_weight[weighed]
+        weighed, weights = rows_of_positive_weight(table, sample_weight)
         with config_context(enable_metadata_routing=True):
             scaler = StandardScaler().set_fit_request(sample_weight=True)
             encoder = ColumnTransformer(
@@ -162,7 +162,7 @@ class Conditions:
             )
             # Equal weights fit as no weights do, to the bit.
             equal = np.all(weights == weights[0]) if weights.size else True
-            encoder.fit(table[weighed], sample_weight=None if equal else weights)
+            encoder.fit(weighed, sample_weight=None if equal else weights)
         dtypes = {key: X[key].dtype for key in keys} if frame else None
         n_features = len(encoder.get_feature_names_out())
         return cls(positions, keys, encoder, n_features, dtypes)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.utils import _safe_indexing
 
 from ._threads import ThreadPolicy, torch_threads
 
@@ -213,6 +214,19 @@ def canonical_csr(X) -> sp.csr_matrix:
         matrix = matrix.copy()
         matrix.sum_duplicates()
     return matrix
+
+
+def rows_of_positive_weight(X, sample_weight: np.ndarray):
+    """The rows of ``X`` whose weight is positive, and their weights.
+
+    ``X`` is an array, a DataFrame or a sparse matrix (of any format), and
+    comes back as it is when every weight is positive.
+    """
+    if sample_weight.all():
+        return X, sample_weight
+    kept = np.flatnonzero(sample_weight)
+    rows = _safe_indexing(sp.csr_matrix(X) if sp.issparse(X) else X, kept)
+    return rows, sample_weight[kept]
 
 
 def rows_of(X, device: torch.device, weights=None) -> Rows:

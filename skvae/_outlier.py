@@ -5,13 +5,12 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import OutlierMixin, _fit_context
-from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE
+from ._data import rows_of_positive_weight
 
 
 class VAEOutlierDetector(OutlierMixin, BaseVAE):
@@ -291,11 +290,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
 
     def _finish_fit(self, X, sample_weight: np.ndarray):
         """Set ``offset_`` from the scores of the training rows of weight > 0."""
-        if not sample_weight.all():  # rows of weight 0 play no part
-            X = _safe_indexing(
-                sp.csr_matrix(X) if sp.issparse(X) else X, np.flatnonzero(sample_weight)
-            )
-        training_scores = self.score_samples(X)
+        weighed, _ = rows_of_positive_weight(X, sample_weight)  # 0 plays no part
+        training_scores = self.score_samples(weighed)
         self.offset_ = _threshold(training_scores, self.contamination)
 
     def decision_function(self, X):
