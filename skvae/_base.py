@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -704,6 +705,29 @@ class BaseVAE(BaseEstimator):
         modelled = [j for i, j in enumerate(modelled) if i not in left_out]
         return modelled if names is None else list(names[modelled])
 
+    def _left_out_positions(self) -> list[int]:
+        """Positions among all of ``X``'s columns of those left out of the model."""
+        modelled: Sequence[int] = range(self.n_features_in_)
+        if self._conditions is not None:
+            modelled = self._conditions.modelled_positions(self.n_features_in_)
+        return [modelled[j] for j in self._left_out]
+
+    def _refuse_inf_in_left_out_columns(self, X) -> None:
+        """Name an ``inf`` in a column left out of the model, as in the others.
+
+        ``X`` has the conditions taken out. A left-out column is not read, but
+        is given back as it came, so it takes the scan every column takes; a
+        column of text is given back without one.
+        """
+        names = getattr(self, "feature_names_in_", None)
+        for j, position in zip(self._left_out, self._left_out_positions(), strict=True):
+            try:
+                column = np.asarray(_safe_indexing(X, [j], axis=1), dtype=np.float64)
+            except (TypeError, ValueError):
+                continue
+            name = position if names is None else names[position]
+            refuse_cells_beyond_float32(column, [name])
+
     def _columns_to_leave_out(self, X) -> list[int]:
         """Positions of the columns of ``X`` (conditions taken out) not to model.
 
@@ -861,6 +885,7 @@ class BaseVAE(BaseEstimator):
                 validate_data(self, X, skip_check_array=True, reset=reset)
             if not hasattr(X, "shape"):  # a list of rows, each cell as it is
                 X = np.asarray(X, dtype=object)
+            self._refuse_inf_in_left_out_columns(X)
             X = _safe_indexing(X, np.setdiff1d(np.arange(X.shape[1]), left_out), axis=1)
         if reset:
             self._table_layout = self._learn_layout(X)

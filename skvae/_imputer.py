@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from numbers import Real
 
 import numpy as np
@@ -360,7 +359,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             rows = self._conditions.assemble(rows, conditions, len(values))
         if _is_dataframe(rows) and _is_dataframe(X):
             rows.index = X.index
-            for name in X.columns[self._empty_positions()]:
+            for name in X.columns[self._left_out_positions()]:
                 rows[name] = _empty_fill(X[name])
             X, rows = _in_common_dtypes(X, rows)
             filled = X.where(X.notna(), rows)
@@ -426,18 +425,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
             rows.insert(j, name, 0.0)
         return rows
 
-    def _empty_positions(self) -> list[int]:
-        """Positions among all of ``X``'s columns of those left out of the model."""
-        modelled: Sequence[int] = range(self.n_features_in_)
-        if self._conditions is not None:
-            modelled = self._conditions.modelled_positions(self.n_features_in_)
-        return [modelled[j] for j in self._left_out]
-
     def _without_empty_columns(self, filled):
         """``filled`` without the empty columns, unless ``keep_empty_features``."""
         if self.keep_empty_features or not self._left_out:
             return filled
-        empty = self._empty_positions()
+        empty = self._left_out_positions()
         if _is_dataframe(filled):
             return filled.drop(columns=filled.columns[empty])
         if sp.issparse(filled):

@@ -361,6 +361,19 @@ def test_sparse_rows_name_the_cell_of_a_bad_value_among_every_column(
             imputer.transform(sparse.csr_matrix(bad))
 
 
+@pytest.mark.short_fits
+@pytest.mark.parametrize("container", [np.asarray, pd.DataFrame, sparse.csr_matrix])
+def test_an_inf_in_a_column_left_out_of_the_model_is_named(with_empty_column, container):
+    imputer = make_imputer(max_epochs=2)
+    with pytest.warns(UserWarning, match="without any observed values"):
+        imputer.fit(container(with_empty_column))
+    bad = with_empty_column[:4].copy()
+    bad.iloc[1, 2] = -np.inf
+    name = "'c'" if container is pd.DataFrame else "2"
+    with pytest.raises(ValueError, match=f"Column {name} of X holds -inf in row 1"):
+        imputer.transform(container(bad))
+
+
 @pytest.mark.parametrize("container", [np.asarray, pd.DataFrame, sparse.csr_matrix])
 def test_an_empty_column_is_dropped_with_a_warning_as_simple_imputer_does(
     with_empty_column, container
