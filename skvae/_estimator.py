@@ -99,7 +99,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           standardised. Dense ``X`` only.
         - ``'auto'``: a family per column from its dtype: categorical for
           pandas ``category``, ``object`` and ``string`` columns (and arrays of
-          text), ``'bernoulli'`` for booleans, ``'gaussian'`` for numbers.
+          text), ``'bernoulli'`` for booleans (also Python booleans and
+          missing cells in an ``object`` column), ``'gaussian'`` for numbers.
           Numeric input alone (arrays, sparse matrices, DataFrames of numbers)
           is exactly ``'gaussian'``.
         - a dict from column (a name for DataFrames, a position for arrays) to

@@ -38,12 +38,17 @@ def _column(X, j: int) -> np.ndarray:
 
 
 def _holds_booleans(X, j: int) -> bool:
-    """Whether column ``j`` of ``X`` holds booleans (and missing cells)."""
+    """Whether column ``j`` of ``X`` holds booleans (and missing cells).
+
+    A boolean dtype, or Python booleans among missing cells in an object
+    column (as ``pd.DataFrame({"a": [True, None]})`` holds them).
+    """
     if _is_dataframe(X):
         import pandas as pd
 
-        return pd.api.types.is_bool_dtype(X.dtypes.iloc[j])
-    column = np.asarray(X)[:, j]
+        if pd.api.types.is_bool_dtype(X.dtypes.iloc[j]):
+            return True
+    column = _column(X, j)
     return column.dtype.kind == "b" or _all_booleans(column)
 
 
@@ -359,13 +364,19 @@ class TableLayout:
         import pandas as pd
 
         table = {}
-        for name, column, dtype in zip(self.names, columns, self.dtypes, strict=True):
+        for j, (name, column, dtype) in enumerate(
+            zip(self.names, columns, self.dtypes, strict=True)
+        ):
             if pd.api.types.is_integer_dtype(dtype) and column.dtype.kind == "f":
                 column = np.round(column)
             if pd.api.types.is_bool_dtype(dtype) and column.dtype.kind == "f":
                 # a nullable array keeps a missing cell missing, not False
                 column = pd.array(
                     np.where(np.isnan(column), None, column == 1), dtype="boolean"
+                )
+            elif j in self.booleans:  # Python booleans and None, as in fit
+                column = np.array(
+                    np.where(np.isnan(column), None, column == 1).tolist(), dtype=object
                 )
             table[name] = pd.Series(column).astype(dtype)
         return pd.DataFrame(table)

@@ -363,7 +363,9 @@ def test_sparse_rows_name_the_cell_of_a_bad_value_among_every_column(
 
 @pytest.mark.short_fits
 @pytest.mark.parametrize("container", [np.asarray, pd.DataFrame, sparse.csr_matrix])
-def test_an_inf_in_a_column_left_out_of_the_model_is_named(with_empty_column, container):
+def test_an_inf_in_a_column_left_out_of_the_model_is_named(
+    with_empty_column, container
+):
     imputer = make_imputer(max_epochs=2)
     with pytest.warns(UserWarning, match="without any observed values"):
         imputer.fit(container(with_empty_column))

@@ -313,6 +313,26 @@ def test_columns_of_booleans_in_rows_come_back_whole(make_vae):
     assert set(vae.inverse_transform(vae.transform(rows))[:, 1]) <= {0.0, 1.0}
 
 
+@pytest.mark.short_fits
+def test_python_booleans_in_a_frame_are_bernoulli_and_come_back_as_booleans(make_vae):
+    from skvae import VAEImputer
+
+    rng = np.random.RandomState(0)
+    flags = [[True, False, None, True][i % 4] for i in range(80)]
+    frame = pd.DataFrame({"x": rng.normal(size=80), "flag": flags})  # object dtype
+    vae = make_vae().fit(frame)
+    assert vae.likelihoods_ == {"x": "gaussian", "flag": "bernoulli"}
+    for rows in (
+        vae.sample(20, random_state=0),
+        vae.inverse_transform(np.zeros((3, 2))),
+    ):
+        assert rows["flag"].dtype == object
+        assert {type(value) for value in rows["flag"]} == {bool}
+    imputer = VAEImputer(hidden_layer_sizes=(16,), max_epochs=3, random_state=0)
+    filled = imputer.fit(frame).transform(frame)
+    assert filled["flag"][2] in (True, False) and type(filled["flag"][2]) is bool
+
+
 def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
     vae = make_vae(likelihood="gaussian")
     with pytest.raises(ValueError, match="Column 'species' of X has dtype category"):
