@@ -31,7 +31,7 @@ Fit seconds are those of the chosen setting; rank seconds those of
 cornac is a benchmark requirement (``pip install cornac``), not one of
 skvae's.
 
-Run: ``.venv/bin/python benchmarks/bench_recommend.py --seeds 0 1 2``.
+Run: ``.venv/bin/python benchmarks/bench_recommend.py`` (split seeds 0 to 9).
 """
 
 import argparse
@@ -323,7 +323,7 @@ def main(seeds: list[int], params: dict) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--params", type=json.loads, default={}, help="as JSON")
     args = parser.parse_args()
     main(args.seeds, args.params)
