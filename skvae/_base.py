@@ -20,6 +20,7 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names,
+    _check_n_features,
     _check_sample_weight,
     check_array,
     check_is_fitted,
@@ -860,6 +861,8 @@ class BaseVAE(BaseEstimator):
         """
         refuse_time_columns(X)
         X = missing_as_nan(X)
+        if getattr(X, "ndim", 2) == 1:
+            check_array(X, dtype=None, ensure_all_finite=False)  # "Expected 2D"
         if reset:
             self._conditions = (
                 None
@@ -891,10 +894,12 @@ class BaseVAE(BaseEstimator):
             self._table_layout = self._learn_layout(X)
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
-            if not reset and all_columns_checked and _is_dataframe(X):
-                # scikit-learn's message for columns renamed or reordered,
-                # before the layout looks for them by name
-                _check_feature_names(self, X, reset=False)
+            if not reset and all_columns_checked:
+                # scikit-learn's messages for columns renamed, reordered, or
+                # of another number, before the layout reads them by position
+                if _is_dataframe(X):
+                    _check_feature_names(self, X, reset=False)
+                _check_n_features(self, X, reset=False)
             X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
         else:
             _refuse_text_columns(X, self.likelihood)

@@ -175,6 +175,23 @@ def test_wrong_number_of_features(X, make_vae):
             method(X[:, :5])
 
 
+@pytest.mark.short_fits
+def test_a_table_model_checks_the_width_of_arrays_before_their_levels():
+    import pandas as pd
+
+    from skvae import VAEImputer, VAEOutlierDetector
+
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame({"s": rng.choice(["a", "b"], 40), "x": rng.normal(size=40)})
+    for estimator in (VAETransformer, VAEImputer, VAEOutlierDetector):
+        fitted = estimator(hidden_layer_sizes=(16,), max_epochs=2, random_state=0)
+        fitted.fit(table)
+        with pytest.raises(ValueError, match="X has 3 features, but .* expecting 2"):
+            fitted.score_samples(np.zeros((5, 3)))  # not "'s' holds 0.0, which ..."
+        with pytest.raises(ValueError, match="Expected 2D array, got 1D"):
+            fitted.score_samples(np.zeros(5))
+
+
 def _fitted_outputs(vae, X):
     return vae.transform(X), vae.score_samples(X), list(vae.loss_curve_)
 
