@@ -375,9 +375,9 @@ class TableLayout:
                     np.where(np.isnan(column), None, column == 1), dtype="boolean"
                 )
             elif j in self.booleans:  # Python booleans and None, as in fit
-                column = np.array(
-                    np.where(np.isnan(column), None, column == 1).tolist(), dtype=object
-                )
+                flags = (column == 1).astype(object)
+                flags[np.isnan(column)] = None
+                column = flags
             table[name] = pd.Series(column).astype(dtype)
         return pd.DataFrame(table)
 
