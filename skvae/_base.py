@@ -687,13 +687,24 @@ class BaseVAE(BaseEstimator):
             self.module_.likelihood.check_domain(modelled, names)
         return X, sample_weight
 
+    def _input_column_labels(self) -> np.ndarray | None:
+        """The labels of the columns of the DataFrame fitted on, or None.
+
+        ``feature_names_in_`` where scikit-learn sets it (every label a
+        string); otherwise the labels themselves (integers, say), so that
+        messages and ``likelihoods_`` name columns as ``likelihood`` and
+        ``condition_on`` do.
+        """
+        names = getattr(self, "feature_names_in_", None)
+        return names if names is not None else getattr(self, "_frame_labels", None)
+
     def _column_names(self, n_columns: int):
         """The names of the ``n_columns`` modelled columns: names or indices.
 
         A conditional model's conditions are left out; the others keep their
         names, or their positions among all of ``X``'s columns.
         """
-        names = getattr(self, "feature_names_in_", None)
+        names = self._input_column_labels()
         conditions = getattr(self, "_conditions", None)
         left_out = getattr(self, "_left_out", [])
         if conditions is None and not left_out:
@@ -720,7 +731,7 @@ class BaseVAE(BaseEstimator):
         is given back as it came, so it takes the scan every column takes; a
         column of text is given back without one.
         """
-        names = getattr(self, "feature_names_in_", None)
+        names = self._input_column_labels()
         for j, position in zip(self._left_out, self._left_out_positions(), strict=True):
             try:
                 column = np.asarray(_safe_indexing(X, [j], axis=1), dtype=np.float64)
@@ -864,6 +875,9 @@ class BaseVAE(BaseEstimator):
         if getattr(X, "ndim", 2) == 1:
             check_array(X, dtype=None, ensure_all_finite=False)  # "Expected 2D"
         if reset:
+            self._frame_labels = (
+                X.columns.to_numpy(dtype=object) if _is_dataframe(X) else None
+            )
             self._conditions = (
                 None
                 if self.condition_on is None

@@ -495,7 +495,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         items, scores = top[:, 0].astype(np.intp), top[:, 1]
         # places left over once a row's unseen items ran out: no item there
         items[scores == -np.inf] = -1
-        names = getattr(self, "feature_names_in_", None)
+        names = self._input_column_labels()
         if names is not None:
             items = np.where(items >= 0, names[items], None)
         return items, scores

@@ -333,6 +333,25 @@ def test_python_booleans_in_a_frame_are_bernoulli_and_come_back_as_booleans(make
     assert filled["flag"][2] in (True, False) and type(filled["flag"][2]) is bool
 
 
+@pytest.mark.short_fits
+def test_columns_labelled_by_integers_are_named_by_their_labels(make_vae):
+    # scikit-learn keeps no feature_names_in_ for such labels; positions would
+    # name other columns than the labels of ``likelihood`` and ``condition_on``.
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({5: rng.normal(size=40), 0: rng.normal(size=40)})
+    frame[1] = rng.rand(40) < 0.5
+    vae = make_vae(likelihood={0: "laplace"}).fit(frame)
+    assert vae.likelihoods_ == {5: "gaussian", 0: "laplace", 1: "bernoulli"}
+    bad = frame.copy()
+    bad.iloc[3, 1] = np.inf  # the column labelled 0, at position 1
+    with pytest.raises(ValueError, match="Column 0 of X holds inf in row 3"):
+        vae.score_samples(bad)
+    items = pd.DataFrame((rng.rand(40, 4) < 0.5) * 1.0, columns=[101, 205, 307, 409])
+    recommender = make_vae(likelihood="multinomial").fit(items)
+    top, _ = recommender.recommend(items.head(3), n=2, filter_seen=False)
+    assert set(top.ravel()) <= {101, 205, 307, 409}
+
+
 def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
     vae = make_vae(likelihood="gaussian")
     with pytest.raises(ValueError, match="Column 'species' of X has dtype category"):
