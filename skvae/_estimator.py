@@ -417,7 +417,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Leave out the items a row already holds (its non-zero entries;
             a missing cell, NaN, is not held and may be recommended).
             A row with fewer than ``n`` other items gets them all, then the
-            item -1 (``None`` for column names) with score ``-inf`` for the
+            item -1 (``None`` for column labels) with score ``-inf`` for the
             places left: a held item is never recommended.
         refine_steps : int, default=0
             Refine each row's approximate posterior before ranking: starting
@@ -434,8 +434,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Returns
         -------
         items : ndarray of shape (n_samples, n)
-            Column indices, best first; column names if the model was fitted
-            on a DataFrame with string column names.
+            Column indices, best first; the column labels (names, item ids)
+            if the model was fitted on a DataFrame.
         scores : ndarray of shape (n_samples, n)
             Each recommended item's score.
 
