@@ -207,6 +207,7 @@ class BaseVAE(BaseEstimator):
     them, and leaves them out of training, as rows of weight 0)."""
 
     _missing_patterns: MissingPatterns
+    _table_layout: TableLayout | None
 
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
@@ -370,9 +371,12 @@ class BaseVAE(BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows of this pass. The first call's rows also set what the
             likelihood takes from the data (for ``likelihood='gaussian'``, the
-            feature means and scales the network standardises with), so they
-            should be representative. Later calls must have the same features.
-            Sparse matrices are never densified whole.
+            feature means and scales the network standardises with; for a
+            table, each column's family, levels and dtype), so they should
+            be representative. Later calls must have the same features; they
+            widen each numeric column's range, which ``sample`` and
+            ``inverse_transform`` clip a table's rows to, to every row trained
+            on. Sparse matrices are never densified whole.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -501,6 +505,9 @@ class BaseVAE(BaseEstimator):
                     threads=threads,
                 )
             self._record_training(module, device, config, result, continuing, seed)
+            if continuing and self._table_layout is not None:
+                # what decode clips to: the range of every row trained on
+                self._table_layout = self._table_layout.widened(self._modelled(X))
             self._rows_seen: int = rows_seen
             self._split_seed = split_seed
             self._fit_latent_prior(X, sample_weight, seed)

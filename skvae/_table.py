@@ -247,6 +247,22 @@ class TableLayout:
             booleans,
         )
 
+    def widened(self, X: np.ndarray) -> TableLayout:
+        """A copy whose numeric columns' ranges also cover ``X``'s observed cells.
+
+        ``X`` holds the modelled columns as :meth:`encode` gives them: rows
+        that a later ``partial_fit`` (or warm start) trains on, so that
+        ``decode`` clips to the range of every row trained on.
+        """
+        ranges = dict(self.ranges)
+        for j, (low, high) in self.ranges.items():
+            observed = X[:, j][~np.isnan(X[:, j])]
+            if observed.size:
+                ranges[j] = (min(low, observed.min()), max(high, observed.max()))
+        widened = copy.copy(self)
+        widened.ranges = ranges
+        return widened
+
     def column_families(self) -> dict:
         """Each column's family, by name for DataFrames, by position for arrays."""
         keys = self.names if self.names is not None else range(len(self.families))

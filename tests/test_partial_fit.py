@@ -218,3 +218,24 @@ def test_detector_offset_comes_from_the_rows_of_the_call(X):
     weights = np.r_[np.zeros(50), np.ones(100)]
     detector.partial_fit(first, sample_weight=weights)
     assert detector.offset_ == _threshold(detector.score_samples(first[50:]), 0.1)
+
+
+def test_later_chunks_widen_the_range_that_table_rows_are_clipped_to(make_vae):
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    vae = make_vae(hidden_layer_sizes=(16,), n_threads=1)
+    vae.partial_fit(
+        pd.DataFrame({"x": rng.uniform(0, 1, 50), "y": rng.uniform(0, 1, 50)})
+    )
+    wide = pd.DataFrame({"x": rng.uniform(0, 3, 100), "y": rng.uniform(0, 3, 100)})
+    for _ in range(20):
+        vae.partial_fit(wide)
+    rows = vae.sample(500, random_state=0).to_numpy()
+    # clipped to the range of every row trained on, not of the first chunk's
+    assert (rows > 1).any() and (rows <= wide.max().to_numpy()).all()
+    bad = wide.copy()
+    bad.iloc[0, 0] = np.inf
+    with pytest.raises(ValueError, match="holds inf"):
+        vae.partial_fit(bad)
+    assert_array_equal(vae.sample(500, random_state=0).to_numpy(), rows)
