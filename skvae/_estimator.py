@@ -314,7 +314,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     a lower bound on ``log p(x)`` that tightens as ``n_importance_samples``
     grows. All rows share the same standard Normal draws, fixed when the model
     is fitted, so scores are deterministic and a row's score does not depend on
-    the other rows passed with it.
+    the other rows passed with it, up to float32 rounding (the kernels may
+    sum in another order for another number of rows).
 
     Examples
     --------
