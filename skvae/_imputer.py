@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from numbers import Real
 
 import numpy as np
@@ -331,8 +332,20 @@ class VAEImputer(TransformerMixin, BaseVAE):
 
     def _imputed_values(self, X) -> np.ndarray:
         """Every cell's conditional mean, or with ``sample_posterior`` a draw."""
+        with self._imputing() as impute:
+            return impute(X)
+
+    @contextmanager
+    def _imputing(self):
+        """A function of rows giving :meth:`_imputed_values`, for one ``transform``.
+
+        With ``sample_posterior`` its draws come from one seeded stream for
+        every call within the block, so the blocks of rows of one
+        ``transform`` each draw afresh.
+        """
         if not self.sample_posterior:
-            return self._map_importance_draws(X, VAE.conditional_mean)
+            yield lambda X: self._map_importance_draws(X, VAE.conditional_mean)
+            return
         seed = _seed(self.random_state)
         generator = torch.Generator(self.device_).manual_seed(seed)
         n_draws, latent_dim = self.n_importance_samples, self.module_.latent_dim
@@ -345,7 +358,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         # The likelihood draws from torch's global generator: seeded here, and
         # put back as it was afterwards.
         with seeded_global_rng(seed, self.device_):
-            return self._map_rows(X, draw, n_draws)
+            yield lambda X: self._map_rows(X, draw, n_draws)
 
     def _fill(self, X, values: np.ndarray):
         """``X`` with its missing cells taken from ``values``, in ``X``'s kind.
@@ -399,15 +412,16 @@ class VAEImputer(TransformerMixin, BaseVAE):
         if not len(rows_with_holes):
             return self._without_empty_columns(filled)
         block = get_chunk_n_rows(8 * X.shape[1], max_n_rows=len(rows_with_holes))
-        for chunk in gen_batches(len(rows_with_holes), max(block, 1)):
-            values = self._with_left_out_columns(
-                self._imputed_values(filled[rows_with_holes[chunk]])
-            )
-            # the chunk's holes are a run of ``holes``: their ranks are sorted
-            first, stop = np.searchsorted(rank, [chunk.start, chunk.stop])
-            in_chunk = holes[first:stop]
-            position = rank[first:stop] - chunk.start
-            filled.data[in_chunk] = values[position, filled.indices[in_chunk]]
+        with self._imputing() as impute:
+            for chunk in gen_batches(len(rows_with_holes), max(block, 1)):
+                values = self._with_left_out_columns(
+                    impute(filled[rows_with_holes[chunk]])
+                )
+                # the chunk's holes are a run of ``holes``: their ranks are sorted
+                first, stop = np.searchsorted(rank, [chunk.start, chunk.stop])
+                in_chunk = holes[first:stop]
+                position = rank[first:stop] - chunk.start
+                filled.data[in_chunk] = values[position, filled.indices[in_chunk]]
         return self._without_empty_columns(filled)
 
     def _with_left_out_columns(self, rows):

@@ -209,6 +209,22 @@ def test_a_table_keeps_dtypes_whether_filled_by_means_or_draws(sample_posterior)
     assert sizes["a"] - sizes["b"] > 2.0
 
 
+@pytest.mark.short_fits
+def test_posterior_draws_of_sparse_rows_in_several_blocks_are_not_repeated(
+    correlated,
+):
+    _, holed = correlated
+    imputer = make_imputer(sample_posterior=True, max_epochs=2).fit(holed)
+    rows = np.tile(holed[:1], (6, 1))
+    rows[:, 0] = np.nan  # six copies of one row, each with a cell to draw
+    tiny = config_context(working_memory=0.0001)  # a block of 2 rows at a time
+    with tiny, pytest.warns(UserWarning, match="Could not adhere to working_memory"):
+        from_sparse = imputer.transform(sparse.csr_matrix(rows)).toarray()
+        from_dense = imputer.transform(rows)
+    assert len(np.unique(from_sparse[:, 0])) == 6  # each block draws afresh
+    assert_allclose(from_sparse, from_dense, rtol=1e-5, atol=1e-6)
+
+
 def test_posterior_draws_follow_random_state(correlated):
     X, holed = correlated
     missing = np.isnan(holed)
