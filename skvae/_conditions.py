@@ -13,12 +13,12 @@ from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import config_context
+from sklearn import config_context, get_config
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ._data import rows_of_positive_weight
-from ._missing import refuse_cells_beyond_float32
+from ._missing import FLOAT32_LIMIT
 from ._table import (
     CATEGORICAL,
     _auto_family,
@@ -57,12 +57,43 @@ def _without_empty_rows(X, positions: list, sample_weight: np.ndarray) -> np.nda
 
 
 def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
-    """Refuse inf, or a number float32 cannot hold, in numeric conditions ``keys``."""
-    if keys:
-        numbers = np.column_stack(
-            [np.asarray(values[k], dtype=np.float64) for k in keys]
+    """Refuse text, inf, or a number float32 cannot hold, in numeric conditions."""
+    for key in keys:
+        column = np.asarray(values[key])
+        try:
+            numbers = column.astype(np.float64)
+        except (TypeError, ValueError):
+            row = next(i for i, value in enumerate(column) if not _is_number(value))
+            raise ValueError(
+                f"The condition {key!r} is {_plain(column[row])!r} in row {row}; "
+                "it is a numeric condition, which takes numbers."
+            ) from None
+        if get_config()["assume_finite"]:
+            continue  # as refuse_cells_beyond_float32 does for X
+        beyond = np.flatnonzero(np.abs(numbers) > FLOAT32_LIMIT)
+        if beyond.size:
+            row = beyond[0]
+            raise ValueError(
+                f"The condition {key!r} is {numbers[row]:g} in row {row}; a "
+                "condition takes finite numbers within float32's range "
+                f"(±{FLOAT32_LIMIT:.1e})."
+            )
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _refuse_sparse(X) -> None:
+    if sp.issparse(X):
+        raise ValueError(
+            "condition_on takes dense X: a DataFrame or an array with the "
+            "condition columns."
         )
-        refuse_cells_beyond_float32(numbers, keys)
 
 
 class Conditions:
@@ -103,11 +134,7 @@ class Conditions:
         rows with no observed cell but their conditions weigh 0 too, as they
         do in a training that leaves them out.
         """
-        if sp.issparse(X):
-            raise ValueError(
-                "condition_on takes dense X: a DataFrame or an array with the "
-                "condition columns."
-            )
+        _refuse_sparse(X)
         frame = _is_dataframe(X)
         columns = list(X.columns) if frame else list(range(np.shape(X)[1]))
         keys = condition_keys(condition_on)
@@ -173,6 +200,7 @@ class Conditions:
 
     def split(self, X):
         """``X``'s modelled columns (as ``X`` holds them) and its encoded conditions."""
+        _refuse_sparse(X)
         modelled = self.modelled_positions(np.shape(X)[1])
         values = self._values(X, self.positions, self.keys)
         rest = X.iloc[:, modelled] if _is_dataframe(X) else np.asarray(X)[:, modelled]
@@ -190,7 +218,38 @@ class Conditions:
         (others are ignored) or an array with one column per condition, in
         ``condition_on``'s order.
         """
-        return self._encode(self._raw(conditions, n_rows))
+        values = self._raw(conditions, n_rows)
+        self._refuse_values_their_dtype_would_change(values)
+        return self._encode(values)
+
+    def _refuse_values_their_dtype_would_change(self, values: dict) -> None:
+        """Refuse a value that the condition's column of integers or booleans lacks.
+
+        Rows generated under 1.7 would come back labelled 1 in a column of
+        integers, under 2 labelled True in a column of booleans.
+        """
+        if self.dtypes is None:  # fitted on an array: rows come back as numbers
+            return
+        import pandas as pd
+
+        for key, dtype in self.dtypes.items():
+            boolean = pd.api.types.is_bool_dtype(dtype)
+            if not (boolean or pd.api.types.is_integer_dtype(dtype)):
+                continue
+            column = np.asarray(values[key])
+            try:
+                numbers = column.astype(np.float64)
+            except (TypeError, ValueError):
+                continue  # left to the encoding's message
+            held = np.isin(numbers, (0, 1)) if boolean else numbers == np.round(numbers)
+            wrong = np.flatnonzero(~held & ~np.isnan(numbers))
+            if wrong.size:
+                kind = "booleans" if boolean else "integers"
+                raise ValueError(
+                    f"The condition {key!r} is {_plain(column[wrong[0]])!r} in row "
+                    f"{wrong[0]}, which its column of {kind} ({dtype}) cannot "
+                    "hold: rows come back in the dtype of fit."
+                )
 
     def _encode(self, values: dict) -> np.ndarray:
         for key, column in values.items():

@@ -379,11 +379,13 @@ class VAEImputer(TransformerMixin, BaseVAE):
         else:  # an array back for an array, as scikit-learn's imputers do
             rows = rows.to_numpy() if _is_dataframe(rows) else rows
             X = missing_as_nan(X)  # None and pd.NA in rows given as lists
-            observed = (  # float32 stays float32, as in scikit-learn's imputers
-                check_array(X, dtype=_FLOATS, ensure_all_finite="allow-nan")
-                if self._table_layout is None and self._conditions is None
-                else np.asarray(X, dtype=rows.dtype)
-            )
+            # float32 stays float32, as in scikit-learn's imputers
+            if self._table_layout is None and self._conditions is None:
+                observed = check_array(X, dtype=_FLOATS, ensure_all_finite="allow-nan")
+            else:
+                observed = np.asarray(X)
+                if observed.dtype.kind != "f":
+                    observed = observed.astype(rows.dtype)
             fills = rows.astype(observed.dtype, copy=False)
             filled = np.where(_present(observed), observed, fills)
         return self._without_empty_columns(filled)

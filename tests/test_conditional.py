@@ -70,7 +70,7 @@ def test_zero_weight_rows_leave_the_conditions_scale_alone(groups, wild):
 def test_a_numeric_condition_beyond_float32_is_refused_by_name(groups, value):
     bad = groups.copy()
     bad.loc[7, "dose"] = value
-    with pytest.raises(ValueError, match="Column 'dose' of X holds .* in row 7"):
+    with pytest.raises(ValueError, match="The condition 'dose' is .* in row 7; a"):
         make_vae(condition_on=["group", "dose"]).fit(bad)
 
 
@@ -219,10 +219,16 @@ def test_integer_levels_stay_integers():
         vae.sample(2, conditions=pd.DataFrame({"digit": [1, 7]}))
 
 
+@pytest.mark.short_fits
 def test_sparse_input_is_refused_with_conditions():
     X = sp.random(50, 4, density=0.5, format="csr", random_state=0)
     with pytest.raises(ValueError, match="condition_on takes dense X"):
         VAETransformer(condition_on=[0]).fit(X)
+    fitted = VAETransformer(condition_on=[0], hidden_layer_sizes=(8,), max_epochs=2)
+    fitted.fit(X.toarray())
+    for method in (fitted.transform, fitted.score_samples):  # not an IndexError
+        with pytest.raises(ValueError, match="condition_on takes dense X"):
+            method(X)
 
 
 @pytest.mark.short_fits
@@ -242,3 +248,44 @@ def test_continuing_after_condition_on_changed_is_refused(groups, continue_by):
         vae.fit(groups)
     vae.set_params(condition_on="group")
     vae.fit(groups)  # the same conditions continue
+
+
+@pytest.mark.short_fits
+def test_a_conditional_imputer_keeps_float32_rows_float32():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    X[::5, 2] = np.nan
+    imputer = VAEImputer(condition_on=0, hidden_layer_sizes=(16,), max_epochs=2)
+    filled = imputer.fit_transform(X)
+    observed = ~np.isnan(X)
+    assert filled.dtype == np.float32  # as without conditions, and SimpleImputer
+    assert_array_equal(filled[observed], X[observed])
+    assert not np.isnan(filled).any()
+
+
+@pytest.mark.short_fits
+def test_condition_values_are_refused_when_their_column_cannot_hold_them():
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {
+            "a": rng.normal(size=60),
+            "k": rng.randint(0, 3, 60),
+            "f": rng.rand(60) < 0.5,
+        }
+    )
+    vae = VAETransformer(condition_on=["k", "f"], hidden_layer_sizes=(8,), max_epochs=2)
+    vae.fit(table)
+    rows = vae.sample(3, conditions={"k": 2.0, "f": 1}, random_state=0)
+    assert rows["k"].tolist() == [2, 2, 2] and rows["f"].tolist() == [True] * 3
+    bad = [  # before: generated under 1.7, labelled 1; under 2, labelled True
+        ({"k": 1.7, "f": True}, r"'k' is 1.7 in row 0, which its column of integers"),
+        ({"k": 1, "f": 2}, r"'f' is 2 in row 0, which its column of booleans"),
+        ({"k": "abc", "f": True}, r"'k' is 'abc' in row 0; it is a numeric"),
+        ({"k": np.inf, "f": True}, r"'k' is inf in row 0; a condition takes finite"),
+    ]
+    for conditions, message in bad:
+        with pytest.raises(ValueError, match=message):
+            vae.sample(2, conditions=conditions)
+    per_row = pd.DataFrame({"k": [0, -0.9], "f": [False, True]})
+    with pytest.raises(ValueError, match=r"'k' is -0.9 in row 1, which its"):
+        vae.inverse_transform(np.zeros((2, 2)), conditions=per_row)
