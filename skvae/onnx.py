@@ -52,6 +52,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 try:
@@ -209,6 +210,7 @@ def _rows_of_one_input(operator):
     one matrix, and would read the first column alone.
     """
     model = operator.raw_operator
+    check_is_fitted(model)  # NotFittedError, not an AttributeError below
     name, n_features = type(model).__name__, model.n_features_in_
     if len(operator.inputs) != 1:
         raise ValueError(

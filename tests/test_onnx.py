@@ -108,6 +108,14 @@ def test_detector_with_a_count_likelihood_is_refused(binary_X, make_detector):
         skl2onnx.to_onnx(detector, binary_X[:1].astype(np.float32))
 
 
+def test_an_unfitted_model_is_refused_as_not_fitted(X, make_vae, make_detector):
+    from sklearn.exceptions import NotFittedError
+
+    for model in (make_vae(), make_detector()):  # not an AttributeError
+        with pytest.raises(NotFittedError):
+            skl2onnx.to_onnx(model, X[:1].astype(np.float32))
+
+
 def test_an_opset_before_18_is_refused(X, make_vae):
     vae = make_vae().fit(X)
     with pytest.raises(ValueError, match="target_opset >= 18, got 17"):
