@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -496,6 +497,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         items, scores = top[:, 0].astype(np.intp), top[:, 1]
         # places left over once a row's unseen items ran out: no item there
         items[scores == -np.inf] = -1
+        if items.size and (items == -1).all():
+            warnings.warn(
+                "recommend found no item to recommend: every item of every row "
+                "is held (a nonzero value), as in rows of real values. It ranks "
+                "implicit feedback, where 0 is an item not held; "
+                "filter_seen=False ranks every item.",
+                UserWarning,
+                stacklevel=2,
+            )
         names = self._input_column_labels()
         if names is not None:
             items = np.where(items >= 0, names[items], None)

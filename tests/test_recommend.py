@@ -1,5 +1,7 @@
 """recommend: top-k columns of each row from the decoder, in batches."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -93,6 +95,17 @@ def test_a_row_with_few_unseen_items_gets_them_all_then_no_item(
     items, _ = named.recommend(pd.DataFrame(row, columns=names), n=4)
     assert set(items[0, :2]) == {"film 2", "film 7"}
     assert items[0, 2:].tolist() == [None, None]
+
+
+def test_rows_holding_every_item_are_warned_about(recommender, clicks):
+    full = np.ones((3, clicks.shape[1]))  # rows that hold every item
+    with pytest.warns(UserWarning, match="no item to recommend: every item"):
+        items, _ = recommender.recommend(full, n=2)
+    assert (items == -1).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        items, _ = recommender.recommend(full, n=2, filter_seen=False)
+    assert (items >= 0).all()
 
 
 def test_column_names_come_back_for_a_dataframe(clicks, make_vae):
