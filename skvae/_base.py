@@ -535,7 +535,7 @@ class BaseVAE(BaseEstimator):
             X, sample_weight, np.random.default_rng(prior_seed)
         )
         mixture = GaussianMixture(
-            n_components=self.latent_prior, random_state=prior_seed
+            n_components=int(self.latent_prior), random_state=prior_seed
         )
         # The codes are a NumPy array whatever the input; scikit-learn's
         # k-means start of the mixture does not take the array API.
@@ -1028,8 +1028,8 @@ class BaseVAE(BaseEstimator):
         return self.beta
 
     def _batch_size(self, n_rows: int) -> int:
-        if self.batch_size != "auto":
-            return min(self.batch_size, n_rows)
+        if self.batch_size != "auto":  # a NumPy integer too: torch takes ints
+            return int(min(self.batch_size, n_rows))
         smallest, largest = AUTO_BATCH_ROWS
         return min(max(smallest, min(largest, n_rows // AUTO_STEPS_PER_EPOCH)), n_rows)
 

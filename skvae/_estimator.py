@@ -10,7 +10,13 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import _SAMPLE_ROWS, BaseVAE, _has_categorical, _seed
+from ._base import (
+    _SAMPLE_ROWS,
+    BaseVAE,
+    _has_categorical,
+    _rollback_on_error,
+    _seed,
+)
 from ._data import host_batches, map_batches, seeded_global_rng
 from ._likelihoods import MultinomialFamily
 from ._table import _is_dataframe
@@ -335,6 +341,30 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     """
 
     # ---------------------------------------------------------------- inference
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """Fit on ``X``, then return its latent means.
+
+        As ``fit(X, **fit_params).transform(X)``, but if the transform fails
+        (a training row of weight 0 with no observed cell has no latent
+        mean), the estimator is left as it was before the call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        **fit_params : dict
+            Passed to :meth:`fit`, such as ``sample_weight``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, latent_dim)
+            Latent means of the rows of ``X``.
+        """
+        with _rollback_on_error(self):
+            return super().fit_transform(X, y, **fit_params)
 
     def transform(self, X):
         """Posterior means of the latent variables.

@@ -9,7 +9,7 @@ from sklearn.base import OutlierMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseVAE
+from ._base import BaseVAE, _rollback_on_error
 from ._data import rows_of_positive_weight
 
 
@@ -240,6 +240,30 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         """
         self._fit(X, sample_weight, incremental=False)
         return self
+
+    def fit_predict(self, X, y=None, **kwargs):
+        """Fit on ``X``, then label its rows: 1 for inliers, -1 for outliers.
+
+        As ``fit(X, **kwargs).predict(X)``, but if the labelling fails (a
+        training row of weight 0 with no observed cell cannot be scored), the
+        detector is left as it was before the call.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, which may already hold outliers.
+        y : Ignored
+            Not used, present for API consistency by convention.
+        **kwargs : dict
+            Passed to :meth:`fit`, such as ``sample_weight``.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            1 for inliers, -1 for outliers.
+        """
+        with _rollback_on_error(self):
+            return super().fit_predict(X, y, **kwargs)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):

@@ -244,3 +244,38 @@ def test_cuda_load_falls_back_to_cpu_with_a_warning(X, make_vae):
             loaded = pickle.loads(blob)
     assert loaded.device_ == torch.device("cpu")
     assert_array_equal(loaded.transform(X), expected)
+
+
+@pytest.mark.short_fits
+def test_numpy_integers_and_booleans_are_read_as_ints(X):
+    from skvae import VAEOutlierDetector
+
+    # torch's split takes Python ints only; GaussianMixture no booleans
+    fitted = VAETransformer(
+        hidden_layer_sizes=(8,), max_epochs=2, batch_size=np.int64(16)
+    )
+    assert fitted.fit(X).batch_size_ == 16
+    detector = VAEOutlierDetector(
+        hidden_layer_sizes=(8,), max_epochs=2, batch_size=np.uint8(7)
+    )
+    assert detector.fit(X).batch_size_ == 7
+    mixture = VAETransformer(hidden_layer_sizes=(8,), max_epochs=2, latent_prior=True)
+    assert mixture.fit(X).transform(X[:2]).shape == (2, 2)
+
+
+@pytest.mark.short_fits
+def test_fit_transform_and_fit_predict_that_fail_leave_the_estimator_unfitted(X):
+    from skvae import VAEOutlierDetector
+
+    holed = X.copy()
+    holed[0] = np.nan  # trains at weight 0, but has no latent mean or score
+    weights = np.ones(len(X))
+    weights[0] = 0
+    for estimator, method in (
+        (VAETransformer(hidden_layer_sizes=(8,), max_epochs=2), "fit_transform"),
+        (VAEOutlierDetector(hidden_layer_sizes=(8,), max_epochs=2), "fit_predict"),
+    ):
+        with pytest.raises(ValueError, match="Row 0 of X has no observed cell"):
+            getattr(estimator, method)(holed, sample_weight=weights)
+        assert not hasattr(estimator, "module_")
+        assert len(getattr(estimator, method)(X)) == len(X)
