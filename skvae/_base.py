@@ -661,6 +661,15 @@ class BaseVAE(BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=5,  # the caller of fit, past scikit-learn's fit wrapper
             )
+        if result.ended_in_warmup:
+            warnings.warn(
+                f"{type(self).__name__} stopped after max_epochs={self.max_epochs} "
+                "epochs, all within its warm-up (kl_warmup_epochs, or "
+                "support_warmup_epochs with support_fraction < 1), before the "
+                "stopping rule judged the score. Consider raising max_epochs.",
+                ConvergenceWarning,
+                stacklevel=5,  # the caller of fit, past scikit-learn's fit wrapper
+            )
 
     def _validate_training_data(self, X, sample_weight, reset: bool):
         """``X`` and ``sample_weight`` checked for training, ``X`` in its domain."""

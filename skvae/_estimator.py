@@ -196,7 +196,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         are clipped.
     max_epochs : int, default=200
         Maximum number of passes over the training data. If they run out while
-        the score is still improving (see ``tol``), ``fit`` warns with a
+        the score is still improving (see ``tol``), or within a warm-up
+        before the score is judged, ``fit`` warns with a
         :class:`~sklearn.exceptions.ConvergenceWarning`.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows, stop when their score

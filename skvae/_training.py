@@ -72,6 +72,9 @@ class TrainingResult:
     """Whether the stopping rule ended training."""
     still_improving: bool = False
     """Whether the score was still improving when ``max_epochs`` ended training."""
+    ended_in_warmup: bool = False
+    """Whether ``max_epochs`` ended training within a warm-up, before any score
+    was judged."""
     interrupted: bool = False
     """Whether a ``KeyboardInterrupt`` ended training."""
     optimizer_state: dict | None = None
@@ -316,9 +319,10 @@ def train(
     finally:
         epochs.close()
         module.eval()
-    result.still_improving = (
-        config.stops and not result.converged and stopping.improving
-    )
+    ended_early = config.stops and not result.converged and not result.interrupted
+    judged = bool(stopping.scores)
+    result.still_improving = ended_early and judged and stopping.improving
+    result.ended_in_warmup = ended_early and not judged and bool(result.loss_curve)
     if best_state is not None:
         module.load_state_dict(best_state)
     result.optimizer_state = optimizer_state(optimizer)

@@ -351,6 +351,15 @@ def test_kl_warmup_start_changes_training_only_during_the_warmup(X, make_vae):
     assert_array_equal(ignored.loss_curve_, plain.loss_curve_)
 
 
+def test_a_fit_that_ends_within_its_warm_up_says_so(X, make_vae):
+    from sklearn.exceptions import ConvergenceWarning
+
+    # not "while the score was still improving": no score was judged
+    with pytest.warns(ConvergenceWarning, match="all within its warm-up") as caught:
+        make_vae(max_epochs=3, kl_warmup_epochs=10).fit(X)
+    assert not any("still improving" in str(w.message) for w in caught)
+
+
 def test_no_stopping_during_kl_warmup(X, make_vae):
     vae = make_vae(
         max_epochs=40, kl_warmup_epochs=15, tol=100.0, n_iter_no_change=1
