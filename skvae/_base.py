@@ -211,7 +211,10 @@ class BaseVAE(BaseEstimator):
 
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like"],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "likelihood": [StrOptions(set(COLUMN_FAMILIES) | {"auto"}), dict],
         "handle_unknown": [StrOptions({"error", "missing"})],

@@ -51,8 +51,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     ----------
     latent_dim : int, default=2
         Number of latent dimensions, the width of ``transform``'s output.
-    hidden_layer_sizes : array-like of int, default=(256, 128)
+    hidden_layer_sizes : array-like of int or int, default=(256, 128)
         Widths of the encoder's hidden layers; the decoder uses them in reverse.
+        An int is one layer, as in :class:`~sklearn.neural_network.MLPRegressor`.
         An empty tuple gives a linear encoder and decoder.
     activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'
         Activation between hidden layers.

@@ -38,8 +38,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ``offset_``: with a float, that share of the training rows fall below
         it. ``'auto'`` assumes no share and puts ``offset_`` at Tukey's lower
         fence of the training scores, ``Q1 - 1.5 * IQR``.
-    hidden_layer_sizes : array-like of int, default=(64, 32)
-        Widths of the encoder's hidden layers; the decoder uses them in reverse.
+    hidden_layer_sizes : array-like of int or int, default=(64, 32)
+        Widths of the encoder's hidden layers; the decoder uses them in reverse
+        (an int is one layer).
         Smaller than ``VAETransformer``'s default: a network that cannot
         memorise the training rows does not learn their outliers as well.
     activation : {'relu', 'tanh', 'logistic', 'identity'}, default='relu'

@@ -279,3 +279,14 @@ def test_fit_transform_and_fit_predict_that_fail_leave_the_estimator_unfitted(X)
             getattr(estimator, method)(holed, sample_weight=weights)
         assert not hasattr(estimator, "module_")
         assert len(getattr(estimator, method)(X)) == len(X)
+
+
+@pytest.mark.short_fits
+def test_an_int_hidden_layer_sizes_is_one_layer_as_in_mlp(X):
+    params = dict(max_epochs=2, random_state=0, n_threads=1)
+    one = VAETransformer(hidden_layer_sizes=16, **params)
+    as_tuple = VAETransformer(hidden_layer_sizes=(16,), **params)
+    assert one.fit(X).module_.hidden_layer_sizes == (16,)
+    assert_array_equal(one.transform(X), as_tuple.fit(X).transform(X))
+    with pytest.raises(ValueError, match="'hidden_layer_sizes' parameter"):
+        VAETransformer(hidden_layer_sizes=0).fit(X)
