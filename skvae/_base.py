@@ -870,7 +870,8 @@ class BaseVAE(BaseEstimator):
                 self._history("validation_scores_", continuing)
                 + result.validation_scores
             )
-            self.best_validation_score_ = max(self.validation_scores_)
+            # the epoch whose weights were kept: the best of this fit's own
+            self.best_validation_score_ = max(result.validation_scores)
         else:  # drop the record of an earlier fit that held rows out
             vars(self).pop("validation_scores_", None)
             vars(self).pop("best_validation_score_", None)

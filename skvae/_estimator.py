@@ -301,7 +301,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         The held-out rows' ``scoring`` after each epoch; only with
         ``early_stopping``.
     best_validation_score_ : float
-        Best of ``validation_scores_``; only with ``early_stopping``.
+        Best of ``validation_scores_``, that of the epoch whose weights were
+        kept; only with ``early_stopping``. A fit with ``warm_start`` keeps
+        the best epoch of its own, so this is the best of its scores.
     best_loss_ : float
         Lowest value of ``loss_curve_``.
     n_iter_ : int

@@ -168,6 +168,11 @@ def test_warm_start_extends_validation_scores(X, make_vae):
     vae.fit(X)
     assert len(vae.validation_scores_) == vae.n_iter_ == 6
     assert vae.validation_scores_[:3] == first_scores
+    # The best epoch of the second fit, whose weights it kept, even where an
+    # earlier fit scored higher (as here, made so by hand).
+    vae.validation_scores_ = [score + 1e6 for score in vae.validation_scores_]
+    vae.fit(X)
+    assert vae.best_validation_score_ == max(vae.validation_scores_[6:])
 
 
 @pytest.mark.short_fits
