@@ -53,8 +53,12 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         absolute standardised error then counts the same (a learned variance
         lets the features the decoder predicts best dominate the score), and
         errors count linearly, so the outliers among the training rows pull
-        the fit less than under a Gaussian. Text, category and boolean
-        columns are as for :class:`VAETransformer`.
+        the fit less than under a Gaussian. A column constant in training
+        has no variance to standardise by: it keeps a scale of 1 in ``X``'s
+        units (as :class:`~sklearn.preprocessing.StandardScaler` leaves
+        it), so a departure from its value counts by its size in those
+        units. Text, category and boolean columns are as for
+        :class:`VAETransformer`.
     beta : float, default=2.0
         Weight of the KL term in the training loss, as for
         :class:`VAETransformer` (whose default is 1, the ELBO). Twice the
