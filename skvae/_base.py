@@ -60,6 +60,7 @@ from ._table import (
     CATEGORICAL,
     TableLayout,
     _is_dataframe,
+    _plain,
     holds_numbers,
     missing_as_nan,
     refuse_time_columns,
@@ -717,6 +718,31 @@ class BaseVAE(BaseEstimator):
         names = getattr(self, "feature_names_in_", None)
         return names if names is not None else getattr(self, "_frame_labels", None)
 
+    def _check_frame_labels(self, X) -> None:
+        """Refuse a DataFrame whose labels differ from fit's, where names cannot.
+
+        scikit-learn checks string column names; labels of other types
+        (integers, such as item ids) it lets through, and columns reordered
+        would be read silently as the wrong ones.
+        """
+        labels = getattr(self, "_frame_labels", None)
+        if (
+            labels is None
+            or not _is_dataframe(X)
+            or hasattr(self, "feature_names_in_")
+            or X.shape[1] != len(labels)
+        ):
+            return  # names, arrays and widths get scikit-learn's checks
+        given = X.columns.to_numpy(dtype=object)
+        differ = np.flatnonzero(given != labels)
+        if differ.size:
+            j = differ[0]
+            raise ValueError(
+                f"X's column {j} is labelled {_plain(given[j])!r}, but was "
+                f"{_plain(labels[j])!r} in fit: the columns should be those of "
+                "fit, in the same order."
+            )
+
     def _column_names(self, n_columns: int):
         """The names of the ``n_columns`` modelled columns: names or indices.
 
@@ -908,6 +934,8 @@ class BaseVAE(BaseEstimator):
                     skip_empty_rows=training and self._reads_empty_rows,
                 )
             )
+        else:
+            self._check_frame_labels(X)
         conditions = getattr(self, "_conditions", None)
         if conditions is not None:
             # The names and number of all of X's columns, conditions included.

@@ -350,6 +350,12 @@ def test_columns_labelled_by_integers_are_named_by_their_labels(make_vae):
     recommender = make_vae(likelihood="multinomial").fit(items)
     top, _ = recommender.recommend(items.head(3), n=2, filter_seen=False)
     assert set(top.ravel()) <= {101, 205, 307, 409}
+    # scikit-learn checks only string names: reordered, these would be read
+    # as the wrong columns
+    with pytest.raises(ValueError, match="column 0 is labelled 205, but was 101"):
+        recommender.recommend(items[[205, 101, 307, 409]].head(3), n=2)
+    with pytest.raises(ValueError, match="column 0 is labelled 0, but was 5"):
+        vae.transform(frame[[0, 5, 1]])
 
 
 def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
