@@ -13,12 +13,12 @@ from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import config_context, get_config
+from sklearn import config_context
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ._data import rows_of_positive_weight
-from ._missing import FLOAT32_LIMIT
+from ._missing import FLOAT32_LIMIT, first_cell_beyond_float32
 from ._table import (
     CATEGORICAL,
     _auto_family,
@@ -68,13 +68,11 @@ def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
                 f"The condition {key!r} is {_plain(column[row])!r} in row {row}; "
                 "it is a numeric condition, which takes numbers."
             ) from None
-        if get_config()["assume_finite"]:
-            continue  # as refuse_cells_beyond_float32 does for X
-        beyond = np.flatnonzero(np.abs(numbers) > FLOAT32_LIMIT)
-        if beyond.size:
-            row = beyond[0]
+        cell = first_cell_beyond_float32(numbers[:, None])
+        if cell is not None:
+            row, _, value = cell
             raise ValueError(
-                f"The condition {key!r} is {numbers[row]:g} in row {row}; a "
+                f"The condition {key!r} is {value:g} in row {row}; a "
                 "condition takes finite numbers within float32's range "
                 f"(±{FLOAT32_LIMIT:.1e})."
             )

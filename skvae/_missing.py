@@ -109,35 +109,45 @@ def check_missing_cells(
 FLOAT32_LIMIT = float(np.finfo(np.float32).max)
 
 
-def refuse_cells_beyond_float32(X, names: Sequence) -> None:
-    """Refuse ``inf``, and values float32 cannot hold, naming the first cell.
+def first_cell_beyond_float32(X) -> tuple[int, int, float] | None:
+    """Row, column and value of the first cell float32 cannot hold, or None.
 
-    NaN is a missing cell; an infinite value is neither a value nor missing,
-    and a finite one beyond float32's range (about 3.4e38) would become one in
-    the network. Skipped, as scikit-learn's scan is, under
-    ``assume_finite=True``.
+    ``inf`` or a finite value beyond float32's range (about 3.4e38), which
+    would become one in the network; NaN, a missing cell, is not such a cell.
+    None too under ``assume_finite=True``, where scikit-learn skips its scan.
     """
     if get_config()["assume_finite"]:
-        return
+        return None
     values = X.data if sp.issparse(X) else X
     if values.size == 0:
-        return
+        return None
     if values.dtype == np.float32:  # a finite float32 fits, by definition
         if not np.isinf(values).any():
-            return
+            return None
     else:  # two passes that allocate nothing and skip NaN
         low, high = np.fmin.reduce(values, axis=None), np.fmax.reduce(values, axis=None)
         if (-FLOAT32_LIMIT <= low and high <= FLOAT32_LIMIT) or np.isnan(high):
-            return  # every value fits, or every value is missing
+            return None  # every value fits, or every value is missing
     if sp.issparse(X):
         cells = sp.coo_matrix(X)
         beyond = np.abs(cells.data) > FLOAT32_LIMIT
         rows, columns = cells.row[beyond], cells.col[beyond]
         first = np.lexsort((columns, rows))[0]
-        row, column, value = rows[first], columns[first], cells.data[beyond][first]
-    else:
-        row, column = np.argwhere(np.abs(X) > FLOAT32_LIMIT)[0]
-        value = X[row, column]
+        return rows[first], columns[first], cells.data[beyond][first]
+    row, column = np.argwhere(np.abs(X) > FLOAT32_LIMIT)[0]
+    return row, column, X[row, column]
+
+
+def refuse_cells_beyond_float32(X, names: Sequence) -> None:
+    """Refuse ``inf``, and values float32 cannot hold, naming the first cell.
+
+    NaN is a missing cell; an infinite value is neither a value nor missing.
+    See :func:`first_cell_beyond_float32`.
+    """
+    cell = first_cell_beyond_float32(X)
+    if cell is None:
+        return
+    row, column, value = cell
     if np.isinf(value):
         raise ValueError(
             f"Column {names[column]!r} of X holds {value} in row {row}: infinite "
