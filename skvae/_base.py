@@ -754,20 +754,21 @@ class BaseVAE(BaseEstimator):
         left_out = getattr(self, "_left_out", [])
         if conditions is None and not left_out:
             return list(names) if names is not None else list(range(n_columns))
-        modelled = (
-            list(range(self.n_features_in_))
-            if conditions is None
-            else conditions.modelled_positions(self.n_features_in_)
-        )
-        modelled = [j for i, j in enumerate(modelled) if i not in left_out]
+        unconditioned = self._unconditioned_positions()
+        modelled = [j for i, j in enumerate(unconditioned) if i not in left_out]
         return modelled if names is None else list(names[modelled])
+
+    def _unconditioned_positions(self) -> Sequence[int]:
+        """Positions among all of ``X``'s columns of those not conditions."""
+        conditions = getattr(self, "_conditions", None)
+        if conditions is None:
+            return range(self.n_features_in_)
+        return conditions.modelled_positions(self.n_features_in_)
 
     def _left_out_positions(self) -> list[int]:
         """Positions among all of ``X``'s columns of those left out of the model."""
-        modelled: Sequence[int] = range(self.n_features_in_)
-        if self._conditions is not None:
-            modelled = self._conditions.modelled_positions(self.n_features_in_)
-        return [modelled[j] for j in self._left_out]
+        unconditioned = self._unconditioned_positions()
+        return [unconditioned[j] for j in self._left_out]
 
     def _refuse_inf_in_left_out_columns(self, X) -> None:
         """Name an ``inf`` in a column left out of the model, as in the others.
