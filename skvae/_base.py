@@ -1026,7 +1026,7 @@ class BaseVAE(BaseEstimator):
                 f"{self.hidden_layer_sizes!r}."
             )
         return {
-            "latent_dim": self.latent_dim,
+            "latent_dim": int(self.latent_dim),
             "hidden_layer_sizes": sizes,
             "activation": self.activation,
         }
@@ -1092,7 +1092,7 @@ class BaseVAE(BaseEstimator):
         batch_size = self._batch_size(n_rows)
         return TrainingConfig(
             batch_size=batch_size,
-            max_epochs=1 if incremental else self.max_epochs,
+            max_epochs=1 if incremental else int(self.max_epochs),
             learning_rate=(
                 auto_learning_rate(batch_size)
                 if self.learning_rate == "auto"
@@ -1100,18 +1100,18 @@ class BaseVAE(BaseEstimator):
             ),
             beta=self._beta(_has_categorical(module)),
             tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
+            n_iter_no_change=int(self.n_iter_no_change),
             stops=not incremental,
-            kl_warmup_epochs=self.kl_warmup_epochs,
+            kl_warmup_epochs=int(self.kl_warmup_epochs),
             kl_warmup_start=self.kl_warmup_start,
-            n_training_draws=self.n_training_draws,
+            n_training_draws=int(self.n_training_draws),
             input_dropout=(
                 module.likelihood.auto_input_dropout
                 if self.input_dropout == "auto"
                 else self.input_dropout
             ),
             support_fraction=self.support_fraction,
-            support_warmup_epochs=self.support_warmup_epochs,
+            support_warmup_epochs=int(self.support_warmup_epochs),
             rows_seen=rows_seen,
             verbose=self.verbose,
             name=type(self).__name__,
@@ -1205,7 +1205,9 @@ class BaseVAE(BaseEstimator):
         check_is_fitted(self)
         noise = self._scoring_noise().to(self.device_)
         return self._map_rows(
-            X, lambda x: function(self.module_, x, noise), self.n_importance_samples
+            X,
+            lambda x: function(self.module_, x, noise),
+            int(self.n_importance_samples),
         )
 
     def drop_optimizer_state(self):
@@ -1243,7 +1245,8 @@ class BaseVAE(BaseEstimator):
         """The standard Normal draws of every score: ``(n_draws, latent_dim)``."""
         generator = torch.Generator().manual_seed(self._score_seed)
         return torch.randn(
-            (self.n_importance_samples, self.module_.latent_dim), generator=generator
+            (int(self.n_importance_samples), self.module_.latent_dim),
+            generator=generator,
         )
 
     def _map_rows(

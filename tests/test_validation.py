@@ -264,6 +264,36 @@ def test_numpy_integers_and_booleans_are_read_as_ints(X):
 
 
 @pytest.mark.short_fits
+def test_every_integer_parameter_may_be_a_small_numpy_integer(X):
+    from skvae import VAEImputer
+
+    # uint8 arithmetic overflows: 2 ** 30 bytes of working memory in rows
+    small = {
+        name: np.uint8(value)
+        for name, value in dict(
+            latent_dim=2,
+            max_epochs=3,
+            n_iter_no_change=2,
+            kl_warmup_epochs=1,
+            support_warmup_epochs=1,
+            n_importance_samples=4,
+            n_training_draws=2,
+            latent_prior=2,
+            n_threads=1,
+        ).items()
+    }
+    vae = VAETransformer(hidden_layer_sizes=(8,), **small).fit(X)
+    assert vae.transform(X[:3]).shape == (3, 2)
+    assert np.isfinite(vae.score_samples(X[:3])).all()
+    holed = X.copy()
+    holed[::4, 0] = np.nan
+    imputer = VAEImputer(hidden_layer_sizes=(8,), **small).fit(holed)
+    assert not np.isnan(imputer.transform(holed)).any()
+    imputer.set_params(sample_posterior=True)
+    assert not np.isnan(imputer.transform(holed)).any()
+
+
+@pytest.mark.short_fits
 def test_fit_transform_and_fit_predict_that_fail_leave_the_estimator_unfitted(X):
     from skvae import VAEOutlierDetector
 
