@@ -897,8 +897,7 @@ class BaseVAE(BaseEstimator):
                 self._history("validation_scores_", continuing)
                 + result.validation_scores
             )
-            # the epoch whose weights were kept: the best of this fit's own
-            self.best_validation_score_ = max(result.validation_scores)
+            self.best_validation_score_ = result.kept_validation_score
         else:  # drop the record of an earlier fit that held rows out
             vars(self).pop("validation_scores_", None)
             vars(self).pop("best_validation_score_", None)

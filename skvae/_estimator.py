@@ -301,9 +301,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         The held-out rows' ``scoring`` after each epoch; only with
         ``early_stopping``.
     best_validation_score_ : float
-        Best of ``validation_scores_``, that of the epoch whose weights were
-        kept; only with ``early_stopping``. A fit with ``warm_start`` keeps
-        the best epoch of its own, so this is the best of its scores.
+        The held-out score of the weights the fit kept; only with
+        ``early_stopping``. That is the best score of the fit's epochs after
+        the warm-ups (``kl_warmup_epochs``, ``support_warmup_epochs``), whose
+        weights are restored, or the last epoch's score when the fit ended
+        within a warm-up. A fit with ``warm_start`` judges its own epochs
+        only.
     best_loss_ : float
         Lowest value of ``loss_curve_``.
     n_iter_ : int

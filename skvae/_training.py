@@ -68,6 +68,9 @@ class TrainingResult:
     """Mean training loss (negative beta-ELBO, nats per row) of each epoch."""
     validation_scores: list[float] = field(default_factory=list)
     """The held-out score after each epoch (early stopping only)."""
+    kept_validation_score: float | None = None
+    """The held-out score of the weights training ended with: the best judged
+    epoch's, whose weights were restored, or else the last epoch's."""
     converged: bool = False
     """Whether the stopping rule ended training."""
     still_improving: bool = False
@@ -309,6 +312,7 @@ def train(
                     name: value.detach().clone()
                     for name, value in module.state_dict().items()
                 }
+                result.kept_validation_score = score
             if stopping.stalled:
                 result.converged = True
                 break
@@ -325,6 +329,8 @@ def train(
     result.ended_in_warmup = ended_early and not judged and bool(result.loss_curve)
     if best_state is not None:
         module.load_state_dict(best_state)
+    elif result.validation_scores:  # no epoch judged: the last one's weights stay
+        result.kept_validation_score = result.validation_scores[-1]
     result.optimizer_state = optimizer_state(optimizer)
     return result
 
