@@ -55,7 +55,7 @@ from ._missing import (
     rows_with_nothing_observed,
 )
 from ._module import ACTIVATIONS, VAE
-from ._ranking import RankingValidation, parse_ranking
+from ._ranking import RankingValidation, check_implicit_feedback, parse_ranking
 from ._table import (
     CATEGORICAL,
     TableLayout,
@@ -431,12 +431,16 @@ class BaseVAE(BaseEstimator):
             # Rows of weight 0 take no part in training, as if they were not
             # there: however extreme their values, they reach no batch.
             X, sample_weight = rows_of_positive_weight(X, sample_weight)
-            ranking = parse_ranking(self.scoring, self._modelled(X).shape[1])
+            modelled = self._modelled(X)
+            ranking = parse_ranking(self.scoring, modelled.shape[1])
             if ranking is not None and self._conditions is not None:
                 raise ValueError(
                     f"scoring={self.scoring!r} ranks the items of implicit "
                     "feedback; it takes no condition_on."
                 )
+            if ranking is not None and self.early_stopping and not incremental:
+                names = self._column_names(modelled.shape[1])
+                check_implicit_feedback(modelled, self.scoring, names)
             device = resolve_device(self.device)
             seed = _seed(self.random_state)
             epochs_done = self.n_iter_ if continuing else 0

@@ -214,6 +214,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         epoch) are hidden, the others are the row as the encoder reads it, and
         the score is how well :meth:`recommend` ranks the hidden items among
         the rest: NDCG@k, or Recall@k divided by ``min(k, number hidden)``.
+        ``X`` must then read as implicit feedback: non-negative, no missing
+        cells, and some entries 0 (the items a row does not hold).
     n_iter_no_change : int, default=10
         Width, in epochs, of the windows that the stopping rule compares.
     tol : float, default=0.05

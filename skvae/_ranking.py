@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ._data import Rows
@@ -43,6 +46,41 @@ def parse_ranking(scoring: str, n_items: int) -> tuple[str, int] | None:
             f"{n_items} columns."
         )
     return metric, k
+
+
+def check_implicit_feedback(X, scoring: str, names: Sequence) -> None:
+    """Refuse ``X`` that a ranking score cannot read as implicit feedback.
+
+    A ranking reads each nonzero entry as an item the row holds and ranks the
+    items it does not hold. A negative or missing entry has no such reading,
+    and where every row holds every item there is nothing to rank: each model
+    would score 1. ``names`` names the columns of ``X`` in the messages.
+    """
+    cells = sp.coo_matrix(X) if sp.issparse(X) else None
+    values = X if cells is None else cells.data
+    unreadable = np.isnan(values) | (values < 0)
+    if unreadable.any():
+        if cells is None:
+            row, column = np.argwhere(unreadable)[0]
+        else:
+            rows, columns = cells.row[unreadable], cells.col[unreadable]
+            first = np.lexsort((columns, rows))[0]
+            row, column = rows[first], columns[first]
+        value = X[row, column]
+        held = "a missing cell" if np.isnan(value) else value
+        raise ValueError(
+            f"scoring={scoring!r} reads X as implicit feedback (each nonzero "
+            "entry an item the row holds), which takes non-negative values "
+            f"without missing cells, but column {names[column]!r} holds {held} "
+            f"in row {row}. Use scoring='elbo'."
+        )
+    held = (X != 0).sum(axis=1)
+    if np.all(np.asarray(held).ravel() == X.shape[1]):
+        raise ValueError(
+            f"scoring={scoring!r} ranks the items a row does not hold, but "
+            "every row of X holds every item (no entry is 0), so every model "
+            "would score 1. Use scoring='elbo'."
+        )
 
 
 def ranking_scores(

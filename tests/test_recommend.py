@@ -259,6 +259,35 @@ def test_a_bad_scoring_is_refused_before_training(clicks, make_vae, scoring, mes
     assert not hasattr(vae, "n_iter_")
 
 
+def _with_cell(X, row, column, value):
+    X = X.copy()
+    X[row, column] = value
+    return X
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda X: _with_cell(X, 2, 3, -1.0), "column 3 holds -1.0 in row 2"),
+        (
+            lambda X: _with_cell(X, 2, 4, np.nan),
+            "column 4 holds a missing cell in row 2",
+        ),
+        # as Gaussian rows are: only held-out items could rank, every model scored 1
+        (lambda X: X + 1, "every row of X holds every item"),
+    ],
+)
+def test_a_ranking_score_refuses_what_is_not_implicit_feedback(
+    clicks, make_vae, sparse, change, message
+):
+    X = change(clicks)
+    vae = make_vae(early_stopping=True, scoring="ndcg@5")
+    with pytest.raises(ValueError, match=message):
+        vae.fit(sp.csr_matrix(X) if sparse else X)
+    assert not hasattr(vae, "n_iter_")
+
+
 def test_a_ranking_score_needs_rows_with_items_to_hold_out(recommender):
     from skvae._data import rows_of
     from skvae._ranking import RankingValidation
