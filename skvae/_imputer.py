@@ -333,7 +333,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
     def _imputed_values(self, X) -> np.ndarray:
         """Every cell's conditional mean, or with ``sample_posterior`` a draw."""
         with self._imputing() as impute:
-            return impute(X)
+            values = impute(X)
+        _refuse_unfilled(values, np.arange(len(values)))
+        return values
 
     @contextmanager
     def _imputing(self):
@@ -416,9 +418,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         block = get_chunk_n_rows(8 * X.shape[1], max_n_rows=len(rows_with_holes))
         with self._imputing() as impute:
             for chunk in gen_batches(len(rows_with_holes), max(block, 1)):
-                values = self._with_left_out_columns(
-                    impute(filled[rows_with_holes[chunk]])
-                )
+                values = impute(filled[rows_with_holes[chunk]])
+                _refuse_unfilled(values, rows_with_holes[chunk])
+                values = self._with_left_out_columns(values)
                 # the chunk's holes are a run of ``holes``: their ranks are sorted
                 first, stop = np.searchsorted(rank, [chunk.start, chunk.stop])
                 in_chunk = holes[first:stop]
@@ -544,3 +546,20 @@ def _holes(X):
         return X
     missing = ~_present(np.asarray(X, dtype=object))
     return np.where(missing, np.nan, 0.0)
+
+
+def _refuse_unfilled(values: np.ndarray, row_numbers: np.ndarray) -> None:
+    """Raise a ``ValueError`` naming the first row of ``values`` left NaN.
+
+    Only a row so far outside the training data that the network's float32
+    arithmetic overflows on it (cells near float32's limit) decodes to NaN.
+    ``row_numbers`` are the rows' numbers in ``X``.
+    """
+    unfilled = np.flatnonzero(np.isnan(values).any(axis=1))
+    if unfilled.size:
+        raise ValueError(
+            f"Row {row_numbers[unfilled[0]]} of X lies so far outside the training "
+            "data that the network's float32 arithmetic overflows on it: its "
+            "missing cells cannot be filled. Check its cells for placeholder "
+            "values near float32's limit (about 3.4e38), and mark them missing."
+        )

@@ -117,6 +117,18 @@ class InputLayer(nn.Module):
         )
 
 
+def _self_normalised(log_weights: torch.Tensor) -> torch.Tensor:
+    """Importance weights over the draws (axis 0) that sum to 1 for each row.
+
+    A row to which every draw gives probability 0 in float32 (log weight
+    ``-inf``; its cells lie too far from anything the decoder gives) has
+    weights that say nothing: its draws are weighed equally, as they came
+    from the encoder.
+    """
+    impossible = torch.isneginf(log_weights).all(0)
+    return torch.softmax(log_weights.masked_fill(impossible, 0.0), dim=0)
+
+
 def kl_to_standard_normal(mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """``KL(N(mean, diag(scale**2)) || N(0, I))`` of each row, in closed form.
 
@@ -407,9 +419,10 @@ class VAE(nn.Module):
         ``p(z | x)``. Returns a dense ``(n_rows, n_features)`` tensor.
         """
         decoder_output, log_weights = self._importance_draws(x, noise)
-        weights = torch.softmax(log_weights, dim=0)[..., None]
+        weights = _self_normalised(log_weights)[..., None]
         per_feature = self.likelihood.feature_log_prob(decoder_output, self.split(x)[0])
-        return (weights * per_feature).sum(0)
+        # a draw of weight 0 adds nothing, even where its cell's term is -inf
+        return torch.where(weights > 0, weights * per_feature, 0.0).sum(0)
 
     def conditional_mean(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """``E[x | observed cells of x]`` of each cell, missing ones included.
@@ -419,7 +432,7 @@ class VAE(nn.Module):
         normalised importance weights, which the observed cells alone set.
         """
         decoder_output, log_weights = self._importance_draws(x, noise)
-        weights = torch.softmax(log_weights, dim=0)
+        weights = _self_normalised(log_weights)
         return self.likelihood.weighted_mean(decoder_output, weights)
 
     def conditional_sample(
@@ -433,7 +446,7 @@ class VAE(nn.Module):
         drawn from ``p(x | z)`` at it, from torch's global generator.
         """
         decoder_output, log_weights = self._importance_draws(x, noise)
-        weights = torch.softmax(log_weights, dim=0).T  # (n_rows, n_draws)
+        weights = _self_normalised(log_weights).T  # (n_rows, n_draws)
         picked = torch.multinomial(weights, 1, generator=generator)[:, 0]
         rows = torch.arange(len(picked), device=picked.device)
         return self.likelihood.sample(decoder_output[picked, rows])
@@ -476,6 +489,12 @@ class VAE(nn.Module):
         z = qz.loc + qz.scale * noise  # (n_draws, n_rows, latent_dim)
         x, conditions = self.split(x)
         decoder_output = self.decoder(self._decoder_input(z, conditions))
-        log_ratio = self.log_prior(z) - qz.log_prob(z).sum(-1)
+        # log q(z | x) from the noise itself: qz.log_prob(z) squares z - loc,
+        # which overflows float32 for rows far outside the training data.
+        standard = Normal(0.0, 1.0, validate_args=False)
+        log_q = (standard.log_prob(noise) - qz.scale.log()).sum(-1)
+        log_ratio = self.log_prior(z) - log_q
         log_weights = self.likelihood.log_prob(decoder_output, x) + beta * log_ratio
-        return decoder_output, log_weights
+        # NaN comes only from inf - inf in a network that a row far outside the
+        # training data made overflow: as far as float32 tells, probability 0.
+        return decoder_output, log_weights.masked_fill(log_weights.isnan(), -math.inf)

@@ -352,7 +352,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             -1 where ``decision_function(X) < 0``, +1 elsewhere.
         """
         check_is_fitted(self)
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        return np.where(self.decision_function(X) >= 0, 1, -1)
 
 
 def _threshold(training_scores: np.ndarray, contamination) -> float:

@@ -47,6 +47,39 @@ def test_a_row_with_nothing_observed_gets_the_models_marginal_fill(correlated):
     assert_array_equal(filled[1:], imputer.transform(holed[:3]))
 
 
+@pytest.mark.parametrize("sample_posterior", [False, True])
+@pytest.mark.parametrize("value", [1e20, 9.96921e36, -3.4e38])
+def test_rows_with_placeholder_values_are_filled(correlated, sample_posterior, value):
+    # Every draw gives such a row probability 0 in float32: the importance
+    # weights were NaN, and so were the fills
+    X, holed = correlated
+    imputer = make_imputer(sample_posterior=sample_posterior).fit(holed)
+    row = np.array([[value, np.nan, 0.1, 0.2, 0.3]])
+    filled = imputer.transform(row)
+    assert np.isfinite(filled).all()
+    assert_array_equal(filled[0, [0, 2, 3, 4]], row[0, [0, 2, 3, 4]])
+
+
+def test_a_row_the_network_overflows_on_is_refused_by_number(correlated, monkeypatch):
+    from skvae._module import VAE
+
+    X, holed = correlated
+    imputer = make_imputer().fit(holed)
+    overflowing = VAE.conditional_mean
+
+    def conditional_mean(self, x, noise):
+        values = overflowing(self, x, noise)
+        values[2] = float("nan")  # as inf - inf in the network would give
+        return values
+
+    monkeypatch.setattr(VAE, "conditional_mean", conditional_mean)
+    rows = holed[np.isnan(holed).any(axis=1)][:4]  # sparse X decodes only these
+    with pytest.raises(ValueError, match="Row 2 of X lies so far outside"):
+        imputer.transform(rows)
+    with pytest.raises(ValueError, match="Row 2 of X lies so far outside"):
+        imputer.transform(sparse.csr_matrix(rows))
+
+
 def test_rows_with_nothing_observed_are_left_out_of_training(correlated):
     # As IterativeImputer, the imputer takes them in fit, which learns from
     # the other rows only: as if they were not there, or weighed 0.

@@ -102,6 +102,16 @@ def test_detector_labels_and_scores_match(likelihood, X, binary_X, make_detector
     assert_allclose(scores[:, 0], decision, rtol=1e-5, atol=1e-4)
 
 
+def test_detector_scores_rows_with_placeholder_values_as_torch_does(X, make_detector):
+    detector = make_detector().fit(X)
+    rows = X[:3].copy()
+    rows[:, 1] = [9.96921e36, np.finfo(np.float32).min, 1e20]
+    labels, scores = run(detector, rows.astype(np.float32))
+    assert_array_equal(labels, detector.predict(rows))
+    assert_array_equal(labels, -1)
+    assert_allclose(scores[:, 0], detector.decision_function(rows), rtol=1e-5)
+
+
 def test_detector_with_a_count_likelihood_is_refused(binary_X, make_detector):
     detector = make_detector(likelihood="poisson").fit(binary_X)
     with pytest.raises(NotImplementedError, match="'poisson' is not among them"):

@@ -54,6 +54,35 @@ def test_far_rows_score_low_and_are_flagged(X, make_detector):
     assert (detector.predict(far) == -1).all()
 
 
+# A netCDF fill value, float32's lowest (GDAL's nodata) and a value whose
+# square overflows float32: placeholders that reach a detector unmarked.
+PLACEHOLDERS = [9.96921e36, float(np.finfo(np.float32).min), 1e20]
+
+
+@pytest.mark.parametrize("value", PLACEHOLDERS)
+def test_rows_with_placeholder_values_score_lowest_and_are_flagged(
+    X, make_detector, value
+):
+    detector = make_detector().fit(X)
+    rows = X[:3].copy()
+    rows[:, 1] = value
+    scores = detector.score_samples(rows)
+    # log q(z | x) squared z - loc, which overflowed to NaN: labelled inliers
+    assert not np.isnan(scores).any()
+    assert scores.max() < detector.score_samples(X).min()
+    assert (detector.predict(rows) == -1).all()
+    per_feature = detector.feature_log_likelihoods(rows)
+    assert not np.isnan(per_feature).any()
+    assert (per_feature.argmin(axis=1) == 1).all()
+
+
+def test_a_row_whose_score_is_nan_is_an_outlier(X, make_detector, monkeypatch):
+    detector = make_detector().fit(X)
+    decisions = np.array([np.nan, 1.0, -1.0, 0.0])
+    monkeypatch.setattr(type(detector), "decision_function", lambda self, X: decisions)
+    assert_array_equal(detector.predict(X[:4]), [-1, 1, -1, 1])
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_trimmed_training_learns_a_cluster_of_training_outliers_less(seed):
     # 10% of the training rows form a tight cluster away from the inliers' plane.
