@@ -519,7 +519,9 @@ class BaseVAE(BaseEstimator):
             self._rows_seen: int = rows_seen
             self._split_seed = split_seed
             self._fit_latent_prior(X, sample_weight, seed)
-            self._finish_fit(given_X, given_weight)
+            self._finish_fit(
+                given_X, given_weight, streaming=incremental and continuing
+            )
         self._report(result)
 
     def _fit_latent_prior(self, X, sample_weight: np.ndarray, seed: int) -> None:
@@ -647,8 +649,11 @@ class BaseVAE(BaseEstimator):
         layout = getattr(self, "_table_layout", None)
         return values if layout is None else layout.decode(values)
 
-    def _finish_fit(self, X, sample_weight: np.ndarray) -> None:
-        """What a subclass does once the network is trained (a threshold, say)."""
+    def _finish_fit(self, X, sample_weight: np.ndarray, streaming: bool) -> None:
+        """What a subclass does once the network is trained (a threshold, say).
+
+        ``streaming``: a ``partial_fit`` call after the first.
+        """
 
     def _report(self, result: TrainingResult) -> None:
         """Warn about how training ended; raise a ``KeyboardInterrupt`` again."""

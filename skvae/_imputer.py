@@ -110,7 +110,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         Append a :class:`~sklearn.impute.MissingIndicator` of the columns
         that had missing cells in ``fit``, as :class:`~sklearn.impute.SimpleImputer`
         does: a boolean column per such column, ``True`` where the cell was
-        missing.
+        missing. After :meth:`partial_fit`, the columns that had missing cells
+        in any of its chunks.
     **other parameters
         ``hidden_layer_sizes``, ``activation``, ``handle_unknown``,
         ``kl_warmup_epochs``, ``kl_warmup_start``, ``input_dropout``, ``init``,
@@ -282,12 +283,23 @@ class VAEImputer(TransformerMixin, BaseVAE):
             )
         return empty.tolist()
 
-    def _finish_fit(self, X, sample_weight):
-        self.indicator_ = (
-            MissingIndicator(error_on_new=False).fit(_holes(X))
-            if self.add_indicator
-            else None
-        )
+    def _finish_fit(self, X, sample_weight, streaming):
+        if not self.add_indicator:
+            self.indicator_ = None
+            return
+        holes = _holes(X)
+        earlier = getattr(self, "indicator_", None) if streaming else None
+        if earlier is not None:
+            # A stream's indicator covers every column missing in any of its
+            # chunks: a row with those columns missing joins this chunk's holes.
+            seen = np.zeros((1, holes.shape[1]))
+            seen[0, earlier.features_] = np.nan
+            holes = (
+                sp.vstack([holes, sp.csr_matrix(seen)])
+                if sp.issparse(holes)
+                else np.vstack([holes, seen])
+            )
+        self.indicator_ = MissingIndicator(error_on_new=False).fit(holes)
 
     def transform(self, X):
         """``X`` with each missing cell filled by its conditional mean, or a draw.

@@ -317,7 +317,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         self._fit(X, sample_weight, incremental=True)
         return self
 
-    def _finish_fit(self, X, sample_weight: np.ndarray):
+    def _finish_fit(self, X, sample_weight: np.ndarray, streaming: bool):
         """Set ``offset_`` from the scores of the training rows of weight > 0."""
         weighed, _ = rows_of_positive_weight(X, sample_weight)  # 0 plays no part
         training_scores = self.score_samples(weighed)

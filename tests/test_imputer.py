@@ -297,6 +297,27 @@ def test_add_indicator_appends_simple_imputers_indicator(correlated):
     assert_array_equal(filled.iloc[:, :5], alone)
 
 
+@pytest.mark.short_fits
+@pytest.mark.parametrize("to_sparse", [False, True])
+def test_add_indicator_covers_the_columns_missing_in_any_chunk(correlated, to_sparse):
+    X, _ = correlated
+    first, second = X[:200].copy(), X[200:].copy()
+    first[::4, 0] = np.nan
+    second[::4, 2] = np.nan
+    given = sparse.csr_matrix if to_sparse else np.asarray
+    imputer = make_imputer(add_indicator=True, max_epochs=2)
+    imputer.partial_fit(given(first)).partial_fit(given(second))
+    # the second chunk used to replace the first's indicator by its own
+    names = ["x0", "x1", "x2", "x3", "x4", "missingindicator_x0", "missingindicator_x2"]
+    assert list(imputer.get_feature_names_out()) == names
+    filled = imputer.transform(given(first))
+    filled = filled.toarray() if to_sparse else filled
+    assert_array_equal(filled[:, 5:], np.isnan(first[:, [0, 2]]))
+    # fit starts anew, as SimpleImputer's does
+    imputer.fit(given(second))
+    assert list(imputer.get_feature_names_out()) == names[:5] + names[6:]
+
+
 def test_add_indicator_sees_none_in_text_columns():
     rng = np.random.RandomState(0)
     table = pd.DataFrame(
