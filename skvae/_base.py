@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from numbers import Integral, Real
@@ -74,6 +73,7 @@ from ._training import (
     make_optimizer,
     train,
 )
+from ._warn import warn_user
 
 # Independent streams of random numbers drawn from one fit's seed (and, for
 # the missing cells of generated rows, from one ``sample`` call's).
@@ -658,30 +658,26 @@ class BaseVAE(BaseEstimator):
     def _report(self, result: TrainingResult) -> None:
         """Warn about how training ended; raise a ``KeyboardInterrupt`` again."""
         if result.interrupted:
-            warnings.warn(
+            warn_user(
                 f"{type(self).__name__} training was interrupted after "
                 f"{len(result.loss_curve)} epochs; the estimator keeps the network "
                 "trained so far.",
-                UserWarning,
-                stacklevel=5,  # the caller of fit, past scikit-learn's fit wrapper
             )
             raise KeyboardInterrupt
         if result.still_improving:
-            warnings.warn(
+            warn_user(
                 f"{type(self).__name__} stopped after max_epochs={self.max_epochs} "
                 "epochs while the score was still improving. Consider raising "
                 "max_epochs.",
                 ConvergenceWarning,
-                stacklevel=5,  # the caller of fit, past scikit-learn's fit wrapper
             )
         if result.ended_in_warmup:
-            warnings.warn(
+            warn_user(
                 f"{type(self).__name__} stopped after max_epochs={self.max_epochs} "
                 "epochs, all within its warm-up (kl_warmup_epochs, or "
                 "support_warmup_epochs with support_fraction < 1), before the "
                 "stopping rule judged the score. Consider raising max_epochs.",
                 ConvergenceWarning,
-                stacklevel=5,  # the caller of fit, past scikit-learn's fit wrapper
             )
 
     def _validate_training_data(self, X, sample_weight, reset: bool):
@@ -803,6 +799,9 @@ class BaseVAE(BaseEstimator):
         cell.
         """
         return []
+
+    def _warn_of_values_left_out(self, X) -> None:
+        """Warn if a fit that continues the model gives values to left-out columns."""
 
     def _families(self, n_columns: int) -> list[tuple[str, list[int]]]:
         """Each family of the model and the columns it models."""
@@ -960,6 +959,8 @@ class BaseVAE(BaseEstimator):
             if not hasattr(X, "shape"):  # a list of rows, each cell as it is
                 X = np.asarray(X, dtype=object)
             self._refuse_inf_in_left_out_columns(X)
+            if training and not reset:
+                self._warn_of_values_left_out(X)
             X = _safe_indexing(X, np.setdiff1d(np.arange(X.shape[1]), left_out), axis=1)
         if reset:
             self._table_layout = self._learn_layout(X)
@@ -1362,11 +1363,9 @@ class BaseVAE(BaseEstimator):
         if "device_" not in state:
             return
         if not device_is_available(self.device_):
-            warnings.warn(
+            warn_user(
                 f"This {type(self).__name__} was trained on {self.device_}, which this "
                 "machine does not have; it will run on the CPU.",
-                UserWarning,
-                stacklevel=2,
             )
             self.device_ = torch.device("cpu")
         self.module_.to(self.device_)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -21,6 +20,7 @@ from ._data import host_batches, map_batches, seeded_global_rng
 from ._likelihoods import MultinomialFamily
 from ._table import _is_dataframe
 from ._threads import ThreadPolicy
+from ._warn import warn_user
 
 
 def _item_scores(module, z: torch.Tensor) -> torch.Tensor:
@@ -537,13 +537,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         # places left over once a row's unseen items ran out: no item there
         items[scores == -np.inf] = -1
         if items.size and (items == -1).all():
-            warnings.warn(
+            warn_user(
                 "recommend found no item to recommend: every item of every row "
                 "is held (a nonzero value), as in rows of real values. It ranks "
                 "implicit feedback, where 0 is an item not held; "
                 "filter_seen=False ranks every item.",
-                UserWarning,
-                stacklevel=2,
             )
         names = self._input_column_labels()
         if names is not None:

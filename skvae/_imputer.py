@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from contextlib import contextmanager
 from numbers import Real
 
@@ -11,7 +10,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import TransformerMixin
 from sklearn.impute import MissingIndicator
-from sklearn.utils import gen_batches
+from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
@@ -31,6 +30,7 @@ from ._missing import (
 )
 from ._module import VAE
 from ._table import _is_dataframe, _present, missing_as_nan
+from ._warn import warn_user
 
 # The dtypes a filled array keeps; others become float64.
 _FLOATS = (np.float64, np.float32)
@@ -105,7 +105,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
         :class:`~sklearn.impute.SimpleImputer` does. With ``True`` it stays
         in the output, its cells filled with 0; in a DataFrame, 0 in the
         column's dtype (``False`` for booleans), and a column of text or
-        categories, which has no 0, stays missing.
+        categories, which has no 0, stays missing. For :meth:`partial_fit`,
+        the first call decides: a column with no observed cell in the first
+        chunk stays left out, and later chunks' values in it are not used
+        (with a warning).
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` of the columns
         that had missing cells in ``fit``, as :class:`~sklearn.impute.SimpleImputer`
@@ -261,27 +264,41 @@ class VAEImputer(TransformerMixin, BaseVAE):
         Their names (or positions) are kept in ``_left_out_names``.
         """
         self._left_out_names = []
-        if sp.issparse(X):
-            empty = np.flatnonzero(count_true(missing_cells(X), axis=0) == X.shape[0])
-        else:
-            if not _is_dataframe(X):
-                X = np.asarray(X, dtype=object)
-                if X.ndim != 2:
-                    return []  # left to validation's message
-            empty = np.flatnonzero(np.isnan(_holes(X)).all(axis=0))
+        if not (sp.issparse(X) or _is_dataframe(X)):
+            X = np.asarray(X, dtype=object)
+            if X.ndim != 2:
+                return []  # left to validation's message
+        empty = _empty_columns(X)
         if empty.size == X.shape[1]:
             empty = empty[:0]  # left to the message on rows with no observed cell
         names = list(X.columns) if _is_dataframe(X) else list(range(X.shape[1]))
         self._left_out_names = [names[j] for j in empty]
         if empty.size and not self.keep_empty_features:
-            warnings.warn(
+            warn_user(
                 f"Skipping features without any observed values: "
                 f"{self._left_out_names}. They are left out of transform's "
                 "output; keep_empty_features=True keeps them, filled with 0.",
-                UserWarning,
-                stacklevel=8,  # the caller of fit, past scikit-learn's fit wrapper
             )
         return empty.tolist()
+
+    def _warn_of_values_left_out(self, X) -> None:
+        """Warn that a continued fit drops the values of the columns left out.
+
+        ``X`` (conditions taken out) continues a model built on rows that
+        had no observed cell in those columns.
+        """
+        columns = _safe_indexing(X, self._left_out, axis=1)
+        if not (sp.issparse(columns) or _is_dataframe(columns)):
+            columns = np.asarray(columns, dtype=object)
+        observed = np.setdiff1d(np.arange(len(self._left_out)), _empty_columns(columns))
+        if observed.size:
+            names = [self._left_out_names[j] for j in observed]
+            warn_user(
+                f"Columns {names} had no observed value when the model was "
+                "built, so it leaves them out; their values here are not used. "
+                "To model them, fit (or partial_fit a clone) on rows that have "
+                "values in every column."
+            )
 
     def _finish_fit(self, X, sample_weight, streaming):
         if not self.add_indicator:
@@ -545,6 +562,13 @@ def _in_common_dtypes(X, rows):
                 f"(dtype {fills.dtype}, as in fit) cannot take."
             ) from None
     return X, rows
+
+
+def _empty_columns(X) -> np.ndarray:
+    """Positions of the columns with no observed cell in a 2-D array, frame or CSR."""
+    if sp.issparse(X):
+        return np.flatnonzero(count_true(missing_cells(X), axis=0) == X.shape[0])
+    return np.flatnonzero(np.isnan(_holes(X)).all(axis=0))
 
 
 def _holes(X):

@@ -318,6 +318,38 @@ def test_add_indicator_covers_the_columns_missing_in_any_chunk(correlated, to_sp
     assert list(imputer.get_feature_names_out()) == names[:5] + names[6:]
 
 
+@pytest.mark.short_fits
+def test_values_of_a_column_left_out_of_a_stream_are_not_dropped_silently(correlated):
+    X, _ = correlated
+    first, second = X[:200].copy(), X[200:].copy()
+    first[:, 3] = np.nan
+    imputer = make_imputer(max_epochs=2)
+    with pytest.warns(UserWarning, match=r"Skipping features .*\[3\]") as caught:
+        imputer.partial_fit(first)
+    assert caught[0].filename == __file__  # not sys:1, past the fit wrappers
+    with pytest.warns(UserWarning, match=r"Columns \[3\] had no observed value"):
+        imputer.partial_fit(second)
+    assert list(imputer.likelihoods_) == [0, 1, 2, 4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        imputer.partial_fit(first)  # nothing of column 3 to drop
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("call", ["fit", "fit_transform", "partial_fit", "pipeline"])
+def test_warnings_point_at_the_callers_line(correlated, call):
+    from sklearn.pipeline import make_pipeline
+
+    X, _ = correlated
+    X = X.copy()
+    X[:, 3] = np.nan
+    imputer = make_imputer(max_epochs=2)
+    fit = make_pipeline(imputer).fit if call == "pipeline" else getattr(imputer, call)
+    with pytest.warns(UserWarning, match="Skipping features") as caught:
+        fit(X)
+    assert {warning.filename for warning in caught} == {__file__}
+
+
 def test_add_indicator_sees_none_in_text_columns():
     rng = np.random.RandomState(0)
     table = pd.DataFrame(
