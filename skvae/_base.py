@@ -693,13 +693,15 @@ class BaseVAE(BaseEstimator):
         if empty.size and self._reads_empty_rows:
             sample_weight = sample_weight.copy()
             sample_weight[empty] = 0.0
+        missing = self._what_reads_as_missing(reset)
         if not sample_weight.any():  # every row of weight held nothing
-            check_missing_cells(modelled, empty)
+            check_missing_cells(modelled, empty, missing=missing)
         elif not get_config()["assume_finite"]:
             check_missing_cells(
                 modelled,
                 empty[sample_weight[empty] > 0],
                 remedy="Drop them, or give them sample_weight 0",
+                missing=missing,
             )
         if reset or not hasattr(self, "module_"):
             for family, columns in self._families(modelled.shape[1]):
@@ -799,6 +801,13 @@ class BaseVAE(BaseEstimator):
         cell.
         """
         return []
+
+    def _what_reads_as_missing(self, reset: bool) -> str:
+        """What makes a cell missing, for messages: NaN, and maybe unseen levels."""
+        layout = getattr(self, "_table_layout", None)
+        if reset or layout is None or self.handle_unknown != "missing":
+            return "NaN"
+        return "NaN, or levels unseen in fit, read as missing by handle_unknown"
 
     def _warn_of_values_left_out(self, X) -> None:
         """Warn if a fit that continues the model gives values to left-out columns."""
@@ -988,7 +997,8 @@ class BaseVAE(BaseEstimator):
         names = self._column_names(X.shape[1])
         refuse_cells_beyond_float32(X, names)
         if not training and not self._reads_empty_rows:
-            check_missing_cells(X)  # training's check weighs the rows first
+            # training's check weighs the rows first
+            check_missing_cells(X, missing=self._what_reads_as_missing(reset))
         if reset:
             self.likelihoods_ = (
                 dict.fromkeys(names, self._single_family())

@@ -86,12 +86,16 @@ def rows_with_nothing_observed(X) -> np.ndarray:
 
 
 def check_missing_cells(
-    X, empty: np.ndarray | None = None, remedy: str = "Drop them"
+    X,
+    empty: np.ndarray | None = None,
+    remedy: str = "Drop them",
+    missing: str = "NaN",
 ) -> None:
     """Refuse rows of ``X`` with no observed cell, or those of ``empty`` if given.
 
     Without ``empty``, skipped under ``assume_finite=True``, as scikit-learn's
-    scan for NaN is. ``remedy`` is what the message tells the user to do.
+    scan for NaN is. ``remedy`` is what the message tells the user to do;
+    ``missing`` what made the cells missing.
     """
     if empty is None:
         if get_config()["assume_finite"]:
@@ -99,7 +103,7 @@ def check_missing_cells(
         empty = rows_with_nothing_observed(X)
     if empty.size:
         raise ValueError(
-            f"Row {empty[0]} of X has no observed cell (all NaN); "
+            f"Row {empty[0]} of X has no observed cell (all {missing}); "
             f"{empty.size} row(s) are like it. {remedy}: a model has nothing "
             "to read in them."
         )

@@ -415,6 +415,18 @@ def test_an_unseen_level_can_count_as_missing(table, make_vae):
     assert_allclose(vae.transform(other)[~unseen], vae.transform(table)[~unseen])
 
 
+def test_a_row_of_unseen_levels_only_is_refused_saying_why(make_vae):
+    levels = pd.DataFrame({"c": list("xy") * 40, "d": list("pqrs") * 20})
+    vae = make_vae(likelihood="auto", handle_unknown="missing").fit(levels)
+    unseen = pd.DataFrame({"c": ["new", "x"], "d": ["new", "p"]})
+    # the row holds no NaN: the message used to say "all NaN" only
+    message = "Row 0 of X has no observed cell .*levels unseen in fit"
+    with pytest.raises(ValueError, match=message):
+        vae.transform(unseen)
+    with pytest.raises(ValueError, match=message):
+        vae.partial_fit(unseen)
+
+
 def test_partial_fit_continues_a_table_model_and_sees_a_changed_likelihood(
     table, make_vae
 ):
