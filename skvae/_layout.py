@@ -144,10 +144,13 @@ def _covariance_components(values, scale, weights, mean, n_components):
             (block.T @ weighted).todense() if sp.issparse(block) else block.T @ weighted
         )
     covariance = (second_moment - np.outer(mean, mean)) / np.outer(scale, scale)
-    variances, vectors = eigh(
-        covariance, subset_by_index=[n_columns - n_components, n_columns - 1]
-    )
-    return variances[::-1], vectors[:, ::-1].copy(), np.diag(covariance).copy()
+    # Every eigenpair, by divide and conquer: LAPACK's default for a subset
+    # (dsyevr) fails with "Internal Error", or returns fewer pairs, on the
+    # repeated eigenvalues of one-hot columns of a level per row. At 1,000
+    # columns the whole spectrum takes 0.17 s on one thread against 0.06 s.
+    variances, vectors = eigh(covariance, driver="evd")  # in ascending order
+    top = np.arange(n_columns - 1, n_columns - 1 - n_components, -1)
+    return variances[top], vectors[:, top], np.diag(covariance).copy()
 
 
 def _column_variances(values, scale, weights, mean):

@@ -35,6 +35,22 @@ def test_targets_are_the_whitened_pca_scores(X):
     assert_allclose(targets.var(0), 1.0, rtol=1e-4)
 
 
+@pytest.mark.parametrize("seed", [4, 5, 7])
+def test_one_hot_columns_of_a_level_per_row_have_their_components(seed):
+    # 200 levels of one row each: the covariance has an eigenvalue repeated
+    # about 200 times, on which LAPACK's subset solver raised "Internal
+    # Error" under one BLAS thread (11 of seeds 0 to 19, these among them)
+    rng = np.random.RandomState(seed)
+    levels = np.eye(200)[rng.permutation(200)]
+    values = np.hstack([rng.normal(size=(200, 2)), levels])
+    components = principal_components(values, np.ones(202), np.ones(200), 16, seed=0)
+    assert components.scores.shape == (200, 16)
+    assert np.isfinite(components.scores).all()
+    expected = PCA(16, svd_solver="full").fit(values).explained_variance_
+    variances = components.scores.var(axis=0)
+    assert_allclose(variances[expected > 1e-9], 1.0, rtol=1e-6)
+
+
 def test_targets_ignore_rows_of_weight_zero(X):
     wild = np.vstack([np.full((20, X.shape[1]), 1e3), X])
     weights = np.r_[np.zeros(20), np.ones(len(X))]
