@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -761,15 +761,28 @@ class BaseVAE(BaseEstimator):
         left_out = getattr(self, "_left_out", [])
         if conditions is None and not left_out:
             return list(names) if names is not None else list(range(n_columns))
-        unconditioned = self._unconditioned_positions()
-        modelled = [j for i, j in enumerate(unconditioned) if i not in left_out]
+        modelled = self._modelled_positions()
         return modelled if names is None else list(names[modelled])
 
-    def _unconditioned_positions(self) -> Sequence[int]:
-        """Positions among all of ``X``'s columns of those not conditions."""
+    def _modelled_positions(self, n_unconditioned: int | None = None) -> list[int]:
+        """Positions among all of ``X``'s columns of the modelled ones.
+
+        Neither conditions nor left out; ``n_unconditioned`` is as for
+        ``_unconditioned_positions``.
+        """
+        left_out = getattr(self, "_left_out", [])
+        unconditioned = self._unconditioned_positions(n_unconditioned)
+        return [j for i, j in enumerate(unconditioned) if i not in left_out]
+
+    def _unconditioned_positions(self, n_columns: int | None = None) -> Sequence[int]:
+        """Positions among all of ``X``'s columns of those not conditions.
+
+        ``n_columns``, the number of such columns, stands in for
+        ``n_features_in_`` while a fit has yet to set it.
+        """
         conditions = getattr(self, "_conditions", None)
         if conditions is None:
-            return range(self.n_features_in_)
+            return range(self.n_features_in_ if n_columns is None else n_columns)
         return conditions.modelled_positions(self.n_features_in_)
 
     def _left_out_positions(self) -> list[int]:
@@ -1021,8 +1034,26 @@ class BaseVAE(BaseEstimator):
             return None
         if self.likelihood == "auto" and holds_numbers(X):
             return None
+        likelihood = self.likelihood
+        if isinstance(likelihood, Mapping):
+            named = condition_keys(self.condition_on)
+            conditions = [key for key in likelihood if key in named]
+            if conditions:
+                raise ValueError(
+                    f"likelihood names column {conditions[0]!r}, which condition_on "
+                    "makes a condition: conditions are read, not modelled, and "
+                    "take no family."
+                )
+            # a column left out of the model (nothing observed) needs no family
+            left_out = getattr(self, "_left_out_names", [])
+            likelihood = {k: v for k, v in likelihood.items() if k not in left_out}
+        n_unconditioned = X.shape[1] + len(getattr(self, "_left_out", []))
         return TableLayout.from_data(
-            X, self.likelihood, self._auto_numeric_family, self._auto_integer_family
+            X,
+            likelihood,
+            self._auto_numeric_family,
+            self._auto_integer_family,
+            positions=self._modelled_positions(n_unconditioned),
         )
 
     def _single_family(self):

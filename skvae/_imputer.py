@@ -261,7 +261,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
     def _columns_to_leave_out(self, X) -> list[int]:
         """The columns with no observed cell, unless every column is so.
 
-        Their names (or positions) are kept in ``_left_out_names``.
+        Their names (or positions among all of ``X``'s columns) are kept in
+        ``_left_out_names``.
         """
         self._left_out_names = []
         if not (sp.issparse(X) or _is_dataframe(X)):
@@ -271,7 +272,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
         empty = _empty_columns(X)
         if empty.size == X.shape[1]:
             empty = empty[:0]  # left to the message on rows with no observed cell
-        names = list(X.columns) if _is_dataframe(X) else list(range(X.shape[1]))
+        names = (
+            list(X.columns)
+            if _is_dataframe(X)
+            else list(self._unconditioned_positions(X.shape[1]))
+        )
         self._left_out_names = [names[j] for j in empty]
         if empty.size and not self.keep_empty_features:
             warn_user(

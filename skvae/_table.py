@@ -156,7 +156,12 @@ class TableLayout:
 
     @classmethod
     def from_data(
-        cls, X, likelihood, numeric: str = "gaussian", integer: str | None = None
+        cls,
+        X,
+        likelihood,
+        numeric: str = "gaussian",
+        integer: str | None = None,
+        positions: Sequence[int] | None = None,
     ) -> TableLayout:
         """Each column's family from ``likelihood``, and its levels from ``X``.
 
@@ -164,7 +169,9 @@ class TableLayout:
         dict from column (name for DataFrames, position for arrays) to family
         name, the other columns following ``'auto'``, which gives numeric
         columns ``numeric``, and a DataFrame's columns of whole numbers
-        ``integer`` where given.
+        ``integer`` where given. ``positions`` are the positions of an array's
+        columns among the user's (whose conditions, say, ``X`` lacks), which
+        the dict names; by default ``0`` to ``X.shape[1] - 1``.
         """
         if sp.issparse(X):
             raise ValueError(
@@ -190,7 +197,7 @@ class TableLayout:
             )
         n_columns = X.shape[1]
         names = np.asarray(X.columns, dtype=object) if frame else None
-        keys = list(X.columns) if frame else list(range(n_columns))
+        keys = list(X.columns) if frame else list(positions or range(n_columns))
         for_all = isinstance(likelihood, str) and likelihood in TABLE_FAMILIES
         families = [
             likelihood if for_all else _auto_family(X, j, numeric)
@@ -203,7 +210,11 @@ class TableLayout:
         if isinstance(likelihood, Mapping):
             for key, family in likelihood.items():
                 if key not in keys:
-                    where = "X's columns" if frame else f"0 to {n_columns - 1}"
+                    where = (
+                        "X's columns"
+                        if frame
+                        else f"the positions of X's modelled columns, {keys}"
+                    )
                     raise ValueError(
                         f"likelihood names column {key!r}, which is not among {where}."
                     )

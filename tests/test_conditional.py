@@ -40,6 +40,24 @@ def conditional(groups):
     return make_vae(condition_on=["group", "dose"]).fit(groups)
 
 
+@pytest.mark.short_fits
+def test_a_likelihood_dict_names_an_arrays_columns_by_their_positions_in_x():
+    rng = np.random.RandomState(0)
+    levels = rng.randint(0, 3, size=(200, 2)).astype(float)
+    X = np.column_stack([rng.normal(size=200), levels])
+    fast = dict(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    # the positions used to count the modelled columns only: {1: ...} gave
+    # column 2 the family, and {2: ...} was refused as beyond the last one
+    vae = make_vae(condition_on=0, likelihood={1: "categorical"}, **fast).fit(X)
+    assert vae.likelihoods_ == {1: "categorical", 2: "gaussian"}
+    vae = make_vae(condition_on=1, likelihood={2: "categorical"}, **fast).fit(X)
+    assert vae.likelihoods_ == {0: "gaussian", 2: "categorical"}
+    for X_named, condition in ((X, 1), (pd.DataFrame(X, columns=list("abc")), "b")):
+        vae = make_vae(condition_on=condition, likelihood={condition: "categorical"})
+        with pytest.raises(ValueError, match="which condition_on makes a condition"):
+            vae.fit(X_named)
+
+
 def test_a_conditional_model_starts_at_unit_variance(groups):
     # Its principal components also hold what the conditions explain: they
     # tell nothing about the noise left once the conditions are known.

@@ -336,6 +336,21 @@ def test_values_of_a_column_left_out_of_a_stream_are_not_dropped_silently(correl
 
 
 @pytest.mark.short_fits
+def test_an_empty_column_leaves_the_others_positions_as_they_are(correlated):
+    X, _ = correlated
+    X = np.column_stack([X[:, :2], np.full(len(X), np.nan), np.round(X[:, 2:]) % 3])
+    imputer = make_imputer(condition_on=0, likelihood={3: "categorical"}, max_epochs=2)
+    with pytest.warns(UserWarning, match=r"Skipping features .*\[2\]"):
+        imputer.fit(X)
+    assert imputer.likelihoods_ == {
+        1: "laplace",
+        3: "categorical",
+        4: "laplace",
+        5: "laplace",
+    }
+
+
+@pytest.mark.short_fits
 @pytest.mark.parametrize("call", ["fit", "fit_transform", "partial_fit", "pipeline"])
 def test_warnings_point_at_the_callers_line(correlated, call):
     from sklearn.pipeline import make_pipeline
