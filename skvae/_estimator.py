@@ -17,7 +17,9 @@ from ._base import (
     _seed,
 )
 from ._data import host_batches, map_batches, seeded_global_rng
-from ._likelihoods import MultinomialFamily
+from ._families import family_class
+from ._inflated import InflatedFamily
+from ._likelihoods import CategoricalFamily, MultinomialFamily
 from ._table import _is_dataframe
 from ._threads import ThreadPolicy
 from ._warn import warn_user
@@ -496,6 +498,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             raise ValueError(
                 "recommend ranks the items of implicit feedback; a model with "
                 f"condition_on={self.condition_on!r} is not supported."
+            )
+        leveled = [
+            name
+            for name, family in self.likelihoods_.items()
+            if issubclass(family_class(family), CategoricalFamily | InflatedFamily)
+        ]
+        if leveled:
+            raise ValueError(
+                "recommend ranks the items of implicit feedback, each column an "
+                f"item; column {leveled[0]!r} is {self.likelihoods_[leveled[0]]!r}, "
+                "whose decoded value is a level or a mixture, not an item's score."
             )
         n_items = self.n_features_in_
         _check_count(n, "n", 1, n_items, f"an integer from 1 to the {n_items} items")

@@ -259,6 +259,21 @@ def test_a_bad_scoring_is_refused_before_training(clicks, make_vae, scoring, mes
     assert not hasattr(vae, "n_iter_")
 
 
+@pytest.mark.short_fits
+@pytest.mark.parametrize("family", ["categorical", "inflated_gaussian"])
+def test_a_model_of_levels_or_atoms_is_refused(clicks, make_vae, family):
+    frame = pd.DataFrame(clicks[:, :4], columns=list("abcd"))
+    frame["colour"] = np.resize(["blue", "green", "red"], len(frame))
+    likelihood = {"colour": "categorical"}
+    if family == "inflated_gaussian":
+        frame["colour"] = np.resize([0.0, 0.0, 1.5, 7.0], len(frame))
+        likelihood = {"colour": family}
+    vae = make_vae(likelihood=likelihood, max_epochs=2).fit(frame)
+    # a level's code (0, 1, 2) was ranked as if it were the item's score
+    with pytest.raises(ValueError, match=f"column 'colour' is '{family}'"):
+        vae.recommend(frame, n=2)
+
+
 def _with_cell(X, row, column, value):
     X = X.copy()
     X[row, column] = value
