@@ -359,7 +359,12 @@ class Conditions:
                 raise ValueError(f"conditions lacks the column {missing[0]!r}.")
             values = {key: conditions[key].to_numpy() for key in self.keys}
         else:
-            table = np.asarray(conditions)
+            # rows given as lists keep each cell's type, as X's rows do
+            table = (
+                conditions
+                if hasattr(conditions, "shape")
+                else np.asarray(conditions, dtype=object)
+            )
             if table.ndim != 2 or table.shape[1] != len(self.keys):
                 raise ValueError(
                     f"conditions as an array needs shape (n_rows, {len(self.keys)}), "

@@ -133,6 +133,19 @@ def test_a_table_of_conditions_gives_a_row_each(conditional):
     assert_array_equal(same["x1"], rows["x1"])
 
 
+@pytest.mark.short_fits
+def test_conditions_as_a_list_of_rows_keep_each_cells_type(groups):
+    flagged = groups.assign(flag=groups["dose"] > 1)
+    vae = make_vae(condition_on=["group", "flag"], max_epochs=2).fit(flagged)
+    as_frame = pd.DataFrame({"group": ["a", "c"], "flag": [True, False]})
+    expected = vae.sample(2, conditions=as_frame, return_mean=True)
+    # NumPy made the row ["a", True] the text ["a", "True"], then refused
+    # "True" as a numeric condition
+    rows = vae.sample(2, conditions=[["a", True], ["c", False]], return_mean=True)
+    assert_array_equal(rows["x1"], expected["x1"])
+    assert rows["flag"].tolist() == [True, False]
+
+
 def test_score_is_the_likelihood_given_the_conditions(groups, conditional):
     unconditional = make_vae().fit(groups[["x1", "x2", "x3"]])
     assert conditional.score(groups) > unconditional.score(groups[["x1", "x2", "x3"]])
