@@ -380,13 +380,13 @@ class TableLayout:
         for j in self.booleans:  # missing cells stay missing
             columns[j] = np.where(np.isnan(columns[j]), np.nan, columns[j] >= 0.5)
         if self.names is None:
-            numeric = all(
+            numeric = not self.booleans and all(
                 np.asarray(levels).dtype.kind in "biuf"
                 for levels in self.levels.values()
             )
             array = np.empty(values.shape, dtype=np.float64 if numeric else object)
             for j, column in enumerate(columns):
-                array[:, j] = column
+                array[:, j] = _python_booleans(column) if j in self.booleans else column
             return array
         import pandas as pd
 
@@ -402,11 +402,22 @@ class TableLayout:
                     np.where(np.isnan(column), None, column == 1), dtype="boolean"
                 )
             elif j in self.booleans:  # Python booleans and None, as in fit
-                flags = (column == 1).astype(object)
-                flags[np.isnan(column)] = None
-                column = flags
+                column = _python_booleans(column)
+            if dtype.kind in "biu" and pd.isna(column).any():
+                # missing cells in a column whose training dtype cannot hold
+                # them (a later partial_fit chunk had some): its nullable twin
+                dtype = (
+                    pd.BooleanDtype() if dtype.kind == "b" else dtype.name.capitalize()
+                )
             table[name] = pd.Series(column).astype(dtype)
         return pd.DataFrame(table)
+
+
+def _python_booleans(flags: np.ndarray) -> np.ndarray:
+    """0/1 (or NaN) as Python booleans (or None) in an array of objects."""
+    booleans = (flags == 1).astype(object)
+    booleans[np.isnan(flags)] = None
+    return booleans
 
 
 def _levels_of(levels: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -307,10 +307,34 @@ def test_columns_of_booleans_in_rows_come_back_whole(make_vae):
     rng = np.random.RandomState(0)
     rows = [[rng.normal(), [True, False, None, True][i % 4]] for i in range(80)]
     imputer = VAEImputer(hidden_layer_sizes=(16,), max_epochs=3, random_state=0)
-    assert set(imputer.fit(rows).transform(rows)[:, 1]) == {0.0, 1.0}
+    filled = imputer.fit(rows).transform(rows)[:, 1]
+    # as booleans, as in a DataFrame: they came back as 0.0 and 1.0
+    assert {type(value) for value in filled} == {bool}
     vae = make_vae(likelihood="auto").fit(rows)
     assert vae.likelihoods_[1] == "bernoulli"
-    assert set(vae.inverse_transform(vae.transform(rows))[:, 1]) <= {0.0, 1.0}
+    for decoded in (vae.inverse_transform(vae.transform(rows[:3])), vae.sample(5)):
+        assert {type(value) for value in decoded[:, 1]} == {bool}
+    with_missing = vae.sample(80, missing_cells=True, random_state=0)[:, 1]
+    assert {type(value) for value in with_missing} == {bool, type(None)}
+
+
+@pytest.mark.short_fits
+def test_a_stream_that_brings_missing_cells_to_int_and_bool_columns(table, make_vae):
+    table = table[["mass", "year", "male"]]
+    later = table.assign(
+        year=table["year"].where(np.arange(len(table)) % 3 > 0),
+        male=table["male"].where(np.arange(len(table)) % 4 > 0),
+    )
+    vae = make_vae(likelihood="auto").partial_fit(table).partial_fit(later)
+    # the training dtypes cannot hold them: pandas' nullable twins can
+    rows = vae.sample(60, missing_cells=True, random_state=0)
+    assert rows.dtypes.to_dict() == {
+        "mass": np.float64,
+        "year": pd.Int64Dtype(),
+        "male": pd.BooleanDtype(),
+    }
+    assert rows[["year", "male"]].isna().any().all()
+    assert vae.sample(5).dtypes.to_dict() == table.dtypes.to_dict()
 
 
 @pytest.mark.short_fits
