@@ -10,6 +10,7 @@ its levels) and turns decoded arrays back into tables.
 from __future__ import annotations
 
 import copy
+import datetime
 from collections.abc import Mapping, Sequence
 from numbers import Real
 
@@ -89,21 +90,58 @@ def _auto_family(X, j: int, numeric: str) -> str:
     return numeric
 
 
-def refuse_time_columns(X) -> None:
-    """Raise a ``ValueError`` naming a DataFrame's first column of dates or durations.
+# What a column of dates, times or durations holds as objects (pandas'
+# Timestamp and Timedelta are among them, as subclasses).
+_TIME_TYPES = (
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    np.datetime64,
+    np.timedelta64,
+)
 
-    Neither is a number nor a category: as levels, every new date would be
-    unseen.
+
+def refuse_time_columns(X) -> None:
+    """Raise a ``ValueError`` naming the first column of dates or durations.
+
+    A column of a datetime or timedelta dtype, or of objects whose first
+    present value is a date, time or duration, in a DataFrame, an array or a
+    list of rows. Neither is a number nor a category: as levels, every new
+    date would be unseen.
     """
-    if not _is_dataframe(X):
+    if sp.issparse(X):
         return
-    for name, dtype in zip(X.columns, X.dtypes, strict=True):
+    frame = _is_dataframe(X)
+    if not (frame or hasattr(X, "dtype")):
+        X = np.asarray(X, dtype=object)
+    if getattr(X, "ndim", 2) != 2:
+        return  # left to validation's message
+    if not frame and X.dtype.kind not in "MmO":
+        return  # an array of numbers
+    dtypes = X.dtypes if frame else [X.dtype] * X.shape[1]
+    for j, dtype in enumerate(dtypes):
         if getattr(dtype, "kind", None) in ("M", "m"):
-            raise ValueError(
-                f"Column {name!r} of X holds dates or durations (dtype {dtype}), "
-                "which the model does not read: convert them to numbers (days "
-                "since a date, say) or to categories first."
-            )
+            held = f"dtype {dtype}"
+        elif dtype == np.dtype(object):
+            first = _first_present(X.iloc[:, j] if frame else X[:, j])
+            if not isinstance(first, _TIME_TYPES):
+                continue
+            held = f"{type(first).__name__} objects"
+        else:
+            continue
+        name = X.columns[j] if frame else j
+        raise ValueError(
+            f"Column {name!r} of X holds dates or durations ({held}), which the "
+            "model does not read: convert them to numbers (days since a date, "
+            "say) or to categories first."
+        )
+
+
+def _first_present(column):
+    """The first value of a column of objects that is not missing, or None."""
+    values = np.asarray(column, dtype=object)
+    present = values[_present(values)]
+    return present[0] if present.size else None
 
 
 def _whole_numbers(column) -> bool:

@@ -300,6 +300,36 @@ def test_dates_and_durations_are_refused_naming_the_column(
         numeric.transform(dated)
 
 
+DAYS = np.datetime64("2020-01-01") + np.arange(40)
+NUMBERS = np.arange(40.0)
+
+
+@pytest.mark.parametrize(
+    "X, name, held",
+    [
+        # arrays were read as numbers (days since 1970), objects as levels
+        (DAYS[:, None], "0", "dtype datetime64"),
+        ((DAYS - DAYS[0])[:, None], "0", "dtype timedelta64"),
+        (
+            np.column_stack([NUMBERS.astype(object), np.array(list(DAYS), object)]),
+            "1",
+            "datetime64 objects",
+        ),
+        ([[x, day.item()] for x, day in zip(NUMBERS, DAYS, strict=True)], "1", "date"),
+        (
+            pd.DataFrame({"x": NUMBERS, "when": [None, *DAYS[1:].tolist()]}),
+            "'when'",
+            "date objects",
+        ),
+    ],
+)
+def test_dates_in_arrays_lists_and_objects_are_refused_naming_the_column(
+    make_vae, X, name, held
+):
+    with pytest.raises(ValueError, match=f"Column {name} of X holds dates .*{held}"):
+        make_vae(likelihood="auto").fit(X)
+
+
 @pytest.mark.short_fits
 def test_columns_of_booleans_in_rows_come_back_whole(make_vae):
     from skvae import VAEImputer
