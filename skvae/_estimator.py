@@ -448,7 +448,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         ``likelihood='bernoulli'``; for ``'multinomial'``, the decoder's
         softmax, the probability that the row's next item is this one. Rows
         go through in batches within scikit-learn's ``working_memory``, so no
-        dense rows-by-items array is made.
+        dense rows-by-items array is made. Every column is an item: a model
+        with ``condition_on``, or with a categorical or
+        ``'inflated_gaussian'`` column, is refused.
 
         Parameters
         ----------
