@@ -440,7 +440,8 @@ class BaseVAE(BaseEstimator):
                 )
             if ranking is not None and self.early_stopping and not incremental:
                 names = self._column_names(modelled.shape[1])
-                check_implicit_feedback(modelled, self.scoring, names)
+                positive = np.flatnonzero(given_weight > 0)  # the rows kept
+                check_implicit_feedback(modelled, self.scoring, names, positive)
             device = resolve_device(self.device)
             seed = _seed(self.random_state)
             epochs_done = self.n_iter_ if continuing else 0

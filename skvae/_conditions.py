@@ -359,18 +359,19 @@ class Conditions:
                 raise ValueError(f"conditions lacks the column {missing[0]!r}.")
             values = {key: conditions[key].to_numpy() for key in self.keys}
         else:
-            # rows given as lists keep each cell's type, as X's rows do
-            table = (
-                conditions
-                if hasattr(conditions, "shape")
-                else np.asarray(conditions, dtype=object)
-            )
+            rows = not hasattr(conditions, "shape")
+            # rows given as lists keep each cell's type, as X's rows do: each
+            # column then takes its own dtype, not NumPy's text for them all
+            table = np.asarray(conditions, dtype=object) if rows else conditions
             if table.ndim != 2 or table.shape[1] != len(self.keys):
                 raise ValueError(
                     f"conditions as an array needs shape (n_rows, {len(self.keys)}), "
                     f"a column for each of {self.keys!r}; got shape {table.shape}."
                 )
-            values = {key: table[:, j] for j, key in enumerate(self.keys)}
+            values = {
+                key: np.asarray(table[:, j].tolist()) if rows else table[:, j]
+                for j, key in enumerate(self.keys)
+            }
         lengths = {len(column) for column in values.values()}
         if lengths != {n_rows}:
             raise ValueError(

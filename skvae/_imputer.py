@@ -368,7 +368,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
         """Every cell's conditional mean, or with ``sample_posterior`` a draw."""
         with self._imputing() as impute:
             values = impute(X)
-        _refuse_unfilled(values, np.arange(len(values)))
+        # NaN only where the network overflowed; the sparse path checks the
+        # rows it decodes
+        if np.isnan(values).any() and not sp.issparse(X):
+            missing = np.isnan(_holes(X))[:, self._modelled_positions()]
+            _refuse_unfilled(values, missing, np.arange(len(values)))
         return values
 
     @contextmanager
@@ -452,9 +456,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
         block = get_chunk_n_rows(8 * X.shape[1], max_n_rows=len(rows_with_holes))
         with self._imputing() as impute:
             for chunk in gen_batches(len(rows_with_holes), max(block, 1)):
-                values = impute(filled[rows_with_holes[chunk]])
-                _refuse_unfilled(values, rows_with_holes[chunk])
-                values = self._with_left_out_columns(values)
+                rows = filled[rows_with_holes[chunk]]
+                values = self._with_left_out_columns(impute(rows))
+                if np.isnan(values).any():
+                    missing = missing_cells(rows).toarray()
+                    _refuse_unfilled(values, missing, rows_with_holes[chunk])
                 # the chunk's holes are a run of ``holes``: their ranks are sorted
                 first, stop = np.searchsorted(rank, [chunk.start, chunk.stop])
                 in_chunk = holes[first:stop]
@@ -589,14 +595,17 @@ def _holes(X):
     return np.where(missing, np.nan, 0.0)
 
 
-def _refuse_unfilled(values: np.ndarray, row_numbers: np.ndarray) -> None:
-    """Raise a ``ValueError`` naming the first row of ``values`` left NaN.
+def _refuse_unfilled(
+    values: np.ndarray, missing: np.ndarray, row_numbers: np.ndarray
+) -> None:
+    """Raise a ``ValueError`` naming the first row whose fill for a missing cell is NaN.
 
     Only a row so far outside the training data that the network's float32
     arithmetic overflows on it (cells near float32's limit) decodes to NaN.
-    ``row_numbers`` are the rows' numbers in ``X``.
+    ``missing`` marks the cells of ``values`` to fill; ``row_numbers`` are
+    the rows' numbers in ``X``.
     """
-    unfilled = np.flatnonzero(np.isnan(values).any(axis=1))
+    unfilled = np.flatnonzero((np.isnan(values) & missing).any(axis=1))
     if unfilled.size:
         raise ValueError(
             f"Row {row_numbers[unfilled[0]]} of X lies so far outside the training "

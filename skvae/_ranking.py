@@ -48,13 +48,16 @@ def parse_ranking(scoring: str, n_items: int) -> tuple[str, int] | None:
     return metric, k
 
 
-def check_implicit_feedback(X, scoring: str, names: Sequence) -> None:
+def check_implicit_feedback(
+    X, scoring: str, names: Sequence, row_numbers: np.ndarray
+) -> None:
     """Refuse ``X`` that a ranking score cannot read as implicit feedback.
 
     A ranking reads each nonzero entry as an item the row holds and ranks the
     items it does not hold. A negative or missing entry has no such reading,
     and where every row holds every item there is nothing to rank: each model
-    would score 1. ``names`` names the columns of ``X`` in the messages.
+    would score 1. ``names`` names the columns of ``X`` in the messages, and
+    ``row_numbers`` its rows (those of the caller's ``X``).
     """
     cells = sp.coo_matrix(X) if sp.issparse(X) else None
     values = X if cells is None else cells.data
@@ -72,7 +75,7 @@ def check_implicit_feedback(X, scoring: str, names: Sequence) -> None:
             f"scoring={scoring!r} reads X as implicit feedback (each nonzero "
             "entry an item the row holds), which takes non-negative values "
             f"without missing cells, but column {names[column]!r} holds {held} "
-            f"in row {row}. Use scoring='elbo'."
+            f"in row {row_numbers[row]}. Use scoring='elbo'."
         )
     held = (X != 0).sum(axis=1)
     if np.all(np.asarray(held).ravel() == X.shape[1]):

@@ -61,10 +61,11 @@ def _all_booleans(column: np.ndarray) -> bool:
     return values.size > 0 and all(isinstance(v, bool | np.bool_) for v in values)
 
 
-def _auto_family(X, j: int, numeric: str) -> str:
+def _auto_family(X, j: int, numeric: str, name=None) -> str:
     """The family ``likelihood='auto'`` gives column ``j``, from its dtype.
 
-    ``numeric`` is the family of numeric columns.
+    ``numeric`` is the family of numeric columns; ``name`` names the column
+    in messages (``j`` by default).
     """
     if _holds_booleans(X, j):
         return "bernoulli"
@@ -82,7 +83,8 @@ def _auto_family(X, j: int, numeric: str) -> str:
             for value in column[_present(column)]:
                 if not isinstance(value, str | int | float | np.generic):
                     raise TypeError(
-                        f"Column {j} of X holds {_plain(value)!r}, of type "
+                        f"Column {j if name is None else name} of X holds "
+                        f"{_plain(value)!r}, of type "
                         f"{type(value).__name__}: each argument must be a string "
                         "or a number."
                     ) from None
@@ -182,7 +184,15 @@ class TableLayout:
     """
 
     def __init__(
-        self, likelihood, families, levels, ranges, names=None, dtypes=None, booleans=()
+        self,
+        likelihood,
+        families,
+        levels,
+        ranges,
+        names=None,
+        dtypes=None,
+        booleans=(),
+        positions=None,
     ):
         self.likelihood = copy.deepcopy(likelihood)
         self.families = list(families)
@@ -191,6 +201,8 @@ class TableLayout:
         self.names = names
         self.dtypes = dtypes
         self.booleans = list(booleans)
+        # an array's columns' positions among the user's (conditions taken out)
+        self.positions = None if positions is None else list(positions)
 
     @classmethod
     def from_data(
@@ -238,7 +250,7 @@ class TableLayout:
         keys = list(X.columns) if frame else list(positions or range(n_columns))
         for_all = isinstance(likelihood, str) and likelihood in TABLE_FAMILIES
         families = [
-            likelihood if for_all else _auto_family(X, j, numeric)
+            likelihood if for_all else _auto_family(X, j, numeric, keys[j])
             for j in range(n_columns)
         ]
         if integer is not None and frame and not for_all:
@@ -266,7 +278,7 @@ class TableLayout:
         for j, family in enumerate(families):
             column = _column(X, j)
             observed = column[_present(column)]
-            name = X.columns[j] if frame else j
+            name = keys[j]
             try:
                 if family == CATEGORICAL:
                     levels[j] = np.unique(observed)
@@ -294,6 +306,7 @@ class TableLayout:
             names,
             X.dtypes if frame else None,
             booleans,
+            None if frame else keys,
         )
 
     def widened(self, X: np.ndarray) -> TableLayout:
@@ -314,7 +327,7 @@ class TableLayout:
 
     def column_families(self) -> dict:
         """Each column's family, by name for DataFrames, by position for arrays."""
-        keys = self.names if self.names is not None else range(len(self.families))
+        keys = [self._name(j) for j in range(len(self.families))]
         return dict(zip(keys, self.families, strict=True))
 
     def blocks(self) -> list[tuple[str, list[int]]]:
@@ -381,7 +394,11 @@ class TableLayout:
                     ) from None
 
     def _name(self, j: int):
-        return self.names[j] if self.names is not None else j
+        """Column ``j``'s name, or its position among the user's columns."""
+        if self.names is not None:
+            return self.names[j]
+        positions = getattr(self, "positions", None)  # None in older pickles
+        return j if positions is None else positions[j]
 
     @staticmethod
     def _codes(column, levels, name, unknown_as_missing: bool) -> np.ndarray:
@@ -441,12 +458,12 @@ class TableLayout:
                 )
             elif j in self.booleans:  # Python booleans and None, as in fit
                 column = _python_booleans(column)
-            if dtype.kind in "biu" and pd.isna(column).any():
-                # missing cells in a column whose training dtype cannot hold
-                # them (a later partial_fit chunk had some): its nullable twin
-                dtype = (
-                    pd.BooleanDtype() if dtype.kind == "b" else dtype.name.capitalize()
-                )
+            if isinstance(dtype, np.dtype) and dtype.kind in "biu":
+                if pd.isna(column).any():
+                    # missing cells in a column whose training dtype cannot
+                    # hold them (a later partial_fit chunk had some): pandas'
+                    # nullable twin of the dtype (Int64, UInt8, boolean)
+                    dtype = pd.array(np.empty(0, dtype)).dtype
             table[name] = pd.Series(column).astype(dtype)
         return pd.DataFrame(table)
 

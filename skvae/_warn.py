@@ -4,18 +4,19 @@ import inspect
 import os
 import warnings
 
+import joblib
 import sklearn
 
-# Frames in these folders are skvae's or scikit-learn's (its fit wrappers,
-# Pipeline, GridSearchCV), not the user's.
-_INTERNAL = (
-    os.path.dirname(__file__) + os.sep,
-    os.path.dirname(sklearn.__file__) + os.sep,
-)
+# Frames in these folders are skvae's, scikit-learn's (its fit wrappers,
+# Pipeline, GridSearchCV) or joblib's (through which a Pipeline's steps and
+# cross-validation's fits run), not the user's.
+_INTERNAL = tuple(
+    os.path.dirname(module.__file__) + os.sep for module in (sklearn, joblib)
+) + (os.path.dirname(__file__) + os.sep,)
 
 
 def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
-    """``warnings.warn`` pointing at the first caller outside skvae and scikit-learn.
+    """``warnings.warn`` pointing at the first caller outside skvae and its libraries.
 
     A fixed ``stacklevel`` points at the right line from one entry point only:
     ``fit``, ``partial_fit``, ``fit_transform`` and a ``Pipeline`` reach the

@@ -347,6 +347,13 @@ def _score_samples(graph: _Graph, x: str, detector) -> str:
         graph.op("Add", _log_likelihood(graph, module.likelihood, output, x), prior),
         graph.op("Sub", log_scale, posterior_constant),
     )
+    # as VAE._importance_draws: NaN only where a row made the network overflow
+    log_weights = graph.op(
+        "Where",
+        graph.op("IsNaN", log_weights),
+        graph.constant(-math.inf),
+        log_weights,
+    )
     log_mean = graph.reduce("ReduceLogSumExp", log_weights, axis=0)
     return graph.op("Sub", log_mean, graph.constant(math.log(len(noise))))
 
@@ -365,7 +372,8 @@ def _detector_converter(scope, operator, container) -> None:
     decision = graph.op(
         "Sub", _score_samples(graph, x, detector), graph.constant(detector.offset_)
     )
-    outlier = graph.op("Less", decision, graph.constant(0.0))
+    # a NaN decision is an outlier, as in predict
+    outlier = graph.op("Not", graph.op("GreaterOrEqual", decision, graph.constant(0.0)))
     labels, scores = operator.outputs
     graph.op(
         "Where",

@@ -52,6 +52,15 @@ def test_a_likelihood_dict_names_an_arrays_columns_by_their_positions_in_x():
     assert vae.likelihoods_ == {1: "categorical", 2: "gaussian"}
     vae = make_vae(condition_on=1, likelihood={2: "categorical"}, **fast).fit(X)
     assert vae.likelihoods_ == {0: "gaussian", 2: "categorical"}
+    # messages name columns by the same positions
+    text = np.column_stack([X[:, :2], np.resize(["a", "b"], 200)]).astype(object)
+    vae = make_vae(condition_on=0, **fast).fit(text)
+    unseen = text[:2].copy()
+    unseen[0, 2] = "zzz"
+    with pytest.raises(ValueError, match="Column 2 holds 'zzz'"):
+        vae.transform(unseen)
+    with pytest.raises(ValueError, match="Column 2 of X cannot be modelled"):
+        make_vae(condition_on=0, likelihood={2: "gaussian"}, **fast).fit(text)
     for X_named, condition in ((X, 1), (pd.DataFrame(X, columns=list("abc")), "b")):
         vae = make_vae(condition_on=condition, likelihood={condition: "categorical"})
         with pytest.raises(ValueError, match="which condition_on makes a condition"):
@@ -144,6 +153,13 @@ def test_conditions_as_a_list_of_rows_keep_each_cells_type(groups):
     rows = vae.sample(2, conditions=[["a", True], ["c", False]], return_mean=True)
     assert_array_equal(rows["x1"], expected["x1"])
     assert rows["flag"].tolist() == [True, False]
+    # numbers stay numbers: an array model's rows stay float64
+    numeric = make_vae(condition_on=0, max_epochs=2).fit(
+        groups[["dose", "x1", "x3"]].to_numpy()
+    )
+    for conditions in ([[0.5], [1.0]], np.array([[0.5], [1.0]])):
+        rows = numeric.sample(2, conditions=conditions)
+        assert rows.dtype == np.float64
 
 
 def test_score_is_the_likelihood_given_the_conditions(groups, conditional):

@@ -10,6 +10,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn import config_context
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import cross_validate
+from sklearn.preprocessing import StandardScaler
 
 from skvae import VAEImputer
 
@@ -78,6 +80,10 @@ def test_a_row_the_network_overflows_on_is_refused_by_number(correlated, monkeyp
         imputer.transform(rows)
     with pytest.raises(ValueError, match="Row 2 of X lies so far outside"):
         imputer.transform(sparse.csr_matrix(rows))
+    # a row with nothing to fill comes back as it is, whatever it decodes to
+    complete = np.vstack([rows[:2], X[:1], rows[2:]])
+    complete[3] = X[1]
+    assert_array_equal(imputer.transform(complete)[[2, 3]], complete[[2, 3]])
 
 
 def test_rows_with_nothing_observed_are_left_out_of_training(correlated):
@@ -351,7 +357,9 @@ def test_an_empty_column_leaves_the_others_positions_as_they_are(correlated):
 
 
 @pytest.mark.short_fits
-@pytest.mark.parametrize("call", ["fit", "fit_transform", "partial_fit", "pipeline"])
+@pytest.mark.parametrize(
+    "call", ["fit", "fit_transform", "partial_fit", "pipeline", "cross_validate"]
+)
 def test_warnings_point_at_the_callers_line(correlated, call):
     from sklearn.pipeline import make_pipeline
 
@@ -359,7 +367,12 @@ def test_warnings_point_at_the_callers_line(correlated, call):
     X = X.copy()
     X[:, 3] = np.nan
     imputer = make_imputer(max_epochs=2)
-    fit = make_pipeline(imputer).fit if call == "pipeline" else getattr(imputer, call)
+    if call == "pipeline":  # a step before the last is fitted through joblib
+        fit = make_pipeline(imputer, StandardScaler()).fit
+    elif call == "cross_validate":
+        fit = functools.partial(cross_validate, imputer, cv=2)
+    else:
+        fit = getattr(imputer, call)
     with pytest.warns(UserWarning, match="Skipping features") as caught:
         fit(X)
     assert {warning.filename for warning in caught} == {__file__}

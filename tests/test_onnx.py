@@ -112,6 +112,21 @@ def test_detector_scores_rows_with_placeholder_values_as_torch_does(X, make_dete
     assert_allclose(scores[:, 0], detector.decision_function(rows), rtol=1e-5)
 
 
+def test_detector_flags_rows_that_overflow_the_network_as_torch_does(make_detector):
+    # cells near float32's limit in every column: inf - inf in the network,
+    # NaN log weights, which torch reads as probability 0 and ONNX read as NaN
+    # (labelled an inlier)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 10))
+    detector = make_detector(hidden_layer_sizes=(8,), n_importance_samples=20)
+    detector.fit(X)
+    rows = rng.choice([3.4e38, -3.4e38], size=(6, 10)).astype(np.float32)
+    labels, scores = run(detector, rows)
+    assert_array_equal(labels, detector.predict(rows))
+    assert_array_equal(labels, -1)
+    assert_array_equal(scores[:, 0], -np.inf)
+
+
 def test_detector_with_a_count_likelihood_is_refused(binary_X, make_detector):
     detector = make_detector(likelihood="poisson").fit(binary_X)
     with pytest.raises(NotImplementedError, match="'poisson' is not among them"):

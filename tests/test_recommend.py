@@ -303,6 +303,15 @@ def test_a_ranking_score_refuses_what_is_not_implicit_feedback(
     assert not hasattr(vae, "n_iter_")
 
 
+def test_a_ranking_score_names_the_row_of_x_past_rows_of_weight_0(clicks, make_vae):
+    X = _with_cell(clicks, 5, 3, -1.0)
+    weights = np.ones(len(X))
+    weights[:3] = 0  # left out before the check: row 5 was called row 2
+    vae = make_vae(early_stopping=True, scoring="ndcg@5")
+    with pytest.raises(ValueError, match="column 3 holds -1.0 in row 5"):
+        vae.fit(X, sample_weight=weights)
+
+
 def test_a_ranking_score_needs_rows_with_items_to_hold_out(recommender):
     from skvae._data import rows_of
     from skvae._ranking import RankingValidation

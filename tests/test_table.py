@@ -368,6 +368,29 @@ def test_a_stream_that_brings_missing_cells_to_int_and_bool_columns(table, make_
 
 
 @pytest.mark.short_fits
+@pytest.mark.parametrize("dtype", ["UInt8", "Int8", "boolean"])
+def test_missing_cells_come_back_in_nullable_columns(make_vae, dtype):
+    rng = np.random.RandomState(0)
+    flags = rng.randint(0, 2, size=120).astype(object)
+    flags[::3] = None
+    frame = pd.DataFrame({"x": rng.normal(size=120), "n": pd.array(flags, dtype=dtype)})
+    # "UInt8" came back as "Uint8", which pandas does not know
+    rows = make_vae(likelihood="auto").fit(frame).sample(60, missing_cells=True)
+    assert rows["n"].dtype == frame["n"].dtype and rows["n"].isna().any()
+
+
+@pytest.mark.short_fits
+def test_a_stream_that_brings_missing_cells_to_an_unsigned_column(make_vae):
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"x": rng.normal(size=120), "n": rng.randint(0, 9, 120)})
+    frame = frame.astype({"n": np.uint8})
+    later = frame.assign(n=frame["n"].where(np.arange(120) % 3 > 0))
+    vae = make_vae(likelihood="auto").partial_fit(frame).partial_fit(later)
+    rows = vae.sample(60, missing_cells=True, random_state=0)
+    assert rows["n"].dtype == pd.UInt8Dtype() and rows["n"].isna().any()
+
+
+@pytest.mark.short_fits
 def test_python_booleans_in_a_frame_are_bernoulli_and_come_back_as_booleans(make_vae):
     from skvae import VAEImputer
 
