@@ -10,6 +10,7 @@ they are and how to encode them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -36,6 +37,22 @@ def condition_keys(condition_on) -> list:
     if isinstance(condition_on, str | int | np.integer):
         return [condition_on]
     return list(condition_on)
+
+
+def _as_numbers_if_all_are(column: np.ndarray) -> np.ndarray:
+    """A column of objects as float64 if every present cell is a number.
+
+    Booleans, text and anything else keep the column as objects, as a dict
+    or a DataFrame of the same values gives them; missing cells become NaN.
+    """
+    present = _present(column)
+    numbers = all(
+        isinstance(value, Real) and not isinstance(value, bool | np.bool_)
+        for value in column[present]
+    )
+    if not numbers:
+        return column
+    return np.where(present, column, np.nan).astype(np.float64)
 
 
 def _is_numeric(column: np.ndarray) -> bool:
@@ -369,7 +386,7 @@ class Conditions:
                     f"a column for each of {self.keys!r}; got shape {table.shape}."
                 )
             values = {
-                key: np.asarray(table[:, j].tolist()) if rows else table[:, j]
+                key: _as_numbers_if_all_are(table[:, j]) if rows else table[:, j]
                 for j, key in enumerate(self.keys)
             }
         lengths = {len(column) for column in values.values()}

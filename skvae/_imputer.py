@@ -373,6 +373,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         if np.isnan(values).any() and not sp.issparse(X):
             missing = np.isnan(_holes(X))[:, self._modelled_positions()]
             _refuse_unfilled(values, missing, np.arange(len(values)))
+            # the rest are observed cells' values, which the fill does not
+            # use, but which a column's dtype may not hold
+            values = np.where(np.isnan(values), 0.0, values)
         return values
 
     @contextmanager

@@ -347,13 +347,20 @@ def _score_samples(graph: _Graph, x: str, detector) -> str:
         graph.op("Add", _log_likelihood(graph, module.likelihood, output, x), prior),
         graph.op("Sub", log_scale, posterior_constant),
     )
-    # as VAE._importance_draws: NaN only where a row made the network overflow
-    log_weights = graph.op(
-        "Where",
-        graph.op("IsNaN", log_weights),
-        graph.constant(-math.inf),
-        log_weights,
+    # As VAE._importance_draws: NaN where a row made the network overflow is
+    # probability 0. A row with a missing cell, which the graph does not
+    # read, keeps its NaN.
+    has_missing = graph.reduce(
+        "ReduceMax",
+        graph.op("Cast", graph.op("IsNaN", x), to=TensorProto.FLOAT),
+        axis=-1,
     )
+    overflowed = graph.op(
+        "And",
+        graph.op("IsNaN", log_weights),
+        graph.op("Not", graph.op("Cast", has_missing, to=TensorProto.BOOL)),
+    )
+    log_weights = graph.op("Where", overflowed, graph.constant(-math.inf), log_weights)
     log_mean = graph.reduce("ReduceLogSumExp", log_weights, axis=0)
     return graph.op("Sub", log_mean, graph.constant(math.log(len(noise))))
 

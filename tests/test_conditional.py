@@ -153,6 +153,14 @@ def test_conditions_as_a_list_of_rows_keep_each_cells_type(groups):
     rows = vae.sample(2, conditions=[["a", True], ["c", False]], return_mean=True)
     assert_array_equal(rows["x1"], expected["x1"])
     assert rows["flag"].tolist() == [True, False]
+    with pytest.raises(ValueError, match="missing"):
+        vae.sample(2, conditions=[["a", True], [np.nan, False]])
+    # an array of objects: booleans stay booleans, numbers stay numbers
+    objects = flagged[["flag", "x1", "x3"]].to_numpy(dtype=object)
+    boolean = make_vae(condition_on=0, max_epochs=2).fit(objects)
+    rows = boolean.sample(2, conditions=[[True], [False]])
+    assert rows[:, 0].tolist() == [True, False]
+    assert {type(value) for value in rows[:, 0]} == {bool}
     # numbers stay numbers: an array model's rows stay float64
     numeric = make_vae(condition_on=0, max_epochs=2).fit(
         groups[["dose", "x1", "x3"]].to_numpy()

@@ -84,6 +84,14 @@ def test_a_row_the_network_overflows_on_is_refused_by_number(correlated, monkeyp
     complete = np.vstack([rows[:2], X[:1], rows[2:]])
     complete[3] = X[1]
     assert_array_equal(imputer.transform(complete)[[2, 3]], complete[[2, 3]])
+    # also where a column's dtype cannot hold the NaN it decodes to
+    frame = pd.DataFrame(complete, columns=list("abcde")).assign(
+        e=np.arange(len(complete))
+    )
+    table = pd.DataFrame(holed, columns=list("abcde")).assign(e=np.arange(len(holed)))
+    imputer = make_imputer().fit(table)  # "e", int64, cannot hold NaN
+    filled = imputer.transform(frame.iloc[:4].assign(a=[np.nan, 1.0, 1.0, 1.0]))
+    pd.testing.assert_frame_equal(filled.iloc[[2, 3]], frame.iloc[[2, 3]].assign(a=1.0))
 
 
 def test_rows_with_nothing_observed_are_left_out_of_training(correlated):

@@ -125,6 +125,12 @@ def test_detector_flags_rows_that_overflow_the_network_as_torch_does(make_detect
     assert_array_equal(labels, detector.predict(rows))
     assert_array_equal(labels, -1)
     assert_array_equal(scores[:, 0], -np.inf)
+    # a missing cell, which the graph does not read, is not an overflow
+    holed = X[:2].astype(np.float32)
+    holed[0, 1] = np.nan
+    labels, scores = run(detector, holed)
+    assert np.isnan(scores[0, 0]) and labels[0] == -1
+    assert_allclose(scores[1, 0], detector.decision_function(holed[1:])[0], rtol=1e-5)
 
 
 def test_detector_with_a_count_likelihood_is_refused(binary_X, make_detector):
