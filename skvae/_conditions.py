@@ -10,7 +10,7 @@ they are and how to encode them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,18 +40,21 @@ def condition_keys(condition_on) -> list:
 
 
 def _as_numbers_if_all_are(column: np.ndarray) -> np.ndarray:
-    """A column of objects as float64 if every present cell is a number.
+    """A column of objects as numbers if every present cell is a number.
 
-    Booleans, text and anything else keep the column as objects, as a dict
-    or a DataFrame of the same values gives them; missing cells become NaN.
+    Integers with none missing keep NumPy's integer dtype (exact beyond
+    2**53); other numbers become float64, missing cells NaN. Booleans, text
+    and anything else keep the column as objects, as a dict or a DataFrame
+    of the same values gives them.
     """
     present = _present(column)
-    numbers = all(
-        isinstance(value, Real) and not isinstance(value, bool | np.bool_)
-        for value in column[present]
-    )
-    if not numbers:
+    values = column[present]
+    if any(isinstance(value, bool | np.bool_) for value in values):
         return column
+    if not all(isinstance(value, Real) for value in values):
+        return column
+    if present.all() and all(isinstance(value, Integral) for value in values):
+        return np.asarray(values.tolist())
     return np.where(present, column, np.nan).astype(np.float64)
 
 

@@ -155,6 +155,12 @@ def test_conditions_as_a_list_of_rows_keep_each_cells_type(groups):
     assert rows["flag"].tolist() == [True, False]
     with pytest.raises(ValueError, match="missing"):
         vae.sample(2, conditions=[["a", True], [np.nan, False]])
+    # integers stay exact beyond float64's 2**53
+    big = 2**53 + 1
+    counts = groups[["x1", "x3"]].assign(n=np.resize([big, 2 * big], len(groups)))
+    exact = make_vae(condition_on="n", max_epochs=2).fit(counts)
+    rows = exact.sample(2, conditions=[[big], [2 * big]])
+    assert rows["n"].tolist() == [big, 2 * big]
     # an array of objects: booleans stay booleans, numbers stay numbers
     objects = flagged[["flag", "x1", "x3"]].to_numpy(dtype=object)
     boolean = make_vae(condition_on=0, max_epochs=2).fit(objects)
