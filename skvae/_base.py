@@ -516,7 +516,7 @@ class BaseVAE(BaseEstimator):
             self._record_training(module, device, config, result, continuing, seed)
             if continuing and self._table_layout is not None:
                 # what decode clips to: the range of every row trained on
-                self._table_layout = self._table_layout.widened(self._modelled(X))
+                self._table_layout = self._table_layout.widened(modelled)
             self._rows_seen: int = rows_seen
             self._split_seed = split_seed
             self._fit_latent_prior(X, sample_weight, seed)

@@ -371,7 +371,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         # NaN only where the network overflowed; the sparse path checks the
         # rows it decodes
         if np.isnan(values).any() and not sp.issparse(X):
-            missing = np.isnan(_holes(X))[:, self._modelled_positions()]
+            missing = _missing_mask(X)[:, self._modelled_positions()]
             _refuse_unfilled(values, missing, np.arange(len(values)))
             # the rest are observed cells' values, which the fill does not
             # use, but which a column's dtype may not hold
@@ -582,7 +582,7 @@ def _empty_columns(X) -> np.ndarray:
     """Positions of the columns with no observed cell in a 2-D array, frame or CSR."""
     if sp.issparse(X):
         return np.flatnonzero(count_true(missing_cells(X), axis=0) == X.shape[0])
-    return np.flatnonzero(np.isnan(_holes(X)).all(axis=0))
+    return np.flatnonzero(_missing_mask(X).all(axis=0))
 
 
 def _holes(X):
@@ -594,8 +594,12 @@ def _holes(X):
     """
     if sp.issparse(X):
         return X
-    missing = ~_present(np.asarray(X, dtype=object))
-    return np.where(missing, np.nan, 0.0)
+    return np.where(_missing_mask(X), np.nan, 0.0)
+
+
+def _missing_mask(X) -> np.ndarray:
+    """Which cells of dense ``X`` are missing: NaN, ``None`` or ``pd.NA``."""
+    return ~_present(np.asarray(X, dtype=object))
 
 
 def _refuse_unfilled(
