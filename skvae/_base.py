@@ -240,6 +240,7 @@ class BaseVAE(BaseEstimator):
         "scoring": [str],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "n_learning_rate_drops": [Interval(Integral, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "n_training_draws": [Interval(Integral, 1, None, closed="left")],
         "latent_prior": [
@@ -277,6 +278,7 @@ class BaseVAE(BaseEstimator):
         scoring="elbo",
         n_iter_no_change=10,
         tol=0.05,
+        n_learning_rate_drops=0,
         n_importance_samples=50,
         n_training_draws=1,
         latent_prior=10,
@@ -307,6 +309,7 @@ class BaseVAE(BaseEstimator):
         self.scoring = scoring
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.n_learning_rate_drops = n_learning_rate_drops
         self.n_importance_samples = n_importance_samples
         self.n_training_draws = n_training_draws
         self.latent_prior = latent_prior
@@ -1152,6 +1155,7 @@ class BaseVAE(BaseEstimator):
             beta=self._beta(_has_categorical(module)),
             tol=self.tol,
             n_iter_no_change=int(self.n_iter_no_change),
+            n_learning_rate_drops=int(self.n_learning_rate_drops),
             stops=not incremental,
             kl_warmup_epochs=int(self.kl_warmup_epochs),
             kl_warmup_start=self.kl_warmup_start,

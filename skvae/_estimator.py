@@ -228,6 +228,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         window of ``n_iter_no_change`` epochs. A relative tolerance, which
         means the same whatever the units and number of features of ``X``:
         smaller values train longer, and 0 stops only once the score falls.
+    n_learning_rate_drops : int, default=0
+        How many times the stopping rule (see ``tol``) divides the learning
+        rate by 5 and lets training go on, before it ends training, as
+        :class:`~sklearn.neural_network.MLPRegressor` does with
+        ``learning_rate='adaptive'``. After a drop the rule waits
+        ``n_iter_no_change`` epochs, then compares them with the window
+        before. The smaller steps settle the weights that the noise of
+        minibatches kept moving, for a few more epochs. :meth:`partial_fit`,
+        which runs one epoch, never drops the rate; each :meth:`fit` starts
+        again from ``learning_rate``.
     n_importance_samples : int, default=50
         Posterior draws per row in ``score_samples`` (1 gives the ELBO).
     n_training_draws : int, default=1

@@ -86,6 +86,15 @@ class VAEImputer(TransformerMixin, BaseVAE):
         the importance-weighted bound with this many draws, as MIWAE does,
         which fits ``p(x)`` more tightly than the ELBO (1 draw) and fills
         cells better.
+    n_learning_rate_drops : int, default=1
+        As for :class:`VAETransformer` (whose default is 0): when the
+        stopping rule first fires, the learning rate is divided by 5 and
+        training goes on until the rule fires again, about 10 % more epochs.
+        The settled weights fill cells better on the tables we measured.
+    max_epochs : int, default=400
+        As for :class:`VAETransformer` (whose default is 200): fits on tables
+        with few missing cells can need more than 200 epochs once the rate
+        has dropped.
     sample_posterior : bool, default=False
         Fill each row's missing cells with a draw from ``p(x_missing |
         x_observed)`` instead of their mean: one of the ``n_importance_samples``
@@ -119,7 +128,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         ``hidden_layer_sizes``, ``activation``, ``handle_unknown``,
         ``kl_warmup_epochs``, ``kl_warmup_start``, ``input_dropout``, ``init``,
         ``support_fraction``, ``support_warmup_epochs``, ``learning_rate``,
-        ``max_epochs``, ``early_stopping``, ``validation_fraction``,
+        ``early_stopping``, ``validation_fraction``,
         ``scoring``, ``n_iter_no_change``, ``tol``, ``condition_on``,
         ``device``, ``n_threads``, ``random_state``, ``verbose`` and
         ``warm_start`` mean what they mean for :class:`VAETransformer`, and
@@ -183,12 +192,13 @@ class VAEImputer(TransformerMixin, BaseVAE):
         support_warmup_epochs=10,
         learning_rate="auto",
         batch_size=64,
-        max_epochs=200,
+        max_epochs=400,
         early_stopping=False,
         validation_fraction=0.1,
         scoring="elbo",
         n_iter_no_change=10,
         tol=0.05,
+        n_learning_rate_drops=1,
         n_importance_samples=500,
         n_training_draws=20,
         latent_prior="normal",
@@ -223,6 +233,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             scoring=scoring,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            n_learning_rate_drops=n_learning_rate_drops,
             n_importance_samples=n_importance_samples,
             n_training_draws=n_training_draws,
             latent_prior=latent_prior,

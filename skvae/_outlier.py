@@ -88,7 +88,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ``handle_unknown``, ``kl_warmup_epochs``, ``kl_warmup_start``,
         ``input_dropout``, ``init``, ``learning_rate``, ``batch_size``,
         ``max_epochs``, ``validation_fraction``, ``scoring``,
-        ``n_iter_no_change``, ``n_importance_samples``, ``n_training_draws``,
+        ``n_iter_no_change``, ``n_learning_rate_drops``,
+        ``n_importance_samples``, ``n_training_draws``,
         ``condition_on``, ``device``, ``n_threads``, ``random_state``,
         ``verbose`` and ``warm_start`` mean what they mean for
         :class:`VAETransformer`, and have the same defaults.
@@ -180,6 +181,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         scoring="elbo",
         n_iter_no_change=10,
         tol=0.15,
+        n_learning_rate_drops=0,
         n_importance_samples=50,
         n_training_draws=1,
         latent_prior="normal",
@@ -211,6 +213,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             scoring=scoring,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            n_learning_rate_drops=n_learning_rate_drops,
             n_importance_samples=n_importance_samples,
             n_training_draws=n_training_draws,
             latent_prior=latent_prior,

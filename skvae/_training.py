@@ -27,6 +27,9 @@ class TrainingConfig:
     beta: float
     tol: float
     n_iter_no_change: int
+    n_learning_rate_drops: int = 0
+    """How many times the stopping rule divides the learning rate by
+    ``LEARNING_RATE_DROP`` and lets training go on, before it ends training."""
     stops: bool = True
     """Whether the stopping rule applies (``fit``) or every epoch runs
     (``partial_fit``)."""
@@ -84,6 +87,11 @@ class TrainingResult:
     """The optimizer's state at the end, on the CPU (see ``optimizer_state``)."""
 
 
+# What each of ``n_learning_rate_drops`` divides the learning rate by, as
+# scikit-learn's MLP does with ``learning_rate='adaptive'``.
+LEARNING_RATE_DROP = 5.0
+
+
 class Stopping:
     """Whether a score has stopped improving: its recent gain is small next to the rest.
 
@@ -104,18 +112,26 @@ class Stopping:
         self.tol = tol
         self.window = window
         self.scores: list[float] = []
+        self.held_until = 0
 
-    def update(self, score: float) -> bool:
-        """Record an epoch's score; return whether it is the best so far."""
+    def hold(self) -> None:
+        """Judge nothing until a whole window of new scores has come.
+
+        After the learning rate drops, the next judgement then compares a
+        window trained wholly at the new rate with the window before.
+        """
+        self.held_until = len(self.scores) + self.window
+
+    def update(self, score: float) -> None:
+        """Record an epoch's score."""
         self.scores.append(score)
-        return score >= max(self.scores)
 
     def _gains(self, w: int) -> tuple[float, float] | None:
         """The last window's gain on the one before, and on the second window.
 
         ``w`` is the number of scores in a window.
         """
-        if w < 1 or len(self.scores) < 3 * w:
+        if w < 1 or len(self.scores) < max(3 * w, self.held_until):
             return None
         recent = sum(self.scores[-w:]) / w
         previous = sum(self.scores[-2 * w : -w]) / w
@@ -271,12 +287,16 @@ def train(
     With ``config.stops``, training stops when ``Stopping`` says the score has
     stopped improving: the held-out score of ``validation``, whose best epoch's
     weights are then restored, or else the negative training loss. Epochs of
-    a warm-up do not count. A
+    a warm-up do not count. Each of ``config.n_learning_rate_drops`` turns
+    the first such stops into a drop of the learning rate, after which the
+    rule waits a whole window before it judges again. A
     ``KeyboardInterrupt`` ends training after the epochs completed so far
     (``result.interrupted``); one that comes before the first epoch is
     complete propagates.
     """
     stopping = Stopping(config.tol, config.n_iter_no_change)
+    drops_left = config.n_learning_rate_drops
+    best_score = -math.inf
     best_state = None
     result = TrainingResult()
     epochs = tqdm(
@@ -307,13 +327,21 @@ def train(
             epochs.set_postfix(postfix)
             if not config.stops or config.warming_up(epoch):
                 continue
-            if stopping.update(score) and validation is not None:
+            stopping.update(score)
+            if validation is not None and score >= best_score:
+                best_score = score
                 best_state = {
                     name: value.detach().clone()
                     for name, value in module.state_dict().items()
                 }
                 result.kept_validation_score = score
             if stopping.stalled:
+                if drops_left > 0:
+                    drops_left -= 1
+                    for group in optimizer.param_groups:
+                        group["lr"] /= LEARNING_RATE_DROP
+                    stopping.hold()
+                    continue
                 result.converged = True
                 break
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAEImputer, VAEOutlierDetector, VAETransformer
@@ -83,6 +84,71 @@ def test_best_validation_score_is_that_of_the_weights_kept(
             vae.fit(X)
     assert vae.validation_scores_ == scores
     assert vae.best_validation_score_ == kept
+
+
+# Scores that stall the rule (tol=0.1, windows of 2) at the 10th epoch: its
+# window (60) gains nothing on the one before.
+STALLING_SCORES = [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 60.0, 60.0, 60.0]
+
+
+SCRIPTED = dict(early_stopping=True, tol=0.1, n_iter_no_change=2)
+
+
+def _fit_on_scripted_scores(vae, X, scores):
+    """``vae.fit(X)`` with ``scores`` as the held-out score of each epoch."""
+    from skvae._training import Validation
+
+    held_out = iter(scores)
+    with mock.patch.object(Validation, "score", lambda self, module: next(held_out)):
+        return vae.fit(X)
+
+
+def _final_learning_rate(vae) -> float:
+    return vae._optimizer_state["param_groups"][0]["lr"]
+
+
+def test_a_learning_rate_drop_goes_on_for_a_window_then_judges_again(X, make_vae):
+    stopped = _fit_on_scripted_scores(make_vae(**SCRIPTED), X, STALLING_SCORES)
+    assert stopped.n_iter_ == 10
+    assert _final_learning_rate(stopped) == stopped.learning_rate_
+    # After the drop the rule waits a window of 2, then compares it with the
+    # window before: both 60, no gain.
+    dropping = make_vae(**SCRIPTED, n_learning_rate_drops=1)
+    dropped = _fit_on_scripted_scores(dropping, X, STALLING_SCORES + [60.0, 60.0, 0.0])
+    assert dropped.n_iter_ == 12
+    assert dropped.learning_rate_ == stopped.learning_rate_  # the rate it started at
+    assert _final_learning_rate(dropped) == pytest.approx(dropped.learning_rate_ / 5)
+    # A window that gains goes on past the wait: 75 on 60 is more than 0.1 of
+    # its gain since the second window (25), and so is 80 on 65; 80 on 75 is not.
+    rising = _fit_on_scripted_scores(
+        clone(dropping), X, STALLING_SCORES + [70.0, 80.0, 80.0, 80.0, 0.0]
+    )
+    assert rising.n_iter_ == 14
+
+
+def test_the_best_epoch_is_kept_across_a_learning_rate_drop(X, make_vae):
+    # The 10th epoch scores best; after the drop both epochs score lower.
+    scores = STALLING_SCORES + [50.0, 50.0]
+    vae = make_vae(**SCRIPTED, n_learning_rate_drops=1)
+    _fit_on_scripted_scores(vae, X, scores)
+    assert vae.validation_scores_ == scores
+    assert vae.best_validation_score_ == 60.0
+
+
+def test_each_fit_drops_from_the_learning_rate_it_was_given(X, make_vae):
+    vae = make_vae(**SCRIPTED, n_learning_rate_drops=1, warm_start=True)
+    for _ in range(2):
+        _fit_on_scripted_scores(vae, X, STALLING_SCORES + [60.0, 60.0])
+    assert vae.n_iter_ == 24
+    assert _final_learning_rate(vae) == pytest.approx(vae.learning_rate_ / 5)
+
+
+@pytest.mark.short_fits
+def test_partial_fit_never_drops_the_learning_rate(X, make_vae):
+    vae = make_vae(n_learning_rate_drops=3, tol=10.0, n_iter_no_change=1)
+    for _ in range(5):
+        vae.partial_fit(X)
+    assert _final_learning_rate(vae) == vae.learning_rate_
 
 
 @pytest.mark.short_fits

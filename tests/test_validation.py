@@ -66,6 +66,7 @@ def test_text_is_rejected_by_a_numeric_family():
         ({"validation_fraction": 1.0}, "validation_fraction"),
         ({"n_importance_samples": 0}, "n_importance_samples"),
         ({"n_training_draws": 0}, "n_training_draws"),
+        ({"n_learning_rate_drops": -1}, "n_learning_rate_drops"),
         ({"support_fraction": 0.0}, "support_fraction"),
         ({"support_fraction": 1.5}, "support_fraction"),
         ({"support_warmup_epochs": -1}, "support_warmup_epochs"),
