@@ -303,7 +303,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     batch_size_ : int
         The batch size used.
     learning_rate_ : float
-        The learning rate used (``learning_rate`` with ``'auto'`` resolved).
+        The learning rate training started from (``learning_rate`` with
+        ``'auto'`` resolved); each of ``n_learning_rate_drops`` divides it by 5
+        from there.
     input_dropout_ : float
         The input dropout used (``input_dropout`` with ``'auto'`` resolved).
     likelihoods_ : dict
