@@ -368,7 +368,8 @@ class BaseVAE(BaseEstimator):
         it chunk by chunk, or run it repeatedly on the same rows.
 
         Stopping rules do not apply: ``max_epochs``, ``tol``,
-        ``n_iter_no_change`` and ``early_stopping`` (with its validation split
+        ``n_iter_no_change``, ``n_learning_rate_drops`` and
+        ``early_stopping`` (with its validation split
         and ``validation_scores_``) belong to ``fit``. Whoever calls
         ``partial_fit`` decides when to stop, for example from ``loss_curve_``
         or from ``score`` on held-out rows.

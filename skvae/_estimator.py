@@ -304,8 +304,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         The batch size used.
     learning_rate_ : float
         The learning rate training started from (``learning_rate`` with
-        ``'auto'`` resolved); each of ``n_learning_rate_drops`` divides it by 5
-        from there.
+        ``'auto'`` resolved); each drop the stopping rule made (see
+        ``n_learning_rate_drops``) divided it by 5 from there.
     input_dropout_ : float
         The input dropout used (``input_dropout`` with ``'auto'`` resolved).
     likelihoods_ : dict

@@ -126,12 +126,14 @@ class Stopping:
         """Record an epoch's score."""
         self.scores.append(score)
 
-    def _gains(self, w: int) -> tuple[float, float] | None:
+    def _gains(self, w: int, held: bool = True) -> tuple[float, float] | None:
         """The last window's gain on the one before, and on the second window.
 
-        ``w`` is the number of scores in a window.
+        ``w`` is the number of scores in a window. None while too few scores
+        have come, or (with ``held``) while the rule waits after ``hold``.
         """
-        if w < 1 or len(self.scores) < max(3 * w, self.held_until):
+        needed = max(3 * w, self.held_until) if held else 3 * w
+        if w < 1 or len(self.scores) < needed:
             return None
         recent = sum(self.scores[-w:]) / w
         previous = sum(self.scores[-2 * w : -w]) / w
@@ -143,9 +145,9 @@ class Stopping:
         """Whether the last window gained less than ``tol`` of the reference gain."""
         return self._stalled(self.window)
 
-    def _stalled(self, window: int) -> bool:
+    def _stalled(self, window: int, held: bool = True) -> bool:
         """``stalled``, judged on windows of ``window`` scores."""
-        gains = self._gains(window)
+        gains = self._gains(window, held)
         if gains is None:
             return False
         recent_gain, total_gain = gains
@@ -161,9 +163,10 @@ class Stopping:
         Scores of fewer than three windows are judged on windows of a third of
         them: a short fit whose score has levelled off (a continued fit of a
         converged model, say) is not improving. Fewer than three scores cannot
-        show it stopped.
+        show it stopped. The wait after ``hold`` does not count: a score that
+        stalled just before training ended is not improving.
         """
-        return not self._stalled(min(self.window, len(self.scores) // 3))
+        return not self._stalled(min(self.window, len(self.scores) // 3), held=False)
 
 
 def kl_weight(
@@ -390,7 +393,8 @@ def train_epoch(
     if not math.isfinite(loss):
         raise TrainingDivergedError(
             f"Training diverged: the loss became {loss} in epoch {epoch + 1}. "
-            f"Try a smaller learning_rate (now {config.learning_rate:g}), a "
+            f"Try a smaller learning_rate (the step was "
+            f"{optimizer.param_groups[0]['lr']:g}), a "
             "smaller beta, or check X for extreme values."
         )
     return loss

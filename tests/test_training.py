@@ -143,12 +143,34 @@ def test_each_fit_drops_from_the_learning_rate_it_was_given(X, make_vae):
     assert _final_learning_rate(vae) == pytest.approx(vae.learning_rate_ / 5)
 
 
-@pytest.mark.short_fits
+def test_max_epochs_in_the_wait_after_a_drop_warns_only_of_a_rising_score(X, make_vae):
+    vae = make_vae(**SCRIPTED, n_learning_rate_drops=1, max_epochs=11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        _fit_on_scripted_scores(vae, X, STALLING_SCORES + [60.0])  # it had stalled
+    vae.set_params(max_epochs=12)
+    with pytest.warns(ConvergenceWarning, match="still improving"):
+        _fit_on_scripted_scores(vae, X, STALLING_SCORES + [70.0, 80.0])
+
+
 def test_partial_fit_never_drops_the_learning_rate(X, make_vae):
-    vae = make_vae(n_learning_rate_drops=3, tol=10.0, n_iter_no_change=1)
-    for _ in range(5):
-        vae.partial_fit(X)
+    vae = make_vae(n_learning_rate_drops=3)
+    # a rule that would stop every epoch of a fit
+    stalled = mock.PropertyMock(return_value=True)
+    with mock.patch.object(Stopping, "stalled", new_callable=lambda: stalled):
+        for _ in range(3):
+            vae.partial_fit(X)
     assert _final_learning_rate(vae) == vae.learning_rate_
+
+
+def test_divergence_after_a_drop_quotes_the_step_it_took(X, make_vae):
+    from skvae import TrainingDivergedError
+
+    losses = [1.0] * 10 + [float("nan")]
+    vae = make_vae(**SCRIPTED, n_learning_rate_drops=1)
+    with mock.patch("skvae._training._run_epoch", side_effect=losses):
+        with pytest.raises(TrainingDivergedError, match=r"step was 0\.0002\)"):
+            _fit_on_scripted_scores(vae, X, STALLING_SCORES + [60.0])
 
 
 @pytest.mark.short_fits
