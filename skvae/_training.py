@@ -92,6 +92,10 @@ class TrainingResult:
 LEARNING_RATE_DROP = 5.0
 
 
+def _mean(scores: list[float]) -> float:
+    return sum(scores) / len(scores)
+
+
 class Stopping:
     """Whether a score has stopped improving: its recent gain is small next to the rest.
 
@@ -112,7 +116,7 @@ class Stopping:
         self.tol = tol
         self.window = window
         self.scores: list[float] = []
-        self.held_until = 0
+        self.held_from = self.held_until = 0
 
     def hold(self) -> None:
         """Judge nothing until a whole window of new scores has come.
@@ -120,24 +124,24 @@ class Stopping:
         After the learning rate drops, the next judgement then compares a
         window trained wholly at the new rate with the window before.
         """
-        self.held_until = len(self.scores) + self.window
+        self.held_from = len(self.scores)
+        self.held_until = self.held_from + self.window
 
     def update(self, score: float) -> None:
         """Record an epoch's score."""
         self.scores.append(score)
 
-    def _gains(self, w: int, held: bool = True) -> tuple[float, float] | None:
+    def _gains(self, w: int) -> tuple[float, float] | None:
         """The last window's gain on the one before, and on the second window.
 
         ``w`` is the number of scores in a window. None while too few scores
-        have come, or (with ``held``) while the rule waits after ``hold``.
+        have come, or while the rule waits after ``hold``.
         """
-        needed = max(3 * w, self.held_until) if held else 3 * w
-        if w < 1 or len(self.scores) < needed:
+        if w < 1 or len(self.scores) < max(3 * w, self.held_until):
             return None
-        recent = sum(self.scores[-w:]) / w
-        previous = sum(self.scores[-2 * w : -w]) / w
-        second = sum(self.scores[w : 2 * w]) / w
+        recent = _mean(self.scores[-w:])
+        previous = _mean(self.scores[-2 * w : -w])
+        second = _mean(self.scores[w : 2 * w])
         return recent - previous, recent - second
 
     @property
@@ -145,9 +149,9 @@ class Stopping:
         """Whether the last window gained less than ``tol`` of the reference gain."""
         return self._stalled(self.window)
 
-    def _stalled(self, window: int, held: bool = True) -> bool:
+    def _stalled(self, window: int) -> bool:
         """``stalled``, judged on windows of ``window`` scores."""
-        gains = self._gains(window, held)
+        gains = self._gains(window)
         if gains is None:
             return False
         recent_gain, total_gain = gains
@@ -163,10 +167,14 @@ class Stopping:
         Scores of fewer than three windows are judged on windows of a third of
         them: a short fit whose score has levelled off (a continued fit of a
         converged model, say) is not improving. Fewer than three scores cannot
-        show it stopped. The wait after ``hold`` does not count: a score that
-        stalled just before training ended is not improving.
+        show it stopped. In the wait after ``hold``, the score is improving if
+        the scores since then beat, on average, the window that stalled.
         """
-        return not self._stalled(min(self.window, len(self.scores) // 3), held=False)
+        if len(self.scores) < self.held_until:
+            since = self.scores[self.held_from :]
+            stalled = self.scores[self.held_from - self.window : self.held_from]
+            return bool(since) and _mean(since) > _mean(stalled)
+        return not self._stalled(min(self.window, len(self.scores) // 3))
 
 
 def kl_weight(
@@ -393,11 +401,19 @@ def train_epoch(
     if not math.isfinite(loss):
         raise TrainingDivergedError(
             f"Training diverged: the loss became {loss} in epoch {epoch + 1}. "
-            f"Try a smaller learning_rate (the step was "
-            f"{optimizer.param_groups[0]['lr']:g}), a "
-            "smaller beta, or check X for extreme values."
+            f"Try a smaller learning_rate (now {config.learning_rate:g}"
+            f"{_after_drops(optimizer, config)}), a smaller beta, or check X "
+            "for extreme values."
         )
     return loss
+
+
+def _after_drops(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> str:
+    """What the stopping rule's drops had made of the step, if they had."""
+    step = optimizer.param_groups[0]["lr"]
+    if step == config.learning_rate:
+        return ""
+    return f"; the stopping rule's drops had made the step {step:g}"
 
 
 def _run_epoch(

@@ -143,14 +143,39 @@ def test_each_fit_drops_from_the_learning_rate_it_was_given(X, make_vae):
     assert _final_learning_rate(vae) == pytest.approx(vae.learning_rate_ / 5)
 
 
-def test_max_epochs_in_the_wait_after_a_drop_warns_only_of_a_rising_score(X, make_vae):
-    vae = make_vae(**SCRIPTED, n_learning_rate_drops=1, max_epochs=11)
+@pytest.mark.parametrize(
+    ("after_the_drop", "max_epochs", "warns"),
+    [
+        ([], 10, False),  # the drop on the last epoch
+        ([60.0], 11, False),  # level with the window that stalled
+        ([80.0], 11, True),  # above it, within the wait
+        ([70.0, 80.0], 12, True),  # the wait over, judged by the rule
+    ],
+)
+def test_max_epochs_after_a_drop_warns_only_of_a_rising_score(
+    X, make_vae, after_the_drop, max_epochs, warns
+):
+    vae = make_vae(**SCRIPTED, n_learning_rate_drops=1, max_epochs=max_epochs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit_on_scripted_scores(vae, X, STALLING_SCORES + after_the_drop)
+    messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
+    assert any("still improving" in m for m in messages) == warns, messages
+
+
+def test_a_rise_right_after_a_drop_is_not_averaged_away(X, make_vae):
+    """With windows of 4, one epoch above the window that stalled still warns."""
+    rising_then_level = [10.0 * epoch for epoch in range(10)] + [100.0] * 7
+    vae = make_vae(
+        early_stopping=True, tol=0.1, n_iter_no_change=4, n_learning_rate_drops=1
+    )
+    vae.set_params(max_epochs=len(rising_then_level))  # stalls on the last epoch
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        _fit_on_scripted_scores(vae, X, STALLING_SCORES + [60.0])  # it had stalled
-    vae.set_params(max_epochs=12)
+        _fit_on_scripted_scores(vae, X, rising_then_level)
+    vae.set_params(max_epochs=len(rising_then_level) + 1)
     with pytest.warns(ConvergenceWarning, match="still improving"):
-        _fit_on_scripted_scores(vae, X, STALLING_SCORES + [70.0, 80.0])
+        _fit_on_scripted_scores(vae, X, rising_then_level + [101.0])
 
 
 def test_partial_fit_never_drops_the_learning_rate(X, make_vae):
@@ -169,7 +194,9 @@ def test_divergence_after_a_drop_quotes_the_step_it_took(X, make_vae):
     losses = [1.0] * 10 + [float("nan")]
     vae = make_vae(**SCRIPTED, n_learning_rate_drops=1)
     with mock.patch("skvae._training._run_epoch", side_effect=losses):
-        with pytest.raises(TrainingDivergedError, match=r"step was 0\.0002\)"):
+        with pytest.raises(
+            TrainingDivergedError, match=r"now 0\.001; .* step 0\.0002\)"
+        ):
             _fit_on_scripted_scores(vae, X, STALLING_SCORES + [60.0])
 
 
