@@ -304,8 +304,6 @@ class VAEImputer(TransformerMixin, BaseVAE):
         had no observed cell in those columns.
         """
         columns = _safe_indexing(X, self._left_out, axis=1)
-        if not (sp.issparse(columns) or _is_dataframe(columns)):
-            columns = np.asarray(columns, dtype=object)
         observed = np.setdiff1d(np.arange(len(self._left_out)), _empty_columns(columns))
         if observed.size:
             names = [self._left_out_names[j] for j in observed]

@@ -453,9 +453,7 @@ class TableLayout:
                 column = np.round(column)
             if pd.api.types.is_bool_dtype(dtype) and column.dtype.kind == "f":
                 # a nullable array keeps a missing cell missing, not False
-                column = pd.array(
-                    np.where(np.isnan(column), None, column == 1), dtype="boolean"
-                )
+                column = pd.array(_python_booleans(column), dtype="boolean")
             elif j in self.booleans:  # Python booleans and None, as in fit
                 column = _python_booleans(column)
             if isinstance(dtype, np.dtype) and dtype.kind in "biu":
