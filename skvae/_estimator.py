@@ -20,6 +20,7 @@ from ._data import host_batches, map_batches, seeded_global_rng
 from ._families import family_class
 from ._inflated import InflatedFamily
 from ._likelihoods import CategoricalFamily, MultinomialFamily
+from ._missing import refuse_overflowed_rows
 from ._table import _is_dataframe
 from ._threads import ThreadPolicy
 from ._warn import warn_user
@@ -401,9 +402,21 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         -------
         Z : ndarray of shape (n_samples, latent_dim)
             Mean of ``q(z | x)`` for each row, in ``X``'s float dtype.
+
+        Raises
+        ------
+        ValueError
+            For a row so far from the training data (cells near float32's
+            limit) that the encoder's float32 arithmetic overflows on it.
         """
         check_is_fitted(self)
-        return self._map_rows(X, self.module_.posterior_mean, dtype=None)
+        Z = self._map_rows(X, self.module_.posterior_mean, dtype=None)
+        refuse_overflowed_rows(
+            ~np.isfinite(Z).all(axis=1),
+            np.arange(len(Z)),
+            "its latent mean is not finite",
+        )
+        return Z
 
     def inverse_transform(self, X, conditions=None):
         """Decode latent points to the mean of ``p(x | z)`` in input space.

@@ -26,6 +26,7 @@ from ._missing import (
     count_true,
     missing_cells,
     refuse_cells_beyond_float32,
+    refuse_overflowed_rows,
     stored_nan,
 )
 from ._module import VAE
@@ -616,16 +617,11 @@ def _refuse_unfilled(
 ) -> None:
     """Raise a ``ValueError`` naming the first row whose fill for a missing cell is NaN.
 
-    Only a row so far outside the training data that the network's float32
-    arithmetic overflows on it (cells near float32's limit) decodes to NaN.
     ``missing`` marks the cells of ``values`` to fill; ``row_numbers`` are
-    the rows' numbers in ``X``.
+    the rows' numbers in ``X``. See :func:`refuse_overflowed_rows`.
     """
-    unfilled = np.flatnonzero((np.isnan(values) & missing).any(axis=1))
-    if unfilled.size:
-        raise ValueError(
-            f"Row {row_numbers[unfilled[0]]} of X lies so far outside the training "
-            "data that the network's float32 arithmetic overflows on it: its "
-            "missing cells cannot be filled. Check its cells for placeholder "
-            "values near float32's limit (about 3.4e38), and mark them missing."
-        )
+    refuse_overflowed_rows(
+        (np.isnan(values) & missing).any(axis=1),
+        row_numbers,
+        "its missing cells cannot be filled",
+    )

@@ -164,6 +164,25 @@ def refuse_cells_beyond_float32(X, names: Sequence) -> None:
     )
 
 
+def refuse_overflowed_rows(overflowed: np.ndarray, row_numbers, outcome: str) -> None:
+    """Raise a ``ValueError`` naming the first row the network overflowed on.
+
+    Only a row so far outside the training data that the network's float32
+    arithmetic overflows on it (cells near float32's limit) gives a result
+    that is not finite. ``overflowed`` marks such rows among those computed,
+    ``row_numbers`` are their numbers in ``X``, and ``outcome`` says what the
+    overflow costs the row.
+    """
+    rows = np.flatnonzero(overflowed)
+    if rows.size:
+        raise ValueError(
+            f"Row {row_numbers[rows[0]]} of X lies so far outside the training "
+            "data that the network's float32 arithmetic overflows on it: "
+            f"{outcome}. Check its cells for placeholder values near float32's "
+            "limit (about 3.4e38), and mark them missing."
+        )
+
+
 def refuse_empty_columns(X, names: Sequence, sample_weight: np.ndarray) -> None:
     """Refuse training columns with no observed cell of positive weight."""
     if not has_missing(X):

@@ -221,6 +221,27 @@ def test_float32_stays_float32(X, make_vae):
     assert vae.transform(X).dtype == np.float64
 
 
+@pytest.mark.parametrize("sparse_input", [False, True])
+def test_a_row_the_encoder_overflows_on_is_refused_by_number(X, make_vae, sparse_input):
+    # cells near float32's limit in every column: the encoder's sums overflow
+    # for some patterns of signs (inf - inf), and stay finite for others
+    vae = make_vae().fit(X)
+    refused = 0
+    for seed in range(4):
+        rows = X[:4].copy()
+        signs = np.random.RandomState(seed).choice([-1, 1], size=X.shape[1])
+        rows[2] = 3.4e38 * signs
+        rows = sp.csr_matrix(rows) if sparse_input else rows
+        try:
+            Z = vae.transform(rows)
+        except ValueError as error:
+            assert str(error).startswith("Row 2 of X lies so far outside")
+            refused += 1
+        else:
+            assert np.isfinite(Z).all()
+    assert refused
+
+
 def test_clone_keeps_parameters_not_fit(X, make_vae):
     vae = make_vae(latent_dim=3).fit(X)
     copy = clone(vae)
