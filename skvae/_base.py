@@ -990,7 +990,7 @@ class BaseVAE(BaseEstimator):
                 self._warn_of_values_left_out(X)
             X = _safe_indexing(X, np.setdiff1d(np.arange(X.shape[1]), left_out), axis=1)
         if reset:
-            self._table_layout = self._learn_layout(X)
+            self._table_layout = self._learn_layout(X, sample_weight)
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
             if not reset and all_columns_checked:
@@ -1027,13 +1027,15 @@ class BaseVAE(BaseEstimator):
             return X
         return np.hstack([X, encoded.astype(X.dtype)])
 
-    def _learn_layout(self, X) -> TableLayout | None:
+    def _learn_layout(self, X, sample_weight) -> TableLayout | None:
         """Each column's family and levels, or None where one family models all.
 
         ``likelihood='auto'`` on an array of numbers (or a list of rows of
         numbers) or a sparse matrix is the numeric family for every column,
         without a layout: exactly the model that names the family. A DataFrame
-        keeps its layout, which gives DataFrames with its dtypes back.
+        keeps its layout, which gives DataFrames with its dtypes back. Levels
+        come from every row; the numeric columns' ranges, and whether they hold
+        whole numbers, from the rows of positive weight, the rows trained on.
         """
         if not uses_layout(self.likelihood):
             return None
@@ -1059,6 +1061,7 @@ class BaseVAE(BaseEstimator):
             self._auto_numeric_family,
             self._auto_integer_family,
             positions=self._modelled_positions(n_unconditioned),
+            trained=_training_weights(sample_weight, X) > 0,
         )
 
     def _single_family(self):

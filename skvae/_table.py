@@ -212,6 +212,7 @@ class TableLayout:
         numeric: str = "gaussian",
         integer: str | None = None,
         positions: Sequence[int] | None = None,
+        trained: np.ndarray | None = None,
     ) -> TableLayout:
         """Each column's family from ``likelihood``, and its levels from ``X``.
 
@@ -221,7 +222,10 @@ class TableLayout:
         columns ``numeric``, and a DataFrame's columns of whole numbers
         ``integer`` where given. ``positions`` are the positions of an array's
         columns among the user's (whose conditions, say, ``X`` lacks), which
-        the dict names; by default ``0`` to ``X.shape[1] - 1``.
+        the dict names; by default ``0`` to ``X.shape[1] - 1``. ``trained``
+        marks the rows that training reads (by default all): only their cells
+        set a numeric column's range and say whether it holds whole numbers;
+        the levels of a categorical column come from every row.
         """
         if sp.issparse(X):
             raise ValueError(
@@ -253,9 +257,11 @@ class TableLayout:
             likelihood if for_all else _auto_family(X, j, numeric, keys[j])
             for j in range(n_columns)
         ]
+        if trained is None:
+            trained = np.ones(X.shape[0], dtype=bool)
         if integer is not None and frame and not for_all:
             for j in range(n_columns):
-                if families[j] == numeric and _whole_numbers(X.iloc[:, j]):
+                if families[j] == numeric and _whole_numbers(X.iloc[trained, j]):
                     families[j] = integer
         if isinstance(likelihood, Mapping):
             for key, family in likelihood.items():
@@ -277,16 +283,16 @@ class TableLayout:
         levels, ranges = {}, {}
         for j, family in enumerate(families):
             column = _column(X, j)
-            observed = column[_present(column)]
+            present = _present(column)
             name = keys[j]
             try:
                 if family == CATEGORICAL:
-                    levels[j] = np.unique(observed)
-                elif observed.size:
-                    observed = observed.astype(np.float64)
+                    levels[j] = np.unique(column[present])
+                elif (present & trained).any():
+                    observed = column[present & trained].astype(np.float64)
                     ranges[j] = (observed.min(), observed.max())
             except (TypeError, ValueError) as error:
-                kinds = sorted({type(value).__name__ for value in observed})
+                kinds = sorted({type(value).__name__ for value in column[present]})
                 raise ValueError(
                     f"Column {name!r} of X cannot be modelled as {family!r}: it "
                     f"holds values of types {', '.join(kinds)} ({error}). A "
@@ -450,7 +456,7 @@ class TableLayout:
             zip(self.names, columns, self.dtypes, strict=True)
         ):
             if pd.api.types.is_integer_dtype(dtype) and column.dtype.kind == "f":
-                column = np.round(column)
+                column = np.clip(np.round(column), *integer_bounds(dtype))
             if pd.api.types.is_bool_dtype(dtype) and column.dtype.kind == "f":
                 # a nullable array keeps a missing cell missing, not False
                 column = pd.array(_python_booleans(column), dtype="boolean")
@@ -464,6 +470,20 @@ class TableLayout:
                     dtype = pd.array(np.empty(0, dtype)).dtype
             table[name] = pd.Series(column).astype(dtype)
         return pd.DataFrame(table)
+
+
+def integer_bounds(dtype) -> tuple[float, float]:
+    """The float64 range whose whole numbers an integer ``dtype`` holds.
+
+    Near the limits of 64-bit integers float64 is coarser than one: int64's
+    maximum is the float 2**63, which would wrap to the minimum in a cast, so
+    the upper bound is the float below it.
+    """
+    info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))  # Int64 as int64
+    high = float(info.max)
+    if int(high) > info.max:
+        high = float(np.nextafter(high, 0.0))
+    return float(info.min), high
 
 
 def _python_booleans(flags: np.ndarray) -> np.ndarray:

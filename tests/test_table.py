@@ -482,6 +482,36 @@ def test_decoded_numbers_stay_in_their_training_range(table, make_vae):
     assert set(sample["year"]) <= {2007, 2008, 2009}
 
 
+@pytest.mark.short_fits
+@pytest.mark.parametrize("dtype", ["int64", "uint64", "Int64"])
+def test_integers_near_their_dtypes_limit_do_not_wrap_around(make_vae, dtype):
+    # the float64 of int64's maximum is 2**63, which a cast wraps to the minimum
+    top = np.iinfo(dtype.lower()).max
+    offsets = np.random.RandomState(0).randint(0, 3, size=100).astype(np.uint64)
+    ids = pd.Series(top - offsets).astype(dtype)
+    table = pd.DataFrame({"id": ids, "x": np.linspace(0, 1, 100)})
+    vae = make_vae(likelihood="auto", max_epochs=2).fit(table)
+    # within float64's spacing there (2048) of the training range
+    for decoded in (vae.sample(50), vae.inverse_transform(np.zeros((1, 2)))):
+        assert decoded["id"].dtype == table["id"].dtype
+        gaps = [int(top) - int(value) for value in decoded["id"]]
+        assert min(gaps) >= 0 and max(gaps) <= 2048
+
+
+@pytest.mark.short_fits
+def test_an_imputer_fills_integers_near_their_dtypes_limit():
+    from skvae import VAEImputer
+
+    top = np.iinfo(np.int64).max
+    table = pd.DataFrame(
+        {"id": pd.array(top - np.arange(100) % 3, dtype="Int64"), "x": np.arange(100.0)}
+    )
+    table.loc[0, "id"] = pd.NA
+    filled = VAEImputer(max_epochs=2, random_state=0).fit_transform(table)
+    assert filled["id"].dtype == "Int64"
+    assert 0 <= top - int(filled.loc[0, "id"]) <= 2048
+
+
 def test_an_unseen_level_can_count_as_missing(table, make_vae):
     vae = make_vae(likelihood="auto", handle_unknown="missing").fit(table)
     other = table.assign(island=table["island"].replace("Dream", "Torgersen"))

@@ -7,6 +7,7 @@ from unittest import mock
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_array_equal
@@ -616,6 +617,38 @@ def test_zero_weight_rows_play_no_part(X, estimator, wild):
     weighted = make().fit(corrupted, sample_weight=weights)
     removed = make().fit(clean)
     assert_array_equal(weighted.score_samples(clean), removed.score_samples(clean))
+
+
+@pytest.mark.short_fits
+def test_zero_weight_rows_set_no_range_nor_family_of_a_table():
+    # a wild value and a fraction in rows of weight 0: neither widens the range
+    # that decoded numbers are clipped to, nor makes a column of whole numbers
+    # anything else; their levels are still learned
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {
+            "x": rng.normal(size=120),
+            "n": rng.randint(0, 5, size=120),
+            "k": rng.choice(["a", "b"], size=120),
+        }
+    )
+    weights = np.r_[0.0, 0.0, np.ones(118)]
+    wild = table.assign(n=table["n"].astype(float))
+    wild.loc[0, "x"], wild.loc[1, "n"], wild.loc[1, "k"] = 1e6, 2.5, "c"
+    make = functools.partial(VAEImputer, max_epochs=2, random_state=0)
+    weighted = make().fit(wild, sample_weight=weights)
+    removed = make().fit(wild.iloc[2:])
+    assert weighted.likelihoods_ == removed.likelihoods_
+    assert weighted.likelihoods_["n"] == "inflated_gaussian"
+    make = functools.partial(VAETransformer, max_epochs=2, random_state=0)
+    weighted = make().fit(wild, sample_weight=weights)
+    removed = make().fit(wild.iloc[2:])
+    far = np.full((1, 2), 40.0)
+    assert_array_equal(
+        weighted.inverse_transform(far)["x"], removed.inverse_transform(far)["x"]
+    )
+    assert weighted.sample(500, random_state=0)["x"].max() <= table["x"][2:].max()
+    weighted.transform(wild.iloc[:2])  # "c" is a level, not an unseen value
 
 
 @pytest.mark.short_fits
