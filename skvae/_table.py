@@ -451,10 +451,8 @@ class TableLayout:
             return array
         import pandas as pd
 
-        table = {}
-        for j, (name, column, dtype) in enumerate(
-            zip(self.names, columns, self.dtypes, strict=True)
-        ):
+        decoded = {}
+        for j, (column, dtype) in enumerate(zip(columns, self.dtypes, strict=True)):
             if pd.api.types.is_integer_dtype(dtype) and column.dtype.kind == "f":
                 column = np.clip(np.round(column), *integer_bounds(dtype))
             if pd.api.types.is_bool_dtype(dtype) and column.dtype.kind == "f":
@@ -468,8 +466,11 @@ class TableLayout:
                     # hold them (a later partial_fit chunk had some): pandas'
                     # nullable twin of the dtype (Int64, UInt8, boolean)
                     dtype = pd.array(np.empty(0, dtype)).dtype
-            table[name] = pd.Series(column).astype(dtype)
-        return pd.DataFrame(table)
+            decoded[j] = pd.Series(column).astype(dtype)
+        frame = pd.DataFrame(decoded)
+        # the training columns' labels, tuples kept whole (not a MultiIndex)
+        frame.columns = pd.Index(list(self.names), tupleize_cols=False)
+        return frame
 
 
 def integer_bounds(dtype) -> tuple[float, float]:

@@ -435,6 +435,22 @@ def test_columns_labelled_by_integers_are_named_by_their_labels(make_vae):
         vae.transform(frame[[0, 5, 1]])
 
 
+@pytest.mark.short_fits
+def test_columns_labelled_by_tuples_come_back_as_the_same_flat_labels(make_vae):
+    rng = np.random.RandomState(0)
+    labels = pd.Index(
+        [("size", "cm"), ("mass", "g"), ("kind", "")], tupleize_cols=False
+    )
+    frame = pd.DataFrame(
+        {0: rng.normal(size=60), 1: rng.normal(size=60), 2: rng.choice(["a", "b"], 60)}
+    ).set_axis(labels, axis=1)
+    vae = make_vae(likelihood="auto", max_epochs=2).fit(frame)
+    for decoded in (vae.sample(5), vae.inverse_transform(vae.transform(frame[:5]))):
+        assert not isinstance(decoded.columns, pd.MultiIndex)
+        assert decoded.columns.equals(labels)
+        vae.transform(decoded)
+
+
 def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
     vae = make_vae(likelihood="gaussian")
     with pytest.raises(ValueError, match="Column 'species' of X has dtype category"):
