@@ -1203,9 +1203,12 @@ class BaseVAE(BaseEstimator):
     def score_samples(self, X):
         """Estimated log-likelihood of each row, in nats.
 
-        An importance-weighted lower bound on ``log p(x)`` with
+        The importance-weighted bound on ``log p(x)`` with
         ``n_importance_samples`` posterior draws (one draw estimates the ELBO),
-        including every normalising constant. Low values flag unusual rows.
+        including every normalising constant: a lower bound in expectation
+        over the draws. The draws are fixed and shared by all rows, so a
+        row's estimate may lie above or below ``log p(x)``, and the rows'
+        errors move together. Low values flag unusual rows.
         A row with nothing observed, which only ``VAEImputer`` reads, scores
         0, the exact log-probability of nothing.
 

@@ -107,7 +107,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           cells at least, (an *atom*) gets a probability of its own, the
           other values a ``'gaussian'``. The
           encoder sees which atom a cell is, one-hot, and the other values
-          standardised. Dense ``X`` only.
+          standardised. ``sample`` draws the other values within the range
+          of the training ones (their Gaussian truncated to it), so that no
+          draw lands on an atom. Dense ``X`` only.
         - ``'auto'``: a family per column from its dtype: categorical for
           pandas ``category``, ``object`` and ``string`` columns (and arrays of
           text), ``'bernoulli'`` for booleans (also Python booleans and
@@ -121,7 +123,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Count families and ``'multinomial'`` show the encoder ``log1p(X)``.
         With a family per column (``'auto'``, ``'categorical'`` or a dict),
         ``sample`` and ``inverse_transform`` give categorical columns back as
-        their levels, and a model fitted on a DataFrame gives a DataFrame with
+        their levels and boolean columns as booleans (``inverse_transform``
+        the more probable of each), and a model fitted on a DataFrame gives a
+        DataFrame with
         the training columns and dtypes (integer columns rounded, numeric
         columns clipped to their training range, as SDV's synthesizers do).
     handle_unknown : {'error', 'missing'}, default='error'
@@ -342,11 +346,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     Notes
     -----
     ``score_samples`` uses the importance-weighted bound of Burda et al. (2016),
-    a lower bound on ``log p(x)`` that tightens as ``n_importance_samples``
-    grows. All rows share the same standard Normal draws, fixed when the model
-    is fitted, so scores are deterministic and a row's score does not depend on
-    the other rows passed with it, up to float32 rounding (the kernels may
-    sum in another order for another number of rows).
+    a lower bound on ``log p(x)`` in expectation over its draws, that tightens
+    as ``n_importance_samples`` grows. All rows share the same standard Normal
+    draws, fixed when the model is fitted, so scores are deterministic and a
+    row's score does not depend on the other rows passed with it, up to
+    float32 rounding (the kernels may sum in another order for another number
+    of rows).
 
     Examples
     --------

@@ -45,7 +45,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
     cells). ``transform`` fills each missing cell with its mean under
     ``p(x_missing | x_observed)``, estimated by self-normalised importance
     sampling with ``n_importance_samples`` posterior draws (Mattei and
-    Frellsen 2019, MIWAE); a categorical cell gets its most probable level.
+    Frellsen 2019, MIWAE); a categorical cell gets its most probable level,
+    and a boolean cell its more probable value.
     Observed cells come back unchanged. With ``sample_posterior=True`` each
     missing cell is instead drawn from ``p(x_missing | x_observed)``: a
     completion for multiple imputation.

@@ -66,14 +66,25 @@ class InflatedFamily(Family):
         The offsets of the logits: log-frequencies, ``-inf`` at unused places.
     value : RealValued
         The values of the cells that are not atoms.
+    value_range : ndarray of shape (n_features, 2)
+        The lowest and highest training value of each column that is not an
+        atom: ``sample`` draws the values within it.
     """
 
     name = "inflated"
     atom_values: torch.Tensor
     n_atoms: torch.Tensor
     none_place: torch.Tensor
+    value_low: torch.Tensor
+    value_high: torch.Tensor
 
-    def __init__(self, atoms, log_frequencies: np.ndarray, value: RealValued):
+    def __init__(
+        self,
+        atoms,
+        log_frequencies: np.ndarray,
+        value: RealValued,
+        value_range: np.ndarray,
+    ):
         n_features, self.width = log_frequencies.shape
         self.n_choices = n_features * self.width
         offset = np.concatenate([log_frequencies.ravel(), np.zeros(n_features)])
@@ -92,6 +103,9 @@ class InflatedFamily(Family):
         self.register_buffer(
             "none_place", torch.as_tensor(np.arange(self.width) == n_atoms[:, None])
         )
+        low, high = np.asarray(value_range, dtype=np.float32).T
+        self.register_buffer("value_low", torch.as_tensor(low))
+        self.register_buffer("value_high", torch.as_tensor(high))
 
     @classmethod
     def from_data(cls, X, sample_weight=None, **options) -> InflatedFamily:
@@ -119,9 +133,17 @@ class InflatedFamily(Family):
         # A column whose every cell of positive weight is an atom has no other
         # values to describe: its value is standard.
         weighed = ~np.isnan(others) & (weights > 0)[:, None]
-        others[:, ~weighed.any(0)] = 0.0
+        has_values = weighed.any(0)
+        value_range = np.zeros((X.shape[1], 2))
+        value_range[has_values, 0] = np.where(weighed, others, np.inf).min(0)[
+            has_values
+        ]
+        value_range[has_values, 1] = np.where(weighed, others, -np.inf).max(0)[
+            has_values
+        ]
+        others[:, ~has_values] = 0.0
         value = RealValued.from_data(others, weights, **options)
-        return cls(atoms, log_frequencies, value)
+        return cls(atoms, log_frequencies, value, value_range)
 
     def describe(self) -> str:
         return f"{self.name}_{self.value.describe()}"
@@ -159,12 +181,28 @@ class InflatedFamily(Family):
         return at_atoms + none * self.value.mean(mean)
 
     def sample(self, parameter) -> torch.Tensor:
-        """An atom, or a draw of the value where the choice is none."""
+        """An atom, or a draw of the value where the choice is none.
+
+        The value is drawn from its noise truncated to the range of the
+        training values that are not atoms (by the inverse of its CDF): a draw
+        beyond the range, which clipping would pile up at its ends, could
+        otherwise land on an atom (0 for amounts that are mostly 0) and add to
+        the probability the model gives it.
+        """
         logits, mean = self._split(parameter)
         codes = Categorical(logits=logits, validate_args=False).sample()
         atoms = self.atom_values.expand(*codes.shape, -1)
         at_atoms = atoms.gather(-1, codes.unsqueeze(-1)).squeeze(-1)
-        return torch.where(codes == self.n_atoms, self.value.sample(mean), at_atoms)
+        return torch.where(codes == self.n_atoms, self._values_in_range(mean), at_atoms)
+
+    def _values_in_range(self, mean: torch.Tensor) -> torch.Tensor:
+        """A draw of each value, truncated to the training values' range."""
+        noise = self.value.distribution(mean)
+        low, high = noise.cdf(self.value_low), noise.cdf(self.value_high)
+        uniform = torch.rand_like(low)
+        values = noise.icdf(low + (high - low) * uniform)
+        # far in a tail the CDF rounds to 0 or 1, and its inverse is infinite
+        return values.clamp(self.value_low, self.value_high)
 
     def encoder_values(self, x):
         """Which atom, or none, one-hot; then the value, or its mean at atoms.

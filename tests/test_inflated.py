@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy import sparse
+from scipy import sparse, stats
 from scipy.special import log_softmax
 
 from skvae._inflated import ATOM_SHARE, InflatedFamily, atoms_and_shares
@@ -98,15 +98,41 @@ def test_the_atoms_and_the_density_together_hold_probability_one():
 
 
 @torch.no_grad()
-def test_the_mean_is_the_mean_of_the_draws_and_atoms_come_at_their_probability():
+@torch.no_grad()
+def test_atoms_come_at_their_probability_and_values_within_their_range():
     family = _family()
     parameter = family.link(_output(family, n_rows=1)).expand(200_000, -1)
     torch.manual_seed(0)
     draws = family.sample(parameter)
-    assert_allclose(draws.mean(0).numpy(), family.mean(parameter)[0].numpy(), rtol=0.02)
     log_p = family.log_prob(parameter[:1], torch.tensor([[0.0, 40.0]]))
     shares = [(draws[:, 0] == 0).float().mean(), (draws[:, 1] == 40).float().mean()]
     assert_allclose(shares, log_p[0].exp().numpy(), atol=0.005)
+    # the other values: the noise truncated to the range of the training
+    # values that are not atoms (250 to 900; 12 to 70), none beyond it and
+    # none on an atom
+    _, value_mean = family._split(parameter[:1])
+    noise = family.value.distribution(value_mean)
+    for j, (low, high) in enumerate([(250.0, 900.0), (12.0, 70.0)]):
+        values = draws[:, j][~torch.isin(draws[:, j], torch.tensor([0.0, 40.0, 50.0]))]
+        loc, scale = noise.loc[0, j].item(), noise.scale[0, j].item()
+        expected = stats.truncnorm(
+            (low - loc) / scale, (high - loc) / scale, loc=loc, scale=scale
+        )
+        assert low <= values.min() and values.max() <= high
+        assert_allclose(values.mean().item(), expected.mean(), rtol=0.01)
+        assert_allclose(values.std().item(), expected.std(), rtol=0.02)
+
+
+def test_the_mean_weighs_the_atoms_and_the_mean_value_by_their_probabilities():
+    family = _family()
+    parameter = family.link(_output(family, n_rows=4))
+    logits, value_mean = family._split(parameter)
+    p = logits.softmax(-1)
+    # column 0: the atom 0, then none; column 1: the atoms 40 and 50, then none
+    atoms = torch.tensor([[0.0, 0.0, 0.0], [40.0, 50.0, 0.0]])
+    none = torch.stack([p[:, 0, 1], p[:, 1, 2]], dim=-1)
+    expected = (p * atoms).sum(-1) + none * family.value.mean(value_mean)
+    assert_allclose(family.mean(parameter).numpy(), expected.numpy(), rtol=1e-5)
 
 
 @torch.no_grad()
