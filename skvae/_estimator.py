@@ -108,8 +108,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           other values a ``'gaussian'``. The
           encoder sees which atom a cell is, one-hot, and the other values
           standardised. ``sample`` draws the other values within the range
-          of the training ones (their Gaussian truncated to it), so that no
-          draw lands on an atom. Dense ``X`` only.
+          of the training ones (their Gaussian truncated to it), so that a
+          draw beyond the range does not become the atom at its end. Dense
+          ``X`` only.
         - ``'auto'``: a family per column from its dtype: categorical for
           pandas ``category``, ``object`` and ``string`` columns (and arrays of
           text), ``'bernoulli'`` for booleans (also Python booleans and

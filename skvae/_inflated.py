@@ -16,9 +16,12 @@ value of a non-atom cell.
 
 from __future__ import annotations
 
+import math
+from typing import cast
+
 import numpy as np
 import torch
-from torch.distributions import Categorical
+from torch.distributions import Categorical, Laplace, Normal
 
 from ._likelihoods import ALL, Family, RealValued
 
@@ -196,13 +199,28 @@ class InflatedFamily(Family):
         return torch.where(codes == self.n_atoms, self._values_in_range(mean), at_atoms)
 
     def _values_in_range(self, mean: torch.Tensor) -> torch.Tensor:
-        """A draw of each value, truncated to the training values' range."""
-        noise = self.value.distribution(mean)
-        low, high = noise.cdf(self.value_low), noise.cdf(self.value_high)
-        uniform = torch.rand_like(low)
-        values = noise.icdf(low + (high - low) * uniform)
-        # far in a tail the CDF rounds to 0 or 1, and its inverse is infinite
-        return values.clamp(self.value_low, self.value_high)
+        """A draw of each value, truncated to the training values' range.
+
+        In float64, in standard units, and reflected about the noise's centre
+        where the range lies above it, so that the range is on the centre's
+        side or below it, where the CDF keeps its precision (near 1 it
+        rounds to 1 a few scales out).
+        """
+        noise = cast("Normal | Laplace", self.value.distribution(mean))
+        cdf, icdf = _STANDARD_CDFS[type(noise)]
+        centre, scale = noise.loc.double(), noise.scale.double()
+        low, high = self.value_low.double(), self.value_high.double()
+        reflect = (low + high) / 2 > centre
+        sign = torch.where(reflect, -1.0, 1.0)
+        lower = torch.where(reflect, high, low)  # the end the sign maps lower
+        upper = torch.where(reflect, low, high)
+        p_lower = cdf(sign * (lower - centre) / scale)
+        p_upper = cdf(sign * (upper - centre) / scale)
+        uniform = torch.rand_like(p_lower)
+        values = centre + sign * scale * icdf(p_lower + (p_upper - p_lower) * uniform)
+        # beyond float64's tail both ends have probability 0: the nearer end
+        values = torch.where(values.isfinite(), values, centre.clamp(low, high))
+        return values.clamp(low, high).to(mean.dtype)
 
     def encoder_values(self, x):
         """Which atom, or none, one-hot; then the value, or its mean at atoms.
@@ -236,6 +254,31 @@ class InflatedFamily(Family):
 
     def add_prior_gradient(self, weight: float) -> None:
         self.value.add_prior_gradient(weight)
+
+
+def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
+    """The standard Normal CDF through ``erfc``: precise far in the lower tail.
+
+    (``torch.special.ndtr`` rounds to 0 from about -9 in float64.)
+    """
+    return 0.5 * torch.special.erfc(-z / math.sqrt(2.0))
+
+
+def _laplace_cdf(z: torch.Tensor) -> torch.Tensor:
+    """The standard Laplace CDF, without cancellation in the lower tail."""
+    return torch.where(z < 0, 0.5 * torch.exp(z), 1.0 - 0.5 * torch.exp(-z))
+
+
+def _laplace_icdf(p: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`_laplace_cdf`."""
+    return torch.where(p < 0.5, torch.log(2.0 * p), -torch.log(2.0 - 2.0 * p))
+
+
+# The standard CDF of each noise and its inverse, precise in the lower tail.
+_STANDARD_CDFS = {
+    Normal: (_normal_cdf, torch.special.ndtri),
+    Laplace: (_laplace_cdf, _laplace_icdf),
+}
 
 
 def _one_hot_and_values(x, atom_values, none_place, offset) -> torch.Tensor:

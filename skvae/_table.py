@@ -174,8 +174,9 @@ class TableLayout:
         The sorted levels of each categorical column, by position.
     ranges : dict of int to (float, float)
         The smallest and largest training value of each other column.
-    names : ndarray of str or None
-        The DataFrame's column names; None for arrays.
+    names : pandas.Index or None
+        The DataFrame's column labels (a ``MultiIndex`` stays one); None for
+        arrays.
     dtypes : pandas.Series or None
         The DataFrame's column dtypes; None for arrays.
     booleans : list of int
@@ -250,7 +251,7 @@ class TableLayout:
                 "of X."
             )
         n_columns = X.shape[1]
-        names = np.asarray(X.columns, dtype=object) if frame else None
+        names = X.columns if frame else None
         keys = list(X.columns) if frame else list(positions or range(n_columns))
         for_all = isinstance(likelihood, str) and likelihood in TABLE_FAMILIES
         families = [
@@ -468,8 +469,7 @@ class TableLayout:
                     dtype = pd.array(np.empty(0, dtype)).dtype
             decoded[j] = pd.Series(column).astype(dtype)
         frame = pd.DataFrame(decoded)
-        # the training columns' labels, tuples kept whole (not a MultiIndex)
-        frame.columns = pd.Index(list(self.names), tupleize_cols=False)
+        frame.columns = self.names  # tuple labels stay whole, not levels
         return frame
 
 

@@ -123,6 +123,26 @@ def test_atoms_come_at_their_probability_and_values_within_their_range():
         assert_allclose(values.std().item(), expected.std(), rtol=0.02)
 
 
+@torch.no_grad()
+@pytest.mark.parametrize("noise", ["normal", "laplace"])
+def test_values_far_from_their_range_follow_the_truncated_noise(noise):
+    # tens of scales out, a float32 CDF rounds both ends to 0 or 1, and its
+    # inverse sent such draws to the far end of the range
+    X = np.c_[np.r_[np.zeros(50), np.linspace(100.0, 200.0, 50)]]
+    family = InflatedFamily.from_data(X, noise=noise, variance="learned")
+    grid = np.linspace(100.0, 200.0, 100_001)
+    torch.manual_seed(0)
+    for standardised_mean in (-30.0, -3.0, 30.0):
+        mean = torch.full((20_000, 1), standardised_mean)
+        values = family._values_in_range(mean)
+        assert values.dtype == torch.float32
+        distribution = family.value.distribution(mean[:1])
+        log_density = distribution.log_prob(torch.as_tensor(grid)[:, None]).numpy()
+        weights = np.exp(log_density - log_density.max())
+        expected = np.sum(grid[:, None] * weights) / np.sum(weights)
+        assert_allclose(values.mean().item(), expected, atol=0.5)
+
+
 def test_the_mean_weighs_the_atoms_and_the_mean_value_by_their_probabilities():
     family = _family()
     parameter = family.link(_output(family, n_rows=4))

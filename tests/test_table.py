@@ -435,20 +435,35 @@ def test_columns_labelled_by_integers_are_named_by_their_labels(make_vae):
         vae.transform(frame[[0, 5, 1]])
 
 
+TUPLES = [("size", "cm"), ("mass", "g"), ("kind", "")]
+
+
 @pytest.mark.short_fits
-def test_columns_labelled_by_tuples_come_back_as_the_same_flat_labels(make_vae):
+@pytest.mark.parametrize(
+    "labels",
+    [
+        pd.Index(TUPLES, tupleize_cols=False),
+        pd.MultiIndex.from_tuples(TUPLES, names=["what", "unit"]),
+    ],
+    ids=["flat", "multiindex"],
+)
+def test_columns_labelled_by_tuples_come_back_labelled_as_in_fit(make_vae, labels):
     rng = np.random.RandomState(0)
-    labels = pd.Index(
-        [("size", "cm"), ("mass", "g"), ("kind", "")], tupleize_cols=False
-    )
     frame = pd.DataFrame(
         {0: rng.normal(size=60), 1: rng.normal(size=60), 2: rng.choice(["a", "b"], 60)}
     ).set_axis(labels, axis=1)
     vae = make_vae(likelihood="auto", max_epochs=2).fit(frame)
-    for decoded in (vae.sample(5), vae.inverse_transform(vae.transform(frame[:5]))):
-        assert not isinstance(decoded.columns, pd.MultiIndex)
+    decoded_frames = (
+        vae.sample(5),
+        vae.inverse_transform(vae.transform(frame[:5])),
+        vae.feature_log_likelihoods(frame[:5]),
+    )
+    for decoded in decoded_frames:
+        # equals() alone finds a flat Index equal to a MultiIndex of its tuples
+        assert type(decoded.columns) is type(labels)
         assert decoded.columns.equals(labels)
-        vae.transform(decoded)
+        assert decoded.columns.names == labels.names
+    vae.transform(decoded_frames[0])
 
 
 def test_text_columns_without_a_family_are_refused_naming_the_column(table, make_vae):
