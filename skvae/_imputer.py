@@ -30,7 +30,7 @@ from ._missing import (
     stored_nan,
 )
 from ._module import VAE
-from ._table import _is_dataframe, _present, integer_bounds, missing_as_nan
+from ._table import _is_dataframe, _present, missing_as_nan, rounded_for
 from ._warn import warn_user
 
 # The dtypes a filled array keeps; others become float64.
@@ -578,7 +578,7 @@ def _in_common_dtypes(X, rows):
             pd.api.types.is_integer_dtype(fills.dtype)
             or pd.api.types.is_bool_dtype(fills.dtype)
         ):
-            fills = pd.to_numeric(fills).round().clip(*integer_bounds(dtype))
+            fills = rounded_for(dtype, pd.to_numeric(fills))
         try:
             rows[name] = fills.astype(dtype)
         except (TypeError, ValueError):

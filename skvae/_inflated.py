@@ -137,13 +137,9 @@ class InflatedFamily(Family):
         # values to describe: its value is standard.
         weighed = ~np.isnan(others) & (weights > 0)[:, None]
         has_values = weighed.any(0)
-        value_range = np.zeros((X.shape[1], 2))
-        value_range[has_values, 0] = np.where(weighed, others, np.inf).min(0)[
-            has_values
-        ]
-        value_range[has_values, 1] = np.where(weighed, others, -np.inf).max(0)[
-            has_values
-        ]
+        lowest = np.where(weighed, others, np.inf).min(0)
+        highest = np.where(weighed, others, -np.inf).max(0)
+        value_range = np.where(has_values[:, None], np.c_[lowest, highest], 0.0)
         others[:, ~has_values] = 0.0
         value = RealValued.from_data(others, weights, **options)
         return cls(atoms, log_frequencies, value, value_range)

@@ -289,9 +289,9 @@ class TableLayout:
             try:
                 if family == CATEGORICAL:
                     levels[j] = np.unique(column[present])
-                elif (present & trained).any():
-                    observed = column[present & trained].astype(np.float64)
-                    ranges[j] = (observed.min(), observed.max())
+                elif (observed := present & trained).any():
+                    values = column[observed].astype(np.float64)
+                    ranges[j] = (values.min(), values.max())
             except (TypeError, ValueError) as error:
                 kinds = sorted({type(value).__name__ for value in column[present]})
                 raise ValueError(
@@ -455,7 +455,7 @@ class TableLayout:
         decoded = {}
         for j, (column, dtype) in enumerate(zip(columns, self.dtypes, strict=True)):
             if pd.api.types.is_integer_dtype(dtype) and column.dtype.kind == "f":
-                column = np.clip(np.round(column), *integer_bounds(dtype))
+                column = rounded_for(dtype, column)
             if pd.api.types.is_bool_dtype(dtype) and column.dtype.kind == "f":
                 # a nullable array keeps a missing cell missing, not False
                 column = pd.array(_python_booleans(column), dtype="boolean")
@@ -473,18 +473,18 @@ class TableLayout:
         return frame
 
 
-def integer_bounds(dtype) -> tuple[float, float]:
-    """The float64 range whose whole numbers an integer ``dtype`` holds.
+def rounded_for(dtype, values):
+    """Float ``values`` (an array or Series) rounded to whole numbers ``dtype`` holds.
 
     Near the limits of 64-bit integers float64 is coarser than one: int64's
     maximum is the float 2**63, which would wrap to the minimum in a cast, so
-    the upper bound is the float below it.
+    values are clipped to the float below it.
     """
     info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))  # Int64 as int64
     high = float(info.max)
     if int(high) > info.max:
         high = float(np.nextafter(high, 0.0))
-    return float(info.min), high
+    return np.clip(np.round(values), float(info.min), high)
 
 
 def _python_booleans(flags: np.ndarray) -> np.ndarray:
