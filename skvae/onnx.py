@@ -8,9 +8,9 @@ are built from the fitted weights and run in ONNX Runtime without PyTorch:
 
 - ``VAETransformer``: ``transform``, the posterior means, with the input
   standardisation and the encoder's input transforms, for every family whose
-  encoder reads one value per column. Models with columns read one-hot
-  (categorical, inflated), fitted on rows with missing cells, or fitted with
-  ``condition_on`` raise a ``NotImplementedError``.
+  encoder reads one value per column, with missing cells (NaN) read as
+  ``transform`` reads them. Models with columns read one-hot (categorical,
+  inflated) or fitted with ``condition_on`` raise a ``NotImplementedError``.
 - ``VAEOutlierDetector``: ``predict`` (the ``label`` output, +1 or -1) and
   ``decision_function`` (the ``scores`` output, of shape ``(n, 1)``), as
   skl2onnx converts :class:`~sklearn.ensemble.IsolationForest`. The score is
@@ -161,13 +161,12 @@ def _layers(graph: _Graph, hidden: str, layers, keep_outputs: int | None = None)
 
 
 def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
-    """The rows as the encoder's first layer sees them (``encoder_input``)."""
-    if likelihood.missing_indicators:
-        raise NotImplementedError(
-            "The ONNX converter writes encoders of complete rows; this model "
-            "was fitted on rows with missing cells, and its encoder also reads "
-            "which cells are missing."
-        )
+    """The rows as the encoder's first layer sees them (``encoder_input``).
+
+    A missing cell (NaN) is read as its column's training mean, 0 once
+    standardised, and, for a model fitted on rows with missing cells,
+    flagged in the indicators that follow the values.
+    """
     parts = []
     for columns, family in zip(likelihood.columns, likelihood.families, strict=True):
         if family.n_outputs != family.n_features:
@@ -185,8 +184,15 @@ def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
         if standardisation is not None:
             shift, scale = (graph.tensor(t, "standardisation") for t in standardisation)
             values = graph.op("Div", graph.op("Sub", values, shift), scale)
-        parts.append(values)
+        parts.append(_where_missing(graph, values, values, 0.0))
+    if likelihood.missing_indicators:
+        parts.append(graph.op("Cast", graph.op("IsNaN", x), to=TensorProto.FLOAT))
     return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)
+
+
+def _where_missing(graph: _Graph, cells: str, values: str, fill: float) -> str:
+    """``values``, with ``fill`` where ``cells`` (of the same shape) is NaN."""
+    return graph.op("Where", graph.op("IsNaN", cells), graph.constant(fill), values)
 
 
 def _encoder(graph: _Graph, x: str, module, keep_outputs: int | None = None) -> str:
@@ -301,7 +307,9 @@ def _log_likelihood(graph: _Graph, likelihood, output: str, x: str) -> str:
         if not likelihood.whole_rows:
             block_x = graph.op("Gather", x, graph.constant(columns), axis=1)
         per_value = _LOG_PROBS[type(family)](graph, family, block_output, block_x)
-        block = graph.reduce("ReduceSum", per_value, axis=-1)
+        # a missing cell is marginalised: its term is left out
+        observed_terms = _where_missing(graph, block_x, per_value, 0.0)
+        block = graph.reduce("ReduceSum", observed_terms, axis=-1)
         rows = block if rows is None else graph.op("Add", rows, block)
         start = stop
     assert rows is not None  # a likelihood has at least one block
@@ -348,19 +356,8 @@ def _score_samples(graph: _Graph, x: str, detector) -> str:
         graph.op("Sub", log_scale, posterior_constant),
     )
     # As VAE._importance_draws: NaN where a row made the network overflow is
-    # probability 0. A row with a missing cell, which the graph does not
-    # read, keeps its NaN.
-    has_missing = graph.reduce(
-        "ReduceMax",
-        graph.op("Cast", graph.op("IsNaN", x), to=TensorProto.FLOAT),
-        axis=-1,
-    )
-    overflowed = graph.op(
-        "And",
-        graph.op("IsNaN", log_weights),
-        graph.op("Not", graph.op("Cast", has_missing, to=TensorProto.BOOL)),
-    )
-    log_weights = graph.op("Where", overflowed, graph.constant(-math.inf), log_weights)
+    # probability 0.
+    log_weights = _where_missing(graph, log_weights, log_weights, -math.inf)
     log_mean = graph.reduce("ReduceLogSumExp", log_weights, axis=0)
     return graph.op("Sub", log_mean, graph.constant(math.log(len(noise))))
 

@@ -125,12 +125,12 @@ def test_detector_flags_rows_that_overflow_the_network_as_torch_does(make_detect
     assert_array_equal(labels, detector.predict(rows))
     assert_array_equal(labels, -1)
     assert_array_equal(scores[:, 0], -np.inf)
-    # a missing cell, which the graph does not read, is not an overflow
+    # a missing cell is marginalised, not an overflow
     holed = X[:2].astype(np.float32)
     holed[0, 1] = np.nan
     labels, scores = run(detector, holed)
-    assert np.isnan(scores[0, 0]) and labels[0] == -1
-    assert_allclose(scores[1, 0], detector.decision_function(holed[1:])[0], rtol=1e-5)
+    assert_array_equal(labels, detector.predict(holed))
+    assert_allclose(scores[:, 0], detector.decision_function(holed), rtol=1e-5)
 
 
 def test_detector_with_a_count_likelihood_is_refused(binary_X, make_detector):
@@ -188,12 +188,46 @@ def test_a_model_with_one_hot_columns_is_refused(make_vae, family):
         skl2onnx.to_onnx(vae, X[:1].astype(np.float32))
 
 
-def test_a_model_fitted_with_missing_cells_is_refused(make_vae):
-    X = np.random.RandomState(0).normal(size=(100, 3))
-    X[5, 1] = np.nan
-    vae = make_vae().fit(X)
-    with pytest.raises(NotImplementedError, match="fitted on rows with missing"):
-        skl2onnx.to_onnx(vae, X[:1].astype(np.float32))
+def with_holes(X, share=0.2, seed=0):
+    """``X`` with a ``share`` of its cells missing, no row left empty."""
+    X = X.astype(np.float64)
+    holes = np.random.RandomState(seed).rand(*X.shape) < share
+    holes[:, 0] &= holes[:, 1:].sum(1) < X.shape[1] - 1
+    X[holes] = np.nan
+    return X
+
+
+@pytest.mark.parametrize("missing_in_fit", [True, False])
+def test_transform_reads_missing_cells_as_torch_does(missing_in_fit, X, make_vae):
+    # fitted on rows with holes, the encoder also reads which cells are missing
+    holed = with_holes(X)
+    vae = make_vae().fit(holed if missing_in_fit else X)
+    assert vae.module_.likelihood.missing_indicators == missing_in_fit
+    (latents,) = run(vae, holed.astype(np.float32))
+    assert np.isfinite(latents).all()
+    assert np.abs(latents - vae.transform(holed)).max() < 1e-5
+
+
+def test_missing_cells_of_several_blocks_are_flagged_in_column_order(X, make_vae):
+    # counts in columns 1 and 4, read through log1p; the indicators follow
+    # the values of every block, in the columns' order
+    counts = with_holes(np.abs(np.round(X)))
+    vae = make_vae(likelihood={1: "poisson", 4: "poisson"}).fit(counts)
+    (latents,) = run(vae, counts.astype(np.float32))
+    assert np.abs(latents - vae.transform(counts)).max() < 1e-5
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "laplace", "bernoulli"])
+def test_detector_scores_the_observed_cells_as_torch_does(
+    likelihood, X, binary_X, make_detector
+):
+    data = with_holes(binary_X if likelihood == "bernoulli" else X)
+    detector = make_detector(likelihood=likelihood, contamination=0.1).fit(data)
+    labels, scores = run(detector, data.astype(np.float32))
+    assert_array_equal(labels, detector.predict(data))
+    assert_allclose(
+        scores[:, 0], detector.decision_function(data), rtol=1e-5, atol=1e-4
+    )
 
 
 def test_a_conditional_model_is_refused(make_vae):
