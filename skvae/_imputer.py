@@ -76,8 +76,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         :class:`VAETransformer`.
     batch_size : int or 'auto', default=64
         Rows per minibatch. Tables to impute are often small: 64 gives more
-        steps per epoch than :class:`VAETransformer`'s ``'auto'`` (200 rows or
-        more), which fills cells better.
+        steps per epoch than :class:`VAETransformer`'s ``'auto'`` (200 to 500
+        rows, or all of them when fewer), which fills cells better.
     n_importance_samples : int, default=500
         Posterior draws per row that weigh the conditional means of
         ``transform`` (and estimate ``score_samples``): ten times

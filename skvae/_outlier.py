@@ -234,7 +234,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data, which may already hold outliers. Sparse matrices are
-            never densified.
+            never densified whole.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -289,7 +289,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training rows of this pass, which may hold outliers. Later calls
-            must have the same features. Sparse matrices are never densified.
+            must have the same features. Sparse matrices are never densified
+            whole.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
