@@ -55,6 +55,7 @@ from ._missing import (
 )
 from ._module import ACTIVATIONS, VAE
 from ._ranking import RankingValidation, check_implicit_feedback, parse_ranking
+from ._row_sample import RowSample
 from ._table import (
     CATEGORICAL,
     TableLayout,
@@ -77,7 +78,7 @@ from ._warn import warn_user
 
 # Independent streams of random numbers drawn from one fit's seed (and, for
 # the missing cells of generated rows, from one ``sample`` call's).
-_TRAINING, _NOISE, _SPLIT, _SCORING, _MISSING_CELLS, _PRIOR = range(6)
+_TRAINING, _NOISE, _SPLIT, _SCORING, _MISSING_CELLS, _PRIOR, _ROW_SAMPLE = range(7)
 # latent_prior's mixture is fitted to about this many posterior draws (as
 # QuantileTransformer fits its quantiles to a subsample of 10,000 rows).
 _MIXTURE_DRAWS = 10_000
@@ -430,11 +431,15 @@ class BaseVAE(BaseEstimator):
                 X, sample_weight, reset=not continuing
             )
             given_weight = sample_weight
-            self._check_latent_prior(sample_weight)
             self._count_missing_cells(self._modelled(X), sample_weight, continuing)
             # Rows of weight 0 take no part in training, as if they were not
             # there: however extreme their values, they reach no batch.
             X, sample_weight = rows_of_positive_weight(X, sample_weight)
+            seed = _seed(self.random_state)
+            epochs_done = self.n_iter_ if continuing else 0
+            streaming = incremental and continuing
+            trained_rows = self._sample_of_trained_rows(X, streaming, seed, epochs_done)
+            self._check_latent_prior(trained_rows.n_rows if streaming else X.shape[0])
             modelled = self._modelled(X)
             ranking = parse_ranking(self.scoring, modelled.shape[1])
             if ranking is not None and self._conditions is not None:
@@ -447,8 +452,6 @@ class BaseVAE(BaseEstimator):
                 positive = np.flatnonzero(given_weight > 0)  # the rows kept
                 check_implicit_feedback(modelled, self.scoring, names, positive)
             device = resolve_device(self.device)
-            seed = _seed(self.random_state)
-            epochs_done = self.n_iter_ if continuing else 0
             # Each pass of a seeded estimator draws its own batch order and noise.
             generator = torch.Generator().manual_seed(
                 _derived_seed(seed, _TRAINING, epochs_done)
@@ -523,32 +526,44 @@ class BaseVAE(BaseEstimator):
                 self._table_layout = self._table_layout.widened(modelled)
             self._rows_seen: int = rows_seen
             self._split_seed = split_seed
-            self._fit_latent_prior(X, sample_weight, seed)
-            self._finish_fit(
-                given_X, given_weight, streaming=incremental and continuing
-            )
+            self._trained_rows = trained_rows
+            # a stream's prior describes every row it trained on, not its
+            # last chunk
+            self._fit_latent_prior(trained_rows.rows if streaming else X, seed)
+            self._finish_fit(given_X, given_weight, streaming)
         self._report(result)
 
-    def _fit_latent_prior(self, X, sample_weight: np.ndarray, seed: int) -> None:
+    def _sample_of_trained_rows(
+        self, X, streaming: bool, seed: int, epochs_done: int
+    ) -> RowSample:
+        """The sample of training rows, with those of ``X`` (rows of weight > 0).
+
+        A fit starts a new one; a ``partial_fit`` call adds to the last
+        (or starts one, after ``drop_optimizer_state`` dropped it).
+        """
+        rng = np.random.default_rng(_derived_seed(seed, _ROW_SAMPLE, epochs_done))
+        earlier = getattr(self, "_trained_rows", None) if streaming else None
+        return RowSample.of(X, rng) if earlier is None else earlier.add(X, rng)
+
+    def _fit_latent_prior(self, X, seed: int) -> None:
         """Make ``p(z)`` a mixture fitted to the aggregate posterior, if asked to.
 
-        ``X`` holds the training rows as ``_validate_X`` returns them.
+        ``X`` holds training rows of positive weight as ``_validate_X``
+        returns them: those of a fit, or the sample of a stream's rows.
 
         ``latent_prior=k``: a Gaussian mixture of ``k`` components with full
         covariances, fitted by EM to draws of ``z`` from the ``q(z | x)`` of
-        the rows of positive weight, their weights otherwise ignored
-        (``_posterior_draws``). Draws, not the posterior means: where the
-        posteriors are wide (a latent dimension that the decoder ignores), a
-        mixture of the means would be far narrower than ``q(z | x)``, and the
-        importance weights of ``score_samples`` would collapse. Like the rest
-        of ``fit``, its NumPy work runs on one thread.
+        the rows, their weights ignored (``_posterior_draws``). Draws, not
+        the posterior means: where the posteriors are wide (a latent
+        dimension that the decoder ignores), a mixture of the means would be
+        far narrower than ``q(z | x)``, and the importance weights of
+        ``score_samples`` would collapse. Like the rest of ``fit``, its NumPy
+        work runs on one thread.
         """
         if self.latent_prior == "normal":
             return
         prior_seed = _derived_seed(seed, _PRIOR)
-        codes = self._posterior_draws(
-            X, sample_weight, np.random.default_rng(prior_seed)
-        )
+        codes = self._posterior_draws(X, np.random.default_rng(prior_seed))
         mixture = GaussianMixture(
             n_components=int(self.latent_prior), random_state=prior_seed
         )
@@ -560,11 +575,10 @@ class BaseVAE(BaseEstimator):
             mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_)
         )
 
-    def _check_latent_prior(self, sample_weight) -> None:
-        """Refuse a mixture of more components than it would have draws to fit."""
+    def _check_latent_prior(self, n_rows: int) -> None:
+        """Refuse a mixture of more components than ``n_rows`` give draws to fit."""
         if self.latent_prior == "normal":
             return
-        n_rows = int(np.count_nonzero(sample_weight))
         n_draws = min(n_rows, _MIXTURE_DRAWS) * _draws_per_row(n_rows)
         if n_draws < self.latent_prior:
             raise ValueError(
@@ -574,14 +588,14 @@ class BaseVAE(BaseEstimator):
                 "a smaller latent_prior or latent_prior='normal'."
             )
 
-    def _posterior_draws(self, X, sample_weight, rng) -> np.ndarray:
+    def _posterior_draws(self, X, rng) -> np.ndarray:
         """Up to about ``_MIXTURE_DRAWS`` draws of ``z`` from the rows' ``q(z | x)``.
 
-        The same number from each row of positive weight (at most
-        ``_MAX_DRAWS_PER_ROW``), or one from each of ``_MIXTURE_DRAWS`` such
-        rows picked at random; ``X`` as ``_validate_X`` returns it.
+        The same number from each row (at most ``_MAX_DRAWS_PER_ROW``), or one
+        from each of ``_MIXTURE_DRAWS`` rows picked at random; ``X`` as
+        ``_validate_X`` returns it.
         """
-        rows = np.flatnonzero(sample_weight > 0)
+        rows = np.arange(X.shape[0])
         if len(rows) > _MIXTURE_DRAWS:
             rows = np.sort(rng.choice(rows, _MIXTURE_DRAWS, replace=False))
 
@@ -1262,26 +1276,33 @@ class BaseVAE(BaseEstimator):
             terms, columns=layout.names, index=getattr(X, "index", None)
         )
 
-    def _map_importance_draws(self, X, function):
-        """``function(module_, x, noise)`` over batches of ``X``, with fixed draws."""
+    def _map_importance_draws(self, X, function, validated: bool = False):
+        """``function(module_, x, noise)`` over batches of ``X``, with fixed draws.
+
+        ``validated``: ``X`` is as ``_validate_X`` returns it, in the domain.
+        """
         check_is_fitted(self)
         noise = self._scoring_noise().to(self.device_)
-        return self._map_rows(
+        mapped = self._map_validated_rows if validated else self._map_rows
+        return mapped(
             X,
             lambda x: function(self.module_, x, noise),
             int(self.n_importance_samples),
         )
 
     def drop_optimizer_state(self):
-        """Forget Adam's moment estimates, most of what a pickle holds.
+        """Forget what only further training reads, most of what a pickle holds.
 
         A fitted model keeps the optimizer's state so that ``partial_fit``
         and a warm-start ``fit`` continue training where the last call ended:
-        two numbers per weight, twice the size of the network itself. A model
-        that will only transform, score or sample needs none of it; after
-        this call its pickle holds the network alone, and a later
-        ``partial_fit`` or warm-start ``fit`` starts Adam afresh from the
-        trained weights.
+        two numbers per weight, twice the size of the network itself. It also
+        keeps a uniform sample of the rows it trained on (at most 2,000, and
+        half a million values), to which ``partial_fit`` fits the latent
+        prior and the outlier detector's threshold. A model that will only
+        transform, score or sample needs neither; after this call its pickle
+        holds the network alone, and a later ``partial_fit`` or warm-start
+        ``fit`` starts Adam afresh from the trained weights, and a new
+        sample of rows.
 
         Returns
         -------
@@ -1301,6 +1322,7 @@ class BaseVAE(BaseEstimator):
         """
         check_is_fitted(self)
         self._optimizer_state = None
+        vars(self).pop("_trained_rows", None)
         return self
 
     def _scoring_noise(self) -> torch.Tensor:

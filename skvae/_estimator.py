@@ -259,12 +259,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Gaussian mixture of ``k`` components fitted to draws of ``z`` from
         the training rows' posteriors ``q(z | x)`` (10,000 draws, spread
         evenly over the rows but at most 20 from each, or one from each of
-        10,000 rows); each ``fit`` or ``partial_fit`` call fits it again on
-        its rows. The aggregate posterior that it estimates has no regions of
-        low density between clusters that ``N(0, I)`` would draw from, so
-        generated rows fall between kinds of rows less often (Ghosh et al. 2020, "From
-        Variational to Deterministic Autoencoders"; Tomczak and Welling 2018,
-        "VAE with a VampPrior"), and held-out rows score higher. ``'normal'``:
+        10,000 rows); each ``fit`` call fits it again on its rows, each
+        ``partial_fit`` call on a uniform sample of all the rows trained on
+        since the last ``fit`` (see ``drop_optimizer_state``). The aggregate
+        posterior that it estimates has no regions of low density between
+        clusters that ``N(0, I)`` would draw from, so generated rows fall
+        between kinds of rows less often (Ghosh et al. 2020, "From Variational
+        to Deterministic Autoencoders"; Tomczak and Welling 2018, "VAE with a
+        VampPrior"), and held-out rows score higher. ``'normal'``:
         ``N(0, I)``, the prior that training assumes. Training, ``transform``
         and ``inverse_transform`` do not change.
     condition_on : str, int, list or None, default=None

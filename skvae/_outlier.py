@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE, _rollback_on_error
 from ._data import rows_of_positive_weight
+from ._module import VAE
 
 
 class VAEOutlierDetector(OutlierMixin, BaseVAE):
@@ -275,15 +276,15 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, sample_weight=None):
-        """Train for one pass over ``X`` and set ``offset_`` from these rows.
+        """Train for one pass over ``X`` and set ``offset_`` from every row so far.
 
         Training works as :meth:`VAETransformer.partial_fit`: the first call
         builds the network, later calls continue it, one epoch each, without
         stopping rules. ``offset_`` is then recomputed, under the updated
-        network, from the scores of this call's rows only (rows of earlier
-        calls are not kept), so ``contamination`` describes each chunk. For a
-        threshold over all the data, refit it at the end, for example by
-        passing a representative sample to ``partial_fit`` last.
+        network, from the scores of a uniform sample of all the rows trained
+        on since the last ``fit`` (up to 2,000 of them, kept by the model;
+        see ``drop_optimizer_state``), so ``contamination`` describes the
+        whole stream, whatever the size of its last chunk.
 
         Parameters
         ----------
@@ -315,16 +316,25 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         ...     detector = detector.partial_fit(chunk)
         >>> detector.n_iter_
         3
-        >>> float(np.mean(detector.predict(X[400:]) == -1))
+        >>> float(np.mean(detector.predict(X) == -1))  # all 600 rows
         0.1
         """
         self._fit(X, sample_weight, incremental=True)
         return self
 
     def _finish_fit(self, X, sample_weight: np.ndarray, streaming: bool):
-        """Set ``offset_`` from the scores of the training rows of weight > 0."""
-        weighed, _ = rows_of_positive_weight(X, sample_weight)  # 0 plays no part
-        training_scores = self.score_samples(weighed)
+        """Set ``offset_`` from the scores of the training rows of weight > 0.
+
+        A stream's are those of the sample of every row it trained on, not
+        its last chunk's.
+        """
+        if streaming:
+            training_scores = self._map_importance_draws(
+                self._trained_rows.rows, VAE.log_marginal, validated=True
+            )
+        else:
+            weighed, _ = rows_of_positive_weight(X, sample_weight)  # 0 plays no part
+            training_scores = self.score_samples(weighed)
         self.offset_ = _threshold(training_scores, self.contamination)
 
     def decision_function(self, X):

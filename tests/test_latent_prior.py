@@ -151,7 +151,7 @@ def test_the_mixture_reads_at_most_a_few_draws_per_row(make_vae, n_rows, n_draws
     # table, one from each of 10,000 rows of a large one.
     X = np.random.RandomState(0).normal(size=(n_rows, 3))
     vae = make_vae(latent_prior=2).partial_fit(X)
-    draws = vae._posterior_draws(X, np.ones(n_rows), np.random.default_rng(0))
+    draws = vae._posterior_draws(X, np.random.default_rng(0))
     assert draws.shape == (n_draws, vae.latent_dim)
 
 
@@ -164,10 +164,11 @@ def test_a_mixture_with_more_components_than_draws_is_refused_first(make_vae):
     X = np.random.RandomState(0).normal(size=(50, 3))
     vae = make_vae(latent_prior=2, device="cpu").fit(X)
     before = pickle.dumps(vae)
+    # partial_fit fits the mixture to every row trained on: 51 rows, 20 draws each
+    with pytest.raises(ValueError, match=r"latent_prior=2000 .* 51 row\(s\) .* 1020"):
+        vae.set_params(latent_prior=2000).partial_fit(X[:1])
     with pytest.raises(ValueError, match=r"latent_prior=30 .* 1 row\(s\) .* give 20"):
-        vae.set_params(latent_prior=30).partial_fit(X[:1])
-    with pytest.raises(ValueError, match="latent_prior=30"):
-        vae.fit(X[:1])
+        vae.set_params(latent_prior=30).fit(X[:1])
     assert pickle.dumps(vae.set_params(latent_prior=2)) == before
     fresh = make_vae(latent_prior=50)
     with pytest.raises(ValueError, match="latent_prior=50"):

@@ -10,8 +10,9 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
-from skvae import VAEOutlierDetector
+from skvae import VAEOutlierDetector, VAETransformer
 from skvae._outlier import _threshold
+from skvae._row_sample import MAX_ROWS, MAX_VALUES, MIN_ROWS, RowSample
 
 
 @pytest.mark.short_fits
@@ -204,7 +205,7 @@ def test_bad_call_leaves_the_model_intact(X, make_vae, change, bad, error, messa
     _assert_same_state(before, _state(vae, X))
 
 
-def test_detector_offset_comes_from_the_rows_of_the_call(X):
+def test_detector_offset_comes_from_every_row_of_the_stream(X):
     detector = VAEOutlierDetector(
         hidden_layer_sizes=(16,), contamination=0.1, random_state=0
     )
@@ -212,12 +213,71 @@ def test_detector_offset_comes_from_the_rows_of_the_call(X):
     detector.partial_fit(first)
     detector.partial_fit(second)
     assert detector.n_iter_ == 2
-    assert detector.offset_ == _threshold(detector.score_samples(second), 0.1)
-    assert np.mean(detector.predict(second) == -1) == pytest.approx(0.1, abs=0.01)
+    # fewer rows than the sample holds: the threshold of all of them
+    scores = detector.score_samples(X)
+    assert detector.offset_ == pytest.approx(_threshold(scores, 0.1), rel=1e-5)
     # Rows of weight 0 take no part in the threshold, as in fit.
     weights = np.r_[np.zeros(50), np.ones(100)]
     detector.partial_fit(first, sample_weight=weights)
-    assert detector.offset_ == _threshold(detector.score_samples(first[50:]), 0.1)
+    scores = detector.score_samples(np.r_[X, first[50:]])
+    assert detector.offset_ == pytest.approx(_threshold(scores, 0.1), rel=1e-5)
+
+
+def test_a_last_chunk_of_one_row_sets_neither_threshold_nor_prior_alone():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(401, 4)) @ rng.normal(size=(4, 4))
+    params = dict(hidden_layer_sizes=(16,), n_threads=1, random_state=0)
+    vae = VAETransformer(**params)
+    detector = VAEOutlierDetector(contamination=0.05, **params)
+    for _ in range(3):
+        for chunk in np.array_split(X[:400], 4):
+            vae.partial_fit(chunk)
+            detector.partial_fit(chunk)
+    score = vae.score(X)
+    vae.partial_fit(X[400:])
+    detector.partial_fit(X[400:])
+    # From the one row alone: a mixture prior that is a point (the score fell
+    # by 1.7 nats) and a threshold that flagged 99 % of the rows.
+    assert vae.score(X) > score - 0.2
+    assert np.mean(detector.predict(X) == -1) == pytest.approx(0.05, abs=0.02)
+
+
+def test_the_sample_of_rows_is_uniform_over_chunks_of_any_size():
+    # a chunk of one row, then one of 999: the first row is as likely as any
+    # other to be among the 200 kept (a fifth of the time)
+    kept_first = 0
+    for seed in range(1000):
+        rng = np.random.default_rng(seed)
+        rows = np.arange(1000.0)[:, None]
+        sample = RowSample(rows[:0], np.empty(0), 200).add(rows[:1], rng)
+        sample = sample.add(rows[1:], rng)
+        assert sample.n_rows == 200 and sample.rows.shape == (200, 1)
+        assert np.all(np.diff(sample.rows[:, 0]) > 0)  # in the order they came
+        kept_first += sample.rows[0, 0] == 0
+    assert kept_first / 1000 == pytest.approx(0.2, abs=0.04)
+
+
+def test_the_sample_of_rows_is_sized_by_their_width_and_stacks_sparse_rows():
+    rng = np.random.default_rng(0)
+    assert RowSample.of(np.zeros((5, 10)), rng).capacity == MAX_ROWS
+    assert RowSample.of(np.zeros((5, 1000)), rng).capacity == MAX_VALUES // 1000
+    assert RowSample.of(np.zeros((5, 10**6)), rng).capacity == MIN_ROWS
+    sparse = sp.random(50, 10**5, density=1e-4, format="csr", random_state=0)
+    assert RowSample.of(sparse, rng).capacity == MAX_ROWS  # by stored values
+    mixed = RowSample.of(np.ones((3, 4)), rng).add(sp.csr_matrix(np.eye(4)), rng)
+    assert sp.issparse(mixed.rows) and mixed.rows.shape == (7, 4)
+
+
+def test_drop_optimizer_state_drops_the_sample_and_a_stream_starts_another(X):
+    vae = VAETransformer(hidden_layer_sizes=(16,), n_threads=1, random_state=0)
+    vae.partial_fit(X)
+    assert vae._trained_rows.n_rows == len(X)
+    vae.drop_optimizer_state()
+    assert not hasattr(vae, "_trained_rows")
+    vae.partial_fit(X[:100])
+    assert vae._trained_rows.n_rows == 100
+    vae.fit(X[:50])  # a fit starts from its own rows
+    assert vae._trained_rows.n_rows == 50
 
 
 def test_later_chunks_widen_the_range_that_table_rows_are_clipped_to(make_vae):
