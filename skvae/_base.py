@@ -385,12 +385,18 @@ class BaseVAE(BaseEstimator):
             be representative. Later calls must have the same features; they
             widen each numeric column's range, which ``sample`` and
             ``inverse_transform`` clip a table's rows to, to every row trained
-            on. Sparse matrices are never densified whole.
+            on, and an integer column's dtype to one that holds that range
+            (``int8`` to ``int16``, say). Sparse matrices are never densified
+            whole.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each row in this pass's loss; a row of
-            weight 0 is left out. None weighs all rows equally.
+            weight 0 is left out. None weighs all rows equally. Only the
+            weights' ratios within the call count: as in ``fit``, they are
+            divided by their mean over the call's rows, so a chunk of larger
+            weights moves the model no further than the same chunk at weight
+            1. To weigh one chunk more than another, pass it more often.
 
         Returns
         -------
@@ -1005,6 +1011,8 @@ class BaseVAE(BaseEstimator):
             X = _safe_indexing(X, np.setdiff1d(np.arange(X.shape[1]), left_out), axis=1)
         if reset:
             self._table_layout = self._learn_layout(X, sample_weight)
+        elif training:
+            self._table_layout = self._layout_restated(X, sample_weight)
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
             if not reset and all_columns_checked:
@@ -1077,6 +1085,36 @@ class BaseVAE(BaseEstimator):
             positions=self._modelled_positions(n_unconditioned),
             trained=_training_weights(sample_weight, X) > 0,
         )
+
+    def _layout_restated(self, X, sample_weight) -> TableLayout | None:
+        """The fitted layout, restated under ``likelihood`` if that changed.
+
+        A continued fit may pass another ``likelihood`` that gives every
+        column the family it has (the dict of ``likelihoods_``, say): the
+        network is then the same, and the layout records the new parameter.
+        A column given another family is named in a ``ValueError``. ``X``
+        holds the chunk's modelled columns.
+        """
+        layout = getattr(self, "_table_layout", None)
+        if layout is None or layout.likelihood == self.likelihood:
+            return layout
+        restated = self._learn_layout(X, sample_weight)
+        if restated is None:  # one family for every column: no longer a table
+            return layout  # _continued_module names the change
+        for j, (fitted, wanted) in enumerate(
+            zip(layout.families, restated.families, strict=True)
+        ):
+            if fitted != wanted:
+                raise ValueError(
+                    f"The fitted network models column {layout.name_of(j)!r} as "
+                    f"{fitted!r}, but likelihood={self.likelihood!r} gives it "
+                    f"{wanted!r}: a continued fit (partial_fit, or fit with "
+                    "warm_start=True) keeps each column's family. Fit anew, on "
+                    "a clone or with warm_start=False, to change it."
+                )
+        layout = copy.copy(layout)
+        layout.likelihood = self.likelihood
+        return layout
 
     def _single_family(self):
         """``likelihood`` for a model without a layout, ``'auto'`` resolved."""

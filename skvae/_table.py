@@ -330,11 +330,17 @@ class TableLayout:
                 ranges[j] = (min(low, observed.min()), max(high, observed.max()))
         widened = copy.copy(self)
         widened.ranges = ranges
+        if self.dtypes is not None:  # an integer dtype holds the whole range
+            widened.dtypes = self.dtypes.copy()
+            for j, (low, high) in ranges.items():
+                widened.dtypes.iloc[j] = integer_dtype_holding(
+                    self.dtypes.iloc[j], low, high
+                )
         return widened
 
     def column_families(self) -> dict:
         """Each column's family, by name for DataFrames, by position for arrays."""
-        keys = [self._name(j) for j in range(len(self.families))]
+        keys = [self.name_of(j) for j in range(len(self.families))]
         return dict(zip(keys, self.families, strict=True))
 
     def blocks(self) -> list[tuple[str, list[int]]]:
@@ -374,7 +380,7 @@ class TableLayout:
             if j >= X.shape[1]:
                 break  # the width check of validate_data names the problem
             codes = self._codes(
-                _column(X, j), levels, self._name(j), unknown_as_missing
+                _column(X, j), levels, self.name_of(j), unknown_as_missing
             )
             if frame:
                 encoded[encoded.columns[j]] = codes
@@ -395,12 +401,12 @@ class TableLayout:
                     float(value)
                 except (TypeError, ValueError):
                     raise ValueError(
-                        f"Column {self._name(j)!r} of X holds {_plain(value)!r}, "
+                        f"Column {self.name_of(j)!r} of X holds {_plain(value)!r}, "
                         "which is not a number: the model reads this column as "
                         "numbers, as it did in fit."
                     ) from None
 
-    def _name(self, j: int):
+    def name_of(self, j: int):
         """Column ``j``'s name, or its position among the user's columns."""
         if self.names is not None:
             return self.names[j]
@@ -471,6 +477,36 @@ class TableLayout:
         frame = pd.DataFrame(decoded)
         frame.columns = self.names  # tuple labels stay whole, not levels
         return frame
+
+
+def integer_dtype_holding(dtype, low: float, high: float):
+    """``dtype``, or the narrowest integer dtype as wide that holds ``low`` to ``high``.
+
+    A stream's first chunk sets a column's dtype; a later chunk may bring
+    values beyond it (945 in a column first seen as ``int8``). Integer
+    dtypes, NumPy's or pandas' nullable ones, widen: unsigned while ``low``
+    is not negative, signed otherwise. Other dtypes, and ranges that no
+    64-bit integer holds, stay as they are (decoded values are then
+    clipped to the dtype's limits).
+    """
+    numpy_dtype = getattr(dtype, "numpy_dtype", dtype)  # Int8 as int8
+    if not (isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind in "iu"):
+        return dtype
+    kind = "u" if numpy_dtype.kind == "u" and low >= 0 else "i"
+    for size in (1, 2, 4, 8):
+        candidate = np.dtype(f"{kind}{size}")
+        info = np.iinfo(candidate)
+        if size < numpy_dtype.itemsize or not info.min <= low <= high <= info.max:
+            continue
+        if candidate == numpy_dtype:
+            return dtype
+        if numpy_dtype is dtype:
+            return candidate
+        import pandas as pd  # a nullable dtype stays nullable: Int8 to Int16
+
+        nullable = candidate.name.replace("uint", "UInt").replace("int", "Int")
+        return pd.api.types.pandas_dtype(nullable)
+    return dtype
 
 
 def rounded_for(dtype, values):

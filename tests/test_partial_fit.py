@@ -299,3 +299,30 @@ def test_later_chunks_widen_the_range_that_table_rows_are_clipped_to(make_vae):
     with pytest.raises(ValueError, match="holds inf"):
         vae.partial_fit(bad)
     assert_array_equal(vae.sample(500, random_state=0).to_numpy(), rows)
+
+
+@pytest.mark.parametrize(
+    "first_dtype, widened_dtype",
+    [("int8", "int16"), ("Int8", "Int16"), ("uint8", "uint16"), ("int64", "int64")],
+)
+def test_an_integer_column_widens_its_dtype_to_hold_later_chunks(
+    make_vae, first_dtype, widened_dtype
+):
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    first = pd.DataFrame({"f": rng.normal(size=100), "i": rng.randint(0, 5, 100)})
+    later = pd.DataFrame({"f": rng.normal(size=100), "i": rng.randint(200, 1000, 100)})
+    vae = make_vae(hidden_layer_sizes=(16,), n_threads=1)
+    vae.partial_fit(first.astype({"i": first_dtype}))
+    for _ in range(10):
+        vae.partial_fit(later)
+    rows = vae.sample(500, random_state=0)
+    decoded = vae.inverse_transform(vae.transform(later))
+    for table in (rows, decoded):
+        assert table["i"].dtype == pd.api.types.pandas_dtype(widened_dtype)
+    # the decoded value of the largest number trained on, which int8 clipped
+    # to 127
+    largest = float(later["i"].max())
+    top = vae._table_layout.decode(np.array([[0.0, largest]]))
+    assert top["i"].iloc[0] == largest
