@@ -1011,8 +1011,6 @@ class BaseVAE(BaseEstimator):
             X = _safe_indexing(X, np.setdiff1d(np.arange(X.shape[1]), left_out), axis=1)
         if reset:
             self._table_layout = self._learn_layout(X, sample_weight)
-        elif training:
-            self._table_layout = self._layout_restated(X, sample_weight)
         layout = getattr(self, "_table_layout", None)
         if layout is not None:
             if not reset and all_columns_checked:
@@ -1021,6 +1019,8 @@ class BaseVAE(BaseEstimator):
                 if _is_dataframe(X):
                     _check_feature_names(self, X, reset=False)
                 _check_n_features(self, X, reset=False)
+            if training and not reset:
+                layout = self._table_layout = self._layout_restated(X, sample_weight)
             X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
         else:
             _refuse_text_columns(X, self.likelihood)
@@ -1086,7 +1086,7 @@ class BaseVAE(BaseEstimator):
             trained=_training_weights(sample_weight, X) > 0,
         )
 
-    def _layout_restated(self, X, sample_weight) -> TableLayout | None:
+    def _layout_restated(self, X, sample_weight) -> TableLayout:
         """The fitted layout, restated under ``likelihood`` if that changed.
 
         A continued fit may pass another ``likelihood`` that gives every
@@ -1095,8 +1095,8 @@ class BaseVAE(BaseEstimator):
         A column given another family is named in a ``ValueError``. ``X``
         holds the chunk's modelled columns.
         """
-        layout = getattr(self, "_table_layout", None)
-        if layout is None or layout.likelihood == self.likelihood:
+        layout = self._table_layout
+        if layout.likelihood == self.likelihood:
             return layout
         restated = self._learn_layout(X, sample_weight)
         if restated is None:  # one family for every column: no longer a table
@@ -1113,7 +1113,7 @@ class BaseVAE(BaseEstimator):
                     "a clone or with warm_start=False, to change it."
                 )
         layout = copy.copy(layout)
-        layout.likelihood = self.likelihood
+        layout.likelihood = copy.deepcopy(self.likelihood)  # not the caller's dict
         return layout
 
     def _single_family(self):
@@ -1335,7 +1335,7 @@ class BaseVAE(BaseEstimator):
         and a warm-start ``fit`` continue training where the last call ended:
         two numbers per weight, twice the size of the network itself. It also
         keeps a uniform sample of the rows it trained on (at most 2,000, and
-        half a million values), to which ``partial_fit`` fits the latent
+        about half a million stored values), to which ``partial_fit`` fits the latent
         prior and the outlier detector's threshold. A model that will only
         transform, score or sample needs neither; after this call its pickle
         holds the network alone, and a later ``partial_fit`` or warm-start

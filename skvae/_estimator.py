@@ -260,8 +260,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         the training rows' posteriors ``q(z | x)`` (10,000 draws, spread
         evenly over the rows but at most 20 from each, or one from each of
         10,000 rows); each ``fit`` call fits it again on its rows, each
-        ``partial_fit`` call on a uniform sample of all the rows trained on
-        since the last ``fit`` (see ``drop_optimizer_state``). The aggregate
+        ``partial_fit`` call on a uniform sample of the rows of the last
+        ``fit`` and of every ``partial_fit`` call since (see
+        ``drop_optimizer_state``). The aggregate
         posterior that it estimates has no regions of low density between
         clusters that ``N(0, I)`` would draw from, so generated rows fall
         between kinds of rows less often (Ghosh et al. 2020, "From Variational

@@ -281,10 +281,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         Training works as :meth:`VAETransformer.partial_fit`: the first call
         builds the network, later calls continue it, one epoch each, without
         stopping rules. ``offset_`` is then recomputed, under the updated
-        network, from the scores of a uniform sample of all the rows trained
-        on since the last ``fit`` (up to 2,000 of them, kept by the model;
-        see ``drop_optimizer_state``), so ``contamination`` describes the
-        whole stream, whatever the size of its last chunk.
+        network, from the scores of a uniform sample of the rows of the last
+        ``fit`` and of every ``partial_fit`` call since (up to 2,000 of them,
+        kept by the model; see ``drop_optimizer_state``), so
+        ``contamination`` describes the whole stream, whatever the size of
+        its last chunk.
 
         Parameters
         ----------

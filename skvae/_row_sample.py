@@ -18,9 +18,7 @@ from sklearn.utils import _safe_indexing
 MAX_ROWS = 2_000
 """At most this many rows: enough for a quantile or a mixture, and cheap to score."""
 MAX_VALUES = 500_000
-"""... and at most about this many stored values (2 MB of float32) ..."""
-MIN_ROWS = 200
-"""... but this many rows at least, however wide they are."""
+"""... and about this many stored values at most (2 MB of float32), one row at least."""
 
 
 @dataclass(frozen=True)
@@ -28,9 +26,11 @@ class RowSample:
     """A uniform sample, without replacement, of every row given to it.
 
     Each row gets a uniform random key as it arrives, and the sample keeps
-    the ``capacity`` rows of smallest key (a bottom-k sample): after any
-    sequence of chunks, of any sizes, it is a uniform sample of all their
-    rows, and each chunk's share of it is its share of the rows. The rows
+    the rows of smallest key (a bottom-k sample): after any sequence of
+    chunks, of any sizes, it is a uniform sample of all their rows, and each
+    chunk's share of it is its share of the rows. It keeps ``max_rows``
+    rows, or fewer where their stored values (all of a dense row's, a
+    sparse row's nonzeros, on average) would pass ``MAX_VALUES``. The rows
     are kept as ``_validate_X`` returns them (an array or a CSR matrix), in
     float32, which is what the network reads.
 
@@ -40,49 +40,38 @@ class RowSample:
         The sampled rows.
     keys : ndarray of shape (n_rows,)
         Their keys.
-    capacity : int
-        The most rows kept, set from the first rows' width.
+    max_rows : int, default=MAX_ROWS
+        The most rows kept.
     """
 
     rows: np.ndarray | sp.csr_matrix
     keys: np.ndarray
-    capacity: int
+    max_rows: int = MAX_ROWS
 
     @classmethod
-    def of(cls, X, rng: np.random.Generator) -> RowSample:
-        """A sample of the rows of ``X``, sized for rows like them."""
-        return cls._smallest(_float32(X), rng.random(X.shape[0]), _capacity(X))
+    def of(cls, X, rng: np.random.Generator, max_rows: int = MAX_ROWS) -> RowSample:
+        """A sample of the rows of ``X``."""
+        return cls(X[:0], np.empty(0), max_rows).add(X, rng)
 
     def add(self, X, rng: np.random.Generator) -> RowSample:
         """The sample of the rows so far and those of ``X`` (a new object)."""
-        X = _float32(X)
         if sp.issparse(X) or sp.issparse(self.rows):
             rows = sp.vstack([sp.csr_matrix(self.rows), sp.csr_matrix(X)], "csr")
         else:
             rows = np.concatenate([self.rows, X])
         keys = np.concatenate([self.keys, rng.random(X.shape[0])])
-        return self._smallest(rows, keys, self.capacity)
+        capacity = self._capacity(rows)
+        if len(keys) > capacity:
+            kept = np.sort(np.argpartition(keys, capacity - 1)[:capacity])
+            rows, keys = _safe_indexing(rows, kept), keys[kept]
+        return RowSample(rows.astype(np.float32, copy=False), keys, self.max_rows)
 
     @property
     def n_rows(self) -> int:
         return len(self.keys)
 
-    @classmethod
-    def _smallest(cls, rows, keys: np.ndarray, capacity: int) -> RowSample:
-        if len(keys) > capacity:
-            kept = np.sort(np.argpartition(keys, capacity - 1)[:capacity])
-            rows, keys = _safe_indexing(rows, kept), keys[kept]
-        return cls(rows, keys, capacity)
-
-
-def _float32(X):
-    """``X``, an array or a sparse matrix, in float32."""
-    return X.astype(np.float32, copy=False)
-
-
-def _capacity(X) -> int:
-    """How many rows like those of ``X`` the sample keeps."""
-    n_rows = max(X.shape[0], 1)
-    values_per_row = X.nnz / n_rows if sp.issparse(X) else X.shape[1]
-    by_values = int(MAX_VALUES // max(values_per_row, 1))
-    return max(MIN_ROWS, min(MAX_ROWS, by_values))
+    def _capacity(self, rows) -> int:
+        """How many rows like ``rows`` the sample keeps."""
+        n_rows = max(rows.shape[0], 1)
+        values_per_row = rows.nnz / n_rows if sp.issparse(rows) else rows.shape[1]
+        return max(1, min(self.max_rows, int(MAX_VALUES // max(values_per_row, 1))))

@@ -165,7 +165,8 @@ def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
 
     A missing cell (NaN) is read as its column's training mean, 0 once
     standardised, and, for a model fitted on rows with missing cells,
-    flagged in the indicators that follow the values.
+    flagged in the indicators that follow the values; a value standardised
+    beyond float32's range as the range's end.
     """
     parts = []
     for columns, family in zip(likelihood.columns, likelihood.families, strict=True):
@@ -184,7 +185,11 @@ def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
         if standardisation is not None:
             shift, scale = (graph.tensor(t, "standardisation") for t in standardisation)
             values = graph.op("Div", graph.op("Sub", values, shift), scale)
-        parts.append(_where_missing(graph, values, values, 0.0))
+        # as torch's nan_to_num: a value standardised beyond float32's range
+        # is its limit
+        limit = float(np.finfo(np.float32).max)
+        finite = graph.op("Clip", values, graph.constant(-limit), graph.constant(limit))
+        parts.append(_where_missing(graph, values, finite, 0.0))
     if likelihood.missing_indicators:
         parts.append(graph.op("Cast", graph.op("IsNaN", x), to=TensorProto.FLOAT))
     return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)

@@ -262,3 +262,17 @@ def test_a_frame_of_one_input_per_column_is_refused(make_vae, make_detector):
             else model.decision_function(frame)[:, None]
         )
         assert_allclose(outputs[-1], expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.short_fits
+def test_a_value_standardised_beyond_float32_reads_as_its_limit(make_vae):
+    # a column of spread 1e-3: 3e38 standardises to inf, which torch's
+    # nan_to_num reads as float32's largest value
+    X = np.random.RandomState(0).normal(size=(100, 3)) * 1e-3
+    vae = make_vae(hidden_layer_sizes=(8,)).fit(X)
+    rows = X[:2].copy()
+    rows[0, 0] = 3e38
+    (latents,) = run(vae, rows.astype(np.float32))
+    expected = vae.transform(rows)
+    assert np.isfinite(latents).all()
+    assert_allclose(latents, expected, rtol=1e-5)

@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAEOutlierDetector, VAETransformer
 from skvae._outlier import _threshold
-from skvae._row_sample import MAX_ROWS, MAX_VALUES, MIN_ROWS, RowSample
+from skvae._row_sample import MAX_ROWS, MAX_VALUES, RowSample
 
 
 @pytest.mark.short_fits
@@ -249,21 +249,25 @@ def test_the_sample_of_rows_is_uniform_over_chunks_of_any_size():
     for seed in range(1000):
         rng = np.random.default_rng(seed)
         rows = np.arange(1000.0)[:, None]
-        sample = RowSample(rows[:0], np.empty(0), 200).add(rows[:1], rng)
-        sample = sample.add(rows[1:], rng)
+        sample = RowSample.of(rows[:1], rng, max_rows=200).add(rows[1:], rng)
         assert sample.n_rows == 200 and sample.rows.shape == (200, 1)
         assert np.all(np.diff(sample.rows[:, 0]) > 0)  # in the order they came
         kept_first += sample.rows[0, 0] == 0
     assert kept_first / 1000 == pytest.approx(0.2, abs=0.04)
 
 
-def test_the_sample_of_rows_is_sized_by_their_width_and_stacks_sparse_rows():
+def test_the_sample_of_rows_is_bounded_by_rows_and_by_stored_values():
     rng = np.random.default_rng(0)
-    assert RowSample.of(np.zeros((5, 10)), rng).capacity == MAX_ROWS
-    assert RowSample.of(np.zeros((5, 1000)), rng).capacity == MAX_VALUES // 1000
-    assert RowSample.of(np.zeros((5, 10**6)), rng).capacity == MIN_ROWS
-    sparse = sp.random(50, 10**5, density=1e-4, format="csr", random_state=0)
-    assert RowSample.of(sparse, rng).capacity == MAX_ROWS  # by stored values
+    assert RowSample.of(np.zeros((3000, 10)), rng).n_rows == MAX_ROWS
+    assert RowSample.of(np.zeros((3000, 1000)), rng).n_rows == MAX_VALUES // 1000
+    assert RowSample.of(np.zeros((3, 10**6)), rng).n_rows == 1
+    # a first chunk of sparse rows, then denser ones: the bound is on the
+    # values held, not the first rows' width
+    sparse = sp.random(300, 3000, density=1 / 3000, format="csr", random_state=0)
+    sample = RowSample.of(sparse, rng)
+    for _ in range(4):
+        sample = sample.add(sp.csr_matrix(rng.normal(size=(600, 3000))), rng)
+    assert sample.rows.nnz <= 1.1 * MAX_VALUES and sample.rows.dtype == np.float32
     mixed = RowSample.of(np.ones((3, 4)), rng).add(sp.csr_matrix(np.eye(4)), rng)
     assert sp.issparse(mixed.rows) and mixed.rows.shape == (7, 4)
 

@@ -578,9 +578,16 @@ def test_partial_fit_continues_a_table_model_and_sees_a_changed_likelihood(
     ):
         vae.partial_fit(table)
     # a likelihood that gives every column the family it has changes nothing
-    vae.set_params(likelihood=dict(vae.likelihoods_))
+    restated = dict(vae.likelihoods_)
+    vae.set_params(likelihood=restated)
     vae.partial_fit(table)
     assert vae.n_iter_ == 3
+    restated["year"] = "laplace"  # the caller's dict, changed in place
+    with pytest.raises(ValueError, match="models column 'year' as 'gaussian'"):
+        vae.partial_fit(table)
+    # a chunk of another width gets scikit-learn's message, not the layout's
+    with pytest.raises(ValueError, match="feature names should match"):
+        vae.set_params(likelihood={"year": "gaussian"}).partial_fit(table.iloc[:, 1:])
     warm = make_vae(warm_start=True, max_epochs=2).fit(table)
     warm.set_params(likelihood={"island": "categorical"}).fit(table)  # auto's choice
     assert warm.n_iter_ == 4
