@@ -1020,7 +1020,8 @@ class BaseVAE(BaseEstimator):
                     _check_feature_names(self, X, reset=False)
                 _check_n_features(self, X, reset=False)
             if training and not reset:
-                layout = self._table_layout = self._layout_restated(X, sample_weight)
+                layout = self._layout_restated(layout, X, sample_weight)
+                self._table_layout = layout
             X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
         else:
             _refuse_text_columns(X, self.likelihood)
@@ -1086,7 +1087,7 @@ class BaseVAE(BaseEstimator):
             trained=_training_weights(sample_weight, X) > 0,
         )
 
-    def _layout_restated(self, X, sample_weight) -> TableLayout:
+    def _layout_restated(self, layout: TableLayout, X, sample_weight) -> TableLayout:
         """The fitted layout, restated under ``likelihood`` if that changed.
 
         A continued fit may pass another ``likelihood`` that gives every
@@ -1095,7 +1096,6 @@ class BaseVAE(BaseEstimator):
         A column given another family is named in a ``ValueError``. ``X``
         holds the chunk's modelled columns.
         """
-        layout = self._table_layout
         if layout.likelihood == self.likelihood:
             return layout
         restated = self._learn_layout(X, sample_weight)

@@ -244,7 +244,8 @@ class Conditions:
         """Refuse a value that the condition's column of integers or booleans lacks.
 
         Rows generated under 1.7 would come back labelled 1 in a column of
-        integers, under 2 labelled True in a column of booleans.
+        integers, under 200 labelled -56 in a column of ``int8``, under 2
+        labelled True in a column of booleans.
         """
         if self.dtypes is None:  # fitted on an array: rows come back as numbers
             return
@@ -259,7 +260,13 @@ class Conditions:
                 numbers = column.astype(np.float64)
             except (TypeError, ValueError):
                 continue  # left to the encoding's message
-            held = np.isin(numbers, (0, 1)) if boolean else numbers == np.round(numbers)
+            if boolean:
+                held = np.isin(numbers, (0, 1))
+            else:  # a whole number within the dtype's limits
+                info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))  # Int8 as int8
+                within = (numbers >= info.min) & (numbers <= info.max)
+                within |= np.isinf(numbers)  # left to the message on infinity
+                held = (numbers == np.round(numbers)) & within
             wrong = np.flatnonzero(~held & ~np.isnan(numbers))
             if wrong.size:
                 kind = "booleans" if boolean else "integers"
@@ -294,7 +301,10 @@ class Conditions:
         for j, levels in zip(positions, one_hot.categories_, strict=True):
             key = self.keys[j]
             column = np.asarray(values[key])
-            unknown = np.flatnonzero(~np.isin(column, levels))
+            known = np.isin(column, levels)
+            if not _booleans(levels).all():  # True is no level 1, though == 1
+                known &= ~_booleans(column)
+            unknown = np.flatnonzero(~known)
             if len(unknown):
                 value = column[unknown[0]]
                 raise ValueError(
@@ -398,3 +408,14 @@ class Conditions:
                 f"conditions has {lengths.pop()} rows; {n_rows} rows are generated."
             )
         return values
+
+
+def _booleans(values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are booleans (NumPy's or Python's)."""
+    if values.dtype.kind == "b":
+        return np.ones(values.shape, dtype=bool)
+    if values.dtype.kind != "O":
+        return np.zeros(values.shape, dtype=bool)
+    return np.array([isinstance(v, bool | np.bool_) for v in values.ravel()]).reshape(
+        values.shape
+    )

@@ -350,3 +350,37 @@ def test_condition_values_are_refused_when_their_column_cannot_hold_them():
     per_row = pd.DataFrame({"k": [0, -0.9], "f": [False, True]})
     with pytest.raises(ValueError, match=r"'k' is -0.9 in row 1, which its"):
         vae.inverse_transform(np.zeros((2, 2)), conditions=per_row)
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("dtype, beyond", [("int8", 200), ("uint8", -1), ("Int8", 300)])
+def test_a_condition_beyond_its_integer_dtype_is_refused(dtype, beyond):
+    # before: generated under 200, labelled -56 (int8 wrapped around)
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {
+            "a": rng.normal(size=60),
+            "age": pd.Series(rng.randint(20, 60, 60), dtype=dtype),
+        }
+    )
+    vae = VAETransformer(condition_on="age", hidden_layer_sizes=(8,), max_epochs=2)
+    vae.fit(table)
+    with pytest.raises(ValueError, match=rf"'age' is {beyond} in row 0, which its"):
+        vae.sample(2, conditions={"age": beyond})
+    assert vae.sample(2, conditions={"age": 100})["age"].tolist() == [100, 100]
+
+
+@pytest.mark.short_fits
+def test_a_boolean_is_not_a_level_of_numbers():
+    # True == 1: before, rows decoded under level 1 came back labelled NaN
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {"a": rng.normal(size=60), "digit": pd.Categorical(rng.randint(0, 3, 60))}
+    )
+    vae = VAETransformer(condition_on="digit", hidden_layer_sizes=(8,), max_epochs=2)
+    vae.fit(table)
+    for value in (True, np.True_):
+        with pytest.raises(ValueError, match="'digit' is True in row 0, a level"):
+            vae.inverse_transform(np.zeros((1, 2)), conditions={"digit": value})
+    decoded = vae.inverse_transform(np.zeros((1, 2)), conditions={"digit": 1})
+    assert decoded["digit"].tolist() == [1]

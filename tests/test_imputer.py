@@ -179,6 +179,32 @@ def test_fills_take_the_dtypes_of_x_not_those_of_the_training_table():
 
 
 @pytest.mark.short_fits
+def test_a_column_with_nothing_observed_in_a_batch_takes_the_dtype_of_fit():
+    # read from a file, a column of text empty in this batch is float64
+    rng = np.random.RandomState(0)
+    train = pd.DataFrame(
+        {
+            "size": rng.normal(size=100),
+            "city": rng.choice(["x", "y"], 100).astype(object),
+            "group": pd.Categorical(rng.choice(["u", "v"], 100)),
+            "flag": rng.rand(100) < 0.5,
+        }
+    )
+    train.loc[:9, "size"] = np.nan
+    train.loc[10:19, "city"] = None
+    imputer = make_imputer(max_epochs=3).fit(train)
+    batch = pd.DataFrame(
+        {"size": [1.0, 2.0], "city": np.nan, "group": np.nan, "flag": np.nan},
+        index=[5, 7],
+    )
+    filled = imputer.transform(batch)
+    assert (filled.dtypes == train.dtypes).all()
+    assert filled.notna().all(axis=None) and list(filled.index) == [5, 7]
+    assert set(filled["city"]) <= {"x", "y"}
+    assert_array_equal(filled["size"], [1.0, 2.0])
+
+
+@pytest.mark.short_fits
 @pytest.mark.parametrize("empty_column", [False, True])
 def test_fitted_on_a_table_it_fills_an_array_as_an_array(empty_column):
     # As scikit-learn's imputers: the kind of X in is the kind out, with one
