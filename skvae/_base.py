@@ -381,13 +381,14 @@ class BaseVAE(BaseEstimator):
             Training rows of this pass. The first call's rows also set what the
             likelihood takes from the data (for ``likelihood='gaussian'``, the
             feature means and scales the network standardises with; for a
-            table, each column's family, levels and dtype), so they should
-            be representative. Later calls must have the same features; they
-            widen each numeric column's range, which ``sample`` and
-            ``inverse_transform`` clip a table's rows to, to every row trained
-            on, and an integer column's dtype to one that holds that range
-            (``int8`` to ``int16``, say). Sparse matrices are never densified
-            whole.
+            table, each column's family, levels and dtype) and how
+            ``condition_on``'s columns are encoded (their means and scales,
+            their levels), so they should be representative. Later calls must
+            have the same features; they widen each numeric column's range,
+            which ``sample`` and ``inverse_transform`` clip a table's rows to,
+            to every row trained on, and an integer column's dtype to one that
+            holds that range (``int8`` to ``int16``, say). Sparse matrices are
+            never densified whole.
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None

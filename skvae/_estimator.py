@@ -134,7 +134,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         What a categorical column's level that ``fit`` never saw does in later
         calls: raise a ``ValueError`` naming the column and the value, or
         count as a missing cell, as ``OneHotEncoder(handle_unknown=...)``
-        lets one choose.
+        lets one choose. A condition (``condition_on``) cannot be missing:
+        an unseen level of one is always refused.
     beta : float, default=1.0
         Weight of the KL term in the training loss (1 is the ELBO; other values
         give the beta-VAE of Higgins et al., 2017).
