@@ -114,14 +114,18 @@ plt.show()
 # -------------------------
 # The outlier detector is the same model. Its ``score_samples`` is each row's
 # log-likelihood in nats, and ``feature_log_likelihoods`` splits it into one
-# term per column: the lowest terms of a flagged row name the columns that
-# make it unusual.
+# term per column. A column's terms compare across rows, not with another
+# column's (a body mass's density per gram against a species' probability),
+# so each term is measured against the column's median over all the rows:
+# the terms furthest below it name the columns that make a row unusual.
 
 detector = VAEOutlierDetector(random_state=0).fit(penguins)
 scores = detector.score_samples(penguins)
+terms = detector.feature_log_likelihoods(penguins)
+below_typical = terms - terms.median()
 unusual = np.argsort(scores)[:5]
-terms = detector.feature_log_likelihoods(penguins.iloc[unusual])
-for row, (index, row_terms) in zip(unusual, terms.iterrows(), strict=True):
-    worst = row_terms.nsmallest(2).index
+for row in unusual:
+    worst = below_typical.iloc[row].nsmallest(2).index
+    index = penguins.index[row]
     described = ", ".join(f"{column}={penguins.loc[index, column]}" for column in worst)
     print(f"row {row}: {scores[row]:.1f} nats; least likely: {described}")

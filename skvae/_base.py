@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context, config_context
@@ -29,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from ._conditions import Conditions, condition_keys
 from ._data import (
+    canonical_csr,
     device_is_available,
     host_batches,
     map_batches,
@@ -43,11 +45,13 @@ from ._likelihoods import (
     VARIANCE_PRIOR_ROWS,
     CategoricalFamily,
     Likelihood,
+    RealValued,
     check_block,
 )
 from ._missing import (
     MissingPatterns,
     check_missing_cells,
+    columns_finer_than_float32,
     has_missing,
     refuse_cells_beyond_float32,
     refuse_empty_columns,
@@ -709,6 +713,10 @@ class BaseVAE(BaseEstimator):
     def _validate_training_data(self, X, sample_weight, reset: bool):
         """``X`` and ``sample_weight`` checked for training, ``X`` in its domain."""
         X = self._validate_X(X, reset=reset, training=True, sample_weight=sample_weight)
+        if sp.issparse(X):
+            # duplicate entries summed, as the dense matrix holds them: the
+            # families' statistics read stored values one by one
+            X = canonical_csr(X)
         sample_weight = _training_weights(sample_weight, X)
         modelled = self._modelled(X)
         names = self._column_names(modelled.shape[1])
@@ -732,9 +740,14 @@ class BaseVAE(BaseEstimator):
         if reset or not hasattr(self, "module_"):
             for family, columns in self._families(modelled.shape[1]):
                 block = modelled if len(columns) == len(names) else modelled[:, columns]
-                check_block(
-                    family_class(family), family, block, [names[j] for j in columns]
-                )
+                block_names = [names[j] for j in columns]
+                check_block(family_class(family), family, block, block_names)
+                real = issubclass(family_class(family), RealValued | InflatedFamily)
+                if real and not sp.issparse(block):
+                    trained = block[sample_weight > 0]
+                    blurred = columns_finer_than_float32(trained, block_names)
+                    if blurred is not None:
+                        warn_user(blurred)
             refuse_empty_columns(modelled, names, sample_weight)
         else:
             self.module_.likelihood.check_domain(modelled, names)
@@ -1281,11 +1294,15 @@ class BaseVAE(BaseEstimator):
         """Each feature's share of each row's log-likelihood, in nats.
 
         For each row, ``log p(x_j | z)`` of each feature ``j``, averaged over
-        the same importance-weighted posterior draws as ``score_samples``. The
-        lowest entries of a row name the features that make it unusual. The
-        row's sum differs from ``score_samples`` by a latent term that belongs
-        to no single feature: ``E[log p(z) - log q(z | x)]`` under the same
-        weights, plus the gap of the importance-weighted bound (and, for
+        the same importance-weighted posterior draws as ``score_samples``. A
+        feature's terms compare across rows, not across features: a numeric
+        column's is a density in its own units, a categorical one's a
+        probability. To find the features that make a row unusual, compare
+        each term with the feature's typical term, such as its median over
+        the training rows: the lowest differences name them. The row's sum
+        differs from ``score_samples`` by a latent term that belongs to no
+        single feature: ``E[log p(z) - log q(z | x)]`` under the same weights,
+        plus the gap of the importance-weighted bound (and, for
         ``likelihood='multinomial'``, the row's ``log n!``).
 
         Parameters
@@ -1381,13 +1398,18 @@ class BaseVAE(BaseEstimator):
         ``working_memory`` for ``n_draws`` decoded copies of each row, and by
         the CPU's cache if ``cache_sized`` (see ``_batch_rows``).
         """
+        X = self._validated_in_domain(X)
+        return self._map_validated_rows(X, function, n_draws, dtype, cache_sized)
+
+    def _validated_in_domain(self, X):
+        """``X`` as ``_validate_X`` returns it, its modelled columns domain-checked."""
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         modelled = self._modelled(X)
         self.module_.likelihood.check_domain(
             modelled, self._column_names(modelled.shape[1])
         )
-        return self._map_validated_rows(X, function, n_draws, dtype, cache_sized)
+        return X
 
     def _map_validated_rows(
         self, X, function, n_draws: int = 1, dtype=np.float64, cache_sized=True

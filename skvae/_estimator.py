@@ -551,9 +551,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 f"item; column {leveled[0]!r} is {self.likelihoods_[leveled[0]]!r}, "
                 "whose decoded value is a level or a mixture, not an item's score."
             )
+        X = self._validated_in_domain(X)  # its width first: n counts its items
         n_items = self.n_features_in_
         _check_count(n, "n", 1, n_items, f"an integer from 1 to the {n_items} items")
         _check_count(refine_steps, "refine_steps", 0, None, "a non-negative integer")
+        if not isinstance(filter_seen, bool | np.bool_):
+            raise ValueError(f"filter_seen must be True or False, got {filter_seen!r}.")
         module = self.module_
         posterior_mean = module.posterior_mean
         if refine_steps:
@@ -581,7 +584,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         # A refining step keeps the decoder's output, its gradient and the
         # log-probabilities of each row: three decoded copies; its batches
         # fill working_memory, as each step re-reads the decoder's weights.
-        top = self._map_rows(
+        top = self._map_validated_rows(
             X,
             top_items,
             n_draws=3 if refine_steps else 1,

@@ -8,6 +8,7 @@ their container.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -161,6 +162,39 @@ def refuse_cells_beyond_float32(X, names: Sequence) -> None:
         f"Column {names[column]!r} of X holds {value:g} in row {row}, beyond the "
         f"float32 range the network computes in (±{FLOAT32_LIMIT:.1e}). "
         "Rescale the column."
+    )
+
+
+FLOAT32_STEPS_PER_SPREAD = 100
+"""Fewer float32 steps than this across a column's standard deviation, at its
+largest values, and the network sees its variation only coarsely."""
+
+
+def columns_finer_than_float32(X, names: Sequence) -> str | None:
+    """A description of the first column whose spread float32 blurs, or None.
+
+    The network computes in float32, whose steps at 1e12 are 65,536 apart: a
+    column of values near 1e12 that vary by 300 reaches it as a constant.
+    ``X`` is dense; its standard deviations and largest magnitudes are those
+    of its observed cells.
+    """
+    if X.shape[0] < 2:
+        return None
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        spread = np.nanstd(X, axis=0)
+        magnitude = np.nanmax(np.abs(X), axis=0)
+    step = np.spacing(np.nan_to_num(magnitude).astype(np.float32)).astype(np.float64)
+    blurred = np.flatnonzero((spread > 0) & (step * FLOAT32_STEPS_PER_SPREAD > spread))
+    if not blurred.size:
+        return None
+    j = blurred[0]
+    return (
+        f"Column {names[j]!r} of X varies by {spread[j]:.3g} (its standard "
+        f"deviation) at values up to {magnitude[j]:.3g}, where float32, in which "
+        f"the network computes, holds steps of {step[j]:.3g}: the model sees its "
+        "variation coarsely or not at all. Subtract a reference value (its "
+        "minimum, say) from the column first."
     )
 
 

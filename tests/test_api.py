@@ -168,6 +168,30 @@ def test_sparse_input_matches_dense(binary_X, make_vae, to_sparse, likelihood):
     )
 
 
+@pytest.mark.parametrize("to_sparse", [sp.csr_matrix, sp.csc_matrix])
+def test_duplicate_sparse_entries_train_the_model_of_their_sums(make_vae, to_sparse):
+    # each value stored as two halves: before, the Gaussian's scales were
+    # read from the halves, about 30 % too small
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 4) * (rng.rand(100, 4) < 0.5)
+    rows = sp.csr_matrix(X)
+    halves = sp.csr_matrix(
+        (
+            np.repeat(rows.data / 2, 2),
+            np.repeat(rows.indices, 2),
+            2 * rows.indptr,
+        ),
+        shape=X.shape,
+    )
+    duplicated = to_sparse(halves)
+    assert not duplicated.has_canonical_format
+    assert_array_equal(duplicated.toarray(), X)
+    dense = make_vae(likelihood="gaussian").fit(X)
+    sparse = make_vae(likelihood="gaussian").fit(duplicated)
+    assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-5)
+    assert_allclose(sparse.transform(X), dense.transform(X), rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.short_fits
 @pytest.mark.parametrize("likelihood", sorted(FAMILIES))
 def test_sparse_input_is_never_densified(likelihood, binary_X, make_vae, monkeypatch):

@@ -123,9 +123,20 @@ def test_n_outside_the_items_is_refused(recommender, clicks, n):
         recommender.recommend(clicks, n=n)
 
 
+@pytest.mark.parametrize("filter_seen", ["False", None, 1, [True]])
+def test_filter_seen_must_be_a_boolean(recommender, clicks, filter_seen):
+    # before: any truthy value, the string "False" too, filtered
+    with pytest.raises(ValueError, match="filter_seen must be True or False"):
+        recommender.recommend(clicks, filter_seen=filter_seen)
+    recommender.recommend(clicks[:2], filter_seen=np.False_)
+
+
 def test_rows_of_another_width_or_negative_counts_are_refused(recommender, clicks):
     with pytest.raises(ValueError, match="12 features"):
         recommender.recommend(clicks[:, :5])
+    # the width is checked before n, which it bounds (there are 12 items)
+    with pytest.raises(ValueError, match="has 8 features"):
+        recommender.recommend(clicks[:, :8], n=13)
     negative = clicks.copy()
     negative[0, 3] = -1
     with pytest.raises(ValueError, match="non-negative counts"):

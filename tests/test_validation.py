@@ -321,3 +321,24 @@ def test_an_int_hidden_layer_sizes_is_one_layer_as_in_mlp(X):
     assert_array_equal(one.transform(X), as_tuple.fit(X).transform(X))
     with pytest.raises(ValueError, match="'hidden_layer_sizes' parameter"):
         VAETransformer(hidden_layer_sizes=0).fit(X)
+
+
+@pytest.mark.short_fits
+def test_a_column_whose_spread_float32_blurs_is_warned_about(make_vae):
+    # near 1e12, float32's steps are 65,536 apart: a spread of 300 is lost
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {"a": rng.normal(size=200), "b": 1e12 + rng.normal(0, 300, 200)}
+    )
+    with pytest.warns(
+        UserWarning, match=r"Column 'b' of X varies by 2\d\d .*steps of 6.55e\+04"
+    ):
+        make_vae().fit(table)
+    # epoch seconds over a year: steps of 128 against a spread of about 9e6
+    seconds = table.assign(b=1.7e9 + rng.normal(0, 9e6, 200))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        make_vae().fit(seconds)
+        make_vae(likelihood="bernoulli").fit((table > 0).astype(float))  # not real
