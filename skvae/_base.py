@@ -470,6 +470,9 @@ class BaseVAE(BaseEstimator):
             noise_generator = torch.Generator(device).manual_seed(
                 _derived_seed(seed, _NOISE, epochs_done)
             )
+            # a stream's mixture starts from the last call's, which EM then
+            # moves to this call's rows in a few steps
+            mixture_start = self._mixture_start() if streaming else None
             if continuing:
                 module = self._continued_module(continued_by)
                 module.set_prior_mixture()  # training assumes N(0, I)
@@ -540,7 +543,9 @@ class BaseVAE(BaseEstimator):
             self._trained_rows = trained_rows
             # a stream's prior describes every row it trained on, not its
             # last chunk
-            self._fit_latent_prior(trained_rows.rows if streaming else X, seed)
+            self._fit_latent_prior(
+                trained_rows.rows if streaming else X, seed, mixture_start
+            )
             self._finish_fit(given_X, given_weight, streaming)
         self._report(result)
 
@@ -556,7 +561,28 @@ class BaseVAE(BaseEstimator):
         earlier = getattr(self, "_trained_rows", None) if streaming else None
         return RowSample.of(X, rng) if earlier is None else earlier.add(X, rng)
 
-    def _fit_latent_prior(self, X, seed: int) -> None:
+    def _mixture_start(self) -> dict | None:
+        """The fitted mixture prior as ``GaussianMixture``'s start, or None.
+
+        None where the model has no mixture of ``latent_prior`` components
+        (``N(0, I)``, or another number of them).
+        """
+        module = self.module_
+        if not module.has_prior_mixture or self.latent_prior == "normal":
+            return None
+        means = module.prior_means.detach().double().cpu().numpy()
+        if len(means) != self.latent_prior:
+            return None
+        scale_tril = module.prior_scale_tril.detach().double().cpu().numpy()
+        precisions = np.linalg.inv(scale_tril @ np.swapaxes(scale_tril, 1, 2))
+        weights = module.prior_log_weights.detach().double().exp().cpu().numpy()
+        return {
+            "weights_init": weights / weights.sum(),  # to 1 in float64
+            "means_init": means,
+            "precisions_init": (precisions + np.swapaxes(precisions, 1, 2)) / 2,
+        }
+
+    def _fit_latent_prior(self, X, seed: int, start: dict | None = None) -> None:
         """Make ``p(z)`` a mixture fitted to the aggregate posterior, if asked to.
 
         ``X`` holds training rows of positive weight as ``_validate_X``
@@ -569,14 +595,17 @@ class BaseVAE(BaseEstimator):
         dimension that the decoder ignores), a mixture of the means would be
         far narrower than ``q(z | x)``, and the importance weights of
         ``score_samples`` would collapse. Like the rest of ``fit``, its NumPy
-        work runs on one thread.
+        work runs on one thread. EM starts from ``start``'s weights, means
+        and precisions where given (``_mixture_start``), else from k-means.
         """
         if self.latent_prior == "normal":
             return
         prior_seed = _derived_seed(seed, _PRIOR)
         codes = self._posterior_draws(X, np.random.default_rng(prior_seed))
         mixture = GaussianMixture(
-            n_components=int(self.latent_prior), random_state=prior_seed
+            n_components=int(self.latent_prior),
+            random_state=prior_seed,
+            **(start or {}),  # weights, means and precisions to start EM from
         )
         # The codes are a NumPy array whatever the input; scikit-learn's
         # k-means start of the mixture does not take the array API.

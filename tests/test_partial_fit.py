@@ -330,3 +330,29 @@ def test_an_integer_column_widens_its_dtype_to_hold_later_chunks(
     largest = float(later["i"].max())
     top = vae._table_layout.decode(np.array([[0.0, largest]]))
     assert top["i"].iloc[0] == largest
+
+
+def test_a_streams_mixture_starts_from_the_last_calls(X, monkeypatch):
+    # EM from the last call's mixture, not from k-means: a few steps a call
+    from sklearn.mixture import GaussianMixture
+
+    import skvae._base
+
+    starts = []
+
+    class Recorded(GaussianMixture):
+        def __init__(self, **params):
+            starts.append(params.get("means_init"))
+            super().__init__(**params)
+
+    monkeypatch.setattr(skvae._base, "GaussianMixture", Recorded)
+    vae = VAETransformer(hidden_layer_sizes=(16,), latent_prior=3, random_state=0)
+    vae.partial_fit(X[:150])
+    means = vae.module_.prior_means.numpy().copy()
+    vae.partial_fit(X[150:])
+    assert starts[0] is None
+    assert_allclose(starts[1], means, rtol=1e-6)
+    vae.fit(X)  # a fit starts afresh
+    assert starts[2] is None
+    vae.set_params(latent_prior=4).partial_fit(X)  # another number of components
+    assert starts[3] is None
