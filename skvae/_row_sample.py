@@ -54,16 +54,21 @@ class RowSample:
         return cls(X[:0], np.empty(0), max_rows).add(X, rng)
 
     def add(self, X, rng: np.random.Generator) -> RowSample:
-        """The sample of the rows so far and those of ``X`` (a new object)."""
+        """The sample of the rows so far and those of ``X`` (a new object).
+
+        Only the ``max_rows`` rows of ``X`` of smallest key, the most that can
+        enter the sample, are copied, however many rows ``X`` has.
+        """
+        new_keys = rng.random(X.shape[0])
+        candidates = _smallest(new_keys, self.max_rows)
+        X, new_keys = _safe_indexing(X, candidates), new_keys[candidates]
         if sp.issparse(X) or sp.issparse(self.rows):
             rows = sp.vstack([sp.csr_matrix(self.rows), sp.csr_matrix(X)], "csr")
         else:
             rows = np.concatenate([self.rows, X])
-        keys = np.concatenate([self.keys, rng.random(X.shape[0])])
-        capacity = self._capacity(rows)
-        if len(keys) > capacity:
-            kept = np.sort(np.argpartition(keys, capacity - 1)[:capacity])
-            rows, keys = _safe_indexing(rows, kept), keys[kept]
+        keys = np.concatenate([self.keys, new_keys])
+        kept = _smallest(keys, self._capacity(rows))
+        rows, keys = _safe_indexing(rows, kept), keys[kept]
         return RowSample(rows.astype(np.float32, copy=False), keys, self.max_rows)
 
     @property
@@ -75,3 +80,10 @@ class RowSample:
         n_rows = max(rows.shape[0], 1)
         values_per_row = rows.nnz / n_rows if sp.issparse(rows) else rows.shape[1]
         return max(1, min(self.max_rows, int(MAX_VALUES // max(values_per_row, 1))))
+
+
+def _smallest(keys: np.ndarray, count: int) -> np.ndarray:
+    """The positions of the ``count`` smallest ``keys``, in order of position."""
+    if len(keys) <= count:
+        return np.arange(len(keys))
+    return np.sort(np.argpartition(keys, count - 1)[:count])
