@@ -570,12 +570,13 @@ class BaseVAE(BaseEstimator):
         module = self.module_
         if not module.has_prior_mixture or self.latent_prior == "normal":
             return None
-        means = module.prior_means.detach().double().cpu().numpy()
+        # to the host first: MPS holds no float64
+        means = module.prior_means.detach().cpu().double().numpy()
         if len(means) != self.latent_prior:
             return None
-        scale_tril = module.prior_scale_tril.detach().double().cpu().numpy()
+        scale_tril = module.prior_scale_tril.detach().cpu().double().numpy()
         precisions = np.linalg.inv(scale_tril @ np.swapaxes(scale_tril, 1, 2))
-        weights = module.prior_log_weights.detach().double().exp().cpu().numpy()
+        weights = module.prior_log_weights.detach().cpu().double().exp().numpy()
         return {
             "weights_init": weights / weights.sum(),  # to 1 in float64
             "means_init": means,
@@ -767,16 +768,18 @@ class BaseVAE(BaseEstimator):
                 missing=missing,
             )
         if reset or not hasattr(self, "module_"):
+            blurred = None
             for family, columns in self._families(modelled.shape[1]):
                 block = modelled if len(columns) == len(names) else modelled[:, columns]
                 block_names = [names[j] for j in columns]
                 check_block(family_class(family), family, block, block_names)
                 real = issubclass(family_class(family), RealValued | InflatedFamily)
-                if real and not sp.issparse(block):
-                    trained = block[sample_weight > 0]
+                if real and blurred is None and block.dtype == np.float64:
+                    # float32 rows hold no more than the network sees
+                    trained = block if sample_weight.all() else block[sample_weight > 0]
                     blurred = columns_finer_than_float32(trained, block_names)
-                    if blurred is not None:
-                        warn_user(blurred)
+            if blurred is not None:
+                warn_user(blurred)
             refuse_empty_columns(modelled, names, sample_weight)
         else:
             self.module_.likelihood.check_domain(modelled, names)

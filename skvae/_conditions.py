@@ -264,7 +264,7 @@ class Conditions:
                 held = np.isin(numbers, (0, 1))
             else:  # a whole number within the dtype's limits
                 info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))  # Int8 as int8
-                within = (numbers >= info.min) & (numbers <= info.max)
+                within = _within(column, numbers, info)
                 within |= np.isinf(numbers)  # left to the message on infinity
                 held = (numbers == np.round(numbers)) & within
             wrong = np.flatnonzero(~held & ~np.isnan(numbers))
@@ -302,8 +302,8 @@ class Conditions:
             key = self.keys[j]
             column = np.asarray(values[key])
             known = np.isin(column, levels)
-            if not _booleans(levels).all():  # True is no level 1, though == 1
-                known &= ~_booleans(column)
+            # True is no level 1, though True == 1: a boolean must be a level
+            known &= ~_booleans(column) | np.isin(column, levels[_booleans(levels)])
             unknown = np.flatnonzero(~known)
             if len(unknown):
                 value = column[unknown[0]]
@@ -408,6 +408,26 @@ class Conditions:
                 f"conditions has {lengths.pop()} rows; {n_rows} rows are generated."
             )
         return values
+
+
+def _within(column: np.ndarray, numbers: np.ndarray, info: np.iinfo) -> np.ndarray:
+    """Whether each value of ``column`` lies within an integer dtype's limits.
+
+    Integers are compared exactly: as a float, int64's largest value rounds
+    up to 2**63, which the cast would wrap around to the smallest. Floats
+    (``numbers``, the column as float64) are compared with the limits as
+    floats, the upper one excluded.
+    """
+    if column.dtype.kind in "iu":
+        return (column >= info.min) & (column <= info.max)
+    as_floats = (numbers >= float(info.min)) & (numbers < float(info.max) + 1.0)
+    if column.dtype.kind != "O":
+        return as_floats
+    exact = [
+        info.min <= int(value) <= info.max if isinstance(value, Integral) else within
+        for value, within in zip(column.ravel(), as_floats.ravel(), strict=True)
+    ]
+    return np.array(exact, dtype=bool).reshape(column.shape)
 
 
 def _booleans(values: np.ndarray) -> np.ndarray:

@@ -353,8 +353,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
             dtypes for a model with a family per column
             (``likelihood='auto'``, the default) fitted on a DataFrame (a
             categorical column gains the training levels it lacks, and a
-            column with no observed cell, which pandas reads as float64
-            whatever it holds, takes the dtype of fit); for
+            column with no observed cell whose dtype cannot take the fills,
+            such as float64 for text that pandas read empty, takes the dtype
+            of fit); for
             sparse ``X``, a CSR matrix with the same stored entries, only the
             stored NaN filled. With ``add_indicator``, the indicator's columns
             follow.
@@ -562,9 +563,9 @@ def _in_common_dtypes(X, rows):
     The fills come in the training table's dtypes, which ``X``'s may differ
     from (``Int64`` for ``int64``, categories built apart): integer fills are
     rounded for an integer column, and a categorical column of ``X`` gains the
-    training levels it lacks. A column of ``X`` with nothing observed takes
-    the fills' dtype, which its own (float64 for an empty column read from a
-    file) does not tell.
+    training levels it lacks. A column of ``X`` with nothing observed whose
+    dtype cannot take the fills (float64, for an empty column of text read
+    from a file) takes the fills' dtype.
     """
     import pandas as pd
 
@@ -572,12 +573,6 @@ def _in_common_dtypes(X, rows):
     for name in X.columns:
         dtype, fills = X[name].dtype, rows[name]
         if fills.dtype == dtype:
-            continue
-        if X[name].isna().all():
-            # A column with no observed cell, which pandas reads as float64
-            # whatever it holds (a text column empty in this batch): every
-            # cell is a fill, in the dtype of fit.
-            X[name] = fills.set_axis(X.index)
             continue
         if isinstance(dtype, pd.CategoricalDtype):
             lacking = fills.dropna().unique()
@@ -592,6 +587,12 @@ def _in_common_dtypes(X, rows):
         try:
             rows[name] = fills.astype(dtype)
         except (TypeError, ValueError):
+            if X[name].isna().all():
+                # A column with no observed cell, which pandas reads as
+                # float64 whatever it holds (text empty in this batch):
+                # every cell is a fill, in the dtype of fit.
+                X[name] = rows[name].set_axis(X.index)
+                continue
             raise ValueError(
                 f"Column {name!r} of X has dtype {X[name].dtype}, which its fills "
                 f"(dtype {fills.dtype}, as in fit) cannot take."

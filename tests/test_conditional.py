@@ -1,5 +1,7 @@
 """condition_on: a conditional VAE, p(x | c), with c read from columns of X."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -353,7 +355,11 @@ def test_condition_values_are_refused_when_their_column_cannot_hold_them():
 
 
 @pytest.mark.short_fits
-@pytest.mark.parametrize("dtype, beyond", [("int8", 200), ("uint8", -1), ("Int8", 300)])
+@pytest.mark.parametrize(
+    "dtype, beyond",
+    # int64's largest value is 2**63 as a float, which the check must not pass
+    [("int8", 200), ("uint8", -1), ("Int8", 300), ("int64", 2**63), ("int64", 2.0**63)],
+)
 def test_a_condition_beyond_its_integer_dtype_is_refused(dtype, beyond):
     # before: generated under 200, labelled -56 (int8 wrapped around)
     rng = np.random.RandomState(0)
@@ -365,7 +371,8 @@ def test_a_condition_beyond_its_integer_dtype_is_refused(dtype, beyond):
     )
     vae = VAETransformer(condition_on="age", hidden_layer_sizes=(8,), max_epochs=2)
     vae.fit(table)
-    with pytest.raises(ValueError, match=rf"'age' is {beyond} in row 0, which its"):
+    message = rf"'age' is {re.escape(repr(beyond))} in row 0, which its"
+    with pytest.raises(ValueError, match=message):
         vae.sample(2, conditions={"age": beyond})
     assert vae.sample(2, conditions={"age": 100})["age"].tolist() == [100, 100]
 
@@ -384,3 +391,8 @@ def test_a_boolean_is_not_a_level_of_numbers():
             vae.inverse_transform(np.zeros((1, 2)), conditions={"digit": value})
     decoded = vae.inverse_transform(np.zeros((1, 2)), conditions={"digit": 1})
     assert decoded["digit"].tolist() == [1]
+    # a boolean that is a level is one
+    mixed = table.assign(digit=pd.Series([True, 2] * 30, dtype=object))
+    vae.fit(mixed)
+    rows = vae.sample(2, conditions={"digit": True})
+    assert rows["digit"].tolist() == [True, True]

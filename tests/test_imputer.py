@@ -198,7 +198,13 @@ def test_a_column_with_nothing_observed_in_a_batch_takes_the_dtype_of_fit():
         index=[5, 7],
     )
     filled = imputer.transform(batch)
-    assert (filled.dtypes == train.dtypes).all()
+    # text and categories take the dtype of fit; a float64 column holds the
+    # booleans' fills as 0 and 1, as it does with one cell observed
+    assert (filled.dtypes[:3] == train.dtypes[:3]).all()
+    assert filled["flag"].dtype == np.float64 and set(filled["flag"]) <= {0.0, 1.0}
+    # a nullable column that can take the fills keeps its dtype
+    nullable = batch.assign(flag=pd.array([None, None], dtype="boolean"))
+    assert imputer.transform(nullable)["flag"].dtype == pd.BooleanDtype()
     assert filled.notna().all(axis=None) and list(filled.index) == [5, 7]
     assert set(filled["city"]) <= {"x", "y"}
     assert_array_equal(filled["size"], [1.0, 2.0])

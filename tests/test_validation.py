@@ -336,9 +336,17 @@ def test_a_column_whose_spread_float32_blurs_is_warned_about(make_vae):
         UserWarning, match=r"Column 'b' of X varies by 2\d\d .*steps of 6.55e\+04"
     ):
         make_vae().fit(table)
-    # epoch seconds over a year: steps of 128 against a spread of about 9e6
+    # once a fit, however many columns and families
+    with pytest.warns(UserWarning) as record:
+        make_vae(likelihood={"a": "laplace"}).fit(table.assign(a=table["b"]))
+    assert sum("float32" in str(w.message) for w in record) == 1
+    # epoch seconds over a year: steps of 128 against a spread of about 9e6;
+    # a spread of rounding errors, constant to the model; float32 rows
     seconds = table.assign(b=1.7e9 + rng.normal(0, 9e6, 200))
+    rounded = table.assign(b=np.where(rng.rand(200) < 0.5, 0.3, 0.1 + 0.2))
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         make_vae().fit(seconds)
+        make_vae().fit(rounded)
+        make_vae().fit(table.to_numpy(np.float32))
         make_vae(likelihood="bernoulli").fit((table > 0).astype(float))  # not real
