@@ -111,12 +111,18 @@ def _refuse_text_columns(X, likelihood: str) -> None:
 
 
 @contextmanager
-def _rollback_on_error(estimator):
-    """Leave ``estimator`` exactly as it was if the block raises."""
+def _rollback_on_error(estimator, interrupts: bool = True):
+    """Leave ``estimator`` exactly as it was if the block raises.
+
+    ``interrupts``: also if it raises ``KeyboardInterrupt``. Not around a
+    whole fit (``fit_transform``), whose training keeps the network trained
+    until an interrupt, and then raises it again.
+    """
     saved = dict(estimator.__dict__)
+    caught = BaseException if interrupts else Exception
     try:
         yield
-    except BaseException:
+    except caught:
         estimator.__dict__.clear()
         estimator.__dict__.update(saved)
         raise

@@ -113,7 +113,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           ``X`` only.
         - ``'auto'``: a family per column from its dtype: categorical for
           pandas ``category``, ``object`` and ``string`` columns (and arrays of
-          text), ``'bernoulli'`` for booleans (also Python booleans and
+          text that are not all numbers: an array of text that parses as
+          numbers is read as numbers), ``'bernoulli'`` for booleans (also Python booleans and
           missing cells in an ``object`` column), ``'gaussian'`` for numbers.
           Numeric input alone (arrays, sparse matrices, DataFrames of numbers)
           trains exactly as ``'gaussian'`` does; a model fitted on a DataFrame
@@ -323,7 +324,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         The family of each column, by name for DataFrames, by position for
         arrays.
     loss_curve_ : list of float
-        Mean training loss (negative ELBO, nats per row) of each epoch.
+        Mean training loss of each epoch, in nats per row: minus the ELBO
+        with its KL term weighted by ``beta`` (the KL warm-up's weight during
+        it), over the rows trained on (the most likely ``support_fraction``
+        of each batch, once trimming starts), or minus the importance-weighted
+        bound with ``n_training_draws`` above 1.
     validation_scores_ : list of float
         The held-out rows' ``scoring`` after each epoch; only with
         ``early_stopping``.
@@ -398,7 +403,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         X_new : ndarray of shape (n_samples, latent_dim)
             Latent means of the rows of ``X``.
         """
-        with _rollback_on_error(self):
+        with _rollback_on_error(self, interrupts=False):
             return super().fit_transform(X, y, **fit_params)
 
     def transform(self, X):

@@ -106,7 +106,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     device_ : torch.device
         The device ``device`` resolved to.
     loss_curve_ : list of float
-        Mean training loss (negative ELBO, nats per row) of each epoch.
+        Mean training loss of each epoch, in nats per row: minus the ELBO
+        with its KL term weighted by ``beta`` (the KL warm-up's weight during
+        it), over the rows trained on (the most likely ``support_fraction``
+        of each batch, once trimming starts), or minus the importance-weighted
+        bound with ``n_training_draws`` above 1.
     likelihoods_ : dict
         The family of each column, by name for DataFrames, by position for
         arrays.
@@ -271,7 +275,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         y : ndarray of shape (n_samples,)
             1 for inliers, -1 for outliers.
         """
-        with _rollback_on_error(self):
+        with _rollback_on_error(self, interrupts=False):
             return super().fit_predict(X, y, **kwargs)
 
     @_fit_context(prefer_skip_nested_validation=True)

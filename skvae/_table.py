@@ -467,6 +467,9 @@ class TableLayout:
                 column = pd.array(_python_booleans(column), dtype="boolean")
             elif j in self.booleans:  # Python booleans and None, as in fit
                 column = _python_booleans(column)
+            if isinstance(dtype, pd.CategoricalDtype) and column.dtype.kind == "f":
+                # a category column of numbers under a numeric family
+                column = _nearest_categories(dtype.categories, column)
             if isinstance(dtype, np.dtype) and dtype.kind in "biu":
                 if pd.isna(column).any():
                     # missing cells in a column whose training dtype cannot
@@ -524,10 +527,32 @@ def rounded_for(dtype, values):
 
 
 def _python_booleans(flags: np.ndarray) -> np.ndarray:
-    """0/1 (or NaN) as Python booleans (or None) in an array of objects."""
-    booleans = (flags == 1).astype(object)
+    """Numbers (or NaN) as Python booleans (or None) in an array of objects.
+
+    True from 0.5 up: a boolean column under another family than the
+    Bernoulli (a Gaussian's mean of 0.73, say) decodes to its nearer value.
+    """
+    booleans = (flags >= 0.5).astype(object)
     booleans[np.isnan(flags)] = None
     return booleans
+
+
+def _nearest_categories(categories, values: np.ndarray) -> np.ndarray:
+    """Each of ``values`` as its nearest numeric category (NaN stays NaN).
+
+    Decoded numbers lie between a category column's categories, which
+    ``astype`` would turn into missing cells. Categories that are not
+    numbers leave ``values`` as they are.
+    """
+    try:
+        numbers = np.asarray(categories, dtype=np.float64)
+    except (TypeError, ValueError):
+        return values
+    missing = np.isnan(values)
+    nearest = np.abs(values[:, None] - numbers[None, :]).argmin(1)
+    chosen = np.asarray(categories, dtype=object)[nearest]
+    chosen[missing] = np.nan
+    return chosen
 
 
 def _levels_of(levels: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -137,7 +137,8 @@ class ThreadPolicy:
     def __init__(self, n_threads: int | None, core_load: CoreLoad | None = None):
         self.core_load = _CORE_LOAD if core_load is None else core_load
         self.adapts = n_threads is None
-        self.ceiling = torch.get_num_threads() if n_threads is None else n_threads
+        # int(): True, an Integral that torch refuses, is 1
+        self.ceiling = torch.get_num_threads() if n_threads is None else int(n_threads)
         self._checked = -math.inf
 
     def threads(self) -> int:

@@ -649,3 +649,32 @@ def test_a_one_hot_wider_than_working_memory_reaches_the_pca_start_sparse(
     assert_allclose(wide.toarray(), dense)
     assert_array_equal(wide_scale, scale)
     assert not np.isnan(dense).any()
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("family", ["gaussian", "continuous_bernoulli", "poisson"])
+def test_a_boolean_column_under_another_family_decodes_to_its_nearer_value(
+    make_vae, family
+):
+    # before: only exactly 1 was True, so a Gaussian mean of 0.73 was False
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame({"a": rng.rand(200) < 0.7, "b": rng.randn(200)})
+    vae = make_vae(likelihood={"a": family}).fit(table)
+    decoded = vae.inverse_transform(vae.transform(table))
+    assert decoded["a"].dtype == bool
+    assert decoded["a"].mean() > 0.5  # most rows are True
+    assert vae.sample(400, random_state=0)["a"].mean() > 0.5
+
+
+@pytest.mark.short_fits
+def test_a_category_column_of_numbers_under_a_numeric_family_decodes_to_categories(
+    make_vae,
+):
+    # before: decoded numbers between the categories became missing cells
+    rng = np.random.RandomState(0)
+    rating = pd.Categorical(rng.randint(1, 6, 60), categories=[1, 2, 3, 4, 5])
+    table = pd.DataFrame({"r": rating, "b": rng.randn(60)})
+    vae = make_vae(likelihood={"r": "gaussian"}).fit(table)
+    for rows in (vae.inverse_transform(vae.transform(table)), vae.sample(50)):
+        assert rows["r"].dtype == table["r"].dtype
+        assert rows["r"].notna().all() and set(rows["r"]) <= {1, 2, 3, 4, 5}

@@ -715,6 +715,37 @@ def test_keyboard_interrupt_keeps_the_epochs_completed(X, make_vae, monkeypatch)
     assert np.isfinite(vae.score(X))
 
 
+def test_keyboard_interrupt_in_fit_transform_keeps_the_network(X, monkeypatch):
+    # before: the rollback of fit_transform and fit_predict undid the fit
+    # that the warning said was kept (in a Pipeline's inner steps too)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skvae import VAEOutlierDetector, VAETransformer
+
+    params = dict(hidden_layer_sizes=(16,), max_epochs=50, random_state=0)
+    for fit in (
+        lambda: VAETransformer(**params).fit_transform(X),
+        lambda: VAEOutlierDetector(**params).fit_predict(X),
+    ):
+        _interrupt_at_epoch(monkeypatch, 4)
+        with pytest.warns(UserWarning, match="interrupted after 3 epochs"):
+            with pytest.raises(KeyboardInterrupt):
+                fit()
+    _interrupt_at_epoch(monkeypatch, 4)
+    pipeline = make_pipeline(VAETransformer(**params), StandardScaler())
+    with pytest.warns(UserWarning, match="interrupted after 3 epochs"):
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.fit(X)
+    assert pipeline[0].n_iter_ == 3
+    assert pipeline[0].transform(X).shape == (len(X), 2)
+    detector = VAEOutlierDetector(**params)
+    _interrupt_at_epoch(monkeypatch, 4)
+    with pytest.warns(UserWarning), pytest.raises(KeyboardInterrupt):
+        detector.fit_predict(X)
+    assert detector.n_iter_ == 3 and hasattr(detector, "offset_")
+
+
 @pytest.mark.short_fits
 def test_keyboard_interrupt_in_the_first_epoch_changes_nothing(
     X, make_vae, monkeypatch
