@@ -114,8 +114,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         - ``'auto'``: a family per column from its dtype: categorical for
           pandas ``category``, ``object`` and ``string`` columns (and arrays of
           text that are not all numbers: an array of text that parses as
-          numbers is read as numbers), ``'bernoulli'`` for booleans (also Python booleans and
-          missing cells in an ``object`` column), ``'gaussian'`` for numbers.
+          numbers is read as numbers), ``'bernoulli'`` for booleans (also
+          Python booleans and missing cells in an ``object`` column),
+          ``'gaussian'`` for numbers.
           Numeric input alone (arrays, sparse matrices, DataFrames of numbers)
           trains exactly as ``'gaussian'`` does; a model fitted on a DataFrame
           still gives its table back (below).
