@@ -542,23 +542,25 @@ class RealValued(Family):
         With ``u = (x - offset) / scale``, ``m`` the standardised mean and
         ``v`` the standardised variance: Normal ``-((u - m)**2 / v + log(2 pi
         v)) / 2 - log(scale)``; Laplace ``-(|u - m| / b + log(2 b)) -
-        log(scale)``, with ``b = sqrt(v / 2)``.
+        log(scale)``, with ``b = sqrt(v / 2)``. The logarithm of ``scale``
+        is taken alone: ``scale**2`` overflows float32 from about 1.8e19.
         """
         scale = _of_features(self.scale, features)
         residual = (x - _of_features(self.offset, features)) / scale - standardised_mean
         variance = self.standardised_variance(features)
         if self.noise == "laplace":
             spread = (variance / 2.0).sqrt()
-            return -(residual.abs() / spread + (2.0 * spread * scale).log())
-        log_normaliser = (variance * scale.square()).log() + _LOG_2PI
+            return -(residual.abs() / spread + (2.0 * spread).log() + scale.log())
+        log_normaliser = variance.log() + 2.0 * scale.log() + _LOG_2PI
         return -0.5 * (residual.square() / variance + log_normaliser)
 
     def distribution(self, standardised_mean) -> Distribution:
         mean = self.offset + self.scale * standardised_mean
-        variance = self.variance().expand_as(mean)
+        # the spread in X's units, without squaring scale (see log_prob)
+        spread = (self.scale * self.standardised_variance().sqrt()).expand_as(mean)
         if self.noise == "laplace":
-            return Laplace(mean, (variance / 2.0).sqrt(), validate_args=False)
-        return Normal(mean, variance.sqrt(), validate_args=False)
+            return Laplace(mean, spread / math.sqrt(2.0), validate_args=False)
+        return Normal(mean, spread, validate_args=False)
 
     def input_standardisation(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder sees standardised columns."""
@@ -823,8 +825,15 @@ class CategoricalFamily(Family):
         return Categorical(logits=torch.stack(padded, dim=-2), validate_args=False)
 
     def mean(self, log_p) -> torch.Tensor:
-        """The most probable level of each column, as its code."""
-        return self.distribution(log_p).mode.to(log_p.dtype)
+        """The most probable level of each column, as its code.
+
+        Column by column, as ``link`` works: ``distribution(log_p).mode``
+        would pad every column to the widest, which for a column of
+        thousands of levels beside hundreds of narrow ones costs each of them
+        as much.
+        """
+        parts = log_p.split(self.n_levels, dim=-1)
+        return torch.stack([part.argmax(-1) for part in parts], -1).to(log_p.dtype)
 
     def sample(self, log_p) -> torch.Tensor:
         """A level of each column, as its code, from torch's global generator.

@@ -269,13 +269,13 @@ def _real_valued_log_prob(graph: _Graph, family: RealValued, output, x) -> str:
     if family.noise == "laplace":
         spread = (variance / 2.0).sqrt()
         distance = graph.op("Div", graph.op("Abs", residual), graph.tensor(spread, "b"))
-        laplace_normaliser = (2.0 * spread * scale).log()
+        laplace_normaliser = (2.0 * spread).log() + scale.log()
         return graph.op(
             "Neg",
             graph.op("Add", distance, graph.tensor(laplace_normaliser, "normaliser")),
         )
     precision = graph.tensor(-0.5 / variance, "half_precision")
-    normaliser = -0.5 * ((variance * scale.square()).log() + math.log(2 * math.pi))
+    normaliser = -0.5 * (variance.log() + 2.0 * scale.log() + math.log(2 * math.pi))
     return graph.op(
         "Add",
         graph.op("Mul", graph.op("Mul", residual, residual), precision),
