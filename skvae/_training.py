@@ -328,13 +328,16 @@ def train(
                 epoch,
                 threads,
             )
-            result.loss_curve.append(loss)
             score = -loss
             postfix = {"loss": f"{loss:.4g}"}
             if validation is not None:
                 score = validation.score(module)
-                result.validation_scores.append(score)
                 postfix["validation"] = f"{score:.4g}"
+            # recorded together, so that an interrupt while scoring leaves
+            # neither record an epoch ahead of the other
+            result.loss_curve.append(loss)
+            if validation is not None:
+                result.validation_scores.append(score)
             epochs.set_postfix(postfix)
             if not config.stops or config.warming_up(epoch):
                 continue

@@ -746,6 +746,29 @@ def test_keyboard_interrupt_in_fit_transform_keeps_the_network(X, monkeypatch):
     assert detector.n_iter_ == 3 and hasattr(detector, "offset_")
 
 
+def test_an_interrupt_while_scoring_leaves_the_records_in_step(
+    X, make_vae, monkeypatch
+):
+    # before: the epoch's loss was recorded, its validation score not
+    import skvae._training
+
+    score = skvae._training.Validation.score
+    calls = []
+
+    def interrupted(self, module):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return score(self, module)
+
+    monkeypatch.setattr(skvae._training.Validation, "score", interrupted)
+    vae = make_vae(early_stopping=True, max_epochs=50)
+    with pytest.warns(UserWarning, match="interrupted after 3 epochs"):
+        with pytest.raises(KeyboardInterrupt):
+            vae.fit(X)
+    assert vae.n_iter_ == len(vae.loss_curve_) == len(vae.validation_scores_) == 3
+
+
 @pytest.mark.short_fits
 def test_keyboard_interrupt_in_the_first_epoch_changes_nothing(
     X, make_vae, monkeypatch
