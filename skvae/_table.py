@@ -367,6 +367,11 @@ class TableLayout:
                 "This model chose a family per column, which takes dense X."
             )
         if not self.levels:
+            if getattr(X, "dtype", None) != object and not (
+                _is_dataframe(X) and (X.dtypes == object).any()
+            ):
+                return X  # numbers, or text that validation names
+            self._refuse_non_numbers(X)  # text where fit had numbers
             return X
         frame = _is_dataframe(X)
         # As objects, rows given as lists keep each cell's type: NumPy would

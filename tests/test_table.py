@@ -678,3 +678,16 @@ def test_a_category_column_of_numbers_under_a_numeric_family_decodes_to_categori
     for rows in (vae.inverse_transform(vae.transform(table)), vae.sample(50)):
         assert rows["r"].dtype == table["r"].dtype
         assert rows["r"].notna().all() and set(rows["r"]) <= {1, 2, 3, 4, 5}
+
+
+@pytest.mark.short_fits
+def test_text_in_a_numeric_column_is_named_in_a_table_without_levels(make_vae):
+    # before: NumPy's "could not convert string to float: 'three'"
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame({"cnt": rng.poisson(2, 40), "b": rng.randn(40)})
+    vae = make_vae(likelihood={"cnt": "poisson"}).fit(table)
+    bad = table.astype(object)
+    bad.loc[2, "cnt"] = "three"
+    with pytest.raises(ValueError, match="Column 'cnt' of X holds 'three', which is"):
+        vae.transform(bad)
+    assert_allclose(vae.transform(table.astype(object)), vae.transform(table))
