@@ -367,9 +367,8 @@ class TableLayout:
                 "This model chose a family per column, which takes dense X."
             )
         if not self.levels:
-            if getattr(X, "dtype", None) != object and not (
-                _is_dataframe(X) and (X.dtypes == object).any()
-            ):
+            dtypes = list(X.dtypes) if _is_dataframe(X) else [getattr(X, "dtype", None)]
+            if np.dtype(object) not in dtypes:
                 return X  # numbers, or text that validation names
             self._refuse_non_numbers(X)  # text where fit had numbers
             return X
