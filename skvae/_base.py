@@ -73,6 +73,7 @@ from ._table import (
 from ._threads import ThreadPolicy, torch_threads
 from ._training import (
     TrainingConfig,
+    TrainingDivergedError,
     TrainingResult,
     Validation,
     make_optimizer,
@@ -609,6 +610,12 @@ class BaseVAE(BaseEstimator):
             return
         prior_seed = _derived_seed(seed, _PRIOR)
         codes = self._posterior_draws(X, np.random.default_rng(prior_seed))
+        if not np.isfinite(codes).all():  # the last step, after its loss
+            raise TrainingDivergedError(
+                "Training diverged: the encoder's outputs for the training rows "
+                "are not finite. Try a smaller learning_rate, a smaller beta, or "
+                "check X for extreme values."
+            )
         mixture = GaussianMixture(
             n_components=int(self.latent_prior),
             random_state=prior_seed,
@@ -655,7 +662,10 @@ class BaseVAE(BaseEstimator):
         )
         draws_per_row = _draws_per_row(len(rows))
         loc, scale = np.split(np.repeat(parameters, draws_per_row, 0), 2, axis=1)
-        return loc + scale * rng.standard_normal(loc.shape)
+        # a diverged encoder's infinities give NaN here, which
+        # _fit_latent_prior reports as a TrainingDivergedError
+        with np.errstate(invalid="ignore", over="ignore"):
+            return loc + scale * rng.standard_normal(loc.shape)
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
         """Count the modelled columns' patterns of missing cells, by weight.

@@ -333,6 +333,13 @@ def train(
             if validation is not None:
                 score = validation.score(module)
                 postfix["validation"] = f"{score:.4g}"
+                if math.isnan(score):  # the network's outputs, after the last step
+                    raise TrainingDivergedError(
+                        "Training diverged: the held-out rows' score became nan "
+                        f"in epoch {epoch + 1}. Try a smaller learning_rate (now "
+                        f"{config.learning_rate:g}), a smaller beta, or check X "
+                        "for extreme values."
+                    )
             # recorded together, so that an interrupt while scoring leaves
             # neither record an epoch ahead of the other
             result.loss_curve.append(loss)
@@ -395,20 +402,25 @@ def train_epoch(
     Raises
     ------
     TrainingDivergedError
-        If the loss is not a finite number.
+        If the loss is not a finite number, or the weights are not after the
+        epoch's last step (whose loss was computed before it).
     """
     with reusing_step_memory():
         loss = _run_epoch(
             module, rows, config, optimizer, generator, noise_generator, epoch, threads
         )
     if not math.isfinite(loss):
-        raise TrainingDivergedError(
-            f"Training diverged: the loss became {loss} in epoch {epoch + 1}. "
-            f"Try a smaller learning_rate (now {config.learning_rate:g}"
-            f"{_after_drops(optimizer, config)}), a smaller beta, or check X "
-            "for extreme values."
-        )
-    return loss
+        became = f"the loss became {loss}"
+    elif not torch.stack([p.isfinite().all() for p in module.parameters()]).all():
+        became = "the weights became infinite or NaN"
+    else:
+        return loss
+    raise TrainingDivergedError(
+        f"Training diverged: {became} in epoch {epoch + 1}. "
+        f"Try a smaller learning_rate (now {config.learning_rate:g}"
+        f"{_after_drops(optimizer, config)}), a smaller beta, or check X "
+        "for extreme values."
+    )
 
 
 def _after_drops(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> str:

@@ -875,3 +875,29 @@ def test_dropout_draws_masks_for_nonzero_values_whatever_the_container():
     expected = dropped(x)
     assert_array_equal(dropped(x.to_sparse_coo()), expected)
     assert_array_equal(dropped(with_zero), expected)
+
+
+@pytest.mark.parametrize(
+    "learning_rate, params",
+    [(1e10, {"early_stopping": True}), (1e30, {"latent_prior": 10})],
+)
+def test_a_divergence_in_the_last_step_is_caught(X, learning_rate, params):
+    # the loss is computed before each step: before, a last step that broke
+    # the network gave a NaN held-out score, or GaussianMixture's message
+    # about NaN in X
+    from skvae import TrainingDivergedError, VAETransformer
+
+    vae = VAETransformer(
+        hidden_layer_sizes=(16,),
+        learning_rate=learning_rate,
+        init="random",
+        max_epochs=1,
+        batch_size=len(X),
+        random_state=0,
+        **params,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the error says it all
+        with pytest.raises(TrainingDivergedError, match="Training diverged"):
+            vae.fit(X)
+    assert not hasattr(vae, "module_")
