@@ -73,9 +73,9 @@ from ._table import (
 from ._threads import ThreadPolicy, torch_threads
 from ._training import (
     TrainingConfig,
-    TrainingDivergedError,
     TrainingResult,
     Validation,
+    divergence,
     make_optimizer,
     train,
 )
@@ -611,10 +611,8 @@ class BaseVAE(BaseEstimator):
         prior_seed = _derived_seed(seed, _PRIOR)
         codes = self._posterior_draws(X, np.random.default_rng(prior_seed))
         if not np.isfinite(codes).all():  # the last step, after its loss
-            raise TrainingDivergedError(
-                "Training diverged: the encoder's outputs for the training rows "
-                "are not finite. Try a smaller learning_rate, a smaller beta, or "
-                "check X for extreme values."
+            raise divergence(
+                "the encoder's outputs for the training rows are not finite"
             )
         mixture = GaussianMixture(
             n_components=int(self.latent_prior),
@@ -1401,12 +1399,12 @@ class BaseVAE(BaseEstimator):
         and a warm-start ``fit`` continue training where the last call ended:
         two numbers per weight, twice the size of the network itself. It also
         keeps a uniform sample of the rows it trained on (at most 2,000, and
-        about half a million stored values), to which ``partial_fit`` fits the latent
-        prior and the outlier detector's threshold. A model that will only
-        transform, score or sample needs neither; after this call its pickle
-        holds the network alone, and a later ``partial_fit`` or warm-start
-        ``fit`` starts Adam afresh from the trained weights, and a new
-        sample of rows.
+        about half a million stored values), to which ``partial_fit`` fits
+        the latent prior and the outlier detector's threshold. A model that
+        will only transform, score or sample needs neither; after this call
+        its pickle holds the network alone, and a later ``partial_fit`` or
+        warm-start ``fit`` starts Adam afresh from the trained weights, and a
+        new sample of rows.
 
         Returns
         -------

@@ -334,11 +334,9 @@ def train(
                 score = validation.score(module)
                 postfix["validation"] = f"{score:.4g}"
                 if math.isnan(score):  # the network's outputs, after the last step
-                    raise TrainingDivergedError(
-                        "Training diverged: the held-out rows' score became nan "
-                        f"in epoch {epoch + 1}. Try a smaller learning_rate (now "
-                        f"{config.learning_rate:g}), a smaller beta, or check X "
-                        "for extreme values."
+                    raise divergence(
+                        f"the held-out rows' score became nan in epoch {epoch + 1}",
+                        _step_now(optimizer, config),
                     )
             # recorded together, so that an interrupt while scoring leaves
             # neither record an epoch ahead of the other
@@ -415,20 +413,29 @@ def train_epoch(
         became = "the weights became infinite or NaN"
     else:
         return loss
-    raise TrainingDivergedError(
-        f"Training diverged: {became} in epoch {epoch + 1}. "
-        f"Try a smaller learning_rate (now {config.learning_rate:g}"
-        f"{_after_drops(optimizer, config)}), a smaller beta, or check X "
-        "for extreme values."
+    raise divergence(f"{became} in epoch {epoch + 1}", _step_now(optimizer, config))
+
+
+def divergence(became: str, step_now: str = "") -> TrainingDivergedError:
+    """The error of a fit in which ``became`` (what stopped being finite).
+
+    ``step_now`` says what the learning rate was, where training knows it.
+    """
+    return TrainingDivergedError(
+        f"Training diverged: {became}. Try a smaller learning_rate{step_now}, "
+        "a smaller beta, or check X for extreme values."
     )
 
 
-def _after_drops(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> str:
-    """What the stopping rule's drops had made of the step, if they had."""
+def _step_now(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> str:
+    """`` (now ...)``: the learning rate, and what the drops had made of it."""
     step = optimizer.param_groups[0]["lr"]
-    if step == config.learning_rate:
-        return ""
-    return f"; the stopping rule's drops had made the step {step:g}"
+    drops = (
+        ""
+        if step == config.learning_rate
+        else f"; the stopping rule's drops had made the step {step:g}"
+    )
+    return f" (now {config.learning_rate:g}{drops})"
 
 
 def _run_epoch(

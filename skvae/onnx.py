@@ -189,13 +189,13 @@ def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
         # is its limit
         limit = float(np.finfo(np.float32).max)
         finite = graph.op("Clip", values, graph.constant(-limit), graph.constant(limit))
-        parts.append(_where_missing(graph, values, finite, 0.0))
+        parts.append(_where_nan(graph, values, finite, 0.0))
     if likelihood.missing_indicators:
         parts.append(graph.op("Cast", graph.op("IsNaN", x), to=TensorProto.FLOAT))
     return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)
 
 
-def _where_missing(graph: _Graph, cells: str, values: str, fill: float) -> str:
+def _where_nan(graph: _Graph, cells: str, values: str, fill: float) -> str:
     """``values``, with ``fill`` where ``cells`` (of the same shape) is NaN."""
     return graph.op("Where", graph.op("IsNaN", cells), graph.constant(fill), values)
 
@@ -313,7 +313,7 @@ def _log_likelihood(graph: _Graph, likelihood, output: str, x: str) -> str:
             block_x = graph.op("Gather", x, graph.constant(columns), axis=1)
         per_value = _LOG_PROBS[type(family)](graph, family, block_output, block_x)
         # a missing cell is marginalised: its term is left out
-        observed_terms = _where_missing(graph, block_x, per_value, 0.0)
+        observed_terms = _where_nan(graph, block_x, per_value, 0.0)
         block = graph.reduce("ReduceSum", observed_terms, axis=-1)
         rows = block if rows is None else graph.op("Add", rows, block)
         start = stop
@@ -362,7 +362,7 @@ def _score_samples(graph: _Graph, x: str, detector) -> str:
     )
     # As VAE._importance_draws: NaN where a row made the network overflow is
     # probability 0.
-    log_weights = _where_missing(graph, log_weights, log_weights, -math.inf)
+    log_weights = _where_nan(graph, log_weights, log_weights, -math.inf)
     log_mean = graph.reduce("ReduceLogSumExp", log_weights, axis=0)
     return graph.op("Sub", log_mean, graph.constant(math.log(len(noise))))
 
