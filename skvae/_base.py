@@ -790,8 +790,9 @@ class BaseVAE(BaseEstimator):
                 real = issubclass(family_class(family), RealValued | InflatedFamily)
                 if real and blurred is None and block.dtype == np.float64:
                     # float32 rows hold no more than the network sees
-                    trained = block if sample_weight.all() else block[sample_weight > 0]
-                    blurred = columns_finer_than_float32(trained, block_names)
+                    blurred = columns_finer_than_float32(
+                        block, block_names, sample_weight
+                    )
             if blurred is not None:
                 warn_user(blurred)
             refuse_empty_columns(modelled, names, sample_weight)

@@ -170,21 +170,34 @@ FLOAT32_STEPS_PER_SPREAD = 100
 largest values, and the network sees its variation only coarsely."""
 
 
-def columns_finer_than_float32(X, names: Sequence) -> str | None:
+FLOAT32_CHECK_ROWS = 10_000
+"""The check reads a strided subsample of about this many rows: the spread it
+compares with float32's steps needs no more, and fit pays nothing more for
+a large table."""
+
+
+def columns_finer_than_float32(
+    X, names: Sequence, sample_weight: np.ndarray
+) -> str | None:
     """A description of the first column whose spread float32 blurs, or None.
 
     The network computes in float32, whose steps at 1e12 are 65,536 apart: a
     column of values near 1e12 that vary by 300 reaches it as a constant.
     ``X`` is dense; its standard deviations and largest magnitudes are those
-    of its observed cells.
+    of the observed cells of rows of positive weight, among every
+    ``len(X) // FLOAT32_CHECK_ROWS``-th row.
     """
-    if X.shape[0] < 2 or sp.issparse(X):
+    if sp.issparse(X):
+        return None
+    every = slice(None, None, max(1, X.shape[0] // FLOAT32_CHECK_ROWS))
+    X = X[every][sample_weight[every] > 0]
+    if X.shape[0] < 2:
         return None
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
         mean = np.nanmean(X, axis=0)
         spread = np.nanstd(X, axis=0)
-        magnitude = np.nanmax(np.abs(X), axis=0)
+        magnitude = np.fmax(np.abs(np.nanmin(X, axis=0)), np.abs(np.nanmax(X, axis=0)))
     step = np.spacing(np.nan_to_num(magnitude).astype(np.float32)).astype(np.float64)
     # a spread of float64's rounding errors (0.1 + 0.2 beside 0.3) is none
     varies = spread > 64 * np.finfo(np.float64).eps * np.abs(mean)
