@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from ._conditions import Conditions, condition_keys
 from ._data import (
+    MIN_BATCH_ROWS,
     canonical_csr,
     device_is_available,
     host_batches,
@@ -1499,9 +1500,11 @@ class BaseVAE(BaseEstimator):
         ``working_memory`` bounds the total. If ``cache_sized`` and the model
         runs on the CPU, batches are also kept to ``_CACHED_VALUES`` values per
         copy, so that they stay in the CPU's cache: for one pass through the
-        network larger ones run slower, not faster. On a GPU each batch costs
-        kernel launches and a copy back to the host whatever its size, so
-        batches there are as large as ``working_memory`` allows. Work that
+        network larger ones run slower, not faster. That cap stops at
+        ``MIN_BATCH_ROWS``, the rows a smaller batch is padded to anyway. On
+        a GPU each batch costs kernel launches and a copy back to the host
+        whatever its size, so batches there are as large as ``working_memory``
+        allows. Work that
         takes many gradient steps on a batch reads the decoder's weights once
         a step, and wants large batches.
         """
@@ -1516,7 +1519,7 @@ class BaseVAE(BaseEstimator):
         in_cache = cache_sized and self.device_.type == "cpu"
         return get_chunk_n_rows(
             row_bytes=2 * 4 * n_draws * width,
-            max_n_rows=max(1, cached_rows) if in_cache else None,
+            max_n_rows=max(MIN_BATCH_ROWS, cached_rows) if in_cache else None,
         )
 
     # -------------------------------------------------------- scikit-learn glue

@@ -180,10 +180,19 @@ def _arpack_components(values, scale, weights, mean, n_components, seed):
         rmatmat=transposed_product,
         dtype=np.float64,
     )
-    start = np.random.RandomState(seed).uniform(-1, 1, min(values.shape))
-    _, singular_values, components = svds(operator, k=n_components, v0=start)
-    order = np.argsort(singular_values)[::-1]
-    return singular_values[order] ** 2, components[order].T.copy()
+    # ARPACK finds fewer pairs than the shorter side of the operator; centred
+    # rows span one dimension less than their number, so the pairs it leaves
+    # out have variance 0 and come back as zeros.
+    n_found = min(n_components, min(values.shape) - 1)
+    variances = np.zeros(n_components)
+    vectors = np.zeros((len(scale), n_components))
+    if n_found > 0:
+        start = np.random.RandomState(seed).uniform(-1, 1, min(values.shape))
+        _, singular_values, components = svds(operator, k=n_found, v0=start)
+        order = np.argsort(singular_values)[::-1]
+        variances[:n_found] = singular_values[order] ** 2
+        vectors[:, :n_found] = components[order].T
+    return variances, vectors
 
 
 def align_latent_means(

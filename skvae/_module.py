@@ -469,6 +469,21 @@ class VAE(nn.Module):
         _, log_weights = self._importance_draws(x, noise, encoder_x, beta)
         return torch.logsumexp(log_weights, dim=0) - math.log(noise.shape[0])
 
+    def _proposal(self, x: torch.Tensor, encoder_x: torch.Tensor | None):
+        """The mean and scale of the importance draws of each row of ``x``.
+
+        ``q(z | x)`` from the encoder, but ``N(0, I)`` for a row with nothing
+        observed: its posterior is the prior, and the encoder, which never
+        trained on such rows, can give it any width. A proposal narrower than
+        the prior gives weights of infinite variance, and fills and draws that
+        miss the model's marginal.
+        """
+        loc, scale = self._posterior_parameters(x if encoder_x is None else encoder_x)
+        if not (x.coalesce().values() if x.is_sparse else x).isnan().any():
+            return loc, scale
+        empty = self._nothing_observed(x)[:, None]
+        return loc.masked_fill(empty, 0.0), scale.masked_fill(empty, 1.0)
+
     def _importance_draws(
         self,
         x: torch.Tensor,
@@ -483,16 +498,16 @@ class VAE(nn.Module):
         of ``n_draws``; the weights are
         ``log p(x | z) + beta * (log p(z) - log q(z | x))``.
         """
-        qz = self.encode(x if encoder_x is None else encoder_x)
+        loc, scale = self._proposal(x, encoder_x)
         if noise.dim() == 2:
             noise = noise[:, None, :]
-        z = qz.loc + qz.scale * noise  # (n_draws, n_rows, latent_dim)
+        z = loc + scale * noise  # (n_draws, n_rows, latent_dim)
         x, conditions = self.split(x)
         decoder_output = self.decoder(self._decoder_input(z, conditions))
         # log q(z | x) from the noise itself: qz.log_prob(z) squares z - loc,
         # which overflows float32 for rows far outside the training data.
         standard = Normal(0.0, 1.0, validate_args=False)
-        log_q = (standard.log_prob(noise) - qz.scale.log()).sum(-1)
+        log_q = (standard.log_prob(noise) - scale.log()).sum(-1)
         log_ratio = self.log_prior(z) - log_q
         log_weights = self.likelihood.log_prob(decoder_output, x) + beta * log_ratio
         # NaN comes only from inf - inf in a network that a row far outside the

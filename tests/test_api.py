@@ -119,6 +119,27 @@ def test_inference_moves_one_batch_at_a_time(X, make_vae, monkeypatch):
         assert_allclose(values, expected[name], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.short_fits
+def test_wide_rows_score_in_batches_of_at_least_the_padded_rows(make_vae, monkeypatch):
+    # The cache cap gave batches of 6 rows of 3,000 columns, which map_batches
+    # padded to 16 rows: each batch computed more than twice its rows
+    import skvae._base
+    from skvae._data import MIN_BATCH_ROWS
+
+    X = np.random.RandomState(0).normal(size=(40, 3000))
+    vae = make_vae(hidden_layer_sizes=(4,), max_epochs=1).fit(X)
+    batch_rows = []
+    host_batches = skvae._base.host_batches
+
+    def recording(data, rows, device):
+        batch_rows.append(rows)
+        return host_batches(data, rows, device)
+
+    monkeypatch.setattr(skvae._base, "host_batches", recording)
+    vae.score_samples(X)
+    assert batch_rows == [MIN_BATCH_ROWS]
+
+
 def test_score_is_mean_of_score_samples(X, make_vae):
     vae = make_vae().fit(X)
     scores = vae.score_samples(X)

@@ -9,6 +9,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
+from skvae import VAETransformer
 from skvae._data import DENSE_BATCH_MAX_COLUMNS, DenseRows, SparseRows
 from skvae._families import family_class
 from skvae._layout import ALIGNMENT_STEPS, align_latent_means, principal_components
@@ -81,6 +82,22 @@ def test_wide_data_take_arpack_to_the_same_targets(binary_X, monkeypatch):
     for container in (np.asarray, sp.csr_matrix):
         from_arpack = _targets(container(binary_X), weights, n_components=3)
         assert_allclose(from_arpack, from_covariance, atol=1e-8)
+
+
+@pytest.mark.short_fits
+def test_wide_data_of_few_rows_take_as_many_components_as_asked(monkeypatch):
+    # ARPACK takes fewer pairs than the shorter side; it raised on 6 rows of
+    # 1,200 columns and latent_dim=8, where the covariance path gave zeros
+    values = np.random.RandomState(0).normal(size=(6, 12))
+    weights = np.ones(6)
+    from_covariance = _targets(values, weights, n_components=8)
+    monkeypatch.setattr("skvae._layout.COVARIANCE_MAX_COLUMNS", 0)
+    from_arpack = _targets(values, weights, n_components=8)
+    assert from_arpack.shape == (6, 6)  # as many as the rows
+    assert_allclose(np.abs(from_arpack), np.abs(from_covariance), atol=1e-8)
+    assert_array_equal(from_arpack[:, 5], 0.0)  # 6 centred rows span 5
+    vae = VAETransformer(latent_dim=8, hidden_layer_sizes=(8,), max_epochs=2)
+    assert vae.fit(values).transform(values).shape == (6, 8)
 
 
 def test_unexplained_share_is_the_variance_pca_leaves_out(X, binary_X, monkeypatch):
