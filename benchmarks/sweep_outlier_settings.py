@@ -4,7 +4,8 @@ Fits each setting with the protocol of ``bench_outliers.py`` on the tuning
 seeds 100 to 109 (their own train/test splits) and prints the mean test
 ROC-AUC per set and over the three. ``VAEOutlierDetector``'s defaults were
 chosen with it; ``bench_outliers.py`` then reports them on the other seeds, 0
-to 9, which played no part in choosing them.
+to 9: other train/test splits of the same rows, as each set's outliers are
+drawn once.
 
 Each setting changes the defaults in one place; ``--set`` adds others, such
 as pairs of changes that each helped alone.
