@@ -254,8 +254,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
     # Whole numbers pile up at a few values (amounts at 0, hours at 40): atoms
     # make the fill the conditional mean over them and the other values.
     _auto_integer_family = "inflated_gaussian"
-    # A row with no observed cell is filled from the model's marginal: the
-    # encoder reads that every cell is missing. In training it weighs 0.
+    # A row with no observed cell is filled from the model's marginal, with
+    # importance draws from the prior. In training it weighs 0.
     _reads_empty_rows = True
 
     _parameter_constraints = {
@@ -379,29 +379,42 @@ class VAEImputer(TransformerMixin, BaseVAE):
         return pd.concat([filled, indicator], axis=1)
 
     def _imputed_values(self, X) -> np.ndarray:
-        """Every cell's conditional mean, or with ``sample_posterior`` a draw."""
-        with self._imputing() as impute:
-            values = impute(X)
+        """Each modelled cell's conditional mean, or with ``sample_posterior`` a draw.
+
+        Only the rows with a missing cell are decoded, as in the sparse path,
+        which then draws the same values; the cells of complete rows, which
+        the fill does not read, are 0.
+        """
+        X = self._validated_in_domain(X)
+        missing = np.isnan(self._modelled(X))
+        holed = np.flatnonzero(missing.any(axis=1))
+        values = np.zeros(missing.shape)
+        if not len(holed):
+            return values
+        with self._imputing(validated=True) as impute:
+            values[holed] = impute(X[holed])
         # NaN only where the network overflowed; the sparse path checks the
         # rows it decodes
-        if np.isnan(values).any() and not sp.issparse(X):
-            missing = _missing_mask(X)[:, self._modelled_positions()]
-            _refuse_unfilled(values, missing, np.arange(len(values)))
+        if np.isnan(values).any():
+            _refuse_unfilled(values[holed], missing[holed], holed)
             # the rest are observed cells' values, which the fill does not
             # use, but which a column's dtype may not hold
             values = np.where(np.isnan(values), 0.0, values)
         return values
 
     @contextmanager
-    def _imputing(self):
+    def _imputing(self, validated: bool = False):
         """A function of rows giving :meth:`_imputed_values`, for one ``transform``.
 
         With ``sample_posterior`` its draws come from one seeded stream for
         every call within the block, so the blocks of rows of one
-        ``transform`` each draw afresh.
+        ``transform`` each draw afresh. ``validated``: the rows are as
+        ``_validate_X`` returns them, in the domain.
         """
         if not self.sample_posterior:
-            yield lambda X: self._map_importance_draws(X, VAE.conditional_mean)
+            yield lambda X: self._map_importance_draws(
+                X, VAE.conditional_mean, validated=validated
+            )
             return
         seed = _seed(self.random_state)
         generator = torch.Generator(self.device_).manual_seed(seed)
@@ -414,8 +427,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
 
         # The likelihood draws from torch's global generator: seeded here, and
         # put back as it was afterwards.
+        mapped = self._map_validated_rows if validated else self._map_rows
         with seeded_global_rng(seed, self.device_):
-            yield lambda X: self._map_rows(X, draw, n_draws)
+            yield lambda X: mapped(X, draw, n_draws)
 
     def _fill(self, X, values: np.ndarray):
         """``X`` with its missing cells taken from ``values``, in ``X``'s kind.
