@@ -19,7 +19,10 @@ DEVICE_TYPES = ("cpu", "cuda", "mps")
 def resolve_device(device: str | torch.device) -> torch.device:
     """The :class:`torch.device` that ``device`` asks for, checked to be usable.
 
-    ``"auto"`` picks CUDA, then Apple's MPS, then the CPU.
+    ``"auto"`` picks CUDA, then Apple's MPS, then the CPU. A CUDA device
+    without an index is the current one, by its index: the network, its
+    batches and its generators then stay on that GPU even if another is made
+    current later.
 
     Raises
     ------
@@ -29,7 +32,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """
     if isinstance(device, str) and device == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return _indexed(torch.device("cuda"))
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -46,7 +49,14 @@ def resolve_device(device: str | torch.device) -> torch.device:
             f"device={device!r} was requested but {problem}. "
             f"Use device='cpu', or device='auto' to pick the best available device."
         )
-    return resolved
+    return _indexed(resolved)
+
+
+def _indexed(device: torch.device) -> torch.device:
+    """``device``, a CUDA device given the index of the current one if it has none."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
 
 
 def _unavailable_because(device: torch.device) -> str:

@@ -585,7 +585,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 seen = (dense != 0) & ~dense.isnan()
                 scores = scores.masked_fill(seen, -torch.inf)
             best = torch.topk(scores, n, dim=-1)
-            return torch.stack([best.indices.double(), best.values.double()], 1)
+            # on the host: MPS holds no float64, and the result goes there anyway
+            return torch.stack(
+                [best.indices.cpu().double(), best.values.cpu().double()], 1
+            )
 
         # A refining step keeps the decoder's output, its gradient and the
         # log-probabilities of each row: three decoded copies; its batches

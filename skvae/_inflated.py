@@ -200,12 +200,16 @@ class InflatedFamily(Family):
         In float64, in standard units, and reflected about the noise's centre
         where the range lies above it, so that the range is on the centre's
         side or below it, where the CDF keeps its precision (near 1 it
-        rounds to 1 a few scales out).
+        rounds to 1 a few scales out). On the host for a model on Apple's
+        MPS, which holds no float64.
         """
         noise = cast("Normal | Laplace", self.value.distribution(mean))
         cdf, icdf = _STANDARD_CDFS[type(noise)]
-        centre, scale = noise.loc.double(), noise.scale.double()
-        low, high = self.value_low.double(), self.value_high.double()
+        device = torch.device("cpu") if mean.device.type == "mps" else mean.device
+        centre = noise.loc.to(device, torch.float64)
+        scale = noise.scale.to(device, torch.float64)
+        low = self.value_low.to(device, torch.float64)
+        high = self.value_high.to(device, torch.float64)
         reflect = (low + high) / 2 > centre
         sign = torch.where(reflect, -1.0, 1.0)
         lower = torch.where(reflect, high, low)  # the end the sign maps lower
@@ -216,7 +220,7 @@ class InflatedFamily(Family):
         values = centre + sign * scale * icdf(p_lower + (p_upper - p_lower) * uniform)
         # beyond float64's tail both ends have probability 0: the nearer end
         values = torch.where(values.isfinite(), values, centre.clamp(low, high))
-        return values.clamp(low, high).to(mean.dtype)
+        return values.clamp(low, high).to(mean.device, mean.dtype)
 
     def encoder_values(self, x):
         """Which atom, or none, one-hot; then the value, or its mean at atoms.

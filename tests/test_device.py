@@ -19,11 +19,17 @@ from skvae._data import host_batches, resolve_device
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA GPU here"
 )
+needs_mps = pytest.mark.skipif(
+    not torch.backends.mps.is_available(), reason="no Apple MPS device here"
+)
 
 
 def test_auto_prefers_cuda_then_mps_then_cpu():
-    with mock.patch("torch.cuda.is_available", return_value=True):
-        assert resolve_device("auto") == torch.device("cuda")
+    with (
+        mock.patch("torch.cuda.is_available", return_value=True),
+        mock.patch("torch.cuda.current_device", return_value=0),
+    ):
+        assert resolve_device("auto") == torch.device("cuda", 0)
     with (
         mock.patch("torch.cuda.is_available", return_value=False),
         mock.patch("torch.backends.mps.is_available", return_value=True),
@@ -34,6 +40,20 @@ def test_auto_prefers_cuda_then_mps_then_cpu():
         mock.patch("torch.backends.mps.is_available", return_value=False),
     ):
         assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_a_cuda_device_without_an_index_is_the_current_one():
+    # Unindexed, the device of later batches and generators followed whichever
+    # GPU was current then, not the one holding the network
+    with (
+        mock.patch("torch.cuda.is_available", return_value=True),
+        mock.patch("torch.cuda.device_count", return_value=2),
+        mock.patch("torch.cuda.current_device", return_value=1),
+    ):
+        assert resolve_device("auto") == torch.device("cuda", 1)
+        assert resolve_device("cuda") == torch.device("cuda", 1)
+        assert resolve_device(torch.device("cuda")) == torch.device("cuda", 1)
+        assert resolve_device("cuda:0") == torch.device("cuda", 0)
 
 
 @pytest.mark.short_fits
@@ -82,6 +102,23 @@ def test_cuda_fits_zero_inflated_columns(make_vae):
     vae.fit(counts)
     assert np.isfinite(vae.score_samples(counts)).all()
     assert (vae.sample(200, random_state=0) == 0).mean() > 0.5  # the atom at 0
+
+
+@needs_mps
+@pytest.mark.short_fits
+def test_mps_draws_zero_inflated_columns_and_recommends(make_vae):
+    # MPS holds no float64: the truncated draws of inflated columns and the
+    # item ids of recommend raised TypeError there
+    counts = np.random.RandomState(0).poisson(0.3, size=(200, 3)).astype(float)
+    vae = make_vae(device="mps", likelihood="inflated_gaussian", max_epochs=5)
+    assert (vae.fit(counts).sample(200, random_state=0) == 0).mean() > 0.5
+    ratings = (counts > 0).astype(float)
+    items, _ = (
+        make_vae(device="mps", likelihood="multinomial", max_epochs=5)
+        .fit(ratings)
+        .recommend(ratings, n=1, filter_seen=False)
+    )
+    assert items.shape == (200, 1)
 
 
 def _run_without_cuda(model, X, tmp_path, lines, *args):
