@@ -312,7 +312,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     module_ : torch.nn.Module
         The trained network.
     device_ : torch.device
-        The device ``device`` resolved to.
+        The device ``device`` resolved to; a GPU by its index (``cuda:0``).
     batch_size_ : int
         The batch size used.
     learning_rate_ : float

@@ -104,7 +104,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     module_ : torch.nn.Module
         The trained network.
     device_ : torch.device
-        The device ``device`` resolved to.
+        The device ``device`` resolved to; a GPU by its index (``cuda:0``).
     loss_curve_ : list of float
         Mean training loss of each epoch, in nats per row: minus the ELBO
         with its KL term weighted by ``beta`` (the KL warm-up's weight during
