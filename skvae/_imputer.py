@@ -385,18 +385,20 @@ class VAEImputer(TransformerMixin, BaseVAE):
         which then draws the same values; the cells of complete rows, which
         the fill does not read, are 0.
         """
-        X = self._validated_in_domain(X)
-        missing = np.isnan(self._modelled(X))
-        holed = np.flatnonzero(missing.any(axis=1))
-        values = np.zeros(missing.shape)
+        validated = self._validated_in_domain(X)
+        # missing cells, and levels read as missing (which the fill keeps)
+        unknown = np.isnan(self._modelled(validated))
+        holed = np.flatnonzero(unknown.any(axis=1))
+        values = np.zeros(unknown.shape)
         if not len(holed):
             return values
         with self._imputing(validated=True) as impute:
-            values[holed] = impute(X[holed])
+            values[holed] = impute(validated[holed])
         # NaN only where the network overflowed; the sparse path checks the
         # rows it decodes
         if np.isnan(values).any():
-            _refuse_unfilled(values[holed], missing[holed], holed)
+            missing = _missing_mask(X)[:, self._modelled_positions()]
+            _refuse_unfilled(values, missing, np.arange(len(values)))
             # the rest are observed cells' values, which the fill does not
             # use, but which a column's dtype may not hold
             values = np.where(np.isnan(values), 0.0, values)
