@@ -356,18 +356,31 @@ class VAEImputer(TransformerMixin, BaseVAE):
             column with no observed cell whose dtype cannot take the fills,
             such as float64 for text that pandas read empty, takes the dtype
             of fit); for
-            sparse ``X``, a CSR matrix with the same stored entries, only the
-            stored NaN filled. With ``add_indicator``, the indicator's columns
-            follow.
+            sparse ``X``, a CSR matrix (a CSR array for a sparse array) with
+            the same stored entries, only the stored NaN filled; a DataFrame
+            of pandas sparse columns is read as sparse ``X``, unless the model
+            has a family per column. With ``add_indicator``, the indicator's
+            columns follow, as numbers (0 or 1) in a DataFrame too.
         """
         check_is_fitted(self)
-        if sp.issparse(X):
+        if _of_sparse_columns(X) and self._table_layout is not None:
+            X = X.sparse.to_dense()  # a model of a family per column reads tables
+        if sp.issparse(X) or _of_sparse_columns(X):
             filled = self._fill_sparse(X)
         else:
             filled = self._fill(X, self._imputed_values(X))
-        if self.indicator_ is None:
-            return filled
-        indicator = self.indicator_.transform(_holes(X))
+        if self.indicator_ is not None:
+            filled = self._with_indicator(filled, self.indicator_.transform(_holes(X)))
+        # a sparse array back for a sparse array, as scikit-learn's imputers do
+        return sp.csr_array(filled) if isinstance(X, sp.sparray) else filled
+
+    def _with_indicator(self, filled, indicator):
+        """``filled`` followed by the indicator's columns, in ``filled``'s kind.
+
+        In a DataFrame the indicator's columns are float64, as in an array:
+        columns of booleans beside numbers would make the frame's array one
+        of objects.
+        """
         if sp.issparse(filled):
             return sp.hstack([filled, indicator], format=filled.format)
         if not _is_dataframe(filled):
@@ -375,7 +388,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         import pandas as pd
 
         names = self.get_feature_names_out()[filled.shape[1] :]
-        indicator = pd.DataFrame(indicator, columns=names, index=filled.index)
+        indicator = pd.DataFrame(
+            indicator.astype(np.float64), columns=names, index=filled.index
+        )
         return pd.concat([filled, indicator], axis=1)
 
     def _imputed_values(self, X) -> np.ndarray:
@@ -445,6 +460,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
             rows = self._conditions.assemble(rows, conditions, len(values))
         if _is_dataframe(rows) and _is_dataframe(X):
             rows.index = X.index
+            # by position: labels other than fit's (integers, where fit had
+            # names) only make validation warn
+            rows.columns = X.columns
             for name in X.columns[self._left_out_positions()]:
                 rows[name] = _empty_fill(X[name])
             X, rows = _in_common_dtypes(X, rows)
@@ -632,7 +650,21 @@ def _holes(X):
     """
     if sp.issparse(X):
         return X
+    if _of_sparse_columns(X):
+        return X.sparse.to_coo().tocsr()
     return np.where(_missing_mask(X), np.nan, 0.0)
+
+
+def _of_sparse_columns(X) -> bool:
+    """Whether ``X`` is a DataFrame of pandas sparse columns only.
+
+    scikit-learn's validation reads such a frame as a sparse matrix.
+    """
+    if not _is_dataframe(X):
+        return False
+    import pandas as pd
+
+    return all(isinstance(dtype, pd.SparseDtype) for dtype in X.dtypes)
 
 
 def _missing_mask(X) -> np.ndarray:

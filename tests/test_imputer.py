@@ -346,6 +346,32 @@ def test_only_rows_with_a_missing_cell_are_decoded(correlated, monkeypatch):
     assert_allclose(from_sparse, from_dense, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.short_fits
+def test_containers_come_back_as_scikit_learn_imputers_return_them(correlated):
+    _, holed = correlated
+    frame = pd.DataFrame(holed, columns=list("abcde"))
+    imputer = make_imputer(max_epochs=2, add_indicator=True).fit(frame)
+    # integer labels where fit had names: a warning, then the fills by
+    # position (it raised KeyError)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        by_position = imputer.transform(pd.DataFrame(holed))
+    assert_array_equal(by_position.to_numpy(), imputer.transform(frame).to_numpy())
+    # the indicator's columns are numbers, as in an array (they were booleans,
+    # which made the frame's array one of objects)
+    assert imputer.transform(frame).to_numpy().dtype == np.float64
+    # a sparse array back for a sparse array (it came back a sparse matrix)
+    rows = sparse.csr_array(holed)
+    imputer = make_imputer(max_epochs=2, likelihood="gaussian").fit(rows)
+    assert isinstance(imputer.transform(rows), sparse.csr_array)
+    assert isinstance(imputer.transform(sparse.csr_matrix(holed)), sparse.csr_matrix)
+    # a frame of pandas sparse columns, read as a sparse matrix (it raised)
+    sparse_frame = pd.DataFrame.sparse.from_spmatrix(sparse.csr_matrix(holed))
+    filled = imputer.fit(sparse_frame).transform(sparse_frame)
+    assert sparse.issparse(filled) and not np.isnan(filled.toarray()).any()
+    table_model = make_imputer(max_epochs=2).fit(sparse_frame)
+    assert not table_model.transform(sparse_frame).isna().any().any()
+
+
 def test_posterior_draws_follow_random_state(correlated):
     X, holed = correlated
     missing = np.isnan(holed)
