@@ -12,7 +12,7 @@ example fits :class:`skvae.VAETransformer` with several families to the same
   tutorials), the learned-variance Gaussian, the Laplace (the absolute error,
   with a learned spread), the Bernoulli (the binary cross-entropy) and the
   continuous Bernoulli (its normalised form). The
-  pictures are the decoder means of the same latent points.
+  pictures are the decoder means of eight draws from each model's prior.
 * The raw pixel values, integers from 0 to 16, read as counts: Poisson,
   negative binomial and multinomial. All three are probabilities of the same
   integers, so their held-out ``score`` values compare directly, and
@@ -36,7 +36,8 @@ def fit(likelihood, X):
 # %%
 # Intensities in [0, 1]
 # ---------------------
-# The same 8 latent points, drawn from the prior, decoded by each model.
+# Eight latent points drawn from each model's own prior (a mixture fitted to
+# its training rows' codes, ``latent_prior=10``), decoded by that model.
 
 intensity_families = [
     "gaussian_fixed",
@@ -54,7 +55,7 @@ for row, likelihood in zip(axes, intensity_families, strict=True):
         ax.set_xticks([])
         ax.set_yticks([])
     row[0].set_ylabel(likelihood.replace("_", "\n"), fontsize=8)
-fig.suptitle("Decoder means of the same latent points")
+fig.suptitle("Decoder means of 8 draws from each model's prior")
 plt.show()
 
 # %%
