@@ -1093,7 +1093,8 @@ class BaseVAE(BaseEstimator):
             # refuse_cells_beyond_float32 names the column and row of an inf
             "ensure_all_finite": False,
         }
-        if all_columns_checked:
+        # a table's columns were checked above, before the layout encoded them
+        if all_columns_checked and (reset or layout is None):
             X = validate_data(self, X, reset=reset, **checks)
         else:
             X = check_array(X, **checks)

@@ -1,5 +1,7 @@
 """Mixed tables: per-column families, categorical columns, tables back out."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -133,6 +135,20 @@ def test_pd_na_and_none_in_object_cells_are_missing_cells(make_vae):
     row = frame.head(3).astype(object)  # as assigning pd.NA to a cell may leave it
     row.iloc[0, 0] = pd.NA
     assert np.isfinite(fitted.score_samples(row)).all()
+
+
+@pytest.mark.parametrize("method", ["transform", "score_samples"])
+def test_integer_labels_where_fit_had_names_warn_once(table, make_vae, method):
+    numbers = table[["mass", "bill", "year"]]
+    vae = make_vae().fit(numbers)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        by_position = getattr(vae, method)(pd.DataFrame(numbers.to_numpy()))
+    # the table's check of its columns, then scikit-learn's again: two warnings
+    assert [str(w.message)[:36] for w in caught] == [
+        "X does not have valid feature names,"
+    ]
+    assert_allclose(by_position, getattr(vae, method)(numbers))
 
 
 def test_a_dict_names_families_and_the_rest_follow_auto(table, make_vae):
