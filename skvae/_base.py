@@ -220,6 +220,14 @@ class BaseVAE(BaseEstimator):
     """Whether a model takes rows with no observed cell (the imputer fills
     them, and leaves them out of training, as rows of weight 0)."""
 
+    def _placeholders_as_nan(self, X):
+        """``X`` with the cells that a placeholder marks missing as NaN.
+
+        NaN, ``None`` and ``pd.NA`` are missing anyway; here no other value
+        is (the imputer's ``missing_values`` names one).
+        """
+        return X
+
     _missing_patterns: MissingPatterns
     _table_layout: TableLayout | None
 
@@ -440,6 +448,7 @@ class BaseVAE(BaseEstimator):
         ``warm_start`` says to continue it. If anything fails, the estimator is
         left as it was.
         """
+        X = self._placeholders_as_nan(X)
         given_X = X  # as the caller passed it, feature names included
         with _rollback_on_error(self):
             continuing = hasattr(self, "module_") and (incremental or self.warm_start)
@@ -1033,6 +1042,7 @@ class BaseVAE(BaseEstimator):
         model reads them, or for ``training``, whose check
         ``_validate_training_data`` makes knowing the rows' weights.
         """
+        X = self._placeholders_as_nan(X)
         refuse_time_columns(X)
         X = missing_as_nan(X)
         if getattr(X, "ndim", 2) == 1:
@@ -1078,8 +1088,7 @@ class BaseVAE(BaseEstimator):
             if not reset and all_columns_checked:
                 # scikit-learn's messages for columns renamed, reordered, or
                 # of another number, before the layout reads them by position
-                if _is_dataframe(X):
-                    _check_feature_names(self, X, reset=False)
+                _check_feature_names(self, X, reset=False)
                 _check_n_features(self, X, reset=False)
             if training and not reset:
                 layout = self._layout_restated(layout, X, sample_weight)

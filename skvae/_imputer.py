@@ -12,7 +12,7 @@ from sklearn.base import TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, MissingValues, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_array,
@@ -30,7 +30,13 @@ from ._missing import (
     stored_nan,
 )
 from ._module import VAE
-from ._table import _is_dataframe, _present, missing_as_nan, rounded_for
+from ._table import (
+    _is_dataframe,
+    _present,
+    missing_as_nan,
+    placeholders_as_nan,
+    rounded_for,
+)
 from ._warn import warn_user
 
 # The dtypes a filled array keeps; others become float64.
@@ -123,9 +129,15 @@ class VAEImputer(TransformerMixin, BaseVAE):
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` of the columns
         that had missing cells in ``fit``, as :class:`~sklearn.impute.SimpleImputer`
-        does: a boolean column per such column, ``True`` where the cell was
-        missing. After :meth:`partial_fit`, the columns that had missing cells
-        in any of its chunks.
+        does: a column per such column, 1 where the cell was missing and 0
+        elsewhere (as floats, in a DataFrame too). After :meth:`partial_fit`,
+        the columns that had missing cells in any of its chunks.
+    missing_values : int, float, str, np.nan, None or pandas.NA, default=np.nan
+        The value that marks a missing cell, as for
+        :class:`~sklearn.impute.SimpleImputer`: a cell that holds it is
+        missing in every method, as is a cell that holds NaN, ``None`` or
+        ``pd.NA`` whatever this value. Integer columns holding it come back
+        as floats. Sparse ``X`` takes no ``0``: its zeros are not stored.
     **other parameters
         ``hidden_layer_sizes``, ``activation``, ``handle_unknown``,
         ``kl_warmup_epochs``, ``kl_warmup_start``, ``input_dropout``, ``init``,
@@ -213,6 +225,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         sample_posterior=False,
         keep_empty_features=False,
         add_indicator=False,
+        missing_values=np.nan,
     ):
         super().__init__(
             latent_dim,
@@ -249,6 +262,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         self.sample_posterior = sample_posterior
         self.keep_empty_features = keep_empty_features
         self.add_indicator = add_indicator
+        self.missing_values = missing_values
 
     _auto_numeric_family = "laplace"
     # Whole numbers pile up at a few values (amounts at 0, hours at 40): atoms
@@ -264,7 +278,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
         "sample_posterior": ["boolean"],
         "keep_empty_features": ["boolean"],
         "add_indicator": ["boolean"],
+        "missing_values": [MissingValues()],
     }
+
+    def _placeholders_as_nan(self, X):
+        return placeholders_as_nan(X, self.missing_values)
 
     def _beta(self, categorical: bool) -> float:
         if self.beta != "auto":
@@ -363,6 +381,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             columns follow, as numbers (0 or 1) in a DataFrame too.
         """
         check_is_fitted(self)
+        X = self._placeholders_as_nan(X)
         if _of_sparse_columns(X) and self._table_layout is not None:
             X = X.sparse.to_dense()  # a model of a family per column reads tables
         if sp.issparse(X) or _of_sparse_columns(X):

@@ -588,6 +588,48 @@ def _positions_among(levels: np.ndarray, values: np.ndarray):
     return positions, levels[positions] != values
 
 
+def placeholders_as_nan(X, placeholder):
+    """``X`` with each cell equal to ``placeholder`` missing (NaN).
+
+    ``X`` itself, untouched, for a placeholder that is already missing (NaN,
+    ``None`` or ``pd.NA``) or that no cell holds. Otherwise a copy: numbers
+    of an integer or boolean array or column become floats, to hold NaN;
+    text arrays become arrays of objects. A sparse matrix's stored entries
+    equal to ``placeholder`` become stored NaN; its implicit zeros are
+    observed, so ``placeholder=0`` is refused, as by scikit-learn's imputers.
+    """
+    if not _present(np.array([placeholder], dtype=object))[0]:
+        return X
+    if sp.issparse(X):
+        if placeholder == 0:
+            raise ValueError(
+                "missing_values=0 cannot mark the missing cells of sparse X, "
+                "whose zeros are not stored. Use dense X, or mark the missing "
+                "cells with NaN or another value."
+            )
+        matches = X.data == placeholder
+        if not np.any(matches):
+            return X
+        X = X.astype(np.float64)  # a copy, of the same format
+        X.data[np.asarray(X.data == placeholder)] = np.nan
+        return X
+    if _is_dataframe(X):
+        matches = X.isin([placeholder])
+        return X.mask(matches) if matches.to_numpy().any() else X
+    values = np.asarray(X, dtype=object if isinstance(X, list | tuple) else None)
+    if values.dtype.kind in "iubf" and isinstance(placeholder, str):
+        return X  # no number is this text
+    matches = np.asarray(values == placeholder, dtype=bool)
+    if not matches.any():
+        return X
+    kind = values.dtype.kind
+    values = values.astype(
+        np.float64 if kind in "iub" else object if kind in "US" else values.dtype
+    )
+    values[matches] = np.nan
+    return values
+
+
 def missing_as_nan(X):
     """``X`` with each missing cell of its object columns held as NaN.
 

@@ -376,6 +376,40 @@ def test_containers_come_back_as_scikit_learn_imputers_return_them(correlated):
     assert not table_model.transform(sparse_frame).isna().any().any()
 
 
+@pytest.mark.short_fits
+def test_missing_values_marks_missing_cells_as_in_scikit_learns_imputers(correlated):
+    X, holed = correlated
+    marked = np.where(np.isnan(holed), -1.0, holed)
+    marked[0, 1] = np.nan  # NaN stays missing whatever marks the others
+    with_nan = holed.copy()
+    with_nan[0, 1] = np.nan
+    by_nan = make_imputer(max_epochs=2).fit_transform(with_nan)
+    imputer = make_imputer(max_epochs=2, missing_values=-1)
+    assert_allclose(imputer.fit_transform(marked), by_nan, atol=1e-5)
+    assert (marked == -1).sum() == np.isnan(holed).sum()  # the input untouched
+    rows = sparse.csr_matrix(marked)
+    assert_allclose(imputer.fit(rows).transform(rows).toarray(), by_nan, atol=1e-5)
+    # text and integers of a table, with the indicator of their holes
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {"x": X[:, 0], "kind": rng.choice(["a", "b"], 400), "n": rng.randint(3, 9, 400)}
+    )
+    table.loc[:19, "kind"] = "?"
+    table.loc[20:39, "n"] = -1
+    for placeholder, column in (("?", "kind"), (-1, "n")):
+        imputer = make_imputer(max_epochs=2, missing_values=placeholder)
+        filled = imputer.set_params(add_indicator=True).fit_transform(table)
+        assert not filled[column].isin([placeholder]).any()
+        assert filled[f"missingindicator_{column}"].sum() == 20
+
+
+def test_sparse_rows_take_no_zero_as_missing_values(correlated):
+    imputer = make_imputer(missing_values=0)
+    with pytest.raises(ValueError, match="missing_values=0 cannot mark"):
+        imputer.fit(sparse.csr_matrix(correlated[0]))
+    assert not hasattr(imputer, "module_")
+
+
 def test_posterior_draws_follow_random_state(correlated):
     X, holed = correlated
     missing = np.isnan(holed)

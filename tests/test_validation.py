@@ -187,7 +187,12 @@ def test_a_table_model_checks_the_width_of_arrays_before_their_levels():
     for estimator in (VAETransformer, VAEImputer, VAEOutlierDetector):
         fitted = estimator(hidden_layer_sizes=(16,), max_epochs=2, random_state=0)
         fitted.fit(table)
-        with pytest.raises(ValueError, match="X has 3 features, but .* expecting 2"):
+        # scikit-learn's order: the warning for an array without fit's names,
+        # then the error for its width
+        with (
+            pytest.warns(UserWarning, match="does not have valid feature names"),
+            pytest.raises(ValueError, match="X has 3 features, but .* expecting 2"),
+        ):
             fitted.score_samples(np.zeros((5, 3)))  # not "'s' holds 0.0, which ..."
         with pytest.raises(ValueError, match="Expected 2D array, got 1D"):
             fitted.score_samples(np.zeros(5))
