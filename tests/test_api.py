@@ -91,26 +91,33 @@ def test_sample_draws_from_the_estimators_random_state(X, make_vae):
     assert not np.array_equal(unseeded.sample(5), unseeded.sample(5))
 
 
-@pytest.mark.short_fits
-def test_inference_moves_one_batch_at_a_time(X, make_vae, monkeypatch):
-    """Rows go to the device in batches sized by scikit-learn's working_memory,
-    and a batch's size does not change the results."""
-    from sklearn import config_context
-
+@pytest.fixture
+def batch_rows(monkeypatch):
+    """The rows of each inference batch that goes to the device, as recorded."""
     import skvae._base
 
-    vae = make_vae(early_stopping=True).fit(X)
-    expected = {name: getattr(vae, name)(X) for name in ("transform", "score_samples")}
-    expected["inverse_transform"] = vae.inverse_transform(expected["transform"])
-    batch_rows = []
+    recorded = []
     host_batches = skvae._base.host_batches
 
     def recording(data, rows, device):
-        batch_rows.append(rows)
+        recorded.append(rows)
         return host_batches(data, rows, device)
 
     monkeypatch.setattr(skvae._base, "host_batches", recording)
     monkeypatch.setattr("skvae._estimator.host_batches", recording)
+    return recorded
+
+
+@pytest.mark.short_fits
+def test_inference_moves_one_batch_at_a_time(X, make_vae, batch_rows):
+    """Rows go to the device in batches sized by scikit-learn's working_memory,
+    and a batch's size does not change the results."""
+    from sklearn import config_context
+
+    vae = make_vae(early_stopping=True).fit(X)
+    expected = {name: getattr(vae, name)(X) for name in ("transform", "score_samples")}
+    expected["inverse_transform"] = vae.inverse_transform(expected["transform"])
+    batch_rows.clear()
     with config_context(working_memory=0.05):  # MiB
         got = {name: getattr(vae, name)(X) for name in ("transform", "score_samples")}
         got["inverse_transform"] = vae.inverse_transform(expected["transform"])
@@ -120,22 +127,14 @@ def test_inference_moves_one_batch_at_a_time(X, make_vae, monkeypatch):
 
 
 @pytest.mark.short_fits
-def test_wide_rows_score_in_batches_of_at_least_the_padded_rows(make_vae, monkeypatch):
+def test_wide_rows_score_in_batches_of_at_least_the_padded_rows(make_vae, batch_rows):
     # The cache cap gave batches of 6 rows of 3,000 columns, which map_batches
     # padded to 16 rows: each batch computed more than twice its rows
-    import skvae._base
     from skvae._data import MIN_BATCH_ROWS
 
     X = np.random.RandomState(0).normal(size=(40, 3000))
     vae = make_vae(hidden_layer_sizes=(4,), max_epochs=1).fit(X)
-    batch_rows = []
-    host_batches = skvae._base.host_batches
-
-    def recording(data, rows, device):
-        batch_rows.append(rows)
-        return host_batches(data, rows, device)
-
-    monkeypatch.setattr(skvae._base, "host_batches", recording)
+    batch_rows.clear()
     vae.score_samples(X)
     assert batch_rows == [MIN_BATCH_ROWS]
 
