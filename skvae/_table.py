@@ -428,8 +428,10 @@ class TableLayout:
         elif unseen.any():
             raise ValueError(
                 f"Column {name!r} holds {_plain(values[unseen][0])!r}, which is "
-                f"not among its {len(levels)} levels seen in fit (such as "
-                f"{', '.join(repr(_plain(level)) for level in levels[:3])})."
+                f"not among its {len(levels)} levels seen in fit, or in a "
+                "stream's first partial_fit chunk (such as "
+                f"{', '.join(repr(_plain(level)) for level in levels[:3])}). "
+                "handle_unknown='missing' reads unseen levels as missing cells."
             )
         result = np.full(len(column), np.nan)
         result[present] = codes
