@@ -257,8 +257,9 @@ def _check_counts(family: str, X, names: Sequence) -> None:
         example = column[(column != np.round(column)) & ~np.isnan(column)][0]
         raise ValueError(
             f"likelihood={family!r} needs integer counts, but column {names[j]!r} "
-            f"of X has values such as {example:g}. Round X, or use "
-            "likelihood='gaussian'."
+            f"of X has values such as {example:g}. Pass the counts themselves "
+            "(CountVectorizer's output rather than TfidfVectorizer's, say), or "
+            "use likelihood='gaussian' for real values."
         )
 
 

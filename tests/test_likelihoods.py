@@ -355,8 +355,10 @@ def test_count_families_name_the_fractional_value():
     X = _counts()
     fitted = VAETransformer(likelihood="poisson", max_epochs=1, random_state=0).fit(X)
     X[0, 0] = 0.25
-    with pytest.raises(ValueError, match="integer counts.*0.25"):
+    with pytest.raises(ValueError, match="integer counts.*0.25") as error:
         fitted.score_samples(X)
+    # rounding tf-idf weights below 1 would leave zeros: the counts instead
+    assert "Pass the counts themselves" in str(error.value)
 
 
 @pytest.mark.short_fits
