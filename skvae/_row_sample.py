@@ -25,14 +25,17 @@ MAX_VALUES = 500_000
 class RowSample:
     """A uniform sample, without replacement, of every row given to it.
 
-    Each row gets a uniform random key as it arrives, and the sample keeps
-    the rows of smallest key (a bottom-k sample): after any sequence of
-    chunks, of any sizes, it is a uniform sample of all their rows, and each
-    chunk's share of it is its share of the rows. It keeps ``max_rows``
-    rows, or fewer where their stored values (all of a dense row's, a
-    sparse row's nonzeros, on average) would pass ``MAX_VALUES``. The rows
-    are kept as ``_validate_X`` returns them (an array or a CSR matrix), in
-    float32, which is what the network reads.
+    Each row gets a uniform random key as it arrives, and the sample holds
+    exactly the rows whose key is below ``threshold``, which starts at 1 and
+    only falls: when those rows are more than the sample keeps, the rows of
+    largest key go, and the smallest key that went becomes the threshold.
+    After any sequence of chunks, of any sizes and widths, the sample is a
+    uniform sample of all their rows, and each chunk's share of it is its
+    share of the rows. It keeps ``max_rows`` rows, or fewer where their
+    stored values (all of a dense row's, a sparse row's nonzeros) would pass
+    ``MAX_VALUES``; a sample that shrank for heavy rows does not grow back.
+    The rows are kept as ``_validate_X`` returns them (an array or a CSR
+    matrix), in float32, which is what the network reads.
 
     Parameters
     ----------
@@ -42,48 +45,70 @@ class RowSample:
         Their keys.
     max_rows : int, default=MAX_ROWS
         The most rows kept.
+    threshold : float, default=1.0
+        Every row given whose key is below it is in the sample.
     """
 
     rows: np.ndarray | sp.csr_matrix
     keys: np.ndarray
     max_rows: int = MAX_ROWS
+    threshold: float = 1.0
 
     @classmethod
     def of(cls, X, rng: np.random.Generator, max_rows: int = MAX_ROWS) -> RowSample:
         """A sample of the rows of ``X``."""
-        return cls(X[:0], np.empty(0), max_rows).add(X, rng)
+        return cls(X[:0].astype(np.float32), np.empty(0), max_rows).add(X, rng)
 
     def add(self, X, rng: np.random.Generator) -> RowSample:
         """The sample of the rows so far and those of ``X`` (a new object).
 
-        Only the ``max_rows`` rows of ``X`` of smallest key, the most that can
-        enter the sample, are copied, however many rows ``X`` has.
+        Only the rows of ``X`` that can enter the sample are copied: those of
+        key below the threshold, and of them no more than the sample keeps of
+        rows as wide, however many rows ``X`` has.
         """
-        new_keys = rng.random(X.shape[0])
-        candidates = _smallest(new_keys, self.max_rows)
-        X, new_keys = _safe_indexing(X, candidates), new_keys[candidates]
+        keys = rng.random(X.shape[0])
+        below = np.flatnonzero(keys < self.threshold)
+        room = self.max_rows if sp.issparse(X) else self._rows_of_width(X.shape[1])
+        order = below[np.argsort(keys[below], kind="stable")]
+        threshold = self.threshold
+        if len(order) > room:  # the rest could not stay
+            threshold = float(keys[order[room]])
+            order = order[:room]
+        candidates = np.sort(order)
+        X = _safe_indexing(X, candidates).astype(np.float32, copy=False)
         if sp.issparse(X) or sp.issparse(self.rows):
             rows = sp.vstack([sp.csr_matrix(self.rows), sp.csr_matrix(X)], "csr")
         else:
             rows = np.concatenate([self.rows, X])
-        keys = np.concatenate([self.keys, new_keys])
-        kept = _smallest(keys, self._capacity(rows))
-        rows, keys = _safe_indexing(rows, kept), keys[kept]
-        return RowSample(rows.astype(np.float32, copy=False), keys, self.max_rows)
+        keys = np.concatenate([self.keys, keys[candidates]])
+        return RowSample(rows, keys, self.max_rows, threshold)._trimmed()
 
     @property
     def n_rows(self) -> int:
         return len(self.keys)
 
-    def _capacity(self, rows) -> int:
-        """How many rows like ``rows`` the sample keeps."""
-        n_rows = max(rows.shape[0], 1)
-        values_per_row = rows.nnz / n_rows if sp.issparse(rows) else rows.shape[1]
-        return max(1, min(self.max_rows, int(MAX_VALUES // max(values_per_row, 1))))
+    def _rows_of_width(self, width: int) -> int:
+        """How many dense rows of ``width`` values the sample keeps."""
+        return max(1, min(self.max_rows, MAX_VALUES // max(width, 1)))
 
-
-def _smallest(keys: np.ndarray, count: int) -> np.ndarray:
-    """The positions of the ``count`` smallest ``keys``, in order of position."""
-    if len(keys) <= count:
-        return np.arange(len(keys))
-    return np.sort(np.argpartition(keys, count - 1)[:count])
+    def _trimmed(self) -> RowSample:
+        """The rows below the threshold, then within the bounds by smallest key."""
+        below = np.flatnonzero(self.keys < self.threshold)
+        order = below[np.argsort(self.keys[below], kind="stable")]
+        rows = self.rows
+        if isinstance(rows, sp.csr_matrix | sp.csr_array):
+            values = np.cumsum(np.diff(rows.indptr)[order])
+            within = int(np.searchsorted(values, MAX_VALUES, "right"))
+            keep = max(1, min(self.max_rows, within))
+        else:
+            keep = self._rows_of_width(rows.shape[1])
+        threshold = self.threshold
+        if len(order) > keep:
+            threshold = float(self.keys[order[keep]])
+            order = order[:keep]
+        if len(order) == len(self.keys):
+            return RowSample(self.rows, self.keys, self.max_rows, threshold)
+        kept = np.sort(order)
+        return RowSample(
+            _safe_indexing(rows, kept), self.keys[kept], self.max_rows, threshold
+        )

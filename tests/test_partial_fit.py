@@ -272,6 +272,59 @@ def test_the_sample_of_rows_is_bounded_by_rows_and_by_stored_values():
     assert sp.issparse(mixed.rows) and mixed.rows.shape == (7, 4)
 
 
+def test_the_sample_of_rows_stays_uniform_when_heavy_rows_come_first():
+    # Heavy sparse rows shrank the sample to their smallest keys; lighter
+    # rows then filled it back up almost alone: the heavy chunk, half of the
+    # rows, held a tenth of the sample
+    n_rows, width = 2000, 2500  # 2,500 values a row: 200 rows kept
+    heavy = sp.csr_matrix(
+        (
+            np.ones(n_rows * width),
+            np.tile(np.arange(width), n_rows),
+            np.arange(0, n_rows * width + 1, width),
+        ),
+        shape=(n_rows, width),
+    )
+    light = sp.csr_matrix(
+        (np.ones(n_rows), (np.arange(n_rows), np.zeros(n_rows, dtype=int))),
+        shape=(n_rows, width),
+    )
+    heavy_shares = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        sample = RowSample.of(heavy, rng).add(light, rng)
+        assert sample.rows.nnz <= MAX_VALUES
+        heavy_shares.append(np.mean(sample.rows.getnnz(axis=1) > 1))
+    assert np.mean(heavy_shares) == pytest.approx(0.5, abs=0.05)
+
+
+def test_the_sample_copies_no_more_wide_rows_than_it_keeps():
+    # float64 rows of 10,000 values: 2,000 were copied twice to keep 50
+    import tracemalloc
+
+    X = np.random.RandomState(0).rand(2100, 10_000)
+    tracemalloc.start()
+    sample = RowSample.of(X, np.random.default_rng(0))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert sample.rows.shape == (MAX_VALUES // 10_000, 10_000)
+    assert peak < 4 * sample.rows.nbytes  # it was 160 times
+
+
+def test_the_sample_holds_no_more_values_than_its_bound_for_one_heavy_row():
+    # the bound came from the rows' mean width: one row of 5,000,000 values
+    # among light ones was kept a tenth of the time
+    light = sp.csr_matrix(
+        (np.ones(1999), (np.arange(1999), np.zeros(1999, dtype=int))),
+        shape=(1999, 5_000_000),
+    )
+    heavy = sp.csr_matrix(np.ones((1, 5_000_000)))
+    rows = sp.vstack([light, heavy], "csr")
+    for seed in range(40):
+        sample = RowSample.of(rows, np.random.default_rng(seed))
+        assert sample.rows.nnz <= MAX_VALUES or sample.n_rows == 1
+
+
 def test_drop_optimizer_state_drops_the_sample_and_a_stream_starts_another(X):
     vae = VAETransformer(hidden_layer_sizes=(16,), n_threads=1, random_state=0)
     vae.partial_fit(X)
