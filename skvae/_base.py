@@ -563,7 +563,7 @@ class BaseVAE(BaseEstimator):
             self._fit_latent_prior(
                 trained_rows.rows if streaming else X, seed, mixture_start
             )
-            self._finish_fit(given_X, given_weight, streaming)
+            self._finish_fit(given_X, X, streaming)
         self._report(result)
 
     def _sample_of_trained_rows(
@@ -733,10 +733,12 @@ class BaseVAE(BaseEstimator):
         layout = getattr(self, "_table_layout", None)
         return values if layout is None else layout.decode(values)
 
-    def _finish_fit(self, X, sample_weight: np.ndarray, streaming: bool) -> None:
+    def _finish_fit(self, X, training_rows, streaming: bool) -> None:
         """What a subclass does once the network is trained (a threshold, say).
 
-        ``streaming``: a ``partial_fit`` call after the first.
+        ``X`` is as the caller gave it; ``training_rows`` are its rows of
+        positive weight as ``_validate_X`` returns them. ``streaming``: a
+        ``partial_fit`` call after the first.
         """
 
     def _report(self, result: TrainingResult) -> None:

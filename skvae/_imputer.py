@@ -282,7 +282,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
     }
 
     def _placeholders_as_nan(self, X):
-        return placeholders_as_nan(X, self.missing_values)
+        # an imputer pickled before missing_values existed reads NaN alone
+        return placeholders_as_nan(X, getattr(self, "missing_values", np.nan))
 
     def _beta(self, categorical: bool) -> float:
         if self.beta != "auto":
@@ -334,7 +335,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 "values in every column."
             )
 
-    def _finish_fit(self, X, sample_weight, streaming):
+    def _finish_fit(self, X, training_rows, streaming):
         if not self.add_indicator:
             self.indicator_ = None
             return
@@ -520,6 +521,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
         refuse_cells_beyond_float32(X, range(X.shape[1]))
         filled = canonical_csr(X).copy()
         holes, rows = stored_nan(filled)
+        # a column left out of the model is filled with 0 undecoded, so that
+        # rows decode as their dense twins do: those with a modelled hole
+        left_out = np.isin(filled.indices[holes], self._left_out)
+        filled.data[holes[left_out]] = 0.0
+        holes, rows = holes[~left_out], rows[~left_out]
         rows_with_holes, rank = np.unique(rows, return_inverse=True)
         if not len(rows_with_holes):
             return self._without_empty_columns(filled)

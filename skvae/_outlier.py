@@ -10,7 +10,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE, _rollback_on_error
-from ._data import rows_of_positive_weight
 from ._module import VAE
 
 
@@ -327,19 +326,17 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         self._fit(X, sample_weight, incremental=True)
         return self
 
-    def _finish_fit(self, X, sample_weight: np.ndarray, streaming: bool):
+    def _finish_fit(self, X, training_rows, streaming: bool):
         """Set ``offset_`` from the scores of the training rows of weight > 0.
 
         A stream's are those of the sample of every row it trained on, not
-        its last chunk's.
+        its last chunk's. The rows are scored as validated for training, not
+        validated again.
         """
-        if streaming:
-            training_scores = self._map_importance_draws(
-                self._trained_rows.rows, VAE.log_marginal, validated=True
-            )
-        else:
-            weighed, _ = rows_of_positive_weight(X, sample_weight)  # 0 plays no part
-            training_scores = self.score_samples(weighed)
+        rows = self._trained_rows.rows if streaming else training_rows
+        training_scores = self._map_importance_draws(
+            rows, VAE.log_marginal, validated=True
+        )
         self.offset_ = _threshold(training_scores, self.contamination)
 
     def decision_function(self, X):

@@ -603,6 +603,8 @@ def placeholders_as_nan(X, placeholder):
     if not _present(np.array([placeholder], dtype=object))[0]:
         return X
     if sp.issparse(X):
+        if X.format not in ("csr", "csc", "coo", "bsr"):
+            X = X.tocsr()  # LIL's data are lists, DOK has none
         if placeholder == 0:
             raise ValueError(
                 "missing_values=0 cannot mark the missing cells of sparse X, "

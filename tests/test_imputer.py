@@ -387,8 +387,17 @@ def test_missing_values_marks_missing_cells_as_in_scikit_learns_imputers(correla
     imputer = make_imputer(max_epochs=2, missing_values=-1)
     assert_allclose(imputer.fit_transform(marked), by_nan, atol=1e-5)
     assert (marked == -1).sum() == np.isnan(holed).sum()  # the input untouched
-    rows = sparse.csr_matrix(marked)
-    assert_allclose(imputer.fit(rows).transform(rows).toarray(), by_nan, atol=1e-5)
+    for to_sparse in (sparse.csr_matrix, sparse.lil_matrix, sparse.dok_matrix):
+        # LIL's data are lists and DOK has none: -1 went unseen, or raised
+        rows = to_sparse(marked)
+        filled = imputer.fit(rows).transform(rows).toarray()
+        assert_allclose(filled, by_nan, atol=1e-5)
+    # an imputer pickled before missing_values existed reads NaN alone
+    state = imputer.__getstate__()
+    del state["missing_values"]
+    unpickled = VAEImputer.__new__(VAEImputer)
+    unpickled.__setstate__(state)
+    assert not np.isnan(unpickled.transform(holed)).any()
     # text and integers of a table, with the indicator of their holes
     rng = np.random.RandomState(0)
     table = pd.DataFrame(
@@ -401,6 +410,21 @@ def test_missing_values_marks_missing_cells_as_in_scikit_learns_imputers(correla
         filled = imputer.set_params(add_indicator=True).fit_transform(table)
         assert not filled[column].isin([placeholder]).any()
         assert filled[f"missingindicator_{column}"].sum() == 20
+
+
+@pytest.mark.short_fits
+def test_dense_and_sparse_draws_agree_beside_a_column_left_out(correlated):
+    # the sparse path decoded rows whose only hole was in the empty column,
+    # spending the seeded stream on rows the dense path does not decode
+    _, holed = correlated
+    rows = np.hstack([holed, np.full((len(holed), 1), np.nan)])
+    imputer = make_imputer(sample_posterior=True, max_epochs=2)
+    imputer.set_params(keep_empty_features=True)
+    imputer.fit(rows)
+    from_dense = imputer.transform(rows)
+    from_sparse = imputer.transform(sparse.csr_matrix(rows)).toarray()
+    assert_allclose(from_sparse, from_dense, rtol=1e-5, atol=1e-6)
+    assert_array_equal(from_dense[:, -1], 0.0)
 
 
 def test_sparse_rows_take_no_zero_as_missing_values(correlated):

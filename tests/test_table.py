@@ -151,6 +151,23 @@ def test_integer_labels_where_fit_had_names_warn_once(table, make_vae, method):
     assert_allclose(by_position, getattr(vae, method)(numbers))
 
 
+@pytest.mark.short_fits
+def test_a_detectors_fit_warns_once_for_rows_without_fits_names(table):
+    # its threshold scored the caller's rows again, validating them twice
+    from skvae import VAEOutlierDetector
+
+    numbers = table[["mass", "bill", "year"]]
+    detector = VAEOutlierDetector(
+        hidden_layer_sizes=(8,), max_epochs=3, warm_start=True, random_state=0
+    ).fit(numbers)
+    offset = detector.offset_
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        detector.fit(pd.DataFrame(numbers.to_numpy()))
+    names = [w for w in caught if "valid feature names" in str(w.message)]
+    assert len(names) == 1 and detector.offset_ != offset
+
+
 def test_a_dict_names_families_and_the_rest_follow_auto(table, make_vae):
     vae = make_vae(likelihood={"year": "categorical", "mass": "laplace"}).fit(table)
     assert vae.likelihoods_["year"] == "categorical"
