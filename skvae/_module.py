@@ -473,10 +473,11 @@ class VAE(nn.Module):
         """The mean and scale of the importance draws of each row of ``x``.
 
         ``q(z | x)`` from the encoder, but ``N(0, I)`` for a row with nothing
-        observed: its posterior is the prior, and the encoder, which never
-        trained on such rows, can give it any width. A proposal narrower than
-        the prior gives weights of infinite variance, and fills and draws that
-        miss the model's marginal.
+        observed: its posterior is the prior (training's ``N(0, I)``; a
+        mixture prior, where one is set, is reached through the weights), and
+        the encoder, which never trained on such rows, can give it any width.
+        A proposal narrower than the prior gives weights of infinite
+        variance, and fills and draws that miss the model's marginal.
         """
         loc, scale = self._posterior_parameters(x if encoder_x is None else encoder_x)
         if not (x.coalesce().values() if x.is_sparse else x).isnan().any():
