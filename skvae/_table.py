@@ -611,11 +611,11 @@ def placeholders_as_nan(X, placeholder):
                 "whose zeros are not stored. Use dense X, or mark the missing "
                 "cells with NaN or another value."
             )
-        matches = X.data == placeholder
-        if not np.any(matches):
+        matches = np.asarray(X.data == placeholder)
+        if not matches.any():
             return X
-        X = X.astype(np.float64)  # a copy, of the same format
-        X.data[np.asarray(X.data == placeholder)] = np.nan
+        X = X.astype(np.float64)  # a copy, of the same format and entry order
+        X.data[matches] = np.nan
         return X
     if _is_dataframe(X):
         matches = X.isin([placeholder])
