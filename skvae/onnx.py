@@ -274,11 +274,15 @@ def _real_valued_log_prob(graph: _Graph, family: RealValued, output, x) -> str:
             "Neg",
             graph.op("Add", distance, graph.tensor(laplace_normaliser, "normaliser")),
         )
-    precision = graph.tensor(-0.5 / variance, "half_precision")
+    # (r * r) / v, then times -1/2, in PyTorch's order: near float32's limit
+    # r * r / v and r * r * (-0.5 / v) overflow at different r.
+    squared = graph.op(
+        "Div", graph.op("Mul", residual, residual), graph.tensor(variance, "variance")
+    )
     normaliser = -0.5 * (variance.log() + 2.0 * scale.log() + math.log(2 * math.pi))
     return graph.op(
         "Add",
-        graph.op("Mul", graph.op("Mul", residual, residual), precision),
+        graph.op("Mul", squared, graph.constant(-0.5)),
         graph.tensor(normaliser, "normaliser"),
     )
 
@@ -363,8 +367,25 @@ def _score_samples(graph: _Graph, x: str, detector) -> str:
     # As VAE._importance_draws: NaN where a row made the network overflow is
     # probability 0.
     log_weights = _where_nan(graph, log_weights, log_weights, -math.inf)
-    log_mean = graph.reduce("ReduceLogSumExp", log_weights, axis=0)
+    log_mean = _log_sum_exp_of_draws(graph, log_weights)
     return graph.op("Sub", log_mean, graph.constant(math.log(len(noise))))
+
+
+def _log_sum_exp_of_draws(graph: _Graph, log_weights: str) -> str:
+    """``torch.logsumexp(log_weights, 0)``: finite beside draws of ``-inf``.
+
+    ONNX Runtime's ``ReduceLogSumExp`` gives ``-inf`` for ``[-inf, -1001]``
+    (and loses precision below about -87), so the maximum is taken out by
+    hand, 0 in its place where every draw is ``-inf``.
+    """
+    largest = graph.reduce("ReduceMax", log_weights, axis=0, keepdims=True)
+    shift = graph.op("Where", graph.op("IsInf", largest), graph.constant(0.0), largest)
+    total = graph.reduce(
+        "ReduceSum", graph.op("Exp", graph.op("Sub", log_weights, shift)), axis=0
+    )
+    return graph.op(
+        "Add", graph.op("Log", total), graph.op("Squeeze", shift, graph.constant([0]))
+    )
 
 
 def _detector_shape(operator) -> None:

@@ -133,6 +133,24 @@ def test_detector_flags_rows_that_overflow_the_network_as_torch_does(make_detect
     assert_allclose(scores[:, 0], detector.decision_function(holed), rtol=1e-5)
 
 
+@pytest.mark.parametrize("likelihood", ["laplace_standardised", "gaussian"])
+def test_detector_scores_rows_near_float32_limits_as_torch_does(
+    likelihood, X, make_detector
+):
+    # cells of 1e19 to 1e21: some draws of a row overflow to -inf while the
+    # others are finite, hugely negative; torch's logsumexp keeps the finite
+    # ones, and so must the graph (ONNX Runtime's ReduceLogSumExp does not)
+    detector = make_detector(likelihood=likelihood).fit(X)
+    rows = np.repeat(X[:1], 200, axis=0)
+    rows[:, 0] = np.logspace(19, 21, 200)
+    _, scores = run(detector, rows.astype(np.float32))
+    expected = detector.decision_function(rows)
+    assert_array_equal(np.isfinite(scores[:, 0]), np.isfinite(expected))
+    finite = np.isfinite(expected)
+    assert finite.any() and not finite.all()
+    assert_allclose(scores[finite, 0], expected[finite], rtol=1e-4)
+
+
 def test_detector_with_a_count_likelihood_is_refused(binary_X, make_detector):
     detector = make_detector(likelihood="poisson").fit(binary_X)
     with pytest.raises(NotImplementedError, match="'poisson' is not among them"):
