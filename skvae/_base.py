@@ -709,7 +709,8 @@ class BaseVAE(BaseEstimator):
                     "one has none."
                 )
             return decode, None
-        encoded = model_conditions.encode(conditions, n_rows)
+        typed_rows = getattr(self, "_table_layout", None) is not None
+        encoded = model_conditions.encode(conditions, n_rows, typed_rows)
         latent_dim = self.module_.latent_dim
 
         def decode_conditioned(batch):
@@ -784,14 +785,18 @@ class BaseVAE(BaseEstimator):
             sample_weight = sample_weight.copy()
             sample_weight[empty] = 0.0
         missing = self._what_reads_as_missing(reset)
+        conditional = self.condition_on is not None
         if not sample_weight.any():  # every row of weight held nothing
-            check_missing_cells(modelled, empty, missing=missing)
+            check_missing_cells(
+                modelled, empty, missing=missing, conditional=conditional
+            )
         elif not get_config()["assume_finite"]:
             check_missing_cells(
                 modelled,
                 empty[sample_weight[empty] > 0],
                 remedy="Drop them, or give them sample_weight 0",
                 missing=missing,
+                conditional=conditional,
             )
         if reset or not hasattr(self, "module_"):
             blurred = None
@@ -1113,7 +1118,11 @@ class BaseVAE(BaseEstimator):
         refuse_cells_beyond_float32(X, names)
         if not training and not self._reads_empty_rows:
             # training's check weighs the rows first
-            check_missing_cells(X, missing=self._what_reads_as_missing(reset))
+            check_missing_cells(
+                X,
+                missing=self._what_reads_as_missing(reset),
+                conditional=self.condition_on is not None,
+            )
         if reset:
             self.likelihoods_ = (
                 dict.fromkeys(names, self._single_family())

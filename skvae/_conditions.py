@@ -195,9 +195,7 @@ class Conditions:
         # of weight 0 holding 1e300 leaves it alone.
         levels = OneHotEncoder(sparse_output=False)
         if other:
-            levels.set_params(
-                categories=OneHotEncoder().fit(table[:, other]).categories_
-            )
+            levels.set_params(categories=[_levels(table[:, j], keys[j]) for j in other])
         weighed, weights = rows_of_positive_weight(table, sample_weight)
         with config_context(enable_metadata_routing=True):
             scaler = StandardScaler().set_fit_request(sample_weight=True)
@@ -228,16 +226,19 @@ class Conditions:
         """``X``'s conditions, a column each: ``conditions`` for rows of ``X``."""
         return self._as_array(self._values(X, self.positions, self.keys), self.keys)
 
-    def encode(self, conditions, n_rows: int) -> np.ndarray:
+    def encode(self, conditions, n_rows: int, typed_rows: bool = True) -> np.ndarray:
         """Encoded conditions for ``n_rows`` rows the model generates or decodes.
 
         ``conditions`` is a dict from condition to one value for every row,
         or a table of ``n_rows`` rows: a DataFrame with the condition columns
         (others are ignored) or an array with one column per condition, in
-        ``condition_on``'s order.
+        ``condition_on``'s order. ``typed_rows``: the rows come back as a
+        DataFrame in the dtypes of fit, so a value its condition's column
+        cannot hold is refused.
         """
         values = self._raw(conditions, n_rows)
-        self._refuse_values_their_dtype_would_change(values)
+        if typed_rows:
+            self._refuse_values_their_dtype_would_change(values)
         return self._encode(values)
 
     def _refuse_values_their_dtype_would_change(self, values: dict) -> None:
@@ -287,8 +288,15 @@ class Conditions:
         self._check_levels(values)
         _, _, numeric = self.encoder.transformers[0]  # the standardised conditions
         _refuse_numbers_beyond_float32(values, [self.keys[j] for j in numeric])
+        table = self._as_array(values, self.keys)
+        one_hot = self.encoder.named_transformers_["levels"]
+        levels = getattr(one_hot, "categories_", [])  # none if no one-hot condition
+        if any(column_levels.dtype == object for column_levels in levels):
+            # numbers given for a column of objects: OneHotEncoder compares
+            # object levels with objects alone
+            table = table.astype(object)
         try:
-            return self.encoder.transform(self._as_array(values, self.keys))
+            return self.encoder.transform(table)
         except ValueError as error:  # a value it cannot read: text for a number
             raise ValueError(f"In the conditions {self.keys!r}: {error}") from None
 
@@ -408,6 +416,19 @@ class Conditions:
                 f"conditions has {lengths.pop()} rows; {n_rows} rows are generated."
             )
         return values
+
+
+def _levels(column: np.ndarray, key) -> np.ndarray:
+    """The sorted levels of a condition read one-hot, named if they do not sort."""
+    try:
+        return OneHotEncoder().fit(column[:, None]).categories_[0]
+    except TypeError as error:
+        kinds = sorted({type(value).__name__ for value in column})
+        raise ValueError(
+            f"The condition {key!r} holds values of types {', '.join(kinds)} "
+            f"({error}). A condition read one-hot takes all strings or all "
+            "numbers."
+        ) from None
 
 
 def _within(column: np.ndarray, numbers: np.ndarray, info: np.iinfo) -> np.ndarray:

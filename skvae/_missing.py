@@ -91,20 +91,27 @@ def check_missing_cells(
     empty: np.ndarray | None = None,
     remedy: str = "Drop them",
     missing: str = "NaN",
+    conditional: bool = False,
 ) -> None:
     """Refuse rows of ``X`` with no observed cell, or those of ``empty`` if given.
 
     Without ``empty``, skipped under ``assume_finite=True``, as scikit-learn's
     scan for NaN is. ``remedy`` is what the message tells the user to do;
-    ``missing`` what made the cells missing.
+    ``missing`` what made the cells missing. ``X`` of a ``conditional`` model
+    holds its modelled columns alone, and the message says so.
     """
     if empty is None:
         if get_config()["assume_finite"]:
             return
         empty = rows_with_nothing_observed(X)
     if empty.size:
+        cell, missing = (
+            ("modelled cell", f"{missing}; its conditions are read, not modelled")
+            if conditional
+            else ("cell", missing)
+        )
         raise ValueError(
-            f"Row {empty[0]} of X has no observed cell (all {missing}); "
+            f"Row {empty[0]} of X has no observed {cell} (all {missing}); "
             f"{empty.size} row(s) are like it. {remedy}: a model has nothing "
             "to read in them."
         )

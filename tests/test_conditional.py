@@ -396,3 +396,57 @@ def test_a_boolean_is_not_a_level_of_numbers():
     vae.fit(mixed)
     rows = vae.sample(2, conditions={"digit": True})
     assert rows["digit"].tolist() == [True, True]
+
+
+@pytest.mark.short_fits
+def test_numbers_in_an_object_condition_column_are_its_levels():
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=100),
+            "b": rng.normal(size=100),
+            "d": np.array([1, 2] * 50, dtype=object),
+        }
+    )
+    model = make_vae(max_epochs=2, condition_on="d").fit(X)
+    assert_array_equal(model.sample(3, conditions={"d": 1})["d"], [1, 1, 1])
+    rows = model.inverse_transform(np.zeros((2, 1)), conditions=[[1], [2]])
+    assert_array_equal(rows["d"], [1, 2])
+    scores = model.score_samples(pd.DataFrame({"a": [0.0], "b": [0.0], "d": [2]}))
+    assert np.isfinite(scores).all()
+
+
+@pytest.mark.short_fits
+def test_a_condition_of_text_and_numbers_is_named():
+    X = pd.DataFrame({"a": np.arange(10.0), "d": np.array(["x", 1] * 5, dtype=object)})
+    with pytest.raises(
+        ValueError, match="condition 'd' holds values of types int, str"
+    ):
+        make_vae(max_epochs=2, condition_on="d").fit(X)
+
+
+@pytest.mark.short_fits
+def test_a_row_with_only_its_conditions_is_refused_as_such():
+    X = pd.DataFrame({"a": np.arange(10.0), "g": ["x", "y"] * 5})
+    X.loc[0, "a"] = np.nan
+    message = "Row 0 of X has no observed modelled cell .*conditions are read"
+    with pytest.raises(ValueError, match=message):
+        make_vae(max_epochs=2, condition_on="g").fit(X)
+    model = make_vae(max_epochs=2, condition_on="g").fit(X.iloc[1:])
+    with pytest.raises(ValueError, match=message):
+        model.transform(X.iloc[:1])
+
+
+@pytest.mark.short_fits
+def test_rows_of_numbers_take_any_number_for_an_integer_condition():
+    # one family for every column: rows come back as floats, not in fit's dtypes
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=50),
+            "b": rng.normal(size=50),
+            "k": rng.randint(5, size=50),
+        }
+    )
+    model = make_vae(max_epochs=2, likelihood="gaussian", condition_on="k").fit(X)
+    assert model.sample(2, conditions={"k": 2.5})[:, 2].tolist() == [2.5, 2.5]
