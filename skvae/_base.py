@@ -121,12 +121,19 @@ def _rollback_on_error(estimator, interrupts: bool = True):
     until an interrupt, and then raises it again.
     """
     saved = dict(estimator.__dict__)
+    # a RandomState passed as random_state is the caller's: the seeds the
+    # block drew from it are put back too
+    generator = getattr(estimator, "random_state", None)
+    generators = [generator] if isinstance(generator, np.random.RandomState) else []
+    states = [generator.get_state() for generator in generators]
     caught = BaseException if interrupts else Exception
     try:
         yield
     except caught:
         estimator.__dict__.clear()
         estimator.__dict__.update(saved)
+        for generator, state in zip(generators, states, strict=True):
+            generator.set_state(state)
         raise
 
 
@@ -681,12 +688,14 @@ class BaseVAE(BaseEstimator):
         A fit that builds the network starts the count; ``partial_fit`` and
         warm starts add to a copy of it, so that a fit that fails leaves the
         fitted count as it was. ``sample(missing_cells=True)`` draws from it.
+        Each call's weights count divided by their mean, as in training: a
+        chunk of larger weights adds no more than the same chunk at weight 1.
         """
         if continuing and hasattr(self, "_missing_patterns"):
             patterns = copy.deepcopy(self._missing_patterns)
         else:
             patterns = MissingPatterns(X.shape[1])
-        patterns.add(X, sample_weight)
+        patterns.add(X, sample_weight / np.mean(sample_weight))
         self._missing_patterns = patterns
 
     def _leave_cells_missing(self, rows: np.ndarray, seed: int) -> np.ndarray:

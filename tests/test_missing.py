@@ -314,6 +314,12 @@ def test_partial_fit_adds_up_the_rates_of_missing_cells(make_vae):
     rows = vae.sample(20000, missing_cells=True)
     expected = [np.isnan(holed[:, 0]).mean() / 2, 0.0, 0.0]
     assert_allclose(np.isnan(rows).mean(axis=0), expected, atol=0.01)
+    # only the ratios of weights within a call count, as in training
+    weighed = (
+        make_vae().partial_fit(holed).partial_fit(X, sample_weight=np.full(400, 100.0))
+    )
+    rows = weighed.sample(20000, missing_cells=True)
+    assert_allclose(np.isnan(rows).mean(axis=0), expected, atol=0.01)
 
 
 def test_a_continued_fit_that_fails_leaves_the_rates_of_missing_cells(make_vae):

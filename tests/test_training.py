@@ -856,6 +856,20 @@ def test_training_diverged_error_is_public(X):
     assert issubclass(TrainingDivergedError, FloatingPointError)
 
 
+def test_a_failed_partial_fit_puts_back_the_draws_of_a_random_state(X):
+    from skvae import TrainingDivergedError, VAETransformer
+
+    generator = np.random.RandomState(1)
+    vae = VAETransformer(hidden_layer_sizes=(8,), random_state=generator)
+    vae.partial_fit(X)
+    state = generator.get_state()
+    vae.set_params(learning_rate=1e12)
+    with pytest.raises(TrainingDivergedError):
+        vae.partial_fit(X * 1e30)
+    assert_array_equal(generator.get_state()[1], state[1])
+    assert generator.get_state()[2] == state[2]
+
+
 def test_dropout_draws_masks_for_nonzero_values_whatever_the_container():
     # a stored zero draws no mask: dense rows and CSR rows with or without
     # explicit zeros lose the same values
