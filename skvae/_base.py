@@ -59,7 +59,12 @@ from ._missing import (
     rows_with_nothing_observed,
 )
 from ._module import ACTIVATIONS, VAE
-from ._ranking import RankingValidation, check_implicit_feedback, parse_ranking
+from ._ranking import (
+    RankingValidation,
+    check_implicit_feedback,
+    parse_ranking,
+    refuse_columns_without_item_scores,
+)
 from ._row_sample import RowSample
 from ._table import (
     CATEGORICAL,
@@ -482,6 +487,9 @@ class BaseVAE(BaseEstimator):
                     f"scoring={self.scoring!r} ranks the items of implicit "
                     "feedback; it takes no condition_on."
                 )
+            if ranking is not None:
+                what = f"scoring={self.scoring!r}"
+                refuse_columns_without_item_scores(self.likelihoods_, what)
             if ranking is not None and self.early_stopping and not incremental:
                 names = self._column_names(modelled.shape[1])
                 positive = np.flatnonzero(given_weight > 0)  # the rows kept
@@ -1169,6 +1177,12 @@ class BaseVAE(BaseEstimator):
             # a column left out of the model (nothing observed) needs no family
             left_out = getattr(self, "_left_out_names", [])
             likelihood = {k: v for k, v in likelihood.items() if k not in left_out}
+        if (X.shape[0] if hasattr(X, "shape") else len(X)) == 0:
+            # as check_array says it, before the weights are read
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={np.shape(X)}) while a "
+                f"minimum of 1 is required by {type(self).__name__}."
+            )
         n_unconditioned = X.shape[1] + len(getattr(self, "_left_out", []))
         return TableLayout.from_data(
             X,

@@ -17,26 +17,11 @@ from ._base import (
     _seed,
 )
 from ._data import host_batches, map_batches, seeded_global_rng
-from ._families import family_class
-from ._inflated import InflatedFamily
-from ._likelihoods import CategoricalFamily, MultinomialFamily
 from ._missing import refuse_overflowed_rows
+from ._ranking import item_scores, refuse_columns_without_item_scores
 from ._table import _is_dataframe
 from ._threads import ThreadPolicy
 from ._warn import warn_user
-
-
-def _item_scores(module, z: torch.Tensor) -> torch.Tensor:
-    """What ``recommend`` ranks by: the decoder's mean at ``z``, or its softmax.
-
-    A multinomial's mean is each item's probability times the training rows'
-    average total; the probability alone is Mult-VAE's score.
-    """
-    scores = module.decode_mean(z)
-    families = module.likelihood.families
-    if len(families) == 1 and isinstance(families[0], MultinomialFamily):
-        return scores / families[0].total_count
-    return scores
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
@@ -546,17 +531,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 "recommend ranks the items of implicit feedback; a model with "
                 f"condition_on={self.condition_on!r} is not supported."
             )
-        leveled = [
-            name
-            for name, family in self.likelihoods_.items()
-            if issubclass(family_class(family), CategoricalFamily | InflatedFamily)
-        ]
-        if leveled:
-            raise ValueError(
-                "recommend ranks the items of implicit feedback, each column an "
-                f"item; column {leveled[0]!r} is {self.likelihoods_[leveled[0]]!r}, "
-                "whose decoded value is a level or a mixture, not an item's score."
-            )
+        refuse_columns_without_item_scores(self.likelihoods_, "recommend")
         X = self._validated_in_domain(X)  # its width first: n counts its items
         n_items = self.n_features_in_
         _check_count(n, "n", 1, n_items, f"an integer from 1 to the {n_items} items")
@@ -579,7 +554,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 return module.refined_posterior(x, noise, beta)[0]
 
         def top_items(x):
-            scores = _item_scores(module, posterior_mean(x))
+            scores = item_scores(module, posterior_mean(x))
             if filter_seen:
                 dense = x.to_dense() if x.is_sparse else x
                 seen = (dense != 0) & ~dense.isnan()

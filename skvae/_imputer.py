@@ -31,6 +31,8 @@ from ._missing import (
 )
 from ._module import VAE
 from ._table import (
+    _arrow_dictionary,
+    _is_arrow_dictionary,
     _is_dataframe,
     _present,
     missing_as_nan,
@@ -382,6 +384,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             columns follow, as numbers (0 or 1) in a DataFrame too.
         """
         check_is_fitted(self)
+        given = X
         X = self._placeholders_as_nan(X)
         if _of_sparse_columns(X) and self._table_layout is not None:
             X = X.sparse.to_dense()  # a model of a family per column reads tables
@@ -389,6 +392,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
             filled = self._fill_sparse(X)
         else:
             filled = self._fill(X, self._imputed_values(X))
+            if X is not given and _is_dataframe(filled):
+                filled = _in_given_dtypes(filled, given)
         if self.indicator_ is not None:
             filled = self._with_indicator(filled, self.indicator_.transform(_holes(X)))
         # a sparse array back for a sparse array, as scikit-learn's imputers do
@@ -486,7 +491,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             for name in X.columns[self._left_out_positions()]:
                 rows[name] = _empty_fill(X[name])
             X, rows = _in_common_dtypes(X, rows)
-            filled = X.where(X.notna(), rows)
+            filled = _where_missing(X, rows)
         else:  # an array back for an array, as scikit-learn's imputers do
             rows = rows.to_numpy() if _is_dataframe(rows) else rows
             X = missing_as_nan(X)  # None and pd.NA in rows given as lists
@@ -614,6 +619,43 @@ def _empty_fill(column):
     if pd.api.types.is_numeric_dtype(column.dtype):
         return pd.Series(0, index=column.index).astype(column.dtype)
     return column
+
+
+def _in_given_dtypes(filled, given):
+    """``filled`` with the NumPy integer and boolean dtypes of ``given`` back.
+
+    A placeholder made such a column of ``given`` its nullable twin
+    (``Int64``) to hold the missing cells; once they are filled, it takes its
+    own dtype again.
+    """
+    restored = {
+        name: dtype
+        for name, dtype in given.dtypes.items()
+        if isinstance(dtype, np.dtype)
+        and dtype.kind in "biu"
+        and name in filled.columns
+        and filled[name].dtype != dtype
+        and filled[name].notna().all()
+    }
+    return filled.astype(restored) if given.columns.is_unique else filled
+
+
+def _where_missing(X, rows):
+    """``X`` with its missing cells from ``rows``, a DataFrame of the same dtypes.
+
+    pandas cannot set values into an Arrow dictionary column: such columns
+    are filled as objects, then encoded again.
+    """
+    dictionaries = {
+        name: dtype for name, dtype in X.dtypes.items() if _is_arrow_dictionary(dtype)
+    }
+    as_objects = dict.fromkeys(dictionaries, object)
+    X, rows = X.astype(as_objects), rows.astype(as_objects)
+    filled = X.where(X.notna(), rows)
+    for name, dtype in dictionaries.items():
+        column = _arrow_dictionary(filled[name].to_numpy(), dtype)
+        filled[name] = column.set_axis(filled.index)
+    return filled
 
 
 def _in_common_dtypes(X, rows):

@@ -18,6 +18,9 @@ import scipy.sparse as sp
 import torch
 
 from ._data import Rows
+from ._families import family_class
+from ._inflated import InflatedFamily
+from ._likelihoods import CategoricalFamily, MultinomialFamily
 from ._module import VAE
 
 SCORING_PATTERN = re.compile(r"(ndcg|recall)@([1-9][0-9]*)")
@@ -46,6 +49,41 @@ def parse_ranking(scoring: str, n_items: int) -> tuple[str, int] | None:
             f"{n_items} columns."
         )
     return metric, k
+
+
+def refuse_columns_without_item_scores(likelihoods: dict, what: str) -> None:
+    """Refuse a model whose columns are not all items with a score.
+
+    ``likelihoods`` is ``likelihoods_``; ``what`` is what ranks (``recommend``,
+    a ``scoring``). A categorical or inflated column decodes to a level or a
+    mixture of atoms, which ranks nothing.
+    """
+    for name, family in likelihoods.items():
+        if issubclass(family_class(family), CategoricalFamily | InflatedFamily):
+            raise ValueError(
+                f"{what} ranks the items of implicit feedback, each column an "
+                f"item; column {name!r} is {family!r}, whose decoded value is a "
+                "level or a mixture, not an item's score."
+            )
+
+
+def item_scores(module: VAE, z: torch.Tensor) -> torch.Tensor:
+    """What items are ranked by: the decoder's mean at ``z``.
+
+    A multinomial block's mean is each of its items' probability times the
+    training rows' average total; the probability alone, Mult-VAE's score,
+    is taken, whatever other blocks the model has.
+    """
+    scores = module.decode_mean(z)
+    likelihood = module.likelihood
+    for columns, family in zip(likelihood.columns, likelihood.families, strict=True):
+        if not isinstance(family, MultinomialFamily):
+            continue
+        if likelihood.whole_rows:
+            return scores / family.total_count
+        index = torch.as_tensor(columns, device=scores.device)
+        scores[..., index] = scores[..., index] / family.total_count
+    return scores
 
 
 def check_implicit_feedback(
@@ -138,7 +176,7 @@ class RankingValidation:
                 draws = torch.rand(x.shape, generator=generator, device=x.device)
                 held_out = (x != 0) & (draws < HELD_OUT_SHARE)
                 fold_in = x.masked_fill(held_out, 0.0)
-                scores = module.decode_mean(module.posterior_mean(fold_in))
+                scores = item_scores(module, module.posterior_mean(fold_in))
                 scores = scores.masked_fill(fold_in != 0, -math.inf)
                 values = ranking_scores(self.metric, self.k, scores, held_out)
                 scored = held_out.any(-1)

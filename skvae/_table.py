@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import sys
 from collections.abc import Mapping, Sequence
 from numbers import Real
 
@@ -122,11 +123,11 @@ def refuse_time_columns(X) -> None:
         return  # an array of numbers
     dtypes = X.dtypes if frame else [X.dtype] * X.shape[1]
     for j, dtype in enumerate(dtypes):
-        if getattr(dtype, "kind", None) in ("M", "m"):
+        if _is_time_dtype(dtype):
             held = f"dtype {dtype}"
         elif dtype == np.dtype(object):
             first = _first_present(X.iloc[:, j] if frame else X[:, j])
-            if not isinstance(first, _TIME_TYPES):
+            if not (isinstance(first, _TIME_TYPES) or _is_period(first)):
                 continue
             held = f"{type(first).__name__} objects"
         else:
@@ -137,6 +138,33 @@ def refuse_time_columns(X) -> None:
             "model does not read: convert them to numbers (days since a date, "
             "say) or to categories first."
         )
+
+
+def _is_time_dtype(dtype) -> bool:
+    """Whether ``dtype`` holds dates, times, durations or periods.
+
+    NumPy's and pandas' datetimes and timedeltas (kinds ``M`` and ``m``, Arrow's
+    timestamps, dates and durations among them), pandas' periods, and Arrow's
+    times of day (kind ``O``, as Arrow's other types without a NumPy kind).
+    """
+    if getattr(dtype, "kind", None) in ("M", "m"):
+        return True
+    import pandas as pd
+
+    if isinstance(dtype, pd.PeriodDtype):
+        return True
+    arrow_type = getattr(dtype, "pyarrow_dtype", None)
+    if arrow_type is None:
+        return False
+    import pyarrow as pa
+
+    return pa.types.is_temporal(arrow_type)
+
+
+def _is_period(value) -> bool:
+    """Whether ``value`` is a pandas ``Period`` (pandas loaded only if so)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.Period)
 
 
 def _first_present(column):
@@ -481,11 +509,40 @@ class TableLayout:
                     # missing cells in a column whose training dtype cannot
                     # hold them (a later partial_fit chunk had some): pandas'
                     # nullable twin of the dtype (Int64, UInt8, boolean)
-                    dtype = pd.array(np.empty(0, dtype)).dtype
-            decoded[j] = pd.Series(column).astype(dtype)
+                    dtype = _nullable(dtype)
+            decoded[j] = (
+                _arrow_dictionary(column, dtype)
+                if _is_arrow_dictionary(dtype)
+                else pd.Series(column).astype(dtype)
+            )
         frame = pd.DataFrame(decoded)
         frame.columns = self.names  # tuple labels stay whole, not levels
         return frame
+
+
+def _is_arrow_dictionary(dtype) -> bool:
+    """Whether ``dtype`` is pandas' Arrow dictionary (Arrow's categorical)."""
+    arrow_type = getattr(dtype, "pyarrow_dtype", None)
+    if arrow_type is None:
+        return False
+    import pyarrow as pa
+
+    return pa.types.is_dictionary(arrow_type)
+
+
+def _arrow_dictionary(column: np.ndarray, dtype):
+    """``column`` as a Series of the Arrow dictionary ``dtype``, missing as null.
+
+    pandas casts objects (text levels) to such a dtype but not NumPy numbers:
+    the values are encoded by Arrow itself.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    arrow_type = dtype.pyarrow_dtype
+    values = pa.array(column, from_pandas=True).cast(arrow_type.value_type)
+    encoded = values.dictionary_encode().cast(arrow_type)
+    return pd.Series(pd.arrays.ArrowExtensionArray(encoded))
 
 
 def integer_dtype_holding(dtype, low: float, high: float):
@@ -501,6 +558,7 @@ def integer_dtype_holding(dtype, low: float, high: float):
     numpy_dtype = getattr(dtype, "numpy_dtype", dtype)  # Int8 as int8
     if not (isinstance(numpy_dtype, np.dtype) and numpy_dtype.kind in "iu"):
         return dtype
+    arrow = getattr(dtype, "pyarrow_dtype", None) is not None  # int8[pyarrow]
     kind = "u" if numpy_dtype.kind == "u" and low >= 0 else "i"
     for size in (1, 2, 4, 8):
         candidate = np.dtype(f"{kind}{size}")
@@ -512,6 +570,9 @@ def integer_dtype_holding(dtype, low: float, high: float):
         if numpy_dtype is dtype:
             return candidate
         import pandas as pd  # a nullable dtype stays nullable: Int8 to Int16
+
+        if arrow:  # and an Arrow one Arrow's: int8[pyarrow] to int16[pyarrow]
+            return pd.api.types.pandas_dtype(f"{candidate.name}[pyarrow]")
 
         nullable = candidate.name.replace("uint", "UInt").replace("int", "Int")
         return pd.api.types.pandas_dtype(nullable)
@@ -590,13 +651,23 @@ def _positions_among(levels: np.ndarray, values: np.ndarray):
     return positions, levels[positions] != values
 
 
+def _nullable(dtype):
+    """A NumPy integer or boolean dtype's pandas twin that holds missing cells."""
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":
+        import pandas as pd
+
+        return pd.array(np.empty(0, dtype)).dtype  # Int64, UInt8, boolean
+    return dtype
+
+
 def placeholders_as_nan(X, placeholder):
     """``X`` with each cell equal to ``placeholder`` missing (NaN).
 
     ``X`` itself, untouched, for a placeholder that is already missing (NaN,
     ``None`` or ``pd.NA``) or that no cell holds. Otherwise a copy: numbers
-    of an integer or boolean array or column become floats, to hold NaN;
-    text arrays become arrays of objects. A sparse matrix's stored entries
+    of an integer or boolean array become floats, to hold NaN, and such a
+    DataFrame column its nullable twin (``Int64``, ``boolean``); text arrays
+    become arrays of objects. A sparse matrix's stored entries
     equal to ``placeholder`` become stored NaN; its implicit zeros are
     observed, so ``placeholder=0`` is refused, as by scikit-learn's imputers.
     """
@@ -619,7 +690,17 @@ def placeholders_as_nan(X, placeholder):
         return X
     if _is_dataframe(X):
         matches = X.isin([placeholder])
-        return X.mask(matches) if matches.to_numpy().any() else X
+        if not matches.to_numpy().any():
+            return X
+        if X.columns.is_unique:  # integers and booleans as pandas' nullable twins
+            X = X.astype(
+                {
+                    name: _nullable(dtype)
+                    for name, dtype in X.dtypes.items()
+                    if matches[name].any()
+                }
+            )
+        return X.mask(matches)
     values = np.asarray(X, dtype=object if isinstance(X, list | tuple) else None)
     if values.dtype.kind in "iubf" and isinstance(placeholder, str):
         return X  # no number is this text

@@ -410,6 +410,9 @@ def test_missing_values_marks_missing_cells_as_in_scikit_learns_imputers(correla
         filled = imputer.set_params(add_indicator=True).fit_transform(table)
         assert not filled[column].isin([placeholder]).any()
         assert filled[f"missingindicator_{column}"].sum() == 20
+    # an int64 column marked by -1 comes back int64, its fills whole numbers
+    assert filled["n"].dtype == np.int64
+    assert filled["n"].between(3, 8).all()
 
 
 @pytest.mark.short_fits

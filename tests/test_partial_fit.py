@@ -360,13 +360,21 @@ def test_later_chunks_widen_the_range_that_table_rows_are_clipped_to(make_vae):
 
 @pytest.mark.parametrize(
     "first_dtype, widened_dtype",
-    [("int8", "int16"), ("Int8", "Int16"), ("uint8", "uint16"), ("int64", "int64")],
+    [
+        ("int8", "int16"),
+        ("Int8", "Int16"),
+        ("uint8", "uint16"),
+        ("int64", "int64"),
+        ("int8[pyarrow]", "int16[pyarrow]"),
+    ],
 )
 def test_an_integer_column_widens_its_dtype_to_hold_later_chunks(
     make_vae, first_dtype, widened_dtype
 ):
     import pandas as pd
 
+    if "pyarrow" in first_dtype:
+        pytest.importorskip("pyarrow")
     rng = np.random.RandomState(0)
     first = pd.DataFrame({"f": rng.normal(size=100), "i": rng.randint(0, 5, 100)})
     later = pd.DataFrame({"f": rng.normal(size=100), "i": rng.randint(200, 1000, 100)})

@@ -331,3 +331,25 @@ def test_a_ranking_score_needs_rows_with_items_to_hold_out(recommender):
     validation = RankingValidation(empty_rows, 5, seed=0, metric="ndcg", k=5)
     with pytest.raises(ValueError, match="no held-out row with an item to hold out"):
         validation.score(recommender.module_)
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("family", ["categorical", "inflated_gaussian"])
+def test_a_ranking_score_refuses_a_model_of_levels_or_atoms(family, make_vae):
+    X = (np.random.RandomState(0).rand(100, 12) < 0.2).astype(float)
+    vae = make_vae(likelihood=family, scoring="ndcg@5", early_stopping=True)
+    with pytest.raises(ValueError, match=r"scoring='ndcg@5' ranks .* a level or a"):
+        vae.fit(X.astype(str) if family == "categorical" else X)
+    assert not hasattr(vae, "module_")
+
+
+@pytest.mark.short_fits
+def test_a_multinomial_block_beside_others_is_scored_by_its_probabilities(make_vae):
+    X = (np.random.RandomState(0).rand(200, 12) < 0.3).astype(float)
+    table = pd.DataFrame(X, columns=[f"i{j}" for j in range(12)])
+    likelihood = dict.fromkeys(table.columns[:6], "multinomial")
+    likelihood |= dict.fromkeys(table.columns[6:], "bernoulli")
+    vae = make_vae(likelihood=likelihood, max_epochs=2).fit(table)
+    items, scores = vae.recommend(table.iloc[:3], n=12, filter_seen=False)
+    in_block = np.isin(items, table.columns[:6])
+    assert_allclose((scores * in_block).sum(axis=1), 1.0, rtol=1e-5)

@@ -1,5 +1,6 @@
 """Mixed tables: per-column families, categorical columns, tables back out."""
 
+import datetime
 import warnings
 
 import numpy as np
@@ -11,6 +12,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from scipy.special import log_softmax
 
+from skvae import VAEImputer
 from skvae._likelihoods import CategoricalFamily
 
 
@@ -334,6 +336,44 @@ def test_dates_and_durations_are_refused_naming_the_column(
     numeric = make_vae(likelihood=likelihood).fit(dated.assign(when=1.0))
     with pytest.raises(ValueError, match="Column 'when' of X holds dates"):
         numeric.transform(dated)
+
+
+def test_periods_and_arrow_times_are_refused_naming_the_column(table, make_vae):
+    months = pd.period_range("2020-01", periods=len(table), freq="M")
+    columns = [months, np.asarray(months, dtype=object)]  # period dtype, Periods
+    pa = pytest.importorskip("pyarrow")
+    hours = [datetime.time(i % 24) for i in range(len(table))]
+    columns.append(pd.array(hours, dtype=pd.ArrowDtype(pa.time64("us"))))
+    for column in columns:
+        dated = table[["mass", "bill"]].assign(when=column)
+        with pytest.raises(ValueError, match="Column 'when' of X holds dates"):
+            make_vae().fit(dated)
+
+
+@pytest.mark.short_fits
+def test_an_arrow_dictionary_of_integers_comes_back_in_its_dtype(make_vae):
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.RandomState(0)
+    codes = pa.array(rng.randint(0, 3, 60)).dictionary_encode()
+    dtype = pd.ArrowDtype(codes.type)
+    X = pd.DataFrame({"x": rng.normal(size=60), "k": pd.Series(codes, dtype=dtype)})
+    vae = make_vae(max_epochs=2).fit(X)
+    rows = vae.sample(5, random_state=0)
+    assert rows["k"].dtype == dtype and rows["k"].isin([0, 1, 2]).all()
+    decoded = vae.inverse_transform(vae.transform(X[:3]))
+    assert decoded["k"].dtype == dtype
+    holed = X.copy()
+    holed.loc[[1, 4], "k"] = None
+    filled = VAEImputer(hidden_layer_sizes=(8,), max_epochs=2).fit_transform(holed)
+    assert filled["k"].dtype == dtype and filled["k"].notna().all()
+    assert_array_equal(filled["k"].drop([1, 4]), X["k"].drop([1, 4]))
+
+
+def test_a_frame_of_no_rows_gets_scikit_learns_message(make_vae):
+    empty = pd.DataFrame({"x": [1.0], "c": ["a"]}).iloc[:0]
+    for model in (make_vae(), VAEImputer()):
+        with pytest.raises(ValueError, match=r"Found array with 0 sample\(s\)"):
+            model.fit(empty)
 
 
 DAYS = np.datetime64("2020-01-01") + np.arange(40)
