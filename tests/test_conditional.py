@@ -400,14 +400,7 @@ def test_a_boolean_is_not_a_level_of_numbers():
 
 @pytest.mark.short_fits
 def test_numbers_in_an_object_condition_column_are_its_levels():
-    rng = np.random.RandomState(0)
-    X = pd.DataFrame(
-        {
-            "a": rng.normal(size=100),
-            "b": rng.normal(size=100),
-            "d": np.array([1, 2] * 50, dtype=object),
-        }
-    )
+    X = two_numbers_and("d", np.array([1, 2] * 50, dtype=object))
     model = make_vae(max_epochs=2, condition_on="d").fit(X)
     assert_array_equal(model.sample(3, conditions={"d": 1})["d"], [1, 1, 1])
     rows = model.inverse_transform(np.zeros((2, 1)), conditions=[[1], [2]])
@@ -440,13 +433,15 @@ def test_a_row_with_only_its_conditions_is_refused_as_such():
 @pytest.mark.short_fits
 def test_rows_of_numbers_take_any_number_for_an_integer_condition():
     # one family for every column: rows come back as floats, not in fit's dtypes
-    rng = np.random.RandomState(0)
-    X = pd.DataFrame(
-        {
-            "a": rng.normal(size=50),
-            "b": rng.normal(size=50),
-            "k": rng.randint(5, size=50),
-        }
-    )
+    X = two_numbers_and("k", np.random.RandomState(0).randint(5, size=50))
     model = make_vae(max_epochs=2, likelihood="gaussian", condition_on="k").fit(X)
     assert model.sample(2, conditions={"k": 2.5})[:, 2].tolist() == [2.5, 2.5]
+
+
+def two_numbers_and(name, condition):
+    """Two Normal columns, ``a`` and ``b``, beside the column ``name``."""
+    rng = np.random.RandomState(0)
+    n_rows = len(condition)
+    return pd.DataFrame(
+        {"a": rng.normal(size=n_rows), "b": rng.normal(size=n_rows), name: condition}
+    )
