@@ -361,7 +361,10 @@ class BaseVAE(BaseEstimator):
 
         Training stops by itself once the score stops improving (see ``tol``),
         or after ``max_epochs`` epochs. A ``KeyboardInterrupt`` (Ctrl-C) during
-        training leaves the estimator fitted with the epochs completed so far,
+        training leaves the estimator fitted with the network as the interrupt
+        found it (the steps of an epoch in progress included; ``n_iter_`` and
+        ``loss_curve_`` count the completed epochs, and with
+        ``early_stopping`` the best judged epoch's weights are restored),
         warns, and is raised again, so that a loop or a grid search around the
         fit stops too.
 
@@ -1043,9 +1046,12 @@ class BaseVAE(BaseEstimator):
         self.best_loss_ = min(self.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
         if result.validation_scores:
+            earlier = self._history("validation_scores_", continuing)
+            # earlier epochs without held-out rows (a warm start that turns
+            # early_stopping on) score NaN: one score per epoch of loss_curve_
+            unscored = self.n_iter_ - len(earlier) - len(result.validation_scores)
             self.validation_scores_ = (
-                self._history("validation_scores_", continuing)
-                + result.validation_scores
+                [math.nan] * unscored + earlier + result.validation_scores
             )
             self.best_validation_score_ = result.kept_validation_score
         else:  # drop the record of an earlier fit that held rows out

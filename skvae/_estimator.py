@@ -317,13 +317,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         bound with ``n_training_draws`` above 1.
     validation_scores_ : list of float
         The held-out rows' ``scoring`` after each epoch; only with
-        ``early_stopping``.
+        ``early_stopping``. NaN for the epochs of earlier calls that held no
+        rows out (a warm start that turned ``early_stopping`` on).
     best_validation_score_ : float
         The held-out score of the weights the fit kept; only with
         ``early_stopping``. That is the best score of the fit's epochs after
         the warm-ups (``kl_warmup_epochs``, ``support_warmup_epochs``), whose
         weights are restored, or the last epoch's score when the fit ended
-        within a warm-up. A fit with ``warm_start`` judges its own epochs
+        within a warm-up (interrupted there, the network also keeps the
+        steps of the epoch in progress). A fit with ``warm_start`` judges its own epochs
         only.
     best_loss_ : float
         Lowest value of ``loss_curve_``.

@@ -115,7 +115,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         arrays.
     validation_scores_ : list of float
         The held-out rows' ``scoring`` after each epoch; only with
-        ``early_stopping``.
+        ``early_stopping``. NaN for the epochs of earlier calls that held no
+        rows out (a warm start that turned ``early_stopping`` on).
     n_iter_ : int
         Number of epochs run (each ``partial_fit`` call counts one).
     n_features_in_ : int

@@ -301,9 +301,10 @@ def train(
     a warm-up do not count. Each of ``config.n_learning_rate_drops`` turns
     the first such stops into a drop of the learning rate, after which the
     rule waits a whole window before it judges again. A
-    ``KeyboardInterrupt`` ends training after the epochs completed so far
-    (``result.interrupted``); one that comes before the first epoch is
-    complete propagates.
+    ``KeyboardInterrupt`` ends training (``result.interrupted``): the
+    records hold the epochs completed so far, the network the steps taken,
+    those of an epoch in progress included. One that comes before the first
+    epoch is complete propagates.
     """
     stopping = Stopping(config.tol, config.n_iter_no_change)
     drops_left = config.n_learning_rate_drops

@@ -317,6 +317,15 @@ def test_warm_start_extends_validation_scores(X, make_vae):
 
 
 @pytest.mark.short_fits
+def test_a_warm_start_that_holds_rows_out_scores_earlier_epochs_nan(X, make_vae):
+    vae = make_vae(max_epochs=3, warm_start=True).fit(X)
+    vae.set_params(early_stopping=True).fit(X)
+    assert len(vae.validation_scores_) == vae.n_iter_ == len(vae.loss_curve_) == 6
+    assert np.isnan(vae.validation_scores_[:3]).all()
+    assert np.isfinite(vae.validation_scores_[3:]).all()
+
+
+@pytest.mark.short_fits
 @pytest.mark.parametrize("random_state", [None, np.random.RandomState(0)])
 def test_warm_start_holds_out_the_same_rows_whatever_the_random_state(
     X, make_vae, monkeypatch, random_state
