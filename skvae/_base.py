@@ -1241,8 +1241,13 @@ class BaseVAE(BaseEstimator):
 
     def _architecture(self) -> dict:
         """The parameters that shape the network, checked."""
-        sizes = tuple(np.atleast_1d(self.hidden_layer_sizes).tolist())
-        if any(not isinstance(size, int) or size < 1 for size in sizes):
+        given = self.hidden_layer_sizes
+        # True is an int to Python, and becomes 1 in an array of sizes
+        flags = [given] if np.ndim(given) == 0 else list(given)
+        sizes = tuple(np.atleast_1d(given).tolist())
+        if any(isinstance(flag, bool | np.bool_) for flag in flags) or any(
+            not isinstance(size, int) or size < 1 for size in sizes
+        ):
             raise ValueError(
                 "hidden_layer_sizes must be a sequence of positive integers, got "
                 f"{self.hidden_layer_sizes!r}."

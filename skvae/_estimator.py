@@ -17,7 +17,11 @@ from ._base import (
     _seed,
 )
 from ._data import host_batches, map_batches, seeded_global_rng
-from ._missing import refuse_overflowed_rows
+from ._missing import (
+    FLOAT32_LIMIT,
+    first_cell_beyond_float32,
+    refuse_overflowed_rows,
+)
 from ._ranking import item_scores, refuse_columns_without_item_scores
 from ._table import _is_dataframe
 from ._threads import ThreadPolicy
@@ -457,6 +461,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform expects "
                 f"latent_dim={self.module_.latent_dim} columns."
+            )
+        beyond = first_cell_beyond_float32(Z)  # float32 would decode it to NaN
+        if beyond is not None:
+            row, column, value = beyond
+            raise ValueError(
+                f"The latent point in row {row} of X holds {value:g} in column "
+                f"{column}, beyond the float32 range the network computes in "
+                f"(±{FLOAT32_LIMIT:.1e})."
             )
         decode, encoded = self._latent_decoder(
             self.module_.decode_mean, conditions, len(Z)

@@ -73,6 +73,8 @@ def test_text_is_rejected_by_a_numeric_family():
         ({"device": 3}, "device"),
         ({"hidden_layer_sizes": (16, 0)}, "hidden_layer_sizes"),
         ({"hidden_layer_sizes": (16, 2.5)}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": True}, "hidden_layer_sizes"),
+        ({"hidden_layer_sizes": (16, True)}, "hidden_layer_sizes"),
     ],
 )
 def test_invalid_parameters_are_named(X, params, message):
@@ -150,6 +152,9 @@ def test_inverse_transform_refuses_nan_latents(X, make_vae):
     vae = make_vae().fit(X)
     with pytest.raises(ValueError, match="NaN"):
         vae.inverse_transform(np.array([[0.0, np.nan]]))
+    # finite in float64, infinite in the network's float32: decoded to NaN
+    with pytest.raises(ValueError, match="row 0 of X holds 1e\\+39 in column 1"):
+        vae.inverse_transform(np.array([[0.0, 1e39]]))
 
 
 @pytest.mark.parametrize(
