@@ -70,6 +70,7 @@ from ._table import (
     CATEGORICAL,
     TableLayout,
     _is_dataframe,
+    _of_sparse_columns,
     _plain,
     holds_numbers,
     missing_as_nan,
@@ -1123,6 +1124,8 @@ class BaseVAE(BaseEstimator):
             if training and not reset:
                 layout = self._layout_restated(layout, X, sample_weight)
                 self._table_layout = layout
+            if _of_sparse_columns(X) and not layout.reads_sparse():
+                X = X.sparse.to_dense()  # levels and atoms are read from dense columns
             X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
         else:
             _refuse_text_columns(X, self.likelihood)

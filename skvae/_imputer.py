@@ -34,6 +34,7 @@ from ._table import (
     _arrow_dictionary,
     _is_arrow_dictionary,
     _is_dataframe,
+    _of_sparse_columns,
     _present,
     missing_as_nan,
     placeholders_as_nan,
@@ -720,18 +721,6 @@ def _holes(X):
     if _of_sparse_columns(X):
         return X.sparse.to_coo().tocsr()
     return np.where(_missing_mask(X), np.nan, 0.0)
-
-
-def _of_sparse_columns(X) -> bool:
-    """Whether ``X`` is a DataFrame of pandas sparse columns only.
-
-    scikit-learn's validation reads such a frame as a sparse matrix.
-    """
-    if not _is_dataframe(X):
-        return False
-    import pandas as pd
-
-    return all(isinstance(dtype, pd.SparseDtype) for dtype in X.dtypes)
 
 
 def _missing_mask(X) -> np.ndarray:

@@ -206,7 +206,8 @@ class TableLayout:
         The DataFrame's column labels (a ``MultiIndex`` stays one); None for
         arrays.
     dtypes : pandas.Series or None
-        The DataFrame's column dtypes; None for arrays.
+        The DataFrame's column dtypes (a pandas sparse column's as its
+        values' dtype: decoded rows are dense); None for arrays.
     booleans : list of int
         The positions of the columns of booleans: their decoded means come
         back as whole booleans.
@@ -232,6 +233,10 @@ class TableLayout:
         self.booleans = list(booleans)
         # an array's columns' positions among the user's (conditions taken out)
         self.positions = None if positions is None else list(positions)
+
+    def reads_sparse(self) -> bool:
+        """Whether every column's family reads sparse columns (no levels, no atoms)."""
+        return all(family in FAMILIES for family in self.families)
 
     @classmethod
     def from_data(
@@ -339,7 +344,7 @@ class TableLayout:
             levels,
             ranges,
             names,
-            X.dtypes if frame else None,
+            _dense_dtypes(X) if frame else None,
             booleans,
             None if frame else keys,
         )
@@ -689,7 +694,7 @@ def placeholders_as_nan(X, placeholder):
         X.data[matches] = np.nan
         return X
     if _is_dataframe(X):
-        matches = X.isin([placeholder])
+        matches = X.apply(_cells_equal_to, placeholder=placeholder)
         if not matches.to_numpy().any():
             return X
         if X.columns.is_unique:  # integers and booleans as pandas' nullable twins
@@ -704,7 +709,9 @@ def placeholders_as_nan(X, placeholder):
     values = np.asarray(X, dtype=object if isinstance(X, list | tuple) else None)
     if values.dtype.kind in "iubf" and isinstance(placeholder, str):
         return X  # no number is this text
-    matches = np.asarray(values == placeholder, dtype=bool)
+    matches = np.zeros(values.shape, dtype=bool)
+    present = _present(values)  # pd.NA == placeholder is neither True nor False
+    matches[present] = np.asarray(values[present] == placeholder, dtype=bool)
     if not matches.any():
         return X
     kind = values.dtype.kind
@@ -713,6 +720,41 @@ def placeholders_as_nan(X, placeholder):
     )
     values[matches] = np.nan
     return values
+
+
+def _cells_equal_to(column, placeholder):
+    """Which cells of a DataFrame column equal ``placeholder``.
+
+    None of them where the column cannot hold it: an Arrow column of numbers
+    refuses to compare itself with text.
+    """
+    try:
+        return column.isin([placeholder])
+    except (TypeError, ValueError):  # pyarrow's ArrowTypeError, ArrowInvalid
+        import pandas as pd
+
+        return pd.Series(False, index=column.index)
+
+
+def _dense_dtypes(X):
+    """A DataFrame's dtypes, each pandas sparse dtype as its values' dtype."""
+    import pandas as pd
+
+    return X.dtypes.map(
+        lambda dtype: dtype.subtype if isinstance(dtype, pd.SparseDtype) else dtype
+    )
+
+
+def _of_sparse_columns(X) -> bool:
+    """Whether ``X`` is a DataFrame of pandas sparse columns only.
+
+    scikit-learn's validation reads such a frame as a sparse matrix.
+    """
+    if not _is_dataframe(X):
+        return False
+    import pandas as pd
+
+    return all(isinstance(dtype, pd.SparseDtype) for dtype in X.dtypes)
 
 
 def missing_as_nan(X):

@@ -374,6 +374,37 @@ def test_containers_come_back_as_scikit_learn_imputers_return_them(correlated):
     assert sparse.issparse(filled) and not np.isnan(filled.toarray()).any()
     table_model = make_imputer(max_epochs=2).fit(sparse_frame)
     assert not table_model.transform(sparse_frame).isna().any().any()
+    # whole numbers in pandas sparse columns: inflated columns, read dense
+    # (fit raised), given back in the columns' dense dtype
+    counts = np.random.RandomState(0).poisson(1.0, size=(60, 3))
+    count_frame = pd.DataFrame.sparse.from_spmatrix(sparse.csr_matrix(counts))
+    table_model = make_imputer(max_epochs=2).fit(count_frame)
+    assert set(table_model.likelihoods_.values()) == {"inflated_gaussian"}
+    assert (table_model.transform(count_frame).dtypes == np.int64).all()
+
+
+@pytest.mark.short_fits
+def test_placeholders_beside_pd_na_and_arrow_columns(correlated):
+    _, holed = correlated
+    # pd.NA in rows of objects is missing whatever missing_values is (the
+    # comparison with -1 raised)
+    rows = np.where(np.isnan(holed), -1.0, holed).astype(object)
+    rows[0, 0] = pd.NA
+    filled = make_imputer(max_epochs=2, missing_values=-1).fit_transform(rows)
+    assert not np.isnan(filled.astype(float)).any()
+    # text marks the missing cells of a text column beside Arrow numbers,
+    # which cannot hold it (the comparison raised ArrowTypeError)
+    pytest.importorskip("pyarrow")
+    table = pd.DataFrame(
+        {
+            "age": pd.array(np.arange(40) % 7 + 30, dtype="int64[pyarrow]"),
+            "job": pd.array(["a", "?", "b", "a"] * 10, dtype="string[pyarrow]"),
+        }
+    )
+    filled = make_imputer(max_epochs=2, missing_values="?").fit_transform(table)
+    assert filled["job"].isin(["a", "b"]).all()
+    assert filled["age"].dtype == table["age"].dtype
+    assert_array_equal(filled["age"], table["age"])
 
 
 @pytest.mark.short_fits

@@ -767,3 +767,12 @@ def test_text_in_a_numeric_column_is_named_in_a_table_without_levels(make_vae):
     with pytest.raises(ValueError, match="Column 'cnt' of X holds 'three', which is"):
         vae.transform(bad)
     assert_allclose(vae.transform(table.astype(object)), vae.transform(table))
+
+
+@pytest.mark.short_fits
+def test_a_frame_of_pandas_sparse_columns_decodes_to_their_dense_dtypes(make_vae):
+    counts = np.random.RandomState(0).poisson(1.0, size=(60, 3))
+    frame = pd.DataFrame.sparse.from_spmatrix(sparse.csr_matrix(counts))
+    vae = make_vae(max_epochs=2).fit(frame)  # the rows' decoded dtype raised
+    assert (vae.sample(4, random_state=0).dtypes == np.int64).all()
+    assert (vae.inverse_transform(vae.transform(frame[:3])).dtypes == np.int64).all()
