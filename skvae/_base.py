@@ -101,21 +101,48 @@ _MAX_DRAWS_PER_ROW = 20
 
 
 def _refuse_text_columns(X, likelihood: str) -> None:
-    """Raise a ``ValueError`` naming a DataFrame's first non-numeric column."""
-    if not _is_dataframe(X):
+    """Raise a ``ValueError`` naming the first column of text under one family.
+
+    A DataFrame's column by name and dtype; a column of an array (or list of
+    rows) of text or objects by position and its first value that is no
+    number.
+    """
+    if sp.issparse(X):
         return
-    for name, dtype in zip(X.columns, X.dtypes, strict=True):
-        if dtype.kind in "biuf":
+    frame = _is_dataframe(X)
+    if not frame:
+        X = np.asarray(X, dtype=object if isinstance(X, list | tuple) else None)
+        if X.ndim != 2 or X.dtype.kind not in "OUS":
+            return  # numbers, or a shape that validation names
+    names = X.columns if frame else range(X.shape[1])
+    for j, name in enumerate(names):
+        column = X.iloc[:, j] if frame else X[:, j]
+        if frame and column.dtype.kind in "biuf":
             continue
         try:  # numbers held as objects or categories convert, as check_array does
-            np.asarray(X[name], dtype=np.float64)
+            np.asarray(column, dtype=np.float64)
         except (TypeError, ValueError):
+            held = (
+                f"has dtype {column.dtype}"
+                if frame
+                else f"holds {_plain(_first_text(column))!r}"
+            )
             raise ValueError(
-                f"Column {name!r} of X has dtype {dtype}, which "
+                f"Column {name!r} of X {held}, which "
                 f"likelihood={likelihood!r} cannot model. Use likelihood='auto', "
                 f"which models such columns as categorical, or name a family for "
                 f"it: likelihood={{{name!r}: 'categorical'}}."
             ) from None
+
+
+def _first_text(column: np.ndarray):
+    """The first value of an array's column that does not read as a number."""
+    for value in column:
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return value
+    return None
 
 
 @contextmanager

@@ -4,6 +4,7 @@ import warnings
 from unittest import mock
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
@@ -48,7 +49,7 @@ def test_finite_values_near_the_floats_limits_are_not_missing():
 
 def test_text_is_rejected_by_a_numeric_family():
     text = np.array([["a", "b"], ["c", "d"]])
-    with pytest.raises(ValueError, match="could not convert string"):
+    with pytest.raises(ValueError, match="Column 0 of X holds 'a', which likeli"):
         VAETransformer(likelihood="gaussian").fit(text)
 
 
@@ -360,3 +361,20 @@ def test_a_column_whose_spread_float32_blurs_is_warned_about(make_vae):
         make_vae().fit(rounded)
         make_vae().fit(table.to_numpy(np.float32))
         make_vae(likelihood="bernoulli").fit((table > 0).astype(float))  # not real
+
+
+@pytest.mark.short_fits
+def test_text_under_one_numeric_family_is_refused_naming_the_column():
+    rows = np.random.RandomState(0).normal(size=(30, 3)).astype(object)
+    rows[:, 1] = "a"
+    frame = pd.DataFrame(rows, columns=["x", "y", "z"])
+    vae = VAETransformer(likelihood="gaussian", max_epochs=1)
+    # arrays and lists got NumPy's "could not convert string to float"
+    for data, message in (
+        (rows, "Column 1 of X holds 'a'"),
+        (rows.tolist(), "Column 1 of X holds 'a'"),
+        (frame, "Column 'y' of X has dtype (object|str)"),  # pandas 2, 3
+    ):
+        with pytest.raises(ValueError, match=f"{message}, which likelihood='gaussian'"):
+            vae.fit(data)
+        assert not hasattr(vae, "module_")
