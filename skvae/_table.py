@@ -400,9 +400,6 @@ class TableLayout:
                 "This model chose a family per column, which takes dense X."
             )
         if not self.levels:
-            dtypes = list(X.dtypes) if _is_dataframe(X) else [getattr(X, "dtype", None)]
-            if np.dtype(object) not in dtypes:
-                return X  # numbers, or text that validation names
             self._refuse_non_numbers(X)  # text where fit had numbers
             return X
         frame = _is_dataframe(X)
@@ -430,8 +427,17 @@ class TableLayout:
             raise
 
     def _refuse_non_numbers(self, encoded) -> None:
-        """Raise a ``ValueError`` naming the first value that is not a number."""
+        """Raise a ``ValueError`` naming the first value that is not a number.
+
+        Columns of a numeric dtype hold none, and are not read.
+        """
+        if not hasattr(encoded, "shape"):  # rows given as lists
+            encoded = np.asarray(encoded, dtype=object)
+        frame = _is_dataframe(encoded)
         for j in range(encoded.shape[1]):
+            dtype = encoded.dtypes.iloc[j] if frame else encoded.dtype
+            if getattr(dtype, "kind", "O") in "biuf":
+                continue
             column = _column(encoded, j)
             for value in column[_present(column)]:
                 try:
@@ -768,6 +774,8 @@ def missing_as_nan(X):
     if isinstance(X, list | tuple):
         X = np.asarray(X, dtype=object)
     if _is_dataframe(X):
+        import pandas as pd
+
         held_as_nan = X
         for j, dtype in enumerate(X.dtypes):
             if dtype != np.dtype(object):
@@ -779,7 +787,8 @@ def missing_as_nan(X):
                     held_as_nan = X.copy()
                 column = column.copy()
                 column[missing] = np.nan
-                held_as_nan.isetitem(j, column)
+                # a Series keeps the dtype: pandas 3 makes an array of text str
+                held_as_nan.isetitem(j, pd.Series(column, X.index, dtype=object))
         return held_as_nan
     if isinstance(X, np.ndarray) and X.dtype == object:
         missing = ~_present(X)

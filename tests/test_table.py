@@ -776,3 +776,24 @@ def test_a_frame_of_pandas_sparse_columns_decodes_to_their_dense_dtypes(make_vae
     vae = make_vae(max_epochs=2).fit(frame)  # the rows' decoded dtype raised
     assert (vae.sample(4, random_state=0).dtypes == np.int64).all()
     assert (vae.inverse_transform(vae.transform(frame[:3])).dtypes == np.int64).all()
+
+
+@pytest.mark.short_fits
+def test_an_object_column_with_missing_cells_comes_back_as_objects(make_vae):
+    # pandas 3 read the column, its missing cells made NaN, as its str dtype
+    table = pd.DataFrame({"o": pd.Series(["x", "y"] * 20, dtype=object)})
+    table["f"] = np.arange(40.0)
+    table.loc[0, "o"] = None
+    vae = make_vae(max_epochs=2).fit(table)
+    assert vae.sample(3, random_state=0)["o"].dtype == object
+    assert vae.inverse_transform(vae.transform(table[:3]))["o"].dtype == object
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("dtype", [object, "string"])
+def test_text_where_fit_had_numbers_is_named_whatever_its_dtype(make_vae, dtype):
+    numbers = pd.DataFrame({"s": np.arange(20.0), "f": np.arange(20.0)})
+    vae = make_vae(max_epochs=2).fit(numbers)
+    text = numbers.assign(s=pd.Series(["a", "b"] * 10, dtype=dtype))
+    with pytest.raises(ValueError, match="Column 's' of X holds 'a', which is not"):
+        vae.transform(text)
