@@ -72,6 +72,7 @@ from ._table import (
     _is_dataframe,
     _of_sparse_columns,
     _plain,
+    first_non_number,
     holds_numbers,
     missing_as_nan,
     refuse_time_columns,
@@ -125,7 +126,7 @@ def _refuse_text_columns(X, likelihood: str) -> None:
             held = (
                 f"has dtype {column.dtype}"
                 if frame
-                else f"holds {_plain(_first_text(column))!r}"
+                else f"holds {_plain(first_non_number(column))!r}"
             )
             raise ValueError(
                 f"Column {name!r} of X {held}, which "
@@ -133,16 +134,6 @@ def _refuse_text_columns(X, likelihood: str) -> None:
                 f"which models such columns as categorical, or name a family for "
                 f"it: likelihood={{{name!r}: 'categorical'}}."
             ) from None
-
-
-def _first_text(column: np.ndarray):
-    """The first value of an array's column that does not read as a number."""
-    for value in column:
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            return value
-    return None
 
 
 @contextmanager
@@ -734,7 +725,8 @@ class BaseVAE(BaseEstimator):
             patterns = copy.deepcopy(self._missing_patterns)
         else:
             patterns = MissingPatterns(X.shape[1])
-        patterns.add(X, sample_weight / np.mean(sample_weight))
+        kept = sample_weight[sample_weight > 0]  # rows of weight 0 are not there
+        patterns.add(X, sample_weight / np.mean(kept))
         self._missing_patterns = patterns
 
     def _leave_cells_missing(self, rows: np.ndarray, seed: int) -> np.ndarray:

@@ -31,13 +31,12 @@ from ._missing import (
 )
 from ._module import VAE
 from ._table import (
-    _arrow_dictionary,
-    _is_arrow_dictionary,
     _is_dataframe,
     _of_sparse_columns,
     _present,
     missing_as_nan,
     placeholders_as_nan,
+    replace_cells,
     rounded_for,
 )
 from ._warn import warn_user
@@ -492,7 +491,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             for name in X.columns[self._left_out_positions()]:
                 rows[name] = _empty_fill(X[name])
             X, rows = _in_common_dtypes(X, rows)
-            filled = _where_missing(X, rows)
+            filled = replace_cells(X, X.isna(), rows)
         else:  # an array back for an array, as scikit-learn's imputers do
             rows = rows.to_numpy() if _is_dataframe(rows) else rows
             X = missing_as_nan(X)  # None and pd.NA in rows given as lists
@@ -639,24 +638,6 @@ def _in_given_dtypes(filled, given):
         and filled[name].notna().all()
     }
     return filled.astype(restored) if given.columns.is_unique else filled
-
-
-def _where_missing(X, rows):
-    """``X`` with its missing cells from ``rows``, a DataFrame of the same dtypes.
-
-    pandas cannot set values into an Arrow dictionary column: such columns
-    are filled as objects, then encoded again.
-    """
-    dictionaries = {
-        name: dtype for name, dtype in X.dtypes.items() if _is_arrow_dictionary(dtype)
-    }
-    as_objects = dict.fromkeys(dictionaries, object)
-    X, rows = X.astype(as_objects), rows.astype(as_objects)
-    filled = X.where(X.notna(), rows)
-    for name, dtype in dictionaries.items():
-        column = _arrow_dictionary(filled[name].to_numpy(), dtype)
-        filled[name] = column.set_axis(filled.index)
-    return filled
 
 
 def _in_common_dtypes(X, rows):

@@ -349,16 +349,18 @@ class TableLayout:
             None if frame else keys,
         )
 
-    def widened(self, X: np.ndarray) -> TableLayout:
+    def widened(self, X) -> TableLayout:
         """A copy whose numeric columns' ranges also cover ``X``'s observed cells.
 
-        ``X`` holds the modelled columns as :meth:`encode` gives them: rows
+        ``X`` holds the modelled columns as :meth:`encode` gives them (dense,
+        or sparse for a frame of pandas sparse columns): rows
         that a later ``partial_fit`` (or warm start) trains on, so that
         ``decode`` clips to the range of every row trained on.
         """
         ranges = dict(self.ranges)
+        columns = X.tocsc() if sp.issparse(X) else X  # a frame of sparse columns
         for j, (low, high) in self.ranges.items():
-            observed = X[:, j][~np.isnan(X[:, j])]
+            observed = _observed_cells(columns, j)
             if observed.size:
                 ranges[j] = (min(low, observed.min()), max(high, observed.max()))
         widened = copy.copy(self)
@@ -438,16 +440,13 @@ class TableLayout:
             dtype = encoded.dtypes.iloc[j] if frame else encoded.dtype
             if getattr(dtype, "kind", "O") in "biuf":
                 continue
-            column = _column(encoded, j)
-            for value in column[_present(column)]:
-                try:
-                    float(value)
-                except (TypeError, ValueError):
-                    raise ValueError(
-                        f"Column {self.name_of(j)!r} of X holds {_plain(value)!r}, "
-                        "which is not a number: the model reads this column as "
-                        "numbers, as it did in fit."
-                    ) from None
+            value = first_non_number(_column(encoded, j))
+            if value is not None:
+                raise ValueError(
+                    f"Column {self.name_of(j)!r} of X holds {_plain(value)!r}, "
+                    "which is not a number: the model reads this column as "
+                    "numbers, as it did in fit."
+                )
 
     def name_of(self, j: int):
         """Column ``j``'s name, or its position among the user's columns."""
@@ -580,13 +579,11 @@ def integer_dtype_holding(dtype, low: float, high: float):
             return dtype
         if numpy_dtype is dtype:
             return candidate
-        import pandas as pd  # a nullable dtype stays nullable: Int8 to Int16
+        if arrow:  # an Arrow dtype stays Arrow's: int8[pyarrow] to int16[pyarrow]
+            import pandas as pd
 
-        if arrow:  # and an Arrow one Arrow's: int8[pyarrow] to int16[pyarrow]
             return pd.api.types.pandas_dtype(f"{candidate.name}[pyarrow]")
-
-        nullable = candidate.name.replace("uint", "UInt").replace("int", "Int")
-        return pd.api.types.pandas_dtype(nullable)
+        return _nullable(candidate)  # and a nullable one nullable: Int8 to Int16
     return dtype
 
 
@@ -711,7 +708,7 @@ def placeholders_as_nan(X, placeholder):
                     if matches[name].any()
                 }
             )
-        return X.mask(matches)
+        return replace_cells(X, matches)
     values = np.asarray(X, dtype=object if isinstance(X, list | tuple) else None)
     if values.dtype.kind in "iubf" and isinstance(placeholder, str):
         return X  # no number is this text
@@ -728,18 +725,71 @@ def placeholders_as_nan(X, placeholder):
     return values
 
 
+def replace_cells(X, cells, values=None):
+    """DataFrame ``X`` with its ``cells`` (a frame of booleans) from ``values``.
+
+    ``values`` is a frame of ``X``'s shape, or None to make the cells missing.
+    pandas moves the values of an Arrow dictionary column that it masks, or
+    refuses to set them: such columns are replaced as objects and encoded
+    again.
+    """
+    dictionaries = {
+        name: dtype for name, dtype in X.dtypes.items() if _is_arrow_dictionary(dtype)
+    }
+    as_objects = dict.fromkeys(dictionaries, object)
+    X = X.astype(as_objects)
+    if values is None:
+        replaced = X.mask(cells)
+    else:
+        replaced = X.mask(cells, values.astype(as_objects))
+    for name, dtype in dictionaries.items():
+        column = _arrow_dictionary(replaced[name].to_numpy(), dtype)
+        replaced[name] = column.set_axis(replaced.index)
+    return replaced
+
+
 def _cells_equal_to(column, placeholder):
     """Which cells of a DataFrame column equal ``placeholder``.
 
     None of them where the column cannot hold it: an Arrow column of numbers
     refuses to compare itself with text.
     """
+    import pandas as pd
+
+    none = pd.Series(False, index=column.index)
+    if pd.api.types.is_bool_dtype(column.dtype) and not isinstance(
+        placeholder, bool | np.bool_
+    ):
+        return none  # Arrow's booleans would take -1 for True
     try:
         return column.isin([placeholder])
     except (TypeError, ValueError):  # pyarrow's ArrowTypeError, ArrowInvalid
-        import pandas as pd
+        return none
 
-        return pd.Series(False, index=column.index)
+
+def first_non_number(column: np.ndarray):
+    """The first present value of ``column`` that is not a number, or None."""
+    for value in column[_present(column)]:
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return value
+    return None
+
+
+def _observed_cells(X, j: int) -> np.ndarray:
+    """The observed values of column ``j`` of ``X``, dense or CSC.
+
+    A CSC column's unstored cells are zeros, observed: one 0 stands for them.
+    """
+    if sp.issparse(X):
+        start, stop = X.indptr[j], X.indptr[j + 1]
+        values = X.data[start:stop]
+        if stop - start < X.shape[0]:
+            values = np.append(values, 0.0)
+    else:
+        values = X[:, j]
+    return values[~np.isnan(values)]
 
 
 def _dense_dtypes(X):

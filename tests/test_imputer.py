@@ -15,6 +15,7 @@ from sklearn.model_selection import cross_validate
 from sklearn.preprocessing import StandardScaler
 
 from skvae import VAEImputer
+from skvae._table import placeholders_as_nan
 
 
 @pytest.fixture
@@ -394,7 +395,7 @@ def test_placeholders_beside_pd_na_and_arrow_columns(correlated):
     assert not np.isnan(filled.astype(float)).any()
     # text marks the missing cells of a text column beside Arrow numbers,
     # which cannot hold it (the comparison raised ArrowTypeError)
-    pytest.importorskip("pyarrow")
+    pa = pytest.importorskip("pyarrow")
     table = pd.DataFrame(
         {
             "age": pd.array(np.arange(40) % 7 + 30, dtype="int64[pyarrow]"),
@@ -405,6 +406,27 @@ def test_placeholders_beside_pd_na_and_arrow_columns(correlated):
     assert filled["job"].isin(["a", "b"]).all()
     assert filled["age"].dtype == table["age"].dtype
     assert_array_equal(filled["age"], table["age"])
+    # Arrow's booleans hold no -1 (their comparison read -1 as True)
+    flags = table.assign(
+        flag=pd.array([True, False] * 20, dtype="bool[pyarrow]"),
+        age=np.where(np.arange(40) % 5 == 0, -1, np.arange(40) % 7 + 30),
+    )
+    imputer = make_imputer(max_epochs=2, missing_values=-1, add_indicator=True)
+    imputer.fit(flags.drop(columns="job"))
+    assert imputer.indicator_.features_.tolist() == [0]  # age alone
+    # an Arrow dictionary keeps its missing cells where they are (masking
+    # the placeholder moved them onto other rows' levels)
+    words = pa.array(["a", "?", None, "b", "c", None, "a", "?"] * 5)
+    coded = pd.Series(
+        words.dictionary_encode(), dtype=pd.ArrowDtype(words.dictionary_encode().type)
+    )
+    marked = placeholders_as_nan(pd.DataFrame({"w": coded}), "?")["w"]
+    assert_array_equal(
+        marked.isna(), pd.Series(words).isin(["?"]) | pd.Series(words).isna()
+    )
+    assert_array_equal(
+        marked.dropna(), pd.Series(words).dropna().loc[lambda w: w != "?"]
+    )
 
 
 @pytest.mark.short_fits

@@ -320,6 +320,12 @@ def test_partial_fit_adds_up_the_rates_of_missing_cells(make_vae):
     )
     rows = weighed.sample(20000, missing_cells=True)
     assert_allclose(np.isnan(rows).mean(axis=0), expected, atol=0.01)
+    # and rows of weight 0 are not there
+    padded = np.vstack([X, X])
+    weights = np.r_[np.full(400, 100.0), np.zeros(400)]
+    weighed = make_vae().partial_fit(holed).partial_fit(padded, sample_weight=weights)
+    rows = weighed.sample(20000, missing_cells=True)
+    assert_allclose(np.isnan(rows).mean(axis=0), expected, atol=0.01)
 
 
 def test_a_continued_fit_that_fails_leaves_the_rates_of_missing_cells(make_vae):

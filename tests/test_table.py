@@ -776,6 +776,8 @@ def test_a_frame_of_pandas_sparse_columns_decodes_to_their_dense_dtypes(make_vae
     vae = make_vae(max_epochs=2).fit(frame)  # the rows' decoded dtype raised
     assert (vae.sample(4, random_state=0).dtypes == np.int64).all()
     assert (vae.inverse_transform(vae.transform(frame[:3])).dtypes == np.int64).all()
+    vae.partial_fit(frame)  # continuing read a sparse column's range: it raised
+    assert vae.n_iter_ == 3
 
 
 @pytest.mark.short_fits
