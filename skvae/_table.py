@@ -523,7 +523,9 @@ class TableLayout:
             decoded[j] = (
                 _arrow_dictionary(column, dtype)
                 if _is_arrow_dictionary(dtype)
-                else pd.Series(column).astype(dtype)
+                # built as the array's dtype: pandas 3 reads text and None
+                # as its str dtype, None as NaN
+                else pd.Series(column, dtype=column.dtype).astype(dtype)
             )
         frame = pd.DataFrame(decoded)
         frame.columns = self.names  # tuple labels stay whole, not levels

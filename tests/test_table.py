@@ -799,3 +799,14 @@ def test_text_where_fit_had_numbers_is_named_whatever_its_dtype(make_vae, dtype)
     text = numbers.assign(s=pd.Series(["a", "b"] * 10, dtype=dtype))
     with pytest.raises(ValueError, match="Column 's' of X holds 'a', which is not"):
         vae.transform(text)
+
+
+@pytest.mark.short_fits
+def test_a_missing_cell_of_an_object_text_column_comes_back_none(make_vae):
+    # pandas 3 read the decoded levels and None as its str dtype: None as NaN
+    table = pd.DataFrame({"f": np.arange(40.0)})
+    table["s"] = pd.Series(["a", "b", None, "a"] * 10, dtype=object)
+    vae = make_vae(max_epochs=2).fit(table)
+    column = vae.sample(200, missing_cells=True, random_state=0)["s"]
+    missing = [value for value in column if not isinstance(value, str)]
+    assert missing and all(value is None for value in missing)
