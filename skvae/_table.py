@@ -149,9 +149,8 @@ def _is_time_dtype(dtype) -> bool:
     """
     if getattr(dtype, "kind", None) in ("M", "m"):
         return True
-    import pandas as pd
-
-    if isinstance(dtype, pd.PeriodDtype):
+    pandas = sys.modules.get("pandas")  # not a dependency: arrays come without it
+    if pandas is not None and isinstance(dtype, pandas.PeriodDtype):
         return True
     arrow_type = getattr(dtype, "pyarrow_dtype", None)
     if arrow_type is None:

@@ -1,6 +1,7 @@
 """Mixed tables: per-column families, categorical columns, tables back out."""
 
 import datetime
+import sys
 import warnings
 
 import numpy as np
@@ -810,3 +811,14 @@ def test_a_missing_cell_of_an_object_text_column_comes_back_none(make_vae):
     column = vae.sample(200, missing_cells=True, random_state=0)["s"]
     missing = [value for value in column if not isinstance(value, str)]
     assert missing and all(value is None for value in missing)
+
+
+def test_object_arrays_are_read_for_dates_without_pandas(monkeypatch):
+    # pandas is not a dependency: the check of periods imported it for any
+    # array of objects
+    from skvae._table import refuse_time_columns
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas fails
+    refuse_time_columns(np.array([[1.0, "a"], [2.0, "b"]], dtype=object))
+    with pytest.raises(ValueError, match="Column 1 of X holds dates"):
+        refuse_time_columns(np.array([[1.0, datetime.date(2020, 1, 1)]], dtype=object))
