@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
     _check_sample_weight,
+    _num_samples,
     check_array,
     check_is_fitted,
     validate_data,
@@ -1205,8 +1206,7 @@ class BaseVAE(BaseEstimator):
             # a column left out of the model (nothing observed) needs no family
             left_out = getattr(self, "_left_out_names", [])
             likelihood = {k: v for k, v in likelihood.items() if k not in left_out}
-        if (X.shape[0] if hasattr(X, "shape") else len(X)) == 0:
-            # as check_array says it, before the weights are read
+        if _num_samples(X) == 0:  # as check_array says it, before the weights are read
             raise ValueError(
                 f"Found array with 0 sample(s) (shape={np.shape(X)}) while a "
                 f"minimum of 1 is required by {type(self).__name__}."
@@ -1265,9 +1265,9 @@ class BaseVAE(BaseEstimator):
         """The parameters that shape the network, checked."""
         given = self.hidden_layer_sizes
         # True is an int to Python, and becomes 1 in an array of sizes
-        flags = [given] if np.ndim(given) == 0 else list(given)
+        given_sizes = [given] if np.ndim(given) == 0 else list(given)
         sizes = tuple(np.atleast_1d(given).tolist())
-        if any(isinstance(flag, bool | np.bool_) for flag in flags) or any(
+        if any(isinstance(size, bool | np.bool_) for size in given_sizes) or any(
             not isinstance(size, int) or size < 1 for size in sizes
         ):
             raise ValueError(

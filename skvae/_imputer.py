@@ -138,8 +138,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
         The value that marks a missing cell, as for
         :class:`~sklearn.impute.SimpleImputer`: a cell that holds it is
         missing in every method, as is a cell that holds NaN, ``None`` or
-        ``pd.NA`` whatever this value. Integer columns holding it come back
-        as floats. Sparse ``X`` takes no ``0``: its zeros are not stored.
+        ``pd.NA`` whatever this value. Integer arrays holding it come back
+        as floats; a DataFrame's integer or boolean column keeps its dtype,
+        its fills rounded. Sparse ``X`` takes no ``0``: its zeros are not
+        stored.
     **other parameters
         ``hidden_layer_sizes``, ``activation``, ``handle_unknown``,
         ``kl_warmup_epochs``, ``kl_warmup_start``, ``input_dropout``, ``init``,
