@@ -32,6 +32,7 @@ SETTINGS = {
     "tol=0.1": {"tol": 0.1},
     "tol=0.25": {"tol": 0.25},
     "n_iter_no_change=5": {"n_iter_no_change": 5},
+    "n_iter_no_change=auto": {"n_iter_no_change": "auto"},
     "early_stopping=False": {"early_stopping": False},
     "validation_fraction=0.2": {"validation_fraction": 0.2},
     "beta=1": {"beta": 1.0},

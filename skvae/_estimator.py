@@ -196,7 +196,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         least 200 (or all the rows, when fewer) and at most 500: tables of
         over 10,000 rows train in fewer, larger steps. Values above ``n_samples``
         are clipped.
-    max_epochs : int, default=200
+    max_epochs : int, default=1000
         Maximum number of passes over the training data. If they run out while
         the score is still improving (see ``tol``), or within a warm-up
         before the score is judged, ``fit`` warns with a
@@ -217,8 +217,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         the rest: NDCG@k, or Recall@k divided by ``min(k, number hidden)``.
         ``X`` must then read as implicit feedback: non-negative, no missing
         cells, and some entries 0 (the items a row does not hold).
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or 'auto', default='auto'
         Width, in epochs, of the windows that the stopping rule compares.
+        ``'auto'`` is 10 epochs, or more where an epoch takes few optimizer
+        steps, so that each window holds at least 50 steps: a table of a few
+        hundred rows (one or two batches an epoch) is judged on as much
+        training as a larger one. ``n_iter_no_change_`` is the width used.
     tol : float, default=0.05
         Training stops once the mean score (the negative training loss, or
         the held-out ``scoring`` with ``early_stopping``) of the last
@@ -308,6 +312,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         The learning rate training started from (``learning_rate`` with
         ``'auto'`` resolved); each drop the stopping rule made (see
         ``n_learning_rate_drops``) divided it by 5 from there.
+    n_iter_no_change_ : int
+        The width, in epochs, of the stopping rule's windows
+        (``n_iter_no_change`` with ``'auto'`` resolved).
     input_dropout_ : float
         The input dropout used (``input_dropout`` with ``'auto'`` resolved).
     likelihoods_ : dict

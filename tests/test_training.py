@@ -379,6 +379,45 @@ def test_batch_size_auto_and_clipped(X, make_vae):
 
 @pytest.mark.short_fits
 @pytest.mark.parametrize(
+    "n_rows, params, window",
+    [
+        (300, {}, 25),  # 2 batches of 200 rows an epoch: 50 steps in 25 epochs
+        (100, {}, 50),  # 1 batch an epoch
+        (300, {"batch_size": 30}, 10),  # 10 batches: 10 epochs at least
+        (300, {"early_stopping": True}, 25),  # 270 training rows, 2 batches
+        (300, {"early_stopping": True, "batch_size": 90}, 17),  # 3 batches
+        (100, {"n_iter_no_change": 7}, 7),  # a given width stays
+    ],
+)
+def test_auto_window_holds_at_least_50_steps(X, make_vae, n_rows, params, window):
+    params = {"n_iter_no_change": "auto", "max_epochs": 1, **params}
+    assert make_vae(**params).fit(X[:n_rows]).n_iter_no_change_ == window
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize(
+    "estimator, auto_window",
+    [(VAEOutlierDetector, 50), (VAEImputer, 25)],  # 1 batch; 2 batches of 64
+)
+def test_detector_and_imputer_windows_stay_10_epochs(X, estimator, auto_window):
+    # Longer windows fitted small tables' densities better but ranked their
+    # outliers worse and filled cells no better.
+    model = estimator(hidden_layer_sizes=(8,), max_epochs=1)
+    assert model.fit(X[:110]).n_iter_no_change_ == 10
+    model.set_params(n_iter_no_change="auto")
+    assert model.fit(X[:110]).n_iter_no_change_ == auto_window
+
+
+@pytest.mark.short_fits
+def test_auto_window_gives_a_table_of_one_batch_more_epochs(X):
+    # One step an epoch: a 10-epoch window judged 10 steps and stopped early.
+    vae = VAETransformer(hidden_layer_sizes=(8,), random_state=0).fit(X[:150])
+    assert vae.n_iter_no_change_ == 50
+    assert vae.n_iter_ >= 3 * 50  # the rule judges three windows at least
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize(
     "n_rows, batch_size, learning_rate",
     [(300, 200, 1e-3), (20_000, 400, 1e-3 * 2**0.5), (40_000, 500, 1e-3 * 2.5**0.5)],
 )
