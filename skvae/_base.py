@@ -1072,7 +1072,8 @@ class BaseVAE(BaseEstimator):
         self.device_ = device
         self.batch_size_ = config.batch_size
         self.learning_rate_ = config.learning_rate
-        self.n_iter_no_change_ = config.n_iter_no_change
+        if config.stops:  # partial_fit runs no stopping rule
+            self.n_iter_no_change_ = config.n_iter_no_change
         self.input_dropout_ = config.input_dropout
         self.loss_curve_ = self._history("loss_curve_", continuing) + result.loss_curve
         self.best_loss_ = min(self.loss_curve_)

@@ -313,8 +313,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         ``'auto'`` resolved); each drop the stopping rule made (see
         ``n_learning_rate_drops``) divided it by 5 from there.
     n_iter_no_change_ : int
-        The width, in epochs, of the stopping rule's windows
-        (``n_iter_no_change`` with ``'auto'`` resolved).
+        The width, in epochs, of the stopping rule's windows in the last
+        :meth:`fit` (``n_iter_no_change`` with ``'auto'`` resolved).
+        :meth:`partial_fit`, which runs no stopping rule, does not set it.
     input_dropout_ : float
         The input dropout used (``input_dropout`` with ``'auto'`` resolved).
     likelihoods_ : dict

@@ -409,6 +409,15 @@ def test_detector_and_imputer_windows_stay_10_epochs(X, estimator, auto_window):
 
 
 @pytest.mark.short_fits
+def test_partial_fit_runs_no_rule_and_leaves_the_window_of_fit(X, make_vae):
+    vae = make_vae(n_iter_no_change="auto").partial_fit(X[:100])
+    assert not hasattr(vae, "n_iter_no_change_")
+    vae.fit(X)  # 2 batches of 200 rows
+    vae.partial_fit(X[:100])
+    assert vae.n_iter_no_change_ == 25
+
+
+@pytest.mark.short_fits
 def test_auto_window_gives_a_table_of_one_batch_more_epochs(X):
     # One step an epoch: a 10-epoch window judged 10 steps and stopped early.
     vae = VAETransformer(hidden_layer_sizes=(8,), random_state=0).fit(X[:150])
