@@ -157,10 +157,17 @@ def column_variances(X, mean: np.ndarray, sample_weight=None) -> np.ndarray:
 
 
 def _column_moments(X, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and standard deviation of each column (1 where constant)."""
+    """Weighted mean and standard deviation of each column (1 where constant).
+
+    A column is constant when its spread is rounding next to its mean, or
+    too small for float32, relative to the column's own values whatever
+    their units, as scikit-learn's ``StandardScaler`` judges: a column of
+    values near 1e-9 that vary is standardised like any other.
+    """
     mean = column_means(X, sample_weight)
     std = np.sqrt(column_variances(X, mean, sample_weight))
-    std[std <= 1e-8 * np.maximum(np.abs(mean), 1.0)] = 1.0
+    constant = (std <= 1e-8 * np.abs(mean)) | (std < np.finfo(np.float32).tiny)
+    std[constant] = 1.0
     return mean, std
 
 

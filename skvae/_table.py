@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from ._families import COLUMN_FAMILIES
 from ._likelihoods import FAMILIES, CategoricalFamily, _fractional_columns
+from ._warn import warn_user
 
 CATEGORICAL = CategoricalFamily.name
 TABLE_FAMILIES = set(COLUMN_FAMILIES) - set(FAMILIES)
@@ -313,6 +314,9 @@ class TableLayout:
                         f"the families are {sorted(COLUMN_FAMILIES)}."
                     )
                 families[keys.index(key)] = family
+        if frame and not for_all:
+            named = set(likelihood) if isinstance(likelihood, Mapping) else set()
+            _warn_of_numbers_as_levels(X, families, keys, named)
         levels, ranges = {}, {}
         for j, family in enumerate(families):
             column = _column(X, j)
@@ -400,6 +404,7 @@ class TableLayout:
             raise ValueError(
                 "This model chose a family per column, which takes dense X."
             )
+        self._refuse_non_booleans(X)
         if not self.levels:
             self._refuse_non_numbers(X)  # text where fit had numbers
             return X
@@ -426,6 +431,29 @@ class TableLayout:
         except (TypeError, ValueError):
             self._refuse_non_numbers(encoded)
             raise
+
+    def _refuse_non_booleans(self, X) -> None:
+        """Raise a ``ValueError`` naming a value of a boolean column that is not one.
+
+        True, False, 1 and 0 (and missing cells) are booleans; a Bernoulli
+        column would score any other number in [0, 1] as a soft label.
+        """
+        for j in self.booleans:
+            if j >= X.shape[1]:
+                break  # the width check of validate_data names the problem
+            column = _column(X, j)
+            values = column[_present(column)]
+            value = first_non_number(values)
+            if value is None:
+                numbers = values.astype(np.float64)
+                others = values[(numbers != 0.0) & (numbers != 1.0)]
+                value = others[0] if others.size else None
+            if value is not None:
+                raise ValueError(
+                    f"Column {self.name_of(j)!r} of X holds {_plain(value)!r}, "
+                    "which is not a boolean: the column held booleans in fit "
+                    "(True or False, or 1 or 0, are read)."
+                )
 
     def _refuse_non_numbers(self, encoded) -> None:
         """Raise a ``ValueError`` naming the first value that is not a number.
@@ -766,6 +794,41 @@ def _cells_equal_to(column, placeholder):
         return column.isin([placeholder])
     except (TypeError, ValueError):  # pyarrow's ArrowTypeError, ArrowInvalid
         return none
+
+
+def _warn_of_numbers_as_levels(X, families, keys, named) -> None:
+    """Warn of a DataFrame's categorical text columns that hold only numbers.
+
+    Such a column, made categorical by ``'auto'`` (of dtype ``object`` or
+    ``string``, not ``category`` or an Arrow dictionary, which ask for
+    levels), is most often a numeric column read as text: a CSV with a
+    marker of missing cells, or a frame built from an array of objects.
+    Columns named in a ``likelihood`` dict are not warned of.
+    """
+    import pandas as pd
+
+    numbers_as_text = []
+    for j, key in enumerate(keys):
+        if families[j] != CATEGORICAL or key in named:
+            continue
+        dtype = X.dtypes.iloc[j]
+        if isinstance(dtype, pd.CategoricalDtype) or _is_arrow_dictionary(dtype):
+            continue
+        column = _column(X, j)
+        values = column[_present(column)]
+        if values.size and first_non_number(values) is None:
+            numbers_as_text.append(f"{key!r} ({len(pd.unique(values))} levels)")
+    if numbers_as_text:
+        listed = ", ".join(numbers_as_text[:3])
+        if len(numbers_as_text) > 3:
+            listed += f" and {len(numbers_as_text) - 3} more"
+        warn_user(
+            f"Columns {listed} of X hold only numbers "
+            "but have a text dtype, so likelihood='auto' models them as "
+            "categorical. Convert them with pd.to_numeric to model numbers, or "
+            "to the 'category' dtype (or name their family in a likelihood "
+            "dict) to keep levels without this warning."
+        )
 
 
 def first_non_number(column: np.ndarray):

@@ -79,6 +79,18 @@ def test_a_constant_column_is_found_constant_whatever_its_value(value, to_matrix
         assert family.scale[0] > 0.5
 
 
+@pytest.mark.parametrize("scale", [1e-9, 1e-25, 1e20])
+def test_units_change_the_score_by_the_log_of_the_scale_only(X, make_vae, scale):
+    # Columns of tiny values that vary were once taken for constants: every
+    # row got the same code and a row 50 times too large was not unusual.
+    unit = make_vae().fit(X)
+    scaled = make_vae().fit(X * scale)
+    assert scaled.n_iter_ == unit.n_iter_
+    assert_allclose(scaled.transform(X * scale), unit.transform(X), atol=1e-3)
+    shift = X.shape[1] * math.log(scale)
+    assert scaled.score(X * scale) == pytest.approx(unit.score(X) - shift, abs=0.01)
+
+
 @pytest.mark.parametrize(
     "to_matrix", [np.asarray, sparse.csr_matrix, sparse.csc_matrix]
 )

@@ -208,6 +208,32 @@ def test_the_default_reads_a_table_with_text_and_booleans(table, make_vae):
     assert list(vae.sample(5).columns) == list(table.columns)
 
 
+def test_numbers_in_text_columns_are_levels_with_a_warning(table, make_vae):
+    # a frame built from an array of objects, or a CSV read with "?" cells
+    frame = pd.DataFrame(table.to_numpy(), columns=table.columns)
+    frame["bill"] = frame["bill"].map("{:.1f}".format)  # numbers as text
+    with pytest.warns(UserWarning, match=r"'mass' \(300 levels\), 'bill'.*'year'"):
+        vae = make_vae().fit(frame)
+    assert vae.likelihoods_["mass"] == "categorical"
+    kept = frame.astype({"mass": "category", "bill": "category"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_vae(likelihood={"year": "categorical"}).fit(kept)
+        make_vae().fit(table)  # numeric dtypes, text that is text
+
+
+@pytest.mark.parametrize("value", [2, "True", 0.5])
+def test_a_column_of_booleans_refuses_other_values_by_name(table, make_vae, value):
+    vae = make_vae().fit(table)
+    rows = table.head(3).astype({"male": object})
+    rows.loc[rows.index[1], "male"] = value
+    with pytest.raises(ValueError, match=r"'male' of X holds .*not a boolean"):
+        vae.transform(rows)
+    for boolean in (1.0, True, None):  # 1 or 0 as numbers, and missing cells
+        rows.loc[rows.index[1], "male"] = boolean
+        assert np.isfinite(vae.transform(rows)).all()
+
+
 def test_a_warm_start_continues_the_default_on_numbers_as_gaussian(table, make_vae):
     numbers = table[["mass", "bill"]].to_numpy()
     vae = make_vae(warm_start=True).fit(numbers)
