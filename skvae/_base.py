@@ -770,12 +770,20 @@ class BaseVAE(BaseEstimator):
         return decode_conditioned, encoded
 
     def _as_rows(self, decoded: np.ndarray, conditions):
-        """Decoded rows as ``X``'s rows: ``_as_table``, conditions put back."""
+        """Decoded rows as ``X``'s rows: ``_as_table``, conditions put back.
+
+        A table of rows takes the index of ``conditions`` given as a DataFrame,
+        a row per generated row.
+        """
         rows = self._as_table(decoded)
         model_conditions = getattr(self, "_conditions", None)
         if model_conditions is None:
             return rows
-        return model_conditions.assemble(rows, conditions, len(decoded))
+        rows = model_conditions.assemble(rows, conditions, len(decoded))
+        one_per_row = _is_dataframe(conditions) and len(conditions) == len(rows)
+        if _is_dataframe(rows) and one_per_row:
+            rows.index = conditions.index
+        return rows
 
     def _as_table(self, values: np.ndarray):
         """Decoded rows as the training table's kind: levels, dtypes, names.

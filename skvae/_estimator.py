@@ -460,7 +460,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             their columns for a conditional model. A DataFrame where
             ``likelihood`` gave a family per column of a training DataFrame
             (see ``likelihood``), with the index of ``X`` if ``X`` is a
-            DataFrame.
+            DataFrame, or else of ``conditions`` if they are one.
         """
         check_is_fitted(self)
         index = X.index if _is_dataframe(X) else None
@@ -654,7 +654,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Generated rows, with the conditions in their columns for a
             conditional model. A DataFrame where ``likelihood`` gave a family
             per column of a training DataFrame (see ``likelihood``), with the
-            training columns and dtypes.
+            training columns and dtypes, and the index of ``conditions`` given
+            as a DataFrame.
         """
         check_is_fitted(self)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")

@@ -445,3 +445,18 @@ def two_numbers_and(name, condition):
     return pd.DataFrame(
         {"a": rng.normal(size=n_rows), "b": rng.normal(size=n_rows), name: condition}
     )
+
+
+@pytest.mark.short_fits
+def test_rows_generated_from_a_frame_of_conditions_keep_its_index(groups):
+    vae = make_vae(condition_on="dose", max_epochs=2, n_iter_no_change=1)
+    vae.fit(groups)
+    doses = pd.DataFrame({"dose": [0.5, 1.0, 1.5]}, index=[10, 20, 30])
+    assert list(vae.sample(3, conditions=doses).index) == [10, 20, 30]
+    Z = np.zeros((3, 1))
+    assert list(vae.inverse_transform(Z, conditions=doses).index) == [10, 20, 30]
+    # the latent rows' own index comes first
+    Z = pd.DataFrame(Z, index=[7, 8, 9])
+    assert list(vae.inverse_transform(Z, conditions=doses).index) == [7, 8, 9]
+    # conditions as a dict or an array give rows indexed from 0
+    assert list(vae.sample(2, conditions={"dose": 1.0}).index) == [0, 1]
