@@ -156,17 +156,23 @@ def column_variances(X, mean: np.ndarray, sample_weight=None) -> np.ndarray:
     )
 
 
+# The smallest standard deviation a column is scaled by: float32 holds its
+# square (``likelihood='gaussian_fixed'`` divides by it).
+_SMALLEST_SCALE = float(np.sqrt(np.finfo(np.float32).tiny))
+
+
 def _column_moments(X, sample_weight=None) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean and standard deviation of each column (1 where constant).
 
-    A column is constant when its spread is rounding next to its mean, or
-    too small for float32, relative to the column's own values whatever
-    their units, as scikit-learn's ``StandardScaler`` judges: a column of
-    values near 1e-9 that vary is standardised like any other.
+    A column is constant when its spread is rounding next to its own mean,
+    as scikit-learn's ``StandardScaler`` judges, whatever its units: a column
+    of values near 1e-9 that vary is standardised like any other. So is a
+    column of rounding noise about 0, as by ``StandardScaler``. A spread
+    whose square float32 cannot hold (below about 1e-19) counts as none.
     """
     mean = column_means(X, sample_weight)
     std = np.sqrt(column_variances(X, mean, sample_weight))
-    constant = (std <= 1e-8 * np.abs(mean)) | (std < np.finfo(np.float32).tiny)
+    constant = (std <= 1e-8 * np.abs(mean)) | (std < _SMALLEST_SCALE)
     std[constant] = 1.0
     return mean, std
 

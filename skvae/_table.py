@@ -46,13 +46,16 @@ def _holds_booleans(X, j: int) -> bool:
     A boolean dtype, or Python booleans among missing cells in an object
     column (as ``pd.DataFrame({"a": [True, None]})`` holds them).
     """
+    return _of_boolean_dtype(X, j) or _all_booleans(_column(X, j))
+
+
+def _of_boolean_dtype(X, j: int) -> bool:
+    """Whether column ``j`` of ``X`` has a boolean dtype (NumPy's, pandas', Arrow's)."""
     if _is_dataframe(X):
         import pandas as pd
 
-        if pd.api.types.is_bool_dtype(X.dtypes.iloc[j]):
-            return True
-    column = _column(X, j)
-    return column.dtype.kind == "b" or _all_booleans(column)
+        return pd.api.types.is_bool_dtype(X.dtypes.iloc[j])
+    return np.asarray(X).dtype.kind == "b"
 
 
 def _all_booleans(column: np.ndarray) -> bool:
@@ -441,9 +444,12 @@ class TableLayout:
         for j in self.booleans:
             if j >= X.shape[1]:
                 break  # the width check of validate_data names the problem
+            if _of_boolean_dtype(X, j):
+                continue  # holds nothing else
             column = _column(X, j)
             values = column[_present(column)]
-            value = first_non_number(values)
+            numeric = column.dtype.kind in "iuf"
+            value = None if numeric else first_non_number(values)
             if value is None:
                 numbers = values.astype(np.float64)
                 others = values[(numbers != 0.0) & (numbers != 1.0)]
@@ -816,7 +822,7 @@ def _warn_of_numbers_as_levels(X, families, keys, named) -> None:
             continue
         column = _column(X, j)
         values = column[_present(column)]
-        if values.size and first_non_number(values) is None:
+        if values.size and _read_by_to_numeric(values):
             numbers_as_text.append(f"{key!r} ({len(pd.unique(values))} levels)")
     if numbers_as_text:
         listed = ", ".join(numbers_as_text[:3])
@@ -825,10 +831,22 @@ def _warn_of_numbers_as_levels(X, families, keys, named) -> None:
         warn_user(
             f"Columns {listed} of X hold only numbers "
             "but have a text dtype, so likelihood='auto' models them as "
-            "categorical. Convert them with pd.to_numeric to model numbers, or "
+            "categorical. Convert them with pd.to_numeric (errors='coerce' "
+            "turns markers of missing cells into NaN) to model numbers, or "
             "to the 'category' dtype (or name their family in a likelihood "
             "dict) to keep levels without this warning."
         )
+
+
+def _read_by_to_numeric(values: np.ndarray) -> bool:
+    """Whether ``pd.to_numeric`` reads every value as a number (NaN aside)."""
+    import pandas as pd
+
+    try:
+        numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+    except OverflowError:  # integers beyond float64, which it cannot convert
+        return False
+    return bool(numbers.notna().all())
 
 
 def first_non_number(column: np.ndarray):
@@ -836,6 +854,8 @@ def first_non_number(column: np.ndarray):
     for value in column[_present(column)]:
         try:
             float(value)
+        except OverflowError:  # an integer beyond float64 is a number
+            continue
         except (TypeError, ValueError):
             return value
     return None

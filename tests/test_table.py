@@ -222,6 +222,21 @@ def test_numbers_in_text_columns_are_levels_with_a_warning(table, make_vae):
         make_vae().fit(table)  # numeric dtypes, text that is text
 
 
+def test_codes_pd_to_numeric_cannot_read_stay_levels_without_a_warning(make_vae):
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=60),
+            "month": rng.choice(["2023_01", "2023_02"], 60),  # float() reads these
+            "huge": pd.Series([10**400, 10**400 + 1] * 30, dtype=object),
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vae = make_vae().fit(frame)
+    assert vae.likelihoods_["month"] == vae.likelihoods_["huge"] == "categorical"
+
+
 @pytest.mark.parametrize("value", [2, "True", 0.5])
 def test_a_column_of_booleans_refuses_other_values_by_name(table, make_vae, value):
     vae = make_vae().fit(table)
