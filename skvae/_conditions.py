@@ -219,6 +219,7 @@ class Conditions:
         _refuse_sparse(X)
         modelled = self.modelled_positions(np.shape(X)[1])
         values = self._values(X, self.positions, self.keys)
+        self._refuse_values_their_dtype_would_change(values, integers=False)
         rest = X.iloc[:, modelled] if _is_dataframe(X) else np.asarray(X)[:, modelled]
         return rest, self._encode(values)
 
@@ -241,12 +242,16 @@ class Conditions:
             self._refuse_values_their_dtype_would_change(values)
         return self._encode(values)
 
-    def _refuse_values_their_dtype_would_change(self, values: dict) -> None:
+    def _refuse_values_their_dtype_would_change(
+        self, values: dict, integers: bool = True
+    ) -> None:
         """Refuse a value that the condition's column of integers or booleans lacks.
 
         Rows generated under 1.7 would come back labelled 1 in a column of
         integers, under 200 labelled -56 in a column of ``int8``, under 2
-        labelled True in a column of booleans.
+        labelled True in a column of booleans. With ``integers=False``, for
+        rows of ``X``, which are read rather than generated, only booleans
+        are checked: 0.5 is no boolean, as in a modelled column.
         """
         if self.dtypes is None:  # fitted on an array: rows come back as numbers
             return
@@ -254,7 +259,7 @@ class Conditions:
 
         for key, dtype in self.dtypes.items():
             boolean = pd.api.types.is_bool_dtype(dtype)
-            if not (boolean or pd.api.types.is_integer_dtype(dtype)):
+            if not (boolean or integers and pd.api.types.is_integer_dtype(dtype)):
                 continue
             column = np.asarray(values[key])
             try:
@@ -274,7 +279,8 @@ class Conditions:
                 raise ValueError(
                     f"The condition {key!r} is {_plain(column[wrong[0]])!r} in row "
                     f"{wrong[0]}, which its column of {kind} ({dtype}) cannot "
-                    "hold: rows come back in the dtype of fit."
+                    "hold"
+                    + (": rows come back in the dtype of fit." if integers else ".")
                 )
 
     def _encode(self, values: dict) -> np.ndarray:

@@ -460,3 +460,17 @@ def test_rows_generated_from_a_frame_of_conditions_keep_its_index(groups):
     assert list(vae.inverse_transform(Z, conditions=doses).index) == [7, 8, 9]
     # conditions as a dict or an array give rows indexed from 0
     assert list(vae.sample(2, conditions={"dose": 1.0}).index) == [0, 1]
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("value", [0.5, 2])
+def test_a_boolean_condition_in_rows_of_x_refuses_other_values(groups, value):
+    table = groups.assign(treated=groups["dose"] > 1)
+    vae = make_vae(condition_on="treated", max_epochs=2, n_iter_no_change=1)
+    vae.fit(table)
+    rows = table.head(3).astype({"treated": object})
+    rows.loc[rows.index[1], "treated"] = value
+    with pytest.raises(ValueError, match="'treated' is .* in row 1, which its"):
+        vae.transform(rows)
+    rows.loc[rows.index[1], "treated"] = 1.0  # a boolean as a number
+    assert np.isfinite(vae.score_samples(rows)).all()
