@@ -48,6 +48,7 @@ from ._likelihoods import (
     CategoricalFamily,
     Likelihood,
     RealValued,
+    _column_ranges,
     check_block,
 )
 from ._missing import (
@@ -212,6 +213,9 @@ _CACHED_VALUES = 2**20
 # batch.
 AUTO_BATCH_ROWS = (200, 500)
 AUTO_STEPS_PER_EPOCH = 50
+# A continued fit warns of rows this many of the first rows' standard
+# deviations from their mean in some column.
+FAR_FROM_THE_FIRST_ROWS = 1e3
 # ``n_iter_no_change='auto'``: windows of at least AUTO_WINDOW_EPOCHS epochs and
 # AUTO_WINDOW_STEPS optimizer steps, so that a table of a few hundred rows (one
 # or two batches an epoch) is judged on as many steps as a larger one (chosen
@@ -508,6 +512,8 @@ class BaseVAE(BaseEstimator):
             # Rows of weight 0 take no part in training, as if they were not
             # there: however extreme their values, they reach no batch.
             X, sample_weight = rows_of_positive_weight(X, sample_weight)
+            if continuing:
+                self._warn_of_values_far_from_the_first_rows(self._modelled(X))
             seed = _seed(self.random_state)
             epochs_done = self.n_iter_ if continuing else 0
             streaming = incremental and continuing
@@ -983,6 +989,42 @@ class BaseVAE(BaseEstimator):
         if reset or layout is None or self.handle_unknown != "missing":
             return "NaN"
         return "NaN, or levels unseen in fit, read as missing by handle_unknown"
+
+    def _warn_of_values_far_from_the_first_rows(self, X) -> None:
+        """Warn of a numeric column far outside the spread it is standardised by.
+
+        That spread is the one of the rows that first fitted the model. A
+        stream's first chunk, or a warm start's first fit, in which a column
+        barely varies would make the standardised values of later rows
+        enormous, and training on them diverge.
+        """
+        likelihood = self.module_.likelihood
+        low, high = _column_ranges(X)
+        names = self._column_names(X.shape[1])
+        for columns, family in zip(
+            likelihood.columns, likelihood.families, strict=True
+        ):
+            real = family.value if isinstance(family, InflatedFamily) else family
+            if not isinstance(real, RealValued):
+                continue
+            shift, scale = (
+                t.cpu().double().numpy() for t in real.input_standardisation()
+            )
+            distance = np.fmax(
+                np.abs(low[columns] - shift), np.abs(high[columns] - shift)
+            )
+            far = distance / scale
+            if np.nanmax(far, initial=0.0) > FAR_FROM_THE_FIRST_ROWS:
+                j = int(np.nanargmax(far))
+                warn_user(
+                    f"Column {names[columns[j]]!r} of X holds values {far[j]:.3g} "
+                    "standard deviations from the mean of the rows that first "
+                    "fitted the model, which set the spread the model "
+                    "standardises it by: training on them may diverge. Fit anew "
+                    "on representative rows (for partial_fit, a first chunk that "
+                    "spans the stream)."
+                )
+                return
 
     def _warn_of_values_left_out(self, X) -> None:
         """Warn if a fit that continues the model gives values to left-out columns."""

@@ -243,7 +243,9 @@ def rows_of(X, device: torch.device, weights=None) -> Rows:
     """The rows of a dense array or a sparse matrix, served on ``device``."""
     if sp.issparse(X):
         return SparseRows(canonical_csr(X), device, weights)
-    return DenseRows(torch.tensor(X, dtype=torch.float32, device=device), weights)
+    # torch reads no NumPy view of negative strides (X[::-1], np.flip(X))
+    values = torch.tensor(np.ascontiguousarray(X), dtype=torch.float32, device=device)
+    return DenseRows(values, weights)
 
 
 def host_batches(X, batch_rows: int, device: torch.device) -> Iterator[torch.Tensor]:

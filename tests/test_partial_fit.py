@@ -417,3 +417,34 @@ def test_a_streams_mixture_starts_from_the_last_calls(X, monkeypatch):
     assert starts[2] is None
     vae.set_params(latent_prior=4).partial_fit(X)  # another number of components
     assert starts[3] is None
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("to_matrix", [np.asarray, sp.csr_matrix])
+def test_a_chunk_far_outside_the_first_chunk_s_spread_warns(to_matrix):
+    rng = np.random.RandomState(0)
+    first = rng.normal(size=(100, 3))
+    first[:, 2] = 0.0
+    first[0, 2] = 1e-12  # a column that barely varies in the first chunk
+    # (latent_prior="normal": training on the far chunk diverges, and the
+    # mixture of the default cannot be fitted to its collapsed codes)
+    vae = VAETransformer(hidden_layer_sizes=(8,), latent_prior="normal", random_state=0)
+    vae.partial_fit(to_matrix(first))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vae.partial_fit(to_matrix(first[::-1]))  # the same spread
+    with pytest.warns(UserWarning, match=r"Column 2 of X holds values .* standard"):
+        vae.partial_fit(to_matrix(rng.normal(size=(100, 3))))
+
+
+@pytest.mark.short_fits
+def test_views_of_negative_strides_train(make_vae):
+    # torch reads no such NumPy view: fit raised on X[::-1] and np.flip(X)
+    X = np.random.RandomState(0).normal(size=(60, 3))
+    weights = np.linspace(0.5, 1.5, 60)
+    flipped = make_vae(max_epochs=2).fit(X[::-1], sample_weight=weights[::-1])
+    copied = make_vae(max_epochs=2).fit(
+        X[::-1].copy(), sample_weight=weights[::-1].copy()
+    )
+    assert flipped.loss_curve_ == copied.loss_curve_
+    flipped.partial_fit(np.flip(X))
