@@ -452,7 +452,9 @@ class BaseVAE(BaseEstimator):
             feature means and scales the network standardises with; for a
             table, each column's family, levels and dtype) and how
             ``condition_on``'s columns are encoded (their means and scales,
-            their levels), so they should be representative. Later calls must
+            their levels), so they should be representative: a later call
+            warns of a numeric column whose values lie more than 1,000 of the
+            first rows' standard deviations from their mean. Later calls must
             have the same features; they widen each numeric column's range,
             which ``sample`` and ``inverse_transform`` clip a table's rows to,
             to every row trained on, and an integer column's dtype to one that
