@@ -688,7 +688,14 @@ class BaseVAE(BaseEstimator):
         # The codes are a NumPy array whatever the input; scikit-learn's
         # k-means start of the mixture does not take the array API.
         with config_context(array_api_dispatch=False), threadpool_limits(limits=1):
-            mixture.fit(codes)
+            try:
+                mixture.fit(codes)
+            except ValueError as error:  # codes collapsed onto a few points
+                raise divergence(
+                    "the encoder's codes for the training rows collapsed, and "
+                    f"the mixture of latent_prior={self.latent_prior} components "
+                    f"could not be fitted to them ({error})"
+                ) from error
         self.module_.set_prior_mixture(
             mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_)
         )

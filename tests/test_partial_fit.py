@@ -448,3 +448,19 @@ def test_views_of_negative_strides_train(make_vae):
     )
     assert flipped.loss_curve_ == copied.loss_curve_
     flipped.partial_fit(np.flip(X))
+
+
+@pytest.mark.short_fits
+def test_a_mixture_that_cannot_be_fitted_reports_a_diverged_fit():
+    from skvae import TrainingDivergedError
+
+    rng = np.random.RandomState(0)
+    first = rng.normal(size=(100, 3))
+    first[:, 2] = 0.0
+    first[0, 2] = 1e-12
+    vae = VAETransformer(hidden_layer_sizes=(8,), random_state=0).partial_fit(first)
+    n_iter = vae.n_iter_
+    with pytest.warns(UserWarning, match="standard deviations"):
+        with pytest.raises(TrainingDivergedError, match="codes .* collapsed"):
+            vae.partial_fit(rng.normal(size=(100, 3)))
+    assert vae.n_iter_ == n_iter  # the stream is as it was
