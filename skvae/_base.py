@@ -453,8 +453,9 @@ class BaseVAE(BaseEstimator):
             table, each column's family, levels and dtype) and how
             ``condition_on``'s columns are encoded (their means and scales,
             their levels), so they should be representative: a later call
-            warns of a numeric column whose values lie more than 1,000 of the
-            first rows' standard deviations from their mean. Later calls must
+            warns of a numeric column or condition whose values lie more than
+            1,000 of the first rows' standard deviations from their mean.
+            Later calls must
             have the same features; they widen each numeric column's range,
             which ``sample`` and ``inverse_transform`` clip a table's rows to,
             to every row trained on, and an integer column's dtype to one that
@@ -515,7 +516,7 @@ class BaseVAE(BaseEstimator):
             # there: however extreme their values, they reach no batch.
             X, sample_weight = rows_of_positive_weight(X, sample_weight)
             if continuing:
-                self._warn_of_values_far_from_the_first_rows(self._modelled(X))
+                self._warn_of_values_far_from_the_first_rows(X)
             seed = _seed(self.random_state)
             epochs_done = self.n_iter_ if continuing else 0
             streaming = incremental and continuing
@@ -1007,33 +1008,49 @@ class BaseVAE(BaseEstimator):
         barely varies would make the standardised values of later rows
         enormous, and training on them diverge.
         """
+        for names, values, shift, scale in self._standardised_columns(X):
+            low, high = _column_ranges(values)
+            far = np.fmax(np.abs(low - shift), np.abs(high - shift)) / scale
+            if np.nanmax(far, initial=0.0) > FAR_FROM_THE_FIRST_ROWS:
+                j = int(np.nanargmax(far))
+                warn_user(
+                    f"Column {names[j]!r} of X holds values {far[j]:.3g} times "
+                    "the spread it is standardised by from the mean of the rows "
+                    "that first fitted the model (their standard deviation, or "
+                    "1 where they held one value): training on them may "
+                    "diverge. Fit anew on representative rows (for partial_fit, "
+                    "a first chunk that spans the stream)."
+                )
+                return
+
+    def _standardised_columns(self, X):
+        """Each block of numeric columns the model standardises.
+
+        Yields the columns' names, their values in ``X`` (an inflated
+        column's atoms left out, as from its spread), and the shift and
+        scale they are standardised by: the modelled columns' families, then
+        the numeric conditions.
+        """
+        modelled = self._modelled(X)
+        names = self._column_names(modelled.shape[1])
         likelihood = self.module_.likelihood
-        low, high = _column_ranges(X)
-        names = self._column_names(X.shape[1])
         for columns, family in zip(
             likelihood.columns, likelihood.families, strict=True
         ):
             real = family.value if isinstance(family, InflatedFamily) else family
             if not isinstance(real, RealValued):
                 continue
+            values = modelled[:, columns]
+            if isinstance(family, InflatedFamily):
+                values = np.array(values, dtype=np.float64)
+                for k, atoms in enumerate(family.atoms):
+                    values[np.isin(values[:, k], atoms), k] = np.nan
             shift, scale = (
                 t.cpu().double().numpy() for t in real.input_standardisation()
             )
-            distance = np.fmax(
-                np.abs(low[columns] - shift), np.abs(high[columns] - shift)
-            )
-            far = distance / scale
-            if np.nanmax(far, initial=0.0) > FAR_FROM_THE_FIRST_ROWS:
-                j = int(np.nanargmax(far))
-                warn_user(
-                    f"Column {names[columns[j]]!r} of X holds values {far[j]:.3g} "
-                    "standard deviations from the mean of the rows that first "
-                    "fitted the model, which set the spread the model "
-                    "standardises it by: training on them may diverge. Fit anew "
-                    "on representative rows (for partial_fit, a first chunk that "
-                    "spans the stream)."
-                )
-                return
+            yield [names[j] for j in columns], values, shift, scale
+        if self._conditions is not None:
+            yield from self._conditions.standardised(X)
 
     def _warn_of_values_left_out(self, X) -> None:
         """Warn if a fit that continues the model gives values to left-out columns."""

@@ -223,6 +223,18 @@ class Conditions:
         rest = X.iloc[:, modelled] if _is_dataframe(X) else np.asarray(X)[:, modelled]
         return rest, self._encode(values)
 
+    def standardised(self, X):
+        """The numeric conditions of ``X``'s rows, as ``_standardised_columns``.
+
+        Yields, if there are any, their names, values, means and scales.
+        """
+        _, scaler, numeric = self.encoder.transformers_[0]
+        if len(numeric):
+            keys = [self.keys[j] for j in numeric]
+            values = self._values(X, [self.positions[j] for j in numeric], keys)
+            table = self._as_array(values, keys).astype(np.float64)
+            yield keys, table, scaler.mean_, scaler.scale_
+
     def table_of(self, X) -> np.ndarray:
         """``X``'s conditions, a column each: ``conditions`` for rows of ``X``."""
         return self._as_array(self._values(X, self.positions, self.keys), self.keys)
@@ -262,6 +274,8 @@ class Conditions:
             if not (boolean or integers and pd.api.types.is_integer_dtype(dtype)):
                 continue
             column = np.asarray(values[key])
+            if column.dtype.kind == "b":
+                continue  # holds nothing else
             try:
                 numbers = column.astype(np.float64)
             except (TypeError, ValueError):

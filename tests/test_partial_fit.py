@@ -4,6 +4,7 @@ import pickle
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
@@ -433,7 +434,9 @@ def test_a_chunk_far_outside_the_first_chunk_s_spread_warns(to_matrix):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         vae.partial_fit(to_matrix(first[::-1]))  # the same spread
-    with pytest.warns(UserWarning, match=r"Column 2 of X holds values .* standard"):
+    with pytest.warns(
+        UserWarning, match=r"Column 2 of X holds values .* times the spread"
+    ):
         vae.partial_fit(to_matrix(rng.normal(size=(100, 3))))
 
 
@@ -460,7 +463,32 @@ def test_a_mixture_that_cannot_be_fitted_reports_a_diverged_fit():
     first[0, 2] = 1e-12
     vae = VAETransformer(hidden_layer_sizes=(8,), random_state=0).partial_fit(first)
     n_iter = vae.n_iter_
-    with pytest.warns(UserWarning, match="standard deviations"):
+    with pytest.warns(UserWarning, match="times the spread"):
         with pytest.raises(TrainingDivergedError, match="codes .* collapsed"):
             vae.partial_fit(rng.normal(size=(100, 3)))
     assert vae.n_iter_ == n_iter  # the stream is as it was
+
+
+@pytest.mark.short_fits
+def test_a_stream_warns_of_far_conditions_and_not_of_far_atoms():
+    rng = np.random.RandomState(0)
+    # atoms far from a tight spread of other values, in every chunk alike
+    stamps = np.where(rng.rand(300) < 0.2, 0.0, 1.7e9 + rng.normal(0, 1e6, 300))
+    X = np.c_[stamps, rng.normal(size=300)]
+    vae = VAETransformer(
+        likelihood="inflated_gaussian", hidden_layer_sizes=(8,), random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        for chunk in np.array_split(X, 3):
+            vae.partial_fit(chunk)
+    # a condition that barely varies in the first chunk
+    first = pd.DataFrame(
+        {"x": rng.normal(size=100), "t": 1 + 1e-9 * rng.normal(size=100)}
+    )
+    later = pd.DataFrame({"x": rng.normal(size=100), "t": rng.normal(size=100)})
+    vae = VAETransformer(
+        hidden_layer_sizes=(8,), condition_on="t", latent_prior="normal", random_state=0
+    ).partial_fit(first)
+    with pytest.warns(UserWarning, match="Column 't' of X holds values"):
+        vae.partial_fit(later)

@@ -922,7 +922,7 @@ def test_a_failed_partial_fit_puts_back_the_draws_of_a_random_state(X):
     state = generator.get_state()
     vae.set_params(learning_rate=1e12)
     with pytest.raises(TrainingDivergedError):
-        with pytest.warns(UserWarning, match="standard deviations from the mean"):
+        with pytest.warns(UserWarning, match="times the spread it is standardised by"):
             vae.partial_fit(X * 1e30)
     assert_array_equal(generator.get_state()[1], state[1])
     assert generator.get_state()[2] == state[2]
