@@ -230,10 +230,8 @@ class Conditions:
         """
         _, scaler, numeric = self.encoder.transformers_[0]
         if len(numeric):
-            keys = [self.keys[j] for j in numeric]
-            values = self._values(X, [self.positions[j] for j in numeric], keys)
-            table = self._as_array(values, keys).astype(np.float64)
-            yield keys, table, scaler.mean_, scaler.scale_
+            values = self.table_of(X)[:, numeric].astype(np.float64)
+            yield [self.keys[j] for j in numeric], values, scaler.mean_, scaler.scale_
 
     def table_of(self, X) -> np.ndarray:
         """``X``'s conditions, a column each: ``conditions`` for rows of ``X``."""

@@ -447,10 +447,10 @@ class TableLayout:
             if _of_boolean_dtype(X, j):
                 continue  # holds nothing else
             column = _column(X, j)
-            values = column[_present(column)]
             numeric = column.dtype.kind in "iuf"
-            value = None if numeric else first_non_number(values)
+            value = None if numeric else first_non_number(column)
             if value is None:
+                values = column[_present(column)]
                 numbers = values.astype(np.float64)
                 others = values[(numbers != 0.0) & (numbers != 1.0)]
                 value = others[0] if others.size else None
