@@ -27,6 +27,8 @@ from ._table import (
     _is_dataframe,
     _plain,
     _present,
+    _warn_of_numbers_as_levels,
+    first_non_boolean,
 )
 
 
@@ -188,6 +190,13 @@ class Conditions:
             if _auto_family(X, position, "numeric") != CATEGORICAL
         ]
         other = [j for j in range(len(keys)) if j not in numeric]
+        if frame:
+            levels_or_not = [
+                CATEGORICAL if j in other else "numeric" for j in range(len(keys))
+            ]
+            _warn_of_numbers_as_levels(
+                X.iloc[:, positions], levels_or_not, keys, conditions=True
+            )
         _refuse_numbers_beyond_float32(values, [keys[j] for j in numeric])
         table = cls._as_array(values, keys)
         # Every training row's levels, so that each of them can be encoded,
@@ -268,30 +277,18 @@ class Conditions:
         import pandas as pd
 
         for key, dtype in self.dtypes.items():
-            boolean = pd.api.types.is_bool_dtype(dtype)
-            if not (boolean or integers and pd.api.types.is_integer_dtype(dtype)):
-                continue
             column = np.asarray(values[key])
-            if column.dtype.kind == "b":
-                continue  # holds nothing else
-            try:
-                numbers = column.astype(np.float64)
-            except (TypeError, ValueError):
-                continue  # left to the encoding's message
-            if boolean:
-                held = np.isin(numbers, (0, 1))
-            else:  # a whole number within the dtype's limits
-                info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))  # Int8 as int8
-                within = _within(column, numbers, info)
-                within |= np.isinf(numbers)  # left to the message on infinity
-                held = (numbers == np.round(numbers)) & within
-            wrong = np.flatnonzero(~held & ~np.isnan(numbers))
-            if wrong.size:
-                kind = "booleans" if boolean else "integers"
+            if pd.api.types.is_bool_dtype(dtype):
+                kind, wrong = "booleans", first_non_boolean(column)
+            elif integers and pd.api.types.is_integer_dtype(dtype):
+                kind, wrong = "integers", _first_non_integer(column, dtype)
+            else:
+                continue
+            if wrong is not None:
+                row, value = wrong
                 raise ValueError(
-                    f"The condition {key!r} is {_plain(column[wrong[0]])!r} in row "
-                    f"{wrong[0]}, which its column of {kind} ({dtype}) cannot "
-                    "hold"
+                    f"The condition {key!r} is {_plain(value)!r} in row {row}, "
+                    f"which its column of {kind} ({dtype}) cannot hold"
                     + (": rows come back in the dtype of fit." if integers else ".")
                 )
 
@@ -447,6 +444,23 @@ def _levels(column: np.ndarray, key) -> np.ndarray:
             f"({error}). A condition read one-hot takes all strings or all "
             "numbers."
         ) from None
+
+
+def _first_non_integer(column: np.ndarray, dtype):
+    """The row and value of ``column``'s first cell that ``dtype`` cannot hold.
+
+    None if every present cell is a whole number within the integer dtype's
+    limits. Text and infinity are left to the encoding's messages.
+    """
+    try:
+        numbers = column.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return None  # text, or an integer beyond float64: the encoding says so
+    info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))  # Int8 as int8
+    within = _within(column, numbers, info) | np.isinf(numbers)
+    held = (numbers == np.round(numbers)) & within
+    wrong = np.flatnonzero(~held & ~np.isnan(numbers))
+    return (wrong[0], column[wrong[0]]) if wrong.size else None
 
 
 def _within(column: np.ndarray, numbers: np.ndarray, info: np.iinfo) -> np.ndarray:

@@ -438,27 +438,20 @@ class TableLayout:
     def _refuse_non_booleans(self, X) -> None:
         """Raise a ``ValueError`` naming a value of a boolean column that is not one.
 
-        True, False, 1 and 0 (and missing cells) are booleans; a Bernoulli
-        column would score any other number in [0, 1] as a soft label.
+        A Bernoulli column would score any other number in [0, 1] as a soft
+        label (see ``first_non_boolean``).
         """
         for j in self.booleans:
             if j >= X.shape[1]:
                 break  # the width check of validate_data names the problem
             if _of_boolean_dtype(X, j):
                 continue  # holds nothing else
-            column = _column(X, j)
-            numeric = column.dtype.kind in "iuf"
-            value = None if numeric else first_non_number(column)
-            if value is None:
-                values = column[_present(column)]
-                numbers = values.astype(np.float64)
-                others = values[(numbers != 0.0) & (numbers != 1.0)]
-                value = others[0] if others.size else None
-            if value is not None:
+            wrong = first_non_boolean(_column(X, j))
+            if wrong is not None:
                 raise ValueError(
-                    f"Column {self.name_of(j)!r} of X holds {_plain(value)!r}, "
+                    f"Column {self.name_of(j)!r} of X holds {_plain(wrong[1])!r}, "
                     "which is not a boolean: the column held booleans in fit "
-                    "(True or False, or 1 or 0, are read)."
+                    "(True or False, or the numbers 1 or 0, are read)."
                 )
 
     def _refuse_non_numbers(self, encoded) -> None:
@@ -747,6 +740,8 @@ def placeholders_as_nan(X, placeholder):
     values = np.asarray(X, dtype=object if isinstance(X, list | tuple) else None)
     if values.dtype.kind in "iubf" and isinstance(placeholder, str):
         return X  # no number is this text
+    if values.dtype.kind == "b" and not isinstance(placeholder, bool | np.bool_):
+        return X  # False == 0, but a boolean column holds no numbers (as frames)
     matches = np.zeros(values.shape, dtype=bool)
     present = _present(values)  # pd.NA == placeholder is neither True nor False
     matches[present] = np.asarray(values[present] == placeholder, dtype=bool)
@@ -802,14 +797,15 @@ def _cells_equal_to(column, placeholder):
         return none
 
 
-def _warn_of_numbers_as_levels(X, families, keys, named) -> None:
+def _warn_of_numbers_as_levels(X, families, keys, named=(), conditions=False) -> None:
     """Warn of a DataFrame's categorical text columns that hold only numbers.
 
     Such a column, made categorical by ``'auto'`` (of dtype ``object`` or
     ``string``, not ``category`` or an Arrow dictionary, which ask for
     levels), is most often a numeric column read as text: a CSV with a
     marker of missing cells, or a frame built from an array of objects.
-    Columns named in a ``likelihood`` dict are not warned of.
+    Columns named in a ``likelihood`` dict are not warned of. With
+    ``conditions``, the columns are conditions, which take text as levels.
     """
     import pandas as pd
 
@@ -828,13 +824,17 @@ def _warn_of_numbers_as_levels(X, families, keys, named) -> None:
         listed = ", ".join(numbers_as_text[:3])
         if len(numbers_as_text) > 3:
             listed += f" and {len(numbers_as_text) - 3} more"
+        if conditions:
+            read, keep = "condition_on takes them as levels", ""
+        else:
+            read = "likelihood='auto' models them as categorical"
+            keep = " (or name their family in a likelihood dict)"
         warn_user(
-            f"Columns {listed} of X hold only numbers "
-            "but have a text dtype, so likelihood='auto' models them as "
-            "categorical. Convert them with pd.to_numeric (errors='coerce' "
-            "turns markers of missing cells into NaN) to model numbers, or "
-            "to the 'category' dtype (or name their family in a likelihood "
-            "dict) to keep levels without this warning."
+            f"Columns {listed} of X hold only numbers but have a text dtype, "
+            f"so {read}. Convert them with pd.to_numeric (errors='coerce' "
+            "turns markers of missing cells into NaN) for numbers, or "
+            f"to the 'category' dtype{keep} to keep levels without this "
+            "warning."
         )
 
 
@@ -847,6 +847,29 @@ def _read_by_to_numeric(values: np.ndarray) -> bool:
     except OverflowError:  # integers beyond float64, which it cannot convert
         return False
     return bool(numbers.notna().all())
+
+
+def first_non_boolean(column: np.ndarray):
+    """The row and value of ``column``'s first present cell that is not a boolean.
+
+    None if every present cell is True, False, or a number equal to 1 or 0.
+    Text is not a boolean, not even ``"1"``.
+    """
+    if column.dtype.kind == "b":
+        return None
+    present = np.flatnonzero(_present(column))
+    if column.dtype.kind in "iuf":
+        values = column[present]
+        wrong = present[(values != 0) & (values != 1)]
+    else:  # compared one at a time: 10**400 is a Python int, not a float
+        wrong = [i for i in present if not _is_boolean(column[i])]
+    return (wrong[0], column[wrong[0]]) if len(wrong) else None
+
+
+def _is_boolean(value) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return True
+    return isinstance(value, Real) and value in (0, 1)
 
 
 def first_non_number(column: np.ndarray):

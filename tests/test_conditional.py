@@ -1,6 +1,7 @@
 """condition_on: a conditional VAE, p(x | c), with c read from columns of X."""
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -343,6 +344,9 @@ def test_condition_values_are_refused_when_their_column_cannot_hold_them():
     bad = [  # before: generated under 1.7, labelled 1; under 2, labelled True
         ({"k": 1.7, "f": True}, r"'k' is 1.7 in row 0, which its column of integers"),
         ({"k": 1, "f": 2}, r"'f' is 2 in row 0, which its column of booleans"),
+        # before: "it is a numeric condition", or no error for "1"
+        ({"k": 1, "f": "True"}, r"'f' is 'True' in row 0, which its column of bool"),
+        ({"k": 1, "f": "1"}, r"'f' is '1' in row 0, which its column of booleans"),
         ({"k": "abc", "f": True}, r"'k' is 'abc' in row 0; it is a numeric"),
         ({"k": np.inf, "f": True}, r"'k' is inf in row 0; a condition takes finite"),
     ]
@@ -352,6 +356,12 @@ def test_condition_values_are_refused_when_their_column_cannot_hold_them():
     per_row = pd.DataFrame({"k": [0, -0.9], "f": [False, True]})
     with pytest.raises(ValueError, match=r"'k' is -0.9 in row 1, which its"):
         vae.inverse_transform(np.zeros((2, 2)), conditions=per_row)
+    # rows of X, read rather than generated, are held to booleans too
+    rows = table.head(2).astype({"f": object})
+    for value in ("True", 10**400):  # before: numeric message, OverflowError
+        rows.loc[1, "f"] = value
+        with pytest.raises(ValueError, match=r"'f' is .* in row 1, which its col"):
+            vae.transform(rows)
 
 
 @pytest.mark.short_fits
@@ -393,7 +403,8 @@ def test_a_boolean_is_not_a_level_of_numbers():
     assert decoded["digit"].tolist() == [1]
     # a boolean that is a level is one
     mixed = table.assign(digit=pd.Series([True, 2] * 30, dtype=object))
-    vae.fit(mixed)
+    with pytest.warns(UserWarning, match="hold only numbers"):  # True reads as 1
+        vae.fit(mixed)
     rows = vae.sample(2, conditions={"digit": True})
     assert rows["digit"].tolist() == [True, True]
 
@@ -401,7 +412,13 @@ def test_a_boolean_is_not_a_level_of_numbers():
 @pytest.mark.short_fits
 def test_numbers_in_an_object_condition_column_are_its_levels():
     X = two_numbers_and("d", np.array([1, 2] * 50, dtype=object))
-    model = make_vae(max_epochs=2, condition_on="d").fit(X)
+    # as a modelled column's, a warning that the numbers are taken as levels
+    with pytest.warns(UserWarning, match=r"'d' \(2 levels\).*condition_on takes"):
+        model = make_vae(max_epochs=2, condition_on="d").fit(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_vae(max_epochs=2, condition_on="d").fit(X.astype({"d": "category"}))
+    assert not [w for w in caught if "text dtype" in str(w.message)]
     assert_array_equal(model.sample(3, conditions={"d": 1})["d"], [1, 1, 1])
     rows = model.inverse_transform(np.zeros((2, 1)), conditions=[[1], [2]])
     assert_array_equal(rows["d"], [1, 2])

@@ -420,6 +420,11 @@ def test_placeholders_beside_pd_na_and_arrow_columns(correlated):
     coded = pd.Series(
         words.dictionary_encode(), dtype=pd.ArrowDtype(words.dictionary_encode().type)
     )
+    # a boolean array holds no 0, as a boolean column does not (before: every
+    # False was missing)
+    flags = np.array([[True, False], [False, True]])
+    assert placeholders_as_nan(flags, 0) is flags
+    assert np.isnan(placeholders_as_nan(flags, False)).sum() == 2
     marked = placeholders_as_nan(pd.DataFrame({"w": coded}), "?")["w"]
     assert_array_equal(
         marked.isna(), pd.Series(words).isin(["?"]) | pd.Series(words).isna()

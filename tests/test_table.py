@@ -237,7 +237,10 @@ def test_codes_pd_to_numeric_cannot_read_stay_levels_without_a_warning(make_vae)
     assert vae.likelihoods_["month"] == vae.likelihoods_["huge"] == "categorical"
 
 
-@pytest.mark.parametrize("value", [2, "True", 0.5])
+# text is no boolean, not even "1"; 10**400 stopped float() with an OverflowError
+@pytest.mark.parametrize(
+    "value", [2, "True", 0.5, "1", pytest.param(10**400, id="10**400")]
+)
 def test_a_column_of_booleans_refuses_other_values_by_name(table, make_vae, value):
     vae = make_vae().fit(table)
     rows = table.head(3).astype({"male": object})
