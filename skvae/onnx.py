@@ -23,7 +23,9 @@ are built from the fitted weights and run in ONNX Runtime without PyTorch:
   ``latent_prior``.
 
 The graphs compute in float32, as the estimators do; they take float32 or
-float64 input and need ONNX opset 18 or later (skl2onnx's default is later).
+float64 input, give outputs of the input's type (so that the steps after them
+in a pipeline read what skl2onnx expects), and need ONNX opset 18 or later
+(skl2onnx's default is later).
 They read one input of all the columns: convert a model fitted on a DataFrame
 with an array of its rows (``to_onnx`` given a DataFrame makes one input per
 column, which is refused).
@@ -58,7 +60,11 @@ from torch import nn
 try:
     from onnx import TensorProto
     from skl2onnx import update_registered_converter
-    from skl2onnx.common.data_types import FloatTensorType, Int64TensorType
+    from skl2onnx.common.data_types import (
+        DoubleTensorType,
+        FloatTensorType,
+        Int64TensorType,
+    )
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise ImportError(
         "skvae.onnx needs skl2onnx and onnx: pip install 'skvae[onnx]'."
@@ -131,6 +137,13 @@ class _Graph:
         if isinstance(variable.type, FloatTensorType):
             return variable.onnx_name
         return self.op("Cast", variable.onnx_name, to=TensorProto.FLOAT)
+
+    def output(self, value: str, variable) -> None:
+        """Write the float32 ``value`` to the output ``variable``, in its type."""
+        if isinstance(variable.type, DoubleTensorType):
+            self.op("Cast", value, to=TensorProto.DOUBLE, output=variable.full_name)
+        else:
+            self.op("Identity", value, output=variable.full_name)
 
 
 def _layers(graph: _Graph, hidden: str, layers, keep_outputs: int | None = None):
@@ -239,10 +252,17 @@ def _rows_of_one_input(operator):
     return operator.inputs[0].get_first_dimension()
 
 
+def _output_type(operator):
+    """float64 for float64 input, as the steps after it in a pipeline expect."""
+    if isinstance(operator.inputs[0].type, DoubleTensorType):
+        return DoubleTensorType
+    return FloatTensorType
+
+
 def _transformer_shape(operator) -> None:
     n_rows = _rows_of_one_input(operator)
     latent_dim = operator.raw_operator.module_.latent_dim
-    operator.outputs[0].type = FloatTensorType([n_rows, latent_dim])
+    operator.outputs[0].type = _output_type(operator)([n_rows, latent_dim])
 
 
 def _transformer_converter(scope, operator, container) -> None:
@@ -251,7 +271,7 @@ def _transformer_converter(scope, operator, container) -> None:
     module = operator.raw_operator.module_
     x = graph.float_input(operator.inputs[0])
     means = _encoder(graph, x, module, keep_outputs=module.latent_dim)
-    graph.op("Identity", means, output=operator.outputs[0].full_name)
+    graph.output(means, operator.outputs[0])
 
 
 # ------------------------------------------------------------ outlier detector
@@ -391,7 +411,7 @@ def _log_sum_exp_of_draws(graph: _Graph, log_weights: str) -> str:
 def _detector_shape(operator) -> None:
     n_rows = _rows_of_one_input(operator)
     operator.outputs[0].type = Int64TensorType([n_rows])
-    operator.outputs[1].type = FloatTensorType([n_rows, 1])
+    operator.outputs[1].type = _output_type(operator)([n_rows, 1])
 
 
 def _detector_converter(scope, operator, container) -> None:
@@ -412,7 +432,7 @@ def _detector_converter(scope, operator, container) -> None:
         graph.constant(np.array(1)),
         output=labels.full_name,
     )
-    graph.op("Unsqueeze", decision, graph.constant([1]), output=scores.full_name)
+    graph.output(graph.op("Unsqueeze", decision, graph.constant([1])), scores)
 
 
 def register_converters() -> None:

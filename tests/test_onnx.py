@@ -48,9 +48,9 @@ def test_a_pipeline_with_a_vae_runs_without_torch(cancer, make_vae):
 def test_transform_matches_for_each_encoder_input(likelihood, binary_X, make_vae):
     X = binary_X * (3.0 if likelihood in ("poisson", "multinomial") else 1.0)
     vae = make_vae(likelihood=likelihood).fit(X)
-    for dtype in (np.float32, np.float64):  # float64 input is cast, as transform does
+    for dtype in (np.float32, np.float64):  # computed in float32, given as the input
         (latents,) = run(vae, X.astype(dtype))
-        assert latents.dtype == np.float32
+        assert latents.dtype == dtype
         assert np.abs(latents - vae.transform(X)).max() < 1e-5
 
 
@@ -80,6 +80,19 @@ def test_blocks_of_columns_are_gathered_in_the_encoders_order(X, make_vae):
     assert np.abs(latents - vae.transform(counts)).max() < 1e-5
 
 
+def test_float64_input_gives_float64_outputs_to_the_steps_after(cancer, make_vae):
+    # before: the latents were float32 where skl2onnx had typed the next
+    # step for float64, and ONNX Runtime refused to load the graph
+    X, y = cancer
+    pipeline = make_pipeline(make_vae(latent_dim=3), StandardScaler()).fit(X, y)
+    (scaled,) = run(pipeline, X)
+    assert scaled.dtype == np.float64
+    assert np.abs(scaled - pipeline.transform(X)).max() < 1e-4
+    classifier = make_pipeline(make_vae(latent_dim=3), LogisticRegression()).fit(X, y)
+    labels, _ = run(classifier, X, options={"zipmap": False})  # as for float64 alone
+    assert_array_equal(labels, classifier.predict(X))
+
+
 @pytest.mark.parametrize(
     "likelihood",
     [
@@ -94,12 +107,13 @@ def test_blocks_of_columns_are_gathered_in_the_encoders_order(X, make_vae):
 def test_detector_labels_and_scores_match(likelihood, X, binary_X, make_detector):
     data = binary_X if likelihood == "bernoulli" else X
     detector = make_detector(likelihood=likelihood, contamination=0.1).fit(data)
-    labels, scores = run(detector, data.astype(np.float32))
     decision = detector.decision_function(data)
-    assert (labels == -1).sum() > 0
-    assert_array_equal(labels, detector.predict(data))
-    assert scores.shape == (len(data), 1)
-    assert_allclose(scores[:, 0], decision, rtol=1e-5, atol=1e-4)
+    for dtype in (np.float32, np.float64):  # scores in the input's type
+        labels, scores = run(detector, data.astype(dtype))
+        assert (labels == -1).sum() > 0
+        assert_array_equal(labels, detector.predict(data))
+        assert scores.shape == (len(data), 1) and scores.dtype == dtype
+        assert_allclose(scores[:, 0], decision, rtol=1e-5, atol=1e-4)
 
 
 def test_detector_scores_rows_with_placeholder_values_as_torch_does(X, make_detector):
