@@ -74,6 +74,7 @@ from ._table import (
     _is_dataframe,
     _of_sparse_columns,
     _plain,
+    computed,
     first_non_number,
     holds_numbers,
     missing_as_nan,
@@ -103,12 +104,13 @@ _MIXTURE_DRAWS = 10_000
 _MAX_DRAWS_PER_ROW = 20
 
 
-def _refuse_text_columns(X, likelihood: str) -> None:
+def _refuse_text_columns(X, likelihood: str, fitted: bool = False) -> None:
     """Raise a ``ValueError`` naming the first column of text under one family.
 
     A DataFrame's column by name and dtype; a column of an array (or list of
     rows) of text or objects by position and its first value that is no
-    number.
+    number. ``fitted``: the model read the column as numbers in fit, which the
+    message says instead of advising another family.
     """
     if sp.issparse(X):
         return
@@ -125,11 +127,17 @@ def _refuse_text_columns(X, likelihood: str) -> None:
         try:  # numbers held as objects or categories convert, as check_array does
             np.asarray(column, dtype=np.float64)
         except (TypeError, ValueError):
+            value = first_non_number(np.asarray(column, dtype=object))
             held = (
                 f"has dtype {column.dtype}"
-                if frame
-                else f"holds {_plain(first_non_number(column))!r}"
+                if frame and not fitted or value is None
+                else f"holds {_plain(value)!r}"
             )
+            if fitted:
+                raise ValueError(
+                    f"Column {name!r} of X {held}, which is not a number: the "
+                    "model reads this column as numbers, as it did in fit."
+                ) from None
             raise ValueError(
                 f"Column {name!r} of X {held}, which "
                 f"likelihood={likelihood!r} cannot model. Use likelihood='auto', "
@@ -490,6 +498,9 @@ class BaseVAE(BaseEstimator):
         >>> vae.transform(X[:2]).shape
         (2, 2)
         """
+        # scikit-learn's _fit_context validates only a first call; parameters
+        # set since (a negative beta, say) would train silently
+        self._validate_params()
         self._fit(X, sample_weight, incremental=True)
         return self
 
@@ -520,7 +531,9 @@ class BaseVAE(BaseEstimator):
             seed = _seed(self.random_state)
             epochs_done = self.n_iter_ if continuing else 0
             streaming = incremental and continuing
-            trained_rows = self._sample_of_trained_rows(X, streaming, seed, epochs_done)
+            trained_rows = self._sample_of_trained_rows(
+                X, sample_weight, streaming, seed, epochs_done
+            )
             self._check_latent_prior(trained_rows.n_rows if streaming else X.shape[0])
             modelled = self._modelled(X)
             ranking = parse_ranking(self.scoring, modelled.shape[1])
@@ -620,11 +633,11 @@ class BaseVAE(BaseEstimator):
             self._fit_latent_prior(
                 trained_rows.rows if streaming else X, seed, mixture_start
             )
-            self._finish_fit(given_X, X, streaming)
+            self._finish_fit(given_X, X, sample_weight, streaming)
         self._report(result)
 
     def _sample_of_trained_rows(
-        self, X, streaming: bool, seed: int, epochs_done: int
+        self, X, weights, streaming: bool, seed: int, epochs_done: int
     ) -> RowSample:
         """The sample of training rows, with those of ``X`` (rows of weight > 0).
 
@@ -633,7 +646,9 @@ class BaseVAE(BaseEstimator):
         """
         rng = np.random.default_rng(_derived_seed(seed, _ROW_SAMPLE, epochs_done))
         earlier = getattr(self, "_trained_rows", None) if streaming else None
-        return RowSample.of(X, rng) if earlier is None else earlier.add(X, rng)
+        if earlier is None:
+            return RowSample.of(X, rng, weights)
+        return earlier.add(X, rng, weights)
 
     def _mixture_start(self) -> dict | None:
         """The fitted mixture prior as ``GaussianMixture``'s start, or None.
@@ -809,12 +824,12 @@ class BaseVAE(BaseEstimator):
         layout = getattr(self, "_table_layout", None)
         return values if layout is None else layout.decode(values)
 
-    def _finish_fit(self, X, training_rows, streaming: bool) -> None:
+    def _finish_fit(self, X, training_rows, weights, streaming: bool) -> None:
         """What a subclass does once the network is trained (a threshold, say).
 
         ``X`` is as the caller gave it; ``training_rows`` are its rows of
-        positive weight as ``_validate_X`` returns them. ``streaming``: a
-        ``partial_fit`` call after the first.
+        positive weight as ``_validate_X`` returns them, and ``weights``
+        their weights. ``streaming``: a ``partial_fit`` call after the first.
         """
 
     def _report(self, result: TrainingResult) -> None:
@@ -1181,7 +1196,7 @@ class BaseVAE(BaseEstimator):
         model reads them, or for ``training``, whose check
         ``_validate_training_data`` makes knowing the rows' weights.
         """
-        X = self._placeholders_as_nan(X)
+        X = self._placeholders_as_nan(computed(X))
         refuse_time_columns(X)
         X = missing_as_nan(X)
         if getattr(X, "ndim", 2) == 1:
@@ -1236,7 +1251,7 @@ class BaseVAE(BaseEstimator):
                 X = X.sparse.to_dense()  # levels and atoms are read from dense columns
             X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
         else:
-            _refuse_text_columns(X, self.likelihood)
+            _refuse_text_columns(X, self.likelihood, fitted=not reset)
         checks = {
             "accept_sparse": ("csr", "csc"),
             "dtype": (np.float64, np.float32),

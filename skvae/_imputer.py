@@ -34,6 +34,7 @@ from ._table import (
     _is_dataframe,
     _of_sparse_columns,
     _present,
+    computed,
     missing_as_nan,
     placeholders_as_nan,
     replace_cells,
@@ -343,7 +344,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 "values in every column."
             )
 
-    def _finish_fit(self, X, training_rows, streaming):
+    def _finish_fit(self, X, training_rows, weights, streaming):
         if not self.add_indicator:
             self.indicator_ = None
             return
@@ -390,7 +391,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             columns follow, as numbers (0 or 1) in a DataFrame too.
         """
         check_is_fitted(self)
-        given = X
+        given = X = computed(X)  # a Dask DataFrame as pandas, as fit reads it
         X = self._placeholders_as_nan(X)
         if _of_sparse_columns(X) and self._table_layout is not None:
             X = X.sparse.to_dense()  # a model of a family per column reads tables

@@ -37,7 +37,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         Expected share of outliers in the training rows, which sets
         ``offset_``: with a float, that share of the training rows fall below
         it. ``'auto'`` assumes no share and puts ``offset_`` at Tukey's lower
-        fence of the training scores, ``Q1 - 1.5 * IQR``.
+        fence of the training scores, ``Q1 - 1.5 * IQR``. Rows count by their
+        ``sample_weight``.
     hidden_layer_sizes : array-like of int or int, default=(64, 32)
         Widths of the encoder's hidden layers; the decoder uses them in reverse
         (an int is one layer).
@@ -249,8 +250,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each row in the training loss. Rows of
-            weight 0 take no part in training nor in ``offset_``.
+            Non-negative weight of each row in the training loss and in
+            ``offset_``, where a row counts by its weight (``contamination``
+            is a share of the total weight). Rows of weight 0 take no part.
 
         Returns
         -------
@@ -306,8 +308,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each row in this pass's loss. Rows of weight
-            0 take no part in training nor in ``offset_``.
+            Non-negative weight of each row in this pass's loss and in
+            ``offset_``, divided by their mean over the call's rows as in
+            ``VAETransformer.partial_fit``. Rows of weight 0 take no part.
 
         Returns
         -------
@@ -330,21 +333,24 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         >>> float(np.mean(detector.predict(X) == -1))  # all 600 rows
         0.1
         """
+        self._validate_params()  # as VAETransformer.partial_fit
         self._fit(X, sample_weight, incremental=True)
         return self
 
-    def _finish_fit(self, X, training_rows, streaming: bool):
+    def _finish_fit(self, X, training_rows, weights, streaming: bool):
         """Set ``offset_`` from the scores of the training rows of weight > 0.
 
         A stream's are those of the sample of every row it trained on, not
         its last chunk's. The rows are scored as validated for training, not
-        validated again.
+        validated again, and count by their weights, as in training.
         """
-        rows = self._trained_rows.rows if streaming else training_rows
+        if streaming:
+            training_rows = self._trained_rows.rows
+            weights = self._trained_rows.weights
         training_scores = self._map_importance_draws(
-            rows, VAE.log_marginal, validated=True
+            training_rows, VAE.log_marginal, validated=True
         )
-        self.offset_ = _threshold(training_scores, self.contamination)
+        self.offset_ = _threshold(training_scores, self.contamination, weights)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers.
@@ -378,14 +384,24 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
 
-def _threshold(training_scores: np.ndarray, contamination) -> float:
+def _threshold(training_scores: np.ndarray, contamination, weights=None) -> float:
     """The log-likelihood below which a row counts as an outlier.
 
     A float ``contamination`` puts that share of the training rows below it.
     ``'auto'`` assumes no share and uses Tukey's lower fence, ``Q1 - 1.5 IQR``
     of the training scores: rows far below the bulk, however many there are.
+    Rows count by their ``weights`` (a row of weight 2 as two rows), through
+    NumPy's weighted percentiles; equal weights (or None) give its default,
+    interpolated ones, as scikit-learn's detectors use.
     """
+    q = [25, 75] if contamination == "auto" else [100 * contamination]
+    if weights is None or np.all(weights == weights[0]):
+        quantiles = np.percentile(training_scores, q)
+    else:
+        quantiles = np.percentile(
+            training_scores, q, weights=weights, method="inverted_cdf"
+        )
     if contamination == "auto":
-        q1, q3 = np.percentile(training_scores, [25, 75])
+        q1, q3 = quantiles
         return float(q1 - 1.5 * (q3 - q1))
-    return float(np.percentile(training_scores, 100 * contamination))
+    return float(quantiles[0])

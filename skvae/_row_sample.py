@@ -35,7 +35,8 @@ class RowSample:
     stored values (all of a dense row's, a sparse row's nonzeros) would pass
     ``MAX_VALUES``; a sample that shrank for heavy rows does not grow back.
     The rows are kept as ``_validate_X`` returns them (an array or a CSR
-    matrix), in float32, which is what the network reads.
+    matrix), in float32, which is what the network reads, each with its
+    weight.
 
     Parameters
     ----------
@@ -43,6 +44,9 @@ class RowSample:
         The sampled rows.
     keys : ndarray of shape (n_rows,)
         Their keys.
+    weights : ndarray of shape (n_rows,)
+        Their weights, each divided by the mean weight of its chunk, as
+        training divides them.
     max_rows : int, default=MAX_ROWS
         The most rows kept.
     threshold : float, default=1.0
@@ -51,21 +55,28 @@ class RowSample:
 
     rows: np.ndarray | sp.csr_matrix
     keys: np.ndarray
+    weights: np.ndarray
     max_rows: int = MAX_ROWS
     threshold: float = 1.0
 
     @classmethod
-    def of(cls, X, rng: np.random.Generator, max_rows: int = MAX_ROWS) -> RowSample:
-        """A sample of the rows of ``X``."""
-        return cls(X[:0].astype(np.float32), np.empty(0), max_rows).add(X, rng)
+    def of(
+        cls, X, rng: np.random.Generator, weights=None, max_rows: int = MAX_ROWS
+    ) -> RowSample:
+        """A sample of the rows of ``X``, of positive ``weights`` (None: equal)."""
+        empty = cls(X[:0].astype(np.float32), np.empty(0), np.empty(0), max_rows)
+        return empty.add(X, rng, weights)
 
-    def add(self, X, rng: np.random.Generator) -> RowSample:
+    def add(self, X, rng: np.random.Generator, weights=None) -> RowSample:
         """The sample of the rows so far and those of ``X`` (a new object).
 
         Only the rows of ``X`` that can enter the sample are copied: those of
         key below the threshold, and of them no more than the sample keeps of
-        rows as wide, however many rows ``X`` has.
+        rows as wide, however many rows ``X`` has. ``weights``, the rows'
+        positive weights (None: equal), are kept divided by their mean.
         """
+        weights = np.ones(X.shape[0]) if weights is None else np.asarray(weights)
+        weights = weights / weights.mean()
         keys = rng.random(X.shape[0])
         below = np.flatnonzero(keys < self.threshold)
         room = self.max_rows if sp.issparse(X) else self._rows_of_width(X.shape[1])
@@ -81,7 +92,8 @@ class RowSample:
         else:
             rows = np.concatenate([self.rows, X])
         keys = np.concatenate([self.keys, keys[candidates]])
-        return RowSample(rows, keys, self.max_rows, threshold)._trimmed()
+        weights = np.concatenate([self.weights, weights[candidates]])
+        return RowSample(rows, keys, weights, self.max_rows, threshold)._trimmed()
 
     @property
     def n_rows(self) -> int:
@@ -107,8 +119,14 @@ class RowSample:
             threshold = float(self.keys[order[keep]])
             order = order[:keep]
         if len(order) == len(self.keys):
-            return RowSample(self.rows, self.keys, self.max_rows, threshold)
+            return RowSample(
+                self.rows, self.keys, self.weights, self.max_rows, threshold
+            )
         kept = np.sort(order)
         return RowSample(
-            _safe_indexing(rows, kept), self.keys[kept], self.max_rows, threshold
+            _safe_indexing(rows, kept),
+            self.keys[kept],
+            self.weights[kept],
+            self.max_rows,
+            threshold,
         )

@@ -36,6 +36,17 @@ def _is_dataframe(X) -> bool:
     return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
 
 
+def computed(X):
+    """``X``, or a Dask DataFrame computed into the pandas DataFrame it stands for.
+
+    scikit-learn reads a Dask collection whole, through ``np.asarray``; a
+    table's columns are read by their dtypes, which the pandas frame holds.
+    """
+    if _is_dataframe(X) and type(X).__module__.partition(".")[0] == "dask":
+        return X.compute()
+    return X
+
+
 def _column(X, j: int) -> np.ndarray:
     return X.iloc[:, j].to_numpy() if _is_dataframe(X) else np.asarray(X)[:, j]
 
@@ -404,9 +415,8 @@ class TableLayout:
         ``unknown_as_missing``.
         """
         if sp.issparse(X):
-            raise ValueError(
-                "This model chose a family per column, which takes dense X."
-            )
+            self._refuse_sparse_unless_read(X)
+            return X
         self._refuse_non_booleans(X)
         if not self.levels:
             self._refuse_non_numbers(X)  # text where fit had numbers
@@ -435,6 +445,30 @@ class TableLayout:
             self._refuse_non_numbers(encoded)
             raise
 
+    def _refuse_sparse_unless_read(self, X) -> None:
+        """Refuse a sparse matrix that this table's families cannot read.
+
+        Sparse rows are read under one family for every column, which is not
+        one of levels or atoms (a boolean column's stored values are checked
+        as a dense one's are).
+        """
+        families = sorted(set(self.families))
+        if len(families) > 1 or families[0] not in FAMILIES:
+            raise ValueError(
+                f"This model reads its columns as {' and '.join(families)}, "
+                "which takes dense X (sparse X takes one family for all its "
+                "columns, not categorical nor inflated): pass X.toarray() or "
+                "a DataFrame."
+            )
+        columns = X.tocsc()
+        for j in self.booleans:
+            if j >= X.shape[1]:
+                break  # the width check of validate_data names the problem
+            stored = columns.data[columns.indptr[j] : columns.indptr[j + 1]]
+            wrong = first_non_boolean(stored)
+            if wrong is not None:
+                self._refuse_as_not_a_boolean(j, wrong[1])
+
     def _refuse_non_booleans(self, X) -> None:
         """Raise a ``ValueError`` naming a value of a boolean column that is not one.
 
@@ -448,11 +482,14 @@ class TableLayout:
                 continue  # holds nothing else
             wrong = first_non_boolean(_column(X, j))
             if wrong is not None:
-                raise ValueError(
-                    f"Column {self.name_of(j)!r} of X holds {_plain(wrong[1])!r}, "
-                    "which is not a boolean: the column held booleans in fit "
-                    "(True or False, or the numbers 1 or 0, are read)."
-                )
+                self._refuse_as_not_a_boolean(j, wrong[1])
+
+    def _refuse_as_not_a_boolean(self, j: int, value) -> None:
+        raise ValueError(
+            f"Column {self.name_of(j)!r} of X holds {_plain(value)!r}, which is "
+            "not a boolean: the column held booleans in fit (True or False, or "
+            "the numbers 1 or 0, are read)."
+        )
 
     def _refuse_non_numbers(self, encoded) -> None:
         """Raise a ``ValueError`` naming the first value that is not a number.

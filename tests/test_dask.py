@@ -121,3 +121,23 @@ def test_parallel_post_fit_transforms_a_dask_array_like_a_local_call(
     # A row's code does not depend on the rows beside it, up to the float32
     # rounding of matrix products of other shapes.
     assert_allclose(Z.compute(), model.estimator.transform(X), rtol=1e-5, atol=1e-6)
+
+
+def test_a_dask_dataframe_is_read_as_the_pandas_frame_it_computes_to(make_vae):
+    # before: AttributeError ('Series' object has no attribute 'to_numpy'),
+    # where a Dask array was read as its NumPy array
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    from skvae import VAEImputer
+
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    table["g"] = rng.choice(["x", "y"], len(table))
+    table.loc[::7, "a"] = np.nan
+    lazy = dd.from_pandas(table, npartitions=3)
+    vae, local = make_vae().fit(lazy), make_vae().fit(table)
+    assert_array_equal(vae.transform(lazy), local.transform(table))
+    assert_array_equal(vae.score_samples(lazy), local.score_samples(table))
+    imputer = VAEImputer(hidden_layer_sizes=(16,), n_iter_no_change=3, random_state=0)
+    filled = imputer.fit_transform(lazy)
+    assert isinstance(filled, pd.DataFrame) and not filled.isna().any().any()

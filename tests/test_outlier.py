@@ -165,6 +165,32 @@ def test_zero_weight_rows_do_not_set_the_threshold(X, make_detector):
     assert detector.offset_ == pytest.approx(np.percentile(kept_scores, 10))
 
 
+@pytest.mark.parametrize("contamination", [0.05, "auto"])
+def test_rows_count_by_their_weights_in_the_threshold(contamination, make_detector):
+    # 20 far rows at weight 1e-9 set the threshold as if left out (before:
+    # they filled the 5 % alone and offset_ fell by about 90 nats)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    X[:20] += 10
+    weights = np.ones(len(X))
+    weights[:20] = 0.0
+    left_out = make_detector(contamination=contamination).fit(X, sample_weight=weights)
+    weights[:20] = 1e-9
+    light = make_detector(contamination=contamination).fit(X, sample_weight=weights)
+    scores = light.score_samples(X)
+    assert light.offset_ > scores[:20].max()  # the light rows are below it
+    assert light.offset_ == pytest.approx(left_out.offset_, abs=0.5)
+    # a stream keeps the weights of its rows, each chunk's divided by its mean
+    stream = make_detector(contamination=contamination)
+    stream.partial_fit(X[100:])
+    stream.partial_fit(X[:100], sample_weight=weights[:100] * 7.0)
+    assert_allclose(
+        stream._trained_rows.weights,
+        np.r_[np.ones(100), weights[:100] / weights[:100].mean()],
+    )
+    assert stream.offset_ > stream.score_samples(X[:20]).max()
+
+
 def test_bad_contamination_is_refused_before_fitting(X, make_detector):
     detector = make_detector(contamination=0.7)
     with pytest.raises(ValueError, match="contamination"):

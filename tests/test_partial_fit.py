@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skvae import VAEOutlierDetector, VAETransformer
 from skvae._outlier import _threshold
@@ -185,12 +186,25 @@ def _assert_same_state(before, after):
             FloatingPointError,
             "smaller learning_rate",
         ),
+        # parameters set after the first call are validated too (a negative
+        # beta trained silently, batch_size=0 divided by zero)
+        ({"beta": -1.0}, None, InvalidParameterError, "'beta' parameter"),
+        ({"batch_size": 0}, None, InvalidParameterError, "'batch_size' parameter"),
     ],
-    ids=["n_features", "nan", "weights", "domain", "latent_dim", "diverged"],
+    ids=[
+        "n_features",
+        "nan",
+        "weights",
+        "domain",
+        "latent_dim",
+        "diverged",
+        "beta",
+        "batch_size",
+    ],
 )
 def test_bad_call_leaves_the_model_intact(X, make_vae, change, bad, error, message):
     vae = make_vae().partial_fit(X[:150])
-    before = _state(vae, X)
+    before, params = _state(vae, X), vae.get_params()
     vae.set_params(**change)
     chunk, weights = X[150:], None
     if bad == "fewer features":
@@ -202,7 +216,7 @@ def test_bad_call_leaves_the_model_intact(X, make_vae, change, bad, error, messa
         weights = -np.ones(len(chunk))
     with pytest.raises(error, match=message):
         vae.partial_fit(chunk, sample_weight=weights)
-    vae.set_params(likelihood="gaussian", latent_dim=2)
+    vae.set_params(**params)
     _assert_same_state(before, _state(vae, X))
 
 
@@ -222,6 +236,9 @@ def test_detector_offset_comes_from_every_row_of_the_stream(X):
     detector.partial_fit(first, sample_weight=weights)
     scores = detector.score_samples(np.r_[X, first[50:]])
     assert detector.offset_ == pytest.approx(_threshold(scores, 0.1), rel=1e-5)
+    # a contamination set after the first call is validated as on it
+    with pytest.raises(InvalidParameterError, match="'contamination' parameter"):
+        detector.set_params(contamination=-0.2).partial_fit(second)
 
 
 def test_a_last_chunk_of_one_row_sets_neither_threshold_nor_prior_alone():

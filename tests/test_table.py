@@ -363,6 +363,17 @@ def test_text_in_a_numeric_column_is_refused_naming_the_column(table, make_vae):
     assert_array_equal(vae.transform(table.head(3)), before)
 
 
+def test_text_for_a_model_of_numbers_is_refused_as_not_a_number(make_vae):
+    # before: "which likelihood='auto' cannot model. Use likelihood='auto'"
+    X = np.random.RandomState(0).normal(size=(100, 3))
+    vae = make_vae().fit(X)
+    message = "Column 0 of X holds 'a', which is not a number: the model reads"
+    for rows in ([["a", 1.0, 2.0]], pd.DataFrame({0: ["a"], 1: [1.0], 2: [2.0]})):
+        for call in (vae.transform, vae.score_samples, vae.partial_fit):
+            with pytest.raises(ValueError, match=message):
+                call(rows)
+
+
 @pytest.mark.parametrize("likelihood", ["auto", "gaussian"])
 @pytest.mark.parametrize(
     "column",
@@ -610,6 +621,30 @@ def test_categorical_columns_take_dense_x(make_vae):
     X = sparse.random(50, 4, density=0.5, format="csr", random_state=0)
     with pytest.raises(ValueError, match="takes dense X"):
         make_vae(likelihood="categorical").fit(X)
+
+
+def test_a_model_of_a_frame_of_numbers_reads_sparse_rows(table, make_vae):
+    # before: "This model chose a family per column, which takes dense X",
+    # where a model of the same numbers as an array read them
+    numbers = table[["mass", "bill"]]
+    vae = make_vae().fit(numbers)
+    rows = numbers.to_numpy(np.float64)
+    with pytest.warns(UserWarning, match="feature names"):  # fitted with names
+        latents, dense = vae.transform(sparse.csr_matrix(rows)), vae.transform(rows)
+    assert_allclose(latents, dense, atol=1e-5)  # float32 sums in another order
+    flags = pd.DataFrame({"male": table["male"], "heavy": table["mass"] > 4000})
+    flags = flags.fillna(False).astype(bool)
+    vae = make_vae().fit(flags)
+    rows = flags.to_numpy(np.float64, copy=True)  # pandas 3 gives a read-only view
+    rows[1, 0] = 2.0  # a boolean column's stored values are checked
+    with pytest.warns(UserWarning, match="feature names"):
+        with pytest.raises(ValueError, match="'male' of X holds 2.0, which is not a"):
+            vae.transform(sparse.csr_matrix(rows))
+    vae = make_vae().fit(table)
+    rows = sparse.csr_matrix(np.ones((2, table.shape[1])))
+    with pytest.warns(UserWarning, match="feature names"):
+        with pytest.raises(ValueError, match="as bernoulli and categorical and gaus"):
+            vae.transform(rows)
 
 
 def test_input_dropout_is_refused_with_categorical_columns(table, make_vae):
