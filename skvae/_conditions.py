@@ -24,6 +24,7 @@ from ._table import (
     CATEGORICAL,
     _auto_family,
     _column,
+    _holds_booleans,
     _is_dataframe,
     _plain,
     _present,
@@ -134,14 +135,21 @@ class Conditions:
         The width of the encoded conditions: what the network reads.
     dtypes : dict or None
         Each condition's dtype in a training DataFrame; None for arrays.
+    booleans : list
+        The keys of the conditions that held booleans in training (of a
+        boolean dtype, or Python booleans among objects), which take True,
+        False, 1 and 0 alone.
     """
 
-    def __init__(self, positions, keys, encoder, n_features: int, dtypes=None):
+    def __init__(
+        self, positions, keys, encoder, n_features: int, dtypes=None, booleans=()
+    ):
         self.positions = list(positions)
         self.keys = list(keys)
         self.encoder = encoder
         self.n_features = n_features
         self.dtypes = dtypes
+        self.booleans = list(booleans)
 
     @classmethod
     def from_data(
@@ -217,7 +225,10 @@ class Conditions:
             encoder.fit(weighed, sample_weight=None if equal else weights)
         dtypes = {key: X[key].dtype for key in keys} if frame else None
         n_features = len(encoder.get_feature_names_out())
-        return cls(positions, keys, encoder, n_features, dtypes)
+        booleans = [
+            key for key, j in zip(keys, positions, strict=True) if _holds_booleans(X, j)
+        ]
+        return cls(positions, keys, encoder, n_features, dtypes, booleans)
 
     def modelled_positions(self, n_columns: int) -> list[int]:
         """Positions of the modelled columns among ``n_columns`` columns of ``X``."""
@@ -254,11 +265,10 @@ class Conditions:
         (others are ignored) or an array with one column per condition, in
         ``condition_on``'s order. ``typed_rows``: the rows come back as a
         DataFrame in the dtypes of fit, so a value its condition's column
-        cannot hold is refused.
+        cannot hold is refused; otherwise only a boolean condition's are.
         """
         values = self._raw(conditions, n_rows)
-        if typed_rows:
-            self._refuse_values_their_dtype_would_change(values)
+        self._refuse_values_their_dtype_would_change(values, integers=typed_rows)
         return self._encode(values)
 
     def _refuse_values_their_dtype_would_change(
@@ -269,26 +279,37 @@ class Conditions:
         Rows generated under 1.7 would come back labelled 1 in a column of
         integers, under 200 labelled -56 in a column of ``int8``, under 2
         labelled True in a column of booleans. With ``integers=False``, for
-        rows of ``X``, which are read rather than generated, only booleans
-        are checked: 0.5 is no boolean, as in a modelled column.
+        rows of ``X``, which are read rather than generated, and rows that
+        come back as numbers, only booleans are checked: 0.5 is no boolean,
+        as in a modelled column. Booleans are the conditions that held them
+        in training, whatever their dtype.
         """
-        if self.dtypes is None:  # fitted on an array: rows come back as numbers
-            return
         import pandas as pd
 
-        for key, dtype in self.dtypes.items():
-            column = np.asarray(values[key])
-            if pd.api.types.is_bool_dtype(dtype):
+        # a model pickled before booleans were recorded knows their dtypes
+        booleans = getattr(self, "booleans", None)
+        dtypes = self.dtypes or {}
+        for key in self.keys:
+            column, dtype = np.asarray(values[key]), dtypes.get(key)
+            boolean = (
+                key in booleans
+                if booleans is not None
+                else dtype is not None and pd.api.types.is_bool_dtype(dtype)
+            )
+            if boolean:
                 kind, wrong = "booleans", first_non_boolean(column)
-            elif integers and pd.api.types.is_integer_dtype(dtype):
+            elif (
+                integers and dtype is not None and pd.api.types.is_integer_dtype(dtype)
+            ):
                 kind, wrong = "integers", _first_non_integer(column, dtype)
             else:
-                continue
+                continue  # numbers of an array come back as numbers
             if wrong is not None:
                 row, value = wrong
+                held = f"its column of {kind}" + (f" ({dtype})" if dtype else "")
                 raise ValueError(
                     f"The condition {key!r} is {_plain(value)!r} in row {row}, "
-                    f"which its column of {kind} ({dtype}) cannot hold"
+                    f"which {held} cannot hold"
                     + (": rows come back in the dtype of fit." if integers else ".")
                 )
 

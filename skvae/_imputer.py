@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import BaseVAE, _seed
+from ._conditions import condition_keys
 from ._data import canonical_csr, seeded_global_rng
 from ._missing import (
     count_true,
@@ -291,8 +292,18 @@ class VAEImputer(TransformerMixin, BaseVAE):
     }
 
     def _placeholders_as_nan(self, X):
-        # an imputer pickled before missing_values existed reads NaN alone
-        return placeholders_as_nan(X, getattr(self, "missing_values", np.nan))
+        # an imputer pickled before missing_values existed reads NaN alone;
+        # conditions are read, not imputed: a placeholder there is a value
+        # (a 0 that codes a group beside readings where 0 marks a hole)
+        columns = list(X.columns) if _is_dataframe(X) else None
+        conditions = [
+            columns.index(key) if columns is not None else key
+            for key in condition_keys(self.condition_on)
+            if (key in columns if columns is not None else isinstance(key, Integral))
+        ]
+        return placeholders_as_nan(
+            X, getattr(self, "missing_values", np.nan), skip=conditions
+        )
 
     def _beta(self, categorical: bool) -> float:
         if self.beta != "auto":
@@ -415,8 +426,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         """
         if sp.issparse(filled):
             return sp.hstack([filled, indicator], format=filled.format)
-        if not _is_dataframe(filled):
-            return np.hstack([filled, indicator])
+        if not _is_dataframe(filled):  # floats beside objects too, not booleans
+            floats = filled.dtype if filled.dtype.kind == "f" else np.float64
+            return np.hstack([filled, indicator.astype(floats)])
         import pandas as pd
 
         names = self.get_feature_names_out()[filled.shape[1] :]

@@ -733,8 +733,11 @@ def _nullable(dtype):
     return dtype
 
 
-def placeholders_as_nan(X, placeholder):
+def placeholders_as_nan(X, placeholder, skip: Sequence[int] = ()):
     """``X`` with each cell equal to ``placeholder`` missing (NaN).
+
+    Dense ``X``'s columns at the positions ``skip`` are left as they are
+    (conditions, which are read and not imputed).
 
     ``X`` itself, untouched, for a placeholder that is already missing (NaN,
     ``None`` or ``pd.NA``) or that no cell holds. Otherwise a copy: numbers
@@ -763,6 +766,7 @@ def placeholders_as_nan(X, placeholder):
         return X
     if _is_dataframe(X):
         matches = X.apply(_cells_equal_to, placeholder=placeholder)
+        matches.iloc[:, list(skip)] = False
         if not matches.to_numpy().any():
             return X
         if X.columns.is_unique:  # integers and booleans as pandas' nullable twins
@@ -782,6 +786,9 @@ def placeholders_as_nan(X, placeholder):
     matches = np.zeros(values.shape, dtype=bool)
     present = _present(values)  # pd.NA == placeholder is neither True nor False
     matches[present] = np.asarray(values[present] == placeholder, dtype=bool)
+    if values.dtype == object and matches.any():
+        matches &= ~_booleans_unlike(values, placeholder)
+    matches[:, list(skip)] = False
     if not matches.any():
         return X
     kind = values.dtype.kind
@@ -829,9 +836,24 @@ def _cells_equal_to(column, placeholder):
     ):
         return none  # Arrow's booleans would take -1 for True
     try:
-        return column.isin([placeholder])
+        matches = column.isin([placeholder])
     except (TypeError, ValueError):  # pyarrow's ArrowTypeError, ArrowInvalid
         return none
+    if column.dtype == object and matches.any():
+        matches &= ~_booleans_unlike(column.to_numpy(), placeholder)
+    return matches
+
+
+def _booleans_unlike(values: np.ndarray, placeholder) -> np.ndarray:
+    """Which of an object array's values are booleans, where ``placeholder`` is not.
+
+    False == 0 and True == 1, but a boolean cell does not hold the number
+    that marks missing cells.
+    """
+    if isinstance(placeholder, bool | np.bool_):
+        return np.zeros(values.shape, dtype=bool)
+    is_boolean = np.frompyfunc(lambda v: isinstance(v, bool | np.bool_), 1, 1)
+    return is_boolean(values).astype(bool)
 
 
 def _warn_of_numbers_as_levels(X, families, keys, named=(), conditions=False) -> None:

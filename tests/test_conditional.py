@@ -491,3 +491,21 @@ def test_a_boolean_condition_in_rows_of_x_refuses_other_values(groups, value):
         vae.transform(rows)
     rows.loc[rows.index[1], "treated"] = 1.0  # a boolean as a number
     assert np.isfinite(vae.score_samples(rows)).all()
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("as_array", [False, True])
+def test_booleans_held_as_objects_are_a_boolean_condition(groups, as_array):
+    # before: a column of Python booleans (an object dtype, as pandas holds
+    # them beside None) or an array's took any number, and sample gave 7
+    table = groups[["x1", "x2"]].assign(treated=(groups["dose"] > 1).astype(object))
+    X, key = (table.to_numpy(dtype=object), 2) if as_array else (table, "treated")
+    vae = make_vae(condition_on=key, max_epochs=2, n_iter_no_change=1).fit(X)
+    with pytest.raises(ValueError, match=r"is 7 in row 0, which its column of bool"):
+        vae.sample(1, conditions={key: 7})
+    rows = table.head(2).copy()
+    rows.loc[rows.index[1], "treated"] = 0.5
+    rows = rows.to_numpy(dtype=object) if as_array else rows
+    with pytest.raises(ValueError, match=r"is 0.5 in row 1, which its column of b"):
+        vae.score_samples(rows)
+    assert vae.sample(2, conditions={key: 1}).shape == (2, 3)

@@ -619,6 +619,33 @@ def test_add_indicator_sees_none_in_text_columns():
     assert list(filled.columns) == ["size", "colour", "missingindicator_colour"]
     assert filled["missingindicator_colour"].sum() == 10
     assert filled["colour"].notna().all()
+    # in an array of objects the indicator's columns are floats too (before:
+    # Python booleans)
+    filled = make_imputer(add_indicator=True).fit_transform(table.to_numpy())
+    assert {type(value) for value in filled[:, 2]} == {float}
+    assert filled[:, 2].sum() == 10
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("as_array", [False, True])
+def test_a_numeric_placeholder_leaves_booleans_held_as_objects(as_array):
+    # before: missing_values=0 made every False missing (False == 0), and the
+    # fills replaced them with True
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {
+            "glucose": rng.randint(80, 200, 120).astype(float),
+            "smoker": pd.Series(rng.rand(120) > 0.5, dtype=object),
+        }
+    )
+    table.loc[::6, "glucose"] = 0  # the placeholder
+    table.loc[::9, "smoker"] = None
+    X = table.to_numpy(dtype=object) if as_array else table
+    filled = make_imputer(missing_values=0, add_indicator=True).fit_transform(X)
+    smoker = np.asarray(filled)[:, 1]
+    observed = table["smoker"].notna().to_numpy()
+    assert smoker[observed].tolist() == table["smoker"][observed].tolist()
+    assert not (np.asarray(filled)[:, 0] == 0).any()
 
 
 @pytest.mark.short_fits
@@ -812,3 +839,24 @@ def test_an_empty_column_beside_a_condition(correlated, with_empty_column):
     assert_array_equal(filled["a"], table["a"])
     assert_array_equal(filled["c"], 0.0)
     assert list(imputer.likelihoods_) == ["b", "d", "e"]
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("as_array", [False, True])
+def test_a_placeholder_in_a_condition_is_a_value(as_array):
+    # before: "The condition 'sex' is missing in row 1", for the 0 that codes
+    # a group beside readings where 0 marks a hole
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(
+        {
+            "bp": rng.normal(70, 10, 140).round(),
+            "bmi": rng.normal(30, 5, 140),
+            "sex": rng.randint(0, 2, 140),
+        }
+    )
+    table.loc[::7, "bp"] = 0
+    X, key = (table.to_numpy(), 2) if as_array else (table, "sex")
+    imputer = make_imputer(missing_values=0, condition_on=key, max_epochs=2)
+    filled = np.asarray(imputer.fit_transform(X))
+    assert not (filled[:, 0] == 0).any()
+    assert_array_equal(filled[:, 2], table["sex"])
