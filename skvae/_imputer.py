@@ -146,8 +146,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
         missing in every method, as is a cell that holds NaN, ``None`` or
         ``pd.NA`` whatever this value. Integer arrays holding it come back
         as floats; a DataFrame's integer or boolean column keeps its dtype,
-        its fills rounded. Sparse ``X`` takes no ``0``: its zeros are not
-        stored.
+        its fills rounded. A boolean cell does not hold a number (False is
+        not a missing 0), and ``condition_on``'s columns, which are read and
+        not imputed, are not marked. Sparse ``X`` takes no ``0``: its zeros
+        are not stored.
     **other parameters
         ``hidden_layer_sizes``, ``activation``, ``handle_unknown``,
         ``kl_warmup_epochs``, ``kl_warmup_start``, ``input_dropout``, ``init``,
