@@ -95,6 +95,11 @@ class RowSample:
         weights = np.concatenate([self.weights, weights[candidates]])
         return RowSample(rows, keys, weights, self.max_rows, threshold)._trimmed()
 
+    def __setstate__(self, state: dict) -> None:
+        # a sample pickled before it kept weights held rows of equal weight
+        state.setdefault("weights", np.ones(len(state["keys"])))
+        self.__dict__.update(state)
+
     @property
     def n_rows(self) -> int:
         return len(self.keys)

@@ -1,5 +1,6 @@
 """partial_fit: one epoch a call, continuing the network, Adam and the KL warm-up."""
 
+import copy
 import pickle
 import warnings
 
@@ -239,6 +240,17 @@ def test_detector_offset_comes_from_every_row_of_the_stream(X):
     # a contamination set after the first call is validated as on it
     with pytest.raises(InvalidParameterError, match="'contamination' parameter"):
         detector.set_params(contamination=-0.2).partial_fit(second)
+
+
+def test_a_stream_pickled_before_rows_kept_weights_goes_on(X):
+    detector = VAEOutlierDetector(hidden_layer_sizes=(16,), random_state=0)
+    detector.partial_fit(X[:150])
+    old = copy.copy(detector._trained_rows)
+    del old.__dict__["weights"]  # as a model pickled before held it
+    detector._trained_rows = pickle.loads(pickle.dumps(old))
+    assert_array_equal(detector._trained_rows.weights, np.ones(150))
+    detector.partial_fit(X[150:])
+    assert detector._trained_rows.n_rows == len(X)
 
 
 def test_a_last_chunk_of_one_row_sets_neither_threshold_nor_prior_alone():
