@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
@@ -126,6 +127,11 @@ def _refuse_text_columns(X, likelihood: str, fitted: bool = False) -> None:
             continue
         try:  # numbers held as objects or categories convert, as check_array does
             np.asarray(column, dtype=np.float64)
+        except OverflowError:  # a Python integer such as 10**400
+            raise ValueError(
+                f"Column {name!r} of X holds an integer beyond float64's range "
+                "(about 1.8e308)."
+            ) from None
         except (TypeError, ValueError):
             value = first_non_number(np.asarray(column, dtype=object))
             held = (
@@ -498,11 +504,19 @@ class BaseVAE(BaseEstimator):
         >>> vae.transform(X[:2]).shape
         (2, 2)
         """
-        # scikit-learn's _fit_context validates only a first call; parameters
-        # set since (a negative beta, say) would train silently
-        self._validate_params()
+        self._validate_params_again()
         self._fit(X, sample_weight, incremental=True)
         return self
+
+    def _validate_params_again(self) -> None:
+        """Validate the parameters for a ``partial_fit`` call after the first.
+
+        scikit-learn's ``_fit_context`` validates a first call only; a
+        parameter set since (a negative ``beta``, say) would train silently.
+        (Inside that context ``skip_parameter_validation`` is always set, for
+        nested calls, so the global setting cannot be read here.)
+        """
+        self._validate_params()
 
     def _fit(self, X, sample_weight, *, incremental: bool) -> None:
         """Train as ``fit`` (``incremental=False``) or ``partial_fit`` do.
@@ -511,7 +525,7 @@ class BaseVAE(BaseEstimator):
         ``warm_start`` says to continue it. If anything fails, the estimator is
         left as it was.
         """
-        X = self._placeholders_as_nan(X)
+        X = self._placeholders_as_nan(computed(X))
         given_X = X  # as the caller passed it, feature names included
         with _rollback_on_error(self):
             continuing = hasattr(self, "module_") and (incremental or self.warm_start)
@@ -1731,7 +1745,16 @@ class BaseVAE(BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        """Restore, moving the network to ``device_`` or to the CPU if it is missing."""
+        """Restore, moving the network to ``device_`` or to the CPU if it is missing.
+
+        A parameter that the pickled estimator predates takes its default.
+        """
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self)).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        state = {**defaults, **state}
         super().__setstate__(state)
         if "device_" not in state:
             return

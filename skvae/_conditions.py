@@ -385,8 +385,11 @@ class Conditions:
             import pandas as pd
 
             table = modelled.copy()
+            booleans = getattr(self, "booleans", [])
             for j, key in sorted(zip(self.positions, self.keys, strict=True)):
                 column = values[key]
+                if key in booleans:  # 1 for True in a column of objects too
+                    column = np.array([bool(value) for value in column], dtype=object)
                 if self.dtypes is not None:
                     column = pd.Series(column, index=table.index).astype(
                         self.dtypes[key]

@@ -298,10 +298,12 @@ class VAEImputer(TransformerMixin, BaseVAE):
         # conditions are read, not imputed: a placeholder there is a value
         # (a 0 that codes a group beside readings where 0 marks a hole)
         columns = list(X.columns) if _is_dataframe(X) else None
-        conditions = [
+        conditions = [  # those it names well; validation names the others
             columns.index(key) if columns is not None else key
             for key in condition_keys(self.condition_on)
-            if (key in columns if columns is not None else isinstance(key, Integral))
+            if not isinstance(key, bool | np.bool_)
+            and (key in columns if columns is not None else isinstance(key, Integral))
+            and (columns is not None or key >= 0)
         ]
         return placeholders_as_nan(
             X, getattr(self, "missing_values", np.nan), skip=conditions

@@ -333,7 +333,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         >>> float(np.mean(detector.predict(X) == -1))  # all 600 rows
         0.1
         """
-        self._validate_params()  # as VAETransformer.partial_fit
+        self._validate_params_again()
         self._fit(X, sample_weight, incremental=True)
         return self
 
@@ -390,18 +390,34 @@ def _threshold(training_scores: np.ndarray, contamination, weights=None) -> floa
     A float ``contamination`` puts that share of the training rows below it.
     ``'auto'`` assumes no share and uses Tukey's lower fence, ``Q1 - 1.5 IQR``
     of the training scores: rows far below the bulk, however many there are.
-    Rows count by their ``weights`` (a row of weight 2 as two rows), through
-    NumPy's weighted percentiles; equal weights (or None) give its default,
-    interpolated ones, as scikit-learn's detectors use.
+    Rows count by their ``weights`` (``_weighted_percentiles``).
     """
     q = [25, 75] if contamination == "auto" else [100 * contamination]
     if weights is None or np.all(weights == weights[0]):
-        quantiles = np.percentile(training_scores, q)
+        quantiles = np.percentile(training_scores, q)  # as scikit-learn's detectors
     else:
-        quantiles = np.percentile(
-            training_scores, q, weights=weights, method="inverted_cdf"
-        )
+        quantiles = _weighted_percentiles(training_scores, q, weights)
     if contamination == "auto":
         q1, q3 = quantiles
         return float(q1 - 1.5 * (q3 - q1))
     return float(quantiles[0])
+
+
+def _weighted_percentiles(values: np.ndarray, q, weights: np.ndarray) -> np.ndarray:
+    """The percentiles ``q`` of ``values``, each counted by its positive weight.
+
+    NumPy's default percentiles interpolate between the sorted values placed
+    at ``i / (n - 1)``; here the ``i``-th is placed at the weight before it
+    over the total weight less the last value's, which is ``i / (n - 1)`` for
+    equal weights and moves continuously with the weights: a value whose
+    weight nears 0 sets the percentiles as if it were left out. (NumPy's own
+    weighted percentiles, ``method='inverted_cdf'``, step from value to value
+    and differ from its default ones for equal weights.)
+    """
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order]
+    if len(values) == 1:
+        return np.full(len(q), values[0], dtype=np.float64)
+    before = np.cumsum(weights) - weights  # the last one's: the total less its own
+    positions = before / before[-1]
+    return np.interp(np.asarray(q, dtype=np.float64) / 100.0, positions, values)

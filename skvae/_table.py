@@ -13,7 +13,7 @@ import copy
 import datetime
 import sys
 from collections.abc import Mapping, Sequence
-from numbers import Real
+from numbers import Number, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,7 +42,8 @@ def computed(X):
     scikit-learn reads a Dask collection whole, through ``np.asarray``; a
     table's columns are read by their dtypes, which the pandas frame holds.
     """
-    if _is_dataframe(X) and type(X).__module__.partition(".")[0] == "dask":
+    dask = sys.modules.get("dask")  # a Dask collection imported it
+    if dask is not None and _is_dataframe(X) and dask.is_dask_collection(X):
         return X.compute()
     return X
 
@@ -460,7 +461,7 @@ class TableLayout:
                 "columns, not categorical nor inflated): pass X.toarray() or "
                 "a DataFrame."
             )
-        columns = X.tocsc()
+        columns = X.tocsc() if self.booleans else X
         for j in self.booleans:
             if j >= X.shape[1]:
                 break  # the width check of validate_data names the problem
@@ -766,7 +767,7 @@ def placeholders_as_nan(X, placeholder, skip: Sequence[int] = ()):
         return X
     if _is_dataframe(X):
         matches = X.apply(_cells_equal_to, placeholder=placeholder)
-        matches.iloc[:, list(skip)] = False
+        matches.iloc[:, [j for j in skip if j < matches.shape[1]]] = False
         if not matches.to_numpy().any():
             return X
         if X.columns.is_unique:  # integers and booleans as pandas' nullable twins
@@ -788,7 +789,9 @@ def placeholders_as_nan(X, placeholder, skip: Sequence[int] = ()):
     matches[present] = np.asarray(values[present] == placeholder, dtype=bool)
     if values.dtype == object and matches.any():
         matches &= ~_booleans_unlike(values, placeholder)
-    matches[:, list(skip)] = False
+    if matches.ndim == 2:  # other shapes are named by validation
+        width = np.shape(matches)[1]
+        matches[:, [j for j in skip if j < width]] = False
     if not matches.any():
         return X
     kind = values.dtype.kind
@@ -920,15 +923,32 @@ def first_non_boolean(column: np.ndarray):
     if column.dtype.kind in "iuf":
         values = column[present]
         wrong = present[(values != 0) & (values != 1)]
-    else:  # compared one at a time: 10**400 is a Python int, not a float
-        wrong = [i for i in present if not _is_boolean(column[i])]
-    return (wrong[0], column[wrong[0]]) if len(wrong) else None
+        return (wrong[0], column[wrong[0]]) if len(wrong) else None
+    # objects: their few distinct values read one at a time (10**400 is a
+    # Python int, not a float), then the first cell that holds a wrong one
+    distinct = _distinct(column[present])
+    if all(_is_boolean(value) for value in distinct):
+        return None
+    row = next(i for i in present if not _is_boolean(column[i]))
+    return row, column[row]
+
+
+def _distinct(values: np.ndarray):
+    """The distinct values of an array of objects (equal ones once: 1 for True)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return values
+    try:
+        return pd.unique(values)
+    except TypeError:  # unhashable cells
+        return values
 
 
 def _is_boolean(value) -> bool:
     if isinstance(value, bool | np.bool_):
         return True
-    return isinstance(value, Real) and value in (0, 1)
+    return isinstance(value, Number) and not isinstance(value, str) and value in (0, 1)
 
 
 def first_non_number(column: np.ndarray):

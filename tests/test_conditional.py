@@ -508,4 +508,7 @@ def test_booleans_held_as_objects_are_a_boolean_condition(groups, as_array):
     rows = rows.to_numpy(dtype=object) if as_array else rows
     with pytest.raises(ValueError, match=r"is 0.5 in row 1, which its column of b"):
         vae.score_samples(rows)
-    assert vae.sample(2, conditions={key: 1}).shape == (2, 3)
+    rows = vae.sample(2, conditions={key: 1})
+    assert rows.shape == (2, 3)
+    if not as_array:  # the column of booleans holds True, not 1 (before)
+        assert all(value is True for value in rows["treated"])  # 1 == True

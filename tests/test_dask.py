@@ -141,3 +141,7 @@ def test_a_dask_dataframe_is_read_as_the_pandas_frame_it_computes_to(make_vae):
     imputer = VAEImputer(hidden_layer_sizes=(16,), n_iter_no_change=3, random_state=0)
     filled = imputer.fit_transform(lazy)
     assert isinstance(filled, pd.DataFrame) and not filled.isna().any().any()
+    # a placeholder is read once the frame is computed (before: Dask's apply)
+    imputer.set_params(missing_values=-99.0)
+    filled = imputer.fit_transform(dd.from_pandas(table.fillna(-99.0), npartitions=3))
+    assert isinstance(filled, pd.DataFrame) and not (filled == -99.0).any().any()

@@ -860,3 +860,18 @@ def test_a_placeholder_in_a_condition_is_a_value(as_array):
     filled = np.asarray(imputer.fit_transform(X))
     assert not (filled[:, 0] == 0).any()
     assert_array_equal(filled[:, 2], table["sex"])
+
+
+@pytest.mark.parametrize(
+    "X, condition_on, message",
+    [
+        (np.arange(10.0), None, "Expected 2D array"),
+        (np.ones((10, 3)), 5, "condition_on names column 5, which is not among"),
+        (np.ones((10, 3)), True, "condition_on names columns by name or position"),
+    ],
+)
+def test_a_placeholder_leaves_bad_input_to_the_usual_messages(X, condition_on, message):
+    # before: IndexError from leaving the conditions' cells alone
+    imputer = make_imputer(missing_values=0, condition_on=condition_on)
+    with pytest.raises(ValueError, match=message):
+        imputer.fit(X)

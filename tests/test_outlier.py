@@ -191,6 +191,28 @@ def test_rows_count_by_their_weights_in_the_threshold(contamination, make_detect
     assert stream.offset_ > stream.score_samples(X[:20]).max()
 
 
+@pytest.mark.parametrize("contamination", [0.1, "auto"])
+def test_the_weighted_threshold_is_numpys_for_equal_weights_and_continuous(
+    contamination,
+):
+    from skvae._outlier import _threshold, _weighted_percentiles
+
+    scores = np.array([-10, -4, -3, -2.5, -2, -1.5, -1, -0.5, 0, 0.5])
+    q = [5, 25, 50, 75, 100]
+    for weights in (np.full(10, 0.3), np.full(10, 7.0)):
+        assert_allclose(
+            _weighted_percentiles(scores, q, weights), np.percentile(scores, q)
+        )
+    equal = _threshold(scores, contamination)
+    nudged = np.ones(10)
+    nudged[0] += 1e-9  # before: NumPy's inverted_cdf jumped by 0.5 or more
+    assert _threshold(scores, contamination, nudged) == pytest.approx(equal, abs=1e-6)
+    nudged[0] = 1e-12  # a weight near 0 is as if left out
+    assert _threshold(scores, contamination, nudged) == pytest.approx(
+        _threshold(scores[1:], contamination), abs=1e-6
+    )
+
+
 def test_bad_contamination_is_refused_before_fitting(X, make_detector):
     detector = make_detector(contamination=0.7)
     with pytest.raises(ValueError, match="contamination"):

@@ -221,6 +221,16 @@ def test_bad_call_leaves_the_model_intact(X, make_vae, change, bad, error, messa
     _assert_same_state(before, _state(vae, X))
 
 
+def test_an_estimator_pickled_before_a_parameter_existed_takes_its_default(X):
+    from skvae import VAEImputer
+
+    imputer = VAEImputer(hidden_layer_sizes=(16,), random_state=0).partial_fit(X)
+    del imputer.missing_values  # as an imputer pickled before it existed
+    imputer = pickle.loads(pickle.dumps(imputer))
+    assert np.isnan(imputer.missing_values)
+    imputer.partial_fit(X)  # before: AttributeError in the parameters' check
+
+
 def test_detector_offset_comes_from_every_row_of_the_stream(X):
     detector = VAEOutlierDetector(
         hidden_layer_sizes=(16,), contamination=0.1, random_state=0

@@ -372,6 +372,8 @@ def test_text_for_a_model_of_numbers_is_refused_as_not_a_number(make_vae):
         for call in (vae.transform, vae.score_samples, vae.partial_fit):
             with pytest.raises(ValueError, match=message):
                 call(rows)
+    with pytest.raises(ValueError, match="holds an integer beyond float64's"):
+        vae.transform(np.array([[10**400, 1.0, 2.0]], dtype=object))  # OverflowError
 
 
 @pytest.mark.parametrize("likelihood", ["auto", "gaussian"])
