@@ -23,7 +23,7 @@ from ._missing import (
     refuse_overflowed_rows,
 )
 from ._ranking import item_scores, refuse_columns_without_item_scores
-from ._table import _is_dataframe
+from ._table import _is_dataframe, computed
 from ._threads import ThreadPolicy
 from ._warn import warn_user
 
@@ -463,6 +463,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             DataFrame, or else of ``conditions`` if they are one.
         """
         check_is_fitted(self)
+        conditions = computed(conditions)  # a Dask DataFrame as pandas
         index = X.index if _is_dataframe(X) else None
         Z = check_array(X, dtype=(np.float64, np.float32), input_name="X")
         if Z.shape[1] != self.module_.latent_dim:
@@ -659,6 +660,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """
         check_is_fitted(self)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")
+        conditions = computed(conditions)  # a Dask DataFrame as pandas
         seed = _seed(self.random_state if random_state is None else random_state)
         generator = torch.Generator(self.device_).manual_seed(seed)
         z = self.module_.draw_prior(n_samples, generator)

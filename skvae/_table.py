@@ -842,8 +842,8 @@ def _cells_equal_to(column, placeholder):
         matches = column.isin([placeholder])
     except (TypeError, ValueError):  # pyarrow's ArrowTypeError, ArrowInvalid
         return none
-    if column.dtype == object and matches.any():
-        matches &= ~_booleans_unlike(column.to_numpy(), placeholder)
+    if column.dtype.kind == "O" and matches.any():  # objects, categories
+        matches &= ~_booleans_unlike(column.to_numpy(dtype=object), placeholder)
     return matches
 
 

@@ -145,3 +145,20 @@ def test_a_dask_dataframe_is_read_as_the_pandas_frame_it_computes_to(make_vae):
     imputer.set_params(missing_values=-99.0)
     filled = imputer.fit_transform(dd.from_pandas(table.fillna(-99.0), npartitions=3))
     assert isinstance(filled, pd.DataFrame) and not (filled == -99.0).any().any()
+
+
+def test_conditions_as_a_dask_dataframe_are_computed(make_vae):
+    # before: AttributeError ('Series' object has no attribute 'to_numpy')
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    rng = np.random.RandomState(0)
+    table = pd.DataFrame(rng.normal(size=(100, 2)), columns=["a", "b"])
+    table["g"] = rng.choice(["x", "y"], len(table))
+    vae = make_vae(condition_on="g").fit(table)
+    conditions = pd.DataFrame({"g": ["x", "y", "y"]}, index=[5, 6, 7])
+    lazy = dd.from_pandas(conditions, npartitions=2)
+    rows = vae.sample(3, conditions=lazy, random_state=0)
+    assert_array_equal(rows.index, [5, 6, 7])
+    assert rows.equals(vae.sample(3, conditions=conditions, random_state=0))
+    decoded = vae.inverse_transform(np.zeros((3, 2)), conditions=lazy)
+    assert decoded["g"].tolist() == ["x", "y", "y"]

@@ -424,6 +424,8 @@ def test_placeholders_beside_pd_na_and_arrow_columns(correlated):
     # False was missing)
     flags = np.array([[True, False], [False, True]])
     assert placeholders_as_nan(flags, 0) is flags
+    levels = pd.DataFrame({"c": pd.Categorical([True, False, "x"])})
+    assert placeholders_as_nan(levels, 0) is levels  # no False is a missing 0
     assert np.isnan(placeholders_as_nan(flags, False)).sum() == 2
     marked = placeholders_as_nan(pd.DataFrame({"w": coded}), "?")["w"]
     assert_array_equal(
