@@ -1761,7 +1761,9 @@ class BaseVAE(BaseEstimator):
         if not device_is_available(self.device_):
             warn_user(
                 f"This {type(self).__name__} was trained on {self.device_}, which this "
-                "machine does not have; it will run on the CPU.",
+                "machine does not have; it will run on the CPU. To train it "
+                f"further here, set_params(device='cpu') first (device="
+                f"{self.device!r} is what it asks for).",
             )
             self.device_ = torch.device("cpu")
         self.module_.to(self.device_)

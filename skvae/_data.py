@@ -93,6 +93,9 @@ class Rows:
     def _set_weights(self, weights) -> None:
         if weights is None:
             weights = torch.ones(len(self))
+        else:  # to a mean of 1 in float64 first: float32 holds 1e37 x 100 as inf
+            weights = np.asarray(weights, dtype=np.float64)
+            weights = weights / weights.mean()
         self.weights = torch.as_tensor(weights, dtype=torch.float32).to(self.device)
 
     def relative_weights(self) -> torch.Tensor:

@@ -270,7 +270,7 @@ def _check_counts(family: str, X, names: Sequence) -> None:
         example = column[(column != np.round(column)) & ~np.isnan(column)][0]
         raise ValueError(
             f"likelihood={family!r} needs integer counts, but column {names[j]!r} "
-            f"of X has values such as {example:g}. Pass the counts themselves "
+            f"of X has values such as {float(example)!r}. Pass the counts themselves "
             "(CountVectorizer's output rather than TfidfVectorizer's, say), or "
             "use likelihood='gaussian' for real values."
         )

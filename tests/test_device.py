@@ -182,3 +182,13 @@ def test_batches_for_the_cpu_are_fresh_copies():
     X = np.arange(40, dtype=np.float32).reshape(10, 4)
     for batch in host_batches(X, 4, torch.device("cpu")):
         assert not np.shares_memory(batch.numpy(), X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="loads where CUDA is missing")
+def test_a_model_loaded_without_its_gpu_says_how_to_train_it_further(X, make_vae):
+    vae = make_vae().fit(X)
+    vae.device, vae.device_ = "cuda", torch.device("cuda:0")  # as if trained there
+    with pytest.warns(UserWarning, match=r"set_params\(device='cpu'\) first"):
+        loaded = pickle.loads(pickle.dumps(vae))
+    assert loaded.device_ == torch.device("cpu")
+    loaded.set_params(device="cpu").partial_fit(X)  # as the warning says

@@ -642,11 +642,15 @@ def test_input_dropout_is_reproducible_and_changes_training(binary_X, make_vae):
     assert not np.allclose(dropped.transform(binary_X), plain.transform(binary_X))
 
 
-def test_sample_weight_only_relative_sizes_matter(X, make_vae):
-    plain = make_vae().fit(X)
-    scaled = make_vae().fit(X, sample_weight=np.full(len(X), 3.0))
+@pytest.mark.parametrize("scale", [3.0, 1e37, 1e-50])
+def test_sample_weight_only_relative_sizes_matter(X, make_vae, scale):
+    # before: weights of 1e37 summed to inf in float32 and trained nothing,
+    # 1e-50 stopped as a diverged fit
+    plain = make_vae(early_stopping=True).fit(X)
+    scaled = make_vae(early_stopping=True).fit(X, sample_weight=np.full(len(X), scale))
     assert_array_equal(plain.transform(X), scaled.transform(X))
     assert plain.loss_curve_ == pytest.approx(scaled.loss_curve_, rel=1e-6)
+    assert plain.validation_scores_ == pytest.approx(scaled.validation_scores_)
 
 
 def test_sample_weight_pulls_the_model_towards_heavy_rows(make_vae):
