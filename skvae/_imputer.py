@@ -681,8 +681,14 @@ def _in_common_dtypes(X, rows):
         if fills.dtype == dtype:
             continue
         if isinstance(dtype, pd.CategoricalDtype):
-            lacking = fills.dropna().unique()
-            lacking = [level for level in lacking if level not in dtype.categories]
+            # every training level, not only the fills', so that batches
+            # come back with the same categories
+            levels = (
+                fills.cat.categories
+                if isinstance(fills.dtype, pd.CategoricalDtype)
+                else fills.dropna().unique()
+            )
+            lacking = [level for level in levels if level not in dtype.categories]
             X[name] = X[name].cat.add_categories(lacking)
             dtype = X[name].dtype
         elif pd.api.types.is_integer_dtype(dtype) and not (

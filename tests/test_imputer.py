@@ -189,6 +189,18 @@ def test_fills_take_the_dtypes_of_x_not_those_of_the_training_table():
     assert list(filled.dtypes[:2]) == [pd.Float64Dtype(), pd.Int64Dtype()]
     assert set(filled["group"].cat.categories) == {"u", "v"}
     assert filled.notna().all(axis=None)
+    # every training level, also those no fill of this batch uses (before:
+    # the fills' levels alone, so batches came back with other categories)
+    table = pd.DataFrame(
+        {"x": rng.normal(size=200), "c": pd.Categorical(rng.choice(list("abc"), 200))}
+    )
+    table.loc[::9, "x"] = np.nan
+    table.loc[::7, "c"] = np.nan
+    imputer = make_imputer(max_epochs=3).fit(table)
+    batch = table.iloc[:10].assign(
+        c=pd.Categorical(table["c"].iloc[:10].astype(object), categories=["a"])
+    )
+    assert list(imputer.transform(batch)["c"].cat.categories) == ["a", "b", "c"]
     observed = X.notna()
     assert filled[observed].equals(X[observed].astype(filled.dtypes))
     # and the other way round: fitted on nullable dtypes, X in NumPy's
