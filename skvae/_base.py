@@ -37,6 +37,7 @@ from ._data import (
     device_is_available,
     host_batches,
     map_batches,
+    relative_to_their_mean,
     resolve_device,
     rows_of,
     rows_of_positive_weight,
@@ -183,13 +184,17 @@ def _seed(random_state) -> int:
 
 
 def _training_weights(sample_weight, X) -> np.ndarray:
-    """``sample_weight`` checked for training on ``X``: non-negative, not all 0."""
+    """``sample_weight`` checked for training on ``X``: non-negative, not all 0.
+
+    Divided by their mean (only their ratios count), so that no sum of them
+    overflows, however large they are.
+    """
     weights = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
     if weights.size and not weights.any():  # older scikit-learn lets it through
         raise ValueError("Sample weights must contain at least one non-zero number.")
-    return weights
+    return relative_to_their_mean(weights)
 
 
 def _draws_per_row(n_rows: int) -> int:
@@ -1759,11 +1764,17 @@ class BaseVAE(BaseEstimator):
         if "device_" not in state:
             return
         if not device_is_available(self.device_):
+            try:
+                resolve_device(self.device)  # 'auto' trains here as it is
+                advice = ""
+            except ValueError:
+                advice = (
+                    f" To train it further here, set_params(device='cpu') first "
+                    f"(its device parameter asks for {str(self.device)!r})."
+                )
             warn_user(
                 f"This {type(self).__name__} was trained on {self.device_}, which this "
-                "machine does not have; it will run on the CPU. To train it "
-                f"further here, set_params(device='cpu') first (device="
-                f"{self.device!r} is what it asks for).",
+                f"machine does not have; it will run on the CPU.{advice}"
             )
             self.device_ = torch.device("cpu")
         self.module_.to(self.device_)

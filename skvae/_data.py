@@ -93,9 +93,8 @@ class Rows:
     def _set_weights(self, weights) -> None:
         if weights is None:
             weights = torch.ones(len(self))
-        else:  # to a mean of 1 in float64 first: float32 holds 1e37 x 100 as inf
-            weights = np.asarray(weights, dtype=np.float64)
-            weights = weights / weights.mean()
+        elif not torch.is_tensor(weights):  # a tensor is a split's, already scaled
+            weights = relative_to_their_mean(weights)
         self.weights = torch.as_tensor(weights, dtype=torch.float32).to(self.device)
 
     def relative_weights(self) -> torch.Tensor:
@@ -240,6 +239,21 @@ def rows_of_positive_weight(X, sample_weight: np.ndarray):
     kept = np.flatnonzero(sample_weight)
     rows = _safe_indexing(sp.csr_matrix(X) if sp.issparse(X) else X, kept)
     return rows, sample_weight[kept]
+
+
+def relative_to_their_mean(weights) -> np.ndarray:
+    """Non-negative weights divided by their mean, in float64.
+
+    By their largest first, so that neither float32 (100 weights of 1e37
+    sum to infinity there) nor float64 (weights of 1e307) overflows; equal
+    weights become exactly 1. Weights that are all 0 stay 0.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    largest = weights.max() if weights.size else 0.0
+    if largest == 0.0:
+        return weights
+    weights = weights / largest
+    return weights / weights.mean()
 
 
 def rows_of(X, device: torch.device, weights=None) -> Rows:

@@ -395,7 +395,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
             filled and observed cells unchanged. A DataFrame with ``X``'s
             dtypes for a model with a family per column
             (``likelihood='auto'``, the default) fitted on a DataFrame (a
-            categorical column gains the training levels it lacks, and a
+            categorical column gains the training levels it lacks, where the
+            training column was categorical too, or else the levels of its
+            fills; and a
             column with no observed cell whose dtype cannot take the fills,
             such as float64 for text that pandas read empty, takes the dtype
             of fit); for
@@ -669,7 +671,8 @@ def _in_common_dtypes(X, rows):
     The fills come in the training table's dtypes, which ``X``'s may differ
     from (``Int64`` for ``int64``, categories built apart): integer fills are
     rounded for an integer column, and a categorical column of ``X`` gains the
-    training levels it lacks. A column of ``X`` with nothing observed whose
+    training levels it lacks (those of its fills, where the training column
+    held text rather than categories). A column of ``X`` with nothing observed whose
     dtype cannot take the fills (float64, for an empty column of text read
     from a file) takes the fills' dtype.
     """

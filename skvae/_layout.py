@@ -23,7 +23,7 @@ from scipy.linalg import eigh
 from scipy.sparse.linalg import LinearOperator, svds
 from threadpoolctl import threadpool_limits
 
-from ._data import Rows
+from ._data import Rows, relative_to_their_mean
 from ._likelihoods import column_means, column_variances
 from ._threads import ThreadPolicy
 from ._training import adam
@@ -78,7 +78,8 @@ def principal_components(
     positive. With ``unexplained``, also each column's unexplained share,
     which costs wide data one more pass over ``values``.
     """
-    weights = np.asarray(weights, dtype=np.float64) / np.sum(weights)
+    weights = relative_to_their_mean(weights)  # no overflow in the sum
+    weights = weights / np.sum(weights)
     mean = column_means(values, weights)
     n_components = min(n_components, *values.shape)
     # NumPy's BLAS threads would spin for a while after each product, on the

@@ -192,3 +192,6 @@ def test_a_model_loaded_without_its_gpu_says_how_to_train_it_further(X, make_vae
         loaded = pickle.loads(pickle.dumps(vae))
     assert loaded.device_ == torch.device("cpu")
     loaded.set_params(device="cpu").partial_fit(X)  # as the warning says
+    vae.device = "auto"  # trains on the CPU as it is: no advice
+    with pytest.warns(UserWarning, match="run on the CPU.$"):
+        pickle.loads(pickle.dumps(vae)).partial_fit(X)

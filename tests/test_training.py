@@ -15,6 +15,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAEImputer, VAEOutlierDetector, VAETransformer
+from skvae._data import DenseRows
 from skvae._likelihoods import VARIANCE_PRIOR_ROWS
 from skvae._training import (
     Stopping,
@@ -642,7 +643,7 @@ def test_input_dropout_is_reproducible_and_changes_training(binary_X, make_vae):
     assert not np.allclose(dropped.transform(binary_X), plain.transform(binary_X))
 
 
-@pytest.mark.parametrize("scale", [3.0, 1e37, 1e-50])
+@pytest.mark.parametrize("scale", [3.0, 1e37, 1e-50, 1e307])
 def test_sample_weight_only_relative_sizes_matter(X, make_vae, scale):
     # before: weights of 1e37 summed to inf in float32 and trained nothing,
     # 1e-50 stopped as a diverged fit
@@ -977,3 +978,10 @@ def test_a_divergence_in_the_last_step_is_caught(X, learning_rate, params):
         with pytest.raises(TrainingDivergedError, match="Training diverged"):
             vae.fit(X)
     assert not hasattr(vae, "module_")
+
+
+def test_a_split_of_rows_keeps_weights_on_their_device():
+    # before: the split's weights went through NumPy, which reads no tensor
+    # off the CPU (every early-stopping fit on a GPU failed); "meta" stands in
+    rows = DenseRows(torch.ones(6, 2, device="meta"), torch.ones(6, device="meta"))
+    assert rows.split(torch.arange(3)).weights.device.type == "meta"
