@@ -83,6 +83,20 @@ def test_cuda_fit_returns_numpy_and_matches_cpu_quality(X, make_vae):
 
 
 @needs_cuda
+def test_cuda_fits_with_early_stopping_and_weights(X, make_vae):
+    # a validation split's weights stay on the GPU (the detector's default)
+    from skvae import VAEOutlierDetector
+
+    weights = np.linspace(0.5, 2.0, len(X))
+    vae = make_vae(device="cuda", early_stopping=True).fit(X, sample_weight=weights)
+    assert len(vae.validation_scores_) == vae.n_iter_
+    detector = VAEOutlierDetector(
+        hidden_layer_sizes=(16,), max_epochs=30, device="cuda"
+    )
+    assert detector.fit(X).predict(X).shape == (len(X),)
+
+
+@needs_cuda
 def test_cuda_fits_a_table_with_a_text_column(make_vae):
     rng = np.random.RandomState(0)
     table = pd.DataFrame(
