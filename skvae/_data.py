@@ -89,13 +89,28 @@ class Rows:
 
     device: torch.device
     weights: torch.Tensor
+    host_weights: np.ndarray | None
 
     def _set_weights(self, weights) -> None:
+        """Keep ``weights`` relative to their mean, in float64 on the host too.
+
+        A split rescales its rows' float64 weights: in float32 a row of a
+        set whose weights span more than float32 holds may weigh 0.
+        """
         if weights is None:
-            weights = torch.ones(len(self))
-        elif not torch.is_tensor(weights):  # a tensor is a split's, already scaled
-            weights = relative_to_their_mean(weights)
-        self.weights = torch.as_tensor(weights, dtype=torch.float32).to(self.device)
+            self.host_weights = None
+            self.weights = torch.ones(len(self), device=self.device)
+            return
+        self.host_weights = relative_to_their_mean(weights)
+        self.weights = torch.as_tensor(self.host_weights, dtype=torch.float32).to(
+            self.device
+        )
+
+    def _weights_at(self, index: torch.Tensor) -> np.ndarray | None:
+        """The float64 weights of the rows at ``index`` (None: equal), for a split."""
+        if self.host_weights is None:
+            return None
+        return self.host_weights[index.cpu().numpy()]
 
     def relative_weights(self) -> torch.Tensor:
         """The weights rescaled to average 1.
@@ -149,7 +164,7 @@ class DenseRows(Rows):
         return self.data[index.to(self.device)]
 
     def split(self, index: torch.Tensor) -> DenseRows:
-        return DenseRows(self.take(index), self.weights[index.to(self.device)])
+        return DenseRows(self.take(index), self._weights_at(index))
 
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:
         """Consecutive batches of rows, as views of the data: nothing is copied."""
@@ -186,9 +201,7 @@ class SparseRows(Rows):
 
     def split(self, index: torch.Tensor) -> SparseRows:
         return SparseRows(
-            self.matrix[index.cpu().numpy()],
-            self.device,
-            self.weights[index.to(self.device)],
+            self.matrix[index.cpu().numpy()], self.device, self._weights_at(index)
         )
 
     def batches(self, batch_size: int) -> Iterator[torch.Tensor]:

@@ -980,8 +980,19 @@ def test_a_divergence_in_the_last_step_is_caught(X, learning_rate, params):
     assert not hasattr(vae, "module_")
 
 
-def test_a_split_of_rows_keeps_weights_on_their_device():
-    # before: the split's weights went through NumPy, which reads no tensor
-    # off the CPU (every early-stopping fit on a GPU failed); "meta" stands in
-    rows = DenseRows(torch.ones(6, 2, device="meta"), torch.ones(6, device="meta"))
-    assert rows.split(torch.arange(3)).weights.device.type == "meta"
+@pytest.mark.short_fits
+def test_a_split_of_rows_rescales_its_own_weights(make_vae):
+    # weights spanning more than float32 holds: the held-out rows' weights
+    # are rescaled from float64 (before: they were 0 in float32, and the
+    # validation score divided by zero)
+    rows = DenseRows(torch.ones(4, 2), np.array([1e50, 1.0, 2.0, 1.0]))
+    assert rows.split(torch.tensor([1, 2, 3])).weights.tolist() == [0.75, 1.5, 0.75]
+    # on the rows' device ("meta" stands in for a GPU, whose tensors NumPy
+    # cannot read: a first version of this split went through NumPy)
+    on_device = DenseRows(torch.ones(4, 2, device="meta"), np.ones(4))
+    assert on_device.split(torch.arange(2)).weights.device.type == "meta"
+    X = np.random.RandomState(1).randn(40, 3)
+    weights = np.ones(40)
+    weights[5] = 1e50
+    vae = make_vae(early_stopping=True, max_epochs=3).fit(X, sample_weight=weights)
+    assert np.isfinite(vae.validation_scores_).all()
