@@ -286,17 +286,10 @@ class Conditions:
         """
         import pandas as pd
 
-        # a model pickled before booleans were recorded knows their dtypes
-        booleans = getattr(self, "booleans", None)
-        dtypes = self.dtypes or {}
+        booleans, dtypes = self._boolean_keys(), self.dtypes or {}
         for key in self.keys:
             column, dtype = np.asarray(values[key]), dtypes.get(key)
-            boolean = (
-                key in booleans
-                if booleans is not None
-                else dtype is not None and pd.api.types.is_bool_dtype(dtype)
-            )
-            if boolean:
+            if key in booleans:
                 kind, wrong = "booleans", first_non_boolean(column)
             elif (
                 integers and dtype is not None and pd.api.types.is_integer_dtype(dtype)
@@ -312,6 +305,23 @@ class Conditions:
                     f"which {held} cannot hold"
                     + (": rows come back in the dtype of fit." if integers else ".")
                 )
+
+    def _boolean_keys(self) -> list:
+        """The conditions that held booleans in training.
+
+        A model pickled before they were recorded knows those of a boolean
+        dtype.
+        """
+        booleans = getattr(self, "booleans", None)
+        if booleans is not None:
+            return booleans
+        import pandas as pd
+
+        return [
+            key
+            for key, dtype in (self.dtypes or {}).items()
+            if pd.api.types.is_bool_dtype(dtype)
+        ]
 
     def _encode(self, values: dict) -> np.ndarray:
         for key, column in values.items():
@@ -385,7 +395,7 @@ class Conditions:
             import pandas as pd
 
             table = modelled.copy()
-            booleans = getattr(self, "booleans", [])
+            booleans = self._boolean_keys()
             for j, key in sorted(zip(self.positions, self.keys, strict=True)):
                 column = values[key]
                 if key in booleans:  # 1 for True in a column of objects too

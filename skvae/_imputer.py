@@ -672,9 +672,9 @@ def _in_common_dtypes(X, rows):
     from (``Int64`` for ``int64``, categories built apart): integer fills are
     rounded for an integer column, and a categorical column of ``X`` gains the
     training levels it lacks (those of its fills, where the training column
-    held text rather than categories). A column of ``X`` with nothing observed whose
-    dtype cannot take the fills (float64, for an empty column of text read
-    from a file) takes the fills' dtype.
+    held text rather than categories). A column of ``X`` with nothing observed
+    whose dtype cannot take the fills (float64, for an empty column of text
+    read from a file) takes the fills' dtype.
     """
     import pandas as pd
 

@@ -15,6 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing
 
+from ._data import relative_to_their_mean
+
 MAX_ROWS = 2_000
 """At most this many rows: enough for a quantile or a mixture, and cheap to score."""
 MAX_VALUES = 500_000
@@ -75,8 +77,9 @@ class RowSample:
         rows as wide, however many rows ``X`` has. ``weights``, the rows'
         positive weights (None: equal), are kept divided by their mean.
         """
-        weights = np.ones(X.shape[0]) if weights is None else np.asarray(weights)
-        weights = weights / weights.mean()
+        weights = relative_to_their_mean(
+            np.ones(X.shape[0]) if weights is None else weights
+        )
         keys = rng.random(X.shape[0])
         below = np.flatnonzero(keys < self.threshold)
         room = self.max_rows if sp.issparse(X) else self._rows_of_width(X.shape[1])

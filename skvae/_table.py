@@ -461,36 +461,33 @@ class TableLayout:
                 "columns, not categorical nor inflated): pass X.toarray() or "
                 "a DataFrame."
             )
-        columns = X.tocsc() if self.booleans else X
-        for j in self.booleans:
-            if j >= X.shape[1]:
-                break  # the width check of validate_data names the problem
-            stored = columns.data[columns.indptr[j] : columns.indptr[j + 1]]
-            wrong = first_non_boolean(stored)
-            if wrong is not None:
-                self._refuse_as_not_a_boolean(j, wrong[1])
+        self._refuse_non_booleans(X)
 
     def _refuse_non_booleans(self, X) -> None:
         """Raise a ``ValueError`` naming a value of a boolean column that is not one.
 
         A Bernoulli column would score any other number in [0, 1] as a soft
-        label (see ``first_non_boolean``).
+        label (see ``first_non_boolean``). A sparse matrix's stored values
+        are read.
         """
+        if sp.issparse(X) and self.booleans:
+            X = X.tocsc()
         for j in self.booleans:
             if j >= X.shape[1]:
                 break  # the width check of validate_data names the problem
-            if _of_boolean_dtype(X, j):
+            if sp.issparse(X):
+                values = X.data[X.indptr[j] : X.indptr[j + 1]]
+            elif _of_boolean_dtype(X, j):
                 continue  # holds nothing else
-            wrong = first_non_boolean(_column(X, j))
+            else:
+                values = _column(X, j)
+            wrong = first_non_boolean(values)
             if wrong is not None:
-                self._refuse_as_not_a_boolean(j, wrong[1])
-
-    def _refuse_as_not_a_boolean(self, j: int, value) -> None:
-        raise ValueError(
-            f"Column {self.name_of(j)!r} of X holds {_plain(value)!r}, which is "
-            "not a boolean: the column held booleans in fit (True or False, or "
-            "the numbers 1 or 0, are read)."
-        )
+                raise ValueError(
+                    f"Column {self.name_of(j)!r} of X holds {_plain(wrong[1])!r}, "
+                    "which is not a boolean: the column held booleans in fit "
+                    "(True or False, or the numbers 1 or 0, are read)."
+                )
 
     def _refuse_non_numbers(self, encoded) -> None:
         """Raise a ``ValueError`` naming the first value that is not a number.
@@ -948,7 +945,7 @@ def _distinct(values: np.ndarray):
 def _is_boolean(value) -> bool:
     if isinstance(value, bool | np.bool_):
         return True
-    return isinstance(value, Number) and not isinstance(value, str) and value in (0, 1)
+    return isinstance(value, Number) and value in (0, 1)
 
 
 def first_non_number(column: np.ndarray):
