@@ -649,9 +649,11 @@ class BaseVAE(BaseEstimator):
             self._trained_rows = trained_rows
             # a stream's prior describes every row it trained on, not its
             # last chunk
-            self._fit_latent_prior(
-                trained_rows.rows if streaming else X, seed, mixture_start
-            )
+            if streaming:
+                prior_rows, prior_weights = trained_rows.rows, trained_rows.weights
+            else:
+                prior_rows, prior_weights = X, sample_weight
+            self._fit_latent_prior(prior_rows, prior_weights, seed, mixture_start)
             self._finish_fit(given_X, X, sample_weight, streaming)
         self._report(result)
 
@@ -691,15 +693,19 @@ class BaseVAE(BaseEstimator):
             "precisions_init": (precisions + np.swapaxes(precisions, 1, 2)) / 2,
         }
 
-    def _fit_latent_prior(self, X, seed: int, start: dict | None = None) -> None:
+    def _fit_latent_prior(
+        self, X, weights, seed: int, start: dict | None = None
+    ) -> None:
         """Make ``p(z)`` a mixture fitted to the aggregate posterior, if asked to.
 
         ``X`` holds training rows of positive weight as ``_validate_X``
-        returns them: those of a fit, or the sample of a stream's rows.
+        returns them, ``weights`` their weights: those of a fit, or the
+        sample of a stream's rows.
 
         ``latent_prior=k``: a Gaussian mixture of ``k`` components with full
         covariances, fitted by EM to draws of ``z`` from the ``q(z | x)`` of
-        the rows, their weights ignored (``_posterior_draws``). Draws, not
+        the rows, each row drawn from in proportion to its weight
+        (``_posterior_draws``). Draws, not
         the posterior means: where the posteriors are wide (a latent
         dimension that the decoder ignores), a mixture of the means would be
         far narrower than ``q(z | x)``, and the importance weights of
@@ -710,7 +716,7 @@ class BaseVAE(BaseEstimator):
         if self.latent_prior == "normal":
             return
         prior_seed = _derived_seed(seed, _PRIOR)
-        codes = self._posterior_draws(X, np.random.default_rng(prior_seed))
+        codes = self._posterior_draws(X, weights, np.random.default_rng(prior_seed))
         if not np.isfinite(codes).all():  # the last step, after its loss
             raise divergence(
                 "the encoder's outputs for the training rows are not finite"
@@ -748,16 +754,17 @@ class BaseVAE(BaseEstimator):
                 "a smaller latent_prior or latent_prior='normal'."
             )
 
-    def _posterior_draws(self, X, rng) -> np.ndarray:
+    def _posterior_draws(self, X, weights, rng) -> np.ndarray:
         """Up to about ``_MIXTURE_DRAWS`` draws of ``z`` from the rows' ``q(z | x)``.
 
-        The same number from each row (at most ``_MAX_DRAWS_PER_ROW``), or one
-        from each of ``_MIXTURE_DRAWS`` rows picked at random; ``X`` as
+        Rows of equal weight give the same number each (at most
+        ``_MAX_DRAWS_PER_ROW``), or one each from ``_MIXTURE_DRAWS`` rows
+        picked at random. Rows of unequal weight are picked as many times,
+        with replacement, in proportion to their weights, so the mixture
+        describes the weighted rows as training does. ``X`` as
         ``_validate_X`` returns it.
         """
-        rows = np.arange(X.shape[0])
-        if len(rows) > _MIXTURE_DRAWS:
-            rows = np.sort(rng.choice(rows, _MIXTURE_DRAWS, replace=False))
+        rows, draws_per_row = self._rows_to_draw_from(weights, rng)
 
         def posterior_parameters(x):
             posterior = self.module_.encode(x)
@@ -766,12 +773,24 @@ class BaseVAE(BaseEstimator):
         parameters = self._map_validated_rows(
             _safe_indexing(X, rows), posterior_parameters
         )
-        draws_per_row = _draws_per_row(len(rows))
         loc, scale = np.split(np.repeat(parameters, draws_per_row, 0), 2, axis=1)
         # a diverged encoder's infinities give NaN here, which
         # _fit_latent_prior reports as a TrainingDivergedError
         with np.errstate(invalid="ignore", over="ignore"):
             return loc + scale * rng.standard_normal(loc.shape)
+
+    @staticmethod
+    def _rows_to_draw_from(weights, rng) -> tuple[np.ndarray, np.ndarray | int]:
+        """The rows ``_posterior_draws`` reads, and how many draws each gives."""
+        n_rows = len(weights)
+        n_draws = min(n_rows, _MIXTURE_DRAWS) * _draws_per_row(n_rows)
+        if np.ptp(weights) > 0:
+            shares = relative_to_their_mean(weights)  # finite at any scale
+            picked = rng.choice(n_rows, n_draws, p=shares / np.sum(shares))
+            return np.unique(picked, return_counts=True)
+        if n_rows > _MIXTURE_DRAWS:
+            return np.sort(rng.choice(n_rows, _MIXTURE_DRAWS, replace=False)), 1
+        return np.arange(n_rows), _draws_per_row(n_rows)
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
         """Count the modelled columns' patterns of missing cells, by weight.
@@ -1594,11 +1613,7 @@ class BaseVAE(BaseEstimator):
         check_is_fitted(self)
         noise = self._scoring_noise().to(self.device_)
         mapped = self._map_validated_rows if validated else self._map_rows
-        return mapped(
-            X,
-            lambda x: function(self.module_, x, noise),
-            int(self.n_importance_samples),
-        )
+        return mapped(X, lambda x: function(self.module_, x, noise), len(noise))
 
     def drop_optimizer_state(self):
         """Forget what only further training reads, most of what a pickle holds.
@@ -1639,9 +1654,19 @@ class BaseVAE(BaseEstimator):
         """The standard Normal draws of every score: ``(n_draws, latent_dim)``."""
         generator = torch.Generator().manual_seed(self._score_seed)
         return torch.randn(
-            (int(self.n_importance_samples), self.module_.latent_dim),
+            (self._n_importance_draws(), self.module_.latent_dim),
             generator=generator,
         )
+
+    def _n_importance_draws(self) -> int:
+        """``n_importance_samples``, checked: it may have been set since ``fit``.
+
+        scikit-learn validates parameters in ``fit`` only; a method that reads
+        one afterwards checks it, as ``KNeighborsClassifier.kneighbors`` checks
+        ``n_neighbors``.
+        """
+        self._validate_params()
+        return int(self.n_importance_samples)
 
     def _map_rows(
         self, X, function, n_draws: int = 1, dtype=np.float64, cache_sized=True

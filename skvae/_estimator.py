@@ -255,7 +255,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Gaussian mixture of ``k`` components fitted to draws of ``z`` from
         the training rows' posteriors ``q(z | x)`` (10,000 draws, spread
         evenly over the rows but at most 20 from each, or one from each of
-        10,000 rows); each ``fit`` call fits it again on its rows, each
+        10,000 rows; rows of unequal ``sample_weight`` are drawn from in
+        proportion to their weights); each ``fit`` call fits it again on its rows, each
         ``partial_fit`` call on a uniform sample of the rows of the last
         ``fit`` and of every ``partial_fit`` call since (see
         ``drop_optimizer_state``). The aggregate

@@ -485,7 +485,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             return
         seed = _seed(self.random_state)
         generator = torch.Generator(self.device_).manual_seed(seed)
-        n_draws, latent_dim = int(self.n_importance_samples), self.module_.latent_dim
+        n_draws, latent_dim = self._n_importance_draws(), self.module_.latent_dim
 
         def draw(x):
             shape = (n_draws, len(x), latent_dim)

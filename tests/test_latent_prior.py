@@ -142,6 +142,30 @@ def test_the_mixture_matches_the_aggregate_posteriors_moments(clusters, make_vae
     assert_allclose(covariance, expected, rtol=0.05, atol=0.01)
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["fit", "partial_fit"])
+def test_the_mixture_describes_the_rows_by_their_weights(clusters, make_vae, stream):
+    # The first cluster weighs eight times each of the others: the prior's
+    # mean is the weighted mean of the codes, as for the cluster repeated
+    # eight times, and samples come from it eight times as often.
+    order = np.random.RandomState(1).permutation(len(clusters))
+    X, weights = clusters[order], np.repeat([8.0, 1.0, 1.0], 100)[order]
+    vae = make_vae(latent_dim=2, latent_prior=3, device="cpu")
+    if stream:  # each call's weights count relative to their mean
+        chunks = np.array_split(np.arange(len(X)), 2)
+        for rows in chunks:
+            vae.partial_fit(X[rows], sample_weight=weights[rows])
+        weights = np.concatenate([weights[r] / weights[r].mean() for r in chunks])
+    else:
+        vae.fit(X, sample_weight=weights)
+    loc = vae.module_.encode(torch.as_tensor(X, dtype=torch.float32)).loc
+    module = vae.module_
+    prior_mean = module.prior_log_weights.exp().numpy() @ module.prior_means.numpy()
+    expected = np.average(loc.detach().numpy(), axis=0, weights=weights)
+    assert_allclose(prior_mean, expected, atol=0.05)
+    unweighted = loc.detach().numpy().mean(0)
+    assert np.linalg.norm(expected - unweighted) > 0.5  # the weights matter here
+
+
 @pytest.mark.parametrize(
     ("n_rows", "n_draws"),
     [(40, 40 * _MAX_DRAWS_PER_ROW), (1_000, 10_000), (12_000, _MIXTURE_DRAWS)],
@@ -151,7 +175,7 @@ def test_the_mixture_reads_at_most_a_few_draws_per_row(make_vae, n_rows, n_draws
     # table, one from each of 10,000 rows of a large one.
     X = np.random.RandomState(0).normal(size=(n_rows, 3))
     vae = make_vae(latent_prior=2).partial_fit(X)
-    draws = vae._posterior_draws(X, np.random.default_rng(0))
+    draws = vae._posterior_draws(X, np.ones(n_rows), np.random.default_rng(0))
     assert draws.shape == (n_draws, vae.latent_dim)
 
 

@@ -378,3 +378,23 @@ def test_text_under_one_numeric_family_is_refused_naming_the_column():
         with pytest.raises(ValueError, match=f"{message}, which likelihood='gaussian'"):
             vae.fit(data)
         assert not hasattr(vae, "module_")
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("n_draws", [0, 1.5])
+def test_a_draw_count_set_after_fit_is_checked_where_it_is_read(X, n_draws):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from skvae import VAEImputer, VAEOutlierDetector
+
+    holed = X[:40].copy()
+    holed[0, 0] = np.nan
+    for model in (VAETransformer, VAEOutlierDetector, VAEImputer):
+        fitted = model(hidden_layer_sizes=(4,), max_epochs=1).fit(holed)
+        fitted.set_params(n_importance_samples=n_draws)
+        reads = [fitted.score_samples]
+        if model is VAEImputer:
+            reads.append(fitted.transform)
+        for read in reads:
+            with pytest.raises(InvalidParameterError, match="n_importance_samples"):
+                read(holed)
