@@ -75,7 +75,8 @@ from ._table import (
     TableLayout,
     _is_dataframe,
     _of_sparse_columns,
-    _plain,
+    _shown,
+    beyond_float64,
     computed,
     first_non_number,
     holds_numbers,
@@ -129,16 +130,13 @@ def _refuse_text_columns(X, likelihood: str, fitted: bool = False) -> None:
         try:  # numbers held as objects or categories convert, as check_array does
             np.asarray(column, dtype=np.float64)
         except OverflowError:  # a Python integer such as 10**400
-            raise ValueError(
-                f"Column {name!r} of X holds an integer beyond float64's range "
-                "(about 1.8e308)."
-            ) from None
+            raise beyond_float64(name) from None
         except (TypeError, ValueError):
             value = first_non_number(np.asarray(column, dtype=object))
             held = (
                 f"has dtype {column.dtype}"
                 if frame and not fitted or value is None
-                else f"holds {_plain(value)!r}"
+                else f"holds {_shown(value)}"
             )
             if fitted:
                 raise ValueError(
@@ -976,8 +974,8 @@ class BaseVAE(BaseEstimator):
         if differ.size:
             j = differ[0]
             raise ValueError(
-                f"X's column {j} is labelled {_plain(given[j])!r}, but was "
-                f"{_plain(labels[j])!r} in fit: the columns should be those of "
+                f"X's column {j} is labelled {_shown(given[j])}, but was "
+                f"{_shown(labels[j])} in fit: the columns should be those of "
                 "fit, in the same order."
             )
 

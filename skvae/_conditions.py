@@ -26,8 +26,8 @@ from ._table import (
     _column,
     _holds_booleans,
     _is_dataframe,
-    _plain,
     _present,
+    _shown,
     _warn_of_numbers_as_levels,
     first_non_boolean,
 )
@@ -88,7 +88,7 @@ def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
         except (TypeError, ValueError):
             row = next(i for i, value in enumerate(column) if not _is_number(value))
             raise ValueError(
-                f"The condition {key!r} is {_plain(column[row])!r} in row {row}; "
+                f"The condition {key!r} is {_shown(column[row])} in row {row}; "
                 "it is a numeric condition, which takes numbers."
             ) from None
         cell = first_cell_beyond_float32(numbers[:, None])
@@ -301,7 +301,7 @@ class Conditions:
                 row, value = wrong
                 held = f"its column of {kind}" + (f" ({dtype})" if dtype else "")
                 raise ValueError(
-                    f"The condition {key!r} is {_plain(value)!r} in row {row}, "
+                    f"The condition {key!r} is {_shown(value)} in row {row}, "
                     f"which {held} cannot hold"
                     + (": rows come back in the dtype of fit." if integers else ".")
                 )
@@ -362,9 +362,9 @@ class Conditions:
             if len(unknown):
                 value = column[unknown[0]]
                 raise ValueError(
-                    f"The condition {key!r} is {_plain(value)!r} in row "
+                    f"The condition {key!r} is {_shown(value)} in row "
                     f"{unknown[0]}, a level the training rows do not hold; its "
-                    f"levels are {[_plain(level) for level in levels]!r}."
+                    f"levels are [{', '.join(_shown(level) for level in levels)}]."
                 )
 
     @staticmethod

@@ -27,9 +27,16 @@ TABLE_FAMILIES = set(COLUMN_FAMILIES) - set(FAMILIES)
 """The families that only a table's dense columns can have."""
 
 
-def _plain(value):
-    """A NumPy scalar as the Python value it holds, for messages."""
-    return value.item() if isinstance(value, np.generic) else value
+def _shown(value, longest: int = 80) -> str:
+    """``repr`` of a value for messages, abridged where long.
+
+    NumPy scalars show as the Python values they hold; ``10**400`` would
+    print 401 digits.
+    """
+    shown = repr(value.item() if isinstance(value, np.generic) else value)
+    if len(shown) <= longest:
+        return shown
+    return f"{shown[: longest // 2]}...{shown[-10:]} ({len(shown)} characters)"
 
 
 def _is_dataframe(X) -> bool:
@@ -101,7 +108,7 @@ def _auto_family(X, j: int, numeric: str, name=None) -> str:
                 if not isinstance(value, str | int | float | np.generic):
                     raise TypeError(
                         f"Column {j if name is None else name} of X holds "
-                        f"{_plain(value)!r}, of type "
+                        f"{_shown(value)}, of type "
                         f"{type(value).__name__}: each argument must be a string "
                         "or a number."
                     ) from None
@@ -343,6 +350,8 @@ class TableLayout:
                 elif (observed := present & trained).any():
                     values = column[observed].astype(np.float64)
                     ranges[j] = (values.min(), values.max())
+            except OverflowError:  # a Python integer such as 10**400
+                raise beyond_float64(name) from None
             except (TypeError, ValueError) as error:
                 kinds = sorted({type(value).__name__ for value in column[present]})
                 raise ValueError(
@@ -442,7 +451,7 @@ class TableLayout:
                 encoded[:, j] = codes
         try:
             return encoded.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             self._refuse_non_numbers(encoded)
             raise
 
@@ -484,13 +493,13 @@ class TableLayout:
             wrong = first_non_boolean(values)
             if wrong is not None:
                 raise ValueError(
-                    f"Column {self.name_of(j)!r} of X holds {_plain(wrong[1])!r}, "
+                    f"Column {self.name_of(j)!r} of X holds {_shown(wrong[1])}, "
                     "which is not a boolean: the column held booleans in fit "
                     "(True or False, or the numbers 1 or 0, are read)."
                 )
 
     def _refuse_non_numbers(self, encoded) -> None:
-        """Raise a ``ValueError`` naming the first value that is not a number.
+        """Raise a ``ValueError`` naming the first value that is not a float64.
 
         Columns of a numeric dtype hold none, and are not read.
         """
@@ -501,13 +510,18 @@ class TableLayout:
             dtype = encoded.dtypes.iloc[j] if frame else encoded.dtype
             if getattr(dtype, "kind", "O") in "biuf":
                 continue
-            value = first_non_number(_column(encoded, j))
+            column = _column(encoded, j)
+            value = first_non_number(column)
             if value is not None:
                 raise ValueError(
-                    f"Column {self.name_of(j)!r} of X holds {_plain(value)!r}, "
+                    f"Column {self.name_of(j)!r} of X holds {_shown(value)}, "
                     "which is not a number: the model reads this column as "
                     "numbers, as it did in fit."
                 )
+            try:
+                np.asarray(column, dtype=np.float64)
+            except OverflowError:
+                raise beyond_float64(self.name_of(j)) from None
 
     def name_of(self, j: int):
         """Column ``j``'s name, or its position among the user's columns."""
@@ -526,10 +540,10 @@ class TableLayout:
             codes[unseen] = np.nan
         elif unseen.any():
             raise ValueError(
-                f"Column {name!r} holds {_plain(values[unseen][0])!r}, which is "
+                f"Column {name!r} holds {_shown(values[unseen][0])}, which is "
                 f"not among its {len(levels)} levels seen in fit, or in a "
                 "stream's first partial_fit chunk (such as "
-                f"{', '.join(repr(_plain(level)) for level in levels[:3])}). "
+                f"{', '.join(_shown(level) for level in levels[:3])}). "
                 "handle_unknown='missing' reads unseen levels as missing cells."
             )
         result = np.full(len(column), np.nan)
@@ -946,6 +960,13 @@ def _is_boolean(value) -> bool:
     if isinstance(value, bool | np.bool_):
         return True
     return isinstance(value, Number) and value in (0, 1)
+
+
+def beyond_float64(name) -> ValueError:
+    """The error for a column holding a Python integer such as ``10**400``."""
+    return ValueError(
+        f"Column {name!r} of X holds an integer beyond float64's range (about 1.8e308)."
+    )
 
 
 def first_non_number(column: np.ndarray):

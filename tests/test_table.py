@@ -376,6 +376,32 @@ def test_text_for_a_model_of_numbers_is_refused_as_not_a_number(make_vae):
         vae.transform(np.array([[10**400, 1.0, 2.0]], dtype=object))  # OverflowError
 
 
+def test_an_integer_beyond_float64_in_a_table_is_refused_by_name(table, make_vae):
+    # before: OverflowError from pandas' astype, in fit under a numeric
+    # family and in transform of a table of numbers
+    vae = make_vae().fit(table)
+    rows = table.head(3).astype({"mass": object})
+    rows.loc[rows.index[1], "mass"] = 10**400
+    message = "Column 'mass' of X holds an integer beyond float64's range"
+    for call in (vae.transform, vae.score_samples, vae.partial_fit):
+        with pytest.raises(ValueError, match=message):
+            call(rows)
+    objects = table.astype({"mass": object})
+    objects.loc[objects.index[1], "mass"] = 10**400
+    with pytest.raises(ValueError, match=message):
+        make_vae(likelihood={"mass": "gaussian"}).fit(objects)
+
+
+def test_long_values_are_abridged_in_messages(table, make_vae):
+    vae = make_vae().fit(table)
+    rows = table.head(3).astype({"male": object})
+    rows.loc[rows.index[1], "male"] = 10**400
+    with pytest.raises(ValueError) as error:
+        vae.transform(rows)
+    assert "'male' of X holds 1000000000" in str(error.value)
+    assert "(401 characters)" in str(error.value) and len(str(error.value)) < 300
+
+
 @pytest.mark.parametrize("likelihood", ["auto", "gaussian"])
 @pytest.mark.parametrize(
     "column",
