@@ -13,12 +13,15 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn import get_config
-from sklearn.base import BaseEstimator, _fit_context, config_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._chunking import get_chunk_n_rows
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
@@ -28,7 +31,6 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from threadpoolctl import threadpool_limits
 
 from ._conditions import Conditions, condition_keys
 from ._data import (
@@ -44,6 +46,12 @@ from ._data import (
 )
 from ._families import COLUMN_FAMILIES, family_class
 from ._inflated import InflatedFamily
+from ._latent_prior import (
+    check_enough_draws,
+    fit_mixture,
+    mixture_start,
+    posterior_draws,
+)
 from ._layout import align_latent_means, principal_components
 from ._likelihoods import (
     VARIANCE_PRIOR_ROWS,
@@ -89,7 +97,6 @@ from ._training import (
     TrainingConfig,
     TrainingResult,
     Validation,
-    divergence,
     make_optimizer,
     train,
 )
@@ -98,13 +105,6 @@ from ._warn import warn_user
 # Independent streams of random numbers drawn from one fit's seed (and, for
 # the missing cells of generated rows, from one ``sample`` call's).
 _TRAINING, _NOISE, _SPLIT, _SCORING, _MISSING_CELLS, _PRIOR, _ROW_SAMPLE = range(7)
-# latent_prior's mixture is fitted to about this many posterior draws (as
-# QuantileTransformer fits its quantiles to a subsample of 10,000 rows).
-_MIXTURE_DRAWS = 10_000
-# ... but no more than this many from one row: on a table of a hundred rows,
-# a hundred draws each add EM time (a third of such a fit) and nothing to the
-# held-out score.
-_MAX_DRAWS_PER_ROW = 20
 
 
 def _refuse_text_columns(X, likelihood: str, fitted: bool = False) -> None:
@@ -193,11 +193,6 @@ def _training_weights(sample_weight, X) -> np.ndarray:
     if weights.size and not weights.any():  # older scikit-learn lets it through
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return relative_to_their_mean(weights)
-
-
-def _draws_per_row(n_rows: int) -> int:
-    """How many draws of ``z`` latent_prior's mixture takes from each of ``n_rows``."""
-    return min(-(-_MIXTURE_DRAWS // max(n_rows, 1)), _MAX_DRAWS_PER_ROW)
 
 
 def _has_categorical(module: VAE) -> bool:
@@ -551,7 +546,9 @@ class BaseVAE(BaseEstimator):
             trained_rows = self._sample_of_trained_rows(
                 X, sample_weight, streaming, seed, epochs_done
             )
-            self._check_latent_prior(trained_rows.n_rows if streaming else X.shape[0])
+            if self.latent_prior != "normal":
+                n_rows = trained_rows.n_rows if streaming else X.shape[0]
+                check_enough_draws(self.latent_prior, n_rows)
             modelled = self._modelled(X)
             ranking = parse_ranking(self.scoring, modelled.shape[1])
             if ranking is not None and self._conditions is not None:
@@ -576,7 +573,9 @@ class BaseVAE(BaseEstimator):
             )
             # a stream's mixture starts from the last call's, which EM then
             # moves to this call's rows in a few steps
-            mixture_start = self._mixture_start() if streaming else None
+            mixture = None
+            if streaming and self.latent_prior != "normal":
+                mixture = mixture_start(self.module_, self.latent_prior)
             if continuing:
                 module = self._continued_module(continued_by)
                 module.set_prior_mixture()  # training assumes N(0, I)
@@ -651,7 +650,7 @@ class BaseVAE(BaseEstimator):
                 prior_rows, prior_weights = trained_rows.rows, trained_rows.weights
             else:
                 prior_rows, prior_weights = X, sample_weight
-            self._fit_latent_prior(prior_rows, prior_weights, seed, mixture_start)
+            self._fit_latent_prior(prior_rows, prior_weights, seed, mixture)
             self._finish_fit(given_X, X, sample_weight, streaming)
         self._report(result)
 
@@ -669,28 +668,6 @@ class BaseVAE(BaseEstimator):
             return RowSample.of(X, rng, weights)
         return earlier.add(X, rng, weights)
 
-    def _mixture_start(self) -> dict | None:
-        """The fitted mixture prior as ``GaussianMixture``'s start, or None.
-
-        None where the model has no mixture of ``latent_prior`` components
-        (``N(0, I)``, or another number of them).
-        """
-        module = self.module_
-        if not module.has_prior_mixture or self.latent_prior == "normal":
-            return None
-        # to the host first: MPS holds no float64
-        means = module.prior_means.detach().cpu().double().numpy()
-        if len(means) != self.latent_prior:
-            return None
-        scale_tril = module.prior_scale_tril.detach().cpu().double().numpy()
-        precisions = np.linalg.inv(scale_tril @ np.swapaxes(scale_tril, 1, 2))
-        weights = module.prior_log_weights.detach().cpu().double().exp().numpy()
-        return {
-            "weights_init": weights / weights.sum(),  # to 1 in float64
-            "means_init": means,
-            "precisions_init": (precisions + np.swapaxes(precisions, 1, 2)) / 2,
-        }
-
     def _fit_latent_prior(
         self, X, weights, seed: int, start: dict | None = None
     ) -> None:
@@ -698,97 +675,23 @@ class BaseVAE(BaseEstimator):
 
         ``X`` holds training rows of positive weight as ``_validate_X``
         returns them, ``weights`` their weights: those of a fit, or the
-        sample of a stream's rows.
-
-        ``latent_prior=k``: a Gaussian mixture of ``k`` components with full
-        covariances, fitted by EM to draws of ``z`` from the ``q(z | x)`` of
-        the rows, each row drawn from in proportion to its weight
-        (``_posterior_draws``). Draws, not
-        the posterior means: where the posteriors are wide (a latent
-        dimension that the decoder ignores), a mixture of the means would be
-        far narrower than ``q(z | x)``, and the importance weights of
-        ``score_samples`` would collapse. Like the rest of ``fit``, its NumPy
-        work runs on one thread. EM starts from ``start``'s weights, means
-        and precisions where given (``_mixture_start``), else from k-means.
+        sample of a stream's rows. EM starts from ``start`` where given
+        (a stream's last mixture). See ``_latent_prior``.
         """
         if self.latent_prior == "normal":
             return
+
+        def posterior_parameters(rows):
+            def of_batch(x):
+                posterior = self.module_.encode(x)
+                return torch.cat([posterior.loc, posterior.scale], -1)
+
+            return self._map_validated_rows(_safe_indexing(X, rows), of_batch)
+
         prior_seed = _derived_seed(seed, _PRIOR)
-        codes = self._posterior_draws(X, weights, np.random.default_rng(prior_seed))
-        if not np.isfinite(codes).all():  # the last step, after its loss
-            raise divergence(
-                "the encoder's outputs for the training rows are not finite"
-            )
-        mixture = GaussianMixture(
-            n_components=int(self.latent_prior),
-            random_state=prior_seed,
-            **(start or {}),  # weights, means and precisions to start EM from
-        )
-        # The codes are a NumPy array whatever the input; scikit-learn's
-        # k-means start of the mixture does not take the array API.
-        with config_context(array_api_dispatch=False), threadpool_limits(limits=1):
-            try:
-                mixture.fit(codes)
-            except ValueError as error:  # codes collapsed onto a few points
-                raise divergence(
-                    "the encoder's codes for the training rows collapsed, and "
-                    f"the mixture of latent_prior={self.latent_prior} components "
-                    f"could not be fitted to them ({error})"
-                ) from error
-        self.module_.set_prior_mixture(
-            mixture.weights_, mixture.means_, np.linalg.cholesky(mixture.covariances_)
-        )
-
-    def _check_latent_prior(self, n_rows: int) -> None:
-        """Refuse a mixture of more components than ``n_rows`` give draws to fit."""
-        if self.latent_prior == "normal":
-            return
-        n_draws = min(n_rows, _MIXTURE_DRAWS) * _draws_per_row(n_rows)
-        if n_draws < self.latent_prior:
-            raise ValueError(
-                f"latent_prior={self.latent_prior} needs at least as many "
-                f"posterior draws as components, but the {n_rows} row(s) of "
-                f"positive weight give {n_draws}. Train on more rows, or pass "
-                "a smaller latent_prior or latent_prior='normal'."
-            )
-
-    def _posterior_draws(self, X, weights, rng) -> np.ndarray:
-        """Up to about ``_MIXTURE_DRAWS`` draws of ``z`` from the rows' ``q(z | x)``.
-
-        Rows of equal weight give the same number each (at most
-        ``_MAX_DRAWS_PER_ROW``), or one each from ``_MIXTURE_DRAWS`` rows
-        picked at random. Rows of unequal weight are picked as many times,
-        with replacement, in proportion to their weights, so the mixture
-        describes the weighted rows as training does. ``X`` as
-        ``_validate_X`` returns it.
-        """
-        rows, draws_per_row = self._rows_to_draw_from(weights, rng)
-
-        def posterior_parameters(x):
-            posterior = self.module_.encode(x)
-            return torch.cat([posterior.loc, posterior.scale], -1)
-
-        parameters = self._map_validated_rows(
-            _safe_indexing(X, rows), posterior_parameters
-        )
-        loc, scale = np.split(np.repeat(parameters, draws_per_row, 0), 2, axis=1)
-        # a diverged encoder's infinities give NaN here, which
-        # _fit_latent_prior reports as a TrainingDivergedError
-        with np.errstate(invalid="ignore", over="ignore"):
-            return loc + scale * rng.standard_normal(loc.shape)
-
-    @staticmethod
-    def _rows_to_draw_from(weights, rng) -> tuple[np.ndarray, np.ndarray | int]:
-        """The rows ``_posterior_draws`` reads, and how many draws each gives."""
-        n_rows = len(weights)
-        n_draws = min(n_rows, _MIXTURE_DRAWS) * _draws_per_row(n_rows)
-        if np.ptp(weights) > 0:
-            shares = relative_to_their_mean(weights)  # finite at any scale
-            picked = rng.choice(n_rows, n_draws, p=shares / np.sum(shares))
-            return np.unique(picked, return_counts=True)
-        if n_rows > _MIXTURE_DRAWS:
-            return np.sort(rng.choice(n_rows, _MIXTURE_DRAWS, replace=False)), 1
-        return np.arange(n_rows), _draws_per_row(n_rows)
+        rng = np.random.default_rng(prior_seed)
+        codes = posterior_draws(posterior_parameters, weights, rng)
+        fit_mixture(self.module_, codes, int(self.latent_prior), prior_seed, start)
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
         """Count the modelled columns' patterns of missing cells, by weight.
@@ -1663,7 +1566,12 @@ class BaseVAE(BaseEstimator):
         one afterwards checks it, as ``KNeighborsClassifier.kneighbors`` checks
         ``n_neighbors``.
         """
-        self._validate_params()
+        name = "n_importance_samples"
+        validate_parameter_constraints(
+            {name: self._parameter_constraints[name]},
+            {name: self.n_importance_samples},
+            caller_name=type(self).__name__,
+        )
         return int(self.n_importance_samples)
 
     def _map_rows(

@@ -519,7 +519,7 @@ class TableLayout:
                     "numbers, as it did in fit."
                 )
             try:
-                np.asarray(column, dtype=np.float64)
+                np.asarray(column[_present(column)], dtype=np.float64)
             except OverflowError:
                 raise beyond_float64(self.name_of(j)) from None
 

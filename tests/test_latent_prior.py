@@ -10,7 +10,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skvae import VAEImputer, VAETransformer
-from skvae._base import _MAX_DRAWS_PER_ROW, _MIXTURE_DRAWS
+from skvae._latent_prior import MAX_DRAWS_PER_ROW, MIXTURE_DRAWS, rows_to_draw_from
 from skvae._module import VAE
 
 
@@ -168,15 +168,20 @@ def test_the_mixture_describes_the_rows_by_their_weights(clusters, make_vae, str
 
 @pytest.mark.parametrize(
     ("n_rows", "n_draws"),
-    [(40, 40 * _MAX_DRAWS_PER_ROW), (1_000, 10_000), (12_000, _MIXTURE_DRAWS)],
+    [(40, 40 * MAX_DRAWS_PER_ROW), (1_000, 10_000), (12_000, MIXTURE_DRAWS)],
 )
-def test_the_mixture_reads_at_most_a_few_draws_per_row(make_vae, n_rows, n_draws):
+def test_the_mixture_reads_at_most_a_few_draws_per_row(n_rows, n_draws):
     # 10,000 draws spread over the rows, at most 20 from a row of a small
-    # table, one from each of 10,000 rows of a large one.
-    X = np.random.RandomState(0).normal(size=(n_rows, 3))
-    vae = make_vae(latent_prior=2).partial_fit(X)
-    draws = vae._posterior_draws(X, np.ones(n_rows), np.random.default_rng(0))
-    assert draws.shape == (n_draws, vae.latent_dim)
+    # table, one from each of 10,000 rows of a large one; as many from rows
+    # of unequal weights, in proportion to them.
+    rng = np.random.default_rng(0)
+    rows, draws = rows_to_draw_from(np.ones(n_rows), rng)
+    assert len(rows) * draws == n_draws and draws <= MAX_DRAWS_PER_ROW
+    weights = np.arange(1.0, n_rows + 1)
+    rows, draws = rows_to_draw_from(weights, rng)
+    assert np.sum(draws) == n_draws
+    # drawn in proportion to the weights: E[w^2] / E[w], about 4/3 E[w]
+    assert np.average(weights[rows], weights=draws) > 1.2 * weights.mean()
 
 
 # The next two tests compare pickles byte for byte, which holds on the CPU

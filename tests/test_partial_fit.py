@@ -437,7 +437,7 @@ def test_a_streams_mixture_starts_from_the_last_calls(X, monkeypatch):
     # EM from the last call's mixture, not from k-means: a few steps a call
     from sklearn.mixture import GaussianMixture
 
-    import skvae._base
+    import skvae._latent_prior
 
     starts = []
 
@@ -446,7 +446,7 @@ def test_a_streams_mixture_starts_from_the_last_calls(X, monkeypatch):
             starts.append(params.get("means_init"))
             super().__init__(**params)
 
-    monkeypatch.setattr(skvae._base, "GaussianMixture", Recorded)
+    monkeypatch.setattr(skvae._latent_prior, "GaussianMixture", Recorded)
     vae = VAETransformer(hidden_layer_sizes=(16,), latent_prior=3, random_state=0)
     vae.partial_fit(X[:150])
     means = vae.module_.prior_means.numpy().copy()

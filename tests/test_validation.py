@@ -398,3 +398,7 @@ def test_a_draw_count_set_after_fit_is_checked_where_it_is_read(X, n_draws):
         for read in reads:
             with pytest.raises(InvalidParameterError, match="n_importance_samples"):
                 read(holed)
+        # a parameter staged for the next fit is not read, nor checked, here
+        fitted.set_params(n_importance_samples=2, beta=-1.0)
+        for read in reads:
+            read(holed)
