@@ -651,6 +651,8 @@ class BaseVAE(BaseEstimator):
             else:
                 prior_rows, prior_weights = X, sample_weight
             self._fit_latent_prior(prior_rows, prior_weights, seed, mixture)
+            if (given_weight == 0).any():
+                given_X = _safe_indexing(given_X, np.flatnonzero(given_weight > 0))
             self._finish_fit(given_X, X, sample_weight, streaming)
         self._report(result)
 
@@ -766,9 +768,10 @@ class BaseVAE(BaseEstimator):
     def _finish_fit(self, X, training_rows, weights, streaming: bool) -> None:
         """What a subclass does once the network is trained (a threshold, say).
 
-        ``X`` is as the caller gave it; ``training_rows`` are its rows of
-        positive weight as ``_validate_X`` returns them, and ``weights``
-        their weights. ``streaming``: a ``partial_fit`` call after the first.
+        ``X``: the caller's rows of positive weight, as given;
+        ``training_rows``: the same as ``_validate_X`` returns them, and
+        ``weights`` their weights. ``streaming``: a ``partial_fit`` call after
+        the first.
         """
 
     def _report(self, result: TrainingResult) -> None:
@@ -938,8 +941,10 @@ class BaseVAE(BaseEstimator):
             name = position if names is None else names[position]
             refuse_cells_beyond_float32(column, [name])
 
-    def _columns_to_leave_out(self, X) -> list[int]:
+    def _columns_to_leave_out(self, X, sample_weight) -> list[int]:
         """Positions of the columns of ``X`` (conditions taken out) not to model.
+
+        ``sample_weight`` as given to ``fit``: rows of weight 0 do not count.
 
         Learned once, in ``fit``; every later ``X`` is read without them.
         None here; :class:`VAEImputer` leaves out columns with no observed
@@ -1162,7 +1167,7 @@ class BaseVAE(BaseEstimator):
             validate_data(self, X, skip_check_array=True, reset=reset)
             X, encoded = conditions.split(X)
         if reset:
-            self._left_out = self._columns_to_leave_out(X)
+            self._left_out = self._columns_to_leave_out(X, sample_weight)
         left_out = getattr(self, "_left_out", [])
         all_columns_checked = conditions is None and not left_out
         if left_out:

@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseVAE, _seed
+from ._base import BaseVAE, _seed, _training_weights
 from ._conditions import condition_keys
 from ._data import canonical_csr, seeded_global_rng
 from ._missing import (
@@ -314,10 +314,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
             return self.beta
         return 1.0 if categorical else 0.5
 
-    def _columns_to_leave_out(self, X) -> list[int]:
+    def _columns_to_leave_out(self, X, sample_weight) -> list[int]:
         """The columns with no observed cell, unless every column is so.
 
-        Their names (or positions among all of ``X``'s columns) are kept in
+        Cells of rows of weight 0 do not count. The columns' names (or
+        positions among all of ``X``'s columns) are kept in
         ``_left_out_names``.
         """
         self._left_out_names = []
@@ -325,6 +326,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
             X = np.asarray(X, dtype=object)
             if X.ndim != 2:
                 return []  # left to validation's message
+        if sample_weight is not None and X.shape[0]:  # no rows: validation's message
+            weights = _training_weights(sample_weight, X)
+            X = _safe_indexing(X, np.flatnonzero(weights))
         empty = _empty_columns(X)
         if empty.size == X.shape[1]:
             empty = empty[:0]  # left to the message on rows with no observed cell

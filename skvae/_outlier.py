@@ -406,18 +406,26 @@ def _threshold(training_scores: np.ndarray, contamination, weights=None) -> floa
 def _weighted_percentiles(values: np.ndarray, q, weights: np.ndarray) -> np.ndarray:
     """The percentiles ``q`` of ``values``, each counted by its positive weight.
 
-    NumPy's default percentiles interpolate between the sorted values placed
-    at ``i / (n - 1)``; here the ``i``-th is placed at the weight before it
-    over the total weight less the last value's, which is ``i / (n - 1)`` for
-    equal weights and moves continuously with the weights: a value whose
-    weight nears 0 sets the percentiles as if it were left out. (NumPy's own
-    weighted percentiles, ``method='inverted_cdf'``, step from value to value
-    and differ from its default ones for equal weights.)
+    Each value counts as ``c = w / median(w)`` copies of itself, and the
+    percentiles are NumPy's default ones of the copies. Copies are cells of
+    length 1 laid end to end, each value's filling a stretch of length
+    ``c`` (the values in order), and NumPy's percentiles interpolate between
+    the cells' centres: 0 % and 100 % lie half a copy inside the ends. A
+    value of fewer than one copy keeps one point, the centre of its
+    stretch. So
+    whole numbers of copies give the percentiles of the values repeated,
+    equal weights NumPy's own, the percentiles move continuously with the
+    weights, and the lowest or highest value, as its weight nears 0, sets
+    them as if left out. (NumPy's weighted percentiles,
+    ``method='inverted_cdf'``, step from value to value and differ from its
+    default ones for equal weights.)
     """
     order = np.argsort(values, kind="stable")
-    values, weights = values[order], weights[order]
-    if len(values) == 1:
-        return np.full(len(q), values[0], dtype=np.float64)
-    before = np.cumsum(weights) - weights  # the last one's: the total less its own
-    positions = before / before[-1]
-    return np.interp(np.asarray(q, dtype=np.float64) / 100.0, positions, values)
+    values = values[order]
+    copies = weights[order] / np.median(weights)
+    ends = np.cumsum(copies)
+    inset = np.minimum(copies, 1.0) / 2  # from a stretch's ends to its centres
+    points = np.column_stack([ends - copies + inset, ends - inset]).ravel()
+    # 0 % and 100 %: the first and the last cell's centres, as for repeats
+    at = 0.5 + np.asarray(q, dtype=np.float64) / 100.0 * max(ends[-1] - 1.0, 0.0)
+    return np.interp(at, points, np.repeat(values, 2))

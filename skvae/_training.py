@@ -491,17 +491,23 @@ def _trained_terms(elbo, weights, support_fraction: float):
     The rows have positive weights (or none). With ``support_fraction=1``,
     every row's, and the size is the number of rows: the weights average 1
     over all the rows, so each step's mean is an unbiased estimate of the
-    weighted mean. Trimmed, those of the rows that ``most_likely_rows`` picks,
-    and the size is their total weight: the weighted mean over the rows
-    trained on.
+    weighted mean. Trimmed, those of the rows that ``most_likely_rows``
+    picks, and the size is their number; with weights, the rows of highest
+    ELBO up to ``support_fraction`` of the batch's weight (the row that
+    crosses it by the part of its weight within it), and the size is that
+    weight: a row of weight ``w`` trims as ``w`` copies of it would.
     """
     if support_fraction == 1.0:
         return (elbo if weights is None else elbo * weights), len(elbo)
-    trained = most_likely_rows(elbo, support_fraction)
     if weights is None:
+        trained = most_likely_rows(elbo, support_fraction)
         return elbo[trained], len(trained)
-    weights = weights[trained]
-    return elbo[trained] * weights, weights.sum()
+    order = elbo.detach().argsort(descending=True)
+    weights = weights[order]
+    before = weights.cumsum(0) - weights
+    kept = (support_fraction * weights.sum() - before).clamp(min=0.0)
+    kept = torch.minimum(kept, weights)
+    return elbo[order] * kept, kept.sum()
 
 
 def most_likely_rows(elbo: torch.Tensor, support_fraction: float) -> torch.Tensor:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
-from sklearn import config_context
+from sklearn import clone, config_context
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import cross_validate
 from sklearn.preprocessing import StandardScaler
@@ -888,3 +888,24 @@ def test_a_placeholder_leaves_bad_input_to_the_usual_messages(X, condition_on, m
     imputer = make_imputer(missing_values=0, condition_on=condition_on)
     with pytest.raises(ValueError, match=message):
         imputer.fit(X)
+
+
+@pytest.mark.short_fits
+def test_rows_of_weight_0_neither_keep_a_column_nor_add_an_indicator(correlated):
+    # before: a column observed only in rows of weight 0 stopped fit ("no
+    # observed cell"), and such a row's holes added indicator columns; both
+    # now fit as the rows left out do
+    X, _ = correlated
+    X = X[:200].copy()
+    X[5:, 3] = np.nan  # column 3 observed in rows 0 to 4 only
+    X[0, 1] = np.nan  # the only hole of column 1
+    weights = np.ones(len(X))
+    weights[:5] = 0.0
+    model = make_imputer(max_epochs=2, add_indicator=True)
+    with pytest.warns(UserWarning, match=r"Skipping features .*\[3\]"):
+        weighted = clone(model).fit(X, sample_weight=weights)
+    with pytest.warns(UserWarning, match=r"Skipping features .*\[3\]"):
+        left_out = clone(model).fit(X[5:])
+    assert list(weighted.likelihoods_) == list(left_out.likelihoods_)
+    assert_array_equal(weighted.indicator_.features_, left_out.indicator_.features_)
+    assert weighted.transform(X).shape == left_out.transform(X).shape

@@ -211,6 +211,31 @@ def test_the_weighted_threshold_is_numpys_for_equal_weights_and_continuous(
     assert _threshold(scores, contamination, nudged) == pytest.approx(
         _threshold(scores[1:], contamination), abs=1e-6
     )
+    nudged = np.ones(10)
+    nudged[-1] = 1e-12  # the highest value too (before: 70.9, not 2.8, below)
+    assert _threshold(scores, contamination, nudged) == pytest.approx(
+        _threshold(scores[:-1], contamination), abs=1e-6
+    )
+    assert_allclose(
+        _weighted_percentiles(np.array([1, 2, 3, 100.0]), [90], nudged[-4:]), [2.8]
+    )
+
+
+def test_the_weighted_threshold_counts_whole_weights_as_repeats():
+    # before: the highest value's weight was never read (1.9 for 10.0 here)
+    from skvae._outlier import _threshold
+
+    rng = np.random.RandomState(0)
+    scores = rng.normal(size=30)
+    for heaviest in (np.argmax(scores), np.argmin(scores), 7):
+        weights = np.ones(30)
+        weights[:10] = rng.randint(1, 4, size=10)
+        weights[heaviest] = 1000
+        repeated = np.repeat(scores, weights.astype(int))
+        for contamination in (0.1, 0.3, "auto"):
+            assert _threshold(scores, contamination, weights) == pytest.approx(
+                _threshold(repeated, contamination)
+            )
 
 
 def test_bad_contamination_is_refused_before_fitting(X, make_detector):

@@ -588,12 +588,26 @@ def test_most_likely_rows_are_the_highest_elbo_share():
     assert sorted(most_likely_rows(elbo, 0.5).tolist()) == [1, 2, 3]  # ceil
 
 
-def test_a_trimmed_weighted_step_is_the_weighted_mean_of_its_chosen_rows():
+@pytest.mark.parametrize("support_fraction", [0.5, 0.75, 0.9])
+def test_a_trimmed_weighted_step_trims_as_the_rows_repeated(support_fraction):
+    # before: trimming counted rows, so a heavy row of low ELBO weighed 0
+    # (here at 0.75: 3 of 100 weight kept against 75 repeated rows)
+    elbo = torch.tensor([-5.0, -1.0, -3.0, -2.0, -10.0])
+    # weights of 20 and 100 in all: whole numbers of rows kept
+    for weights in ([4.0, 1.0, 3.0, 2.0, 10.0], [1.0, 1.0, 1.0, 96.0, 1.0]):
+        weights = torch.tensor(weights)
+        terms, size = _trained_terms(elbo, weights, support_fraction)
+        repeated = elbo.repeat_interleave(weights.long())
+        kept, n_kept = _trained_terms(repeated, None, support_fraction)
+        assert size.item() == pytest.approx(n_kept)
+        assert (terms.sum() / size).item() == pytest.approx(
+            (kept.sum() / n_kept).item()
+        )
+
+
+def test_an_untrimmed_weighted_step_is_the_weighted_mean():
     elbo = torch.tensor([-5.0, -1.0, -3.0, -2.0])
     weights = torch.tensor([4.0, 1.0, 3.0, 2.0])
-    terms, size = _trained_terms(elbo, weights, 0.5)
-    # rows 1 and 3 are the likelier half
-    assert (terms.sum() / size).item() == pytest.approx((-1.0 * 1 - 2.0 * 2) / 3)
     terms, size = _trained_terms(elbo, weights, 1.0)
     assert (terms.sum() / size).item() == pytest.approx((-20 - 1 - 9 - 4) / 4)
 
