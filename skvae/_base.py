@@ -525,6 +525,7 @@ class BaseVAE(BaseEstimator):
         """
         X = self._placeholders_as_nan(computed(X))
         given_X = X  # as the caller passed it, feature names included
+        callers_weight = sample_weight
         with _rollback_on_error(self):
             continuing = hasattr(self, "module_") and (incremental or self.warm_start)
             continued_by = "partial_fit" if incremental else "warm_start=True"
@@ -651,8 +652,10 @@ class BaseVAE(BaseEstimator):
             else:
                 prior_rows, prior_weights = X, sample_weight
             self._fit_latent_prior(prior_rows, prior_weights, seed, mixture)
-            if (given_weight == 0).any():
-                given_X = _safe_indexing(given_X, np.flatnonzero(given_weight > 0))
+            if callers_weight is not None:  # rows with nothing observed stay
+                weighed = _check_sample_weight(callers_weight, given_weight) > 0
+                if not weighed.all():
+                    given_X = _safe_indexing(given_X, np.flatnonzero(weighed))
             self._finish_fit(given_X, X, sample_weight, streaming)
         self._report(result)
 
@@ -768,10 +771,11 @@ class BaseVAE(BaseEstimator):
     def _finish_fit(self, X, training_rows, weights, streaming: bool) -> None:
         """What a subclass does once the network is trained (a threshold, say).
 
-        ``X``: the caller's rows of positive weight, as given;
-        ``training_rows``: the same as ``_validate_X`` returns them, and
-        ``weights`` their weights. ``streaming``: a ``partial_fit`` call after
-        the first.
+        ``X``: the caller's rows, as given, but those the caller gave
+        weight 0; ``training_rows``: the rows of positive weight (not those
+        with nothing observed) as ``_validate_X`` returns them, and
+        ``weights`` their weights. ``streaming``: a ``partial_fit`` call
+        after the first.
         """
 
     def _report(self, result: TrainingResult) -> None:

@@ -85,6 +85,12 @@ def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
         column = np.asarray(values[key])
         try:
             numbers = column.astype(np.float64)
+        except OverflowError:  # a Python integer such as 10**400
+            raise ValueError(
+                f"The condition {key!r} holds an integer beyond float64's range "
+                "(about 1.8e308); a condition takes finite numbers within "
+                f"float32's range (±{FLOAT32_LIMIT:.1e})."
+            ) from None
         except (TypeError, ValueError):
             row = next(i for i, value in enumerate(column) if not _is_number(value))
             raise ValueError(
@@ -490,6 +496,7 @@ def _first_non_integer(column: np.ndarray, dtype):
         numbers = column.astype(np.float64)
     except (TypeError, ValueError, OverflowError):
         return None  # text, or an integer beyond float64: the encoding says so
+        # (_refuse_numbers_beyond_float32 for conditions, TableLayout for columns)
     info = np.iinfo(getattr(dtype, "numpy_dtype", dtype))  # Int8 as int8
     within = _within(column, numbers, info) | np.isinf(numbers)
     held = (numbers == np.round(numbers)) & within

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseVAE, _rollback_on_error
+from ._data import relative_to_their_mean
 from ._module import VAE
 
 
@@ -406,26 +407,28 @@ def _threshold(training_scores: np.ndarray, contamination, weights=None) -> floa
 def _weighted_percentiles(values: np.ndarray, q, weights: np.ndarray) -> np.ndarray:
     """The percentiles ``q`` of ``values``, each counted by its positive weight.
 
-    Each value counts as ``c = w / median(w)`` copies of itself, and the
+    Each value counts as ``w / median(w)`` copies of itself, and the
     percentiles are NumPy's default ones of the copies. Copies are cells of
     length 1 laid end to end, each value's filling a stretch of length
-    ``c`` (the values in order), and NumPy's percentiles interpolate between
-    the cells' centres: 0 % and 100 % lie half a copy inside the ends. A
-    value of fewer than one copy keeps one point, the centre of its
-    stretch. So
-    whole numbers of copies give the percentiles of the values repeated,
-    equal weights NumPy's own, the percentiles move continuously with the
-    weights, and the lowest or highest value, as its weight nears 0, sets
-    them as if left out. (NumPy's weighted percentiles,
+    ``w / median(w)`` (the values in order), and NumPy's percentiles
+    interpolate between the cells' centres: 0 % and 100 % lie half a copy
+    inside the ends. A value of less than one copy keeps one point, the
+    centre of its stretch. So where the median weight is 1, whole weights
+    give the percentiles of the values repeated; equal weights give NumPy's
+    own; the percentiles move continuously with the weights; and the lowest
+    or highest value, as its weight nears 0, sets them as if left out (a
+    value between others keeps its point). Lengths are shares of the total
+    weight, which do not overflow. (NumPy's weighted percentiles,
     ``method='inverted_cdf'``, step from value to value and differ from its
     default ones for equal weights.)
     """
     order = np.argsort(values, kind="stable")
     values = values[order]
-    copies = weights[order] / np.median(weights)
-    ends = np.cumsum(copies)
-    inset = np.minimum(copies, 1.0) / 2  # from a stretch's ends to its centres
-    points = np.column_stack([ends - copies + inset, ends - inset]).ravel()
-    # 0 % and 100 %: the first and the last cell's centres, as for repeats
-    at = 0.5 + np.asarray(q, dtype=np.float64) / 100.0 * max(ends[-1] - 1.0, 0.0)
+    shares = relative_to_their_mean(weights[order])  # finite at any scale
+    shares /= shares.sum()
+    copy = np.median(shares)  # the share of one copy
+    ends = np.cumsum(shares)
+    inset = np.minimum(shares, copy) / 2  # from a stretch's ends to its centres
+    points = np.column_stack([ends - shares + inset, ends - inset]).ravel()
+    at = copy / 2 + np.asarray(q, dtype=np.float64) / 100.0 * (ends[-1] - copy)
     return np.interp(at, points, np.repeat(values, 2))

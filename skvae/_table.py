@@ -103,6 +103,8 @@ def _auto_family(X, j: int, numeric: str, name=None) -> str:
     if column.dtype.kind in "OUS":
         try:
             column.astype(np.float64)
+        except OverflowError:  # a number beyond float64, which its checks name
+            return numeric
         except (TypeError, ValueError):
             for value in column[_present(column)]:
                 if not isinstance(value, str | int | float | np.generic):

@@ -494,8 +494,10 @@ def _trained_terms(elbo, weights, support_fraction: float):
     weighted mean. Trimmed, those of the rows that ``most_likely_rows``
     picks, and the size is their number; with weights, the rows of highest
     ELBO up to ``support_fraction`` of the batch's weight (the row that
-    crosses it by the part of its weight within it), and the size is that
-    weight: a row of weight ``w`` trims as ``w`` copies of it would.
+    crosses it by the part of its weight within it), so a row of weight
+    ``w`` trims as ``w`` copies of it would, and the size is
+    ``support_fraction`` of the number of rows, as the untrimmed step's: a
+    batch of little weight pulls little, and one of weight 0 adds 0.
     """
     if support_fraction == 1.0:
         return (elbo if weights is None else elbo * weights), len(elbo)
@@ -507,7 +509,7 @@ def _trained_terms(elbo, weights, support_fraction: float):
     before = weights.cumsum(0) - weights
     kept = (support_fraction * weights.sum() - before).clamp(min=0.0)
     kept = torch.minimum(kept, weights)
-    return elbo[order] * kept, kept.sum()
+    return elbo[order] * kept, support_fraction * len(elbo)
 
 
 def most_likely_rows(elbo: torch.Tensor, support_fraction: float) -> torch.Tensor:

@@ -512,3 +512,25 @@ def test_booleans_held_as_objects_are_a_boolean_condition(groups, as_array):
     assert rows.shape == (2, 3)
     if not as_array:  # the column of booleans holds True, not 1 (before)
         assert all(value is True for value in rows["treated"])  # 1 == True
+
+
+@pytest.mark.short_fits
+def test_a_numeric_condition_beyond_float64_is_refused_by_name():
+    # before: OverflowError, in transform of a frame and in fit of an array
+    frame = pd.DataFrame(
+        np.random.RandomState(0).normal(size=(60, 3)), columns=["mass", "x", "y"]
+    )
+    params = dict(hidden_layer_sizes=(8,), max_epochs=2)
+    vae = VAETransformer(condition_on="mass", **params).fit(frame)
+    rows = frame.head(3).astype({"mass": object})
+    rows.loc[1, "mass"] = 10**400
+    message = "The condition .* holds an integer beyond float64's range"
+    for call in (vae.transform, vae.score_samples):
+        with pytest.raises(ValueError, match=message):
+            call(rows)
+    objects = frame.astype(object).to_numpy()
+    objects[1, 0] = 10**400
+    with pytest.raises(ValueError, match=message):
+        VAETransformer(condition_on=0, **params).fit(objects)
+    with pytest.raises(ValueError, match="Column 0 of X holds an integer beyond"):
+        VAETransformer(likelihood="auto", **params).fit(objects)

@@ -909,3 +909,10 @@ def test_rows_of_weight_0_neither_keep_a_column_nor_add_an_indicator(correlated)
     assert list(weighted.likelihoods_) == list(left_out.likelihoods_)
     assert_array_equal(weighted.indicator_.features_, left_out.indicator_.features_)
     assert weighted.transform(X).shape == left_out.transform(X).shape
+    # a row with nothing observed is filled, not left out: it counts for the
+    # indicator (a first version of the above dropped it, as it weighs 0 in
+    # training)
+    X[7] = np.nan
+    with pytest.warns(UserWarning, match=r"Skipping features .*\[3\]"):
+        unweighted = clone(model).fit(X[5:])
+    assert_array_equal(unweighted.indicator_.features_, [0, 1, 2, 3, 4])

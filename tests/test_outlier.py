@@ -219,6 +219,13 @@ def test_the_weighted_threshold_is_numpys_for_equal_weights_and_continuous(
     assert_allclose(
         _weighted_percentiles(np.array([1, 2, 3, 100.0]), [90], nudged[-4:]), [2.8]
     )
+    # weights 1e310 times apart: the light rows at the top are as if left out
+    # (a first version counted copies, which overflowed to infinity)
+    for heavy, light in ((3.0, 3e-310), (1e308, 1e-300)):
+        weights = np.array([heavy, heavy, heavy, light, light])
+        assert_allclose(
+            _weighted_percentiles(np.arange(5.0), [10, 50], weights), [0.2, 1.0]
+        )
 
 
 def test_the_weighted_threshold_counts_whole_weights_as_repeats():
