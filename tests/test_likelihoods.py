@@ -497,3 +497,33 @@ def test_a_column_of_spread_1e20_fits_scores_and_samples(make_vae, likelihood):
     assert np.isfinite(vae.score_samples(X)).all()
     draws = vae.sample(50)
     assert np.isfinite(draws).all() and np.abs(draws[:, 0]).max() > 1e18
+
+
+@pytest.mark.parametrize(
+    "stored, fine",
+    [
+        ([0.5, 0.5], True),  # halves of one count, summed
+        ([-1.0, 2.0], True),
+        ([0.25, 0.5], False),
+        ([2.0, -3.0], False),
+    ],
+)
+def test_counts_are_checked_on_the_sums_of_duplicate_entries(stored, fine):
+    # the quick pass over stored values only says yes: duplicates that are
+    # not counts alone go to the checks per column, which sum them first
+    from skvae._likelihoods import _check_counts
+
+    X = sp.csr_matrix((stored, [1, 1], [0, 2, 2]), shape=(2, 3))
+    assert not X.has_canonical_format
+    if fine:
+        _check_counts("poisson", X, ["a", "b", "c"])
+    else:
+        with pytest.raises(ValueError, match="column 'b'"):
+            _check_counts("poisson", X, ["a", "b", "c"])
+    dense = X.toarray()
+    dense[1, 0] = np.nan  # a missing cell is neither
+    if fine:
+        _check_counts("poisson", dense, ["a", "b", "c"])
+    else:
+        with pytest.raises(ValueError, match="column 'b'"):
+            _check_counts("poisson", dense, ["a", "b", "c"])
