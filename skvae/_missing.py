@@ -190,20 +190,25 @@ def columns_finer_than_float32(
 
     The network computes in float32, whose steps at 1e12 are 65,536 apart: a
     column of values near 1e12 that vary by 300 reaches it as a constant.
-    ``X`` is dense; its standard deviations and largest magnitudes are those
-    of the observed cells of rows of positive weight, among every
-    ``len(X) // FLOAT32_CHECK_ROWS``-th row.
+    ``X`` is dense; its (weighted) standard deviations and largest
+    magnitudes are those of the observed cells of rows of positive weight,
+    among every ``len(X) // FLOAT32_CHECK_ROWS``-th row.
     """
     if sp.issparse(X):
         return None
     every = slice(None, None, max(1, X.shape[0] // FLOAT32_CHECK_ROWS))
-    X = X[every][sample_weight[every] > 0]
+    weights = sample_weight[every]
+    X, weights = X[every][weights > 0], weights[weights > 0]
     if X.shape[0] < 2:
         return None
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        mean = np.nanmean(X, axis=0)
-        spread = np.nanstd(X, axis=0)
+        # by weight, as training reads the rows: a few far rows of tiny
+        # weight do not hide a column's own spread
+        cell_weights = np.where(np.isnan(X), 0.0, weights[:, None])
+        totals = cell_weights.sum(0)
+        mean = np.nansum(cell_weights * X, axis=0) / totals
+        spread = np.sqrt(np.nansum(cell_weights * (X - mean) ** 2, axis=0) / totals)
         magnitude = np.fmax(np.abs(np.nanmin(X, axis=0)), np.abs(np.nanmax(X, axis=0)))
     step = np.spacing(np.nan_to_num(magnitude).astype(np.float32)).astype(np.float64)
     # a spread of float64's rounding errors (0.1 + 0.2 beside 0.3) is none
