@@ -351,7 +351,9 @@ class TableLayout:
             name = keys[j]
             try:
                 if family == CATEGORICAL:
-                    levels[j] = _sorted_levels(column[present], frame)
+                    values = column[present]
+                    hashed = frame and _hashed_exactly(X.dtypes.iloc[j], values)
+                    levels[j] = _sorted_levels(values, hashed)
                 elif (observed := present & trained).any():
                     values = column[observed].astype(np.float64)
                     ranges[j] = (values.min(), values.max())
@@ -448,7 +450,7 @@ class TableLayout:
             if j >= X.shape[1]:
                 break  # the width check of validate_data names the problem
             codes = self._codes(
-                _column(X, j), levels, self.name_of(j), unknown_as_missing, frame
+                X, j, levels, self.name_of(j), unknown_as_missing, frame
             )
             if frame:
                 encoded[encoded.columns[j]] = codes
@@ -537,11 +539,18 @@ class TableLayout:
 
     @staticmethod
     def _codes(
-        column, levels, name, unknown_as_missing: bool, frame: bool
+        X, j: int, levels, name, unknown_as_missing: bool, frame: bool
     ) -> np.ndarray:
+        """The codes of column ``j`` of ``X``: positions among ``levels``."""
+        column = _column(X, j)
         present = _present(column)
         values = column[present]
-        positions, unseen = _positions_among(levels, values, frame)
+        hashed = (
+            frame
+            and len(values) >= _HASHED_LOOKUPS
+            and _hashed_exactly(X.dtypes.iloc[j], values)
+        )
+        positions, unseen = _positions_among(levels, values, hashed)
         codes = positions.astype(np.float64)
         if unseen.any() and unknown_as_missing:
             codes[unseen] = np.nan
@@ -731,18 +740,21 @@ _HASHED_LOOKUPS = 1_000
 """From this many values, ``_positions_among`` hashes the levels."""
 
 
-def _positions_among(levels: np.ndarray, values: np.ndarray, frame: bool = False):
+def _positions_among(levels: np.ndarray, values: np.ndarray, hashed: bool = False):
     """Each value's position among the sorted ``levels``, and which are not levels.
 
     A value that does not compare with the levels (a number among text levels)
-    is not a level. A DataFrame's many values are looked up in a hash table
-    of the levels (pandas'), as the fallback below does, which is quicker
-    than a binary search among Python objects once the table is built.
+    is not a level. Where ``hashed`` (see ``_hashed_exactly``), values are
+    looked up in a hash table of the levels (pandas'), as the fallback below
+    does, which is quicker than a binary search among Python objects once
+    the table is built (``_codes`` asks for it from ``_HASHED_LOOKUPS``
+    values).
     """
-    if frame and len(values) > _HASHED_LOOKUPS:
+    if hashed:
         import pandas as pd
 
-        positions = pd.Index(levels, dtype=object).get_indexer(values)
+        table = pd.Index(levels, dtype=object)
+        positions = table.get_indexer(pd.Index(values, dtype=object))
         unseen = positions < 0
         return np.where(unseen, 0, positions), unseen
     try:
@@ -888,13 +900,30 @@ def _booleans_unlike(values: np.ndarray, placeholder) -> np.ndarray:
     return is_boolean(values).astype(bool)
 
 
-def _sorted_levels(values: np.ndarray, frame: bool) -> np.ndarray:
+def _hashed_exactly(dtype, values: np.ndarray) -> bool:
+    """Whether a DataFrame column's ``values`` may be hashed to find levels.
+
+    A ``string`` column holds only text, a ``category`` column only its
+    categories, and a column of objects may hold only Python strings: then
+    no two equal values differ (``1`` and ``True``, ``0.0`` and ``-0.0``,
+    ``'a'`` and ``np.str_('a')``) and every value hashes, so pandas' hash
+    table finds what sorting finds. Other columns are sorted.
+    """
+    import pandas as pd
+
+    if isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
+        return True
+    return dtype == np.dtype(object) and set(map(type, values)) <= {str}
+
+
+def _sorted_levels(values: np.ndarray, hashed: bool) -> np.ndarray:
     """The distinct ``values``, sorted: a column's levels.
 
-    Of a DataFrame's column, pandas finds them first by hashing, so that
-    only they are sorted, not every cell (15 ms for 50,000 strings).
+    ``hashed`` (see ``_hashed_exactly``): pandas finds them first by
+    hashing, so that only they are sorted, not every cell (15 ms for 50,000
+    strings).
     """
-    if frame:
+    if hashed:
         import pandas as pd
 
         values = pd.unique(values)
@@ -921,12 +950,11 @@ def _warn_of_numbers_as_levels(X, families, keys, named=(), conditions=False) ->
         if isinstance(dtype, pd.CategoricalDtype) or _is_arrow_dictionary(dtype):
             continue
         column = _column(X, j)
-        try:  # each distinct value read once
-            values = pd.unique(column[_present(column)])
-        except TypeError:  # unhashable cells, none of them a number
-            continue
+        values = column[_present(column)]
+        if _hashed_exactly(dtype, values):  # text: each distinct value once
+            values = pd.unique(values)
         if values.size and _read_by_to_numeric(values):
-            numbers_as_text.append(f"{key!r} ({len(values)} levels)")
+            numbers_as_text.append(f"{key!r} ({len(pd.unique(values))} levels)")
     if numbers_as_text:
         listed = ", ".join(numbers_as_text[:3])
         if len(numbers_as_text) > 3:

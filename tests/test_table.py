@@ -929,3 +929,47 @@ def test_object_arrays_are_read_for_dates_without_pandas(monkeypatch):
     refuse_time_columns(np.array([[1.0, "a"], [2.0, "b"]], dtype=object))
     with pytest.raises(ValueError, match="Column 1 of X holds dates"):
         refuse_time_columns(np.array([[1.0, datetime.date(2020, 1, 1)]], dtype=object))
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("n_rows", [40, 1200])  # lookups by sort, then by hash
+def test_levels_and_codes_of_objects_are_those_sorting_finds(make_vae, n_rows):
+    # Levels found by hashing must be the values np.unique keeps: equal
+    # values of other types (1 and True, 0.0 and -0.0, 'a' and np.str_('a'))
+    # or unhashable ones are sorted instead (a first version of the hashing
+    # returned other, equal values, refused lists, and overflowed on
+    # 10**400 beyond 1,000 cells).
+    from fractions import Fraction
+
+    rng = np.random.RandomState(0)
+    columns = {
+        "mixed": [2, 1, True, 1.0],
+        "zeros": [-0.0, 0.0, 1.0],
+        "text": ["a", np.str_("a"), "b"],
+        "lists": [[1], [2]],
+        "huge": [10**400, 1],
+        "plain": ["x", "y", "z"],
+    }
+    table = pd.DataFrame(
+        {
+            name: pd.Series(
+                [values[i] for i in rng.randint(len(values), size=n_rows)],
+                dtype=object,
+            )
+            for name, values in columns.items()
+        }
+    )
+    likelihood = dict.fromkeys(columns, "categorical")
+    vae = make_vae(likelihood=likelihood).fit(table)
+    for j, name in enumerate(columns):
+        expected = np.unique(table[name].to_numpy())
+        assert list(map(repr, vae._table_layout.levels[j])) == list(map(repr, expected))
+    assert np.isfinite(vae.transform(table)).all()
+    # each distinct value read once only where all are text: 0.5 and
+    # Fraction(1, 2) are equal, but only one reads as a number
+    halves = pd.DataFrame(
+        {"d": pd.Series([0.5, Fraction(1, 2), 1.5] * 10, dtype=object)}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_vae().fit(halves)
