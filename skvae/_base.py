@@ -89,6 +89,7 @@ from ._table import (
     first_non_number,
     holds_numbers,
     missing_as_nan,
+    refuse_cells_of_other_types,
     refuse_time_columns,
     uses_layout,
 )
@@ -132,6 +133,7 @@ def _refuse_text_columns(X, likelihood: str, fitted: bool = False) -> None:
         except OverflowError:  # a Python integer such as 10**400
             raise beyond_float64(name) from None
         except (TypeError, ValueError):
+            refuse_cells_of_other_types(np.asarray(column, dtype=object), name)
             value = first_non_number(np.asarray(column, dtype=object))
             held = (
                 f"has dtype {column.dtype}"

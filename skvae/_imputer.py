@@ -33,6 +33,7 @@ from ._missing import (
 from ._module import VAE
 from ._table import (
     _is_dataframe,
+    _is_polars_frame,
     _of_sparse_columns,
     _present,
     computed,
@@ -412,7 +413,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
             columns follow, as numbers (0 or 1) in a DataFrame too.
         """
         check_is_fitted(self)
-        given = X = computed(X)  # a Dask DataFrame as pandas, as fit reads it
+        polars_frame = _is_polars_frame(X)
+        given = X = computed(X)  # a Dask or polars DataFrame as pandas, as fit reads it
         X = self._placeholders_as_nan(X)
         if _of_sparse_columns(X) and self._table_layout is not None:
             X = X.sparse.to_dense()  # a model of a family per column reads tables
@@ -424,6 +426,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 filled = _in_given_dtypes(filled, given)
         if self.indicator_ is not None:
             filled = self._with_indicator(filled, self.indicator_.transform(_holes(X)))
+        if polars_frame:  # a polars DataFrame back for one
+            import polars
+
+            return polars.from_pandas(filled)
         # a sparse array back for a sparse array, as scikit-learn's imputers do
         return sp.csr_array(filled) if isinstance(X, sp.sparray) else filled
 

@@ -17,6 +17,7 @@ from numbers import Number, Real
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 from ._families import COLUMN_FAMILIES
 from ._likelihoods import FAMILIES, CategoricalFamily, _fractional_columns
@@ -44,15 +45,27 @@ def _is_dataframe(X) -> bool:
 
 
 def computed(X):
-    """``X``, or a Dask DataFrame computed into the pandas DataFrame it stands for.
+    """``X`` in a container that validation reads by its columns or values.
 
-    scikit-learn reads a Dask collection whole, through ``np.asarray``; a
-    table's columns are read by their dtypes, which the pandas frame holds.
+    A Dask DataFrame computed into the pandas DataFrame it stands for
+    (scikit-learn reads a Dask collection whole, through ``np.asarray``; a
+    table's columns are read by their dtypes, which the pandas frame
+    holds); a polars DataFrame as a pandas one, its names and dtypes kept;
+    a torch tensor as a NumPy array, copied to the host if need be.
     """
     dask = sys.modules.get("dask")  # a Dask collection imported it
     if dask is not None and _is_dataframe(X) and dask.is_dask_collection(X):
         return X.compute()
+    if _is_polars_frame(X):
+        return X.to_pandas()
+    if torch.is_tensor(X):
+        return X.numpy(force=True)
     return X
+
+
+def _is_polars_frame(X) -> bool:
+    polars = sys.modules.get("polars")  # a polars frame imported it
+    return polars is not None and isinstance(X, polars.DataFrame)
 
 
 def _column(X, j: int) -> np.ndarray:
@@ -106,16 +119,24 @@ def _auto_family(X, j: int, numeric: str, name=None) -> str:
         except OverflowError:  # a number beyond float64, which its checks name
             return numeric
         except (TypeError, ValueError):
-            for value in column[_present(column)]:
-                if not isinstance(value, str | int | float | np.generic):
-                    raise TypeError(
-                        f"Column {j if name is None else name} of X holds "
-                        f"{_shown(value)}, of type "
-                        f"{type(value).__name__}: each argument must be a string "
-                        "or a number."
-                    ) from None
+            refuse_cells_of_other_types(column, j if name is None else name)
             return CATEGORICAL
     return numeric
+
+
+def refuse_cells_of_other_types(column: np.ndarray, name) -> None:
+    """Raise a ``TypeError`` naming a cell that is neither text nor a number.
+
+    A dict or a list in a column of objects, say: ``float()`` refuses it
+    with a ``TypeError``, as scikit-learn's validation does.
+    """
+    for value in column[_present(column)]:
+        if not isinstance(value, str | bytes | Number | np.generic):
+            raise TypeError(
+                f"Column {name!r} of X holds {_shown(value)}, of type "
+                f"{type(value).__name__}: each argument must be a string "
+                "or a number."
+            )
 
 
 # What a column of dates, times or durations holds as objects (pandas'
@@ -142,6 +163,8 @@ def refuse_time_columns(X) -> None:
     frame = _is_dataframe(X)
     if not (frame or hasattr(X, "dtype")):
         X = np.asarray(X, dtype=object)
+    elif not (frame or isinstance(X.dtype, np.dtype)):  # another library's array
+        X = np.asarray(X)
     if getattr(X, "ndim", 2) != 2:
         return  # left to validation's message
     if not frame and X.dtype.kind not in "MmO":

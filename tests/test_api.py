@@ -317,3 +317,55 @@ def test_every_parameter_is_documented(name):
     entries, _, others = section.partition("**other parameters")
     for parameter in inspect.signature(estimator).parameters:
         assert f"{parameter} :" in entries or f"``{parameter}``" in others, parameter
+
+
+@pytest.mark.short_fits
+def test_a_torch_tensor_is_read_as_the_array_it_holds(X):
+    # before: AttributeError ('torch.dtype' object has no attribute 'kind')
+    from skvae import VAEImputer, VAEOutlierDetector, VAETransformer
+
+    tensor = torch.as_tensor(X)
+    for model in (VAETransformer, VAEOutlierDetector, VAEImputer):
+        params = dict(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+        from_tensor = model(**params).fit(tensor)
+        from_array = model(**params).fit(X)
+        read = "predict" if model is VAEOutlierDetector else "transform"
+        assert_array_equal(
+            getattr(from_tensor, read)(tensor), getattr(from_array, read)(X)
+        )
+
+
+@pytest.mark.short_fits
+def test_a_polars_frame_is_read_as_its_pandas_frame():
+    # before: read as an array, its names lost: condition_on and likelihood
+    # dicts could not name columns, and reordered columns passed silently
+    pl = pytest.importorskip("polars")
+    from skvae import VAEImputer, VAETransformer
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=200),
+            "b": 10 + 5 * rng.normal(size=200),
+            "g": rng.choice(["u", "v"], 200),
+        }
+    )
+    polars_frame = pl.from_pandas(frame)
+    params = dict(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    for extra in ({}, {"condition_on": "g"}, {"likelihood": {"b": "laplace"}}):
+        from_polars = VAETransformer(**params, **extra).fit(polars_frame)
+        from_pandas = VAETransformer(**params, **extra).fit(frame)
+        assert list(from_polars.feature_names_in_) == ["a", "b", "g"]
+        assert_array_equal(
+            from_polars.transform(polars_frame), from_pandas.transform(frame)
+        )
+    with pytest.raises(ValueError, match="feature names should match"):
+        from_polars.transform(polars_frame.select(["b", "a", "g"]))
+    holed = frame.assign(a=frame["a"].where(rng.rand(200) > 0.2))
+    filled = (
+        VAEImputer(**params).fit(pl.from_pandas(holed)).transform(pl.from_pandas(holed))
+    )
+    assert (
+        isinstance(filled, pl.DataFrame)
+        and filled.null_count().sum_horizontal()[0] == 0
+    )

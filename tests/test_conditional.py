@@ -528,7 +528,7 @@ def test_a_numeric_condition_beyond_float64_is_refused_by_name():
     for call in (vae.transform, vae.score_samples):
         with pytest.raises(ValueError, match=message):
             call(rows)
-    objects = frame.astype(object).to_numpy()
+    objects = frame.astype(object).to_numpy(copy=True)  # pandas 3: a read-only view
     objects[1, 0] = 10**400
     with pytest.raises(ValueError, match=message):
         VAETransformer(condition_on=0, **params).fit(objects)
