@@ -1507,15 +1507,15 @@ class BaseVAE(BaseEstimator):
             family per column (``likelihood='auto'``, ``'categorical'`` or a
             dict) fitted on a DataFrame.
         """
+        X = computed(X)  # a polars frame's index, say
         terms = self._map_importance_draws(X, VAE.feature_log_likelihoods)
         layout = getattr(self, "_table_layout", None)
         if layout is None or layout.names is None:
             return terms
         import pandas as pd
 
-        return pd.DataFrame(
-            terms, columns=layout.names, index=getattr(X, "index", None)
-        )
+        index = X.index if _is_dataframe(X) else None
+        return pd.DataFrame(terms, columns=layout.names, index=index)
 
     def _map_importance_draws(self, X, function, validated: bool = False):
         """``function(module_, x, noise)`` over batches of ``X``, with fixed draws.

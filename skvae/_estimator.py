@@ -464,7 +464,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             DataFrame, or else of ``conditions`` if they are one.
         """
         check_is_fitted(self)
-        conditions = computed(conditions)  # a Dask DataFrame as pandas
+        conditions = computed(conditions)  # a Dask or polars DataFrame as pandas
+        X = computed(X)
         index = X.index if _is_dataframe(X) else None
         Z = check_array(X, dtype=(np.float64, np.float32), input_name="X")
         if Z.shape[1] != self.module_.latent_dim:

@@ -13,6 +13,7 @@ from sklearn.impute import MissingIndicator
 from sklearn.utils import _safe_indexing, gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, MissingValues, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import (
     _check_feature_names_in,
     check_array,
@@ -43,6 +44,12 @@ from ._table import (
     rounded_for,
 )
 from ._warn import warn_user
+
+
+def _default_output(imputer) -> bool:
+    """Whether ``transform``'s container is left to the imputer (no ``set_output``)."""
+    return _get_output_config("transform", imputer)["dense"] == "default"
+
 
 # The dtypes a filled array keeps; others become float64.
 _FLOATS = (np.float64, np.float32)
@@ -426,8 +433,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 filled = _in_given_dtypes(filled, given)
         if self.indicator_ is not None:
             filled = self._with_indicator(filled, self.indicator_.transform(_holes(X)))
-        if polars_frame:  # a polars DataFrame back for one
-            import polars
+        if polars_frame and _is_dataframe(filled) and _default_output(self):
+            import polars  # a polars DataFrame back for one
 
             return polars.from_pandas(filled)
         # a sparse array back for a sparse array, as scikit-learn's imputers do

@@ -53,14 +53,39 @@ def computed(X):
     holds); a polars DataFrame as a pandas one, its names and dtypes kept;
     a torch tensor as a NumPy array, copied to the host if need be.
     """
+    polars = sys.modules.get("polars")  # a polars object imported it
+    if polars is not None:
+        if isinstance(X, polars.LazyFrame):
+            raise TypeError(
+                "X is a polars LazyFrame, which holds no rows until collected: "
+                "pass X.collect()."
+            )
+        if isinstance(X, polars.Series):
+            return X.to_pandas()
+        if isinstance(X, polars.DataFrame):
+            return _polars_as_pandas(X, polars)
     dask = sys.modules.get("dask")  # a Dask collection imported it
     if dask is not None and _is_dataframe(X) and dask.is_dask_collection(X):
         return X.compute()
-    if _is_polars_frame(X):
-        return X.to_pandas()
     if torch.is_tensor(X):
         return X.numpy(force=True)
     return X
+
+
+def _polars_as_pandas(frame, polars):
+    """A polars DataFrame as pandas, each column of the dtype pandas would give.
+
+    ``to_pandas`` makes integers and booleans with nulls float64 and
+    objects, and decimals objects: here pandas' nullable integers and
+    booleans, and float64 for decimals, which the model reads as numbers.
+    """
+    frame = frame.with_columns(polars.col(polars.Decimal).cast(polars.Float64))
+    converted = frame.to_pandas()
+    for name, dtype in frame.schema.items():
+        if frame[name].null_count() and (dtype.is_integer() or dtype == polars.Boolean):
+            nullable = "boolean" if dtype == polars.Boolean else str(dtype)
+            converted[name] = converted[name].astype(nullable)
+    return converted
 
 
 def _is_polars_frame(X) -> bool:
@@ -109,9 +134,10 @@ def _auto_family(X, j: int, numeric: str, name=None) -> str:
     if _is_dataframe(X):
         import pandas as pd
 
-        if not pd.api.types.is_numeric_dtype(X.dtypes.iloc[j]):
-            return CATEGORICAL
-        return numeric
+        dtype = X.dtypes.iloc[j]
+        if dtype == np.dtype(object):
+            refuse_cells_of_other_types(_column(X, j), j if name is None else name)
+        return numeric if pd.api.types.is_numeric_dtype(dtype) else CATEGORICAL
     column = np.asarray(X)[:, j]
     if column.dtype.kind in "OUS":
         try:
@@ -337,8 +363,13 @@ class TableLayout:
         names = X.columns if frame else None
         keys = list(X.columns) if frame else list(positions or range(n_columns))
         for_all = isinstance(likelihood, str) and likelihood in TABLE_FAMILIES
-        families = [
-            likelihood if for_all else _auto_family(X, j, numeric, keys[j])
+        named: Mapping = likelihood if isinstance(likelihood, Mapping) else {}
+        families: list = [
+            likelihood
+            if for_all
+            else None  # a family the dict names, set below
+            if keys[j] in named
+            else _auto_family(X, j, numeric, keys[j])
             for j in range(n_columns)
         ]
         if trained is None:
@@ -365,8 +396,7 @@ class TableLayout:
                     )
                 families[keys.index(key)] = family
         if frame and not for_all:
-            named = set(likelihood) if isinstance(likelihood, Mapping) else set()
-            _warn_of_numbers_as_levels(X, families, keys, named)
+            _warn_of_numbers_as_levels(X, families, keys, set(named))
         levels, ranges = {}, {}
         for j, family in enumerate(families):
             column = _column(X, j)

@@ -369,3 +369,47 @@ def test_a_polars_frame_is_read_as_its_pandas_frame():
         isinstance(filled, pl.DataFrame)
         and filled.null_count().sum_horizontal()[0] == 0
     )
+
+
+@pytest.mark.short_fits
+def test_polars_and_torch_inputs_in_every_method_and_dtype():
+    # found in review of the two tests above: each of these crashed, lost a
+    # dtype, or gave an unclear message
+    pl = pytest.importorskip("polars")
+    from skvae import VAEImputer, VAETransformer
+
+    rng = np.random.RandomState(0)
+    params = dict(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    numbers = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    holed = pl.from_pandas(numbers.assign(a=numbers["a"].where(rng.rand(200) > 0.2)))
+    # one family: the imputer fills an array, as for a pandas frame
+    imputer = VAEImputer(likelihood="gaussian", **params).fit(holed)
+    assert isinstance(imputer.transform(holed), np.ndarray)
+    # set_output decides the container, with its dtypes
+    imputer = VAEImputer(**params).set_output(transform="pandas").fit(holed)
+    assert imputer.transform(holed).dtypes.tolist() == [np.float64, np.float64]
+    # integers with nulls stay integers, decimals are numbers
+    counts = pl.Series(
+        [None if i % 7 == 0 else i % 5 for i in range(200)], dtype=pl.Int64
+    )
+    table = pl.DataFrame({"a": numbers["a"], "k": counts, "d": numbers["b"]})
+    table = table.with_columns(pl.col("d").cast(pl.Decimal(10, 3)))
+    vae = VAETransformer(**params).fit(table)
+    assert vae.likelihoods_["d"] != "categorical"
+    assert str(vae.sample(3)["k"].dtype) == "Int64"
+    assert VAEImputer(**params).fit(table).transform(table).schema["k"] == pl.Int64
+    # a Series or a LazyFrame gets a message that says what to pass
+    with pytest.raises(ValueError, match="2-dimensional"):
+        vae.transform(table["a"])
+    with pytest.raises(TypeError, match=r"LazyFrame.*X.collect\(\)"):
+        vae.transform(table.lazy())
+    # tensors where a frame's index or the latent points are read
+    model = VAETransformer(**params).fit(numbers)
+    tensor = torch.tensor(numbers.to_numpy())
+    with pytest.warns(UserWarning, match="valid feature names"):
+        assert model.feature_log_likelihoods(tensor).shape == (200, 2)
+    codes = torch.tensor(model.transform(numbers)).requires_grad_(True)
+    assert model.inverse_transform(codes).shape == (200, 2)
+    # a dict in a frame's column of objects, under 'auto' too
+    with pytest.raises(TypeError, match="'d' of X holds .*each argument must be"):
+        VAETransformer(**params).fit(numbers.assign(d=[{"x": 1}] * 200))
