@@ -425,10 +425,14 @@ class BaseVAE(BaseEstimator):
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each row in the training loss (and in the
-            validation score with ``early_stopping``). Only relative sizes
-            matter; a row of weight 0 is left out of training as if it were
-            not there, but the levels of its categorical columns and
-            conditions are still learned. None weighs all rows equally.
+            validation score with ``early_stopping``), in trimming
+            (``support_fraction``), in ``latent_prior``'s mixture and in the
+            missing-cell patterns of ``sample``. Only relative sizes matter;
+            a row of weight 0 is left out of training as if it were not
+            there (nor does it count in which columns :class:`VAEImputer`
+            leaves out or indicates), but the levels of its categorical
+            columns and conditions are still learned. None weighs all rows
+            equally.
 
         Returns
         -------
@@ -478,8 +482,9 @@ class BaseVAE(BaseEstimator):
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weight of each row in this pass's loss; a row of
-            weight 0 is left out. None weighs all rows equally. Only the
+            Non-negative weight of each row in this pass's loss and in the
+            stream's sample of rows that the mixture prior is fitted to; a
+            row of weight 0 is left out. None weighs all rows equally. Only the
             weights' ratios within the call count: as in ``fit``, they are
             divided by their mean over the call's rows, so a chunk of larger
             weights moves the model no further than the same chunk at weight

@@ -182,6 +182,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         ``support_fraction`` of :class:`~sklearn.covariance.MinCovDet`. 1
         trains on every row. The training loss is then the mean over the rows
         trained on; the early-stopping score still counts every held-out row.
+        With ``sample_weight``, the share is of the minibatch's weight, as
+        if each row were repeated by its weight.
     support_warmup_epochs : int, default=10
         Epochs that train on every row before ``support_fraction`` applies, so
         that the model has learned the bulk of the rows before it ranks them.
@@ -255,8 +257,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Gaussian mixture of ``k`` components fitted to draws of ``z`` from
         the training rows' posteriors ``q(z | x)`` (10,000 draws, spread
         evenly over the rows but at most 20 from each, or one from each of
-        10,000 rows; rows of unequal ``sample_weight`` are drawn from in
-        proportion to their weights); each ``fit`` call fits it again on its rows, each
+        10,000 rows; rows of unequal ``sample_weight`` are picked as many
+        times in all, with replacement, in proportion to their weights);
+        each ``fit`` call fits it again on its rows, each
         ``partial_fit`` call on a uniform sample of the rows of the last
         ``fit`` and of every ``partial_fit`` call since (see
         ``drop_optimizer_state``). The aggregate

@@ -132,7 +132,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         batches that scikit-learn's ``working_memory`` sets, as the draws of
         a random number generator follow one another.
     keep_empty_features : bool, default=False
-        What to do with a column that has no observed cell in ``fit``: the
+        What to do with a column that has no observed cell in ``fit``'s
+        rows of positive weight: the
         model cannot learn it, so it is left out of the model and, by
         default, of ``transform``'s output, with a warning, as
         :class:`~sklearn.impute.SimpleImputer` does. With ``True`` it stays
@@ -144,7 +145,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         (with a warning).
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` of the columns
-        that had missing cells in ``fit``, as :class:`~sklearn.impute.SimpleImputer`
+        that had missing cells in ``fit`` (in rows of positive weight), as
+        :class:`~sklearn.impute.SimpleImputer`
         does: a column per such column, 1 where the cell was missing and 0
         elsewhere (as floats, in a DataFrame too). After :meth:`partial_fit`,
         the columns that had missing cells in any of its chunks.
@@ -405,7 +407,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         X_filled : ndarray, DataFrame or sparse matrix
             Of shape (n_samples, n_features_out): the rows, missing cells
             filled and observed cells unchanged. A DataFrame with ``X``'s
-            dtypes for a model with a family per column
+            dtypes (a polars one for a polars ``X``, unless ``set_output``
+            says otherwise) for a model with a family per column
             (``likelihood='auto'``, the default) fitted on a DataFrame (a
             categorical column gains the training levels it lacks, where the
             training column was categorical too, or else the levels of its

@@ -6,7 +6,8 @@ covariances, fitted by EM to draws of ``z`` from the training rows'
 ``q(z | x)``. Draws, not the posterior means: where the posteriors are wide
 (a latent dimension that the decoder ignores), a mixture of the means would
 be far narrower than ``q(z | x)``, and the importance weights of
-``score_samples`` would collapse.
+``score_samples`` would collapse. Rows of unequal ``sample_weight`` are drawn
+from in proportion to their weights (``rows_to_draw_from``).
 """
 
 from __future__ import annotations

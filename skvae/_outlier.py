@@ -87,7 +87,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         left out of the steps that shape the model, which learns to
         reconstruct them less well (a trimmed likelihood, as in the
         ``support_fraction`` of :class:`~sklearn.covariance.MinCovDet`).
-        The trimmed share should be well above the share of outliers.
+        The trimmed share should be well above the share of outliers. With
+        ``sample_weight``, the share is of the minibatch's weight.
     support_warmup_epochs : int, default=20
         Epochs that train on every row before trimming starts: long enough
         for the model to learn what most rows look like, so that the rows it

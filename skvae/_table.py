@@ -4,7 +4,9 @@
 column's likelihood family, the levels of the categorical columns, and, for a
 DataFrame, the column names and dtypes. It turns tables into the float arrays
 the network reads (a categorical column becomes the codes 0 to ``K - 1`` of
-its levels) and turns decoded arrays back into tables.
+its levels) and turns decoded arrays back into tables. ``computed`` reads a
+Dask or polars DataFrame as pandas, and a torch tensor as NumPy, before any
+of that.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ def computed(X):
     A Dask DataFrame computed into the pandas DataFrame it stands for
     (scikit-learn reads a Dask collection whole, through ``np.asarray``; a
     table's columns are read by their dtypes, which the pandas frame
-    holds); a polars DataFrame as a pandas one, its names and dtypes kept;
-    a torch tensor as a NumPy array, copied to the host if need be.
+    holds); a polars DataFrame as a pandas one (``_polars_as_pandas``) and a
+    polars Series as a pandas one, a LazyFrame refused; a torch tensor as a
+    NumPy array, copied to the host if need be.
     """
     polars = sys.modules.get("polars")  # a polars object imported it
     if polars is not None:
