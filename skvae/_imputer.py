@@ -546,7 +546,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
             else:
                 observed = np.asarray(X)
                 if observed.dtype.kind != "f":
-                    observed = observed.astype(rows.dtype)
+                    # pd.NA of a nullable column read whole, and NaN beside
+                    # whole-number fills, which an integer dtype cannot hold
+                    observed = missing_as_nan(observed.astype(object))
+                    whole = rows.dtype.kind in "biu"
+                    observed = observed.astype(np.float64 if whole else rows.dtype)
             fills = rows.astype(observed.dtype, copy=False)
             filled = np.where(_present(observed), observed, fills)
         return self._without_empty_columns(filled)

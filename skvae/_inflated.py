@@ -169,7 +169,12 @@ class InflatedFamily(Family):
         codes = torch.where(other, self.n_atoms, matches.byte().argmax(-1))
         codes = codes.unsqueeze(-1).expand(*logits.shape[:-1], 1)
         chosen = logits.log_softmax(-1).gather(-1, codes).squeeze(-1)
-        return chosen + torch.where(other, self.value.log_prob(mean, x), 0.0)
+        # An atom's cell is read at the values' offset, not at the atom: the
+        # term is masked out, but an atom far from the other values (1e19
+        # beside a constant) overflows it, and the mask passes on NaN
+        # gradients from an infinite term.
+        values = torch.where(other, x, self.value.offset.expand_as(x))
+        return chosen + torch.where(other, self.value.log_prob(mean, values), 0.0)
 
     def mean(self, parameter) -> torch.Tensor:
         """``sum_k P(atom_k) atom_k + P(none) E[x | none]`` of each column."""

@@ -916,3 +916,21 @@ def test_rows_of_weight_0_neither_keep_a_column_nor_add_an_indicator(correlated)
     with pytest.warns(UserWarning, match=r"Skipping features .*\[3\]"):
         unweighted = clone(model).fit(X[5:])
     assert_array_equal(unweighted.indicator_.features_, [0, 1, 2, 3, 4])
+
+
+@pytest.mark.short_fits
+def test_objects_with_missing_cells_are_filled_as_numbers():
+    # before: "cannot convert float NaN to integer" for an object array of
+    # a frame's Int64 column, and a TypeError on pd.NA for a frame given to a
+    # model fitted on an array
+    frame = pd.DataFrame({"a": pd.array([1, 2, None, 3] * 10, dtype="Int64")})
+    imputer = make_imputer(max_epochs=2).fit(frame)
+    for rows in (frame.to_numpy(dtype=object), frame.to_numpy(dtype=object).tolist()):
+        with pytest.warns(UserWarning, match="feature names"):
+            filled = imputer.transform(rows)
+        assert filled.dtype == np.float64 and np.isfinite(filled).all()
+        assert_array_equal(filled[[0, 1, 3], 0], [1.0, 2.0, 3.0])
+    texts = frame.assign(t=pd.Series(["7", "1.5", "7", None] * 10, dtype=object))
+    imputer = make_imputer(max_epochs=2).fit(texts.to_numpy(dtype=object))
+    with pytest.warns(UserWarning, match="feature names"):
+        assert np.isfinite(imputer.transform(texts).astype(float)).all()

@@ -307,3 +307,14 @@ def test_the_imputer_inflates_whole_numbers_even_when_holes_made_them_floats(lum
     named = VAEImputer(likelihood={"gain": "laplace"}, **quick).fit(holed)
     assert named.likelihoods_["gain"] == "laplace"
     assert named.likelihoods_["hours"] == "inflated_gaussian"
+
+
+@pytest.mark.short_fits
+def test_atoms_far_from_the_other_values_train(make_vae):
+    # Atoms at 0 and 1e19 beside one other value: the masked Gaussian term of
+    # an atom's cell overflowed float32, and its NaN gradient diverged the
+    # fit (gaussian and laplace fitted the same column).
+    X = np.array([0.0] * 20 + [1.0] * 20 + [3.0])[:, None] * 1e19
+    vae = make_vae(likelihood="inflated_gaussian").fit(X)
+    assert np.isfinite(vae.score_samples(X)).all()
+    assert np.isfinite(vae.loss_curve_).all()
