@@ -68,6 +68,7 @@ from ._missing import (
     has_missing,
     refuse_cells_beyond_float32,
     refuse_empty_columns,
+    refuse_values_far_from_their_mean,
     rows_with_nothing_observed,
 )
 from ._module import ACTIVATIONS, VAE
@@ -848,6 +849,8 @@ class BaseVAE(BaseEstimator):
                 block_names = [names[j] for j in columns]
                 check_block(family_class(family), family, block, block_names)
                 real = issubclass(family_class(family), RealValued | InflatedFamily)
+                if real:
+                    refuse_values_far_from_their_mean(block, block_names, sample_weight)
                 if real and blurred is None and block.dtype == np.float64:
                     # float32 rows hold no more than the network sees
                     blurred = columns_finer_than_float32(

@@ -183,6 +183,40 @@ compares with float32's steps needs no more, and fit pays nothing more for
 a large table."""
 
 
+def refuse_values_far_from_their_mean(
+    X, names: Sequence, sample_weight: np.ndarray
+) -> None:
+    """Refuse a column with a value farther from the column's mean than float32 holds.
+
+    A real-valued family standardises each value by its column's (weighted)
+    mean in float32: ``3.3e38`` and ``-3.3e38`` beside a mean of ``2.5e37``
+    would be ``-inf`` there, and training would diverge without naming the
+    column. ``X`` is dense (a sparse matrix is not read); only the rows of
+    positive weight count. Columns whose range spans less than float32's
+    largest value are not read further.
+    """
+    if sp.issparse(X) or not X.size:
+        return
+    rows = sample_weight > 0
+    X, weights = X[rows], sample_weight[rows]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        high = np.fmax.reduce(X, axis=0).astype(np.float64)
+        low = np.fmin.reduce(X, axis=0).astype(np.float64)
+        for j in np.flatnonzero(high - low > FLOAT32_LIMIT):
+            column = X[:, j].astype(np.float64)
+            observed = ~np.isnan(column)
+            mean = np.average(column[observed], weights=weights[observed])
+            if max(high[j] - mean, mean - low[j]) > FLOAT32_LIMIT:
+                raise ValueError(
+                    f"Column {names[int(j)]!r} of X has values from {low[j]:.3g} to "
+                    f"{high[j]:.3g}, farther from their mean ({mean:.3g}) than "
+                    f"float32, in which the network standardises them, holds "
+                    f"(±{FLOAT32_LIMIT:.1e}). Rescale the column (divide it by "
+                    "1e10, say)."
+                )
+
+
 def columns_finer_than_float32(
     X, names: Sequence, sample_weight: np.ndarray
 ) -> str | None:

@@ -409,3 +409,25 @@ def test_a_draw_count_set_after_fit_is_checked_where_it_is_read(X, n_draws):
         fitted.set_params(n_importance_samples=2, beta=-1.0)
         for read in reads:
             read(holed)
+
+
+@pytest.mark.short_fits
+def test_a_value_farther_from_its_mean_than_float32_holds_is_refused(make_vae):
+    # before: every estimator diverged ("loss became nan/inf"), naming no
+    # column; each value lies within float32, but -3.3e38 less the mean
+    # 2.5e37 does not
+    from skvae import VAEImputer, VAEOutlierDetector
+
+    X = np.column_stack([np.tile([3.3e38, -3.3e38, 0.0, 1e38], 10), np.arange(40.0)])
+    message = r"Column 0 of X has values from -3.3e\+38 to 3.3e\+38, farther"
+    for model in (
+        make_vae(),
+        VAEOutlierDetector(max_epochs=1),
+        VAEImputer(max_epochs=1),
+    ):
+        with pytest.raises(ValueError, match=message):
+            model.fit(X)
+        assert not hasattr(model, "module_")
+    # about a mean of 0 they fit, as before
+    centred = X[np.tile([True, True, True, False], 10)]
+    assert np.isfinite(make_vae().fit(centred).score_samples(centred)).all()
