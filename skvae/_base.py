@@ -661,7 +661,7 @@ class BaseVAE(BaseEstimator):
                 prior_rows, prior_weights = X, sample_weight
             self._fit_latent_prior(prior_rows, prior_weights, seed, mixture)
             if callers_weight is not None:  # rows with nothing observed stay
-                weighed = _check_sample_weight(callers_weight, given_weight) > 0
+                weighed = np.asarray(callers_weight, dtype=np.float64) > 0  # checked
                 if not weighed.all():
                     given_X = _safe_indexing(given_X, np.flatnonzero(weighed))
             self._finish_fit(given_X, X, sample_weight, streaming)

@@ -338,7 +338,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 return []  # left to validation's message
         if sample_weight is not None and X.shape[0]:  # no rows: validation's message
             weights = _training_weights(sample_weight, X)
-            X = _safe_indexing(X, np.flatnonzero(weights))
+            if not weights.all():  # a copy only where rows drop out
+                X = _safe_indexing(X, np.flatnonzero(weights))
         empty = _empty_columns(X)
         if empty.size == X.shape[1]:
             empty = empty[:0]  # left to the message on rows with no observed cell

@@ -198,19 +198,23 @@ def refuse_values_far_from_their_mean(
     if sp.issparse(X) or not X.size:
         return
     rows = sample_weight > 0
-    X, weights = X[rows], sample_weight[rows]
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        high = np.fmax.reduce(X, axis=0).astype(np.float64)
-        low = np.fmin.reduce(X, axis=0).astype(np.float64)
-        for j in np.flatnonzero(high - low > FLOAT32_LIMIT):
-            column = X[:, j].astype(np.float64)
+        # every row's range first, without copying X: it holds the range of
+        # the rows of positive weight, which only wide ones are read for
+        spans = np.fmax.reduce(X, axis=0).astype(np.float64) - np.fmin.reduce(X, axis=0)
+        for j in np.flatnonzero(spans > FLOAT32_LIMIT):
+            column = X[rows, j].astype(np.float64)
             observed = ~np.isnan(column)
-            mean = np.average(column[observed], weights=weights[observed])
-            if max(high[j] - mean, mean - low[j]) > FLOAT32_LIMIT:
+            values, weights = column[observed], sample_weight[rows][observed]
+            if not values.size:
+                continue
+            low, high = values.min(), values.max()
+            mean = np.average(values, weights=weights)
+            if max(high - mean, mean - low) > FLOAT32_LIMIT:
                 raise ValueError(
-                    f"Column {names[int(j)]!r} of X has values from {low[j]:.3g} to "
-                    f"{high[j]:.3g}, farther from their mean ({mean:.3g}) than "
+                    f"Column {names[int(j)]!r} of X has values from {low:.3g} to "
+                    f"{high:.3g}, farther from their mean ({mean:.3g}) than "
                     f"float32, in which the network standardises them, holds "
                     f"(±{FLOAT32_LIMIT:.1e}). Rescale the column (divide it by "
                     "1e10, say)."

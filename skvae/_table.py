@@ -159,13 +159,16 @@ def refuse_cells_of_other_types(column: np.ndarray, name) -> None:
     A dict or a list in a column of objects, say: ``float()`` refuses it
     with a ``TypeError``, as scikit-learn's validation does.
     """
-    for value in column[_present(column)]:
-        if not isinstance(value, str | bytes | Number | np.generic):
-            raise TypeError(
-                f"Column {name!r} of X holds {_shown(value)}, of type "
-                f"{type(value).__name__}: each argument must be a string "
-                "or a number."
-            )
+    values = column[_present(column)]
+    readable = str | bytes | Number | np.generic
+    if all(issubclass(kind, readable) for kind in set(map(type, values))):
+        return  # each type read once, not each cell
+    value = next(value for value in values if not isinstance(value, readable))
+    raise TypeError(
+        f"Column {name!r} of X holds {_shown(value)}, of type "
+        f"{type(value).__name__}: each argument must be a string "
+        "or a number."
+    )
 
 
 # What a column of dates, times or durations holds as objects (pandas'
