@@ -11,7 +11,10 @@ missing_cells=True)``):
 
 - ``VAETransformer()`` at its defaults (``likelihood="auto"``, latent codes
   drawn from a Gaussian mixture of 10 components fitted to the training rows'
-  codes);
+  codes, each number mapped to its column's training distribution);
+- ``VAETransformer()`` drawing with ``sample(..., marginals="model")``: the
+  model's own draws, each number not mapped to its column's training
+  distribution;
 - ``VAETransformer(latent_prior="normal")``: the defaults, drawing latent
   codes from ``N(0, I)``;
 - ``VAETransformer``, inflated: the defaults with every integer column
@@ -136,8 +139,14 @@ class VAESynthesizer:
     The other columns follow ``likelihood="auto"``.
     """
 
-    def __init__(self, seed: int, integers: str | None = None, **params):
-        self.integers = integers
+    def __init__(
+        self,
+        seed: int,
+        integers: str | None = None,
+        marginals: str = "training",
+        **params,
+    ):
+        self.integers, self.marginals = integers, marginals
         self.vae = VAETransformer(random_state=seed, **params)
 
     def fit(self, table: pd.DataFrame):
@@ -147,7 +156,7 @@ class VAESynthesizer:
         return self
 
     def sample(self, n_rows: int) -> pd.DataFrame:
-        return self.vae.sample(n_rows, missing_cells=True)
+        return self.vae.sample(n_rows, missing_cells=True, marginals=self.marginals)
 
 
 class SDVSynthesizer:
@@ -179,6 +188,7 @@ class SDVSynthesizer:
 def synthesizers(seed: int) -> dict:
     return {
         "VAETransformer()": VAESynthesizer(seed),
+        'VAETransformer(), marginals="model"': VAESynthesizer(seed, marginals="model"),
         'VAETransformer(latent_prior="normal")': VAESynthesizer(
             seed, latent_prior="normal"
         ),

@@ -61,8 +61,9 @@ plt.show()
 # Synthetic penguins
 # ------------------
 # ``sample`` draws new rows: a DataFrame with the training columns and dtypes,
-# text columns among their training levels, numbers within their training
-# range, years among the training years. Each species lives on some islands
+# text columns among their training levels, each number column mapped to its
+# training distribution (so within its range), years among the training
+# years. Each species lives on some islands
 # only; the share of synthetic penguins put on an island where the data has
 # none of their species measures how well the model learned that.
 

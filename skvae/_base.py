@@ -43,6 +43,7 @@ from ._data import (
     resolve_device,
     rows_of,
     rows_of_positive_weight,
+    seeded_global_rng,
 )
 from ._families import COLUMN_FAMILIES, family_class
 from ._inflated import InflatedFamily
@@ -61,6 +62,7 @@ from ._likelihoods import (
     _column_ranges,
     check_block,
 )
+from ._marginals import MarginalMap, real_valued_columns
 from ._missing import (
     MissingPatterns,
     check_missing_cells,
@@ -106,7 +108,16 @@ from ._warn import warn_user
 
 # Independent streams of random numbers drawn from one fit's seed (and, for
 # the missing cells of generated rows, from one ``sample`` call's).
-_TRAINING, _NOISE, _SPLIT, _SCORING, _MISSING_CELLS, _PRIOR, _ROW_SAMPLE = range(7)
+(
+    _TRAINING,
+    _NOISE,
+    _SPLIT,
+    _SCORING,
+    _MISSING_CELLS,
+    _PRIOR,
+    _ROW_SAMPLE,
+    _MARGINALS,
+) = range(8)
 
 
 def _refuse_text_columns(X, likelihood: str, fitted: bool = False) -> None:
@@ -277,6 +288,9 @@ class BaseVAE(BaseEstimator):
     _reads_empty_rows = False
     """Whether a model takes rows with no observed cell (the imputer fills
     them, and leaves them out of training, as rows of weight 0)."""
+    _generates_rows = False
+    """Whether a model has ``sample``, whose numbers follow each column's
+    training distribution (see ``_marginals``)."""
 
     def _placeholders_as_nan(self, X):
         """``X`` with the cells that a placeholder marks missing as NaN.
@@ -660,6 +674,7 @@ class BaseVAE(BaseEstimator):
             else:
                 prior_rows, prior_weights = X, sample_weight
             self._fit_latent_prior(prior_rows, prior_weights, seed, mixture)
+            self._fit_marginal_map(prior_rows, prior_weights, seed)
             if callers_weight is not None:  # rows with nothing observed stay
                 weighed = np.asarray(callers_weight, dtype=np.float64) > 0  # checked
                 if not weighed.all():
@@ -705,6 +720,52 @@ class BaseVAE(BaseEstimator):
         rng = np.random.default_rng(prior_seed)
         codes = posterior_draws(posterior_parameters, weights, rng)
         fit_mixture(self.module_, codes, int(self.latent_prior), prior_seed, start)
+
+    def _fit_marginal_map(self, X, weights, seed: int) -> None:
+        """Fit the map of generated numbers to the training rows' distributions.
+
+        For estimators that generate rows (``_generates_rows``) without
+        ``condition_on``: each real-valued column's quantiles in ``X``
+        (training rows as ``_fit_latent_prior`` takes them) and among the
+        model's draws. See ``_marginals``.
+        """
+        self._marginal_map = None
+        if not self._generates_rows or getattr(self, "_conditions", None) is not None:
+            return
+        columns = real_valued_columns(self.module_.likelihood)
+        if not columns.size:
+            return
+
+        def draw(n_rows):
+            return self._decoded_draws(
+                n_rows, _derived_seed(seed, _MARGINALS), self.module_.decode_sample
+            )
+
+        self._marginal_map = MarginalMap.fit(X, weights, columns, draw)
+
+    def _decoded_draws(self, n_rows: int, seed: int, decode, conditions=None):
+        """``n_rows`` rows decoded by ``decode`` from ``z ~ p(z)``, seeded by ``seed``.
+
+        ``decode`` is the module's ``decode_mean`` or ``decode_sample``;
+        ``conditions`` are a conditional model's (see ``_latent_decoder``).
+        The rows are as the network gives them, before ``_as_rows``.
+        """
+        generator = torch.Generator(self.device_).manual_seed(seed)
+        z = self.module_.draw_prior(n_rows, generator)
+        decode, encoded = self._latent_decoder(decode, conditions, n_rows)
+        if encoded is not None:
+            encoded = torch.as_tensor(encoded, dtype=z.dtype, device=z.device)
+            z = torch.cat([z, encoded], 1)
+        # The likelihood draws through torch.distributions, from torch's global
+        # generator: seeded here, and put back as it was afterwards.
+        with seeded_global_rng(seed, self.device_):
+            return map_batches(
+                decode,
+                z.split(_SAMPLE_ROWS),
+                n_rows,
+                pad=False,
+                threads=ThreadPolicy(self.n_threads),
+            )
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
         """Count the modelled columns' patterns of missing cells, by weight.
@@ -1023,7 +1084,8 @@ class BaseVAE(BaseEstimator):
             )
             yield [names[j] for j in columns], values, shift, scale
         if self._conditions is not None:
-            yield from self._conditions.standardised(X)
+            encoded = X[:, modelled.shape[1] :]
+            yield from self._conditions.standardised(encoded)
 
     def _warn_of_values_left_out(self, X) -> None:
         """Warn if a fit that continues the model gives values to left-out columns."""

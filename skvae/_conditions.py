@@ -79,6 +79,22 @@ def _without_empty_rows(X, positions: list, sample_weight: np.ndarray) -> np.nda
     return weights if weights.any() else sample_weight
 
 
+def _text_as_numbers(column) -> np.ndarray:
+    """A numeric condition's values with text read as numbers (``"2.5"`` as 2.5).
+
+    Encoding reads text as numbers; the rows given back hold the numbers.
+    Other cells stay as they are: a Python integer beyond 2**53 stays exact.
+    """
+    column = np.asarray(column)
+    if column.dtype.kind in "US":
+        return column.astype(np.float64)
+    if column.dtype == object:
+        text = (str, bytes)
+        cells = [float(cell) if isinstance(cell, text) else cell for cell in column]
+        return np.array(cells, dtype=object)
+    return column
+
+
 def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
     """Refuse text, inf, or a number float32 cannot hold, in numeric conditions."""
     for key in keys:
@@ -249,15 +265,18 @@ class Conditions:
         rest = X.iloc[:, modelled] if _is_dataframe(X) else np.asarray(X)[:, modelled]
         return rest, self._encode(values)
 
-    def standardised(self, X):
-        """The numeric conditions of ``X``'s rows, as ``_standardised_columns``.
+    def standardised(self, encoded: np.ndarray):
+        """The numeric conditions among ``encoded``, as ``_standardised_columns``.
 
-        Yields, if there are any, their names, values, means and scales.
+        ``encoded`` holds rows' encoded conditions (the last ``n_features``
+        columns of validated rows), the standardised numbers first. Yields,
+        if there are any, their names and values, with shift 0 and scale 1.
         """
-        _, scaler, numeric = self.encoder.transformers_[0]
+        _, _, numeric = self.encoder.transformers_[0]
         if len(numeric):
-            values = self.table_of(X)[:, numeric].astype(np.float64)
-            yield [self.keys[j] for j in numeric], values, scaler.mean_, scaler.scale_
+            values = np.asarray(encoded[:, : len(numeric)], dtype=np.float64)
+            names = [self.keys[j] for j in numeric]
+            yield names, values, np.zeros(len(numeric)), np.ones(len(numeric))
 
     def table_of(self, X) -> np.ndarray:
         """``X``'s conditions, a column each: ``conditions`` for rows of ``X``."""
@@ -397,6 +416,9 @@ class Conditions:
         model fitted on one); ``conditions`` as for :meth:`encode`.
         """
         values = self._raw(conditions, n_rows)
+        _, _, numeric = self.encoder.transformers_[0]
+        for key in (self.keys[j] for j in numeric):
+            values[key] = _text_as_numbers(values[key])
         if _is_dataframe(modelled):
             import pandas as pd
 

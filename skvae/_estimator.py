@@ -10,20 +10,19 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import (
-    _SAMPLE_ROWS,
     BaseVAE,
     _has_categorical,
     _rollback_on_error,
     _seed,
 )
-from ._data import host_batches, map_batches, seeded_global_rng
+from ._data import host_batches, map_batches
 from ._missing import (
     FLOAT32_LIMIT,
     first_cell_beyond_float32,
     refuse_overflowed_rows,
 )
 from ._ranking import item_scores, refuse_columns_without_item_scores
-from ._table import _is_dataframe, computed
+from ._table import _is_dataframe, _shown, computed
 from ._threads import ThreadPolicy
 from ._warn import warn_user
 
@@ -384,6 +383,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     (3,)
     """
 
+    _generates_rows = True
+
     # ---------------------------------------------------------------- inference
 
     def fit_transform(self, X, y=None, **fit_params):
@@ -625,8 +626,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return_mean=False,
         conditions=None,
         missing_cells=False,
+        marginals="training",
     ):
         """Generate rows: ``z ~ p(z)`` (see ``latent_prior``), then ``x ~ p(x | z)``.
+
+        Each real-valued column (of a Normal or Laplace family) is then
+        mapped to follow the training rows' distribution (``marginals``).
 
         Parameters
         ----------
@@ -653,6 +658,20 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             drawn independently of the row's values. The fitted model keeps
             each distinct pattern once, in ``n_features_in_ / 8`` bytes. The
             draws are seeded with the rest.
+        marginals : {'training', 'model'}, default='training'
+            ``'training'``: each real-valued column's draws are mapped,
+            monotonically, to the training rows' distribution of that column:
+            a draw at the model's ``q``-quantile of its column becomes the
+            training rows' ``q``-quantile (by ``sample_weight``, over the
+            observed cells; those of a stream's sample of rows after
+            ``partial_fit``). Spikes (a column mostly 0), skew and bounds come
+            out as in training, and the order of each column's draws, so the
+            dependence between columns that the model learned, is kept. The
+            model's quantiles come from 10,000 rows that ``fit`` draws. Not
+            for a model fitted with ``condition_on``, whose columns' training
+            distributions mix the conditions', nor with ``return_mean``.
+            ``'model'``: the draws of ``p(x | z)`` as they are, whose density
+            is the one :meth:`score_samples` gives.
 
         Returns
         -------
@@ -665,28 +684,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """
         check_is_fitted(self)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")
+        if not (isinstance(marginals, str) and marginals in ("training", "model")):
+            raise ValueError(
+                f"marginals must be 'training' or 'model', got {_shown(marginals)}."
+            )
         conditions = computed(conditions)  # a Dask DataFrame as pandas
         seed = _seed(self.random_state if random_state is None else random_state)
-        generator = torch.Generator(self.device_).manual_seed(seed)
-        z = self.module_.draw_prior(n_samples, generator)
-        decode, encoded = self._latent_decoder(
-            self.module_.decode_mean if return_mean else self.module_.decode_sample,
-            conditions,
-            n_samples,
-        )
-        if encoded is not None:
-            encoded = torch.as_tensor(encoded, dtype=z.dtype, device=z.device)
-            z = torch.cat([z, encoded], 1)
-        # The likelihood draws through torch.distributions, from torch's global
-        # generator: seeded here, and put back as it was afterwards.
-        with seeded_global_rng(seed, self.device_):
-            rows = map_batches(
-                decode,
-                z.split(_SAMPLE_ROWS),
-                n_samples,
-                pad=False,
-                threads=ThreadPolicy(self.n_threads),
-            )
+        decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
+        rows = self._decoded_draws(n_samples, seed, decode, conditions)
+        marginal_map = getattr(self, "_marginal_map", None)
+        if marginals == "training" and not return_mean and marginal_map is not None:
+            rows = marginal_map.apply(rows)
         if missing_cells:
             rows = self._leave_cells_missing(rows, seed)
         return self._as_rows(rows, conditions)

@@ -534,3 +534,16 @@ def test_a_numeric_condition_beyond_float64_is_refused_by_name():
         VAETransformer(condition_on=0, **params).fit(objects)
     with pytest.raises(ValueError, match="Column 0 of X holds an integer beyond"):
         VAETransformer(likelihood="auto", **params).fit(objects)
+
+
+@pytest.mark.short_fits
+def test_numbers_given_as_text_for_a_numeric_condition_come_back_as_numbers():
+    X = np.random.RandomState(0).normal(size=(200, 4))
+    vae = VAETransformer(
+        condition_on=3, hidden_layer_sizes=(8,), max_epochs=2, random_state=0
+    ).fit(X)
+    rows = vae.sample(2, conditions={3: "2.5"})
+    assert rows.dtype == np.float64
+    assert_array_equal(rows[:, 3], [2.5, 2.5])
+    decoded = vae.inverse_transform(np.zeros((1, 2)), conditions=np.array([["1.5"]]))
+    assert decoded.dtype == np.float64 and decoded[0, 3] == 1.5

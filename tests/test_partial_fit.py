@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skvae import VAEOutlierDetector, VAETransformer
+from skvae import VAEImputer, VAEOutlierDetector, VAETransformer
 from skvae._outlier import _threshold
 from skvae._row_sample import MAX_ROWS, MAX_VALUES, RowSample
 
@@ -531,3 +531,40 @@ def test_a_stream_warns_of_far_conditions_and_not_of_far_atoms():
     ).partial_fit(first)
     with pytest.warns(UserWarning, match="Column 't' of X holds values"):
         vae.partial_fit(later)
+
+
+@pytest.mark.short_fits
+def test_the_far_condition_check_reads_the_conditions_wherever_they_stand():
+    rng = np.random.RandomState(0)
+    params = dict(hidden_layer_sizes=(8,), latent_prior="normal", random_state=0)
+    # a condition far from 0 in its own units, given again: nothing far
+    years = pd.DataFrame(
+        {"a": rng.normal(size=200), "year": rng.normal(5000, 1, 200)}
+    ).iloc[:, ::-1]
+    vae = VAETransformer(condition_on="year", max_epochs=2, **params).partial_fit(years)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        vae.partial_fit(years)
+    # a condition first among the columns, a million spreads away
+    first = pd.DataFrame({"t": rng.normal(size=200), "a": rng.normal(size=200)})
+    vae = VAETransformer(condition_on="t", max_epochs=2, **params).partial_fit(first)
+    with pytest.warns(
+        UserWarning, match=r"Column 't' of X holds values 9.69e\+05 times"
+    ):
+        vae.partial_fit(first.assign(t=1e6))
+
+
+@pytest.mark.short_fits
+def test_a_conditional_imputer_without_a_column_continues():
+    X = np.random.RandomState(0).normal(size=(200, 4))
+    X[:, 1] = np.nan  # left out of the model
+    X[::7, 0] = np.nan
+    imputer = VAEImputer(
+        condition_on=3, hidden_layer_sizes=(8,), max_epochs=2, random_state=0
+    )
+    with pytest.warns(UserWarning, match="Skipping features without any observed"):
+        imputer.fit(X)
+        imputer.partial_fit(X)
+        imputer.set_params(warm_start=True).fit(X)
+    filled = imputer.transform(X)  # the empty column dropped, as SimpleImputer does
+    assert filled.shape == (200, 3) and not np.isnan(filled).any()

@@ -1,0 +1,148 @@
+"""Generated numbers that follow each column's training distribution.
+
+A real-valued column's draws from ``p(x | z)``, pooled over ``z ~ p(z)``,
+follow the model's marginal: a mixture of Normal (or Laplace) bumps, which
+smooths what the training column holds, such as a spike of 92 % of its rows
+at 0, skew, or a hard bound. ``VAETransformer.sample`` maps each such draw
+through a monotone function of its column (quantile mapping): the draw's
+quantile among the model's own draws, then the training rows' value at that
+quantile. Each column then follows the training rows' distribution, while
+the order of its draws, and so the dependence between columns that the
+model learned (a copula), stays the model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._likelihoods import Likelihood, RealValued
+
+MAX_QUANTILES = 1_000
+"""Quantiles kept per column: at most this many ..."""
+MAX_KEPT_VALUES = 500_000
+"""... and about this many over all columns (4 MB of float64 for the training
+rows' quantiles, as much for the draws'), 2 at least."""
+MODEL_DRAWS = 10_000
+"""Rows drawn from the model to find its quantiles: at most this many ..."""
+MAX_DRAWN_VALUES = 5_000_000
+"""... and about this many mapped values (40 MB of float64), 1,000 rows at least."""
+
+
+def real_valued_columns(likelihood: Likelihood) -> np.ndarray:
+    """Positions, among the modelled columns, of those of a Normal or Laplace family."""
+    columns = [
+        block
+        for block, family in zip(likelihood.columns, likelihood.families, strict=True)
+        if isinstance(family, RealValued)
+    ]
+    return np.sort(np.concatenate(columns)) if columns else np.empty(0, np.intp)
+
+
+def weighted_quantiles(values, weights, levels: np.ndarray) -> np.ndarray:
+    """The quantiles of ``values`` at ``levels``, each value counting by its weight.
+
+    Each sorted value stands at the middle of its share of the total weight
+    (Hazen's plotting positions, ``(i + 1/2) / n`` for equal weights), and
+    the quantiles between them are interpolated; below the first and above
+    the last are the smallest and the largest values.
+    """
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order]
+    cumulative = np.cumsum(weights)
+    positions = (cumulative - weights / 2) / cumulative[-1]
+    return np.interp(levels, positions, values)
+
+
+@dataclass(frozen=True)
+class MarginalMap:
+    """The quantile map of each real-valued column, from the model's draws to X's.
+
+    Parameters
+    ----------
+    columns : ndarray of shape (n_columns,)
+        The mapped columns' positions among the modelled columns.
+    levels : ndarray of shape (n_levels,)
+        The quantile levels, from 0 to 1.
+    drawn : ndarray of shape (n_levels, n_columns)
+        The model's draws' quantiles at ``levels``.
+    training : ndarray of shape (n_levels, n_columns)
+        The training rows' quantiles at ``levels``, by their weights, over
+        the observed cells.
+    """
+
+    columns: np.ndarray
+    levels: np.ndarray
+    drawn: np.ndarray
+    training: np.ndarray
+
+    @classmethod
+    def fit(
+        cls,
+        X,
+        weights: np.ndarray,
+        columns: np.ndarray,
+        draw: Callable[[int], np.ndarray],
+    ) -> MarginalMap | None:
+        """The map of ``columns`` of ``X`` (training rows), or None without any.
+
+        ``weights`` are the rows' (positive) weights; ``draw(n)`` returns
+        ``n`` rows drawn from the model, as ``sample`` draws them before
+        they are mapped. A column with no observed training cell, or no
+        finite draw, is left as drawn.
+        """
+        X = X.tocsc() if sp.issparse(X) else X
+        n_levels = min(MAX_QUANTILES, max(2, MAX_KEPT_VALUES // max(columns.size, 1)))
+        levels = np.linspace(0.0, 1.0, n_levels)
+        quantiles = {}
+        for j in columns:
+            values, value_weights = _observed(X, j, weights)
+            if values.size:
+                quantiles[j] = weighted_quantiles(values, value_weights, levels)
+        if not quantiles:
+            return None
+        n_draws = min(MODEL_DRAWS, max(1_000, MAX_DRAWN_VALUES // len(quantiles)))
+        draws = draw(n_draws)
+        drawn = {}
+        for j in quantiles:
+            # a draw beyond float32 (inf) maps to the largest training value
+            finite = draws[:, j][np.isfinite(draws[:, j])].astype(np.float64)
+            if finite.size:
+                drawn[j] = np.quantile(finite, levels)
+        if not drawn:
+            return None
+        columns = np.fromiter(drawn, dtype=np.intp)
+        training = np.column_stack([quantiles[j] for j in columns])
+        return cls(columns, levels, np.column_stack(list(drawn.values())), training)
+
+    def apply(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` (drawn from the model) with the mapped columns mapped, in place."""
+        for i, j in enumerate(self.columns):
+            quantile = np.interp(rows[:, j], self.drawn[:, i], self.levels)
+            rows[:, j] = np.interp(quantile, self.levels, self.training[:, i])
+        return rows
+
+
+def _observed(X, j: int, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column ``j``'s observed values in ``X`` and their weights.
+
+    A sparse ``X`` (by columns) is not densified: its stored values come
+    first, then a 0 for each row without one.
+    """
+    if not sp.issparse(X):
+        values = np.asarray(X[:, j], dtype=np.float64)
+        kept = ~np.isnan(values)
+        return values[kept], weights[kept]
+    stored = slice(X.indptr[j], X.indptr[j + 1])
+    values = X.data[stored].astype(np.float64)
+    rows = X.indices[stored]
+    implicit = np.ones(X.shape[0], dtype=bool)
+    implicit[rows] = False
+    kept = ~np.isnan(values)
+    return (
+        np.concatenate([values[kept], np.zeros(implicit.sum())]),
+        np.concatenate([weights[rows][kept], weights[implicit]]),
+    )

@@ -1,0 +1,149 @@
+"""sample(marginals="training"): numbers follow their training distributions."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import stats
+
+from skvae._marginals import MarginalMap, weighted_quantiles
+
+
+def spiked_table(n_rows=1_000, seed=0):
+    """An integer column 90 % at 0 with a long tail, a number, and levels."""
+    rng = np.random.RandomState(seed)
+    amount = np.where(rng.rand(n_rows) < 0.9, 0, rng.exponential(1_000, n_rows))
+    return pd.DataFrame(
+        {
+            "amount": amount.round().astype(int),
+            "score": rng.normal(size=n_rows) + amount / 1_000,
+            "kind": rng.choice(["a", "b", "c"], n_rows),
+        }
+    )
+
+
+def ks(a, b) -> float:
+    return stats.ks_2samp(np.asarray(a, float), np.asarray(b, float)).statistic
+
+
+def test_weighted_quantiles_of_equal_weights_are_hazens():
+    values = np.random.RandomState(0).exponential(size=101)
+    levels = np.linspace(0, 1, 17)
+    got = weighted_quantiles(values, np.ones(101), levels)
+    assert_allclose(got, np.quantile(values, levels, method="hazen"))
+    # only the weights' shares count
+    assert_allclose(weighted_quantiles(values, np.full(101, 7.5), levels), got)
+
+
+def test_weighted_quantiles_follow_the_weights():
+    values = np.array([0.0, 1.0])
+    # 0 holds 90 % of the weight: the quantiles up to its middle (0.45) are 0
+    got = weighted_quantiles(values, np.array([9.0, 1.0]), np.array([0.0, 0.45, 1.0]))
+    assert_array_equal(got, [0.0, 0.0, 1.0])
+    equal = weighted_quantiles(values, np.ones(2), np.array([0.45]))
+    assert equal[0] > 0.1
+
+
+@pytest.mark.short_fits
+def test_generated_numbers_follow_the_training_distribution(make_vae):
+    table = spiked_table()
+    vae = make_vae(max_epochs=30).fit(table)
+    mapped = vae.sample(2_000, random_state=1)
+    drawn = vae.sample(2_000, random_state=1, marginals="model")
+    for column in ("amount", "score"):
+        assert ks(mapped[column], table[column]) < 0.06
+        assert ks(mapped[column], table[column]) < ks(drawn[column], table[column])
+    assert abs((mapped["amount"] == 0).mean() - (table["amount"] == 0).mean()) < 0.03
+    # dtypes, levels and the levels' draws are those of the model's rows
+    assert mapped.dtypes.equals(table.dtypes)
+    assert_array_equal(mapped["kind"], drawn["kind"])
+
+
+@pytest.mark.short_fits
+def test_the_map_keeps_the_order_of_each_columns_draws(make_vae, X):
+    vae = make_vae(max_epochs=10).fit(X)
+    drawn = vae.sample(500, random_state=3, marginals="model")
+    mapped = vae.sample(500, random_state=3)
+    assert not np.allclose(mapped, drawn)
+    for j in range(X.shape[1]):
+        order = np.argsort(drawn[:, j])
+        assert (np.diff(mapped[order, j]) >= 0).all()
+        assert X[:, j].min() <= mapped[:, j].min()
+        assert mapped[:, j].max() <= X[:, j].max()
+
+
+@pytest.mark.short_fits
+def test_means_and_conditional_models_are_not_mapped(make_vae, X):
+    vae = make_vae(max_epochs=5).fit(X)
+    assert_array_equal(
+        vae.sample(50, return_mean=True),
+        vae.sample(50, return_mean=True, marginals="model"),
+    )
+    table = pd.DataFrame(X[:, :4], columns=list("abcd")).assign(
+        group=np.repeat(["x", "y"], 150)
+    )
+    conditional = make_vae(max_epochs=5, condition_on="group").fit(table)
+    conditions = {"group": "x"}
+    assert_array_equal(
+        conditional.sample(50, conditions=conditions),
+        conditional.sample(50, conditions=conditions, marginals="model"),
+    )
+
+
+@pytest.mark.short_fits
+def test_the_map_reads_observed_cells_by_their_weights(make_vae):
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.normal(size=600), rng.uniform(10, 11, size=600)])
+    X[::2, 1] = np.nan  # half of the second column missing
+    heavy = X[:, 0] > 0
+    weight = np.where(heavy, 4.0, 1.0)
+    vae = make_vae(max_epochs=10).fit(X, sample_weight=weight)
+    rows = vae.sample(4_000, random_state=0)
+    # the share of draws above 0 is the weight's (4 / 5), not the rows' (1 / 2)
+    assert abs((rows[:, 0] > 0).mean() - 0.8) < 0.04
+    assert (rows[:, 1] >= 10).all() and (rows[:, 1] <= 11).all()
+
+
+@pytest.mark.short_fits
+def test_dense_and_sparse_rows_give_the_same_map(make_vae):
+    rng = np.random.RandomState(0)
+    X = rng.exponential(size=(200, 4)) * (rng.rand(200, 4) < 0.5)
+    X[3, 1] = np.nan  # a stored NaN is missing, an implicit zero a zero
+    dense = make_vae(max_epochs=3).fit(X)._marginal_map
+    sparse = make_vae(max_epochs=3).fit(sp.csr_matrix(X))._marginal_map
+    assert_allclose(sparse.training, dense.training)
+    assert dense.training[:, 0].min() == 0.0
+
+
+@pytest.mark.short_fits
+def test_a_stream_maps_to_every_row_it_trained_on(make_vae):
+    rng = np.random.RandomState(0)
+    vae = make_vae(max_epochs=3)
+    vae.partial_fit(rng.normal(0.0, 1.0, size=(500, 3)))
+    first = vae._marginal_map
+    vae.partial_fit(rng.normal(10.0, 1.0, size=(500, 3)))
+    assert vae._marginal_map is not first
+    rows = vae.sample(2_000, random_state=0)
+    # the sample of the stream's rows holds both chunks, half each
+    assert abs((rows > 5).mean() - 0.5) < 0.1
+
+
+def test_a_map_leaves_columns_without_observed_cells_as_drawn():
+    X = np.array([[1.0, np.nan], [2.0, np.nan], [3.0, np.nan]])
+    drawn = np.random.RandomState(0).normal(size=(1_000, 2))
+    fitted = MarginalMap.fit(X, np.ones(3), np.array([0, 1]), lambda n: drawn[:n])
+    assert_array_equal(fitted.columns, [0])
+    rows = fitted.apply(drawn[:5].copy())
+    assert_array_equal(rows[:, 1], drawn[:5, 1])
+    assert ((rows[:, 0] >= 1) & (rows[:, 0] <= 3)).all()
+    assert MarginalMap.fit(X[:, 1:], np.ones(3), np.array([0]), None) is None
+
+
+@pytest.mark.short_fits
+def test_marginals_must_be_named(make_vae, X):
+    vae = make_vae(max_epochs=1).fit(X[:50])
+    with pytest.raises(ValueError, match="marginals must be 'training' or 'model'"):
+        vae.sample(3, marginals="data")
+    with pytest.raises(ValueError, match="marginals must be"):
+        vae.sample(3, marginals=["model"])
