@@ -736,9 +736,14 @@ class BaseVAE(BaseEstimator):
         if not columns.size:
             return
 
-        def draw(n_rows):
+        def draw(n_rows, mapped):
+            index = torch.as_tensor(mapped, device=self.device_)
+
+            def decode_mapped(z):  # only the mapped columns stay in memory
+                return self.module_.decode_sample(z)[:, index]
+
             return self._decoded_draws(
-                n_rows, _derived_seed(seed, _MARGINALS), self.module_.decode_sample
+                n_rows, _derived_seed(seed, _MARGINALS), decode_mapped
             )
 
         self._marginal_map = MarginalMap.fit(X, weights, columns, draw)

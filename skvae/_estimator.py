@@ -10,7 +10,9 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import (
+    _MARGINALS,
     BaseVAE,
+    _derived_seed,
     _has_categorical,
     _rollback_on_error,
     _seed,
@@ -667,7 +669,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             ``partial_fit``). Spikes (a column mostly 0), skew and bounds come
             out as in training, and the order of each column's draws, so the
             dependence between columns that the model learned, is kept. The
-            model's quantiles come from 10,000 rows that ``fit`` draws. Not
+            model's quantiles come from rows that ``fit`` draws, as many as
+            the training rows it reads (1,000 to 10,000). Not
             for a model fitted with ``condition_on``, whose columns' training
             distributions mix the conditions', nor with ``return_mean``.
             ``'model'``: the draws of ``p(x | z)`` as they are, whose density
@@ -694,7 +697,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         rows = self._decoded_draws(n_samples, seed, decode, conditions)
         marginal_map = getattr(self, "_marginal_map", None)
         if marginals == "training" and not return_mean and marginal_map is not None:
-            rows = marginal_map.apply(rows)
+            rng = np.random.default_rng(_derived_seed(seed, _MARGINALS))
+            rows = marginal_map.apply(rows, rng)
         if missing_cells:
             rows = self._leave_cells_missing(rows, seed)
         return self._as_rows(rows, conditions)

@@ -29,7 +29,8 @@ rows' quantiles, as much for the draws'), 2 at least."""
 MODEL_DRAWS = 10_000
 """Rows drawn from the model to find its quantiles: at most this many ..."""
 MAX_DRAWN_VALUES = 5_000_000
-"""... and about this many mapped values (40 MB of float64), 1,000 rows at least."""
+"""... and about this many values of mapped columns (40 MB of float64), 1,000
+rows at least."""
 
 
 def real_valued_columns(likelihood: Likelihood) -> np.ndarray:
@@ -85,14 +86,15 @@ class MarginalMap:
         X,
         weights: np.ndarray,
         columns: np.ndarray,
-        draw: Callable[[int], np.ndarray],
+        draw: Callable[[int, np.ndarray], np.ndarray],
     ) -> MarginalMap | None:
         """The map of ``columns`` of ``X`` (training rows), or None without any.
 
-        ``weights`` are the rows' (positive) weights; ``draw(n)`` returns
-        ``n`` rows drawn from the model, as ``sample`` draws them before
-        they are mapped. A column with no observed training cell, or no
-        finite draw, is left as drawn.
+        ``weights`` are the rows' (positive) weights; ``draw(n, columns)``
+        returns those columns of ``n`` rows drawn from the model, as
+        ``sample`` draws them before they are mapped: as many rows as ``X``
+        has, from 1,000 to ``MODEL_DRAWS``. A column with no observed
+        training cell, or no finite draw, is left as drawn.
         """
         X = X.tocsc() if sp.issparse(X) else X
         n_levels = min(MAX_QUANTILES, max(2, MAX_KEPT_VALUES // max(columns.size, 1)))
@@ -104,24 +106,37 @@ class MarginalMap:
                 quantiles[j] = weighted_quantiles(values, value_weights, levels)
         if not quantiles:
             return None
-        n_draws = min(MODEL_DRAWS, max(1_000, MAX_DRAWN_VALUES // len(quantiles)))
-        draws = draw(n_draws)
+        most = min(MODEL_DRAWS, X.shape[0], MAX_DRAWN_VALUES // len(quantiles))
+        draws = draw(max(1_000, most), np.fromiter(quantiles, dtype=np.intp))
         drawn = {}
-        for j in quantiles:
+        for i, j in enumerate(quantiles):
             # a draw beyond float32 (inf) maps to the largest training value
-            finite = draws[:, j][np.isfinite(draws[:, j])].astype(np.float64)
+            finite = draws[:, i][np.isfinite(draws[:, i])].astype(np.float64)
             if finite.size:
-                drawn[j] = np.quantile(finite, levels)
+                drawn[j] = weighted_quantiles(finite, np.ones(finite.size), levels)
         if not drawn:
             return None
         columns = np.fromiter(drawn, dtype=np.intp)
         training = np.column_stack([quantiles[j] for j in columns])
         return cls(columns, levels, np.column_stack(list(drawn.values())), training)
 
-    def apply(self, rows: np.ndarray) -> np.ndarray:
-        """``rows`` (drawn from the model) with the mapped columns mapped, in place."""
+    def apply(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``rows`` (drawn from the model) with the mapped columns mapped, in place.
+
+        A draw equal to several of the model's quantiles (draws of float32
+        that tie, for a column whose spread is small beside its mean) takes
+        a level drawn uniformly between the lowest and the highest of them
+        (``rng``), not the highest, which ``np.interp`` gives: then the
+        mapped column follows the training distribution still. Other draws
+        take their one level.
+        """
         for i, j in enumerate(self.columns):
-            quantile = np.interp(rows[:, j], self.drawn[:, i], self.levels)
+            drawn, values = self.drawn[:, i], rows[:, j]
+            highest = np.interp(values, drawn, self.levels)
+            # np.interp of the reversed, negated quantiles: the lowest level
+            lowest = np.interp(-values, -drawn[::-1], self.levels[::-1])
+            uniform = rng.uniform(size=len(values))
+            quantile = lowest + uniform * (highest - lowest)
             rows[:, j] = np.interp(quantile, self.levels, self.training[:, i])
         return rows
 

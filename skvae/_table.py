@@ -54,7 +54,8 @@ def computed(X):
     table's columns are read by their dtypes, which the pandas frame
     holds); a polars DataFrame as a pandas one (``_polars_as_pandas``) and a
     polars Series as a pandas one, a LazyFrame refused; a torch tensor as a
-    NumPy array, copied to the host if need be.
+    NumPy array, or a sparse one as a CSR matrix, copied to the host if need
+    be.
     """
     polars = sys.modules.get("polars")  # a polars object imported it
     if polars is not None:
@@ -70,9 +71,22 @@ def computed(X):
     dask = sys.modules.get("dask")  # a Dask collection imported it
     if dask is not None and _is_dataframe(X) and dask.is_dask_collection(X):
         return X.compute()
+    if torch.is_tensor(X) and X.layout != torch.strided and X.ndim == 2:
+        return _sparse_tensor_as_csr(X)
     if torch.is_tensor(X):
         return X.numpy(force=True)
     return X
+
+
+def _sparse_tensor_as_csr(X) -> sp.csr_matrix:
+    """A 2-D sparse torch tensor (COO, CSR or another layout) as a SciPy CSR matrix.
+
+    Its stored values stay stored (an explicit NaN is a missing cell, as in
+    SciPy's matrices), copied to the host if need be.
+    """
+    coo = X.detach().to_sparse_coo().coalesce().cpu()
+    rows, columns = coo.indices().numpy()
+    return sp.csr_matrix((coo.values().numpy(), (rows, columns)), shape=tuple(X.shape))
 
 
 def _polars_as_pandas(frame, polars):

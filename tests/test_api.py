@@ -336,6 +336,24 @@ def test_a_torch_tensor_is_read_as_the_array_it_holds(X):
 
 
 @pytest.mark.short_fits
+def test_a_sparse_torch_tensor_is_read_as_a_csr_matrix(binary_X):
+    # before: torch's TypeError "can't convert Sparse layout tensor to numpy"
+    from skvae import VAETransformer
+
+    X = binary_X.copy()
+    X[0, 0] = np.nan  # stored: a missing cell, as in a SciPy matrix
+    tensor = torch.as_tensor(X).to_sparse()  # COO; other layouts go through it
+    params = dict(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    from_tensor = VAETransformer(likelihood="bernoulli", **params).fit(tensor)
+    matrix = sp.csr_matrix(X)
+    from_matrix = VAETransformer(likelihood="bernoulli", **params).fit(matrix)
+    assert_array_equal(from_tensor.transform(tensor), from_matrix.transform(matrix))
+    assert_array_equal(
+        from_tensor.score_samples(tensor), from_matrix.score_samples(matrix)
+    )
+
+
+@pytest.mark.short_fits
 def test_a_polars_frame_is_read_as_its_pandas_frame():
     # before: read as an array, its names lost: condition_on and likelihood
     # dicts could not name columns, and reordered columns passed silently
