@@ -573,7 +573,9 @@ class BaseVAE(BaseEstimator):
                 n_rows = trained_rows.n_rows if streaming else X.shape[0]
                 check_enough_draws(self.latent_prior, n_rows)
             modelled = self._modelled(X)
-            ranking = parse_ranking(self.scoring, modelled.shape[1])
+            # scoring is read only where rows are held out; its form always
+            holds_out = self.early_stopping and not incremental
+            ranking = parse_ranking(self.scoring, modelled.shape[1], holds_out)
             if ranking is not None and self._conditions is not None:
                 raise ValueError(
                     f"scoring={self.scoring!r} ranks the items of implicit "
@@ -582,7 +584,6 @@ class BaseVAE(BaseEstimator):
             if ranking is not None:
                 what = f"scoring={self.scoring!r}"
                 refuse_columns_without_item_scores(self.likelihoods_, what)
-            if ranking is not None and self.early_stopping and not incremental:
                 names = self._column_names(modelled.shape[1])
                 positive = np.flatnonzero(given_weight > 0)  # the rows kept
                 check_implicit_feedback(modelled, self.scoring, names, positive)
@@ -1194,18 +1195,23 @@ class BaseVAE(BaseEstimator):
         self.loss_curve_ = self._history("loss_curve_", continuing) + result.loss_curve
         self.best_loss_ = min(self.loss_curve_)
         self.n_iter_ = len(self.loss_curve_)
+        # every call's held-out scores, NaN for the epochs of calls that held
+        # no rows out, kept through such calls for the next one that does
+        earlier = self._history("_validation_record", continuing)
         if result.validation_scores:
-            earlier = self._history("validation_scores_", continuing)
-            # earlier epochs without held-out rows (a warm start that turns
+            # epochs before any held-out rows (a warm start that turns
             # early_stopping on) score NaN: one score per epoch of loss_curve_
             unscored = self.n_iter_ - len(earlier) - len(result.validation_scores)
             self.validation_scores_ = (
                 [math.nan] * unscored + earlier + result.validation_scores
             )
             self.best_validation_score_ = result.kept_validation_score
-        else:  # drop the record of an earlier fit that held rows out
+            self._validation_record = self.validation_scores_
+        else:  # this call held no rows out: no public record of them
             vars(self).pop("validation_scores_", None)
             vars(self).pop("best_validation_score_", None)
+            unscored = [math.nan] * len(result.loss_curve)
+            self._validation_record = earlier + unscored if earlier else []
         self._optimizer_state = result.optimizer_state
         self._score_seed = _derived_seed(seed, _SCORING)
 
@@ -1645,20 +1651,24 @@ class BaseVAE(BaseEstimator):
             generator=generator,
         )
 
-    def _n_importance_draws(self) -> int:
-        """``n_importance_samples``, checked: it may have been set since ``fit``.
+    def _checked(self, name: str):
+        """Parameter ``name``, checked: it may have been set since ``fit``.
 
         scikit-learn validates parameters in ``fit`` only; a method that reads
         one afterwards checks it, as ``KNeighborsClassifier.kneighbors`` checks
         ``n_neighbors``.
         """
-        name = "n_importance_samples"
+        value = getattr(self, name)
         validate_parameter_constraints(
             {name: self._parameter_constraints[name]},
-            {name: self.n_importance_samples},
+            {name: value},
             caller_name=type(self).__name__,
         )
-        return int(self.n_importance_samples)
+        return value
+
+    def _n_importance_draws(self) -> int:
+        """``n_importance_samples``, checked (see ``_checked``)."""
+        return int(self._checked("n_importance_samples"))
 
     def _map_rows(
         self, X, function, n_draws: int = 1, dtype=np.float64, cache_sized=True

@@ -507,7 +507,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         item's score is the decoder's mean at the row's posterior mean, the
         ranking of Mult-VAE (Liang et al. 2018): a probability for
         ``likelihood='bernoulli'``; for ``'multinomial'``, the decoder's
-        softmax, the probability that the row's next item is this one. Rows
+        softmax, the probability that the row's next item is this one; for
+        count families, the expected count. Items of families of different
+        scales are ranked together as they are: beside a multinomial block,
+        whose probabilities sum to 1, a Poisson column's expected count of 1
+        ranks above every item of the block. Rows
         go through in batches within scikit-learn's ``working_memory``, so no
         dense rows-by-items array is made. Every column is an item: a model
         with ``condition_on``, or with a categorical or
@@ -572,6 +576,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         module = self.module_
         posterior_mean = module.posterior_mean
         if refine_steps:
+            self._checked("beta")  # the refinement's KL weight, set since fit?
             generator = torch.Generator(self.device_)
             generator.manual_seed(_seed(self.random_state))
             noise = torch.randn(

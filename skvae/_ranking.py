@@ -28,11 +28,14 @@ HELD_OUT_SHARE = 0.2
 """Share of each row's items held out of its fold-in, as in Mult-VAE."""
 
 
-def parse_ranking(scoring: str, n_items: int) -> tuple[str, int] | None:
+def parse_ranking(
+    scoring: str, n_items: int, used: bool = True
+) -> tuple[str, int] | None:
     """``(metric, k)`` for ``'ndcg@k'`` or ``'recall@k'``; None for ``'elbo'``.
 
     Raises a ``ValueError`` that names the accepted forms, or the number of
-    items when ``k`` exceeds it.
+    items when ``k`` exceeds it. A ``scoring`` that is not ``used`` (a fit
+    that holds no rows out) is only checked for its form, and gives None.
     """
     if scoring == "elbo":
         return None
@@ -43,6 +46,8 @@ def parse_ranking(scoring: str, n_items: int) -> tuple[str, int] | None:
             f"integer, got {scoring!r}."
         )
     metric, k = match.group(1), int(match.group(2))
+    if not used:
+        return None
     if k > n_items:
         raise ValueError(
             f"scoring={scoring!r} ranks the top {k} items, but X has only "

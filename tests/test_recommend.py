@@ -9,6 +9,7 @@ import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import config_context
+from sklearn.utils._param_validation import InvalidParameterError
 
 
 @pytest.fixture
@@ -200,6 +201,15 @@ def test_refined_lists_leave_seen_items_out_and_repeat_for_a_seed(recommender, c
 def test_refine_steps_must_be_a_non_negative_integer(recommender, clicks, steps):
     with pytest.raises(ValueError, match="refine_steps must be a non-negative integer"):
         recommender.recommend(clicks, refine_steps=steps)
+
+
+@pytest.mark.parametrize("beta", [-5.0, None, "auto"])
+def test_refinement_checks_a_kl_weight_set_since_fit(recommender, clicks, beta):
+    # before: a negative weight ran silently, None and "auto" raised TypeErrors
+    recommender.set_params(beta=beta)
+    with pytest.raises(InvalidParameterError, match="'beta' parameter"):
+        recommender.recommend(clicks, refine_steps=2)
+    recommender.recommend(clicks)  # without refinement, beta is not read
 
 
 # ------------------------------------------- early stopping on a ranking score

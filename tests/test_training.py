@@ -327,6 +327,37 @@ def test_a_warm_start_that_holds_rows_out_scores_earlier_epochs_nan(X, make_vae)
 
 
 @pytest.mark.short_fits
+def test_validation_scores_outlast_a_call_that_holds_no_rows_out(X, make_vae):
+    # before: a partial_fit between two early-stopping fits turned the first
+    # fit's scores into NaN
+    vae = make_vae(max_epochs=2, early_stopping=True).fit(X)
+    first_scores = list(vae.validation_scores_)
+    vae.partial_fit(X)
+    assert not hasattr(vae, "validation_scores_")
+    vae.set_params(warm_start=True).fit(X)
+    assert vae.validation_scores_[:2] == first_scores
+    assert np.isnan(vae.validation_scores_[2])
+    assert np.isfinite(vae.validation_scores_[3:]).all()
+    assert len(vae.validation_scores_) == vae.n_iter_ == 5
+
+
+@pytest.mark.short_fits
+def test_a_ranking_scoring_is_read_only_where_rows_are_held_out(make_vae):
+    rng = np.random.RandomState(0)
+    counts = ((rng.rand(120, 15) < 0.3) * rng.poisson(2, (120, 15))).astype(float)
+    # before: "ranks the top 100 items, but X has only 15 columns", though
+    # no rows were held out to rank
+    params = dict(likelihood="multinomial", scoring="ndcg@100", max_epochs=2)
+    make_vae(**params).fit(counts)
+    make_vae(**params, early_stopping=True).partial_fit(counts)
+    with pytest.raises(ValueError, match="has only 15 columns"):
+        make_vae(**params, early_stopping=True).fit(counts)
+    # its form is checked whether or not it is read
+    with pytest.raises(ValueError, match="scoring must be 'elbo', 'ndcg@k'"):
+        make_vae(likelihood="multinomial", scoring="map@5", max_epochs=2).fit(counts)
+
+
+@pytest.mark.short_fits
 @pytest.mark.parametrize("random_state", [None, np.random.RandomState(0)])
 def test_warm_start_holds_out_the_same_rows_whatever_the_random_state(
     X, make_vae, monkeypatch, random_state
