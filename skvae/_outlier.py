@@ -144,8 +144,11 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     which compares settings by their ROC-AUC on three outlier-detection sets
     with their own tuning splits; the outlier-detection page of the
     documentation reports them on other splits.
-    Scores are deterministic for a fitted detector and a row's score does not
-    depend on the other rows scored with it, as for ``VAETransformer``.
+    Scores are deterministic for a fitted detector, and a row's score does
+    not depend on the other rows scored with it up to float32 rounding, as
+    for ``VAETransformer``: a row whose score lies within that rounding of
+    ``offset_`` (about 1e-6 relative) can be labelled an inlier in one batch
+    and an outlier alone.
 
     Examples
     --------
