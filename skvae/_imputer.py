@@ -436,7 +436,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
             if X is not given and _is_dataframe(filled):
                 filled = _in_given_dtypes(filled, given)
         if self.indicator_ is not None:
-            filled = self._with_indicator(filled, self.indicator_.transform(_holes(X)))
+            holes = self.indicator_.transform(_holes(X))
+            filled = self._with_indicator(filled, holes, getattr(X, "columns", None))
         if polars_frame and _is_dataframe(filled) and _default_output(self):
             import polars  # a polars DataFrame back for one
 
@@ -444,12 +445,14 @@ class VAEImputer(TransformerMixin, BaseVAE):
         # a sparse array back for a sparse array, as scikit-learn's imputers do
         return sp.csr_array(filled) if isinstance(X, sp.sparray) else filled
 
-    def _with_indicator(self, filled, indicator):
+    def _with_indicator(self, filled, indicator, labels=None):
         """``filled`` followed by the indicator's columns, in ``filled``'s kind.
 
         In a DataFrame the indicator's columns are float64, as in an array:
         columns of booleans beside numbers would make the frame's array one
-        of objects.
+        of objects. They are named ``missingindicator_<label>`` after the
+        ``labels`` of the given frame's columns, which ``filled`` keeps: for
+        labels that are not strings (``10``, not ``x0``) too.
         """
         if sp.issparse(filled):
             return sp.hstack([filled, indicator], format=filled.format)
@@ -458,7 +461,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
             return np.hstack([filled, indicator.astype(floats)])
         import pandas as pd
 
-        names = self.get_feature_names_out()[filled.shape[1] :]
+        reported = self.indicator_.features_
+        if labels is None:
+            names = self.get_feature_names_out()[filled.shape[1] :]
+        else:
+            names = [f"missingindicator_{labels[j]}" for j in reported]
         indicator = pd.DataFrame(
             indicator.astype(np.float64), columns=names, index=filled.index
         )

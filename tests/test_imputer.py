@@ -548,6 +548,29 @@ def test_add_indicator_appends_simple_imputers_indicator(correlated):
 
 
 @pytest.mark.short_fits
+def test_indicator_columns_are_named_after_labels_that_are_not_strings(correlated):
+    # before: the filled columns kept their labels (10, 30) and the indicator
+    # columns were named by position (missingindicator_x1, for the dropped 20)
+    _, holed = correlated
+    holed = holed[:, :3].copy()
+    holed[:, 1] = np.nan  # empty: left out of the output
+    frame = pd.DataFrame(holed, columns=[10, 20, 30])
+    imputer = make_imputer(add_indicator=True, max_epochs=2)
+    with pytest.warns(UserWarning, match="Skipping features without any observed"):
+        filled = imputer.fit_transform(frame)
+    assert list(filled.columns[:2]) == [10, 30]
+    # each of the three columns has holes
+    assert list(filled.columns[2:]) == [
+        "missingindicator_10",
+        "missingindicator_20",
+        "missingindicator_30",
+    ]
+    # scikit-learn's names, under set_output, as SimpleImputer gives them
+    named = imputer.set_output(transform="pandas").transform(frame)
+    assert list(named.columns) == list(imputer.get_feature_names_out())
+
+
+@pytest.mark.short_fits
 @pytest.mark.parametrize("to_sparse", [False, True])
 def test_add_indicator_covers_the_columns_missing_in_any_chunk(correlated, to_sparse):
     X, _ = correlated
