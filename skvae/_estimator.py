@@ -545,7 +545,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         -------
         items : ndarray of shape (n_samples, n)
             Column indices, best first; the column labels (names, item ids)
-            if the model was fitted on a DataFrame.
+            if the model was fitted on a DataFrame. Items of equal score
+            come in ``torch.topk``'s order, which is the same in every batch
+            but not that of the columns.
         scores : ndarray of shape (n_samples, n)
             Each recommended item's score.
 
