@@ -77,6 +77,7 @@ from ._module import ACTIVATIONS, VAE
 from ._ranking import (
     RankingValidation,
     check_implicit_feedback,
+    check_rank_within,
     parse_ranking,
     refuse_columns_without_item_scores,
 )
@@ -107,7 +108,8 @@ from ._training import (
 from ._warn import warn_user
 
 # Independent streams of random numbers drawn from one fit's seed (and, for
-# the missing cells of generated rows, from one ``sample`` call's).
+# the missing cells of generated rows and the levels of their tied draws,
+# from one ``sample`` call's).
 (
     _TRAINING,
     _NOISE,
@@ -573,9 +575,7 @@ class BaseVAE(BaseEstimator):
                 n_rows = trained_rows.n_rows if streaming else X.shape[0]
                 check_enough_draws(self.latent_prior, n_rows)
             modelled = self._modelled(X)
-            # scoring is read only where rows are held out; its form always
-            holds_out = self.early_stopping and not incremental
-            ranking = parse_ranking(self.scoring, modelled.shape[1], holds_out)
+            ranking = parse_ranking(self.scoring)
             if ranking is not None and self._conditions is not None:
                 raise ValueError(
                     f"scoring={self.scoring!r} ranks the items of implicit "
@@ -584,6 +584,10 @@ class BaseVAE(BaseEstimator):
             if ranking is not None:
                 what = f"scoring={self.scoring!r}"
                 refuse_columns_without_item_scores(self.likelihoods_, what)
+            # the held-out rows are checked only where rows are held out
+            holds_out = self.early_stopping and not incremental
+            if ranking is not None and holds_out:
+                check_rank_within(ranking, self.scoring, modelled.shape[1])
                 names = self._column_names(modelled.shape[1])
                 positive = np.flatnonzero(given_weight > 0)  # the rows kept
                 check_implicit_feedback(modelled, self.scoring, names, positive)
@@ -675,6 +679,7 @@ class BaseVAE(BaseEstimator):
             else:
                 prior_rows, prior_weights = X, sample_weight
             self._fit_latent_prior(prior_rows, prior_weights, seed, mixture)
+            # after the prior: the map's draws come from it, as sample's do
             self._fit_marginal_map(prior_rows, prior_weights, seed)
             if callers_weight is not None:  # rows with nothing observed stay
                 weighed = np.asarray(callers_weight, dtype=np.float64) > 0  # checked
@@ -752,7 +757,8 @@ class BaseVAE(BaseEstimator):
     def _decoded_draws(self, n_rows: int, seed: int, decode, conditions=None):
         """``n_rows`` rows decoded by ``decode`` from ``z ~ p(z)``, seeded by ``seed``.
 
-        ``decode`` is the module's ``decode_mean`` or ``decode_sample``;
+        ``decode`` maps a batch of codes to rows (the module's
+        ``decode_mean`` or ``decode_sample``, or some columns of them);
         ``conditions`` are a conditional model's (see ``_latent_decoder``).
         The rows are as the network gives them, before ``_as_rows``.
         """
@@ -1069,7 +1075,8 @@ class BaseVAE(BaseEstimator):
         Yields the columns' names, their values in ``X`` (an inflated
         column's atoms left out, as from its spread), and the shift and
         scale they are standardised by: the modelled columns' families, then
-        the numeric conditions.
+        the numeric conditions, which validated rows hold standardised
+        already (shift 0, scale 1).
         """
         modelled = self._modelled(X)
         names = self._column_names(modelled.shape[1])
@@ -1198,6 +1205,8 @@ class BaseVAE(BaseEstimator):
         # every call's held-out scores, NaN for the epochs of calls that held
         # no rows out, kept through such calls for the next one that does
         earlier = self._history("_validation_record", continuing)
+        if not earlier:  # a model pickled before the record was kept
+            earlier = self._history("validation_scores_", continuing)
         if result.validation_scores:
             # epochs before any held-out rows (a warm start that turns
             # early_stopping on) score NaN: one score per epoch of loss_curve_
@@ -1206,7 +1215,7 @@ class BaseVAE(BaseEstimator):
                 [math.nan] * unscored + earlier + result.validation_scores
             )
             self.best_validation_score_ = result.kept_validation_score
-            self._validation_record = self.validation_scores_
+            self._validation_record = list(self.validation_scores_)
         else:  # this call held no rows out: no public record of them
             vars(self).pop("validation_scores_", None)
             vars(self).pop("best_validation_score_", None)

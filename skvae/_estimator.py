@@ -546,8 +546,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         items : ndarray of shape (n_samples, n)
             Column indices, best first; the column labels (names, item ids)
             if the model was fitted on a DataFrame. Items of equal score
-            come in ``torch.topk``'s order, which is the same in every batch
-            but not that of the columns.
+            come in an order that ``torch.topk`` leaves unspecified.
         scores : ndarray of shape (n_samples, n)
             Each recommended item's score.
 
@@ -578,7 +577,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         module = self.module_
         posterior_mean = module.posterior_mean
         if refine_steps:
-            self._checked("beta")  # the refinement's KL weight, set since fit?
+            # beta may have been set since fit, where scikit-learn checks it
+            self._checked("beta")
             generator = torch.Generator(self.device_)
             generator.manual_seed(_seed(self.random_state))
             noise = torch.randn(
@@ -639,8 +639,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     ):
         """Generate rows: ``z ~ p(z)`` (see ``latent_prior``), then ``x ~ p(x | z)``.
 
-        Each real-valued column (of a Normal or Laplace family) is then
-        mapped to follow the training rows' distribution (``marginals``).
+        By default each real-valued column (of a Normal or Laplace family) is
+        then mapped to follow the training rows' distribution (``marginals``;
+        a model pickled before this mapping existed draws as ``'model'``).
 
         Parameters
         ----------
@@ -677,7 +678,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             out as in training, and the order of each column's draws, so the
             dependence between columns that the model learned, is kept. The
             model's quantiles come from rows that ``fit`` draws, as many as
-            the training rows it reads (1,000 to 10,000). Not
+            the training rows it reads (1,000 to 10,000; fewer for more than
+            500 mapped columns). Not
             for a model fitted with ``condition_on``, whose columns' training
             distributions mix the conditions', nor with ``return_mean``.
             ``'model'``: the draws of ``p(x | z)`` as they are, whose density

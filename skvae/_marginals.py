@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ._data import relative_to_their_mean
 from ._likelihoods import Likelihood, RealValued
 
 MAX_QUANTILES = 1_000
@@ -52,7 +53,8 @@ def weighted_quantiles(values, weights, levels: np.ndarray) -> np.ndarray:
     the last are the smallest and the largest values.
     """
     order = np.argsort(values, kind="stable")
-    values, weights = values[order], weights[order]
+    # divided by their mean first, so that weights of 1e308 do not overflow
+    values, weights = values[order], relative_to_their_mean(weights[order])
     cumulative = np.cumsum(weights)
     positions = (cumulative - weights / 2) / cumulative[-1]
     return np.interp(levels, positions, values)
@@ -93,7 +95,8 @@ class MarginalMap:
         ``weights`` are the rows' (positive) weights; ``draw(n, columns)``
         returns those columns of ``n`` rows drawn from the model, as
         ``sample`` draws them before they are mapped: as many rows as ``X``
-        has, from 1,000 to ``MODEL_DRAWS``. A column with no observed
+        has, from 1,000 to ``MODEL_DRAWS`` (fewer, down to 1,000, where more
+        than 500 columns are mapped). A column with no observed
         training cell, or no finite draw, is left as drawn.
         """
         X = X.tocsc() if sp.issparse(X) else X

@@ -28,14 +28,10 @@ HELD_OUT_SHARE = 0.2
 """Share of each row's items held out of its fold-in, as in Mult-VAE."""
 
 
-def parse_ranking(
-    scoring: str, n_items: int, used: bool = True
-) -> tuple[str, int] | None:
+def parse_ranking(scoring: str) -> tuple[str, int] | None:
     """``(metric, k)`` for ``'ndcg@k'`` or ``'recall@k'``; None for ``'elbo'``.
 
-    Raises a ``ValueError`` that names the accepted forms, or the number of
-    items when ``k`` exceeds it. A ``scoring`` that is not ``used`` (a fit
-    that holds no rows out) is only checked for its form, and gives None.
+    Raises a ``ValueError`` that names the accepted forms.
     """
     if scoring == "elbo":
         return None
@@ -45,15 +41,17 @@ def parse_ranking(
             "scoring must be 'elbo', 'ndcg@k' or 'recall@k' with k a positive "
             f"integer, got {scoring!r}."
         )
-    metric, k = match.group(1), int(match.group(2))
-    if not used:
-        return None
+    return match.group(1), int(match.group(2))
+
+
+def check_rank_within(ranking: tuple[str, int], scoring: str, n_items: int) -> None:
+    """Refuse a ranking of the top ``k`` items of rows of fewer ``n_items``."""
+    _, k = ranking
     if k > n_items:
         raise ValueError(
             f"scoring={scoring!r} ranks the top {k} items, but X has only "
             f"{n_items} columns."
         )
-    return metric, k
 
 
 def refuse_columns_without_item_scores(likelihoods: dict, what: str) -> None:

@@ -71,8 +71,10 @@ def computed(X):
     dask = sys.modules.get("dask")  # a Dask collection imported it
     if dask is not None and _is_dataframe(X) and dask.is_dask_collection(X):
         return X.compute()
-    if torch.is_tensor(X) and X.layout != torch.strided and X.ndim == 2:
+    if torch.is_tensor(X) and X.layout != torch.strided and X.sparse_dim() == 2:
         return _sparse_tensor_as_csr(X)
+    if torch.is_tensor(X) and X.layout != torch.strided:  # sparse rows of dense cells
+        return X.to_dense().numpy(force=True)
     if torch.is_tensor(X):
         return X.numpy(force=True)
     return X

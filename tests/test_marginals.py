@@ -45,6 +45,11 @@ def test_weighted_quantiles_follow_the_weights():
     assert equal[0] > 0.1
 
 
+def test_weighted_quantiles_of_weights_near_float64s_limit():
+    got = weighted_quantiles(np.array([0.0, 1.0]), np.full(2, 1e308), np.array([0.5]))
+    assert_allclose(got, [0.5])
+
+
 @pytest.mark.short_fits
 def test_generated_numbers_follow_the_training_distribution(make_vae):
     table = spiked_table()

@@ -342,6 +342,15 @@ def test_validation_scores_outlast_a_call_that_holds_no_rows_out(X, make_vae):
 
 
 @pytest.mark.short_fits
+def test_a_model_pickled_without_the_record_keeps_its_validation_scores(X, make_vae):
+    vae = make_vae(max_epochs=2, early_stopping=True).fit(X)
+    first_scores = list(vae.validation_scores_)
+    del vae._validation_record  # as in a model pickled before it was kept
+    vae.set_params(warm_start=True).fit(X)
+    assert vae.validation_scores_[:2] == first_scores
+
+
+@pytest.mark.short_fits
 def test_a_ranking_scoring_is_read_only_where_rows_are_held_out(make_vae):
     rng = np.random.RandomState(0)
     counts = ((rng.rand(120, 15) < 0.3) * rng.poisson(2, (120, 15))).astype(float)
@@ -352,9 +361,16 @@ def test_a_ranking_scoring_is_read_only_where_rows_are_held_out(make_vae):
     make_vae(**params, early_stopping=True).partial_fit(counts)
     with pytest.raises(ValueError, match="has only 15 columns"):
         make_vae(**params, early_stopping=True).fit(counts)
-    # its form is checked whether or not it is read
+    # its form, and whether the model ranks items, are checked in every fit
     with pytest.raises(ValueError, match="scoring must be 'elbo', 'ndcg@k'"):
         make_vae(likelihood="multinomial", scoring="map@5", max_epochs=2).fit(counts)
+    conditioned = (
+        pd.DataFrame(counts).add_prefix("item").assign(group=np.arange(120) % 2)
+    )
+    with pytest.raises(ValueError, match="it takes no condition_on"):
+        make_vae(
+            likelihood="poisson", scoring="ndcg@5", condition_on="group", max_epochs=2
+        ).fit(conditioned)
 
 
 @pytest.mark.short_fits
