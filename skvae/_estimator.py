@@ -7,6 +7,10 @@ from numbers import Integral
 import numpy as np
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import (
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import (
@@ -24,7 +28,7 @@ from ._missing import (
     refuse_overflowed_rows,
 )
 from ._ranking import item_scores, refuse_columns_without_item_scores
-from ._table import _is_dataframe, _shown, computed
+from ._table import _is_dataframe, computed
 from ._threads import ThreadPolicy
 from ._warn import warn_user
 
@@ -696,10 +700,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """
         check_is_fitted(self)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")
-        if not (isinstance(marginals, str) and marginals in ("training", "model")):
-            raise ValueError(
-                f"marginals must be 'training' or 'model', got {_shown(marginals)}."
-            )
+        validate_parameter_constraints(
+            {"marginals": [StrOptions({"training", "model"})]},
+            {"marginals": marginals},
+            caller_name="sample",
+        )
         conditions = computed(conditions)  # a Dask DataFrame as pandas
         seed = _seed(self.random_state if random_state is None else random_state)
         decode = self.module_.decode_mean if return_mean else self.module_.decode_sample

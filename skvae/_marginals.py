@@ -23,15 +23,15 @@ from ._data import relative_to_their_mean
 from ._likelihoods import Likelihood, RealValued
 
 MAX_QUANTILES = 1_000
-"""Quantiles kept per column: at most this many ..."""
+"""The most quantiles kept of one column."""
 MAX_KEPT_VALUES = 500_000
-"""... and about this many over all columns (4 MB of float64 for the training
-rows' quantiles, as much for the draws'), 2 at least."""
+"""About the most quantiles kept of all columns together (4 MB of float64 for
+the training rows', as much for the draws'); each column keeps 2 at least."""
 MODEL_DRAWS = 10_000
-"""Rows drawn from the model to find its quantiles: at most this many ..."""
+"""The most rows drawn from the model to find its quantiles."""
 MAX_DRAWN_VALUES = 5_000_000
-"""... and about this many values of mapped columns (40 MB of float64), 1,000
-rows at least."""
+"""About the most values of mapped columns drawn (40 MB of float64); 1,000
+rows are drawn at least."""
 
 
 def real_valued_columns(likelihood: Likelihood) -> np.ndarray:
@@ -102,26 +102,30 @@ class MarginalMap:
         X = X.tocsc() if sp.issparse(X) else X
         n_levels = min(MAX_QUANTILES, max(2, MAX_KEPT_VALUES // max(columns.size, 1)))
         levels = np.linspace(0.0, 1.0, n_levels)
-        quantiles = {}
+        training = {}  # each column's training quantiles
         for j in columns:
             values, value_weights = _observed(X, j, weights)
             if values.size:
-                quantiles[j] = weighted_quantiles(values, value_weights, levels)
-        if not quantiles:
+                training[j] = weighted_quantiles(values, value_weights, levels)
+        if not training:
             return None
-        most = min(MODEL_DRAWS, X.shape[0], MAX_DRAWN_VALUES // len(quantiles))
-        draws = draw(max(1_000, most), np.fromiter(quantiles, dtype=np.intp))
-        drawn = {}
-        for i, j in enumerate(quantiles):
+        n_draws = min(MODEL_DRAWS, X.shape[0], MAX_DRAWN_VALUES // len(training))
+        draws = draw(max(1_000, n_draws), np.fromiter(training, dtype=np.intp))
+        drawn = {}  # each column's quantiles among the model's draws
+        for i, j in enumerate(training):
             # a draw beyond float32 (inf) maps to the largest training value
             finite = draws[:, i][np.isfinite(draws[:, i])].astype(np.float64)
             if finite.size:
                 drawn[j] = weighted_quantiles(finite, np.ones(finite.size), levels)
         if not drawn:
             return None
-        columns = np.fromiter(drawn, dtype=np.intp)
-        training = np.column_stack([quantiles[j] for j in columns])
-        return cls(columns, levels, np.column_stack(list(drawn.values())), training)
+        mapped = np.fromiter(drawn, dtype=np.intp)
+        return cls(
+            mapped,
+            levels,
+            np.column_stack(list(drawn.values())),
+            np.column_stack([training[j] for j in mapped]),
+        )
 
     def apply(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``rows`` (drawn from the model) with the mapped columns mapped, in place.

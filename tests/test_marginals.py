@@ -177,7 +177,7 @@ def test_fits_draw_only_the_mapped_columns_and_rows_as_many_as_they_read():
 @pytest.mark.short_fits
 def test_marginals_must_be_named(make_vae, X):
     vae = make_vae(max_epochs=1).fit(X[:50])
-    with pytest.raises(ValueError, match="marginals must be 'training' or 'model'"):
+    with pytest.raises(ValueError, match="'marginals' parameter of sample must be"):
         vae.sample(3, marginals="data")
-    with pytest.raises(ValueError, match="marginals must be"):
+    with pytest.raises(ValueError, match="'marginals' parameter of sample must be"):
         vae.sample(3, marginals=["model"])
