@@ -272,11 +272,15 @@ class Conditions:
         columns of validated rows), the standardised numbers first. Yields,
         if there are any, their names and values, with shift 0 and scale 1.
         """
-        _, _, numeric = self.encoder.transformers_[0]
-        if len(numeric):
-            values = np.asarray(encoded[:, : len(numeric)], dtype=np.float64)
-            names = [self.keys[j] for j in numeric]
-            yield names, values, np.zeros(len(numeric)), np.ones(len(numeric))
+        names = self._numeric_keys()
+        if names:
+            values = np.asarray(encoded[:, : len(names)], dtype=np.float64)
+            yield names, values, np.zeros(len(names)), np.ones(len(names))
+
+    def _numeric_keys(self) -> list:
+        """The numeric conditions: those the encoder standardises, first."""
+        _, _, numeric = self.encoder.transformers[0]
+        return [self.keys[j] for j in numeric]
 
     def table_of(self, X) -> np.ndarray:
         """``X``'s conditions, a column each: ``conditions`` for rows of ``X``."""
@@ -357,8 +361,7 @@ class Conditions:
                     "conditional model needs every condition's value."
                 )
         self._check_levels(values)
-        _, _, numeric = self.encoder.transformers[0]  # the standardised conditions
-        _refuse_numbers_beyond_float32(values, [self.keys[j] for j in numeric])
+        _refuse_numbers_beyond_float32(values, self._numeric_keys())
         table = self._as_array(values, self.keys)
         one_hot = self.encoder.named_transformers_["levels"]
         levels = getattr(one_hot, "categories_", [])  # none if no one-hot condition
@@ -416,8 +419,7 @@ class Conditions:
         model fitted on one); ``conditions`` as for :meth:`encode`.
         """
         values = self._raw(conditions, n_rows)
-        _, _, numeric = self.encoder.transformers_[0]
-        for key in (self.keys[j] for j in numeric):
+        for key in self._numeric_keys():
             values[key] = _text_as_numbers(values[key])
         if _is_dataframe(modelled):
             import pandas as pd

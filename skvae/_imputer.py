@@ -461,11 +461,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
             return np.hstack([filled, indicator.astype(floats)])
         import pandas as pd
 
-        reported = self.indicator_.features_
         if labels is None:
             names = self.get_feature_names_out()[filled.shape[1] :]
         else:
-            names = [f"missingindicator_{labels[j]}" for j in reported]
+            names = self.indicator_.get_feature_names_out(np.asarray(labels, object))
         indicator = pd.DataFrame(
             indicator.astype(np.float64), columns=names, index=filled.index
         )

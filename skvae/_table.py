@@ -71,21 +71,23 @@ def computed(X):
     dask = sys.modules.get("dask")  # a Dask collection imported it
     if dask is not None and _is_dataframe(X) and dask.is_dask_collection(X):
         return X.compute()
-    if torch.is_tensor(X) and X.layout != torch.strided and X.sparse_dim() == 2:
-        return _sparse_tensor_as_csr(X)
-    if torch.is_tensor(X) and X.layout != torch.strided:  # sparse rows of dense cells
-        return X.to_dense().numpy(force=True)
     if torch.is_tensor(X):
-        return X.numpy(force=True)
+        return _tensor_as_array(X)
     return X
 
 
-def _sparse_tensor_as_csr(X) -> sp.csr_matrix:
-    """A 2-D sparse torch tensor (COO, CSR or another layout) as a SciPy CSR matrix.
+def _tensor_as_array(X):
+    """A torch tensor as a NumPy array, or a SciPy CSR matrix where sparse.
 
-    Its stored values stay stored (an explicit NaN is a missing cell, as in
-    SciPy's matrices), copied to the host if need be.
+    A tensor sparse in both dimensions (COO, CSR or another layout) keeps
+    its stored values stored (an explicit NaN is a missing cell, as in
+    SciPy's matrices); one of sparse rows of dense cells is read densely.
+    Copied to the host if need be.
     """
+    if X.layout == torch.strided:
+        return X.numpy(force=True)
+    if X.sparse_dim() != 2:
+        return X.to_dense().numpy(force=True)
     coo = X.detach().to_sparse_coo().coalesce().cpu()
     rows, columns = coo.indices().numpy()
     return sp.csr_matrix((coo.values().numpy(), (rows, columns)), shape=tuple(X.shape))
