@@ -334,9 +334,11 @@ def train(
             if validation is not None:
                 score = validation.score(module)
                 postfix["validation"] = f"{score:.4g}"
-                if math.isnan(score):  # the network's outputs, after the last step
+                # the network's outputs, after the last step: NaN, or -inf
+                # where they overflow
+                if not math.isfinite(score):
                     raise divergence(
-                        f"the held-out rows' score became nan in epoch {epoch + 1}",
+                        f"the held-out rows' score became {score} in epoch {epoch + 1}",
                         _step_now(optimizer, config),
                     )
             # recorded together, so that an interrupt while scoring leaves

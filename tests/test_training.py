@@ -768,7 +768,7 @@ def test_zero_weight_rows_set_no_range_nor_family_of_a_table():
     make = functools.partial(VAETransformer, max_epochs=2, random_state=0)
     weighted = make().fit(wild, sample_weight=weights)
     removed = make().fit(wild.iloc[2:])
-    far = np.full((1, 2), 40.0)
+    far = np.full((1, weighted.latent_dim), 40.0)
     assert_array_equal(
         weighted.inverse_transform(far)["x"], removed.inverse_transform(far)["x"]
     )
@@ -863,7 +863,7 @@ def test_keyboard_interrupt_in_fit_transform_keeps_the_network(X, monkeypatch):
         with pytest.raises(KeyboardInterrupt):
             pipeline.fit(X)
     assert pipeline[0].n_iter_ == 3
-    assert pipeline[0].transform(X).shape == (len(X), 2)
+    assert pipeline[0].transform(X).shape == (len(X), pipeline[0].latent_dim)
     detector = VAEOutlierDetector(**params)
     _interrupt_at_epoch(monkeypatch, 4)
     with pytest.warns(UserWarning), pytest.raises(KeyboardInterrupt):
@@ -1023,8 +1023,8 @@ def test_dropout_draws_masks_for_nonzero_values_whatever_the_container():
 )
 def test_a_divergence_in_the_last_step_is_caught(X, learning_rate, params):
     # the loss is computed before each step: before, a last step that broke
-    # the network gave a NaN held-out score, or GaussianMixture's message
-    # about NaN in X
+    # the network gave a NaN or -inf held-out score, or GaussianMixture's
+    # message about NaN in X
     from skvae import TrainingDivergedError, VAETransformer
 
     vae = VAETransformer(
