@@ -224,10 +224,12 @@ def bench_stream(n_rows, chunk_rows, memory_limit):
     from distributed import Client
 
     X = lazy_rows(n_rows, chunk_rows)
+    latent_dim = VAETransformer().latent_dim
     print(
         f"Streamed fit over a {X.nbytes / 1e9:.2f} GB lazy dask array "
         f"({n_rows:,} x {N_FEATURES} float64, {X.numblocks[0]} chunks of "
-        f"{chunk_rows:,} rows), 30-64-32-2 Gaussian VAE, one partial_fit per chunk"
+        f"{chunk_rows:,} rows), {N_FEATURES}-64-32-{latent_dim} Gaussian VAE, "
+        "one partial_fit per chunk"
     )
     for name, fit in (
         ("dask_ml Incremental", fit_incremental),

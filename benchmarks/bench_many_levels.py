@@ -28,7 +28,7 @@ def main(n_rows: int = 50_000) -> None:
     rng = np.random.RandomState(0)
     table = pd.DataFrame(
         {
-            "city": pd.Series(rng.zipf(1.3, n_rows) % 5000).astype(str),
+            "city": "city " + pd.Series(rng.zipf(1.3, n_rows) % 5000).astype(str),
             "kind": rng.choice(list("abc"), n_rows),
             "flag": rng.choice(list("xy"), n_rows),
             "size": rng.normal(size=n_rows),

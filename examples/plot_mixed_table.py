@@ -36,9 +36,10 @@ print(
 # %%
 # One model for every column
 # --------------------------
-# ``likelihoods_`` says which family each column got.
+# ``likelihoods_`` says which family each column got. Two latent dimensions
+# make each penguin's code a point on a map.
 
-vae = VAETransformer(random_state=0).fit(penguins)
+vae = VAETransformer(latent_dim=2, random_state=0).fit(penguins)
 for column, family in vae.likelihoods_.items():
     print(f"{column:>18}: {family}")
 
@@ -89,7 +90,7 @@ print(f"synthetic penguins of a species on an island it never had: {unseen:.1%}"
 # there mix species and islands. Training does not change with the prior: the
 # same ``random_state`` gives the same network.
 
-from_normal = VAETransformer(latent_prior="normal", random_state=0).fit(penguins)
+from_normal = VAETransformer(2, latent_prior="normal", random_state=0).fit(penguins)
 unseen = share_on_unseen_islands(from_normal.sample(len(penguins)))
 print(f"the same share with latent_prior='normal': {unseen:.1%}")
 

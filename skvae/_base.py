@@ -355,7 +355,7 @@ class BaseVAE(BaseEstimator):
 
     def __init__(
         self,
-        latent_dim=2,
+        latent_dim=4,
         *,
         hidden_layer_sizes=(256, 128),
         activation="relu",
@@ -524,7 +524,7 @@ class BaseVAE(BaseEstimator):
         >>> vae.n_iter_, len(vae.loss_curve_)
         (4, 4)
         >>> vae.transform(X[:2]).shape
-        (2, 2)
+        (2, 4)
         """
         self._validate_params_again()
         self._fit(X, sample_weight, incremental=True)

@@ -46,8 +46,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     Parameters
     ----------
-    latent_dim : int, default=2
+    latent_dim : int, default=4
         Number of latent dimensions, the width of ``transform``'s output.
+        ``latent_dim=2`` gives a map to draw.
     hidden_layer_sizes : array-like of int or int, default=(256, 128)
         Widths of the encoder's hidden layers; the decoder uses them in reverse.
         An int is one layer, as in :class:`~sklearn.neural_network.MLPRegressor`.

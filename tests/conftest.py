@@ -72,8 +72,10 @@ def binary_X():
 # epochs, so that fits on a few hundred rows end by themselves in tens of epochs.
 # They keep the prior N(0, I): the default mixture's EM costs about as much as
 # such a fit, and the tests of the mixture (test_latent_prior.py, the
-# estimator checks) ask for it.
+# estimator checks) ask for it. Two latent dimensions make each row's code a
+# point of a map, as the tests read it.
 QUICK = dict(
+    latent_dim=2,
     hidden_layer_sizes=(16,),
     max_epochs=60,
     n_iter_no_change=3,

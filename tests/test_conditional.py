@@ -355,7 +355,7 @@ def test_condition_values_are_refused_when_their_column_cannot_hold_them():
             vae.sample(2, conditions=conditions)
     per_row = pd.DataFrame({"k": [0, -0.9], "f": [False, True]})
     with pytest.raises(ValueError, match=r"'k' is -0.9 in row 1, which its"):
-        vae.inverse_transform(np.zeros((2, 2)), conditions=per_row)
+        vae.inverse_transform(np.zeros((2, vae.latent_dim)), conditions=per_row)
     # rows of X, read rather than generated, are held to booleans too
     rows = table.head(2).astype({"f": object})
     for value in ("True", 10**400):  # before: numeric message, OverflowError
@@ -398,8 +398,12 @@ def test_a_boolean_is_not_a_level_of_numbers():
     vae.fit(table)
     for value in (True, np.True_):
         with pytest.raises(ValueError, match="'digit' is True in row 0, a level"):
-            vae.inverse_transform(np.zeros((1, 2)), conditions={"digit": value})
-    decoded = vae.inverse_transform(np.zeros((1, 2)), conditions={"digit": 1})
+            vae.inverse_transform(
+                np.zeros((1, vae.latent_dim)), conditions={"digit": value}
+            )
+    decoded = vae.inverse_transform(
+        np.zeros((1, vae.latent_dim)), conditions={"digit": 1}
+    )
     assert decoded["digit"].tolist() == [1]
     # a boolean that is a level is one
     mixed = table.assign(digit=pd.Series([True, 2] * 30, dtype=object))
@@ -545,5 +549,6 @@ def test_numbers_given_as_text_for_a_numeric_condition_come_back_as_numbers():
     rows = vae.sample(2, conditions={3: "2.5"})
     assert rows.dtype == np.float64
     assert_array_equal(rows[:, 3], [2.5, 2.5])
-    decoded = vae.inverse_transform(np.zeros((1, 2)), conditions=np.array([["1.5"]]))
+    origin = np.zeros((1, vae.latent_dim))
+    decoded = vae.inverse_transform(origin, conditions=np.array([["1.5"]]))
     assert decoded.dtype == np.float64 and decoded[0, 3] == 1.5

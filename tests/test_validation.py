@@ -272,7 +272,7 @@ def test_numpy_integers_and_booleans_are_read_as_ints(X):
     )
     assert detector.fit(X).batch_size_ == 7
     mixture = VAETransformer(hidden_layer_sizes=(8,), max_epochs=2, latent_prior=True)
-    assert mixture.fit(X).transform(X[:2]).shape == (2, 2)
+    assert mixture.fit(X).transform(X[:2]).shape == (2, mixture.latent_dim)
 
 
 @pytest.mark.short_fits
