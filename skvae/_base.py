@@ -1627,7 +1627,9 @@ class BaseVAE(BaseEstimator):
         about half a million stored values), to which ``partial_fit`` fits
         the latent prior and the outlier detector's threshold. A model that
         will only transform, score or sample needs neither; after this call
-        its pickle holds the network alone, and a later ``partial_fit`` or
+        its pickle holds the network and what ``sample`` and ``score_samples``
+        read (the latent prior, the quantiles that ``sample`` maps numbers
+        with), and a later ``partial_fit`` or
         warm-start ``fit`` starts Adam afresh from the trained weights, and a
         new sample of rows.
 

@@ -33,7 +33,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     Parameters
     ----------
     latent_dim : int, default=2
-        Number of latent dimensions.
+        Number of latent dimensions; fewer than ``VAETransformer``'s default
+        of 4.
     contamination : 'auto' or float in (0, 0.5], default='auto'
         Expected share of outliers in the training rows, which sets
         ``offset_``: with a float, that share of the training rows fall below

@@ -244,11 +244,13 @@ def optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The training loss stopped being a finite number.
+    """Training stopped giving finite numbers.
 
-    Raised by ``fit`` and ``partial_fit``, which then leave the estimator as it
-    was before the call. A smaller ``learning_rate`` or ``beta``, or a look at
-    ``X`` for extreme values, usually helps.
+    The loss, the weights, or the held-out rows' score after an epoch's last
+    step became infinite or NaN. Raised by ``fit`` and ``partial_fit``, which
+    then leave the estimator as it was before the call. A smaller
+    ``learning_rate`` or ``beta``, or a look at ``X`` for extreme values,
+    usually helps.
     """
 
 
