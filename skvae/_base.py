@@ -7,6 +7,7 @@ import inspect
 import math
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -290,9 +291,9 @@ class BaseVAE(BaseEstimator):
     _reads_empty_rows = False
     """Whether a model takes rows with no observed cell (the imputer fills
     them, and leaves them out of training, as rows of weight 0)."""
-    _generates_rows = False
-    """Whether a model has ``sample``, whose numbers follow each column's
-    training distribution (see ``_marginals``)."""
+    _maps_sampled_numbers = False
+    """Whether ``fit`` prepares the map that makes ``sample``'s numbers follow
+    each column's training distribution (see ``_marginals``)."""
 
     def _placeholders_as_nan(self, X):
         """``X`` with the cells that a placeholder marks missing as NaN.
@@ -730,29 +731,32 @@ class BaseVAE(BaseEstimator):
     def _fit_marginal_map(self, X, weights, seed: int) -> None:
         """Fit the map of generated numbers to the training rows' distributions.
 
-        For estimators that generate rows (``_generates_rows``) without
-        ``condition_on``: each real-valued column's quantiles in ``X``
-        (training rows as ``_fit_latent_prior`` takes them) and among the
-        model's draws. See ``_marginals``.
+        For estimators whose ``sample`` maps numbers
+        (``_maps_sampled_numbers``), without ``condition_on``: each
+        real-valued column's quantiles in ``X`` (training rows as
+        ``_fit_latent_prior`` takes them) and among the model's draws. See
+        ``_marginals``.
         """
         self._marginal_map = None
-        if not self._generates_rows or getattr(self, "_conditions", None) is not None:
+        if (
+            not self._maps_sampled_numbers
+            or getattr(self, "_conditions", None) is not None
+        ):
             return
         columns = real_valued_columns(self.module_.likelihood)
-        if not columns.size:
-            return
+        if columns.size:
+            draw = partial(self._drawn_columns, seed=_derived_seed(seed, _MARGINALS))
+            self._marginal_map = MarginalMap.fit(X, weights, columns, draw)
 
-        def draw(n_rows, mapped):
-            index = torch.as_tensor(mapped, device=self.device_)
+    def _drawn_columns(self, n_rows: int, columns: np.ndarray, seed: int):
+        """``columns`` of ``n_rows`` rows drawn as ``sample`` draws them.
 
-            def decode_mapped(z):  # only the mapped columns stay in memory
-                return self.module_.decode_sample(z)[:, index]
-
-            return self._decoded_draws(
-                n_rows, _derived_seed(seed, _MARGINALS), decode_mapped
-            )
-
-        self._marginal_map = MarginalMap.fit(X, weights, columns, draw)
+        Drawn before any map, and only those columns are kept in memory.
+        """
+        index = torch.as_tensor(columns, device=self.device_)
+        return self._decoded_draws(
+            n_rows, seed, lambda z: self.module_.decode_sample(z)[:, index]
+        )
 
     def _decoded_draws(self, n_rows: int, seed: int, decode, conditions=None):
         """``n_rows`` rows decoded by ``decode`` from ``z ~ p(z)``, seeded by ``seed``.

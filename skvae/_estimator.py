@@ -390,7 +390,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     (3,)
     """
 
-    _generates_rows = True
+    _maps_sampled_numbers = True
 
     # ---------------------------------------------------------------- inference
 
