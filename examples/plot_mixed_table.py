@@ -90,7 +90,9 @@ print(f"synthetic penguins of a species on an island it never had: {unseen:.1%}"
 # there mix species and islands. Training does not change with the prior: the
 # same ``random_state`` gives the same network.
 
-from_normal = VAETransformer(2, latent_prior="normal", random_state=0).fit(penguins)
+from_normal = VAETransformer(latent_dim=2, latent_prior="normal", random_state=0).fit(
+    penguins
+)
 unseen = share_on_unseen_islands(from_normal.sample(len(penguins)))
 print(f"the same share with latent_prior='normal': {unseen:.1%}")
 

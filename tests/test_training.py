@@ -1017,6 +1017,21 @@ def test_dropout_draws_masks_for_nonzero_values_whatever_the_container():
     assert_array_equal(dropped(with_zero), expected)
 
 
+@pytest.mark.parametrize("score", [-np.inf, np.inf, np.nan])
+def test_a_held_out_score_that_is_not_finite_is_a_divergence(
+    X, make_vae, monkeypatch, score
+):
+    # before: only NaN raised; a held-out score of -inf ended the fit quietly
+    from skvae import TrainingDivergedError
+    from skvae._training import Validation
+
+    monkeypatch.setattr(Validation, "score", lambda self, module: score)
+    vae = make_vae(early_stopping=True, max_epochs=3)
+    with pytest.raises(TrainingDivergedError, match=f"score became {score} in epoch 1"):
+        vae.fit(X)
+    assert not hasattr(vae, "module_")
+
+
 @pytest.mark.parametrize(
     "learning_rate, params",
     [(1e10, {"early_stopping": True}), (1e30, {"latent_prior": 10})],
