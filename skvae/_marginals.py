@@ -23,7 +23,7 @@ from ._data import relative_to_their_mean
 from ._likelihoods import Likelihood, RealValued
 
 MAX_QUANTILES = 1_000
-"""The most quantiles kept of one column."""
+"""The most quantiles kept of one column; no more than the training rows read."""
 MAX_KEPT_VALUES = 500_000
 """About the most quantiles kept of all columns together (4 MB of float64 for
 the training rows', as much for the draws'); each column keeps 2 at least."""
@@ -100,7 +100,11 @@ class MarginalMap:
         training cell, or no finite draw, is left as drawn.
         """
         X = X.tocsc() if sp.issparse(X) else X
-        n_levels = min(MAX_QUANTILES, max(2, MAX_KEPT_VALUES // max(columns.size, 1)))
+        # no more quantiles than there are training rows to tell apart
+        n_levels = max(
+            2,
+            min(MAX_QUANTILES, MAX_KEPT_VALUES // max(columns.size, 1), X.shape[0]),
+        )
         levels = np.linspace(0.0, 1.0, n_levels)
         training = {}  # each column's training quantiles
         for j in columns:

@@ -168,10 +168,13 @@ def test_fits_draw_only_the_mapped_columns_and_rows_as_many_as_they_read():
         return np.random.default_rng(0).normal(size=(n_rows, len(mapped)))
 
     X = np.random.default_rng(1).normal(size=(50_000, 3))
-    MarginalMap.fit(X, np.ones(50_000), np.array([0, 2]), draw)
+    wide = MarginalMap.fit(X, np.ones(50_000), np.array([0, 2]), draw)
     MarginalMap.fit(X[:2_000], np.ones(2_000), np.array([1]), draw)
-    MarginalMap.fit(X[:10], np.ones(10), np.array([1]), draw)
+    few = MarginalMap.fit(X[:10], np.ones(10), np.array([1]), draw)
     assert asked == [(10_000, [0, 2]), (2_000, [1]), (1_000, [1])]
+    # no more quantiles than training rows
+    assert len(wide.levels) == 1_000 and len(few.levels) == 10
+    assert few.training.shape == few.drawn.shape == (10, 1)
 
 
 @pytest.mark.short_fits
