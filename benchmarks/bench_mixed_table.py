@@ -14,7 +14,8 @@ each split seed, 20 % of the rows are held out, stratified by ``income``.
      ``VAETransformer(latent_dim=k)``, the workaround before mixed tables;
    - ``VAETransformer(latent_dim=k, likelihood="auto",
      handle_unknown="missing")`` on the table as it is;
-   - the same with the integer columns ``"inflated_gaussian"``.
+   - the same with tanh units (``activation="tanh"``);
+   - the same with relu units and the integer columns ``"inflated_gaussian"``.
 
 2. Missing cells (``--missing``): 10, 30 and 50 % of the feature cells removed
    completely at random, in training and held-out rows alike (no row left
@@ -98,6 +99,13 @@ def reducers(k: int, seed: int, integers=()) -> dict:
         ),
         "VAETransformer(auto)": VAETransformer(
             latent_dim=k, likelihood="auto", handle_unknown="missing", random_state=seed
+        ),
+        "VAETransformer(auto), tanh": VAETransformer(
+            latent_dim=k,
+            likelihood="auto",
+            handle_unknown="missing",
+            activation="tanh",
+            random_state=seed,
         ),
         "VAE, integers inflated": VAETransformer(
             latent_dim=k,
