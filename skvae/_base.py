@@ -758,17 +758,17 @@ class BaseVAE(BaseEstimator):
             n_rows, seed, lambda z: self.module_.decode_sample(z)[:, index]
         )
 
-    def _decoded_draws(self, n_rows: int, seed: int, decode, conditions=None):
+    def _decoded_draws(self, n_rows: int, seed: int, decode, encoded=None):
         """``n_rows`` rows decoded by ``decode`` from ``z ~ p(z)``, seeded by ``seed``.
 
         ``decode`` maps a batch of codes to rows (the module's
         ``decode_mean`` or ``decode_sample``, or some columns of them);
-        ``conditions`` are a conditional model's (see ``_latent_decoder``).
-        The rows are as the network gives them, before ``_as_rows``.
+        a conditional model's ``decode`` and ``encoded`` conditions are those
+        of ``_latent_decoder``. The rows are as the network gives them,
+        before ``_as_rows``.
         """
         generator = torch.Generator(self.device_).manual_seed(seed)
         z = self.module_.draw_prior(n_rows, generator)
-        decode, encoded = self._latent_decoder(decode, conditions, n_rows)
         if encoded is not None:
             encoded = torch.as_tensor(encoded, dtype=z.dtype, device=z.device)
             z = torch.cat([z, encoded], 1)

@@ -6,6 +6,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn import get_config
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import (
     StrOptions,
@@ -478,13 +479,21 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         conditions = computed(conditions)  # a Dask or polars DataFrame as pandas
         X = computed(X)
         index = X.index if _is_dataframe(X) else None
-        Z = check_array(X, dtype=(np.float64, np.float32), input_name="X")
+        Z = check_array(
+            X, dtype=(np.float64, np.float32), input_name="X", ensure_all_finite=False
+        )
         if Z.shape[1] != self.module_.latent_dim:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform expects "
                 f"latent_dim={self.module_.latent_dim} columns."
             )
-        beyond = first_cell_beyond_float32(Z)  # float32 would decode it to NaN
+        if not get_config()["assume_finite"] and np.isnan(Z).any():
+            row, column = np.argwhere(np.isnan(Z))[0]
+            raise ValueError(
+                f"The latent point in row {row} of X is NaN in column {column}: "
+                "a latent point has no missing coordinates."
+            )
+        beyond = first_cell_beyond_float32(Z)  # inf, or what float32 makes inf
         if beyond is not None:
             row, column, value = beyond
             raise ValueError(
@@ -702,14 +711,25 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         check_is_fitted(self)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")
         validate_parameter_constraints(
-            {"marginals": [StrOptions({"training", "model"})]},
-            {"marginals": marginals},
+            {
+                "return_mean": ["boolean"],
+                "missing_cells": ["boolean"],
+                "marginals": [StrOptions({"training", "model"})],
+            },
+            {
+                "return_mean": return_mean,
+                "missing_cells": missing_cells,
+                "marginals": marginals,
+            },
             caller_name="sample",
         )
         conditions = computed(conditions)  # a Dask DataFrame as pandas
-        seed = _seed(self.random_state if random_state is None else random_state)
         decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
-        rows = self._decoded_draws(n_samples, seed, decode, conditions)
+        # conditions checked before a RandomState gives a seed: an error
+        # leaves it where it was
+        decode, encoded = self._latent_decoder(decode, conditions, n_samples)
+        seed = _seed(self.random_state if random_state is None else random_state)
+        rows = self._decoded_draws(n_samples, seed, decode, encoded)
         marginal_map = getattr(self, "_marginal_map", None)
         if marginals == "training" and not return_mean and marginal_map is not None:
             rng = np.random.default_rng(_derived_seed(seed, _MARGINALS))

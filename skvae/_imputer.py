@@ -170,7 +170,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
         ``warm_start`` mean what they mean for :class:`VAETransformer`, and
         have the same defaults. ``latent_prior`` means the same, with the
         default ``'normal'``: the fills weighed under ``N(0, I)`` were the
-        better ones on the tables we measured.
+        better ones on the tables we measured. With
+        ``handle_unknown='missing'``, a level that ``fit`` never saw is read
+        as a missing cell, so the row's fills do not lean on it, but the cell
+        comes back as it was: only missing values are replaced.
 
     Attributes
     ----------
@@ -414,9 +417,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
             categorical column gains the training levels it lacks, where the
             training column was categorical too, or else the levels of its
             fills; and a
-            column with no observed cell whose dtype cannot take the fills,
-            such as float64 for text that pandas read empty, takes the dtype
-            of fit); for
+            column with no observed cell takes the dtype of fit where its
+            own is float64 or object, as pandas reads a column that is empty
+            in a file, or cannot take the fills); for
             sparse ``X``, a CSR matrix (a CSR array for a sparse array) with
             the same stored entries, only the stored NaN filled; a DataFrame
             of pandas sparse columns is read as sparse ``X``, unless the model
@@ -704,8 +707,9 @@ def _in_common_dtypes(X, rows):
     rounded for an integer column, and a categorical column of ``X`` gains the
     training levels it lacks (those of its fills, where the training column
     held text rather than categories). A column of ``X`` with nothing observed
-    whose dtype cannot take the fills (float64, for an empty column of text
-    read from a file) takes the fills' dtype.
+    takes the fills' dtype where its own says nothing of what it holds
+    (float64 or object, as pandas reads a column that is empty in a file) or
+    cannot take the fills.
     """
     import pandas as pd
 
@@ -713,6 +717,9 @@ def _in_common_dtypes(X, rows):
     for name in X.columns:
         dtype, fills = X[name].dtype, rows[name]
         if fills.dtype == dtype:
+            continue
+        if dtype in (np.float64, object) and X[name].isna().all():
+            X[name] = rows[name].set_axis(X.index)  # every cell is a fill
             continue
         if isinstance(dtype, pd.CategoricalDtype):
             # every training level, not only the fills', so that batches
@@ -733,10 +740,7 @@ def _in_common_dtypes(X, rows):
         try:
             rows[name] = fills.astype(dtype)
         except (TypeError, ValueError):
-            if X[name].isna().all():
-                # A column with no observed cell, which pandas reads as
-                # float64 whatever it holds (text empty in this batch):
-                # every cell is a fill, in the dtype of fit.
+            if X[name].isna().all():  # every cell is a fill, in the dtype of fit
                 X[name] = rows[name].set_axis(X.index)
                 continue
             raise ValueError(

@@ -135,6 +135,26 @@ def test_sample_honours_every_condition_value(conditional):
         assert rows["x3"].mean() == pytest.approx(4.5, abs=0.7)
 
 
+@pytest.mark.short_fits
+def test_refused_conditions_leave_a_callers_random_state_as_it_was(conditional):
+    # the conditions are checked before the RandomState gives a seed
+    rng = np.random.RandomState(1)
+    before = rng.get_state()[1].copy()
+    for conditions in (
+        {"group": "zzz", "dose": 1.0},  # a level never seen
+        pd.DataFrame({"group": ["a"] * 2, "dose": [1.0] * 2}),  # two rows for three
+        None,  # none for a model that needs them
+    ):
+        with pytest.raises(ValueError):
+            conditional.sample(3, random_state=rng, conditions=conditions)
+        assert_array_equal(rng.get_state()[1], before)
+    plain = VAETransformer(hidden_layer_sizes=(4,), max_epochs=1, random_state=0)
+    plain.fit(np.random.RandomState(0).normal(size=(20, 3)))
+    with pytest.raises(ValueError, match="conditions are for a model fitted"):
+        plain.sample(3, random_state=rng, conditions={"group": "a"})
+    assert_array_equal(rng.get_state()[1], before)
+
+
 def test_a_table_of_conditions_gives_a_row_each(conditional):
     conditions = pd.DataFrame({"dose": [0.0, 2.0], "group": ["a", "c"]})
     rows = conditional.sample(2, conditions=conditions, return_mean=True)

@@ -208,6 +208,23 @@ def test_fills_take_the_dtypes_of_x_not_those_of_the_training_table():
 
 
 @pytest.mark.short_fits
+def test_an_unseen_level_read_as_missing_is_kept_and_not_leant_on():
+    rng = np.random.RandomState(0)
+    level = rng.choice(["x", "y"], 200)
+    train = pd.DataFrame(
+        {"t": level.astype(object), "f": np.where(level == "x", -3.0, 3.0)}
+    )
+    train["f"] += rng.normal(size=200)
+    imputer = make_imputer(max_epochs=3, handle_unknown="missing").fit(train)
+    rows = pd.DataFrame({"t": ["zzz", None, "x"], "f": np.nan})
+    filled = imputer.transform(rows)
+    # the unseen level stays; its row's fill is that of a row whose level is
+    # missing, not that of a known level
+    assert filled["t"].tolist() == ["zzz", filled.loc[1, "t"], "x"]
+    assert filled.loc[0, "f"] == filled.loc[1, "f"] != filled.loc[2, "f"]
+
+
+@pytest.mark.short_fits
 def test_a_column_with_nothing_observed_in_a_batch_takes_the_dtype_of_fit():
     # read from a file, a column of text empty in this batch is float64
     rng = np.random.RandomState(0)
@@ -227,10 +244,14 @@ def test_a_column_with_nothing_observed_in_a_batch_takes_the_dtype_of_fit():
         index=[5, 7],
     )
     filled = imputer.transform(batch)
-    # text and categories take the dtype of fit; a float64 column holds the
-    # booleans' fills as 0 and 1, as it does with one cell observed
-    assert (filled.dtypes[:3] == train.dtypes[:3]).all()
-    assert filled["flag"].dtype == np.float64 and set(filled["flag"]) <= {0.0, 1.0}
+    # every column takes the dtype of fit (booleans came back as float64's
+    # 0 and 1), as do empty columns held as objects
+    assert (filled.dtypes == train.dtypes).all()
+    as_objects = imputer.transform(batch.assign(size=[None, None], flag=[None, None]))
+    assert (as_objects.dtypes == train.dtypes).all()
+    # a float64 column with a cell observed keeps its dtype
+    one_flag = imputer.transform(batch.assign(flag=[1.0, np.nan]))
+    assert one_flag["flag"].dtype == np.float64 and set(one_flag["flag"]) <= {0.0, 1.0}
     # a nullable column that can take the fills keeps its dtype
     nullable = batch.assign(flag=pd.array([None, None], dtype="boolean"))
     assert imputer.transform(nullable)["flag"].dtype == pd.BooleanDtype()

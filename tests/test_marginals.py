@@ -184,6 +184,11 @@ def test_marginals_must_be_named(make_vae, X):
         vae.sample(3, marginals="data")
     with pytest.raises(ValueError, match="'marginals' parameter of sample must be"):
         vae.sample(3, marginals=["model"])
+    # the switches beside it are booleans too
+    with pytest.raises(ValueError, match="'return_mean' parameter of sample must be"):
+        vae.sample(3, return_mean="no")
+    with pytest.raises(ValueError, match="'missing_cells' parameter of sample must"):
+        vae.sample(3, missing_cells=1)
 
 
 @pytest.mark.short_fits

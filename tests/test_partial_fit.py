@@ -568,3 +568,16 @@ def test_a_conditional_imputer_without_a_column_continues():
         imputer.set_params(warm_start=True).fit(X)
     filled = imputer.transform(X)  # the empty column dropped, as SimpleImputer does
     assert filled.shape == (200, 3) and not np.isnan(filled).any()
+
+
+def test_a_later_chunk_may_leave_a_column_empty(X, make_vae):
+    holed = X[:60].copy()
+    holed[:, 1] = np.nan
+    with pytest.raises(ValueError, match="Column 1 of X has no observed cell"):
+        make_vae().partial_fit(holed)  # nothing to learn the column from
+    vae = make_vae().partial_fit(X[60:])
+    before = vae.transform(X[:5])
+    vae.partial_fit(holed)  # the column was learned from the first chunk
+    assert vae.n_iter_ == 2
+    assert not np.array_equal(vae.transform(X[:5]), before)
+    assert np.isfinite(vae.score_samples(holed)).all()

@@ -151,8 +151,10 @@ def test_domain_errors_name_dataframe_columns(make_vae):
 
 def test_inverse_transform_refuses_nan_latents(X, make_vae):
     vae = make_vae().fit(X)
-    with pytest.raises(ValueError, match="NaN"):
-        vae.inverse_transform(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match="row 1 of X is NaN in column 0"):
+        vae.inverse_transform(np.array([[0.0, 0.0], [np.nan, 0.0]]))
+    with pytest.raises(ValueError, match="row 0 of X holds -inf in column 1"):
+        vae.inverse_transform(np.array([[0.0, -np.inf]]))
     # finite in float64, infinite in the network's float32: decoded to NaN
     with pytest.raises(ValueError, match="row 0 of X holds 1e\\+39 in column 1"):
         vae.inverse_transform(np.array([[0.0, 1e39]]))
