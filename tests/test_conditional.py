@@ -139,20 +139,23 @@ def test_sample_honours_every_condition_value(conditional):
 def test_refused_conditions_leave_a_callers_random_state_as_it_was(conditional):
     # the conditions are checked before the RandomState gives a seed
     rng = np.random.RandomState(1)
-    before = rng.get_state()[1].copy()
-    for conditions in (
-        {"group": "zzz", "dose": 1.0},  # a level never seen
-        pd.DataFrame({"group": ["a"] * 2, "dose": [1.0] * 2}),  # two rows for three
-        None,  # none for a model that needs them
+    rng.random_sample(5)  # anywhere in its stream
+    before = rng.get_state()
+    for conditions, message in (
+        ({"group": "zzz", "dose": 1.0}, "zzz"),  # a level never seen
+        (pd.DataFrame({"group": ["a"] * 2, "dose": [1.0] * 2}), "2 rows"),
+        (None, "conditions"),  # none for a model that needs them
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=message):
             conditional.sample(3, random_state=rng, conditions=conditions)
-        assert_array_equal(rng.get_state()[1], before)
+        after = rng.get_state()
+        assert_array_equal(after[1], before[1])
+        assert after[2] == before[2]  # the position in the key
     plain = VAETransformer(hidden_layer_sizes=(4,), max_epochs=1, random_state=0)
     plain.fit(np.random.RandomState(0).normal(size=(20, 3)))
     with pytest.raises(ValueError, match="conditions are for a model fitted"):
         plain.sample(3, random_state=rng, conditions={"group": "a"})
-    assert_array_equal(rng.get_state()[1], before)
+    assert rng.get_state()[2] == before[2]
 
 
 def test_a_table_of_conditions_gives_a_row_each(conditional):

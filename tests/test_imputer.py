@@ -220,7 +220,7 @@ def test_an_unseen_level_read_as_missing_is_kept_and_not_leant_on():
     filled = imputer.transform(rows)
     # the unseen level stays; its row's fill is that of a row whose level is
     # missing, not that of a known level
-    assert filled["t"].tolist() == ["zzz", filled.loc[1, "t"], "x"]
+    assert filled["t"].tolist()[::2] == ["zzz", "x"] and filled.loc[1, "t"] in "xy"
     assert filled.loc[0, "f"] == filled.loc[1, "f"] != filled.loc[2, "f"]
 
 

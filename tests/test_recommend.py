@@ -252,7 +252,8 @@ def test_ranking_scores_match_their_definitions(metric, k):
 def test_early_stopping_follows_a_ranking_score(clicks, make_vae, scoring):
     params = dict(likelihood="multinomial", early_stopping=True, scoring=scoring)
     dense = make_vae(**params).fit(clicks)
-    assert ((0 <= np.array(dense.validation_scores_)) <= 1).all()
+    scores = np.array(dense.validation_scores_)
+    assert ((0 <= scores) & (scores <= 1)).all() and scores.max() > 0
     assert dense.best_validation_score_ == max(dense.validation_scores_)
     sparse = make_vae(**params).fit(sp.csr_matrix(clicks))
     assert_allclose(sparse.validation_scores_, dense.validation_scores_, atol=1e-5)

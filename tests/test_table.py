@@ -277,9 +277,16 @@ def test_feature_log_likelihoods_give_one_term_per_original_column(table, make_v
     assert list(terms.columns) == list(table.columns)
     assert list(terms.index) == list(range(10, 15))
     assert (terms[["species", "island"]] <= 0).all(axis=None)  # of levels
-    assert_allclose(
-        terms.to_numpy(), vae.feature_log_likelihoods(table.iloc[10:15]).to_numpy()
+    # a row's terms do not depend on the rows beside it
+    whole = vae.feature_log_likelihoods(table)
+    assert_allclose(terms.to_numpy(), whole.iloc[10:15].to_numpy(), rtol=1e-5)
+    # each term is its own column's: a bill far from its others' lowers the
+    # bill's term most
+    moved = vae.feature_log_likelihoods(
+        table.iloc[10:15].assign(bill=lambda t: t.bill + 10)
     )
+    drop = (terms - moved).mean()
+    assert drop.idxmax() == "bill" and drop["bill"] > 5 * drop.drop("bill").abs().max()
 
 
 # ------------------------------------------------------------ tables back out
@@ -690,11 +697,14 @@ def test_input_dropout_is_refused_with_atoms(table, make_vae):
 
 def test_decoded_numbers_stay_in_their_training_range(table, make_vae):
     vae = make_vae(likelihood="auto").fit(table)
-    sample = vae.sample(2000)
-    for name in ("mass", "bill", "year"):
-        assert table[name].min() <= sample[name].min()
-        assert sample[name].max() <= table[name].max()
-    assert set(sample["year"]) <= {2007, 2008, 2009}
+    # the model's own draws (the default map keeps numbers in range by
+    # itself) and the decoded means of codes far from the training ones
+    far = np.full((3, vae.latent_dim), 6.0)
+    for decoded in (vae.sample(2000, marginals="model"), vae.inverse_transform(far)):
+        for name in ("mass", "bill", "year"):
+            assert table[name].min() <= decoded[name].min()
+            assert decoded[name].max() <= table[name].max()
+        assert set(decoded["year"]) <= {2007, 2008, 2009}
 
 
 @pytest.mark.short_fits
