@@ -123,7 +123,9 @@ def test_rows_with_nothing_observed_are_left_out_of_training(correlated):
     with config_context(assume_finite=True):  # it is the model, not a check
         assumed = make().fit(with_empty)
     assert_array_equal(assumed.transform(holed[:20]), expected)
-    assumed.partial_fit(with_empty)  # and in every call that trains
+    # and in every call that trains
+    streamed = make().fit(holed).partial_fit(holed).transform(holed[:20])
+    assert_array_equal(assumed.partial_fit(with_empty).transform(holed[:20]), streamed)
     with pytest.raises(ValueError, match="Row 0 of X has no observed cell"):
         make_imputer().fit(np.full((2, 5), np.nan))  # then nothing is left
 
