@@ -667,7 +667,7 @@ def test_a_model_of_a_frame_of_numbers_reads_sparse_rows(table, make_vae):
     with pytest.warns(UserWarning, match="feature names"):  # fitted with names
         latents, dense = vae.transform(sparse.csr_matrix(rows)), vae.transform(rows)
     assert_allclose(latents, dense, atol=1e-5)  # float32 sums in another order
-    flags = pd.DataFrame({"male": table["male"], "heavy": table["mass"] > 4000})
+    flags = pd.DataFrame({"male": table["male"], "heavy": table["mass"] > 4.5})
     flags = flags.fillna(False).astype(bool)
     vae = make_vae().fit(flags)
     rows = flags.to_numpy(np.float64, copy=True)  # pandas 3 gives a read-only view
