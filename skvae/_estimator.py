@@ -26,6 +26,7 @@ from ._data import host_batches, map_batches
 from ._missing import (
     FLOAT32_LIMIT,
     first_cell_beyond_float32,
+    has_missing,
     refuse_overflowed_rows,
 )
 from ._ranking import item_scores, refuse_columns_without_item_scores
@@ -487,7 +488,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 f"X has {Z.shape[1]} features, but inverse_transform expects "
                 f"latent_dim={self.module_.latent_dim} columns."
             )
-        if not get_config()["assume_finite"] and np.isnan(Z).any():
+        if not get_config()["assume_finite"] and has_missing(Z):
             row, column = np.argwhere(np.isnan(Z))[0]
             raise ValueError(
                 f"The latent point in row {row} of X is NaN in column {column}: "

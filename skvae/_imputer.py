@@ -718,8 +718,9 @@ def _in_common_dtypes(X, rows):
         dtype, fills = X[name].dtype, rows[name]
         if fills.dtype == dtype:
             continue
-        if dtype in (np.float64, object) and X[name].isna().all():
-            X[name] = rows[name].set_axis(X.index)  # every cell is a fill
+        empty = bool(X[name].isna().all())  # then every cell is a fill
+        if empty and dtype in (np.float64, object):
+            X[name] = rows[name].set_axis(X.index)
             continue
         if isinstance(dtype, pd.CategoricalDtype):
             # every training level, not only the fills', so that batches
@@ -740,7 +741,7 @@ def _in_common_dtypes(X, rows):
         try:
             rows[name] = fills.astype(dtype)
         except (TypeError, ValueError):
-            if X[name].isna().all():  # every cell is a fill, in the dtype of fit
+            if empty:
                 X[name] = rows[name].set_axis(X.index)
                 continue
             raise ValueError(
