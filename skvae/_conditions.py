@@ -29,6 +29,7 @@ from ._table import (
     _present,
     _shown,
     _warn_of_numbers_as_levels,
+    booleans_among,
     first_non_boolean,
 )
 
@@ -385,7 +386,9 @@ class Conditions:
             column = np.asarray(values[key])
             known = np.isin(column, levels)
             # True is no level 1, though True == 1: a boolean must be a level
-            known &= ~_booleans(column) | np.isin(column, levels[_booleans(levels)])
+            known &= ~booleans_among(column) | np.isin(
+                column, levels[booleans_among(levels)]
+            )
             unknown = np.flatnonzero(~known)
             if len(unknown):
                 value = column[unknown[0]]
@@ -546,14 +549,3 @@ def _within(column: np.ndarray, numbers: np.ndarray, info: np.iinfo) -> np.ndarr
         for value, within in zip(column.ravel(), as_floats.ravel(), strict=True)
     ]
     return np.array(exact, dtype=bool).reshape(column.shape)
-
-
-def _booleans(values: np.ndarray) -> np.ndarray:
-    """Which of ``values`` are booleans (NumPy's or Python's)."""
-    if values.dtype.kind == "b":
-        return np.ones(values.shape, dtype=bool)
-    if values.dtype.kind != "O":
-        return np.zeros(values.shape, dtype=bool)
-    return np.array([isinstance(v, bool | np.bool_) for v in values.ravel()]).reshape(
-        values.shape
-    )

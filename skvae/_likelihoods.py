@@ -238,7 +238,7 @@ def _column_error(family: str, problem: str, column, low, high, advice="") -> st
 
 
 def _check_real(family: str, X, names: Sequence) -> None:
-    """Any finite value will do; ``validate_data`` has refused NaN and infinity."""
+    """Any value will do: NaN is a missing cell; infinities are refused first."""
 
 
 def _check_unit_interval(family: str, X, names: Sequence) -> None:
@@ -325,7 +325,7 @@ def _log1p(values):
 # ------------------------------------------------------------------ torch helpers
 
 
-def nonzeros(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def stored_entries(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Rows, columns and values of the stored entries of a sparse COO batch."""
     x = x.coalesce()
     rows, columns = x.indices()
@@ -572,11 +572,6 @@ class RealValued(Family):
             return scale.square().reciprocal()
         return torch.ones_like(scale)
 
-    def variance(self, features=ALL) -> torch.Tensor:
-        """Each column's variance given ``z``, in the units of ``X``."""
-        scale = _of_features(self.scale, features)
-        return scale.square() * self.standardised_variance(features)
-
     def link(self, output) -> torch.Tensor:
         """The mean in standardised units: the decoder's output itself."""
         return output
@@ -589,9 +584,16 @@ class RealValued(Family):
         v)) / 2 - log(scale)``; Laplace ``-(|u - m| / b + log(2 b)) -
         log(scale)``, with ``b = sqrt(v / 2)``. The logarithm of ``scale``
         is taken alone: ``scale**2`` overflows float32 from about 1.8e19.
+        A unit variance in the units of ``X`` (``'gaussian_fixed'``) is
+        ``-((x - mean)**2 + log(2 pi)) / 2`` in those units, where no
+        standardised residual can overflow.
         """
         scale = _of_features(self.scale, features)
-        residual = (x - _of_features(self.offset, features)) / scale - standardised_mean
+        offset = _of_features(self.offset, features)
+        if self.variance_kind == "unit":
+            residual = x - (offset + scale * standardised_mean)
+            return -0.5 * (residual.square() + _LOG_2PI)
+        residual = (x - offset) / scale - standardised_mean
         variance = self.standardised_variance(features)
         if self.noise == "laplace":
             spread = (variance / 2.0).sqrt()
@@ -601,6 +603,8 @@ class RealValued(Family):
 
     def distribution(self, standardised_mean) -> Distribution:
         mean = self.offset + self.scale * standardised_mean
+        if self.variance_kind == "unit":
+            return Normal(mean, torch.ones_like(mean), validate_args=False)
         # the spread in X's units, without squaring scale (see log_prob)
         spread = (self.scale * self.standardised_variance().sqrt()).expand_as(mean)
         if self.noise == "laplace":
@@ -782,7 +786,7 @@ class MultinomialFamily(Family):
     def row_log_prob(self, x) -> torch.Tensor:
         """``log n!`` of each row's total ``n``."""
         if x.is_sparse:
-            rows, _, values = nonzeros(x)
+            rows, _, values = stored_entries(x)
             return torch.lgamma(row_sums(rows, values, x.shape[0]) + 1.0)
         return torch.lgamma(x.sum(-1) + 1.0)
 
@@ -1057,7 +1061,7 @@ class Likelihood(nn.Module):
         terms = self.families[0].fused_sparse
         if not (x.is_sparse and self.whole_rows and terms is not None):
             return self.log_prob(output_layer(hidden), x)
-        rows, columns, values = nonzeros(x)
+        rows, columns, values = stored_entries(x)
         if values.isnan().any():  # missing cells: the fused step reads none
             return self.log_prob(output_layer(hidden), x)
         fused = linear_sparse_log_prob(
@@ -1086,7 +1090,7 @@ class Likelihood(nn.Module):
                 continue
             at_zero = family.log_prob(parameter, _zero(parameter))
             per_column = at_zero.expand_as(parameter).clone()
-            rows, columns, values = nonzeros(x_block)
+            rows, columns, values = stored_entries(x_block)
             stored = parameter[..., rows, columns]
             terms = _observed_log_prob(family, stored, values, columns)
             per_column[..., rows, columns] = terms.masked_fill(values.isnan(), math.nan)
@@ -1164,7 +1168,7 @@ class Likelihood(nn.Module):
         if not self.whole_rows:
             raise ValueError("Sparse X takes one likelihood for all its columns.")
         family = self.families[0]
-        rows, columns, values = nonzeros(family.encoder_values(x))
+        rows, columns, values = stored_entries(family.encoder_values(x))
         standardisation = family.input_standardisation()
         missing = values.isnan()
         shift = 0.0 if standardisation is None else standardisation[0][columns]
@@ -1279,7 +1283,7 @@ def _block_log_prob(family: Family, output: torch.Tensor, x: torch.Tensor):
     if not x.is_sparse:
         observed = _observed_log_prob(family, parameter, x)
         return observed.sum(-1) + family.row_log_prob(x)
-    rows, columns, values = nonzeros(x)
+    rows, columns, values = stored_entries(x)
     zero = _zero(parameter)
     at_zero = family.log_prob(parameter, zero).expand_as(parameter).sum(-1)
     stored = parameter[..., rows, columns]

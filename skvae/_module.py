@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -30,7 +31,7 @@ from torch.distributions import (
     Normal,
 )
 
-from ._likelihoods import Likelihood, nonzeros
+from ._likelihoods import Likelihood, stored_entries
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
@@ -104,7 +105,7 @@ class InputLayer(nn.Module):
             shift, scale = standardisation
             weight = weight / scale[:, None]
             bias = bias - shift @ weight
-        rows, columns, values = nonzeros(x)
+        rows, columns, values = stored_entries(x)
         first_of_each_row = torch.searchsorted(
             rows, torch.arange(x.shape[0], device=x.device)
         )
@@ -139,6 +140,19 @@ def kl_to_standard_normal(mean: torch.Tensor, scale: torch.Tensor) -> torch.Tens
     return 0.5 * (mean.square() + scale.square() - 1.0).sum(-1) - scale.log().sum(-1)
 
 
+@contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
+    """``module``'s parameters take no gradient inside the block."""
+    needed = [(parameter, parameter.requires_grad) for parameter in module.parameters()]
+    for parameter, _ in needed:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter, requires_grad in needed:
+            parameter.requires_grad_(requires_grad)
+
+
 @dataclass
 class ELBOTerms:
     """Per-row terms of the evidence lower bound, in nats."""
@@ -146,7 +160,8 @@ class ELBOTerms:
     reconstruction: torch.Tensor
     """``log p(x | z)`` at one reparameterised draw ``z ~ q(z | x)``."""
     kl: torch.Tensor
-    """``KL(q(z | x) || p(z))``, in closed form."""
+    """``KL(q(z | x) || N(0, I))``, in closed form: training's prior, whatever
+    the fitted ``latent_prior``."""
 
     def elbo(self, beta: float = 1.0) -> torch.Tensor:
         """The (beta-weighted) ELBO of each row."""
@@ -220,7 +235,9 @@ class VAE(nn.Module):
             "likelihood": self.likelihood.describe(),
         }
 
-    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def split_conditions(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """A batch's modelled columns and its conditions (None without any)."""
         if not self.n_conditions:
             return x, None
@@ -257,7 +274,7 @@ class VAE(nn.Module):
 
     def _encoder_output(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's two halves: the posterior means and the raw scales."""
-        x, conditions = self.split(x)
+        x, conditions = self.split_conditions(x)
         values, standardisation = self.likelihood.encoder_input(x)
         if conditions is not None:
             values = torch.cat([values, conditions], -1)
@@ -349,7 +366,7 @@ class VAE(nn.Module):
     ) -> ELBOTerms:
         """ELBO terms of each row of ``x`` under ``q(z) = N(mean, diag(scale**2))``."""
         z = mean + scale * noise  # the reparameterisation trick
-        x, conditions = self.split(x)
+        x, conditions = self.split_conditions(x)
         *hidden_layers, output_layer = self.decoder
         assert isinstance(output_layer, nn.Linear)  # as _mlp ends every network
         hidden = self._decoder_input(z, conditions)
@@ -372,11 +389,13 @@ class VAE(nn.Module):
         draws and has its own parameters, so a row's result does not depend on
         the batch it comes in.
         """
-        with torch.inference_mode(False), torch.enable_grad():
+        # With the network's own parameters frozen, the backward passes compute
+        # the gradients of the posterior's parameters alone.
+        with torch.inference_mode(False), torch.enable_grad(), _frozen(self):
             # Tensors made under inference_mode (the batches of map_batches)
             # cannot be saved for backward: x and noise enter as copies.
             x = x.clone()
-            mean, scale = (p.detach().clone() for p in self._posterior_parameters(x))
+            mean, scale = (p.clone() for p in self._posterior_parameters(x))
             log_scale = scale.log().requires_grad_()
             mean.requires_grad_()
             optimizer = torch.optim.Adam([mean, log_scale], lr=REFINE_LEARNING_RATE)
@@ -403,11 +422,10 @@ class VAE(nn.Module):
     def _nothing_observed(self, x: torch.Tensor) -> torch.Tensor:
         """Which rows of ``x`` have no observed modelled cell (all NaN)."""
         if not x.is_sparse:
-            modelled, _ = self.split(x)
+            modelled, _ = self.split_conditions(x)
             return modelled.isnan().all(-1)
-        x = x.coalesce()
-        rows = x.indices()[0][x.values().isnan()]
-        return torch.bincount(rows, minlength=x.shape[0]) == x.shape[1]
+        rows, _, values = stored_entries(x)
+        return torch.bincount(rows[values.isnan()], minlength=x.shape[0]) == x.shape[1]
 
     def feature_log_likelihoods(
         self, x: torch.Tensor, noise: torch.Tensor
@@ -420,7 +438,9 @@ class VAE(nn.Module):
         """
         decoder_output, log_weights = self._importance_draws(x, noise)
         weights = _self_normalised(log_weights)[..., None]
-        per_feature = self.likelihood.feature_log_prob(decoder_output, self.split(x)[0])
+        per_feature = self.likelihood.feature_log_prob(
+            decoder_output, self.split_conditions(x)[0]
+        )
         # a draw of weight 0 adds nothing, even where its cell's term is -inf
         return torch.where(weights > 0, weights * per_feature, 0.0).sum(0)
 
@@ -480,7 +500,7 @@ class VAE(nn.Module):
         variance, and fills and draws that miss the model's marginal.
         """
         loc, scale = self._posterior_parameters(x if encoder_x is None else encoder_x)
-        if not (x.coalesce().values() if x.is_sparse else x).isnan().any():
+        if not (stored_entries(x)[2] if x.is_sparse else x).isnan().any():
             return loc, scale
         empty = self._nothing_observed(x)[:, None]
         return loc.masked_fill(empty, 0.0), scale.masked_fill(empty, 1.0)
@@ -503,7 +523,7 @@ class VAE(nn.Module):
         if noise.dim() == 2:
             noise = noise[:, None, :]
         z = loc + scale * noise  # (n_draws, n_rows, latent_dim)
-        x, conditions = self.split(x)
+        x, conditions = self.split_conditions(x)
         decoder_output = self.decoder(self._decoder_input(z, conditions))
         # log q(z | x) from the noise itself: qz.log_prob(z) squares z - loc,
         # which overflows float32 for rows far outside the training data.

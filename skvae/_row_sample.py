@@ -34,7 +34,7 @@ class RowSample:
     After any sequence of chunks, of any sizes and widths, the sample is a
     uniform sample of all their rows, and each chunk's share of it is its
     share of the rows. It keeps ``max_rows`` rows, or fewer where their
-    stored values (all of a dense row's, a sparse row's nonzeros) would pass
+    stored values (all of a dense row's, a sparse row's stored entries) would pass
     ``MAX_VALUES``; a sample that shrank for heavy rows does not grow back.
     The rows are kept as ``_validate_X`` returns them (an array or a CSR
     matrix), in float32, which is what the network reads, each with its

@@ -22,7 +22,12 @@ import scipy.sparse as sp
 import torch
 
 from ._families import COLUMN_FAMILIES
-from ._likelihoods import FAMILIES, CategoricalFamily, _fractional_columns
+from ._likelihoods import (
+    FAMILIES,
+    CategoricalFamily,
+    _column_ranges,
+    _fractional_columns,
+)
 from ._warn import warn_user
 
 CATEGORICAL = CategoricalFamily.name
@@ -141,7 +146,17 @@ def _all_booleans(column: np.ndarray) -> bool:
     if column.dtype != object:
         return False
     values = column[_present(column)]
-    return values.size > 0 and all(isinstance(v, bool | np.bool_) for v in values)
+    return values.size > 0 and bool(booleans_among(values).all())
+
+
+def booleans_among(values: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are booleans (NumPy's or Python's)."""
+    if values.dtype.kind == "b":
+        return np.ones(values.shape, dtype=bool)
+    if values.dtype.kind != "O":
+        return np.zeros(values.shape, dtype=bool)
+    flags = [isinstance(value, bool | np.bool_) for value in values.ravel()]
+    return np.array(flags, dtype=bool).reshape(values.shape)
 
 
 def _auto_family(X, j: int, numeric: str, name=None) -> str:
@@ -311,6 +326,9 @@ class TableLayout:
     booleans : list of int
         The positions of the columns of booleans: their decoded means come
         back as whole booleans.
+    positions : list of int or None
+        An array's columns' positions among the user's, where the
+        conditions' columns are taken out; None otherwise.
     """
 
     def __init__(
@@ -331,7 +349,6 @@ class TableLayout:
         self.names = names
         self.dtypes = dtypes
         self.booleans = list(booleans)
-        # an array's columns' positions among the user's (conditions taken out)
         self.positions = None if positions is None else list(positions)
 
     def reads_sparse(self) -> bool:
@@ -468,12 +485,11 @@ class TableLayout:
         that a later ``partial_fit`` (or warm start) trains on, so that
         ``decode`` clips to the range of every row trained on.
         """
-        ranges = dict(self.ranges)
-        columns = X.tocsc() if sp.issparse(X) else X  # a frame of sparse columns
-        for j, (low, high) in self.ranges.items():
-            observed = _observed_cells(columns, j)
-            if observed.size:
-                ranges[j] = (min(low, observed.min()), max(high, observed.max()))
+        lows, highs = _column_ranges(X)  # NaN where nothing is observed
+        ranges = {
+            j: (np.fmin(low, lows[j]), np.fmax(high, highs[j]))
+            for j, (low, high) in self.ranges.items()
+        }
         widened = copy.copy(self)
         widened.ranges = ranges
         if self.dtypes is not None:  # an integer dtype holds the whole range
@@ -973,8 +989,7 @@ def _booleans_unlike(values: np.ndarray, placeholder) -> np.ndarray:
     """
     if isinstance(placeholder, bool | np.bool_):
         return np.zeros(values.shape, dtype=bool)
-    is_boolean = np.frompyfunc(lambda v: isinstance(v, bool | np.bool_), 1, 1)
-    return is_boolean(values).astype(bool)
+    return booleans_among(values)
 
 
 def _hashed_exactly(dtype, values: np.ndarray) -> bool:
@@ -1118,21 +1133,6 @@ def first_non_number(column: np.ndarray):
         except (TypeError, ValueError):
             return value
     return None
-
-
-def _observed_cells(X, j: int) -> np.ndarray:
-    """The observed values of column ``j`` of ``X``, dense or CSC.
-
-    A CSC column's unstored cells are zeros, observed: one 0 stands for them.
-    """
-    if sp.issparse(X):
-        start, stop = X.indptr[j], X.indptr[j + 1]
-        values = X.data[start:stop]
-        if stop - start < X.shape[0]:
-            values = np.append(values, 0.0)
-    else:
-        values = X[:, j]
-    return values[~np.isnan(values)]
 
 
 def _dense_dtypes(X):

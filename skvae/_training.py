@@ -68,7 +68,9 @@ class TrainingResult:
     """What one call of ``train`` did, epoch by epoch."""
 
     loss_curve: list[float] = field(default_factory=list)
-    """Mean training loss (negative beta-ELBO, nats per row) of each epoch."""
+    """Mean training loss of each epoch, in nats per row: the negative
+    beta-ELBO, or the importance-weighted bound with ``n_training_draws >
+    1``, over the rows trained on (the kept ones, when trimming)."""
     validation_scores: list[float] = field(default_factory=list)
     """The held-out score after each epoch (early stopping only)."""
     kept_validation_score: float | None = None

@@ -280,6 +280,18 @@ def _transformer_converter(scope, operator, container) -> None:
 def _real_valued_log_prob(graph: _Graph, family: RealValued, output, x) -> str:
     """``RealValued.log_prob`` with the per-column constants folded in."""
     scale, variance = family.scale, family.standardised_variance()
+    if family.variance_kind == "unit":  # in the units of x, as log_prob
+        mean = graph.op(
+            "Add",
+            graph.tensor(family.offset, "offset"),
+            graph.op("Mul", graph.tensor(scale, "scale"), output),
+        )
+        residual = graph.op("Sub", x, mean)
+        return graph.op(
+            "Add",
+            graph.op("Mul", graph.op("Mul", residual, residual), graph.constant(-0.5)),
+            graph.constant(-0.5 * math.log(2 * math.pi)),
+        )
     standardised = graph.op(
         "Div",
         graph.op("Sub", x, graph.tensor(family.offset, "offset")),

@@ -174,6 +174,40 @@ def test_refining_raises_each_rows_elbo(recommender, clicks):
     assert (after - before).mean() > 0.1  # 0.35 here
 
 
+def test_refining_steps_take_no_gradient_of_the_network(
+    recommender, clicks, monkeypatch
+):
+    # the backward passes compute the posterior's gradients alone (the last
+    # layer's weights' gradient doubled a step's work); afterwards the
+    # network is as it was and trains again
+    module = recommender.module_
+    parameters = list(module.parameters())
+    before = [parameter.detach().clone() for parameter in parameters]
+    gradients = [parameter.grad for parameter in parameters]
+    elbo_terms_at = type(module)._elbo_terms_at
+    frozen = []
+
+    def spied(self, *args):
+        frozen.append(not any(parameter.requires_grad for parameter in parameters))
+        return elbo_terms_at(self, *args)
+
+    monkeypatch.setattr(type(module), "_elbo_terms_at", spied)
+    recommender.recommend(sp.csr_matrix(clicks), n=3, refine_steps=3)
+    assert frozen == [True] * 3
+    assert all(parameter.requires_grad for parameter in parameters)
+    for parameter, value, gradient in zip(parameters, before, gradients, strict=True):
+        assert torch.equal(parameter, value) and parameter.grad is gradient
+    trained = recommender.partial_fit(clicks).module_  # a trained copy
+    for layers in (
+        (trained.encoder[0], module.encoder[0]),
+        (
+            trained.decoder[-1],
+            module.decoder[-1],
+        ),
+    ):
+        assert not torch.equal(*(layer.weight for layer in layers))
+
+
 def test_a_refined_row_does_not_depend_on_its_batch(recommender, clicks):
     items, scores = recommender.recommend(clicks, n=3, refine_steps=5)
     with config_context(working_memory=0.01):  # batches of a few rows
