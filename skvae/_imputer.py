@@ -91,7 +91,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         ``'inflated_gaussian'``: values held by 5 % of the cells (two at
         least) are atoms, and a fill is the conditional mean over the atoms
         and the other values. Categorical and boolean columns are as for
-        :class:`VAETransformer`.
+        :class:`VAETransformer`. ``'multinomial'`` is refused: it models each
+        row's total, which a missing cell leaves unknown.
     batch_size : int or 'auto', default=64
         Rows per minibatch. Tables to impute are often small: 64 gives more
         steps per epoch than :class:`VAETransformer`'s ``'auto'`` (200 to 500
@@ -305,6 +306,19 @@ class VAEImputer(TransformerMixin, BaseVAE):
         "add_indicator": ["boolean"],
         "missing_values": [MissingValues()],
     }
+
+    def _validate_params(self):
+        super()._validate_params()
+        likelihood = self.likelihood
+        families = likelihood.values() if isinstance(likelihood, dict) else [likelihood]
+        if any(
+            isinstance(family, str) and family == "multinomial" for family in families
+        ):
+            raise ValueError(
+                f"VAEImputer fills missing cells, which likelihood={likelihood!r} "
+                "cannot have: the multinomial models each row's total, which a "
+                "missing cell leaves unknown. Use 'poisson' for counts."
+            )
 
     def _placeholders_as_nan(self, X):
         # an imputer pickled before missing_values existed reads NaN alone;

@@ -41,6 +41,23 @@ def test_observed_cells_come_back_bit_for_bit(correlated):
     assert np.isfinite(filled).all()
 
 
+@pytest.mark.short_fits
+@pytest.mark.parametrize("likelihood", ["multinomial", {1: "multinomial"}])
+def test_the_multinomial_is_refused_before_anything_changes(likelihood):
+    # it fitted on complete rows, then every transform with a hole raised
+    counts = np.random.RandomState(0).poisson(3.0, size=(100, 4)).astype(float)
+    imputer = make_imputer(likelihood="poisson", max_epochs=2).fit(counts)
+    fitted = imputer.module_
+    imputer.set_params(likelihood=likelihood)
+    for train in (imputer.fit, imputer.partial_fit):
+        with pytest.raises(ValueError, match="row's total, which a missing cell"):
+            train(counts)
+    assert imputer.module_ is fitted
+    holed = counts[:3].copy()
+    holed[0, 1] = np.nan
+    assert np.isfinite(imputer.transform(holed)).all()
+
+
 def test_a_row_with_nothing_observed_gets_the_models_marginal_fill(correlated):
     X, holed = correlated
     imputer = make_imputer().fit(holed)
