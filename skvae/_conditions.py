@@ -455,15 +455,16 @@ class Conditions:
                 "a dict from each of them to a value, or a table of their values."
             )
         if isinstance(conditions, Mapping):
-            missing = [key for key in self.keys if key not in conditions]
-            if missing:
-                raise ValueError(f"conditions lacks a value for {missing[0]!r}.")
+            # an unknown key first: a misspelt key also leaves one without value
             unknown = [key for key in conditions if key not in self.keys]
             if unknown:
                 raise ValueError(
                     f"conditions names {unknown[0]!r}, which is not a condition; "
                     f"the model is conditioned on {self.keys!r}."
                 )
+            missing = [key for key in self.keys if key not in conditions]
+            if missing:
+                raise ValueError(f"conditions lacks a value for {missing[0]!r}.")
             for key in self.keys:
                 if np.ndim(conditions[key]) != 0:
                     raise ValueError(

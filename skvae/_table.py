@@ -1057,7 +1057,7 @@ def _warn_of_numbers_as_levels(X, families, keys, named=(), conditions=False) ->
             read = "likelihood='auto' models them as categorical"
             keep = " (or name their family in a likelihood dict)"
         warn_user(
-            f"Columns {listed} of X hold only numbers but have a text dtype, "
+            f"Columns {listed} of X hold only numbers but have an object or string dtype, "
             f"so {read}. Convert them with pd.to_numeric (errors='coerce' "
             "turns markers of missing cells into NaN) for numbers, or "
             f"to the 'category' dtype{keep} to keep levels without this "

@@ -279,6 +279,8 @@ def test_missing_or_unknown_conditions_are_named(groups):
         vae.sample(2, conditions={"group": "a"})
     with pytest.raises(ValueError, match="names 'x1', which is not a condition"):
         vae.sample(2, conditions={"group": "a", "dose": 1.0, "x1": 0.0})
+    with pytest.raises(ValueError, match="names 'dsoe', which is not a condition"):
+        vae.sample(2, conditions={"group": "a", "dsoe": 1.0})  # misspelt
     with pytest.raises(ValueError, match="gives 'group' 2 values; a dict gives one"):
         vae.sample(2, conditions={"group": ["a", "b"], "dose": 1.0})
     with pytest.raises(ValueError, match="condition 'group' is 'z' in row 0"):
@@ -445,7 +447,7 @@ def test_numbers_in_an_object_condition_column_are_its_levels():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         make_vae(max_epochs=2, condition_on="d").fit(X.astype({"d": "category"}))
-    assert not [w for w in caught if "text dtype" in str(w.message)]
+    assert not [w for w in caught if "hold only numbers" in str(w.message)]
     assert_array_equal(model.sample(3, conditions={"d": 1})["d"], [1, 1, 1])
     rows = model.inverse_transform(np.zeros((2, 1)), conditions=[[1], [2]])
     assert_array_equal(rows["d"], [1, 2])
