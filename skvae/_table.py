@@ -444,7 +444,10 @@ class TableLayout:
             present = _present(column)
             name = keys[j]
             try:
-                if family == CATEGORICAL:
+                declared = declared_levels(X.dtypes.iloc[j]) if frame else None
+                if family == CATEGORICAL and declared is not None:
+                    levels[j] = _sorted_levels(declared, hashed=True)
+                elif family == CATEGORICAL:
                     values = column[present]
                     hashed = frame and _hashed_exactly(X.dtypes.iloc[j], values)
                     levels[j] = _sorted_levels(values, hashed)
@@ -1008,6 +1011,19 @@ def _hashed_exactly(dtype, values: np.ndarray) -> bool:
     return dtype == np.dtype(object) and set(map(type, values)) <= {str}
 
 
+def declared_levels(dtype) -> np.ndarray | None:
+    """A ``category`` dtype's categories, as objects; None for other dtypes.
+
+    A DataFrame's categorical column declares its levels: those its rows
+    lack (a level no chunk of a stream has shown yet) are levels too.
+    """
+    import pandas as pd
+
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return None
+    return np.asarray(dtype.categories, dtype=object)
+
+
 def _sorted_levels(values: np.ndarray, hashed: bool) -> np.ndarray:
     """The distinct ``values``, sorted: a column's levels.
 
@@ -1057,9 +1073,9 @@ def _warn_of_numbers_as_levels(X, families, keys, named=(), conditions=False) ->
             read = "likelihood='auto' models them as categorical"
             keep = " (or name their family in a likelihood dict)"
         warn_user(
-            f"Columns {listed} of X hold only numbers but have an object or string dtype, "
-            f"so {read}. Convert them with pd.to_numeric (errors='coerce' "
-            "turns markers of missing cells into NaN) for numbers, or "
+            f"Columns {listed} of X hold only numbers but have an object or "
+            f"string dtype, so {read}. Convert them with pd.to_numeric "
+            "(errors='coerce' turns markers of missing cells into NaN) for numbers, or "
             f"to the 'category' dtype{keep} to keep levels without this "
             "warning."
         )
