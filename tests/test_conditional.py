@@ -266,7 +266,6 @@ def test_a_boolean_is_not_a_column_position(condition_on):
     assert not hasattr(vae, "module_")
 
 
-@pytest.mark.short_fits
 def test_a_category_condition_declares_levels_its_rows_lack(groups):
     # as a modelled column's: the dtype's categories, not only the rows'
     vae = make_vae(condition_on="group", max_epochs=2)
@@ -277,6 +276,7 @@ def test_a_category_condition_declares_levels_its_rows_lack(groups):
         vae.sample(2, conditions={"group": "z"})
 
 
+@pytest.mark.short_fits
 def test_missing_or_unknown_conditions_are_named(groups):
     vae = make_vae(condition_on=["group", "dose"], max_epochs=2).fit(groups)
     holed = groups.head(5).copy()
