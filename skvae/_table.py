@@ -376,99 +376,22 @@ class TableLayout:
         the dict names; by default ``0`` to ``X.shape[1] - 1``. ``trained``
         marks the rows that training reads (by default all): only their cells
         set a numeric column's range and say whether it holds whole numbers;
-        the levels of a categorical column come from every row.
+        the levels of a categorical column come from every row (or from a
+        ``category`` dtype's categories).
         """
-        if sp.issparse(X):
-            raise ValueError(
-                f"likelihood={likelihood!r} chooses a family per column, which "
-                "takes dense X; pass a single family name for sparse X."
-            )
         frame = _is_dataframe(X)
-        X = X if frame else np.asarray(X)
-        if X.ndim != 2:
-            raise ValueError(
-                f"Expected 2D array, got {X.ndim}D array instead. Reshape your "
-                "data with array.reshape(-1, 1) for a single feature or "
-                "array.reshape(1, -1) for a single sample."
-            )
-        complex_columns = [
-            j for j in range(X.shape[1]) if np.iscomplexobj(_column(X, j))
-        ]
-        if complex_columns:
-            j = complex_columns[0]
-            raise ValueError(
-                f"Complex data not supported: column {X.columns[j] if frame else j!r} "
-                "of X."
-            )
-        n_columns = X.shape[1]
-        names = X.columns if frame else None
-        keys = list(X.columns) if frame else list(positions or range(n_columns))
-        for_all = isinstance(likelihood, str) and likelihood in TABLE_FAMILIES
-        named: Mapping = likelihood if isinstance(likelihood, Mapping) else {}
-        families: list = [
-            likelihood
-            if for_all
-            else None  # a family the dict names, set below
-            if keys[j] in named
-            else _auto_family(X, j, numeric, keys[j])
-            for j in range(n_columns)
-        ]
+        X = _checked_table(X, likelihood)
+        keys = list(X.columns) if frame else list(positions or range(X.shape[1]))
         if trained is None:
             trained = np.ones(X.shape[0], dtype=bool)
-        if integer is not None and frame and not for_all:
-            for j in range(n_columns):
-                if families[j] == numeric and _whole_numbers(X.iloc[trained, j]):
-                    families[j] = integer
-        if isinstance(likelihood, Mapping):
-            for key, family in likelihood.items():
-                if key not in keys:
-                    where = (
-                        "X's columns"
-                        if frame
-                        else f"the positions of X's modelled columns, {keys}"
-                    )
-                    raise ValueError(
-                        f"likelihood names column {key!r}, which is not among {where}."
-                    )
-                if family not in COLUMN_FAMILIES:
-                    raise ValueError(
-                        f"likelihood gives column {key!r} the family {family!r}; "
-                        f"the families are {sorted(COLUMN_FAMILIES)}."
-                    )
-                families[keys.index(key)] = family
-        if frame and not for_all:
-            _warn_of_numbers_as_levels(X, families, keys, set(named))
-        levels, ranges = {}, {}
-        for j, family in enumerate(families):
-            column = _column(X, j)
-            present = _present(column)
-            name = keys[j]
-            try:
-                declared = declared_levels(X.dtypes.iloc[j]) if frame else None
-                if family == CATEGORICAL and declared is not None:
-                    levels[j] = _sorted_levels(declared, hashed=True)
-                elif family == CATEGORICAL:
-                    values = column[present]
-                    hashed = frame and _hashed_exactly(X.dtypes.iloc[j], values)
-                    levels[j] = _sorted_levels(values, hashed)
-                elif (observed := present & trained).any():
-                    values = column[observed].astype(np.float64)
-                    ranges[j] = (values.min(), values.max())
-            except OverflowError:  # a Python integer such as 10**400
-                raise beyond_float64(name) from None
-            except (TypeError, ValueError) as error:
-                kinds = sorted({type(value).__name__ for value in column[present]})
-                raise ValueError(
-                    f"Column {name!r} of X cannot be modelled as {family!r}: it "
-                    f"holds values of types {', '.join(kinds)} ({error}). A "
-                    "categorical column takes all strings or all numbers; a "
-                    "numeric family takes numbers."
-                ) from None
+        families = _column_families(X, likelihood, keys, numeric, integer, trained)
+        levels, ranges = _levels_and_ranges(X, families, keys, trained)
         booleans = [
             j
             for j, family in enumerate(families)
             if family == "bernoulli" and _holds_booleans(X, j)
         ]
+        names = X.columns if frame else None
         return cls(
             likelihood,
             families,
@@ -1009,6 +932,103 @@ def _hashed_exactly(dtype, values: np.ndarray) -> bool:
     if isinstance(dtype, pd.StringDtype | pd.CategoricalDtype):
         return True
     return dtype == np.dtype(object) and set(map(type, values)) <= {str}
+
+
+def _checked_table(X, likelihood):
+    """``X`` as a DataFrame or a 2-D array, refused if sparse or complex."""
+    if sp.issparse(X):
+        raise ValueError(
+            f"likelihood={likelihood!r} chooses a family per column, which "
+            "takes dense X; pass a single family name for sparse X."
+        )
+    frame = _is_dataframe(X)
+    X = X if frame else np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D array instead. Reshape your "
+            "data with array.reshape(-1, 1) for a single feature or "
+            "array.reshape(1, -1) for a single sample."
+        )
+    complex_columns = [j for j in range(X.shape[1]) if np.iscomplexobj(_column(X, j))]
+    if complex_columns:
+        j = complex_columns[0]
+        raise ValueError(
+            f"Complex data not supported: column {X.columns[j] if frame else j!r} of X."
+        )
+    return X
+
+
+def _column_families(X, likelihood, keys, numeric, integer, trained) -> list[str]:
+    """Each column's family: ``TableLayout.from_data``'s rules, checked."""
+    frame = _is_dataframe(X)
+    for_all = isinstance(likelihood, str) and likelihood in TABLE_FAMILIES
+    named: Mapping = likelihood if isinstance(likelihood, Mapping) else {}
+    families: list = [
+        likelihood
+        if for_all
+        else None  # a family the dict names, set below
+        if keys[j] in named
+        else _auto_family(X, j, numeric, keys[j])
+        for j in range(X.shape[1])
+    ]
+    if integer is not None and frame and not for_all:
+        for j in range(X.shape[1]):
+            if families[j] == numeric and _whole_numbers(X.iloc[trained, j]):
+                families[j] = integer
+    for key, family in named.items():
+        if key not in keys:
+            where = (
+                "X's columns"
+                if frame
+                else f"the positions of X's modelled columns, {keys}"
+            )
+            raise ValueError(
+                f"likelihood names column {key!r}, which is not among {where}."
+            )
+        if family not in COLUMN_FAMILIES:
+            raise ValueError(
+                f"likelihood gives column {key!r} the family {family!r}; "
+                f"the families are {sorted(COLUMN_FAMILIES)}."
+            )
+        families[keys.index(key)] = family
+    if frame and not for_all:
+        _warn_of_numbers_as_levels(X, families, keys, set(named))
+    return families
+
+
+def _levels_and_ranges(X, families, keys, trained) -> tuple[dict, dict]:
+    """Each categorical column's levels and each other column's range, by position.
+
+    A range is that of the ``trained`` rows' observed cells; levels are a
+    ``category`` dtype's categories, or those of every row.
+    """
+    frame = _is_dataframe(X)
+    levels, ranges = {}, {}
+    for j, family in enumerate(families):
+        column = _column(X, j)
+        present = _present(column)
+        try:
+            declared = declared_levels(X.dtypes.iloc[j]) if frame else None
+            if family == CATEGORICAL and declared is not None:
+                levels[j] = _sorted_levels(declared, hashed=True)
+            elif family == CATEGORICAL:
+                values = column[present]
+                hashed = frame and _hashed_exactly(X.dtypes.iloc[j], values)
+                levels[j] = _sorted_levels(values, hashed)
+            elif (observed := present & trained).any():
+                values = column[observed].astype(np.float64)
+                ranges[j] = (values.min(), values.max())
+        except OverflowError:  # a Python integer such as 10**400
+            raise beyond_float64(keys[j]) from None
+        except (TypeError, ValueError) as error:
+            kinds = sorted({type(value).__name__ for value in column[present]})
+            raise ValueError(
+                f"Column {keys[j]!r} of X cannot be modelled as {family!r}: it "
+                f"holds values of types {', '.join(kinds)} ({error}). A "
+                "categorical column takes all strings or all numbers; a "
+                "numeric family takes numbers."
+            ) from None
+    return levels, ranges
 
 
 def declared_levels(dtype) -> np.ndarray | None:
