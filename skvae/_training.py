@@ -356,16 +356,12 @@ def train(
             stopping.update(score)
             if validation is not None and score >= best_score:
                 best_score = score
-                best_state = {
-                    name: value.detach().clone()
-                    for name, value in module.state_dict().items()
-                }
+                best_state = _copied_state(module)
                 result.kept_validation_score = score
             if stopping.stalled:
                 if drops_left > 0:
                     drops_left -= 1
-                    for group in optimizer.param_groups:
-                        group["lr"] /= LEARNING_RATE_DROP
+                    _drop_learning_rate(optimizer)
                     stopping.hold()
                     continue
                 result.converged = True
@@ -387,6 +383,16 @@ def train(
         result.kept_validation_score = result.validation_scores[-1]
     result.optimizer_state = optimizer_state(optimizer)
     return result
+
+
+def _copied_state(module: VAE) -> dict[str, torch.Tensor]:
+    """A copy of ``module``'s weights and buffers, to restore the best epoch's."""
+    return {name: value.detach().clone() for name, value in module.state_dict().items()}
+
+
+def _drop_learning_rate(optimizer: torch.optim.Optimizer) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] /= LEARNING_RATE_DROP
 
 
 def train_epoch(
