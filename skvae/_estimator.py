@@ -553,7 +553,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             data"). The ELBO is the one training climbs, under ``N(0, I)``
             whatever the ``latent_prior``. The draws are seeded by the
             estimator's ``random_state``.
-            Each step costs about a training step's work on the batch; 0
+            Each step costs a training step's work on the batch, less the
+            gradients of the network's weights; 0
             ranks from the encoder's posterior mean.
 
         Returns
