@@ -486,8 +486,7 @@ class BaseVAE(BaseEstimator):
             Training rows of this pass. The first call's rows also set what the
             likelihood takes from the data (for ``likelihood='gaussian'``, the
             feature means and scales the network standardises with; for a
-            table, each column's family, levels and dtype; a ``category``
-            column's levels are its dtype's categories) and how
+            table, each column's family, levels and dtype) and how
             ``condition_on``'s columns are encoded (their means and scales,
             their levels), so they should be representative: a later call
             warns of a numeric column or condition whose values lie more than

@@ -30,7 +30,6 @@ from ._table import (
     _shown,
     _warn_of_numbers_as_levels,
     booleans_among,
-    declared_levels,
     first_non_boolean,
 )
 
@@ -236,16 +235,7 @@ class Conditions:
         # of weight 0 holding 1e300 leaves it alone.
         levels = OneHotEncoder(sparse_output=False)
         if other:
-            declared = [
-                declared_levels(X.dtypes.iloc[positions[j]]) if frame else None
-                for j in other
-            ]
-            levels.set_params(
-                categories=[
-                    _levels(table[:, j] if given is None else given, keys[j])
-                    for j, given in zip(other, declared, strict=True)
-                ]
-            )
+            levels.set_params(categories=[_levels(table[:, j], keys[j]) for j in other])
         weighed, weights = rows_of_positive_weight(table, sample_weight)
         with config_context(enable_metadata_routing=True):
             scaler = StandardScaler().set_fit_request(sample_weight=True)

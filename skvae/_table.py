@@ -376,8 +376,7 @@ class TableLayout:
         the dict names; by default ``0`` to ``X.shape[1] - 1``. ``trained``
         marks the rows that training reads (by default all): only their cells
         set a numeric column's range and say whether it holds whole numbers;
-        the levels of a categorical column come from every row (or from a
-        ``category`` dtype's categories).
+        the levels of a categorical column come from every row.
         """
         frame = _is_dataframe(X)
         X = _checked_table(X, likelihood)
@@ -999,8 +998,8 @@ def _column_families(X, likelihood, keys, numeric, integer, trained) -> list[str
 def _levels_and_ranges(X, families, keys, trained) -> tuple[dict, dict]:
     """Each categorical column's levels and each other column's range, by position.
 
-    A range is that of the ``trained`` rows' observed cells; levels are a
-    ``category`` dtype's categories, or those of every row.
+    A range is that of the ``trained`` rows' observed cells; levels are those
+    of every row.
     """
     frame = _is_dataframe(X)
     levels, ranges = {}, {}
@@ -1008,10 +1007,7 @@ def _levels_and_ranges(X, families, keys, trained) -> tuple[dict, dict]:
         column = _column(X, j)
         present = _present(column)
         try:
-            declared = declared_levels(X.dtypes.iloc[j]) if frame else None
-            if family == CATEGORICAL and declared is not None:
-                levels[j] = _sorted_levels(declared, hashed=True)
-            elif family == CATEGORICAL:
+            if family == CATEGORICAL:
                 values = column[present]
                 hashed = frame and _hashed_exactly(X.dtypes.iloc[j], values)
                 levels[j] = _sorted_levels(values, hashed)
@@ -1029,19 +1025,6 @@ def _levels_and_ranges(X, families, keys, trained) -> tuple[dict, dict]:
                 "numeric family takes numbers."
             ) from None
     return levels, ranges
-
-
-def declared_levels(dtype) -> np.ndarray | None:
-    """A ``category`` dtype's categories, as objects; None for other dtypes.
-
-    A DataFrame's categorical column declares its levels: those its rows
-    lack (a level no chunk of a stream has shown yet) are levels too.
-    """
-    import pandas as pd
-
-    if not isinstance(dtype, pd.CategoricalDtype):
-        return None
-    return np.asarray(dtype.categories, dtype=object)
 
 
 def _sorted_levels(values: np.ndarray, hashed: bool) -> np.ndarray:

@@ -266,16 +266,6 @@ def test_a_boolean_is_not_a_column_position(condition_on):
     assert not hasattr(vae, "module_")
 
 
-def test_a_category_condition_declares_levels_its_rows_lack(groups):
-    # as a modelled column's: the dtype's categories, not only the rows'
-    vae = make_vae(condition_on="group", max_epochs=2)
-    vae.partial_fit(groups[groups["group"] != "c"])
-    assert np.isfinite(vae.transform(groups[groups["group"] == "c"])).all()
-    assert (vae.sample(3, conditions={"group": "c"})["group"] == "c").all()
-    with pytest.raises(ValueError, match="condition 'group' is 'z' in row 0"):
-        vae.sample(2, conditions={"group": "z"})
-
-
 @pytest.mark.short_fits
 def test_missing_or_unknown_conditions_are_named(groups):
     vae = make_vae(condition_on=["group", "dose"], max_epochs=2).fit(groups)

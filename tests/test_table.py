@@ -326,23 +326,6 @@ def test_a_categorical_model_decodes_its_training_levels(table, make_vae):
     assert np.mean([pair not in pairs for pair in decoded_pairs]) < 0.05
 
 
-def test_a_category_dtype_declares_levels_its_rows_lack(table, make_vae):
-    # a stream's first chunk without Gentoo: the dtype's categories are the
-    # levels, so later chunks may hold it (they were refused as unseen);
-    # a text column's levels are those of the first chunk's rows
-    gentoo = table["species"] == "Gentoo"
-    vae = make_vae(handle_unknown="missing").partial_fit(table[~gentoo])
-    assert list(vae._table_layout.levels[4]) == ["Adelie", "Chinstrap", "Gentoo"]
-    assert list(vae._table_layout.levels[5]) == ["Dream"]  # not Biscoe
-    vae.set_params(handle_unknown="error").partial_fit(table.assign(island="Dream"))
-    gentoo_codes = vae.transform(table[gentoo].assign(island="Dream"))
-    assert np.isfinite(gentoo_codes).all()
-    undeclared = table.assign(species=table["species"].cat.add_categories("Emperor"))
-    undeclared.loc[0, "species"] = "Emperor"
-    with pytest.raises(ValueError, match="Column 'species' holds 'Emperor'"):
-        vae.transform(undeclared.assign(island="Dream"))
-
-
 # ------------------------------------------------------------------ bad input
 
 
