@@ -307,8 +307,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         "missing_values": [MissingValues()],
     }
 
-    def _validate_params(self):
-        super()._validate_params()
+    def _validate_training_data(self, X, sample_weight, reset: bool):
+        # not in _validate_params, which skip_parameter_validation skips
         likelihood = self.likelihood
         families = likelihood.values() if isinstance(likelihood, dict) else [likelihood]
         if any(
@@ -319,6 +319,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 "cannot have: the multinomial models each row's total, which a "
                 "missing cell leaves unknown. Use 'poisson' for counts."
             )
+        return super()._validate_training_data(X, sample_weight, reset)
 
     def _placeholders_as_nan(self, X):
         # an imputer pickled before missing_values existed reads NaN alone;

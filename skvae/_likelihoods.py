@@ -1049,14 +1049,19 @@ class Likelihood(nn.Module):
             family.add_prior_gradient(weight)
 
     def log_prob_after(
-        self, output_layer: nn.Linear, hidden: torch.Tensor, x: torch.Tensor
+        self,
+        output_layer: nn.Linear,
+        hidden: torch.Tensor,
+        x: torch.Tensor,
+        layer_fixed: bool = False,
     ) -> torch.Tensor:
         """``log_prob(output_layer(hidden), x)``, for the training step.
 
         Sparse rows of one block whose family has ``fused_sparse`` terms take
         the fused step of :mod:`skvae._sparse_log_prob`: the decoder's last
         layer and the log-probability together, with one dense ``(rows,
-        columns)`` array instead of half a dozen.
+        columns)`` array instead of half a dozen. ``layer_fixed``: the
+        backward pass computes no gradient of the layer's weights.
         """
         terms = self.families[0].fused_sparse
         if not (x.is_sparse and self.whole_rows and terms is not None):
@@ -1072,6 +1077,7 @@ class Likelihood(nn.Module):
             columns,
             values,
             terms.log_partition_,
+            layer_fixed,
         )
         return fused + terms.log_base_measure(rows, values, x.shape[0])
 

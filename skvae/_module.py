@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -138,19 +137,6 @@ def kl_to_standard_normal(mean: torch.Tensor, scale: torch.Tensor) -> torch.Tens
     in fewer tensor operations, which matters on small networks.
     """
     return 0.5 * (mean.square() + scale.square() - 1.0).sum(-1) - scale.log().sum(-1)
-
-
-@contextmanager
-def _frozen(module: nn.Module) -> Iterator[None]:
-    """``module``'s parameters take no gradient inside the block."""
-    needed = [(parameter, parameter.requires_grad) for parameter in module.parameters()]
-    for parameter, _ in needed:
-        parameter.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for parameter, requires_grad in needed:
-            parameter.requires_grad_(requires_grad)
 
 
 @dataclass
@@ -362,9 +348,18 @@ class VAE(nn.Module):
         return self._elbo_terms_at(mean, scale, x, noise)
 
     def _elbo_terms_at(
-        self, mean: torch.Tensor, scale: torch.Tensor, x: torch.Tensor, noise
+        self,
+        mean: torch.Tensor,
+        scale: torch.Tensor,
+        x: torch.Tensor,
+        noise,
+        decoder_fixed: bool = False,
     ) -> ELBOTerms:
-        """ELBO terms of each row of ``x`` under ``q(z) = N(mean, diag(scale**2))``."""
+        """ELBO terms of each row of ``x`` under ``q(z) = N(mean, diag(scale**2))``.
+
+        ``decoder_fixed``: the backward pass computes no gradient of the
+        decoder's last layer, where it would otherwise (the fused sparse step).
+        """
         z = mean + scale * noise  # the reparameterisation trick
         x, conditions = self.split_conditions(x)
         *hidden_layers, output_layer = self.decoder
@@ -373,7 +368,9 @@ class VAE(nn.Module):
         for layer in hidden_layers:
             hidden = layer(hidden)
         return ELBOTerms(
-            reconstruction=self.likelihood.log_prob_after(output_layer, hidden, x),
+            reconstruction=self.likelihood.log_prob_after(
+                output_layer, hidden, x, decoder_fixed
+            ),
             kl=kl_to_standard_normal(mean, scale),
         )
 
@@ -389,18 +386,21 @@ class VAE(nn.Module):
         draws and has its own parameters, so a row's result does not depend on
         the batch it comes in.
         """
-        # With the network's own parameters frozen, the backward passes compute
-        # the gradients of the posterior's parameters alone.
-        with torch.inference_mode(False), torch.enable_grad(), _frozen(self):
+        # torch.autograd.grad computes the gradients of the posterior's
+        # parameters alone; the fused sparse step is told (decoder_fixed).
+        with torch.inference_mode(False), torch.enable_grad():
             # Tensors made under inference_mode (the batches of map_batches)
             # cannot be saved for backward: x and noise enter as copies.
             x = x.clone()
-            mean, scale = (p.clone() for p in self._posterior_parameters(x))
+            with torch.no_grad():
+                mean, scale = (p.clone() for p in self._posterior_parameters(x))
             log_scale = scale.log().requires_grad_()
             mean.requires_grad_()
             optimizer = torch.optim.Adam([mean, log_scale], lr=REFINE_LEARNING_RATE)
             for step_noise in noise.clone():
-                terms = self._elbo_terms_at(mean, log_scale.exp(), x, step_noise)
+                terms = self._elbo_terms_at(
+                    mean, log_scale.exp(), x, step_noise, decoder_fixed=True
+                )
                 loss = -terms.elbo(beta).sum()
                 mean.grad, log_scale.grad = torch.autograd.grad(loss, [mean, log_scale])
                 optimizer.step()

@@ -138,17 +138,24 @@ def linear_sparse_log_prob(
     columns: torch.Tensor,
     values: torch.Tensor,
     log_partition_: LogPartition,
+    layer_fixed: bool = False,
 ) -> torch.Tensor:
     """``LinearSparseLogProb`` of ``layer(hidden) + offset``; see its docstring.
 
     With gradients on, inside ``reusing_step_memory``, the step's array is the
-    shared one.
+    shared one. ``layer_fixed``: no gradient for the layer's weights (a custom
+    function's backward cannot tell which gradients ``torch.autograd.grad``
+    asks for, and the weights' costs as much as the forward pass).
     """
     memory = _step_memory.get() if torch.is_grad_enabled() else None
+    weight: torch.Tensor = layer.weight
+    bias: torch.Tensor = layer.bias
+    if layer_fixed:
+        weight, bias = weight.detach(), bias.detach()
     return LinearSparseLogProb.apply(
         hidden,
-        layer.weight,
-        layer.bias,
+        weight,
+        bias,
         offset,
         rows,
         columns,

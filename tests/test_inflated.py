@@ -70,7 +70,9 @@ def test_log_prob_is_an_atoms_log_probability_or_none_times_the_density():
     logits = parameter[:, : family.n_choices].reshape(3, 2, family.width).numpy()
     log_p = log_softmax(logits, axis=-1)
     value = family.value
-    density = value.distribution(parameter[:, family.n_choices :]).log_prob(x)
+    mean = value.offset + value.scale * parameter[:, family.n_choices :]
+    spread = value.scale * value.standardised_variance().sqrt()
+    density = torch.distributions.Normal(mean, spread).log_prob(x)
     # column 0: atom 0 and none at place 1; column 1: atoms 40 and 50, none at 2
     expected = np.array(
         [

@@ -1,6 +1,7 @@
 """recommend: top-k columns of each row from the decoder, in batches."""
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -177,35 +178,35 @@ def test_refining_raises_each_rows_elbo(recommender, clicks):
 def test_refining_steps_take_no_gradient_of_the_network(
     recommender, clicks, monkeypatch
 ):
-    # the backward passes compute the posterior's gradients alone (the last
-    # layer's weights' gradient doubled a step's work); afterwards the
-    # network is as it was and trains again
+    # the fused sparse step's backward computed the last layer's weights'
+    # gradient (as costly as the forward pass) for nothing; the network is
+    # left as it was, for every thread (flags toggled on the shared module
+    # were left off by two overlapping calls)
+    import skvae._likelihoods
+
+    fused = skvae._likelihoods.linear_sparse_log_prob
+    layer_fixed = []
+
+    def spied(layer, *args):
+        layer_fixed.append(args[-1])
+        return fused(layer, *args)
+
+    monkeypatch.setattr(skvae._likelihoods, "linear_sparse_log_prob", spied)
     module = recommender.module_
     parameters = list(module.parameters())
     before = [parameter.detach().clone() for parameter in parameters]
     gradients = [parameter.grad for parameter in parameters]
-    elbo_terms_at = type(module)._elbo_terms_at
-    frozen = []
-
-    def spied(self, *args):
-        frozen.append(not any(parameter.requires_grad for parameter in parameters))
-        return elbo_terms_at(self, *args)
-
-    monkeypatch.setattr(type(module), "_elbo_terms_at", spied)
-    recommender.recommend(sp.csr_matrix(clicks), n=3, refine_steps=3)
-    assert frozen == [True] * 3
-    assert all(parameter.requires_grad for parameter in parameters)
+    rows = sp.csr_matrix(clicks)
+    with ThreadPoolExecutor(2) as pool:
+        calls = [pool.submit(recommender.recommend, rows, 3, True, 3) for _ in "ab"]
+        for call in calls:
+            call.result()  # raises what the call raised
+    assert layer_fixed and all(layer_fixed)
     for parameter, value, gradient in zip(parameters, before, gradients, strict=True):
-        assert torch.equal(parameter, value) and parameter.grad is gradient
+        assert parameter.requires_grad and parameter.grad is gradient
+        assert torch.equal(parameter, value)
     trained = recommender.partial_fit(clicks).module_  # a trained copy
-    for layers in (
-        (trained.encoder[0], module.encoder[0]),
-        (
-            trained.decoder[-1],
-            module.decoder[-1],
-        ),
-    ):
-        assert not torch.equal(*(layer.weight for layer in layers))
+    assert not torch.equal(trained.decoder[-1].weight, module.decoder[-1].weight)
 
 
 def test_a_refined_row_does_not_depend_on_its_batch(recommender, clicks):
