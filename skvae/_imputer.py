@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
 from ._base import BaseVAE, _seed, _training_weights
 from ._conditions import condition_keys
 from ._data import canonical_csr, seeded_global_rng
+from ._families import COLUMN_FAMILIES, family_class
 from ._missing import (
     count_true,
     missing_cells,
@@ -308,15 +309,21 @@ class VAEImputer(TransformerMixin, BaseVAE):
     }
 
     def _validate_training_data(self, X, sample_weight, reset: bool):
-        # not in _validate_params, which skip_parameter_validation skips
+        # not in _validate_params, which skip_parameter_validation skips;
+        # the families' own flag, which refuses NaN in VAETransformer's input
         likelihood = self.likelihood
         families = likelihood.values() if isinstance(likelihood, dict) else [likelihood]
-        if any(
-            isinstance(family, str) and family == "multinomial" for family in families
-        ):
+        refused = [
+            family
+            for family in families
+            if isinstance(family, str)  # other values: the layout's message
+            and family in COLUMN_FAMILIES
+            and not family_class(family).accepts_missing
+        ]
+        if refused:
             raise ValueError(
                 f"VAEImputer fills missing cells, which likelihood={likelihood!r} "
-                "cannot have: the multinomial models each row's total, which a "
+                f"cannot have: {refused[0]!r} models each row's total, which a "
                 "missing cell leaves unknown. Use 'poisson' for counts."
             )
         return super()._validate_training_data(X, sample_weight, reset)
