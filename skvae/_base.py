@@ -1451,7 +1451,7 @@ class BaseVAE(BaseEstimator):
         wanted = {**self._architecture(), "likelihood": likelihood}
         if fitted != wanted:
             changed = ", ".join(
-                f"{name}={fitted[name]!r} to {wanted[name]!r}"
+                f"{name} from {fitted[name]!r} to {wanted[name]!r}"
                 for name in fitted
                 if fitted[name] != wanted[name]
             )

@@ -984,7 +984,7 @@ def _column_families(X, likelihood, keys, numeric, integer, trained) -> list[str
             raise ValueError(
                 f"likelihood names column {key!r}, which is not among {where}."
             )
-        if family not in COLUMN_FAMILIES:
+        if not isinstance(family, str) or family not in COLUMN_FAMILIES:
             raise ValueError(
                 f"likelihood gives column {key!r} the family {family!r}; "
                 f"the families are {sorted(COLUMN_FAMILIES)}."

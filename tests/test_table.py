@@ -645,6 +645,8 @@ def test_text_columns_without_a_family_are_refused_naming_the_column(table, make
     [
         ({"weight": "gaussian"}, "column 'weight', which is not among"),
         ({"mass": "lognormal"}, "the family 'lognormal'"),
+        # before: a bare "unhashable type: 'list'"
+        ({"mass": ["gaussian"]}, r"column 'mass' the family \['gaussian'\]"),
     ],
 )
 def test_a_bad_dict_is_refused(table, make_vae, likelihood, message):

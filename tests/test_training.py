@@ -396,9 +396,9 @@ def test_warm_start_holds_out_the_same_rows_whatever_the_random_state(
 @pytest.mark.short_fits
 def test_warm_start_refuses_a_changed_network(X, make_vae):
     vae = make_vae(max_epochs=2, warm_start=True).fit(X)
-    with pytest.raises(ValueError, match="latent_dim=2 to 3"):
+    with pytest.raises(ValueError, match="latent_dim from 2 to 3"):
         vae.set_params(latent_dim=3).fit(X)
-    with pytest.raises(ValueError, match="likelihood='gaussian' to 'bernoulli'"):
+    with pytest.raises(ValueError, match="likelihood from 'gaussian' to 'bernoulli'"):
         vae.set_params(latent_dim=2, likelihood="bernoulli").fit((X > 0) * 1.0)
 
 
