@@ -88,12 +88,15 @@ from ._table import (
     TableLayout,
     _is_dataframe,
     _of_sparse_columns,
+    _is_polars_frame,
     _shown,
+    as_polars,
     beyond_float64,
     computed,
     first_non_number,
     holds_numbers,
     missing_as_nan,
+    polars_schema,
     refuse_cells_of_other_types,
     refuse_time_columns,
     uses_layout,
@@ -548,11 +551,14 @@ class BaseVAE(BaseEstimator):
         ``warm_start`` says to continue it. If anything fails, the estimator is
         left as it was.
         """
+        schema = polars_schema(X)
         X = self._placeholders_as_nan(computed(X))
         given_X = X  # as the caller passed it, feature names included
         callers_weight = sample_weight
         with _rollback_on_error(self):
             continuing = hasattr(self, "module_") and (incremental or self.warm_start)
+            if not continuing:
+                self._polars_schema = schema  # generated rows come back in polars
             continued_by = "partial_fit" if incremental else "warm_start=True"
             if continuing:
                 self._check_conditions_unchanged(continued_by)
@@ -833,16 +839,19 @@ class BaseVAE(BaseEstimator):
         """Decoded rows as ``X``'s rows: ``_as_table``, conditions put back.
 
         A table of rows takes the index of ``conditions`` given as a DataFrame,
-        a row per generated row.
+        a row per generated row; it is a polars DataFrame, without an index,
+        for a model fitted on one.
         """
         rows = self._as_table(decoded)
         model_conditions = getattr(self, "_conditions", None)
-        if model_conditions is None:
-            return rows
-        rows = model_conditions.assemble(rows, conditions, len(decoded))
-        one_per_row = _is_dataframe(conditions) and len(conditions) == len(rows)
-        if _is_dataframe(rows) and one_per_row:
-            rows.index = conditions.index
+        if model_conditions is not None:
+            rows = model_conditions.assemble(rows, conditions, len(decoded))
+            one_per_row = _is_dataframe(conditions) and len(conditions) == len(rows)
+            if _is_dataframe(rows) and one_per_row:
+                rows.index = conditions.index
+        schema = getattr(self, "_polars_schema", None)  # None in older pickles
+        if schema is not None and _is_dataframe(rows):
+            return as_polars(rows, schema)
         return rows
 
     def _as_table(self, values: np.ndarray):
@@ -1599,8 +1608,9 @@ class BaseVAE(BaseEstimator):
             cell in ``fit``, are not modelled and have no term. A
             DataFrame, with ``X``'s columns and index, for a model with a
             family per column (``likelihood='auto'``, ``'categorical'`` or a
-            dict) fitted on a DataFrame.
+            dict) fitted on a DataFrame; a polars one for a polars ``X``.
         """
+        polars_input = _is_polars_frame(X)
         X = computed(X)  # a polars frame's index, say
         terms = self._map_importance_draws(X, VAE.feature_log_likelihoods)
         layout = getattr(self, "_table_layout", None)
@@ -1609,7 +1619,8 @@ class BaseVAE(BaseEstimator):
         import pandas as pd
 
         index = X.index if _is_dataframe(X) else None
-        return pd.DataFrame(terms, columns=layout.names, index=index)
+        frame = pd.DataFrame(terms, columns=layout.names, index=index)
+        return as_polars(frame) if polars_input else frame
 
     def _map_importance_draws(self, X, function, validated: bool = False):
         """``function(module_, x, noise)`` over batches of ``X``, with fixed draws.

@@ -474,7 +474,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             their columns for a conditional model. A DataFrame where
             ``likelihood`` gave a family per column of a training DataFrame
             (see ``likelihood``), with the index of ``X`` if ``X`` is a
-            DataFrame, or else of ``conditions`` if they are one.
+            DataFrame, or else of ``conditions`` if they are one; a polars
+            DataFrame, without an index, for a model fitted on one.
         """
         check_is_fitted(self)
         conditions = computed(conditions)  # a Dask or polars DataFrame as pandas
@@ -708,7 +709,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             conditional model. A DataFrame where ``likelihood`` gave a family
             per column of a training DataFrame (see ``likelihood``), with the
             training columns and dtypes, and the index of ``conditions`` given
-            as a DataFrame.
+            as a DataFrame; a polars DataFrame for a model fitted on one.
         """
         check_is_fitted(self)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")

@@ -119,6 +119,30 @@ def _is_polars_frame(X) -> bool:
     return polars is not None and isinstance(X, polars.DataFrame)
 
 
+def polars_schema(X) -> dict | None:
+    """The column dtypes of a polars DataFrame ``X``; None for other containers."""
+    return dict(X.schema) if _is_polars_frame(X) else None
+
+
+def as_polars(frame, schema: dict | None = None):
+    """A pandas DataFrame as polars; decoded rows as the polars frame fitted on.
+
+    Each column takes the dtype polars gives pandas' (``category`` becomes
+    ``Categorical``, ``Int64`` ``Int64``); one that was an ``Enum`` in the
+    fit's ``schema``, which pandas held as a ``category``, is an ``Enum``
+    again.
+    """
+    import polars
+
+    converted = polars.from_pandas(frame)
+    enums = [
+        polars.col(name).cast(dtype)
+        for name, dtype in (schema or {}).items()
+        if isinstance(dtype, polars.Enum) and name in converted.columns
+    ]
+    return converted.with_columns(enums) if enums else converted
+
+
 def _column(X, j: int) -> np.ndarray:
     return X.iloc[:, j].to_numpy() if _is_dataframe(X) else np.asarray(X)[:, j]
 

@@ -397,6 +397,41 @@ def test_a_polars_frame_is_read_as_its_pandas_frame():
 
 
 @pytest.mark.short_fits
+def test_a_model_fitted_on_polars_gives_polars_rows_with_their_dtypes():
+    # before: sample, inverse_transform and feature_log_likelihoods gave
+    # pandas DataFrames, an Enum column as a pandas category
+    pl = pytest.importorskip("polars")
+    from skvae import VAETransformer
+
+    rng = np.random.RandomState(0)
+    table = pl.DataFrame(
+        {
+            "a": rng.normal(size=200),
+            "k": pl.Series(rng.randint(0, 5, 200), dtype=pl.UInt8),
+            "g": pl.Series(rng.choice(["u", "v"], 200)).cast(pl.Enum(["u", "v", "w"])),
+            "c": pl.Series(rng.choice(["x", "y"], 200)).cast(pl.Categorical),
+            "t": rng.choice(["p", "q"], 200),
+            "b": [None if i % 9 == 0 else i % 2 == 0 for i in range(200)],
+        }
+    )
+    vae = VAETransformer(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    vae.fit(table)
+    generated = vae.sample(50, missing_cells=True)
+    decoded = vae.inverse_transform(vae.transform(table))
+    for rows in (generated, decoded):
+        assert isinstance(rows, pl.DataFrame) and rows.schema == table.schema
+    assert generated["b"].null_count() > 0
+    terms = vae.feature_log_likelihoods(table)
+    assert isinstance(terms, pl.DataFrame) and terms.columns == table.columns
+    assert isinstance(vae.feature_log_likelihoods(table.to_pandas()), pd.DataFrame)
+    # a model fitted on pandas gives pandas whatever the latent points' container
+    frame_model = VAETransformer(hidden_layer_sizes=(8,), max_epochs=2).fit(
+        table.to_pandas()
+    )
+    assert isinstance(frame_model.sample(2), pd.DataFrame)
+
+
+@pytest.mark.short_fits
 def test_polars_and_torch_inputs_in_every_method_and_dtype():
     # found in review of the two tests above: each of these crashed, lost a
     # dtype, or gave an unclear message
