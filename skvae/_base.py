@@ -98,6 +98,7 @@ from ._table import (
     missing_as_nan,
     polars_schema,
     refuse_cells_of_other_types,
+    refuse_non_tables,
     refuse_time_columns,
     uses_layout,
 )
@@ -643,7 +644,7 @@ class BaseVAE(BaseEstimator):
             if incremental and continuing:
                 rows_seen += self._rows_seen
             config = self._training_config(len(rows), incremental, module, rows_seen)
-            threads = ThreadPolicy(self.n_threads)
+            threads = self._thread_policy()
             with torch_threads():
                 if not continuing and self._starts_from_pca():
                     self._start_from_pca(
@@ -786,7 +787,7 @@ class BaseVAE(BaseEstimator):
                 z.split(_SAMPLE_ROWS),
                 n_rows,
                 pad=False,
-                threads=ThreadPolicy(self.n_threads),
+                threads=self._thread_policy(),
             )
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
@@ -1055,7 +1056,7 @@ class BaseVAE(BaseEstimator):
     def _what_reads_as_missing(self, reset: bool) -> str:
         """What makes a cell missing, for messages: NaN, and maybe unseen levels."""
         layout = getattr(self, "_table_layout", None)
-        if reset or layout is None or self.handle_unknown != "missing":
+        if reset or layout is None or self._checked("handle_unknown") != "missing":
             return "NaN"
         return "NaN, or levels unseen in fit, read as missing by handle_unknown"
 
@@ -1249,11 +1250,11 @@ class BaseVAE(BaseEstimator):
         model reads them, or for ``training``, whose check
         ``_validate_training_data`` makes knowing the rows' weights.
         """
-        X = self._placeholders_as_nan(computed(X))
+        X = computed(X)
+        refuse_non_tables(X)
+        X = self._placeholders_as_nan(X)
         refuse_time_columns(X)
         X = missing_as_nan(X)
-        if getattr(X, "ndim", 2) == 1:
-            check_array(X, dtype=None, ensure_all_finite=False)  # "Expected 2D"
         if reset:
             self._frame_labels = (
                 X.columns.to_numpy(dtype=object) if _is_dataframe(X) else None
@@ -1302,7 +1303,8 @@ class BaseVAE(BaseEstimator):
                 self._table_layout = layout
             if _of_sparse_columns(X) and not layout.reads_sparse():
                 X = X.sparse.to_dense()  # levels and atoms are read from dense columns
-            X = layout.encode(X, unknown_as_missing=self.handle_unknown == "missing")
+            unknown_as_missing = self._checked("handle_unknown") == "missing"
+            X = layout.encode(X, unknown_as_missing=unknown_as_missing)
         else:
             _refuse_text_columns(X, self.likelihood, fitted=not reset)
         checks = {
@@ -1692,6 +1694,10 @@ class BaseVAE(BaseEstimator):
         )
         return value
 
+    def _thread_policy(self) -> ThreadPolicy:
+        """The torch threads of ``n_threads``, checked (see ``_checked``)."""
+        return ThreadPolicy(self._checked("n_threads"))
+
     def _n_importance_draws(self) -> int:
         """``n_importance_samples``, checked (see ``_checked``)."""
         return int(self._checked("n_importance_samples"))
@@ -1728,7 +1734,7 @@ class BaseVAE(BaseEstimator):
             batches,
             X.shape[0],
             X.dtype if dtype is None else dtype,
-            threads=ThreadPolicy(self.n_threads),
+            threads=self._thread_policy(),
         )
 
     def score(self, X, y=None):

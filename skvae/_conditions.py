@@ -97,9 +97,14 @@ def _text_as_numbers(column) -> np.ndarray:
 
 
 def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
-    """Refuse text, inf, or a number float32 cannot hold, in numeric conditions."""
+    """Refuse text, complex numbers, inf, or a number float32 cannot hold."""
     for key in keys:
         column = np.asarray(values[key])
+        if np.iscomplexobj(column):  # cast to float64, it would lose a part
+            raise ValueError(
+                f"The condition {key!r} holds complex numbers; a numeric "
+                "condition takes real numbers."
+            )
         try:
             numbers = column.astype(np.float64)
         except OverflowError:  # a Python integer such as 10**400
@@ -204,6 +209,7 @@ class Conditions:
             raise ValueError(
                 f"condition_on names column {unknown[0]!r}, which is not among {where}."
             )
+        _refuse_repeated_labels(columns, "X")
         if len(set(keys)) < len(keys):
             raise ValueError(f"condition_on names a column twice: {keys!r}.")
         if len(keys) == len(columns):
@@ -218,7 +224,7 @@ class Conditions:
         numeric = [
             j
             for j, position in enumerate(positions)
-            if _auto_family(X, position, "numeric") != CATEGORICAL
+            if _auto_family(X, position, "numeric", keys[j]) != CATEGORICAL
         ]
         other = [j for j in range(len(keys)) if j not in numeric]
         if frame:
@@ -478,6 +484,7 @@ class Conditions:
             missing = [key for key in self.keys if key not in conditions.columns]
             if missing:
                 raise ValueError(f"conditions lacks the column {missing[0]!r}.")
+            _refuse_repeated_labels(list(conditions.columns), "conditions")
             values = {key: conditions[key].to_numpy() for key in self.keys}
         else:
             rows = not hasattr(conditions, "shape")
@@ -499,6 +506,18 @@ class Conditions:
                 f"conditions has {lengths.pop()} rows; {n_rows} rows are generated."
             )
         return values
+
+
+def _refuse_repeated_labels(columns: list, what: str) -> None:
+    """Raise a ``ValueError`` naming a label that two columns of ``what`` share."""
+    seen = set()
+    for label in columns:
+        if label in seen:
+            raise ValueError(
+                f"{what} has more than one column labelled {label!r}; each "
+                "column needs a label of its own."
+            )
+        seen.add(label)
 
 
 def _levels(column: np.ndarray, key) -> np.ndarray:

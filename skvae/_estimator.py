@@ -31,7 +31,6 @@ from ._missing import (
 )
 from ._ranking import item_scores, refuse_columns_without_item_scores
 from ._table import _is_dataframe, computed
-from ._threads import ThreadPolicy
 from ._warn import warn_user
 
 
@@ -509,7 +508,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         inputs = Z if encoded is None else np.hstack([Z, encoded.astype(Z.dtype)])
         batches = host_batches(inputs, self._batch_rows(1), self.device_)
         decoded = map_batches(
-            decode, batches, len(Z), Z.dtype, threads=ThreadPolicy(self.n_threads)
+            decode, batches, len(Z), Z.dtype, threads=self._thread_policy()
         )
         rows = self._as_rows(decoded, conditions)
         if index is not None and _is_dataframe(rows):
@@ -715,11 +714,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")
         validate_parameter_constraints(
             {
+                "random_state": ["random_state"],
                 "return_mean": ["boolean"],
                 "missing_cells": ["boolean"],
                 "marginals": [StrOptions({"training", "model"})],
             },
             {
+                "random_state": random_state,
                 "return_mean": return_mean,
                 "missing_cells": missing_cells,
                 "marginals": marginals,
@@ -728,10 +729,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         )
         conditions = computed(conditions)  # a Dask DataFrame as pandas
         decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
-        # conditions checked before a RandomState gives a seed: an error
-        # leaves it where it was
+        # conditions and thread count checked before a RandomState gives a
+        # seed: an error leaves it where it was
         decode, encoded = self._latent_decoder(decode, conditions, n_samples)
-        seed = _seed(self.random_state if random_state is None else random_state)
+        self._checked("n_threads")
+        given = self._checked("random_state") if random_state is None else random_state
+        seed = _seed(given)
         rows = self._decoded_draws(n_samples, seed, decode, encoded)
         marginal_map = getattr(self, "_marginal_map", None)
         if marginals == "training" and not return_mean and marginal_map is not None:

@@ -41,6 +41,7 @@ from ._table import (
     computed,
     missing_as_nan,
     placeholders_as_nan,
+    refuse_non_tables,
     replace_cells,
     rounded_for,
 )
@@ -340,9 +341,12 @@ class VAEImputer(TransformerMixin, BaseVAE):
             and (key in columns if columns is not None else isinstance(key, Integral))
             and (columns is not None or key >= 0)
         ]
-        return placeholders_as_nan(
-            X, getattr(self, "missing_values", np.nan), skip=conditions
+        missing_values = (
+            self._checked("missing_values")
+            if hasattr(self, "missing_values")
+            else np.nan
         )
+        return placeholders_as_nan(X, missing_values, skip=conditions)
 
     def _beta(self, categorical: bool) -> float:
         if self.beta != "auto":
@@ -451,6 +455,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         check_is_fitted(self)
         polars_frame = _is_polars_frame(X)
         given = X = computed(X)  # a Dask or polars DataFrame as pandas, as fit reads it
+        refuse_non_tables(X)
         X = self._placeholders_as_nan(X)
         if _of_sparse_columns(X) and self._table_layout is not None:
             X = X.sparse.to_dense()  # a model of a family per column reads tables
@@ -530,7 +535,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         ``transform`` each draw afresh. ``validated``: the rows are as
         ``_validate_X`` returns them, in the domain.
         """
-        if not self.sample_posterior:
+        if not self._checked("sample_posterior"):
             yield lambda X: self._map_importance_draws(
                 X, VAE.conditional_mean, validated=validated
             )
@@ -647,7 +652,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
 
     def _without_empty_columns(self, filled):
         """``filled`` without the empty columns, unless ``keep_empty_features``."""
-        if self.keep_empty_features or not self._left_out:
+        if self._checked("keep_empty_features") or not self._left_out:
             return filled
         empty = self._left_out_positions()
         if _is_dataframe(filled):

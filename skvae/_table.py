@@ -210,6 +210,27 @@ def _auto_family(X, j: int, numeric: str, name=None) -> str:
     return numeric
 
 
+def refuse_non_tables(X) -> None:
+    """Refuse what is no table of rows, with scikit-learn's messages.
+
+    A string, a dict, None or a single row ("Expected 2D array"), and a
+    DataFrame without columns ("Found array with 0 feature(s)"), before
+    anything reads their columns.
+    """
+    from sklearn.utils import check_array
+
+    rows = isinstance(X, list | tuple)
+    one_row = rows and len(X) > 0 and np.ndim(X[0]) == 0
+    if getattr(X, "ndim", 2) == 1 or one_row or not (rows or hasattr(X, "shape")):
+        check_array(X, dtype=None, ensure_all_finite=False)
+    if _is_dataframe(X) and X.shape[1] == 0:
+        check_array(np.empty(X.shape))
+
+
+# What a cell of a table may hold under 'auto': text, or a number.
+_READABLE = str | bytes | Number | np.generic
+
+
 def refuse_cells_of_other_types(column: np.ndarray, name) -> None:
     """Raise a ``TypeError`` naming a cell that is neither text nor a number.
 
@@ -217,10 +238,9 @@ def refuse_cells_of_other_types(column: np.ndarray, name) -> None:
     with a ``TypeError``, as scikit-learn's validation does.
     """
     values = column[_present(column)]
-    readable = str | bytes | Number | np.generic
-    if all(issubclass(kind, readable) for kind in set(map(type, values))):
+    if all(issubclass(kind, _READABLE) for kind in set(map(type, values))):
         return  # each type read once, not each cell
-    value = next(value for value in values if not isinstance(value, readable))
+    value = next(value for value in values if not isinstance(value, _READABLE))
     raise TypeError(
         f"Column {name!r} of X holds {_shown(value)}, of type "
         f"{type(value).__name__}: each argument must be a string "
@@ -481,6 +501,8 @@ class TableLayout:
             self._refuse_non_numbers(X)  # text where fit had numbers
             return X
         frame = _is_dataframe(X)
+        if frame or hasattr(X, "dtype"):  # a list of rows is read cell by cell
+            _refuse_complex_columns(X)
         # As objects, rows given as lists keep each cell's type: NumPy would
         # turn the numbers (NaN too) into text beside text.
         X = X if frame else np.asarray(X, dtype=object)
@@ -799,6 +821,13 @@ def _positions_among(levels: np.ndarray, values: np.ndarray, hashed: bool = Fals
         positions = table.get_indexer(pd.Index(values, dtype=object))
         unseen = positions < 0
         return np.where(unseen, 0, positions), unseen
+    foreign = _of_foreign_types(levels, values)
+    if foreign is not None:
+        positions, unseen = np.zeros(len(values), np.intp), foreign.copy()
+        positions[~foreign], unseen[~foreign] = _positions_among(
+            levels, values[~foreign]
+        )
+        return positions, unseen
     try:
         positions = np.minimum(np.searchsorted(levels, values), len(levels) - 1)
     except TypeError:
@@ -807,6 +836,25 @@ def _positions_among(levels: np.ndarray, values: np.ndarray, hashed: bool = Fals
         positions = np.array([position_of.get(value, 0) for value in values])
         return positions.astype(np.intp), unseen
     return positions, levels[positions] != values
+
+
+def _of_foreign_types(levels: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+    """Which ``values`` are of a type no level has, other than text and numbers.
+
+    A list or an array among text levels is no level, but would not hash, or
+    would compare as its elements; None where no value is of such a type.
+    """
+    if values.dtype != object:
+        return None
+    level_types = set(map(type, levels))
+    foreign = {
+        kind
+        for kind in set(map(type, values)) - level_types
+        if not issubclass(kind, _READABLE)
+    }
+    if not foreign:
+        return None
+    return np.array([type(value) in foreign for value in values], dtype=bool)
 
 
 def _nullable(dtype):
@@ -972,13 +1020,20 @@ def _checked_table(X, likelihood):
             "data with array.reshape(-1, 1) for a single feature or "
             "array.reshape(1, -1) for a single sample."
         )
+    _refuse_complex_columns(X)
+    return X
+
+
+def _refuse_complex_columns(X) -> None:
+    """Raise a ``ValueError`` naming the first column of complex numbers.
+
+    Cast to float64, they would lose their imaginary parts with a warning.
+    """
     complex_columns = [j for j in range(X.shape[1]) if np.iscomplexobj(_column(X, j))]
     if complex_columns:
         j = complex_columns[0]
-        raise ValueError(
-            f"Complex data not supported: column {X.columns[j] if frame else j!r} of X."
-        )
-    return X
+        name = X.columns[j] if _is_dataframe(X) else j
+        raise ValueError(f"Complex data not supported: column {name!r} of X.")
 
 
 def _column_families(X, likelihood, keys, numeric, integer, trained) -> list[str]:

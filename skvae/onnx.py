@@ -243,6 +243,13 @@ def _rows_of_one_input(operator):
             "per column of a DataFrame). Convert with a NumPy array, such as "
             "to_onnx(model, X.to_numpy(np.float32)[:1])."
         )
+    shape = operator.inputs[0].type.shape
+    if len(shape) != 2:
+        raise ValueError(
+            f"{name}'s ONNX graph reads rows of {n_features} columns, a 2-D "
+            f"input of shape [None, {n_features}], but its input has shape "
+            f"{list(shape)}."
+        )
     width = operator.inputs[0].get_second_dimension()
     if width is not None and width != n_features:
         raise ValueError(

@@ -89,6 +89,17 @@ def test_sample_draws_from_the_estimators_random_state(X, make_vae):
     # unseeded epoch, sometimes at max_epochs.
     unseeded = seeded.set_params(random_state=None)
     assert not np.array_equal(unseeded.sample(5), unseeded.sample(5))
+    # before: NumPy's "Seed must be between 0 and 2**32 - 1"
+    with pytest.raises(ValueError, match="'random_state' parameter of sample"):
+        seeded.sample(5, random_state=-1)
+    with pytest.raises(ValueError, match="'random_state' parameter of"):
+        seeded.set_params(random_state=-1).sample(5)
+    # a bad thread count is refused before a RandomState gives a seed
+    state = np.random.RandomState(0)
+    seeded.set_params(random_state=state, n_threads=0)
+    with pytest.raises(ValueError, match="'n_threads' parameter"):
+        seeded.sample(5)
+    assert_array_equal(state.get_state()[1], np.random.RandomState(0).get_state()[1])
 
 
 @pytest.fixture

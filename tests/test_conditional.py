@@ -258,6 +258,26 @@ def test_bad_condition_columns_are_named(groups, condition_on, message):
     assert not hasattr(vae, "module_")
 
 
+@pytest.mark.short_fits
+def test_complex_conditions_and_repeated_labels_are_refused(groups):
+    # before: complex numbers lost their imaginary parts with a warning;
+    # repeated labels raised an AttributeError or a broadcasting error
+    with pytest.raises(ValueError, match="condition 'dose' holds complex"):
+        make_vae(condition_on="dose").fit(groups.assign(dose=groups["dose"] + 1j))
+    repeated = groups.rename(columns={"x2": "x1"})
+    with pytest.raises(ValueError, match="X has more than one column labelled 'x1'"):
+        make_vae(condition_on="group").fit(repeated)
+    listed = groups.assign(group=[["a"]] * len(groups))  # was named "Column 0"
+    with pytest.raises(TypeError, match=r"Column 'group' of X holds \['a'\]"):
+        make_vae(condition_on="group").fit(listed)
+    vae = make_vae(condition_on=["group", "dose"], max_epochs=2).fit(groups)
+    with pytest.raises(ValueError, match="condition 'dose' holds complex"):
+        vae.sample(3, conditions={"group": "a", "dose": 1 + 1j})
+    table = pd.DataFrame([["a", 1.0, 2.0]] * 3, columns=["group", "dose", "dose"])
+    with pytest.raises(ValueError, match="conditions has more than one column"):
+        vae.sample(3, conditions=table)
+
+
 @pytest.mark.parametrize("condition_on", [True, [0, np.True_]])
 def test_a_boolean_is_not_a_column_position(condition_on):
     vae = make_vae(condition_on=condition_on)

@@ -286,6 +286,12 @@ def test_a_frame_of_one_input_per_column_is_refused(make_vae, make_detector):
             skl2onnx.to_onnx(model, frame[:1])
         with pytest.raises(ValueError, match="reads 3 columns, but its input has 2"):
             skl2onnx.to_onnx(model, X[:1, :2])
+        # before: a 1-D input converted, and its graph gave a 1-D output
+        from skl2onnx.common.data_types import FloatTensorType
+
+        for shape in ([None], [None, 3, 1]):
+            with pytest.raises(ValueError, match=r"a 2-D input .* has shape \["):
+                skl2onnx.to_onnx(model, initial_types=[("X", FloatTensorType(shape))])
         # an array of the frame's rows converts and matches
         outputs = run(model, X)
         expected = (

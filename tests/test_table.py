@@ -1,6 +1,7 @@
 """Mixed tables: per-column families, categorical columns, tables back out."""
 
 import datetime
+import pickle
 import sys
 import warnings
 
@@ -333,6 +334,28 @@ def test_a_complex_column_is_refused_by_its_name(table, make_vae):
     complex_table = table.assign(phase=np.exp(1j * np.arange(len(table))))
     with pytest.raises(ValueError, match="Complex data not supported: column 'phase'"):
         make_vae(likelihood="auto").fit(complex_table)
+
+
+@pytest.mark.parametrize("method", ["transform", "score_samples", "partial_fit"])
+def test_complex_numbers_and_lists_after_fit(table, make_vae, method):
+    # before: complex numbers lost their imaginary parts with a warning; a
+    # list among text levels raised "unhashable type: 'list'", and an array
+    # of one level was read as that level
+    vae = make_vae(likelihood="auto").fit(table)
+    before = pickle.dumps(vae)
+    with pytest.raises(ValueError, match="Complex data not supported: column 'mass'"):
+        getattr(vae, method)(table.assign(mass=table["mass"] + 1j))
+    for cell in (["Dream"], np.array(["Dream"]), {"Dream": 1}):
+        odd = table.assign(island=pd.Series([cell] * len(table), dtype=object))
+        with pytest.raises(ValueError, match="Column 'island' holds .*Dream.*, which"):
+            getattr(vae, method)(odd)
+    assert pickle.dumps(vae) == before
+    # an unseen level like any other: missing where the user asks for that
+    vae.set_params(handle_unknown="missing")
+    listed = table.assign(island=[["Dream"]] * len(table))
+    assert_allclose(
+        vae.score_samples(listed), vae.score_samples(table.assign(island=None))
+    )
 
 
 def test_an_unseen_level_is_refused_naming_the_column_and_value(table, make_vae):

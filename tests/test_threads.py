@@ -1,5 +1,6 @@
 """The thread policy: threads on idle cores; torch's global setting restored."""
 
+import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
@@ -212,3 +213,21 @@ def test_bad_thread_counts_are_refused(X, make_vae, n_threads):
     with pytest.raises(ValueError, match="n_threads"):
         vae.fit(X)
     assert not hasattr(vae, "module_")
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("n_threads", [0, 1.5, "4"])
+def test_a_bad_thread_count_set_after_fit_is_refused_where_it_is_read(
+    X, make_vae, n_threads
+):
+    # before: set_num_threads's RuntimeError, or 1.5 read as 1 and "4" as 4
+    vae = make_vae(max_epochs=1).fit(X)
+    vae.set_params(n_threads=n_threads)
+    for call in (
+        lambda: vae.transform(X),
+        lambda: vae.score_samples(X),
+        lambda: vae.sample(3),
+        lambda: vae.inverse_transform(np.zeros((2, vae.latent_dim))),
+    ):
+        with pytest.raises(ValueError, match="'n_threads' parameter"):
+            call()

@@ -37,6 +37,31 @@ def test_bad_X_is_rejected_by_fit(bad, message):
         VAETransformer().fit(bad)
 
 
+@pytest.mark.short_fits
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("abc", "Expected 2D array, got scalar"),
+        ({"a": [1.0, 2.0]}, "Expected 2D array, got scalar"),
+        (None, "Expected 2D array, got scalar array instead:\narray=None"),
+        ([1.0, 2.0], "Expected 2D array, got 1D"),
+        (pd.DataFrame(index=range(5)), "0 feature"),
+    ],
+)
+def test_what_is_no_table_gets_scikit_learns_messages(bad, message):
+    # before: AttributeError "'str' object has no attribute 'shape'", the
+    # message of a row of 0 features, "at least one array or dtype is required"
+    from skvae import VAEImputer
+
+    frame = pd.DataFrame({"a": np.arange(40.0) % 7, "b": np.arange(40.0) % 3})
+    for model in (VAETransformer, VAEImputer):
+        with pytest.raises(ValueError, match=message):
+            model().fit(bad)
+        fitted = model(hidden_layer_sizes=(4,), max_epochs=1).fit(frame)
+        with pytest.raises(ValueError, match=message):
+            fitted.transform(bad)
+
+
 def test_finite_values_near_the_floats_limits_are_not_missing():
     # Their sum overflows, to inf and -inf in two partial sums, and so to NaN.
     X = np.full((4, 8), 3e38, dtype=np.float32)
@@ -411,6 +436,32 @@ def test_a_draw_count_set_after_fit_is_checked_where_it_is_read(X, n_draws):
         fitted.set_params(n_importance_samples=2, beta=-1.0)
         for read in reads:
             read(holed)
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize(
+    "model, parameter, value",
+    [
+        ("VAETransformer", "handle_unknown", "Missing"),
+        ("VAEImputer", "missing_values", [1]),
+        ("VAEImputer", "sample_posterior", "yes"),
+        ("VAEImputer", "keep_empty_features", "x"),
+    ],
+)
+def test_a_reading_parameter_set_after_fit_is_checked(model, parameter, value):
+    # before: 'Missing' read as 'error', and the imputer's values taken as
+    # they came ("yes" as True)
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    import skvae
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "b": rng.choice(["x", "y"], 40)})
+    frame.loc[0, "a"] = np.nan
+    fitted = getattr(skvae, model)(hidden_layer_sizes=(4,), max_epochs=1).fit(frame)
+    fitted.set_params(**{parameter: value})
+    with pytest.raises(InvalidParameterError, match=f"'{parameter}' parameter"):
+        fitted.transform(frame)
 
 
 @pytest.mark.short_fits
