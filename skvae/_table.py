@@ -130,7 +130,8 @@ def as_polars(frame, schema: dict | None = None):
     Each column takes the dtype polars gives pandas' (``category`` becomes
     ``Categorical``, ``Int64`` ``Int64``); one that was an ``Enum`` in the
     fit's ``schema``, which pandas held as a ``category``, is an ``Enum``
-    again.
+    again (its levels are among the Enum's: levels come from ``fit``, or
+    from a stream's first chunk).
     """
     import polars
 
