@@ -35,12 +35,13 @@ from ._missing import (
 from ._module import VAE
 from ._table import (
     _is_dataframe,
-    _is_polars_frame,
     _of_sparse_columns,
     _present,
+    as_polars,
     computed,
     missing_as_nan,
     placeholders_as_nan,
+    polars_schema,
     refuse_non_tables,
     replace_cells,
     rounded_for,
@@ -453,7 +454,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             columns follow, as numbers (0 or 1) in a DataFrame too.
         """
         check_is_fitted(self)
-        polars_frame = _is_polars_frame(X)
+        schema = polars_schema(X)
         given = X = computed(X)  # a Dask or polars DataFrame as pandas, as fit reads it
         refuse_non_tables(X)
         X = self._placeholders_as_nan(X)
@@ -468,10 +469,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         if self.indicator_ is not None:
             holes = self.indicator_.transform(_holes(X))
             filled = self._with_indicator(filled, holes, getattr(X, "columns", None))
-        if polars_frame and _is_dataframe(filled) and _default_output(self):
-            import polars  # a polars DataFrame back for one
-
-            return polars.from_pandas(filled)
+        if schema is not None and _is_dataframe(filled) and _default_output(self):
+            return as_polars(filled, schema)  # a polars DataFrame back for one
         # a sparse array back for a sparse array, as scikit-learn's imputers do
         return sp.csr_array(filled) if isinstance(X, sp.sparray) else filled
 

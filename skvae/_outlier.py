@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseVAE, _rollback_on_error
 from ._data import relative_to_their_mean
 from ._module import VAE
+from ._warn import warn_user
 
 
 class VAEOutlierDetector(OutlierMixin, BaseVAE):
@@ -109,7 +110,10 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     Attributes
     ----------
     offset_ : float
-        The log-likelihood, in nats, below which a row is an outlier.
+        The log-likelihood, in nats, below which a row is an outlier: set
+        from the training rows' scores, estimated with the
+        ``n_importance_samples`` of ``fit`` (scores estimated with another
+        count are warned of).
     module_ : torch.nn.Module
         The trained network.
     device_ : torch.device
@@ -357,6 +361,21 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             training_rows, VAE.log_marginal, validated=True
         )
         self.offset_ = _threshold(training_scores, self.contamination, weights)
+        self._offset_draws = self._n_importance_draws()
+
+    def _warn_of_a_changed_draw_count(self) -> None:
+        """Warn where ``n_importance_samples`` changed since ``offset_`` was set."""
+        set_with = getattr(self, "_offset_draws", None)  # None in older pickles
+        now = self._n_importance_draws()
+        if set_with is not None and now != set_with:
+            warn_user(
+                f"offset_ was set from the training rows' scores estimated with "
+                f"n_importance_samples={set_with}, and scores are now estimated "
+                f"with {now}. The estimate of a row's log-likelihood rises with "
+                "the number of draws, so the share of rows below offset_ is no "
+                "longer what contamination set. Refit, or partial_fit, after "
+                "changing n_importance_samples."
+            )
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers.
@@ -371,7 +390,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         scores : ndarray of shape (n_samples,)
             How far each row's log-likelihood lies above the threshold, in nats.
         """
-        return self.score_samples(X) - self.offset_
+        scores = self.score_samples(X)
+        self._warn_of_a_changed_draw_count()
+        return scores - self.offset_
 
     def predict(self, X):
         """Label each row: +1 for an inlier, -1 for an outlier.

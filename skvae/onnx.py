@@ -437,6 +437,7 @@ def _detector_converter(scope, operator, container) -> None:
     """``predict`` (labels) and ``decision_function`` (scores, ``(n, 1)``)."""
     graph = _Graph(scope, container)
     detector = operator.raw_operator
+    detector._warn_of_a_changed_draw_count()
     x = graph.float_input(operator.inputs[0])
     decision = graph.op(
         "Sub", _score_samples(graph, x, detector), graph.constant(detector.offset_)

@@ -410,9 +410,9 @@ def test_a_polars_frame_is_read_as_its_pandas_frame():
 @pytest.mark.short_fits
 def test_a_model_fitted_on_polars_gives_polars_rows_with_their_dtypes():
     # before: sample, inverse_transform and feature_log_likelihoods gave
-    # pandas DataFrames, an Enum column as a pandas category
+    # pandas DataFrames, and every Enum column came back Categorical
     pl = pytest.importorskip("polars")
-    from skvae import VAETransformer
+    from skvae import VAEImputer, VAETransformer
 
     rng = np.random.RandomState(0)
     table = pl.DataFrame(
@@ -434,6 +434,12 @@ def test_a_model_fitted_on_polars_gives_polars_rows_with_their_dtypes():
     assert generated["b"].null_count() > 0
     terms = vae.feature_log_likelihoods(table)
     assert isinstance(terms, pl.DataFrame) and terms.columns == table.columns
+    holed = table.with_columns(
+        pl.when(pl.col("k") == 0).then(None).otherwise(pl.col("a")).alias("a")
+    )
+    assert holed["a"].null_count() > 0
+    imputer = VAEImputer(hidden_layer_sizes=(8,), max_epochs=2).fit(holed)
+    assert imputer.transform(holed).schema == holed.schema  # the Enum too
     assert isinstance(vae.feature_log_likelihoods(table.to_pandas()), pd.DataFrame)
     # a model fitted on pandas gives pandas whatever the latent points' container
     frame_model = VAETransformer(hidden_layer_sizes=(8,), max_epochs=2).fit(

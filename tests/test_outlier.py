@@ -25,6 +25,23 @@ def test_decision_function_is_the_score_above_the_offset(X, make_detector):
     assert_array_equal(detector.fit_predict(X), detector.predict(X))
 
 
+def test_a_draw_count_changed_since_fit_is_warned_of(X, make_detector):
+    # before: the share flagged moved silently (0.10 to 0.175 with one draw)
+    import warnings
+
+    detector = make_detector(contamination=0.1).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        detector.predict(X)
+    detector.set_params(n_importance_samples=1)
+    with pytest.warns(UserWarning, match="n_importance_samples=50, and scores"):
+        detector.predict(X)
+    detector.partial_fit(X)  # sets offset_ anew, with one draw
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        detector.decision_function(X)
+
+
 def test_auto_threshold_is_the_lower_fence_of_the_training_scores(X, make_detector):
     detector = make_detector().fit(X)
     q1, q3 = np.percentile(detector.score_samples(X), [25, 75])
