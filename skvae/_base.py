@@ -96,7 +96,7 @@ from ._table import (
     first_non_number,
     holds_numbers,
     missing_as_nan,
-    polars_schema,
+    polars_enums,
     refuse_cells_of_other_types,
     refuse_non_tables,
     refuse_time_columns,
@@ -552,14 +552,14 @@ class BaseVAE(BaseEstimator):
         ``warm_start`` says to continue it. If anything fails, the estimator is
         left as it was.
         """
-        schema = polars_schema(X)
+        enums = polars_enums(X)
         X = self._placeholders_as_nan(computed(X))
         given_X = X  # as the caller passed it, feature names included
         callers_weight = sample_weight
         with _rollback_on_error(self):
             continuing = hasattr(self, "module_") and (incremental or self.warm_start)
-            if not continuing:
-                self._polars_schema = schema  # generated rows come back in polars
+            if not continuing:  # generated rows come back in polars
+                self._polars_enum_columns = enums
             continued_by = "partial_fit" if incremental else "warm_start=True"
             if continuing:
                 self._check_conditions_unchanged(continued_by)
@@ -850,9 +850,9 @@ class BaseVAE(BaseEstimator):
             one_per_row = _is_dataframe(conditions) and len(conditions) == len(rows)
             if _is_dataframe(rows) and one_per_row:
                 rows.index = conditions.index
-        schema = getattr(self, "_polars_schema", None)  # None in older pickles
-        if schema is not None and _is_dataframe(rows):
-            return as_polars(rows, schema)
+        enums = getattr(self, "_polars_enum_columns", None)  # None in older pickles
+        if enums is not None and _is_dataframe(rows):
+            return as_polars(rows, enums)
         return rows
 
     def _as_table(self, values: np.ndarray):
@@ -1605,7 +1605,8 @@ class BaseVAE(BaseEstimator):
         log_likelihoods : ndarray or DataFrame of shape (n_samples, n_modelled)
             Estimated ``log p(x_j | z)`` of each feature of each row: one
             term per modelled column of ``X``, a categorical column's
-            included, and NaN for a missing cell. The columns of
+            included, and NaN (null in a polars DataFrame) for a missing
+            cell. The columns of
             ``condition_on``, and a ``VAEImputer``'s columns with no observed
             cell in ``fit``, are not modelled and have no term. A
             DataFrame, with ``X``'s columns and index, for a model with a

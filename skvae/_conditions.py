@@ -209,7 +209,7 @@ class Conditions:
             raise ValueError(
                 f"condition_on names column {unknown[0]!r}, which is not among {where}."
             )
-        _refuse_repeated_labels(columns, "X")
+        _refuse_repeated_labels(columns, keys, "X")
         if len(set(keys)) < len(keys):
             raise ValueError(f"condition_on names a column twice: {keys!r}.")
         if len(keys) == len(columns):
@@ -484,7 +484,7 @@ class Conditions:
             missing = [key for key in self.keys if key not in conditions.columns]
             if missing:
                 raise ValueError(f"conditions lacks the column {missing[0]!r}.")
-            _refuse_repeated_labels(list(conditions.columns), "conditions")
+            _refuse_repeated_labels(list(conditions.columns), self.keys, "conditions")
             values = {key: conditions[key].to_numpy() for key in self.keys}
         else:
             rows = not hasattr(conditions, "shape")
@@ -508,16 +508,14 @@ class Conditions:
         return values
 
 
-def _refuse_repeated_labels(columns: list, what: str) -> None:
-    """Raise a ``ValueError`` naming a label that two columns of ``what`` share."""
-    seen = set()
-    for label in columns:
-        if label in seen:
-            raise ValueError(
-                f"{what} has more than one column labelled {label!r}; each "
-                "column needs a label of its own."
-            )
-        seen.add(label)
+def _refuse_repeated_labels(columns: list, keys: list, what: str) -> None:
+    """Raise a ``ValueError`` naming a condition that two columns of ``what`` hold."""
+    repeated = [key for key in keys if columns.count(key) > 1]
+    if repeated:
+        raise ValueError(
+            f"{what} has more than one column labelled {repeated[0]!r}; a "
+            "condition's column needs a label of its own."
+        )
 
 
 def _levels(column: np.ndarray, key) -> np.ndarray:

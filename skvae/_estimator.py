@@ -676,7 +676,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             rows to generate (required), as for :meth:`inverse_transform`:
             ``{'digit': 3}`` generates ``n_samples`` rows of ``p(x | digit=3)``.
         missing_cells : bool, default=False
-            Leave cells missing (NaN, or None in a column of levels): each
+            Leave cells missing (NaN, or None in a column of levels; null in
+            a polars DataFrame): each
             row gets the missing cells of a training row drawn at random
             (weighted by ``sample_weight``), so that each pattern of missing
             cells comes at its training frequency and cells that go missing

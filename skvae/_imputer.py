@@ -41,7 +41,7 @@ from ._table import (
     computed,
     missing_as_nan,
     placeholders_as_nan,
-    polars_schema,
+    polars_enums,
     refuse_non_tables,
     replace_cells,
     rounded_for,
@@ -443,7 +443,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
             (``likelihood='auto'``, the default) fitted on a DataFrame (a
             categorical column gains the training levels it lacks, where the
             training column was categorical too, or else the levels of its
-            fills; and a
+            fills, and a polars ``Enum`` likewise; a polars decimal column
+            comes back ``Float64``; and a
             column with no observed cell takes the dtype of fit where its
             own is float64 or object, as pandas reads a column that is empty
             in a file, or cannot take the fills); for
@@ -454,7 +455,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             columns follow, as numbers (0 or 1) in a DataFrame too.
         """
         check_is_fitted(self)
-        schema = polars_schema(X)
+        enums = polars_enums(X)
         given = X = computed(X)  # a Dask or polars DataFrame as pandas, as fit reads it
         refuse_non_tables(X)
         X = self._placeholders_as_nan(X)
@@ -469,8 +470,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
         if self.indicator_ is not None:
             holes = self.indicator_.transform(_holes(X))
             filled = self._with_indicator(filled, holes, getattr(X, "columns", None))
-        if schema is not None and _is_dataframe(filled) and _default_output(self):
-            return as_polars(filled, schema)  # a polars DataFrame back for one
+        if enums is not None and _is_dataframe(filled) and _default_output(self):
+            return as_polars(filled, enums)  # a polars DataFrame back for one
         # a sparse array back for a sparse array, as scikit-learn's imputers do
         return sp.csr_array(filled) if isinstance(X, sp.sparray) else filled
 

@@ -119,29 +119,38 @@ def _is_polars_frame(X) -> bool:
     return polars is not None and isinstance(X, polars.DataFrame)
 
 
-def polars_schema(X) -> dict | None:
-    """The column dtypes of a polars DataFrame ``X``; None for other containers."""
-    return dict(X.schema) if _is_polars_frame(X) else None
+def polars_enums(X) -> list | None:
+    """The names of a polars DataFrame's ``Enum`` columns; None for other containers.
+
+    Names, not dtypes: a model keeps them, and a pickle of polars dtypes would
+    not load where polars is not installed.
+    """
+    if not _is_polars_frame(X):
+        return None
+    import polars
+
+    return [name for name, dtype in X.schema.items() if isinstance(dtype, polars.Enum)]
 
 
-def as_polars(frame, schema: dict | None = None):
-    """A pandas DataFrame as polars; decoded rows as the polars frame fitted on.
+def as_polars(frame, enums=()):
+    """A pandas DataFrame as polars, the columns named in ``enums`` as ``Enum``.
 
     Each column takes the dtype polars gives pandas' (``category`` becomes
-    ``Categorical``, ``Int64`` ``Int64``); one that was an ``Enum`` in the
-    fit's ``schema``, which pandas held as a ``category``, is an ``Enum``
-    again (its levels are among the Enum's: levels come from ``fit``, or
-    from a stream's first chunk).
+    ``Categorical``, ``Int64`` ``Int64``, NaN null); a ``category`` column
+    named in ``enums`` (an ``Enum`` where the rows came from, which pandas
+    reads as a ``category``) becomes the ``Enum`` of its categories: the
+    training levels, and those of the rows given.
     """
+    import pandas as pd
     import polars
 
     converted = polars.from_pandas(frame)
-    enums = [
-        polars.col(name).cast(dtype)
-        for name, dtype in (schema or {}).items()
-        if isinstance(dtype, polars.Enum) and name in converted.columns
+    casts = [
+        polars.col(name).cast(polars.Enum(list(frame[name].cat.categories)))
+        for name in enums
+        if name in frame.columns and isinstance(frame[name].dtype, pd.CategoricalDtype)
     ]
-    return converted.with_columns(enums) if enums else converted
+    return converted.with_columns(casts) if casts else converted
 
 
 def _column(X, j: int) -> np.ndarray:
@@ -1026,11 +1035,17 @@ def _checked_table(X, likelihood):
 
 
 def _refuse_complex_columns(X) -> None:
-    """Raise a ``ValueError`` naming the first column of complex numbers.
+    """Raise a ``ValueError`` naming the first column of a complex dtype.
 
-    Cast to float64, they would lose their imaginary parts with a warning.
+    Cast to float64, its numbers would lose their imaginary parts with a
+    warning. (Complex numbers among objects are not numbers to the checks
+    that read such columns.)
     """
-    complex_columns = [j for j in range(X.shape[1]) if np.iscomplexobj(_column(X, j))]
+    if _is_dataframe(X):
+        kinds = [getattr(dtype, "kind", None) for dtype in X.dtypes]
+        complex_columns = [j for j, kind in enumerate(kinds) if kind == "c"]
+    else:
+        complex_columns = [0] if np.asarray(X).dtype.kind == "c" else []
     if complex_columns:
         j = complex_columns[0]
         name = X.columns[j] if _is_dataframe(X) else j

@@ -243,8 +243,8 @@ def _rows_of_one_input(operator):
             "per column of a DataFrame). Convert with a NumPy array, such as "
             "to_onnx(model, X.to_numpy(np.float32)[:1])."
         )
-    shape = operator.inputs[0].type.shape
-    if len(shape) != 2:
+    shape = operator.inputs[0].type.shape  # [] where the rank is not given
+    if shape and len(shape) != 2:
         raise ValueError(
             f"{name}'s ONNX graph reads rows of {n_features} columns, a 2-D "
             f"input of shape [None, {n_features}], but its input has shape "

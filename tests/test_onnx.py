@@ -299,6 +299,8 @@ def test_a_frame_of_one_input_per_column_is_refused(make_vae, make_detector):
         for shape in ([None], [None, 3, 1]):
             with pytest.raises(ValueError, match=r"a 2-D input .* has shape \["):
                 skl2onnx.to_onnx(model, initial_types=[("X", FloatTensorType(shape))])
+        # an input of no declared shape converts, as it did
+        skl2onnx.to_onnx(model, initial_types=[("X", FloatTensorType())])
         # an array of the frame's rows converts and matches
         outputs = run(model, X)
         expected = (
