@@ -15,6 +15,8 @@ each split seed, 20 % of the rows are held out, stratified by ``income``.
    - ``VAETransformer(latent_dim=k, likelihood="auto",
      handle_unknown="missing")`` on the table as it is;
    - the same with tanh units (``activation="tanh"``);
+   - the same with tanh units trained on the importance-weighted bound of 20
+     draws (``n_training_draws=20``);
    - the same with relu units and the integer columns ``"inflated_gaussian"``.
 
 2. Missing cells (``--missing``): 10, 30 and 50 % of the feature cells removed
@@ -105,6 +107,14 @@ def reducers(k: int, seed: int, integers=()) -> dict:
             likelihood="auto",
             handle_unknown="missing",
             activation="tanh",
+            random_state=seed,
+        ),
+        "tanh, 20 training draws": VAETransformer(
+            latent_dim=k,
+            likelihood="auto",
+            handle_unknown="missing",
+            activation="tanh",
+            n_training_draws=20,
             random_state=seed,
         ),
         "VAE, integers inflated": VAETransformer(

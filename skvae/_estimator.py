@@ -29,6 +29,7 @@ from ._missing import (
     has_missing,
     refuse_overflowed_rows,
 )
+from ._module import refining_draws
 from ._ranking import item_scores, refuse_columns_without_item_scores
 from ._table import _is_dataframe, computed
 from ._warn import warn_user
@@ -595,17 +596,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         if refine_steps:
             # beta may have been set since fit, where scikit-learn checks it
             self._checked("beta")
-            generator = torch.Generator(self.device_)
-            generator.manual_seed(_seed(self.random_state))
-            noise = torch.randn(
-                (refine_steps, module.latent_dim),
-                generator=generator,
-                device=self.device_,
-            )
+            seed = _seed(self.random_state)
             beta = self._beta(_has_categorical(module))
 
             def posterior_mean(x):
-                return module.refined_posterior(x, noise, beta)[0]
+                # every batch sees the same draws, made as the steps go
+                draws = refining_draws(
+                    refine_steps, module.latent_dim, seed, self.device_
+                )
+                return module.refined_posterior(x, draws, beta)[0]
 
         def top_items(x):
             scores = item_scores(module, posterior_mean(x))

@@ -48,6 +48,9 @@ MIN_POSTERIOR_SCALE = 1e-4
 # much a step, three hundredths of the scale the prior gives them.
 REFINE_LEARNING_RATE = 0.03
 
+# ``refining_draws`` makes the draws of this many refining steps at once.
+REFINING_DRAWS_CHUNK = 1024
+
 # The buffers of a Gaussian-mixture prior (``VAE.set_prior_mixture``).
 _PRIOR_BUFFERS = ("prior_log_weights", "prior_means", "prior_scale_tril")
 
@@ -127,6 +130,21 @@ def _self_normalised(log_weights: torch.Tensor) -> torch.Tensor:
     """
     impossible = torch.isneginf(log_weights).all(0)
     return torch.softmax(log_weights.masked_fill(impossible, 0.0), dim=0)
+
+
+def refining_draws(n_steps: int, latent_dim: int, seed: int, device):
+    """The standard Normal draws of ``n_steps`` refining steps, one at a time.
+
+    For :meth:`VAE.refined_posterior`. Made ``REFINING_DRAWS_CHUNK`` steps at
+    a time from a generator seeded with ``seed``, so that memory does not grow
+    with the number of steps; up to a chunk of steps, the draws are those of
+    one ``torch.randn((n_steps, latent_dim))``. Each call starts again from
+    ``seed``.
+    """
+    generator = torch.Generator(device).manual_seed(seed)
+    for start in range(0, n_steps, REFINING_DRAWS_CHUNK):
+        shape = (min(REFINING_DRAWS_CHUNK, n_steps - start), latent_dim)
+        yield from torch.randn(shape, generator=generator, device=device)
 
 
 def kl_to_standard_normal(mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -380,26 +398,27 @@ class VAE(nn.Module):
         """Means and scales of ``q(z | x)`` refined row by row: one step per draw.
 
         Starts from the encoder's ``q(z | x)`` and takes an Adam step on its
-        mean and log-scale for each row of ``noise`` (shape ``(steps,
-        latent_dim)``), ascending the row's ``beta``-weighted ELBO with the
-        decoder fixed (Krishnan et al. 2018). Every row of ``x`` sees the same
-        draws and has its own parameters, so a row's result does not depend on
-        the batch it comes in.
+        mean and log-scale for each draw of ``noise`` (``latent_dim`` standard
+        Normal values; a tensor of shape ``(steps, latent_dim)``, or an
+        iterable such as ``refining_draws``), ascending the row's
+        ``beta``-weighted ELBO with the decoder fixed (Krishnan et al. 2018).
+        Every row of ``x`` sees the same draws and has its own parameters, so
+        a row's result does not depend on the batch it comes in.
         """
         # torch.autograd.grad computes the gradients of the posterior's
         # parameters alone; the fused sparse step is told (decoder_fixed).
         with torch.inference_mode(False), torch.enable_grad():
             # Tensors made under inference_mode (the batches of map_batches)
-            # cannot be saved for backward: x and noise enter as copies.
+            # cannot be saved for backward: x and the draws enter as copies.
             x = x.clone()
             with torch.no_grad():
                 mean, scale = (p.clone() for p in self._posterior_parameters(x))
             log_scale = scale.log().requires_grad_()
             mean.requires_grad_()
             optimizer = torch.optim.Adam([mean, log_scale], lr=REFINE_LEARNING_RATE)
-            for step_noise in noise.clone():
+            for step_noise in noise:
                 terms = self._elbo_terms_at(
-                    mean, log_scale.exp(), x, step_noise, decoder_fixed=True
+                    mean, log_scale.exp(), x, step_noise.clone(), decoder_fixed=True
                 )
                 loss = -terms.elbo(beta).sum()
                 mean.grad, log_scale.grad = torch.autograd.grad(loss, [mean, log_scale])

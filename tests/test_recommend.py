@@ -232,6 +232,22 @@ def test_refined_lists_leave_seen_items_out_and_repeat_for_a_seed(recommender, c
     assert (unrefined != items).any()
 
 
+def test_refining_draws_are_made_as_the_steps_go(monkeypatch):
+    # recommend made every step's draw at once: refine_steps=10**9 was killed
+    # for memory before its first step
+    from skvae import _module
+
+    assert next(_module.refining_draws(10**15, 3, 0, "cpu")).shape == (3,)
+    monkeypatch.setattr(_module, "REFINING_DRAWS_CHUNK", 4)
+    draws = torch.stack(list(_module.refining_draws(10, 3, 0, "cpu")))
+    assert draws.shape == (10, 3)
+    one_call = torch.randn((4, 3), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(draws[:4], one_call)
+    assert torch.equal(
+        torch.stack(list(_module.refining_draws(10, 3, 0, "cpu"))), draws
+    )
+
+
 @pytest.mark.parametrize("steps", [-1, 2.0, True, "3"])
 def test_refine_steps_must_be_a_non_negative_integer(recommender, clicks, steps):
     with pytest.raises(ValueError, match="refine_steps must be a non-negative integer"):
