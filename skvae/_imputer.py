@@ -49,9 +49,13 @@ from ._table import (
 from ._warn import warn_user
 
 
-def _default_output(imputer) -> bool:
-    """Whether ``transform``'s container is left to the imputer (no ``set_output``)."""
-    return _get_output_config("transform", imputer)["dense"] == "default"
+def _polars_kept(imputer) -> bool:
+    """Whether ``transform`` gives a polars ``X`` back as polars.
+
+    With no ``set_output``, or ``set_output(transform="polars")``, whose
+    adapter keeps the dtypes of a polars DataFrame (an ``Enum`` included).
+    """
+    return _get_output_config("transform", imputer)["dense"] in ("default", "polars")
 
 
 # The dtypes a filled array keeps; others become float64.
@@ -439,7 +443,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             Of shape (n_samples, n_features_out): the rows, missing cells
             filled and observed cells unchanged. A DataFrame with ``X``'s
             dtypes (a polars one for a polars ``X``, unless ``set_output``
-            says otherwise) for a model with a family per column
+            asks for pandas) for a model with a family per column
             (``likelihood='auto'``, the default) fitted on a DataFrame (a
             categorical column gains the training levels it lacks, where the
             training column was categorical too, or else the levels of its
@@ -470,7 +474,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         if self.indicator_ is not None:
             holes = self.indicator_.transform(_holes(X))
             filled = self._with_indicator(filled, holes, getattr(X, "columns", None))
-        if enums is not None and _is_dataframe(filled) and _default_output(self):
+        if enums is not None and _is_dataframe(filled) and _polars_kept(self):
             return as_polars(filled, enums)  # a polars DataFrame back for one
         # a sparse array back for a sparse array, as scikit-learn's imputers do
         return sp.csr_array(filled) if isinstance(X, sp.sparray) else filled

@@ -446,6 +446,9 @@ def test_a_model_fitted_on_polars_gives_polars_rows_with_their_dtypes():
     # an Enum of fewer levels than training's gains them, as a category does
     narrower = holed.with_columns(pl.col("g").cast(pl.String).cast(pl.Enum(["u", "v"])))
     assert imputer.transform(narrower).schema["g"] == pl.Enum(["u", "v", "w"])
+    # under set_output("polars") too: scikit-learn's adapter made it Categorical
+    imputer.set_output(transform="polars")
+    assert imputer.transform(holed).schema == holed.schema
     assert isinstance(vae.feature_log_likelihoods(table.to_pandas()), pd.DataFrame)
     # a model fitted on pandas gives pandas whatever the latent points' container
     frame_model = VAETransformer(hidden_layer_sizes=(8,), max_epochs=2).fit(
