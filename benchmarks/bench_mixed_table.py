@@ -109,7 +109,7 @@ def reducers(k: int, seed: int, integers=()) -> dict:
             activation="tanh",
             random_state=seed,
         ),
-        "tanh, 20 training draws": VAETransformer(
+        "VAETransformer(auto), tanh, 20 draws": VAETransformer(
             latent_dim=k,
             likelihood="auto",
             handle_unknown="missing",
@@ -158,11 +158,11 @@ def reduction(seeds: list[int], names: list[str]) -> None:
                     auc(reducer, X_train, y_train, X_test, y_test)
                 )
     print(f"\nROC-AUC of income, means over split seeds {seeds} (fit s)")
-    print(f"{'reducer':<26} {'k=2':>14} {'k=8':>14}")
+    print(f"{'reducer':<36} {'k=2':>14} {'k=8':>14}")
     for name in names:
         cells = [np.mean(results[name, k], axis=0) for k in (2, 8)]
         print(
-            f"{name:<26} "
+            f"{name:<36} "
             + " ".join(f"{value:>7.4f} ({seconds:>4.0f})" for value, seconds in cells)
         )
 

@@ -243,7 +243,9 @@ class Conditions:
         if other:
             levels.set_params(categories=[_levels(table[:, j], keys[j]) for j in other])
         weighed, weights = rows_of_positive_weight(table, sample_weight)
-        with config_context(enable_metadata_routing=True):
+        # arrays whatever transform_output scikit-learn is set to, here and in
+        # encode: the encoder feeds the network, not the user
+        with config_context(enable_metadata_routing=True, transform_output="default"):
             scaler = StandardScaler().set_fit_request(sample_weight=True)
             encoder = ColumnTransformer(
                 [("numeric", scaler, numeric), ("levels", levels, other)],
@@ -377,7 +379,8 @@ class Conditions:
             # object levels with objects alone
             table = table.astype(object)
         try:
-            return self.encoder.transform(table)
+            with config_context(transform_output="default"):
+                return self.encoder.transform(table)
         except ValueError as error:  # a value it cannot read: text for a number
             raise ValueError(f"In the conditions {self.keys!r}: {error}") from None
 

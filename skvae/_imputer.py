@@ -8,6 +8,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn import config_context
 from sklearn.base import TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils import _safe_indexing, gen_batches
@@ -472,7 +473,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
             if X is not given and _is_dataframe(filled):
                 filled = _in_given_dtypes(filled, given)
         if self.indicator_ is not None:
-            holes = self.indicator_.transform(_holes(X))
+            # an array, whatever transform_output scikit-learn is set to: the
+            # imputer's own output is wrapped once, at the end
+            with config_context(transform_output="default"):
+                holes = self.indicator_.transform(_holes(X))
             filled = self._with_indicator(filled, holes, getattr(X, "columns", None))
         if enums is not None and _is_dataframe(filled) and _polars_kept(self):
             return as_polars(filled, enums)  # a polars DataFrame back for one

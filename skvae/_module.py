@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -393,7 +393,7 @@ class VAE(nn.Module):
         )
 
     def refined_posterior(
-        self, x: torch.Tensor, noise: torch.Tensor, beta: float
+        self, x: torch.Tensor, noise: Iterable[torch.Tensor], beta: float
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Means and scales of ``q(z | x)`` refined row by row: one step per draw.
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_array_equal
+from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
@@ -41,6 +42,25 @@ def make_vae(**params):
 @pytest.fixture(scope="module")
 def conditional(groups):
     return make_vae(condition_on=["group", "dose"]).fit(groups)
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("output", ["pandas", "polars"])
+def test_conditions_are_encoded_whatever_transform_output_is_set_to(groups, output):
+    # before: under set_config(transform_output="polars") fit raised
+    # AttributeError, and under "pandas" sample raised a ValueError: the
+    # conditions' encoder gave DataFrames where the network takes arrays
+    if output == "polars":
+        pytest.importorskip("polars")
+    # one thread each: the same sums in the same order
+    settings = {"condition_on": ["group", "dose"], "max_epochs": 2, "n_threads": 1}
+    expected = make_vae(**settings).fit(groups)
+    with config_context(transform_output=output):
+        vae = make_vae(**settings).fit(groups)
+        codes = vae.transform(groups).to_numpy()
+        rows = vae.sample(3, conditions={"group": "b", "dose": 1.0})
+    np.testing.assert_allclose(codes, expected.transform(groups), rtol=1e-6)
+    assert rows.shape == (3, groups.shape[1])
 
 
 @pytest.mark.short_fits

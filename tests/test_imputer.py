@@ -590,6 +590,22 @@ def test_add_indicator_appends_simple_imputers_indicator(correlated):
 
 
 @pytest.mark.short_fits
+@pytest.mark.parametrize("output", ["pandas", "polars"])
+def test_the_indicator_follows_a_global_transform_output(correlated, output):
+    # before: under set_config(transform_output="pandas") the indicator's
+    # columns were all NaN, and under "polars" transform raised AttributeError
+    if output == "polars":
+        pytest.importorskip("polars")
+    _, holed = correlated
+    frame = pd.DataFrame(holed[:, :3], columns=list("abc"))
+    expected = SimpleImputer(add_indicator=True).fit(frame).transform(frame)[:, 3:]
+    with config_context(transform_output=output):
+        filled = make_imputer(add_indicator=True, max_epochs=2).fit_transform(frame)
+        assert list(filled.columns[3:]) == [f"missingindicator_{c}" for c in "abc"]
+        assert_array_equal(filled.to_numpy()[:, 3:], expected)
+
+
+@pytest.mark.short_fits
 def test_indicator_columns_are_named_after_labels_that_are_not_strings(correlated):
     # before: the filled columns kept their labels (10, 30) and the indicator
     # columns were named by position (missingindicator_x1, for the dropped 20)

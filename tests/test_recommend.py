@@ -209,7 +209,10 @@ def test_refining_steps_take_no_gradient_of_the_network(
     assert not torch.equal(trained.decoder[-1].weight, module.decoder[-1].weight)
 
 
-def test_a_refined_row_does_not_depend_on_its_batch(recommender, clicks):
+def test_a_refined_row_does_not_depend_on_its_batch(recommender, clicks, monkeypatch):
+    from skvae import _module
+
+    monkeypatch.setattr(_module, "REFINING_DRAWS_CHUNK", 2)  # 5 steps: 3 chunks
     items, scores = recommender.recommend(clicks, n=3, refine_steps=5)
     with config_context(working_memory=0.01):  # batches of a few rows
         sparse_items, sparse_scores = recommender.recommend(
@@ -243,6 +246,7 @@ def test_refining_draws_are_made_as_the_steps_go(monkeypatch):
     assert draws.shape == (10, 3)
     one_call = torch.randn((4, 3), generator=torch.Generator().manual_seed(0))
     assert torch.equal(draws[:4], one_call)
+    assert not torch.equal(draws[4:8], draws[:4])  # the generator goes on
     assert torch.equal(
         torch.stack(list(_module.refining_draws(10, 3, 0, "cpu"))), draws
     )
