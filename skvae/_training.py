@@ -317,6 +317,8 @@ def train(
     result = TrainingResult()
     epochs = tqdm(
         range(first_epoch, first_epoch + config.max_epochs),
+        # given, not read from len(range), which overflows past 2**63 epochs
+        total=config.max_epochs,
         desc=config.name,
         unit="epoch",
         disable=config.verbose <= 0,

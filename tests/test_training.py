@@ -46,6 +46,12 @@ def test_stops_when_training_loss_stalls(X, make_vae):
     assert vae.n_iter_ < 20
 
 
+def test_max_epochs_past_64_bits_leaves_the_stopping_to_the_rule(X, make_vae):
+    # before: the progress bar took len(range(...)), and raised OverflowError
+    vae = make_vae(max_epochs=2**70, tol=1.0, n_iter_no_change=2).fit(X)
+    assert vae.n_iter_ < 20
+
+
 def test_early_stopping_keeps_the_best_epoch(X, make_vae):
     # tol=0 stops once the held-out score falls, so the best epoch is not the
     # last; a wide network on 60 rows overfits soon.
