@@ -454,6 +454,7 @@ def test_a_model_fitted_on_polars_gives_polars_rows_with_their_dtypes():
     frame_model = VAETransformer(hidden_layer_sizes=(8,), max_epochs=2).fit(
         table.to_pandas()
     )
+    assert isinstance(frame_model.sample(2), pd.DataFrame)
     codes = pl.DataFrame(frame_model.transform(table.to_pandas()))
     assert isinstance(frame_model.inverse_transform(codes), pd.DataFrame)
 
