@@ -42,6 +42,7 @@ from ._data import (
     map_batches,
     relative_to_their_mean,
     resolve_device,
+    row_namer,
     rows_of,
     rows_of_positive_weight,
     seeded_global_rng,
@@ -598,7 +599,9 @@ class BaseVAE(BaseEstimator):
                 check_rank_within(ranking, self.scoring, modelled.shape[1])
                 names = self._column_names(modelled.shape[1])
                 positive = np.flatnonzero(given_weight > 0)  # the rows kept
-                check_implicit_feedback(modelled, self.scoring, names, positive)
+                check_implicit_feedback(
+                    modelled, self.scoring, names, positive, row_namer(given_X)
+                )
             device = resolve_device(self.device)
             # Each pass of a seeded estimator draws its own batch order and noise.
             generator = torch.Generator().manual_seed(
@@ -900,6 +903,7 @@ class BaseVAE(BaseEstimator):
 
     def _validate_training_data(self, X, sample_weight, reset: bool):
         """``X`` and ``sample_weight`` checked for training, ``X`` in its domain."""
+        row_name = row_namer(X)  # X as _fit passes it: computed
         X = self._validate_X(X, reset=reset, training=True, sample_weight=sample_weight)
         if sp.issparse(X):
             # duplicate entries summed, as the dense matrix holds them: the
@@ -919,7 +923,11 @@ class BaseVAE(BaseEstimator):
         conditional = self.condition_on is not None
         if not sample_weight.any():  # every row of weight held nothing
             check_missing_cells(
-                modelled, empty, missing=missing, conditional=conditional
+                modelled,
+                empty,
+                missing=missing,
+                conditional=conditional,
+                row_name=row_name,
             )
         elif not get_config()["assume_finite"]:
             check_missing_cells(
@@ -928,6 +936,7 @@ class BaseVAE(BaseEstimator):
                 remedy="Drop them, or give them sample_weight 0",
                 missing=missing,
                 conditional=conditional,
+                row_name=row_name,
             )
         if reset or not hasattr(self, "module_"):
             blurred = None
@@ -1252,6 +1261,7 @@ class BaseVAE(BaseEstimator):
         """
         X = computed(X)
         refuse_non_tables(X)
+        row_name = row_namer(X)
         X = self._placeholders_as_nan(X)
         refuse_time_columns(X)
         X = missing_as_nan(X)
@@ -1319,13 +1329,14 @@ class BaseVAE(BaseEstimator):
         else:
             X = check_array(X, **checks)
         names = self._column_names(X.shape[1])
-        refuse_cells_beyond_float32(X, names)
+        refuse_cells_beyond_float32(X, names, row_name)
         if not training and not self._reads_empty_rows:
             # training's check weighs the rows first
             check_missing_cells(
                 X,
                 missing=self._what_reads_as_missing(reset),
                 conditional=self.condition_on is not None,
+                row_name=row_name,
             )
         if reset:
             self.likelihoods_ = (

@@ -9,7 +9,7 @@ they are and how to encode them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,7 +18,7 @@ from sklearn import config_context
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ._data import rows_of_positive_weight
+from ._data import row_namer, rows_of_positive_weight
 from ._missing import FLOAT32_LIMIT, first_cell_beyond_float32
 from ._table import (
     CATEGORICAL,
@@ -96,8 +96,14 @@ def _text_as_numbers(column) -> np.ndarray:
     return column
 
 
-def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
-    """Refuse text, complex numbers, inf, or a number float32 cannot hold."""
+def _refuse_numbers_beyond_float32(
+    values: dict, keys: list, row_name: Callable[[int], str] = str
+) -> None:
+    """Refuse text, complex numbers, inf, or a number float32 cannot hold.
+
+    ``row_name`` names a row of the table ``values`` come from (see
+    :func:`skvae._data.row_namer`).
+    """
     for key in keys:
         column = np.asarray(values[key])
         if np.iscomplexobj(column):  # cast to float64, it would lose a part
@@ -116,14 +122,15 @@ def _refuse_numbers_beyond_float32(values: dict, keys: list) -> None:
         except (TypeError, ValueError):
             row = next(i for i, value in enumerate(column) if not _is_number(value))
             raise ValueError(
-                f"The condition {key!r} is {_shown(column[row])} in row {row}; "
+                f"The condition {key!r} is {_shown(column[row])} in row "
+                f"{row_name(row)}; "
                 "it is a numeric condition, which takes numbers."
             ) from None
         cell = first_cell_beyond_float32(numbers[:, None])
         if cell is not None:
             row, _, value = cell
             raise ValueError(
-                f"The condition {key!r} is {value:g} in row {row}; a "
+                f"The condition {key!r} is {value:g} in row {row_name(row)}; a "
                 "condition takes finite numbers within float32's range "
                 f"(±{FLOAT32_LIMIT:.1e})."
             )
@@ -234,7 +241,7 @@ class Conditions:
             _warn_of_numbers_as_levels(
                 X.iloc[:, positions], levels_or_not, keys, conditions=True
             )
-        _refuse_numbers_beyond_float32(values, [keys[j] for j in numeric])
+        _refuse_numbers_beyond_float32(values, [keys[j] for j in numeric], row_namer(X))
         table = cls._as_array(values, keys)
         # Every training row's levels, so that each of them can be encoded,
         # but the numbers' scale from the rows of positive weight alone: a row
@@ -270,9 +277,12 @@ class Conditions:
         _refuse_sparse(X)
         modelled = self.modelled_positions(np.shape(X)[1])
         values = self._values(X, self.positions, self.keys)
-        self._refuse_values_their_dtype_would_change(values, integers=False)
+        row_name = row_namer(X)
+        self._refuse_values_their_dtype_would_change(
+            values, integers=False, row_name=row_name
+        )
         rest = X.iloc[:, modelled] if _is_dataframe(X) else np.asarray(X)[:, modelled]
-        return rest, self._encode(values)
+        return rest, self._encode(values, row_name)
 
     def standardised(self, encoded: np.ndarray):
         """The numeric conditions among ``encoded``, as ``_standardised_columns``.
@@ -306,11 +316,14 @@ class Conditions:
         cannot hold is refused; otherwise only a boolean condition's are.
         """
         values = self._raw(conditions, n_rows)
-        self._refuse_values_their_dtype_would_change(values, integers=typed_rows)
-        return self._encode(values)
+        row_name = row_namer(conditions)
+        self._refuse_values_their_dtype_would_change(
+            values, integers=typed_rows, row_name=row_name
+        )
+        return self._encode(values, row_name)
 
     def _refuse_values_their_dtype_would_change(
-        self, values: dict, integers: bool = True
+        self, values: dict, integers: bool = True, row_name: Callable[[int], str] = str
     ) -> None:
         """Refuse a value that the condition's column of integers or booleans lacks.
 
@@ -320,7 +333,8 @@ class Conditions:
         rows of ``X``, which are read rather than generated, and rows that
         come back as numbers, only booleans are checked: 0.5 is no boolean,
         as in a modelled column. Booleans are the conditions that held them
-        in training, whatever their dtype.
+        in training, whatever their dtype. ``row_name`` names a row of the
+        table ``values`` come from.
         """
         import pandas as pd
 
@@ -339,8 +353,8 @@ class Conditions:
                 row, value = wrong
                 held = f"its column of {kind}" + (f" ({dtype})" if dtype else "")
                 raise ValueError(
-                    f"The condition {key!r} is {_shown(value)} in row {row}, "
-                    f"which {held} cannot hold"
+                    f"The condition {key!r} is {_shown(value)} in row "
+                    f"{row_name(row)}, which {held} cannot hold"
                     + (": rows come back in the dtype of fit." if integers else ".")
                 )
 
@@ -361,16 +375,18 @@ class Conditions:
             if pd.api.types.is_bool_dtype(dtype)
         ]
 
-    def _encode(self, values: dict) -> np.ndarray:
+    def _encode(self, values: dict, row_name: Callable[[int], str] = str) -> np.ndarray:
+        """The encoder's columns for ``values``; ``row_name`` names their rows."""
         for key, column in values.items():
             missing = np.flatnonzero(~_present(column))
             if len(missing):
                 raise ValueError(
-                    f"The condition {key!r} is missing in row {missing[0]}; a "
-                    "conditional model needs every condition's value."
+                    f"The condition {key!r} is missing in row "
+                    f"{row_name(missing[0])}; a conditional model needs every "
+                    "condition's value."
                 )
-        self._check_levels(values)
-        _refuse_numbers_beyond_float32(values, self._numeric_keys())
+        self._check_levels(values, row_name)
+        _refuse_numbers_beyond_float32(values, self._numeric_keys(), row_name)
         table = self._as_array(values, self.keys)
         one_hot = self.encoder.named_transformers_["levels"]
         levels = getattr(one_hot, "categories_", [])  # none if no one-hot condition
@@ -384,7 +400,7 @@ class Conditions:
         except ValueError as error:  # a value it cannot read: text for a number
             raise ValueError(f"In the conditions {self.keys!r}: {error}") from None
 
-    def _check_levels(self, values: dict) -> None:
+    def _check_levels(self, values: dict, row_name: Callable[[int], str] = str) -> None:
         """Raise a ``ValueError`` naming a level the training rows did not hold."""
         _, _, positions = self.encoder.transformers[1]  # the one-hot conditions
         if not positions:
@@ -403,8 +419,9 @@ class Conditions:
                 value = column[unknown[0]]
                 raise ValueError(
                     f"The condition {key!r} is {_shown(value)} in row "
-                    f"{unknown[0]}, a level the training rows do not hold; its "
-                    f"levels are [{', '.join(_shown(level) for level in levels)}]."
+                    f"{row_name(unknown[0])}, a level the training rows do not "
+                    "hold; its levels are "
+                    f"[{', '.join(_shown(level) for level in levels)}]."
                 )
 
     @staticmethod

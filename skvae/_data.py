@@ -241,6 +241,30 @@ def canonical_csr(X) -> sp.csr_matrix:
     return matrix
 
 
+def row_namer(X) -> Callable[[int], str]:
+    """How messages name a row of ``X``, given its position.
+
+    The position, and a pandas object's index label where the two differ:
+    "row 5" is ``X.iloc[5]``; for a frame indexed otherwise than ``0, 1, ...``
+    (a slice, a filter, an index of names) the message adds ``(index 'bob')``,
+    the label ``X.loc`` finds the row by.
+    """
+    index = getattr(X, "index", None) if hasattr(X, "iloc") else None
+    if index is None:
+        return str
+    import pandas as pd
+
+    if index.equals(pd.RangeIndex(len(index))):
+        return str
+
+    def name(row: int) -> str:
+        label = index[row]
+        label = label.item() if isinstance(label, np.generic) else label
+        return f"{row} (index {label!r})"
+
+    return name
+
+
 def rows_of_positive_weight(X, sample_weight: np.ndarray):
     """The rows of ``X`` whose weight is positive, and their weights.
 

@@ -22,7 +22,7 @@ from ._base import (
     _rollback_on_error,
     _seed,
 )
-from ._data import host_batches, map_batches
+from ._data import host_batches, map_batches, row_namer
 from ._missing import (
     FLOAT32_LIMIT,
     first_cell_beyond_float32,
@@ -448,6 +448,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 ~np.isfinite(Z).all(axis=1),
                 np.arange(len(Z)),
                 "its latent mean is not finite",
+                row_namer(computed(X)),
             )
         return Z
 
@@ -492,16 +493,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         if not get_config()["assume_finite"] and has_missing(Z):
             row, column = np.argwhere(np.isnan(Z))[0]
             raise ValueError(
-                f"The latent point in row {row} of X is NaN in column {column}: "
-                "a latent point has no missing coordinates."
+                f"The latent point in row {row_namer(X)(row)} of X is NaN in "
+                f"column {column}: a latent point has no missing coordinates."
             )
         beyond = first_cell_beyond_float32(Z)  # inf, or what float32 makes inf
         if beyond is not None:
             row, column, value = beyond
             raise ValueError(
-                f"The latent point in row {row} of X holds {value:g} in column "
-                f"{column}, beyond the float32 range the network computes in "
-                f"(±{FLOAT32_LIMIT:.1e})."
+                f"The latent point in row {row_namer(X)(row)} of X holds {value:g} "
+                f"in column {column}, beyond the float32 range the network "
+                f"computes in (±{FLOAT32_LIMIT:.1e})."
             )
         decode, encoded = self._latent_decoder(
             self.module_.decode_mean, conditions, len(Z)

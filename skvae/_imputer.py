@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -24,7 +25,7 @@ from sklearn.utils.validation import (
 
 from ._base import BaseVAE, _seed, _training_weights
 from ._conditions import condition_keys
-from ._data import canonical_csr, seeded_global_rng
+from ._data import canonical_csr, row_namer, seeded_global_rng
 from ._families import COLUMN_FAMILIES, family_class
 from ._missing import (
     count_true,
@@ -528,7 +529,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         # rows it decodes
         if np.isnan(values).any():
             missing = _missing_mask(X)[:, self._modelled_positions()]
-            _refuse_unfilled(values, missing, np.arange(len(values)))
+            _refuse_unfilled(values, missing, np.arange(len(values)), row_namer(X))
             # the rest are observed cells' values, which the fill does not
             # use, but which a column's dtype may not hold
             values = np.where(np.isnan(values), 0.0, values)
@@ -813,15 +814,20 @@ def _missing_mask(X) -> np.ndarray:
 
 
 def _refuse_unfilled(
-    values: np.ndarray, missing: np.ndarray, row_numbers: np.ndarray
+    values: np.ndarray,
+    missing: np.ndarray,
+    row_numbers: np.ndarray,
+    row_name: Callable[[int], str] = str,
 ) -> None:
     """Raise a ``ValueError`` naming the first row whose fill for a missing cell is NaN.
 
     ``missing`` marks the cells of ``values`` to fill; ``row_numbers`` are
-    the rows' numbers in ``X``. See :func:`refuse_overflowed_rows`.
+    the rows' numbers in ``X``, which ``row_name`` names. See
+    :func:`refuse_overflowed_rows`.
     """
     refuse_overflowed_rows(
         (np.isnan(values) & missing).any(axis=1),
         row_numbers,
         "its missing cells cannot be filled",
+        row_name,
     )

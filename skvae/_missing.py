@@ -9,7 +9,7 @@ their container.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -92,13 +92,15 @@ def check_missing_cells(
     remedy: str = "Drop them",
     missing: str = "NaN",
     conditional: bool = False,
+    row_name: Callable[[int], str] = str,
 ) -> None:
     """Refuse rows of ``X`` with no observed cell, or those of ``empty`` if given.
 
     Without ``empty``, skipped under ``assume_finite=True``, as scikit-learn's
     scan for NaN is. ``remedy`` is what the message tells the user to do;
     ``missing`` what made the cells missing. ``X`` of a ``conditional`` model
-    holds its modelled columns alone, and the message says so.
+    holds its modelled columns alone, and the message says so. ``row_name``
+    names a row of the caller's ``X`` (see :func:`row_namer`).
     """
     if empty is None:
         if get_config()["assume_finite"]:
@@ -111,7 +113,7 @@ def check_missing_cells(
             else ("cell", missing)
         )
         raise ValueError(
-            f"Row {empty[0]} of X has no observed {cell} (all {missing}); "
+            f"Row {row_name(empty[0])} of X has no observed {cell} (all {missing}); "
             f"{empty.size} row(s) are like it. {remedy}: a model has nothing "
             "to read in them."
         )
@@ -150,23 +152,27 @@ def first_cell_beyond_float32(X) -> tuple[int, int, float] | None:
     return row, column, X[row, column]
 
 
-def refuse_cells_beyond_float32(X, names: Sequence) -> None:
+def refuse_cells_beyond_float32(
+    X, names: Sequence, row_name: Callable[[int], str] = str
+) -> None:
     """Refuse ``inf``, and values float32 cannot hold, naming the first cell.
 
     NaN is a missing cell; an infinite value is neither a value nor missing.
-    See :func:`first_cell_beyond_float32`.
+    See :func:`first_cell_beyond_float32`; ``row_name`` as for
+    :func:`check_missing_cells`.
     """
     cell = first_cell_beyond_float32(X)
     if cell is None:
         return
     row, column, value = cell
+    where = f"Column {names[column]!r} of X holds"
     if np.isinf(value):
         raise ValueError(
-            f"Column {names[column]!r} of X holds {value} in row {row}: infinite "
-            "values cannot be modelled. Mark a missing cell as NaN."
+            f"{where} {value} in row {row_name(row)}: infinite values cannot be "
+            "modelled. Mark a missing cell as NaN."
         )
     raise ValueError(
-        f"Column {names[column]!r} of X holds {value:g} in row {row}, beyond the "
+        f"{where} {value:g} in row {row_name(row)}, beyond the "
         f"float32 range the network computes in (±{FLOAT32_LIMIT:.1e}). "
         "Rescale the column."
     )
@@ -264,20 +270,25 @@ def columns_finer_than_float32(
     )
 
 
-def refuse_overflowed_rows(overflowed: np.ndarray, row_numbers, outcome: str) -> None:
+def refuse_overflowed_rows(
+    overflowed: np.ndarray,
+    row_numbers,
+    outcome: str,
+    row_name: Callable[[int], str] = str,
+) -> None:
     """Raise a ``ValueError`` naming the first row the network overflowed on.
 
     Only a row so far outside the training data that the network's float32
     arithmetic overflows on it (cells near float32's limit) gives a result
     that is not finite. ``overflowed`` marks such rows among those computed,
     ``row_numbers`` are their numbers in ``X``, and ``outcome`` says what the
-    overflow costs the row.
+    overflow costs the row; ``row_name`` as for :func:`check_missing_cells`.
     """
     rows = np.flatnonzero(overflowed)
     if rows.size:
         raise ValueError(
-            f"Row {row_numbers[rows[0]]} of X lies so far outside the training "
-            "data that the network's float32 arithmetic overflows on it: "
+            f"Row {row_name(row_numbers[rows[0]])} of X lies so far outside the "
+            "training data that the network's float32 arithmetic overflows on it: "
             f"{outcome}. Check its cells for placeholder values near float32's "
             "limit (about 3.4e38), and mark them missing."
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -90,7 +90,11 @@ def item_scores(module: VAE, z: torch.Tensor) -> torch.Tensor:
 
 
 def check_implicit_feedback(
-    X, scoring: str, names: Sequence, row_numbers: np.ndarray
+    X,
+    scoring: str,
+    names: Sequence,
+    row_numbers: np.ndarray,
+    row_name: Callable[[int], str] = str,
 ) -> None:
     """Refuse ``X`` that a ranking score cannot read as implicit feedback.
 
@@ -98,7 +102,8 @@ def check_implicit_feedback(
     items it does not hold. A negative or missing entry has no such reading,
     and where every row holds every item there is nothing to rank: each model
     would score 1. ``names`` names the columns of ``X`` in the messages, and
-    ``row_numbers`` its rows (those of the caller's ``X``).
+    ``row_numbers`` its rows' positions in the caller's ``X``, which
+    ``row_name`` names (see :func:`skvae._data.row_namer`).
     """
     cells = sp.coo_matrix(X) if sp.issparse(X) else None
     values = X if cells is None else cells.data
@@ -116,7 +121,7 @@ def check_implicit_feedback(
             f"scoring={scoring!r} reads X as implicit feedback (each nonzero "
             "entry an item the row holds), which takes non-negative values "
             f"without missing cells, but column {names[column]!r} holds {held} "
-            f"in row {row_numbers[row]}. Use scoring='elbo'."
+            f"in row {row_name(row_numbers[row])}. Use scoring='elbo'."
         )
     held = (X != 0).sum(axis=1)
     if np.all(np.asarray(held).ravel() == X.shape[1]):

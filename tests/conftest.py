@@ -85,6 +85,29 @@ QUICK = dict(
 
 
 @pytest.fixture
+def overflow_third_row(monkeypatch):
+    """Make a method of ``VAE`` give ``value`` in the third row of its result.
+
+    As ``inf - inf`` in the network's float32 arithmetic would, for a row of
+    cells near float32's limit: ``overflow_third_row("conditional_mean")``.
+    """
+    from skvae._module import VAE
+
+    def patch(name: str, value: float = float("nan")) -> None:
+        computing = getattr(VAE, name)
+
+        def overflowing(self, *args):
+            result = computing(self, *args)
+            if len(result) > 2:
+                result[2] = value
+            return result
+
+        monkeypatch.setattr(VAE, name, overflowing)
+
+    return patch
+
+
+@pytest.fixture
 def make_vae():
     """A factory of small, quick, seeded models for tests."""
     from skvae import VAETransformer

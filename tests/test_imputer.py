@@ -95,20 +95,12 @@ def test_rows_with_placeholder_values_are_filled(correlated, sample_posterior, v
     assert_array_equal(filled[0, [0, 2, 3, 4]], row[0, [0, 2, 3, 4]])
 
 
-def test_a_row_the_network_overflows_on_is_refused_by_number(correlated, monkeypatch):
-    from skvae._module import VAE
-
+def test_a_row_the_network_overflows_on_is_refused_by_number(
+    correlated, overflow_third_row
+):
     X, holed = correlated
     imputer = make_imputer().fit(holed)
-    overflowing = VAE.conditional_mean
-
-    def conditional_mean(self, x, noise):
-        values = overflowing(self, x, noise)
-        if len(values) > 2:
-            values[2] = float("nan")  # as inf - inf in the network would give
-        return values
-
-    monkeypatch.setattr(VAE, "conditional_mean", conditional_mean)
+    overflow_third_row("conditional_mean")
     rows = holed[np.isnan(holed).any(axis=1)][:4]
     with pytest.raises(ValueError, match="Row 2 of X lies so far outside"):
         imputer.transform(rows)
