@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from numbers import Integral, Real
@@ -1035,7 +1035,9 @@ class BaseVAE(BaseEstimator):
         unconditioned = self._unconditioned_positions()
         return [unconditioned[j] for j in self._left_out]
 
-    def _refuse_inf_in_left_out_columns(self, X) -> None:
+    def _refuse_inf_in_left_out_columns(
+        self, X, row_name: Callable[[int], str] = str
+    ) -> None:
         """Name an ``inf`` in a column left out of the model, as in the others.
 
         ``X`` has the conditions taken out. A left-out column is not read, but
@@ -1049,7 +1051,7 @@ class BaseVAE(BaseEstimator):
             except (TypeError, ValueError):
                 continue
             name = position if names is None else names[position]
-            refuse_cells_beyond_float32(column, [name])
+            refuse_cells_beyond_float32(column, [name], row_name)
 
     def _columns_to_leave_out(self, X, sample_weight) -> list[int]:
         """Positions of the columns of ``X`` (conditions taken out) not to model.
@@ -1295,7 +1297,7 @@ class BaseVAE(BaseEstimator):
                 validate_data(self, X, skip_check_array=True, reset=reset)
             if not hasattr(X, "shape"):  # a list of rows, each cell as it is
                 X = np.asarray(X, dtype=object)
-            self._refuse_inf_in_left_out_columns(X)
+            self._refuse_inf_in_left_out_columns(X, row_name)
             if training and not reset:
                 self._warn_of_values_left_out(X)
             X = _safe_indexing(X, np.setdiff1d(np.arange(X.shape[1]), left_out), axis=1)

@@ -244,25 +244,36 @@ def canonical_csr(X) -> sp.csr_matrix:
 def row_namer(X) -> Callable[[int], str]:
     """How messages name a row of ``X``, given its position.
 
-    The position, and a pandas object's index label where the two differ:
-    "row 5" is ``X.iloc[5]``; for a frame indexed otherwise than ``0, 1, ...``
+    The position, and a pandas DataFrame's index label where the two differ:
+    "row 5" is ``X.iloc[5]``; in a frame indexed otherwise than ``0, 1, ...``
     (a slice, a filter, an index of names) the message adds ``(index 'bob')``,
-    the label ``X.loc`` finds the row by.
+    the label ``X.loc`` finds the row by. The index is read only for the row
+    named, when a message is written.
     """
-    index = getattr(X, "index", None) if hasattr(X, "iloc") else None
-    if index is None:
+    if not (_is_pandas(X) and hasattr(X, "index")):
         return str
-    import pandas as pd
-
-    if index.equals(pd.RangeIndex(len(index))):
-        return str
+    index = X.index
 
     def name(row: int) -> str:
-        label = index[row]
-        label = label.item() if isinstance(label, np.generic) else label
+        label = _plain(index[row])
+        if isinstance(label, int) and not isinstance(label, bool) and label == row:
+            return str(row)  # X.loc finds the row where X.iloc does
         return f"{row} (index {label!r})"
 
     return name
+
+
+def _is_pandas(X) -> bool:
+    return type(X).__module__.partition(".")[0] == "pandas"
+
+
+def _plain(label):
+    """An index label as messages show it: NumPy numbers as the values they hold."""
+    if isinstance(label, tuple):  # a MultiIndex's
+        return tuple(_plain(part) for part in label)
+    if isinstance(label, np.number | np.bool_ | np.str_):
+        return label.item()
+    return label
 
 
 def rows_of_positive_weight(X, sample_weight: np.ndarray):

@@ -440,6 +440,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             limit) that the encoder's float32 arithmetic overflows on it.
         """
         check_is_fitted(self)
+        X = computed(X)  # once: a Dask DataFrame's rows named below too
         Z = self._map_rows(X, self.module_.posterior_mean, dtype=None)
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, 1e38 + 1e38
             finite = np.isfinite(np.sum(Z))  # one pass; rows only if not
@@ -448,7 +449,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 ~np.isfinite(Z).all(axis=1),
                 np.arange(len(Z)),
                 "its latent mean is not finite",
-                row_namer(computed(X)),
+                row_namer(X),
             )
         return Z
 

@@ -608,6 +608,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         ``working_memory`` at a time; the entries that are not stored stay
         zeros and are not stored.
         """
+        row_name = row_namer(X)  # a DataFrame of sparse columns has an index
         X = validate_data(
             self,
             X,
@@ -618,7 +619,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         )
         # before row numbers are those of a block; X has every column, those
         # left out of the model too
-        refuse_cells_beyond_float32(X, range(X.shape[1]))
+        refuse_cells_beyond_float32(X, range(X.shape[1]), row_name)
         filled = canonical_csr(X).copy()
         holes, rows = stored_nan(filled)
         # a column left out of the model is filled with 0 undecoded, so that
@@ -636,7 +637,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 values = self._with_left_out_columns(impute(rows))
                 if np.isnan(values).any():
                     missing = missing_cells(rows).toarray()
-                    _refuse_unfilled(values, missing, rows_with_holes[chunk])
+                    _refuse_unfilled(values, missing, rows_with_holes[chunk], row_name)
                 # the chunk's holes are a run of ``holes``: their ranks are sorted
                 first, stop = np.searchsorted(rank, [chunk.start, chunk.stop])
                 in_chunk = holes[first:stop]

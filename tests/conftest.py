@@ -86,7 +86,7 @@ QUICK = dict(
 
 @pytest.fixture
 def overflow_third_row(monkeypatch):
-    """Make a method of ``VAE`` give ``value`` in the third row of its result.
+    """Make a method of ``VAE`` give ``value`` in the third row of each result.
 
     As ``inf - inf`` in the network's float32 arithmetic would, for a row of
     cells near float32's limit: ``overflow_third_row("conditional_mean")``.

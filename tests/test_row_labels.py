@@ -34,6 +34,19 @@ def _with_cell(frame, row, column, value):
         # a NumPy label as the value it holds, not np.int64(7)
         (pd.DataFrame(np.zeros((2, 2)), index=np.array([5, 7])), 1, "1 (index 7)"),
         (pd.Series([1.0, 2.0], index=["a", "b"]), 0, "0 (index 'a')"),
+        # labels 0, 1, ... of another dtype are the positions too
+        (pd.DataFrame(np.zeros((2, 2)), index=pd.array([0, 1], "Int64")), 1, "1"),
+        # a label that is the position names the row X.iloc does; others do not
+        (pd.DataFrame(np.zeros((3, 2)), index=[1, 0, 2]), 2, "2"),
+        (pd.DataFrame(np.zeros((3, 2)), index=[1, 0, 2]), 0, "0 (index 1)"),
+        (pd.DataFrame(np.zeros((2, 2)), index=[False, True]), 1, "1 (index True)"),
+        (
+            pd.DataFrame(
+                np.zeros((2, 2)), index=pd.MultiIndex.from_tuples([("a", 1), ("a", 2)])
+            ),
+            1,
+            "1 (index ('a', 2))",
+        ),
     ],
 )
 def test_row_namer_adds_the_label_where_it_is_not_the_position(rows, position, name):
@@ -128,6 +141,41 @@ def test_a_ranking_score_names_a_row_of_a_frame_by_label():
     vae = VAETransformer(**QUICK, early_stopping=True, scoring="ndcg@3")
     with pytest.raises(ValueError, match="holds -1.0 in row 2 \\(index 102\\)"):
         vae.fit(_with_cell(clicks, 2, 3, -1.0))
+
+
+@pytest.mark.short_fits
+def test_a_ranking_score_names_a_row_by_label_past_rows_of_weight_0():
+    rng = np.random.RandomState(0)
+    clicks = pd.DataFrame(
+        (rng.rand(60, 8) < 0.4).astype(float), index=np.arange(100, 160)
+    )
+    weights = np.ones(len(clicks))
+    weights[:2] = 0  # left out before the check: row 3 is the second row kept
+    vae = VAETransformer(**QUICK, early_stopping=True, scoring="ndcg@3")
+    with pytest.raises(ValueError, match="holds -1.0 in row 3 \\(index 103\\)"):
+        vae.fit(_with_cell(clicks, 3, 3, -1.0), sample_weight=weights)
+
+
+@pytest.mark.short_fits
+def test_the_imputer_names_rows_by_label_in_columns_it_leaves_out(frame):
+    holed = frame.assign(e=np.nan)  # no observed cell: left out of the model
+    holed.iloc[0, 0] = np.nan
+    with pytest.warns(UserWarning, match="Skipping features without any observed"):
+        imputer = VAEImputer(**QUICK).fit(holed)
+    with pytest.raises(
+        ValueError, match="'e' of X holds inf in row 2 \\(index 'u7'\\)"
+    ):
+        imputer.transform(_with_cell(holed, 7, 4, np.inf).iloc[5:])
+
+
+@pytest.mark.short_fits
+def test_the_imputer_names_rows_of_sparse_columns_by_label(frame):
+    holed = frame.mask(np.random.RandomState(1).rand(*frame.shape) < 0.2)
+    # one family for every column: sparse columns stay sparse
+    imputer = VAEImputer(**QUICK, likelihood="gaussian").fit(holed)
+    sparse = _with_cell(holed, 3, 1, np.inf).astype(pd.SparseDtype(float, 0.0))
+    with pytest.raises(ValueError, match="holds inf in row 3 \\(index 'u3'\\)"):
+        imputer.transform(sparse)
 
 
 @pytest.mark.short_fits
