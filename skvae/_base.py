@@ -100,6 +100,7 @@ from ._table import (
     polars_enums,
     refuse_cells_of_other_types,
     refuse_non_tables,
+    refuse_sparse_columns_not_of_0,
     refuse_time_columns,
     uses_layout,
 )
@@ -1319,6 +1320,7 @@ class BaseVAE(BaseEstimator):
             X = layout.encode(X, unknown_as_missing=unknown_as_missing)
         else:
             _refuse_text_columns(X, self.likelihood, fitted=not reset)
+        refuse_sparse_columns_not_of_0(X)
         checks = {
             "accept_sparse": ("csr", "csc"),
             "dtype": (np.float64, np.float32),

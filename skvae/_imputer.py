@@ -45,6 +45,7 @@ from ._table import (
     placeholders_as_nan,
     polars_enums,
     refuse_non_tables,
+    refuse_sparse_columns_not_of_0,
     replace_cells,
     rounded_for,
 )
@@ -609,6 +610,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         zeros and are not stored.
         """
         row_name = row_namer(X)  # a DataFrame of sparse columns has an index
+        refuse_sparse_columns_not_of_0(X)
         X = validate_data(
             self,
             X,
@@ -805,6 +807,7 @@ def _holes(X):
     if sp.issparse(X):
         return X
     if _of_sparse_columns(X):
+        refuse_sparse_columns_not_of_0(X)
         return X.sparse.to_coo().tocsr()
     return np.where(_missing_mask(X), np.nan, 0.0)
 

@@ -1270,6 +1270,27 @@ def _of_sparse_columns(X) -> bool:
     return all(isinstance(dtype, pd.SparseDtype) for dtype in X.dtypes)
 
 
+def refuse_sparse_columns_not_of_0(X) -> None:
+    """Refuse a DataFrame of sparse columns whose unstored cells are not 0.
+
+    It is read as a sparse matrix, whose unstored cells are 0; pandas refuses
+    to make one of a column whose unstored cells are NaN, say, with a message
+    that names no column.
+    """
+    if not _of_sparse_columns(X):
+        return
+    for name, dtype in X.dtypes.items():
+        fill = dtype.fill_value
+        if not (isinstance(fill, Number) and fill == 0):  # NaN, pd.NA
+            raise ValueError(
+                f"Column {name!r} of X is a pandas sparse column whose unstored "
+                f"cells are {_shown(fill)}: a DataFrame of sparse "
+                "columns is read as a sparse matrix, whose unstored cells are 0. "
+                "Store its columns with pd.SparseDtype(float, 0.0) (a stored "
+                "NaN is a missing cell), or pass X.sparse.to_dense()."
+            )
+
+
 def missing_as_nan(X):
     """``X`` with each missing cell of its object columns held as NaN.
 

@@ -11,7 +11,7 @@ import torch
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
 
-from skvae import VAETransformer
+from skvae import VAEImputer, VAETransformer
 from skvae._missing import has_missing
 
 
@@ -484,3 +484,22 @@ def test_a_value_farther_from_its_mean_than_float32_holds_is_refused(make_vae):
     # about a mean of 0 they fit, as before
     centred = X[np.tile([True, True, True, False], 10)]
     assert np.isfinite(make_vae().fit(centred).score_samples(centred)).all()
+
+
+@pytest.mark.short_fits
+def test_a_frame_of_sparse_columns_whose_unstored_cells_are_not_0_is_refused():
+    # pandas makes no sparse matrix of it, and its own message names no column
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.rand(40, 3), columns=list("abc"))
+    frame = frame.mask(rng.rand(*frame.shape) < 0.2).dropna(how="all")
+    of_nan = frame.astype(pd.SparseDtype(float, np.nan))
+    message = "Column 'a' of X is a pandas sparse column whose unstored cells are nan"
+    for model in (VAETransformer(max_epochs=2), VAEImputer(max_epochs=2)):
+        with pytest.raises(ValueError, match=message):
+            model.fit(of_nan)
+        assert not hasattr(model, "n_iter_")
+    # columns of 0, whose stored NaN are the missing cells, are read
+    of_0 = frame.astype(pd.SparseDtype(float, 0.0))
+    imputer = VAEImputer(likelihood="gaussian", max_epochs=2).fit(of_0)
+    with pytest.raises(ValueError, match=message):
+        imputer.transform(of_nan)
