@@ -611,6 +611,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         """
         row_name = row_namer(X)  # a DataFrame of sparse columns has an index
         refuse_sparse_columns_not_of_0(X)
+        given = X
         X = validate_data(
             self,
             X,
@@ -632,11 +633,17 @@ class VAEImputer(TransformerMixin, BaseVAE):
         rows_with_holes, rank = np.unique(rows, return_inverse=True)
         if not len(rows_with_holes):
             return self._without_empty_columns(filled)
+        # the modelled columns, validated once against the fitted ones (a
+        # block of rows has no column names) and, as the dense path's, in the
+        # domain in every row
+        modelled = canonical_csr(self._validated_in_domain(given))
         block = get_chunk_n_rows(8 * X.shape[1], max_n_rows=len(rows_with_holes))
-        with self._imputing() as impute:
+        with self._imputing(validated=True) as impute:
             for chunk in gen_batches(len(rows_with_holes), max(block, 1)):
                 rows = filled[rows_with_holes[chunk]]
-                values = self._with_left_out_columns(impute(rows))
+                values = self._with_left_out_columns(
+                    impute(modelled[rows_with_holes[chunk]])
+                )
                 if np.isnan(values).any():
                     missing = missing_cells(rows).toarray()
                     _refuse_unfilled(values, missing, rows_with_holes[chunk], row_name)

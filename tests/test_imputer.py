@@ -420,6 +420,17 @@ def test_containers_come_back_as_scikit_learn_imputers_return_them(correlated):
     assert sparse.issparse(filled) and not np.isnan(filled.toarray()).any()
     table_model = make_imputer(max_epochs=2).fit(sparse_frame)
     assert not table_model.transform(sparse_frame).isna().any().any()
+    # named sparse columns: the blocks of rows it fills were checked against
+    # the fitted names, which they lack (it warned)
+    names = [f"c{j}" for j in range(holed.shape[1])]
+    named_frame = pd.DataFrame.sparse.from_spmatrix(
+        sparse.csr_matrix(holed), columns=names
+    )
+    imputer.fit(named_frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        filled_by_name = imputer.transform(named_frame)
+    assert_array_equal(filled_by_name.toarray(), filled.toarray())
     # whole numbers in pandas sparse columns: inflated columns, read dense
     # (fit raised), given back in the columns' dense dtype
     counts = np.random.RandomState(0).poisson(1.0, size=(60, 3))
