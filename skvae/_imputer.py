@@ -622,7 +622,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         )
         # before row numbers are those of a block; X has every column, those
         # left out of the model too
-        refuse_cells_beyond_float32(X, range(X.shape[1]), row_name)
+        labels = self._input_column_labels()
+        names = range(X.shape[1]) if labels is None else labels
+        refuse_cells_beyond_float32(X, names, row_name)
         filled = canonical_csr(X).copy()
         holes, rows = stored_nan(filled)
         # a column left out of the model is filled with 0 undecoded, so that
