@@ -248,11 +248,12 @@ def optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
 class TrainingDivergedError(FloatingPointError):
     """Training stopped giving finite numbers.
 
-    The loss, the weights, or the held-out rows' score after an epoch's last
-    step became infinite or NaN. Raised by ``fit`` and ``partial_fit``, which
-    then leave the estimator as it was before the call. A smaller
-    ``learning_rate`` or ``beta``, or a look at ``X`` for extreme values,
-    usually helps.
+    The loss, the weights, the held-out rows' score after an epoch's last
+    step, or (without held-out rows) the training rows' ELBO after the last
+    step of training became infinite or NaN. Raised by ``fit`` and
+    ``partial_fit``, which then leave the estimator as it was before the
+    call. A smaller ``learning_rate`` or ``beta``, or a look at ``X`` for
+    extreme values, usually helps.
     """
 
 
@@ -368,6 +369,8 @@ def train(
                     continue
                 result.converged = True
                 break
+        if validation is None and result.loss_curve:
+            _check_last_step(module, rows, config, optimizer, epoch)
     except KeyboardInterrupt:
         if not result.loss_curve:
             raise
@@ -385,6 +388,31 @@ def train(
         result.kept_validation_score = result.validation_scores[-1]
     result.optimizer_state = optimizer_state(optimizer)
     return result
+
+
+def _check_last_step(
+    module: VAE,
+    rows: Rows,
+    config: TrainingConfig,
+    optimizer: torch.optim.Optimizer,
+    epoch: int,
+) -> None:
+    """Raise ``TrainingDivergedError`` if the last step broke the network.
+
+    Each epoch's loss is computed before its steps, so the last step of the
+    last epoch is checked here: the ELBO of a batch of the training rows,
+    after it, must be finite. Its weights may all be finite and the network
+    still overflow on every row. With held-out rows, their score after each
+    epoch checks it.
+    """
+    first_batch = rows.split(torch.arange(min(len(rows), config.batch_size)))
+    score = Validation(first_batch, config.batch_size, seed=0).score(module)
+    if not math.isfinite(score):
+        raise divergence(
+            f"the training rows' ELBO became {score} after the last step of "
+            f"epoch {epoch + 1}",
+            _step_now(optimizer, config),
+        )
 
 
 def _copied_state(module: VAE) -> dict[str, torch.Tensor]:

@@ -509,6 +509,33 @@ def test_a_mixture_that_cannot_be_fitted_reports_a_diverged_fit():
 
 
 @pytest.mark.short_fits
+@pytest.mark.parametrize(
+    "estimator, learning_rate",
+    [(VAETransformer, 1e8), (VAEOutlierDetector, 1e12)],
+)
+def test_a_pass_whose_last_step_breaks_the_network_is_rolled_back(
+    estimator, learning_rate
+):
+    # The pass's loss is computed before its steps, and the weights stay
+    # finite (about 1e8) after the last one, but the network overflows on
+    # every row. Before, partial_fit kept it: the transformer scored every
+    # row -inf, the detector's offset_ was NaN and every row an outlier.
+    from skvae import TrainingDivergedError
+
+    X = np.random.RandomState(0).normal(size=(100, 3)) * 1e3
+    model = estimator(hidden_layer_sizes=(8,), max_epochs=5, random_state=0).fit(X)
+    scores = model.score_samples(X)
+    model.set_params(learning_rate=learning_rate)
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"training rows' ELBO became (-inf|nan) after the last step of epoch 6",
+    ):
+        model.partial_fit(X)
+    assert model.n_iter_ == 5
+    assert_array_equal(model.score_samples(X), scores)
+
+
+@pytest.mark.short_fits
 def test_a_stream_warns_of_far_conditions_and_not_of_far_atoms():
     rng = np.random.RandomState(0)
     # atoms far from a tight spread of other values, in every chunk alike

@@ -1040,12 +1040,17 @@ def test_a_held_out_score_that_is_not_finite_is_a_divergence(
 
 @pytest.mark.parametrize(
     "learning_rate, params",
-    [(1e10, {"early_stopping": True}), (1e30, {"latent_prior": 10})],
+    [
+        (1e10, {"early_stopping": True}),
+        (1e30, {"latent_prior": 10}),
+        (1e8, {"latent_prior": "normal"}),
+    ],
 )
 def test_a_divergence_in_the_last_step_is_caught(X, learning_rate, params):
     # the loss is computed before each step: before, a last step that broke
     # the network gave a NaN or -inf held-out score, or GaussianMixture's
-    # message about NaN in X
+    # message about NaN in X, or (without either) a model that scored every
+    # row -inf
     from skvae import TrainingDivergedError, VAETransformer
 
     vae = VAETransformer(
