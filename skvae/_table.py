@@ -383,6 +383,9 @@ class TableLayout:
     positions : list of int or None
         An array's columns' positions among the user's, where the
         conditions' columns are taken out; None otherwise.
+    array_dtype : numpy.dtype or None
+        The dtype decoded rows of an array come back in where it is not
+        float64 or object: ``bool`` for an array of booleans.
     """
 
     def __init__(
@@ -395,6 +398,7 @@ class TableLayout:
         dtypes=None,
         booleans=(),
         positions=None,
+        array_dtype=None,
     ):
         self.likelihood = copy.deepcopy(likelihood)
         self.families = list(families)
@@ -404,6 +408,7 @@ class TableLayout:
         self.dtypes = dtypes
         self.booleans = list(booleans)
         self.positions = None if positions is None else list(positions)
+        self.array_dtype = array_dtype
 
     def reads_sparse(self) -> bool:
         """Whether every column's family reads sparse columns (no levels, no atoms)."""
@@ -454,6 +459,8 @@ class TableLayout:
             _dense_dtypes(X) if frame else None,
             booleans,
             None if frame else keys,
+            # an array of booleans holds no missing cell, and gets booleans back
+            np.dtype(bool) if not frame and X.dtype == bool else None,
         )
 
     def widened(self, X) -> TableLayout:
@@ -656,6 +663,9 @@ class TableLayout:
         ]
         for j in self.booleans:  # missing cells stay missing
             columns[j] = np.where(np.isnan(columns[j]), np.nan, columns[j] >= 0.5)
+        array_dtype = getattr(self, "array_dtype", None)  # None in older pickles
+        if array_dtype is not None:
+            return np.column_stack(columns).astype(array_dtype)
         if self.names is None:
             numeric = not self.booleans and all(
                 np.asarray(levels).dtype.kind in "biuf"

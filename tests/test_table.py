@@ -539,6 +539,22 @@ def test_columns_of_booleans_in_rows_come_back_whole(make_vae):
 
 
 @pytest.mark.short_fits
+def test_an_array_of_booleans_comes_back_as_one(make_vae):
+    # before: an array of objects, each a Python bool
+    X = np.random.RandomState(0).rand(60, 3) > 0.5
+    vae = make_vae(likelihood="auto").fit(X)
+    assert set(vae.likelihoods_.values()) == {"bernoulli"}
+    for decoded in (
+        vae.sample(5),
+        vae.sample(5, missing_cells=True),  # the array has no missing cell
+        vae.inverse_transform(vae.transform(X[:3])),
+    ):
+        assert decoded.dtype == bool
+    # objects in, objects out
+    assert make_vae(likelihood="auto").fit(X.astype(object)).sample(2).dtype == object
+
+
+@pytest.mark.short_fits
 def test_a_stream_that_brings_missing_cells_to_int_and_bool_columns(table, make_vae):
     table = table[["mass", "year", "male"]]
     later = table.assign(
