@@ -1331,7 +1331,7 @@ class BaseVAE(BaseEstimator):
         if all_columns_checked and (reset or layout is None):
             X = validate_data(self, X, reset=reset, **checks)
         else:
-            X = check_array(X, **checks)
+            X = check_array(X, input_name="X", estimator=self, **checks)
         names = self._column_names(X.shape[1])
         refuse_cells_beyond_float32(X, names, row_name)
         if not training and not self._reads_empty_rows:

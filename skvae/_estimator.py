@@ -484,7 +484,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         X = computed(X)
         index = X.index if _is_dataframe(X) else None
         Z = check_array(
-            X, dtype=(np.float64, np.float32), input_name="X", ensure_all_finite=False
+            X,
+            dtype=(np.float64, np.float32),
+            input_name="X",
+            ensure_all_finite=False,
+            estimator=self,
         )
         if Z.shape[1] != self.module_.latent_dim:
             raise ValueError(

@@ -62,6 +62,23 @@ def test_what_is_no_table_gets_scikit_learns_messages(bad, message):
             fitted.transform(bad)
 
 
+@pytest.mark.short_fits
+def test_no_rows_are_refused_naming_the_estimator_whatever_the_container():
+    # before: a DataFrame's and inverse_transform's message named none
+    from skvae import VAEImputer
+
+    frame = pd.DataFrame({"a": np.arange(40.0) % 7, "b": np.arange(40.0) % 3})
+    for model in (VAETransformer, VAEImputer):
+        name = model.__name__
+        for data in (frame, frame.to_numpy()):
+            fitted = model(hidden_layer_sizes=(4,), max_epochs=1).fit(data)
+            with pytest.raises(ValueError, match=f"0 sample.*required by {name}"):
+                fitted.transform(data[:0])
+    with pytest.raises(ValueError, match="0 sample.*required by VAETransformer"):
+        fitted = VAETransformer(hidden_layer_sizes=(4,), max_epochs=1).fit(frame)
+        fitted.inverse_transform(np.empty((0, fitted.latent_dim)))
+
+
 def test_finite_values_near_the_floats_limits_are_not_missing():
     # Their sum overflows, to inf and -inf in two partial sums, and so to NaN.
     X = np.full((4, 8), 3e38, dtype=np.float32)
