@@ -108,6 +108,7 @@ from ._threads import ThreadPolicy, torch_threads
 from ._training import (
     TrainingConfig,
     TrainingResult,
+    TrainingRun,
     Validation,
     make_optimizer,
     train,
@@ -666,17 +667,10 @@ class BaseVAE(BaseEstimator):
                     config.learning_rate,
                     self._optimizer_state if continuing else None,
                 )
-                result = train(
-                    module,
-                    rows,
-                    config,
-                    optimizer,
-                    generator,
-                    noise_generator,
-                    validation,
-                    first_epoch=epochs_done,
-                    threads=threads,
+                run = TrainingRun(
+                    module, optimizer, generator, noise_generator, threads
                 )
+                result = train(run, rows, config, validation, first_epoch=epochs_done)
             self._record_training(module, device, config, result, continuing, seed)
             if continuing and self._table_layout is not None:
                 # what decode clips to: the range of every row trained on

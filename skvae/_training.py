@@ -281,24 +281,34 @@ class Validation:
         return total.item() / self.rows.weights.sum().item()
 
 
-def train(
-    module: VAE,
-    rows: Rows,
-    config: TrainingConfig,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    noise_generator: torch.Generator,
-    validation: Validation | RankingValidation | None = None,
-    first_epoch: int = 0,
-    threads: ThreadPolicy | None = None,
-) -> TrainingResult:
-    """Train ``module`` in place on ``rows`` for up to ``config.max_epochs`` epochs.
+@dataclass
+class TrainingRun:
+    """A network in training, with what its steps change and draw from.
 
     ``generator`` (on the CPU) orders the batches; ``noise_generator`` (on the
     module's device) draws the reparameterisation noise and the input dropout
-    masks. ``first_epoch`` counts the epochs of earlier calls that this one
-    continues: it places the epochs in the KL warm-up. ``threads`` sets
-    torch's thread count as training goes; the caller restores it.
+    masks. ``threads`` sets torch's thread count as training goes; the
+    caller restores it.
+    """
+
+    module: VAE
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    noise_generator: torch.Generator
+    threads: ThreadPolicy | None = None
+
+
+def train(
+    run: TrainingRun,
+    rows: Rows,
+    config: TrainingConfig,
+    validation: Validation | RankingValidation | None = None,
+    first_epoch: int = 0,
+) -> TrainingResult:
+    """Train ``run.module`` in place on ``rows`` for up to ``config.max_epochs`` epochs.
+
+    ``first_epoch`` counts the epochs of earlier calls that this one
+    continues: it places the epochs in the KL warm-up.
 
     With ``config.stops``, training stops when ``Stopping`` says the score has
     stopped improving: the held-out score of ``validation``, whose best epoch's
@@ -311,6 +321,7 @@ def train(
     those of an epoch in progress included. One that comes before the first
     epoch is complete propagates.
     """
+    module, optimizer = run.module, run.optimizer
     stopping = Stopping(config.tol, config.n_iter_no_change)
     drops_left = config.n_learning_rate_drops
     best_score = -math.inf
@@ -326,16 +337,7 @@ def train(
     )
     try:
         for epoch in epochs:
-            loss = train_epoch(
-                module,
-                rows,
-                config,
-                optimizer,
-                generator,
-                noise_generator,
-                epoch,
-                threads,
-            )
+            loss = train_epoch(run, rows, config, epoch)
             score = -loss
             postfix = {"loss": f"{loss:.4g}"}
             if validation is not None:
@@ -370,7 +372,7 @@ def train(
                 result.converged = True
                 break
         if validation is None and result.loss_curve:
-            _check_last_step(module, rows, config, optimizer, epoch)
+            _check_last_step(run, rows, config, epoch)
     except KeyboardInterrupt:
         if not result.loss_curve:
             raise
@@ -391,11 +393,7 @@ def train(
 
 
 def _check_last_step(
-    module: VAE,
-    rows: Rows,
-    config: TrainingConfig,
-    optimizer: torch.optim.Optimizer,
-    epoch: int,
+    run: TrainingRun, rows: Rows, config: TrainingConfig, epoch: int
 ) -> None:
     """Raise ``TrainingDivergedError`` if the last step broke the network.
 
@@ -406,12 +404,12 @@ def _check_last_step(
     epoch checks it.
     """
     first_batch = rows.split(torch.arange(min(len(rows), config.batch_size)))
-    score = Validation(first_batch, config.batch_size, seed=0).score(module)
+    score = Validation(first_batch, config.batch_size, seed=0).score(run.module)
     if not math.isfinite(score):
         raise divergence(
             f"the training rows' ELBO became {score} after the last step of "
             f"epoch {epoch + 1}",
-            _step_now(optimizer, config),
+            _step_now(run.optimizer, config),
         )
 
 
@@ -426,14 +424,7 @@ def _drop_learning_rate(optimizer: torch.optim.Optimizer) -> None:
 
 
 def train_epoch(
-    module: VAE,
-    rows: Rows,
-    config: TrainingConfig,
-    optimizer: torch.optim.Optimizer,
-    generator: torch.Generator,
-    noise_generator: torch.Generator,
-    epoch: int,
-    threads: ThreadPolicy | None = None,
+    run: TrainingRun, rows: Rows, config: TrainingConfig, epoch: int
 ) -> float:
     """One pass over ``rows`` in a random order; the mean weighted loss per row.
 
@@ -447,16 +438,14 @@ def train_epoch(
         epoch's last step (whose loss was computed before it).
     """
     with reusing_step_memory():
-        loss = _run_epoch(
-            module, rows, config, optimizer, generator, noise_generator, epoch, threads
-        )
+        loss = _run_epoch(run, rows, config, epoch)
     if not math.isfinite(loss):
         became = f"the loss became {loss}"
-    elif not torch.stack([p.isfinite().all() for p in module.parameters()]).all():
+    elif not torch.stack([p.isfinite().all() for p in run.module.parameters()]).all():
         became = "the weights became infinite or NaN"
     else:
         return loss
-    raise divergence(f"{became} in epoch {epoch + 1}", _step_now(optimizer, config))
+    raise divergence(f"{became} in epoch {epoch + 1}", _step_now(run.optimizer, config))
 
 
 def divergence(became: str, step_now: str = "") -> TrainingDivergedError:
@@ -482,11 +471,12 @@ def _step_now(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> str:
 
 
 def _run_epoch(
-    module, rows, config, optimizer, generator, noise_generator, epoch, threads
+    run: TrainingRun, rows: Rows, config: TrainingConfig, epoch: int
 ) -> float:
     """The minibatch steps of ``train_epoch``; the loss, not yet checked."""
+    module, optimizer, noise_generator = run.module, run.optimizer, run.noise_generator
     module.train()
-    order = torch.randperm(len(rows), generator=generator)
+    order = torch.randperm(len(rows), generator=run.generator)
     batches = order.split(config.batch_size)
     # Equal weights become exactly 1, which the loop then skips.
     weights = rows.relative_weights()
@@ -495,8 +485,8 @@ def _run_epoch(
     total = torch.zeros((), device=rows.device)
     n_trained = 0
     for step, index in enumerate(batches):
-        if threads is not None:
-            threads.adjust()
+        if run.threads is not None:
+            run.threads.adjust()
         x = rows.take(index)
         batch_weights = None if uniform else weights[index.to(rows.device)]
         noise = _latent_noise(x, module, noise_generator, config.n_training_draws)

@@ -439,7 +439,7 @@ def test_blocks_check_each_column_against_its_own_family():
 def test_a_network_trains_on_blocks_of_columns():
     from skvae._data import rows_of
     from skvae._module import VAE
-    from skvae._training import TrainingConfig, make_optimizer, train
+    from skvae._training import TrainingConfig, TrainingRun, make_optimizer, train
 
     X, blocks, _, _ = two_blocks()
     generator = torch.Generator().manual_seed(0)
@@ -448,14 +448,13 @@ def test_a_network_trains_on_blocks_of_columns():
         batch_size=25, max_epochs=30, learning_rate=1e-2, beta=1.0, tol=0.0,
         n_iter_no_change=100,
     )  # fmt: skip
-    result = train(
+    run = TrainingRun(
         module,
-        rows_of(X, torch.device("cpu")),
-        config,
         make_optimizer(module, config.learning_rate),
         generator,
         torch.Generator().manual_seed(1),
     )
+    result = train(run, rows_of(X, torch.device("cpu")), config)
     assert result.loss_curve[-1] < result.loss_curve[0]
 
 
