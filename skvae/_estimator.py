@@ -275,7 +275,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         clusters that ``N(0, I)`` would draw from, so generated rows fall
         between kinds of rows less often (Ghosh et al. 2020, "From Variational
         to Deterministic Autoencoders"; Tomczak and Welling 2018, "VAE with a
-        VampPrior"), and held-out rows score higher. ``'normal'``:
+        VampPrior"), and held-out rows mostly score higher. ``'normal'``:
         ``N(0, I)``, the prior that training assumes. Training, ``transform``
         and ``inverse_transform`` do not change.
     condition_on : str, int, list or None, default=None
