@@ -64,7 +64,7 @@ from ._likelihoods import (
     _column_ranges,
     check_block,
 )
-from ._marginals import MarginalMap, real_valued_columns
+from ._marginals import MapsByCondition, MarginalMap, real_valued_columns
 from ._missing import (
     MissingPatterns,
     check_missing_cells,
@@ -737,30 +737,57 @@ class BaseVAE(BaseEstimator):
         """Fit the map of generated numbers to the training rows' distributions.
 
         For estimators whose ``sample`` maps numbers
-        (``_maps_sampled_numbers``), without ``condition_on``: each
-        real-valued column's quantiles in ``X`` (training rows as
-        ``_fit_latent_prior`` takes them) and among the model's draws. See
+        (``_maps_sampled_numbers``): each real-valued column's quantiles in
+        ``X`` (training rows as ``_fit_latent_prior`` takes them) and among
+        the model's draws; with ``condition_on``, for each value of the
+        conditions that enough rows hold (``MapsByCondition``). See
         ``_marginals``.
         """
-        self._marginal_map = None
-        if (
-            not self._maps_sampled_numbers
-            or getattr(self, "_conditions", None) is not None
-        ):
+        self._marginal_map: MarginalMap | MapsByCondition | None = None
+        if not self._maps_sampled_numbers:
             return
         columns = real_valued_columns(self.module_.likelihood)
-        if columns.size:
-            draw = partial(self._drawn_columns, seed=_derived_seed(seed, _MARGINALS))
+        if not columns.size:
+            return
+        draw = partial(self._drawn_columns, seed=_derived_seed(seed, _MARGINALS))
+        conditions = getattr(self, "_conditions", None)
+        if conditions is None:
             self._marginal_map = MarginalMap.fit(X, weights, columns, draw)
+            return
 
-    def _drawn_columns(self, n_rows: int, columns: np.ndarray, seed: int):
+        def draw_under(value: np.ndarray):
+            return partial(draw, encoded=value)
+
+        self._marginal_map = MapsByCondition.fit(
+            self._modelled(X),
+            X[:, -conditions.n_features :],
+            weights,
+            columns,
+            draw_under,
+        )
+
+    def _drawn_columns(
+        self, n_rows: int, columns: np.ndarray, seed: int, encoded=None
+    ) -> np.ndarray:
         """``columns`` of ``n_rows`` rows drawn as ``sample`` draws them.
 
-        Drawn before any map, and only those columns are kept in memory.
+        Drawn before any map, and only those columns are kept in memory; a
+        conditional model's rows under the ``encoded`` conditions (one
+        encoded row, for every row drawn).
         """
         index = torch.as_tensor(columns, device=self.device_)
+        if encoded is None:
+            return self._decoded_draws(
+                n_rows, seed, lambda z: self.module_.decode_sample(z)[:, index]
+            )
+        latent_dim = self.module_.latent_dim
+
+        def decode(batch):
+            z, conditions = batch[:, :latent_dim], batch[:, latent_dim:]
+            return self.module_.decode_sample(z, conditions)[:, index]
+
         return self._decoded_draws(
-            n_rows, seed, lambda z: self.module_.decode_sample(z)[:, index]
+            n_rows, seed, decode, np.repeat(encoded[None], n_rows, axis=0)
         )
 
     def _decoded_draws(self, n_rows: int, seed: int, decode, encoded=None):

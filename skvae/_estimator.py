@@ -701,9 +701,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             dependence between columns that the model learned, is kept. The
             model's quantiles come from rows that ``fit`` draws, as many as
             the training rows it reads (1,000 to 10,000; fewer for more than
-            500 mapped columns). Not
-            for a model fitted with ``condition_on``, whose columns' training
-            distributions mix the conditions', nor with ``return_mean``.
+            500 mapped columns). A model fitted with ``condition_on`` has a
+            map for each value of its conditions that at least 50 training
+            rows hold (a level of a categorical condition, say), from those
+            rows and from draws under that value; rows generated under other
+            values (most values of a numeric condition) come as drawn. Not
+            with ``return_mean``.
             ``'model'``: the draws of ``p(x | z)`` as they are, whose density
             is the one :meth:`score_samples` gives.
 
@@ -745,7 +748,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         marginal_map = getattr(self, "_marginal_map", None)
         if marginals == "training" and not return_mean and marginal_map is not None:
             rng = np.random.default_rng(_derived_seed(seed, _MARGINALS))
-            rows = marginal_map.apply(rows, rng)
+            if encoded is None:
+                rows = marginal_map.apply(rows, rng)
+            else:  # one map for each value of the conditions
+                rows = marginal_map.apply(rows, encoded, rng)
         if missing_cells:
             rows = self._leave_cells_missing(rows, seed)
         return self._as_rows(rows, conditions)

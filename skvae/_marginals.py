@@ -152,6 +152,83 @@ class MarginalMap:
         return rows
 
 
+MIN_ROWS_PER_CONDITION = 50
+"""The fewest training rows of one value of the conditions that get a map."""
+
+
+@dataclass(frozen=True)
+class MapsByCondition:
+    """A conditional model's quantile maps, one for each value of its conditions.
+
+    A value of the conditions (their encoded row: a categorical condition's
+    level, a boolean, a number) that at least ``MIN_ROWS_PER_CONDITION``
+    training rows hold gets its own :class:`MarginalMap`, from those rows and
+    from the model's draws under that value: the columns' training
+    distributions differ from one value to another, and a map of all the
+    rows would give each value the mixture of them. Rows generated under
+    other values (a numeric condition's, most often) stay as drawn.
+
+    Parameters
+    ----------
+    maps : dict of bytes to MarginalMap
+        Each mapped value's map, by the bytes of its encoded row.
+    """
+
+    maps: dict
+
+    @classmethod
+    def fit(
+        cls,
+        X,
+        encoded: np.ndarray,
+        weights: np.ndarray,
+        columns: np.ndarray,
+        draw_under: Callable[[np.ndarray], Callable[[int, np.ndarray], np.ndarray]],
+    ) -> MapsByCondition | None:
+        """The maps of the values of ``encoded`` (the rows' encoded conditions).
+
+        ``X``, ``weights`` and ``columns`` are as for :meth:`MarginalMap.fit`;
+        ``draw_under(value)`` is its ``draw`` for rows generated under
+        ``value``. None where no value gets a map.
+        """
+        values, of_row, counts = np.unique(
+            np.asarray(encoded, dtype=np.float64),
+            axis=0,
+            return_inverse=True,
+            return_counts=True,
+        )
+        maps = {}
+        for k in np.flatnonzero(counts >= MIN_ROWS_PER_CONDITION):
+            rows = np.flatnonzero(of_row.ravel() == k)
+            fitted = MarginalMap.fit(
+                X[rows], weights[rows], columns, draw_under(values[k])
+            )
+            if fitted is not None:
+                maps[values[k].tobytes()] = fitted
+        return cls(maps) if maps else None
+
+    def apply(
+        self, rows: np.ndarray, encoded: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """``rows``, generated under ``encoded`` conditions, mapped by their values.
+
+        In place; values in the order of their first row, so that a seeded
+        ``rng`` maps the same rows the same way.
+        """
+        values, first, of_row = np.unique(
+            np.asarray(encoded, dtype=np.float64),
+            axis=0,
+            return_index=True,
+            return_inverse=True,
+        )
+        for k in np.argsort(first):
+            fitted = self.maps.get(values[k].tobytes())
+            if fitted is not None:
+                taken = np.flatnonzero(of_row.ravel() == k)
+                rows[taken] = fitted.apply(rows[taken], rng)
+        return rows
+
+
 def _observed(X, j: int, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column ``j``'s observed values in ``X`` and their weights.
 

@@ -79,21 +79,86 @@ def test_the_map_keeps_the_order_of_each_columns_draws(make_vae, X):
 
 
 @pytest.mark.short_fits
-def test_means_and_conditional_models_are_not_mapped(make_vae, X):
+def test_means_are_not_mapped(make_vae, X):
     vae = make_vae(max_epochs=5).fit(X)
     assert_array_equal(
         vae.sample(50, return_mean=True),
         vae.sample(50, return_mean=True, marginals="model"),
     )
-    table = pd.DataFrame(X[:, :4], columns=list("abcd")).assign(
-        group=np.repeat(["x", "y"], 150)
+
+
+def grouped_table(n_rows=1_200, seed=0):
+    """An amount whose distribution depends on ``group``: a spike at 0 in
+    ``"x"``, a bump far from 0 in ``"y"``; and ``"rare"`` in 30 rows."""
+    rng = np.random.RandomState(seed)
+    group = np.where(rng.rand(n_rows) < 0.5, "x", "y").astype(object)
+    group[:30] = "rare"
+    spiked = np.where(rng.rand(n_rows) < 0.8, 0.0, rng.exponential(5.0, n_rows))
+    amount = np.where(group == "y", 20.0 + rng.normal(size=n_rows), spiked)
+    return pd.DataFrame(
+        {"amount": amount, "other": rng.normal(size=n_rows), "group": group}
     )
-    conditional = make_vae(max_epochs=5, condition_on="group").fit(table)
-    conditions = {"group": "x"}
+
+
+@pytest.mark.short_fits
+def test_a_conditional_model_maps_each_value_of_its_conditions_to_its_rows(
+    make_vae,
+):
+    # before: conditional models were not mapped; one map of every row
+    # would give each group the mixture of both
+    table = grouped_table()
+    vae = make_vae(max_epochs=10, condition_on="group").fit(table)
+    for group in ("x", "y"):
+        real = table.loc[table["group"] == group, "amount"]
+        conditions = {"group": group}
+        mapped = vae.sample(3_000, conditions=conditions, random_state=0)
+        drawn = vae.sample(
+            3_000, conditions=conditions, random_state=0, marginals="model"
+        )
+        assert ks(mapped["amount"], real) < 0.06
+        assert ks(mapped["amount"], real) < ks(drawn["amount"], real)
+        assert ks(mapped["amount"], table["amount"]) > 0.3
+        # each column's draws keep their order
+        assert stats.spearmanr(mapped["other"], drawn["other"]).statistic > 0.999
+    assert (vae.sample(2_000, conditions={"group": "x"})["amount"] == 0).mean() > 0.7
+
+
+@pytest.mark.short_fits
+def test_values_of_too_few_rows_and_numeric_conditions_come_as_drawn(make_vae):
+    table = grouped_table()
+    vae = make_vae(max_epochs=3, condition_on="group").fit(table)
+    # a row per condition, each mapped by its own value's map, or not at all
+    conditions = pd.DataFrame({"group": ["rare", "x", "y"] * 100})
+    mapped = vae.sample(300, conditions=conditions, random_state=0)
+    drawn = vae.sample(300, conditions=conditions, random_state=0, marginals="model")
+    rare = (conditions["group"] == "rare").to_numpy()
+    assert_array_equal(mapped[rare], drawn[rare])  # 30 training rows: no map
+    assert (mapped.loc[~rare, "other"] != drawn.loc[~rare, "other"]).all()
+    numeric = make_vae(max_epochs=3, condition_on="other").fit(table)
+    assert numeric._marginal_map is None  # every value its own
+    on_other = {"other": 0.5}
     assert_array_equal(
-        conditional.sample(50, conditions=conditions),
-        conditional.sample(50, conditions=conditions, marginals="model"),
+        numeric.sample(50, conditions=on_other, random_state=0),
+        numeric.sample(50, conditions=on_other, random_state=0, marginals="model"),
     )
+
+
+@pytest.mark.short_fits
+def test_a_conditional_maps_draws_are_those_of_sample_under_its_value(make_vae):
+    table = grouped_table()
+    vae = make_vae(max_epochs=10, condition_on="group").fit(table)
+    assert len(vae._marginal_map.maps) == 2  # "x" and "y"; "rare" has 30 rows
+    for group, encoded in [("x", [0.0, 1.0, 0.0]), ("y", [0.0, 0.0, 1.0])]:
+        fitted = vae._marginal_map.maps[np.array(encoded).tobytes()]
+        drawn = vae.sample(
+            20_000, conditions={"group": group}, random_state=1, marginals="model"
+        )[["amount", "other"]].to_numpy()[:, fitted.columns]
+        inner = slice(len(fitted.levels) // 10, -len(fitted.levels) // 10)
+        expected = np.quantile(drawn, fitted.levels[inner], axis=0)
+        # sample clips a table's numbers to their training range
+        columns = table[["amount", "other"]].to_numpy()[:, fitted.columns]
+        quantiles = np.clip(fitted.drawn[inner], columns.min(0), columns.max(0))
+        assert (abs(quantiles - expected) < 0.25 * drawn.std(axis=0)).all()
 
 
 @pytest.mark.short_fits
