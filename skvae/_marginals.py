@@ -155,6 +155,13 @@ class MarginalMap:
 MIN_ROWS_PER_CONDITION = 50
 """The fewest training rows of one value of the conditions that get a map."""
 
+SAME_CONDITION_TOLERANCE = 1e-5
+"""Encoded conditions this close (the largest difference over their columns)
+are one value. A stream's sample of rows and float32 input hold them in
+float32, and standardise a numeric condition in float32, while ``sample``
+encodes the conditions it is given in float64: the two differ by a few
+units of float32's last place (about 1e-7 of a standardised value)."""
+
 
 @dataclass(frozen=True)
 class MapsByCondition:
@@ -170,11 +177,14 @@ class MapsByCondition:
 
     Parameters
     ----------
-    maps : dict of bytes to MarginalMap
-        Each mapped value's map, by the bytes of its encoded row.
+    values : ndarray of shape (n_maps, n_encoded)
+        The mapped values, as encoded rows.
+    maps : tuple of MarginalMap
+        Each value's map.
     """
 
-    maps: dict
+    values: np.ndarray
+    maps: tuple
 
     @classmethod
     def fit(
@@ -197,15 +207,24 @@ class MapsByCondition:
             return_inverse=True,
             return_counts=True,
         )
-        maps = {}
+        mapped, maps = [], []
         for k in np.flatnonzero(counts >= MIN_ROWS_PER_CONDITION):
             rows = np.flatnonzero(of_row.ravel() == k)
             fitted = MarginalMap.fit(
                 X[rows], weights[rows], columns, draw_under(values[k])
             )
             if fitted is not None:
-                maps[values[k].tobytes()] = fitted
-        return cls(maps) if maps else None
+                mapped.append(values[k])
+                maps.append(fitted)
+        return cls(np.array(mapped), tuple(maps)) if maps else None
+
+    def map_for(self, value: np.ndarray) -> MarginalMap | None:
+        """The map of an encoded row of conditions, or None if it has none."""
+        distances = np.abs(self.values - value).max(axis=1)
+        nearest = int(np.argmin(distances))
+        if distances[nearest] > SAME_CONDITION_TOLERANCE:
+            return None
+        return self.maps[nearest]
 
     def apply(
         self, rows: np.ndarray, encoded: np.ndarray, rng: np.random.Generator
@@ -222,7 +241,7 @@ class MapsByCondition:
             return_inverse=True,
         )
         for k in np.argsort(first):
-            fitted = self.maps.get(values[k].tobytes())
+            fitted = self.map_for(values[k])
             if fitted is not None:
                 taken = np.flatnonzero(of_row.ravel() == k)
                 rows[taken] = fitted.apply(rows[taken], rng)

@@ -144,12 +144,38 @@ def test_values_of_too_few_rows_and_numeric_conditions_come_as_drawn(make_vae):
 
 
 @pytest.mark.short_fits
+@pytest.mark.parametrize("training", ["float32", "float32 condition", "stream"])
+def test_a_numeric_conditions_values_find_their_maps(make_vae, training):
+    # before: a stream's rows and float32 input encode the condition in
+    # float32, sample in float64, and no value found its map
+    rng = np.random.RandomState(0)
+    year = np.repeat([2019, 2020, 2021], 200)
+    table = pd.DataFrame(
+        {"amount": rng.exponential(size=600) + year - 2019, "year": year}
+    )
+    vae = make_vae(max_epochs=3, condition_on="year")
+    if training == "float32":
+        vae.fit(table.astype({"amount": np.float32}))
+    elif training == "float32 condition":  # standardised in float32
+        vae.fit(table.astype({"year": np.float32}))
+    else:
+        shuffled = table.sample(frac=1, random_state=0)
+        for start in (0, 200, 400):
+            vae.partial_fit(shuffled.iloc[start : start + 200])
+    for value in (2019, 2020, 2021):
+        conditions = {"year": value}
+        mapped = vae.sample(50, conditions=conditions, random_state=0)
+        drawn = vae.sample(50, conditions=conditions, random_state=0, marginals="model")
+        assert (mapped["amount"] != drawn["amount"]).all()
+
+
+@pytest.mark.short_fits
 def test_a_conditional_maps_draws_are_those_of_sample_under_its_value(make_vae):
     table = grouped_table()
     vae = make_vae(max_epochs=10, condition_on="group").fit(table)
     assert len(vae._marginal_map.maps) == 2  # "x" and "y"; "rare" has 30 rows
     for group, encoded in [("x", [0.0, 1.0, 0.0]), ("y", [0.0, 0.0, 1.0])]:
-        fitted = vae._marginal_map.maps[np.array(encoded).tobytes()]
+        fitted = vae._marginal_map.map_for(np.array(encoded))
         drawn = vae.sample(
             20_000, conditions={"group": group}, random_state=1, marginals="model"
         )[["amount", "other"]].to_numpy()[:, fitted.columns]
