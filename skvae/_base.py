@@ -200,6 +200,19 @@ def _rollback_on_error(estimator, interrupts: bool = True):
         raise
 
 
+def _conditioned(decode, latent_dim: int):
+    """``decode(z, conditions)`` as a function of batches of codes.
+
+    Each row of a batch is a latent point followed by its row's encoded
+    conditions, as ``_decoded_draws`` makes them.
+    """
+
+    def decode_batch(batch):
+        return decode(batch[:, :latent_dim], batch[:, latent_dim:])
+
+    return decode_batch
+
+
 def _seed(random_state) -> int:
     """A seed drawn from a scikit-learn ``random_state``."""
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
@@ -776,18 +789,17 @@ class BaseVAE(BaseEstimator):
         encoded row, for every row drawn).
         """
         index = torch.as_tensor(columns, device=self.device_)
-        if encoded is None:
-            return self._decoded_draws(
-                n_rows, seed, lambda z: self.module_.decode_sample(z)[:, index]
-            )
-        latent_dim = self.module_.latent_dim
 
-        def decode(batch):
-            z, conditions = batch[:, :latent_dim], batch[:, latent_dim:]
+        def decode(z, conditions=None):
             return self.module_.decode_sample(z, conditions)[:, index]
 
+        if encoded is None:
+            return self._decoded_draws(n_rows, seed, decode)
         return self._decoded_draws(
-            n_rows, seed, decode, np.repeat(encoded[None], n_rows, axis=0)
+            n_rows,
+            seed,
+            _conditioned(decode, self.module_.latent_dim),
+            np.repeat(encoded[None], n_rows, axis=0),
         )
 
     def _decoded_draws(self, n_rows: int, seed: int, decode, encoded=None):
@@ -854,12 +866,7 @@ class BaseVAE(BaseEstimator):
             return decode, None
         typed_rows = getattr(self, "_table_layout", None) is not None
         encoded = model_conditions.encode(conditions, n_rows, typed_rows)
-        latent_dim = self.module_.latent_dim
-
-        def decode_conditioned(batch):
-            return decode(batch[:, :latent_dim], batch[:, latent_dim:])
-
-        return decode_conditioned, encoded
+        return _conditioned(decode, self.module_.latent_dim), encoded
 
     def _as_rows(self, decoded: np.ndarray, conditions):
         """Decoded rows as ``X``'s rows: ``_as_table``, conditions put back.
