@@ -55,6 +55,7 @@ were looked at on split seed 10.
 """
 
 import argparse
+import importlib.metadata
 import importlib.util
 import itertools
 import time
@@ -128,6 +129,16 @@ def integers_inflated(table: pd.DataFrame) -> dict:
 
 INTEGER_FAMILIES = {"levels": integers_as_levels, "inflated": integers_inflated}
 CONDITION_COLUMNS = ("income", "cut")
+# Printed with each run: the figures depend on these versions, not on skvae alone.
+PACKAGES_THAT_MOVE_SCORES = (
+    "torch",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "sdv",
+    "sdmetrics",
+    "rdt",
+)
 """The conditional rows' condition: the first of these the table holds."""
 
 
@@ -383,5 +394,11 @@ if __name__ == "__main__":
     models = list(synthesizers(0))
     parser.add_argument("--models", nargs="+", choices=models, default=models)
     args = parser.parse_args()
+    print(
+        ", ".join(
+            f"{package} {importlib.metadata.version(package)}"
+            for package in PACKAGES_THAT_MOVE_SCORES
+        )
+    )
     for data in args.data:
         run(data, args.seeds, args.models)
