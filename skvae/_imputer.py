@@ -170,7 +170,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
         its fills rounded. A boolean cell does not hold a number (False is
         not a missing 0), and ``condition_on``'s columns, which are read and
         not imputed, are not marked. Sparse ``X`` takes no ``0``: its zeros
-        are not stored.
+        are not stored. Text is refused for ``X`` of numbers alone (an
+        array, sparse matrix, or DataFrame of numeric columns), which no
+        cell of it can hold, as :class:`~sklearn.impute.SimpleImputer`
+        refuses it.
     **other parameters
         ``hidden_layer_sizes``, ``activation``, ``handle_unknown``,
         ``kl_warmup_epochs``, ``kl_warmup_start``, ``input_dropout``, ``init``,

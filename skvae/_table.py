@@ -898,10 +898,13 @@ def placeholders_as_nan(X, placeholder, skip: Sequence[int] = ()):
     DataFrame column its nullable twin (``Int64``, ``boolean``); text arrays
     become arrays of objects. A sparse matrix's stored entries
     equal to ``placeholder`` become stored NaN; its implicit zeros are
-    observed, so ``placeholder=0`` is refused, as by scikit-learn's imputers.
+    observed, so ``placeholder=0`` is refused, as by scikit-learn's imputers;
+    so is text where every cell it could mark is a number.
     """
     if not _present(np.array([placeholder], dtype=object))[0]:
         return X
+    if isinstance(placeholder, str):
+        _refuse_text_placeholder_for_numbers(X, placeholder, skip)
     if sp.issparse(X):
         if X.format not in ("csr", "csc", "coo", "bsr"):
             X = X.tocsr()  # LIL's data are lists, DOK has none
@@ -932,8 +935,6 @@ def placeholders_as_nan(X, placeholder, skip: Sequence[int] = ()):
             )
         return replace_cells(X, matches)
     values = np.asarray(X, dtype=object if isinstance(X, list | tuple) else None)
-    if values.dtype.kind in "iubf" and isinstance(placeholder, str):
-        return X  # no number is this text
     if values.dtype.kind == "b" and not isinstance(placeholder, bool | np.bool_):
         return X  # False == 0, but a boolean column holds no numbers (as frames)
     matches = np.zeros(values.shape, dtype=bool)
@@ -952,6 +953,42 @@ def placeholders_as_nan(X, placeholder, skip: Sequence[int] = ()):
     )
     values[matches] = np.nan
     return values
+
+
+def _refuse_text_placeholder_for_numbers(X, placeholder: str, skip) -> None:
+    """Refuse a text ``placeholder`` where every cell it could mark is a number.
+
+    No cell of such ``X`` can hold it, so the user's missing cells would stay
+    as they are: scikit-learn's imputers refuse it too. A DataFrame's columns
+    at the positions ``skip`` (conditions, not marked) do not count.
+    """
+    if sp.issparse(X):
+        kind = f"a sparse matrix of {X.dtype}"
+    elif _is_dataframe(X):
+        import pandas as pd
+
+        marked = [j for j in range(X.shape[1]) if j not in skip]
+        if not marked or not all(
+            pd.api.types.is_numeric_dtype(X.dtypes.iloc[j]) for j in marked
+        ):
+            return
+        kind = "a DataFrame of numeric columns"
+    else:
+        try:  # a list of numbers too, as validation will read it
+            dtype = np.asarray(X).dtype
+        except (ValueError, TypeError):
+            return  # ragged rows, which validation names
+        if dtype.kind not in "iubf" or np.ndim(X) != 2:
+            return  # other shapes are named by validation
+        kind = f"an array of {dtype}"
+    try:
+        number = f" ({float(placeholder):g}, not {placeholder!r})"
+    except ValueError:
+        number = ""
+    raise ValueError(
+        f"missing_values={placeholder!r} is text, and X is {kind}: no cell can "
+        f"hold it. Give the placeholder as a number{number}."
+    )
 
 
 def replace_cells(X, cells, values=None):

@@ -553,6 +553,35 @@ def test_sparse_rows_take_no_zero_as_missing_values(correlated):
     assert not hasattr(imputer, "module_")
 
 
+@pytest.mark.parametrize(
+    "container",
+    [np.asarray, pd.DataFrame, sparse.csr_matrix, np.ndarray.tolist],
+    ids=["array", "DataFrame", "sparse", "list"],
+)
+def test_a_text_placeholder_in_numbers_is_refused(correlated, container):
+    # before: no number is the text "999", so the cells that held 999 came
+    # back unfilled, without a word; scikit-learn's imputers refuse it too
+    X, _ = correlated
+    rows = X.copy()
+    rows[:10, 0] = 999
+    imputer = make_imputer(missing_values="999")
+    message = r"missing_values='999' is text, and X is .*\(999, not '999'\)"
+    with pytest.raises(ValueError, match=message):
+        imputer.fit(container(rows))
+    assert not hasattr(imputer, "module_")
+
+
+@pytest.mark.short_fits
+def test_a_text_placeholder_set_after_fit_is_refused_at_transform(correlated):
+    X, _ = correlated
+    rows = X.copy()
+    rows[:10, 0] = 999
+    imputer = make_imputer(max_epochs=2, missing_values=999).fit(rows)
+    imputer.set_params(missing_values="999")
+    with pytest.raises(ValueError, match="missing_values='999' is text"):
+        imputer.transform(rows)
+
+
 def test_posterior_draws_follow_random_state(correlated):
     X, holed = correlated
     missing = np.isnan(holed)
