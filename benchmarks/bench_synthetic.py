@@ -129,6 +129,7 @@ def integers_inflated(table: pd.DataFrame) -> dict:
 
 INTEGER_FAMILIES = {"levels": integers_as_levels, "inflated": integers_inflated}
 CONDITION_COLUMNS = ("income", "cut")
+"""The conditional rows' condition: the first of these the table holds."""
 # Printed with each run: the figures depend on these versions, not on skvae alone.
 PACKAGES_THAT_MOVE_SCORES = (
     "torch",
@@ -139,7 +140,6 @@ PACKAGES_THAT_MOVE_SCORES = (
     "sdmetrics",
     "rdt",
 )
-"""The conditional rows' condition: the first of these the table holds."""
 
 
 # Chosen on split seed 10 of Adult (see the benchmarks page).
