@@ -975,12 +975,12 @@ def _refuse_text_placeholder_for_numbers(X, placeholder: str, skip) -> None:
         kind = "a DataFrame of numeric columns"
     else:
         try:  # a list of numbers too, as validation will read it
-            dtype = np.asarray(X).dtype
+            values = np.asarray(X)
         except (ValueError, TypeError):
             return  # ragged rows, which validation names
-        if dtype.kind not in "iubf" or np.ndim(X) != 2:
+        if values.dtype.kind not in "iubf" or values.ndim != 2:
             return  # other shapes are named by validation
-        kind = f"an array of {dtype}"
+        kind = f"an array of {values.dtype}"
     try:
         number = f" ({float(placeholder):g}, not {placeholder!r})"
     except ValueError:
