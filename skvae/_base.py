@@ -102,7 +102,9 @@ from ._table import (
     refuse_non_tables,
     refuse_sparse_columns_not_of_0,
     refuse_time_columns,
+    split_categories,
     uses_layout,
+    with_declared_columns,
 )
 from ._threads import ThreadPolicy, torch_threads
 from ._training import (
@@ -334,6 +336,7 @@ class BaseVAE(BaseEstimator):
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "likelihood": [StrOptions(set(COLUMN_FAMILIES) | {"auto"}), dict],
+        "categories": [None, dict],
         "handle_unknown": [StrOptions({"error", "missing"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -381,6 +384,7 @@ class BaseVAE(BaseEstimator):
         hidden_layer_sizes=(256, 128),
         activation="relu",
         likelihood="auto",
+        categories=None,
         handle_unknown="error",
         beta=1.0,
         kl_warmup_epochs=0,
@@ -412,6 +416,7 @@ class BaseVAE(BaseEstimator):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.likelihood = likelihood
+        self.categories = categories
         self.handle_unknown = handle_unknown
         self.beta = beta
         self.kl_warmup_epochs = kl_warmup_epochs
@@ -1308,6 +1313,7 @@ class BaseVAE(BaseEstimator):
                     self.condition_on,
                     _training_weights(sample_weight, X),
                     skip_empty_rows=training and self._reads_empty_rows,
+                    categories=self._condition_categories(),
                 )
             )
         else:
@@ -1333,6 +1339,8 @@ class BaseVAE(BaseEstimator):
         if reset:
             self._table_layout = self._learn_layout(X, sample_weight)
         layout = getattr(self, "_table_layout", None)
+        if training and not reset:
+            self._refuse_other_categories(layout)
         if layout is not None:
             if not reset and all_columns_checked:
                 # scikit-learn's messages for columns renamed, reordered, or
@@ -1390,9 +1398,12 @@ class BaseVAE(BaseEstimator):
         come from every row; the numeric columns' ranges, and whether they hold
         whole numbers, from the rows of positive weight, the rows trained on.
         """
-        if not uses_layout(self.likelihood):
-            return None
-        if self.likelihood == "auto" and holds_numbers(X):
+        categories = self._modelled_categories()
+        if not uses_layout(self.likelihood) or (
+            self.likelihood == "auto" and holds_numbers(X) and not categories
+        ):
+            # with_declared_columns names a family for all that has no levels
+            with_declared_columns(self.likelihood, categories)
             return None
         likelihood = self.likelihood
         if isinstance(likelihood, Mapping):
@@ -1420,7 +1431,45 @@ class BaseVAE(BaseEstimator):
             self._auto_integer_family,
             positions=self._modelled_positions(n_unconditioned),
             trained=_training_weights(sample_weight, X) > 0,
+            categories=categories,
         )
+
+    def _condition_categories(self) -> dict:
+        """The entries of ``categories`` for the conditions of ``condition_on``."""
+        conditions, _ = split_categories(
+            self.categories, condition_keys(self.condition_on)
+        )
+        return conditions
+
+    def _modelled_categories(self) -> dict:
+        """The entries of ``categories`` for modelled columns (not conditions).
+
+        Those of columns left out of the model (nothing observed) are dropped,
+        as ``likelihood``'s are.
+        """
+        _, modelled = split_categories(
+            self.categories, condition_keys(self.condition_on)
+        )
+        left_out = getattr(self, "_left_out_names", [])
+        return {k: v for k, v in modelled.items() if k not in left_out}
+
+    def _refuse_other_categories(self, layout: TableLayout | None) -> None:
+        """Refuse ``categories`` that a continued fit of ``layout`` cannot keep."""
+        conditions = getattr(self, "_conditions", None)
+        if conditions is not None:
+            conditions.refuse_other_categories(self._condition_categories())
+        categories = self._modelled_categories()
+        if layout is not None:
+            layout.refuse_other_categories(categories)
+        elif categories:
+            family = next(iter(self.likelihoods_.values()))
+            raise ValueError(
+                f"The fitted network models every column as {family!r}, but "
+                f"categories gives column {next(iter(categories))!r} levels: a "
+                "continued fit (partial_fit, or fit with warm_start=True) keeps "
+                "each column's family. Fit anew, on a clone or with "
+                "warm_start=False, to change it."
+            )
 
     def _layout_restated(self, layout: TableLayout, X, sample_weight) -> TableLayout:
         """The fitted layout, restated under ``likelihood`` if that changed.

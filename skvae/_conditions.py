@@ -30,7 +30,9 @@ from ._table import (
     _shown,
     _warn_of_numbers_as_levels,
     booleans_among,
+    declared_levels,
     first_non_boolean,
+    refuse_other_levels,
 )
 
 
@@ -188,15 +190,22 @@ class Conditions:
 
     @classmethod
     def from_data(
-        cls, X, condition_on, sample_weight, skip_empty_rows: bool = False
+        cls,
+        X,
+        condition_on,
+        sample_weight,
+        skip_empty_rows: bool = False,
+        categories: Mapping | None = None,
     ) -> Conditions:
         """The conditions ``condition_on`` names, their encoding learned on ``X``.
 
         ``sample_weight`` (validated, one per row of ``X``) weighs the numeric
         conditions' means and standard deviations. With ``skip_empty_rows``,
         rows with no observed cell but their conditions weigh 0 too, as they
-        do in a training that leaves them out.
+        do in a training that leaves them out. ``categories`` declares the
+        levels of some conditions (by key), which are then read one-hot.
         """
+        categories = dict(categories or {})
         _refuse_sparse(X)
         frame = _is_dataframe(X)
         columns = list(X.columns) if frame else list(range(np.shape(X)[1]))
@@ -231,7 +240,8 @@ class Conditions:
         numeric = [
             j
             for j, position in enumerate(positions)
-            if _auto_family(X, position, "numeric", keys[j]) != CATEGORICAL
+            if keys[j] not in categories
+            and _auto_family(X, position, "numeric", keys[j]) != CATEGORICAL
         ]
         other = [j for j in range(len(keys)) if j not in numeric]
         if frame:
@@ -239,7 +249,11 @@ class Conditions:
                 CATEGORICAL if j in other else "numeric" for j in range(len(keys))
             ]
             _warn_of_numbers_as_levels(
-                X.iloc[:, positions], levels_or_not, keys, conditions=True
+                X.iloc[:, positions],
+                levels_or_not,
+                keys,
+                named=set(categories),
+                conditions=True,
             )
         _refuse_numbers_beyond_float32(values, [keys[j] for j in numeric], row_namer(X))
         table = cls._as_array(values, keys)
@@ -248,7 +262,14 @@ class Conditions:
         # of weight 0 holding 1e300 leaves it alone.
         levels = OneHotEncoder(sparse_output=False)
         if other:
-            levels.set_params(categories=[_levels(table[:, j], keys[j]) for j in other])
+            levels.set_params(
+                categories=[
+                    declared_levels(categories[keys[j]], table[:, j], keys[j])
+                    if keys[j] in categories
+                    else _levels(table[:, j], keys[j])
+                    for j in other
+                ]
+            )
         weighed, weights = rows_of_positive_weight(table, sample_weight)
         # arrays whatever transform_output scikit-learn is set to, here and in
         # encode: the encoder feeds the network, not the user
@@ -267,6 +288,31 @@ class Conditions:
             key for key, j in zip(keys, positions, strict=True) if _holds_booleans(X, j)
         ]
         return cls(positions, keys, encoder, n_features, dtypes, booleans)
+
+    def refuse_other_categories(self, categories: Mapping) -> None:
+        """Raise a ``ValueError`` where ``categories`` asks what a continued fit cannot.
+
+        That is: levels for a condition read as a number, or other levels
+        than a condition's fitted ones.
+        """
+        _, _, one_hot_positions = self.encoder.transformers[1]
+        one_hot = self.encoder.named_transformers_["levels"]
+        fitted = {
+            self.keys[j]: levels
+            for j, levels in zip(
+                one_hot_positions, getattr(one_hot, "categories_", []), strict=True
+            )
+        }
+        for key in categories:
+            if key not in fitted:
+                raise ValueError(
+                    f"The fitted network reads the condition {key!r} as a number, "
+                    "but categories gives it levels: a continued fit (partial_fit, "
+                    "or fit with warm_start=True) keeps how it reads each "
+                    "condition. Fit anew, on a clone or with warm_start=False, to "
+                    "change it."
+                )
+        refuse_other_levels(fitted, categories)
 
     def modelled_positions(self, n_columns: int) -> list[int]:
         """Positions of the modelled columns among ``n_columns`` columns of ``X``."""

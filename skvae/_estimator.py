@@ -129,6 +129,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         DataFrame with
         the training columns and dtypes (integer columns rounded, numeric
         columns clipped to their training range, as SDV's synthesizers do).
+    categories : dict or None, default=None
+        The levels of categorical columns, declared instead of learned, as
+        :class:`~sklearn.preprocessing.OneHotEncoder`'s ``categories``: a dict
+        from column (named as in ``likelihood``'s dict; a condition of
+        ``condition_on`` too) to the list of its levels. Such a column is
+        categorical, with exactly these levels, whichever of them the
+        training rows hold; a training value outside them is refused. None
+        learns each categorical column's levels from the training rows,
+        which in a stream are the first ``partial_fit`` chunk's (with
+        dask-ml's ``Incremental``, the first chunk it visits): declare the
+        levels when that chunk may lack some. A level declared but never
+        trained on gets a low probability. A continued fit keeps the levels
+        it has.
     handle_unknown : {'error', 'missing'}, default='error'
         What a categorical column's level that ``fit`` never saw does in later
         calls: raise a ``ValueError`` naming the column and the value, or

@@ -175,8 +175,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
         cell of it can hold, as :class:`~sklearn.impute.SimpleImputer`
         refuses it.
     **other parameters
-        ``hidden_layer_sizes``, ``activation``, ``handle_unknown``,
-        ``kl_warmup_epochs``, ``kl_warmup_start``, ``input_dropout``, ``init``,
+        ``hidden_layer_sizes``, ``activation``, ``categories``,
+        ``handle_unknown``, ``kl_warmup_epochs``, ``kl_warmup_start``,
+        ``input_dropout``, ``init``,
         ``support_fraction``, ``support_warmup_epochs``, ``learning_rate``,
         ``early_stopping``, ``validation_fraction``,
         ``scoring``, ``tol``, ``condition_on``,
@@ -235,6 +236,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         hidden_layer_sizes=(256, 128),
         activation="relu",
         likelihood="auto",
+        categories=None,
         handle_unknown="error",
         beta="auto",
         kl_warmup_epochs=0,
@@ -271,6 +273,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             likelihood=likelihood,
+            categories=categories,
             handle_unknown=handle_unknown,
             beta=beta,
             kl_warmup_epochs=kl_warmup_epochs,

@@ -96,8 +96,9 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         for the model to learn what most rows look like, so that the rows it
         then leaves out are the unusual ones.
     **other parameters
-        ``handle_unknown``, ``kl_warmup_epochs``, ``kl_warmup_start``,
-        ``input_dropout``, ``init``, ``learning_rate``, ``batch_size``,
+        ``categories``, ``handle_unknown``, ``kl_warmup_epochs``,
+        ``kl_warmup_start``, ``input_dropout``, ``init``, ``learning_rate``,
+        ``batch_size``,
         ``max_epochs``, ``validation_fraction``, ``scoring``,
         ``n_learning_rate_drops``,
         ``n_importance_samples``, ``n_training_draws``,
@@ -187,6 +188,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         hidden_layer_sizes=(64, 32),
         activation="relu",
         likelihood="auto",
+        categories=None,
         handle_unknown="error",
         beta=2.0,
         kl_warmup_epochs=0,
@@ -219,6 +221,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
             likelihood=likelihood,
+            categories=categories,
             handle_unknown=handle_unknown,
             beta=beta,
             kl_warmup_epochs=kl_warmup_epochs,

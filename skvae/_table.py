@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import datetime
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from numbers import Number, Real
 
 import numpy as np
@@ -423,6 +423,7 @@ class TableLayout:
         integer: str | None = None,
         positions: Sequence[int] | None = None,
         trained: np.ndarray | None = None,
+        categories: Mapping | None = None,
     ) -> TableLayout:
         """Each column's family from ``likelihood``, and its levels from ``X``.
 
@@ -435,15 +436,31 @@ class TableLayout:
         the dict names; by default ``0`` to ``X.shape[1] - 1``. ``trained``
         marks the rows that training reads (by default all): only their cells
         set a numeric column's range and say whether it holds whole numbers;
-        the levels of a categorical column come from every row.
+        the levels of a categorical column come from every row, unless
+        ``categories`` (a dict from column, named as in ``likelihood``, to its
+        levels) declares them: such a column is categorical, and a value
+        outside its levels is refused.
         """
         frame = _is_dataframe(X)
         X = _checked_table(X, likelihood)
         keys = list(X.columns) if frame else list(positions or range(X.shape[1]))
         if trained is None:
             trained = np.ones(X.shape[0], dtype=bool)
-        families = _column_families(X, likelihood, keys, numeric, integer, trained)
+        categories = dict(categories or {})
+        refuse_undeclarable_columns(categories, keys, frame)
+        families = _column_families(
+            X,
+            with_declared_columns(likelihood, categories),
+            keys,
+            numeric,
+            integer,
+            trained,
+        )
         levels, ranges = _levels_and_ranges(X, families, keys, trained)
+        for key, declared in categories.items():
+            j = keys.index(key)
+            column = _column(X, j)
+            levels[j] = declared_levels(declared, column[_present(column)], key)
         booleans = [
             j
             for j, family in enumerate(families)
@@ -490,6 +507,26 @@ class TableLayout:
         """Each column's family, by name for DataFrames, by position for arrays."""
         keys = [self.name_of(j) for j in range(len(self.families))]
         return dict(zip(keys, self.families, strict=True))
+
+    def refuse_other_categories(self, categories: Mapping) -> None:
+        """Raise a ``ValueError`` where ``categories`` asks what a continued fit cannot.
+
+        That is: levels for a column that is not this layout's, or that it
+        models in another family, or other levels than a column's fitted ones.
+        """
+        families = self.column_families()
+        refuse_undeclarable_columns(categories, list(families), self.names is not None)
+        for key in categories:
+            if families[key] != CATEGORICAL:
+                raise ValueError(
+                    f"The fitted network models column {key!r} as "
+                    f"{families[key]!r}, but categories gives it levels: a "
+                    "continued fit (partial_fit, or fit with warm_start=True) "
+                    "keeps each column's family. Fit anew, on a clone or with "
+                    "warm_start=False, to change it."
+                )
+        fitted = {self.name_of(j): levels for j, levels in self.levels.items()}
+        refuse_other_levels(fitted, categories)
 
     def blocks(self) -> list[tuple[str, list[int]]]:
         """The columns of each family, in order of first appearance."""
@@ -1405,3 +1442,131 @@ def _present(values: np.ndarray) -> np.ndarray:
         holds_value = np.frompyfunc(lambda v: v is not None and v == v, 1, 1)
         return holds_value(values).astype(bool)
     return ~np.asarray(pd.isna(values))
+
+
+# ------------------------------------------------------------ declared levels
+#
+# By default a categorical column's levels are those its training rows hold:
+# a stream's first ``partial_fit`` chunk, or a Dask collection's first
+# partition. ``categories`` declares them, as ``OneHotEncoder(categories=...)``
+# does, so that a level the first chunk lacks is known from the start.
+
+
+def split_categories(categories: Mapping | None, keys) -> tuple[dict, dict]:
+    """``categories`` split into the entries that name one of ``keys``, and the rest."""
+    categories = dict(categories or {})
+    named = {key: levels for key, levels in categories.items() if key in keys}
+    return named, {k: v for k, v in categories.items() if k not in named}
+
+
+def refuse_undeclarable_columns(categories: Mapping, keys, frame: bool) -> None:
+    """Raise a ``ValueError`` if ``categories`` names a column not among ``keys``."""
+    for key in categories:
+        if isinstance(key, bool | np.bool_) or key not in keys:
+            where = "X's columns" if frame else f"the positions of X's columns, {keys}"
+            raise ValueError(
+                f"categories names column {key!r}, which is not among {where}."
+            )
+
+
+def with_declared_columns(likelihood, categories: Mapping):
+    """``likelihood`` with the columns ``categories`` names made categorical.
+
+    A family name for every column other than ``'categorical'`` (or
+    ``'auto'``), or a dict that gives a declared column another family, is
+    refused: levels are a categorical column's alone.
+    """
+    if not categories:
+        return likelihood
+    if isinstance(likelihood, Mapping):
+        for key, family in likelihood.items():
+            if key in categories and family != CATEGORICAL:
+                raise ValueError(
+                    f"likelihood gives column {key!r} the family {family!r}, and "
+                    "categories gives it levels: only a categorical column has "
+                    "levels. Drop one of the two."
+                )
+        return dict.fromkeys(categories, CATEGORICAL) | dict(likelihood)
+    if likelihood == "auto":
+        return dict.fromkeys(categories, CATEGORICAL)
+    if likelihood == CATEGORICAL:
+        return likelihood
+    raise ValueError(
+        f"likelihood={likelihood!r} models every column as one family, and "
+        f"categories gives column {next(iter(categories))!r} levels: only a "
+        "categorical column has levels. Pass likelihood as a dict of the "
+        "other columns' families, or leave it 'auto'."
+    )
+
+
+def declared_levels(declared, seen: np.ndarray, key) -> np.ndarray:
+    """The sorted levels ``categories`` gives column ``key``, checked.
+
+    ``seen`` holds the column's observed training values: each must be one
+    of the levels. Refused: anything but a list of levels, an empty or
+    repeated one, a missing value among them, levels that do not sort
+    together (text beside numbers), and levels of another kind than the
+    column's values (text for a column of numbers).
+    """
+    if isinstance(declared, str | bytes | Mapping) or not isinstance(
+        declared, Iterable
+    ):
+        raise ValueError(
+            f"categories gives column {key!r} {declared!r}; give a list of its levels."
+        )
+    declared = list(declared)  # once: it may be an iterator
+    given = np.empty(len(declared), dtype=object)
+    given[:] = declared
+    if not len(given) or not _present(given).all():
+        raise ValueError(
+            f"categories gives column {key!r} the levels {declared!r}; give "
+            "at least one level, and no missing value (NaN or None) among them: a "
+            "missing cell is no level."
+        )
+    try:
+        if seen.dtype != object:
+            given = given.astype(seen.dtype)
+        levels = np.unique(given)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(
+            f"categories gives column {key!r} the levels {declared!r}, which "
+            f"do not sort together or are not of the column's kind "
+            f"({seen.dtype}): {error}"
+        ) from None
+    if len(levels) < len(given):
+        raise ValueError(
+            f"categories gives column {key!r} a level twice: {declared!r}."
+        )
+    values = np.unique(seen)
+    _, unknown = _positions_among(levels, values)
+    if unknown.any():
+        shown = ", ".join(_shown(level) for level in levels[:3])
+        raise ValueError(
+            f"Column {key!r} holds {_shown(values[unknown][0])}, which is not "
+            f"among the levels categories gives it ({shown}"
+            f"{', ...' if len(levels) > 3 else ''})."
+        )
+    return levels
+
+
+def refuse_other_levels(fitted: Mapping, categories: Mapping) -> None:
+    """Raise a ``ValueError`` if a continued fit declares other levels than it has.
+
+    ``fitted`` maps each categorical column's key to its fitted levels;
+    ``categories`` declares levels for some of those columns.
+    """
+    for key, declared in categories.items():
+        levels = fitted[key]
+        try:
+            same = np.array_equal(np.unique(np.asarray(list(declared))), levels)
+        except TypeError:  # levels that do not sort together
+            same = False
+        if not same:
+            raise ValueError(
+                f"The fitted network models column {key!r} with the levels "
+                f"[{', '.join(_shown(level) for level in levels)}], but "
+                f"categories gives it {list(declared)!r}: a "
+                "continued fit (partial_fit, or fit with warm_start=True) keeps "
+                "each column's levels. Fit anew, on a clone or with "
+                "warm_start=False, to change them."
+            )

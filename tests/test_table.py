@@ -17,26 +17,6 @@ from scipy.special import log_softmax
 from skvae import VAEImputer
 from skvae._likelihoods import CategoricalFamily
 
-
-@pytest.fixture
-def table():
-    """Two numeric columns, an integer one, a bool and two categorical ones."""
-    rng = np.random.RandomState(0)
-    n = 300
-    species = rng.choice(["Adelie", "Gentoo", "Chinstrap"], size=n)
-    mass = np.where(species == "Gentoo", 5.0, 3.7) + 0.3 * rng.normal(size=n)
-    return pd.DataFrame(
-        {
-            "mass": mass,
-            "bill": 40 + 2 * mass + rng.normal(size=n),
-            "year": rng.choice([2007, 2008, 2009], size=n),
-            "male": rng.rand(n) < 0.5,
-            "species": pd.Categorical(species),
-            "island": np.where(species == "Gentoo", "Biscoe", "Dream").astype(object),
-        }
-    )
-
-
 # ------------------------------------------------------ the categorical family
 
 

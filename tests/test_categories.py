@@ -1,0 +1,161 @@
+"""``categories``: the levels of categorical columns, declared instead of learned."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from skvae import VAEImputer, VAEOutlierDetector
+
+# The fits stop at a few epochs on purpose: only their levels are read.
+pytestmark = pytest.mark.short_fits
+
+SPECIES = ["Adelie", "Chinstrap", "Gentoo"]
+
+
+def without_chinstraps(table):
+    return table[table["species"] != "Chinstrap"].astype({"species": object})
+
+
+def test_a_stream_takes_a_declared_level_its_first_chunk_lacks(table, make_vae):
+    first, rest = without_chinstraps(table), table.astype({"species": object})
+    learned = make_vae().partial_fit(first)
+    with pytest.raises(ValueError, match="'Chinstrap', which is not among its 2"):
+        learned.partial_fit(rest)
+    declared = make_vae(categories={"species": SPECIES}).partial_fit(first)
+    declared.partial_fit(rest)
+    assert declared.n_iter_ == 2
+    assert_array_equal(declared._table_layout.levels[4], SPECIES)
+    assert np.isfinite(declared.score_samples(rest)).all()
+
+
+def test_declaring_the_levels_the_rows_hold_changes_nothing(table, make_vae):
+    learned = make_vae(max_epochs=3).fit(table)
+    declared = make_vae(
+        max_epochs=3, categories={"island": ["Dream", "Biscoe"], "species": SPECIES}
+    ).fit(table)
+    assert declared.likelihoods_ == learned.likelihoods_
+    assert_array_equal(declared.transform(table), learned.transform(table))
+
+
+def test_a_declared_column_is_categorical(table, make_vae):
+    vae = make_vae(max_epochs=2, categories={"year": [2007, 2008, 2009, 2010]})
+    vae.fit(table)
+    assert vae.likelihoods_["year"] == "categorical"
+    assert_array_equal(vae._table_layout.levels[2], [2007, 2008, 2009, 2010])
+    assert vae.sample(50, random_state=0)["year"].dtype == table["year"].dtype
+
+
+def test_an_array_names_columns_by_position(make_vae):
+    rng = np.random.RandomState(0)
+    X = np.column_stack([rng.normal(size=(100, 2)), rng.randint(0, 3, 100)])
+    vae = make_vae(max_epochs=2, categories={2: [0, 1, 2, 3]}).fit(X)
+    assert vae.likelihoods_ == {0: "gaussian", 1: "gaussian", 2: "categorical"}
+    assert set(vae.sample(200, random_state=0)[:, 2]) <= {0, 1, 2, 3}
+
+
+def test_a_condition_takes_declared_levels(table, make_vae):
+    categories = {"species": SPECIES}
+    vae = make_vae(condition_on="species", categories=categories)
+    vae.partial_fit(without_chinstraps(table))
+    rows = vae.sample(5, conditions={"species": "Chinstrap"}, random_state=0)
+    assert (rows["species"] == "Chinstrap").all()
+    # a numeric condition read one-hot
+    by_year = make_vae(
+        max_epochs=2, condition_on="year", categories={"year": [2007, 2008, 2009, 2010]}
+    )
+    by_year.fit(table)
+    assert len(by_year.sample(3, conditions={"year": 2010}, random_state=0)) == 3
+
+
+@pytest.mark.parametrize(
+    "categories, message",
+    [
+        (
+            {"island": ["Dream"]},
+            "Column 'island' holds 'Biscoe', which is not among the levels "
+            "categories gives it \\('Dream'\\)",
+        ),
+        ({"island": "Dream"}, "categories gives column 'island' 'Dream'; give a list"),
+        ({"island": []}, "give at least one level"),
+        ({"island": ["Dream", None, "Biscoe"]}, "no missing value"),
+        ({"island": ["Dream", "Dream", "Biscoe"]}, "a level twice"),
+        ({"island": ["Dream", 1, "Biscoe"]}, "do not sort together"),
+        ({"mass": ["light", "heavy"]}, "not of the column's kind \\(float64\\)"),
+        (
+            {"beak": ["long"]},
+            "categories names column 'beak', which is not among X's columns",
+        ),
+    ],
+)
+def test_bad_categories_are_refused_naming_the_column(
+    table, make_vae, categories, message
+):
+    with pytest.raises(ValueError, match=message):
+        make_vae(categories=categories).fit(table)
+
+
+def test_categories_refuse_another_family(table, make_vae):
+    with pytest.raises(
+        ValueError, match="likelihood gives column 'island' the family 'gaussian'"
+    ):
+        make_vae(
+            likelihood={"island": "gaussian"},
+            categories={"island": ["Biscoe", "Dream"]},
+        ).fit(table)
+    numbers = table[["mass", "bill"]]
+    with pytest.raises(
+        ValueError, match="likelihood='gaussian' models every column as one family"
+    ):
+        make_vae(likelihood="gaussian", categories={"mass": [1.0]}).fit(numbers)
+
+
+@pytest.mark.parametrize(
+    "categories, message",
+    [
+        (
+            {"species": ["Adelie", "Gentoo"]},
+            "models column 'species' with the levels "
+            "\\['Adelie', 'Chinstrap', 'Gentoo'\\]",
+        ),
+        (
+            {"mass": [1.0]},
+            "models column 'mass' as 'gaussian', but categories gives it levels",
+        ),
+    ],
+)
+def test_a_continued_fit_keeps_its_levels(table, make_vae, categories, message):
+    vae = make_vae(max_epochs=2).fit(table)
+    codes = vae.transform(table)
+    vae.set_params(categories=categories)
+    with pytest.raises(ValueError, match=message):
+        vae.partial_fit(table)
+    assert vae.n_iter_ == 2
+    assert_array_equal(vae.transform(table), codes)
+    vae.set_params(categories={"species": SPECIES[::-1]})  # the same levels
+    vae.partial_fit(table)
+    assert vae.n_iter_ == 3
+
+
+def test_a_continued_fit_keeps_how_it_reads_each_condition(table, make_vae):
+    vae = make_vae(max_epochs=2, condition_on="year").fit(table)
+    vae.set_params(categories={"year": [2007, 2008, 2009]})
+    with pytest.raises(ValueError, match="reads the condition 'year' as a number"):
+        vae.partial_fit(table)
+    numbers = table[["mass", "bill"]].to_numpy()
+    one_family = make_vae(max_epochs=2).fit(numbers)
+    one_family.set_params(categories={0: [1.0]})
+    with pytest.raises(ValueError, match="models every column as 'gaussian'"):
+        one_family.partial_fit(numbers)
+
+
+@pytest.mark.parametrize("Estimator", [VAEImputer, VAEOutlierDetector])
+def test_the_imputer_and_the_detector_take_categories(table, Estimator):
+    estimator = Estimator(
+        latent_dim=2,
+        hidden_layer_sizes=(16,),
+        max_epochs=2,
+        categories={"species": SPECIES},
+        random_state=0,
+    ).fit(without_chinstraps(table))
+    assert estimator.likelihoods_["species"] == "categorical"
+    assert estimator._table_layout.levels[4].tolist() == SPECIES
