@@ -1791,6 +1791,18 @@ class BaseVAE(BaseEstimator):
         """The torch threads of ``n_threads``, checked (see ``_checked``)."""
         return ThreadPolicy(self._checked("n_threads"))
 
+    def _checked_seed(self, random_state=None) -> int:
+        """A seed from ``random_state`` (the estimator's if None), drawn last.
+
+        ``n_threads`` and the estimator's ``random_state``, which may have
+        been set since ``fit``, are checked first: an error in them leaves a
+        ``RandomState`` where it was.
+        """
+        self._checked("n_threads")
+        return _seed(
+            self._checked("random_state") if random_state is None else random_state
+        )
+
     def _n_importance_draws(self) -> int:
         """``n_importance_samples``, checked (see ``_checked``)."""
         return int(self._checked("n_importance_samples"))

@@ -20,7 +20,6 @@ from ._base import (
     _derived_seed,
     _has_categorical,
     _rollback_on_error,
-    _seed,
 )
 from ._data import host_batches, map_batches, row_namer
 from ._missing import (
@@ -615,7 +614,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         if refine_steps:
             # beta may have been set since fit, where scikit-learn checks it
             self._checked("beta")
-            seed = _seed(self.random_state)
+            seed = self._checked_seed()
             beta = self._beta(_has_categorical(module))
 
             def posterior_mean(x):
@@ -751,12 +750,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         )
         conditions = computed(conditions)  # a Dask DataFrame as pandas
         decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
-        # conditions and thread count checked before a RandomState gives a
-        # seed: an error leaves it where it was
+        # the conditions checked before a RandomState gives a seed (the thread
+        # count too, by _checked_seed): an error leaves it where it was
         decode, encoded = self._latent_decoder(decode, conditions, n_samples)
-        self._checked("n_threads")
-        given = self._checked("random_state") if random_state is None else random_state
-        seed = _seed(given)
+        seed = self._checked_seed(random_state)
         rows = self._decoded_draws(n_samples, seed, decode, encoded)
         marginal_map = getattr(self, "_marginal_map", None)
         if marginals == "training" and not return_mean and marginal_map is not None:

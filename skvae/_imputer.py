@@ -23,7 +23,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseVAE, _seed, _training_weights
+from ._base import BaseVAE, _training_weights
 from ._conditions import condition_keys
 from ._data import canonical_csr, row_namer, seeded_global_rng
 from ._families import COLUMN_FAMILIES, family_class
@@ -556,9 +556,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 X, VAE.conditional_mean, validated=validated
             )
             return
-        seed = _seed(self.random_state)
-        generator = torch.Generator(self.device_).manual_seed(seed)
         n_draws, latent_dim = self._n_importance_draws(), self.module_.latent_dim
+        seed = self._checked_seed()
+        generator = torch.Generator(self.device_).manual_seed(seed)
 
         def draw(x):
             shape = (n_draws, len(x), latent_dim)

@@ -209,6 +209,22 @@ def test_refining_steps_take_no_gradient_of_the_network(
     assert not torch.equal(trained.decoder[-1].weight, module.decoder[-1].weight)
 
 
+def test_refining_checks_its_parameters_before_a_random_state_gives_a_seed(
+    recommender, clicks
+):
+    # a bad thread count was found after the seed was drawn, and a bad
+    # random_state gave NumPy's message, which does not name the parameter
+    state = np.random.RandomState(0)
+    recommender.set_params(random_state=state, n_threads=0)
+    with pytest.raises(InvalidParameterError, match="'n_threads' parameter"):
+        recommender.recommend(clicks, n=3, refine_steps=2)
+    assert_array_equal(state.get_state()[1], np.random.RandomState(0).get_state()[1])
+    assert state.get_state()[2] == np.random.RandomState(0).get_state()[2]
+    recommender.set_params(random_state="0", n_threads=None)
+    with pytest.raises(InvalidParameterError, match="'random_state' parameter"):
+        recommender.recommend(clicks, n=3, refine_steps=2)
+
+
 def test_a_refined_row_does_not_depend_on_its_batch(recommender, clicks, monkeypatch):
     from skvae import _module
 
