@@ -513,7 +513,8 @@ class BaseVAE(BaseEstimator):
             feature means and scales the network standardises with; for a
             table, each column's family, levels and dtype) and how
             ``condition_on``'s columns are encoded (their means and scales,
-            their levels), so they should be representative: a later call
+            their levels, unless ``categories`` declares them), so they should
+            be representative: a later call
             warns of a numeric column or condition whose values lie more than
             1,000 of the first rows' standard deviations from their mean.
             Later calls must
@@ -551,6 +552,19 @@ class BaseVAE(BaseEstimator):
         (4, 4)
         >>> vae.transform(X[:2]).shape
         (2, 4)
+
+        A table whose first chunk lacks a level of a column takes it later
+        once ``categories`` declares the column's levels:
+
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({"size": rng.normal(size=300),
+        ...                       "colour": ["red"] * 100 + ["blue"] * 200})
+        >>> vae = VAETransformer(hidden_layer_sizes=(16,), random_state=0,
+        ...                      categories={"colour": ["blue", "red"]})
+        >>> for start in (0, 100, 200):  # the first chunk holds no blue
+        ...     vae = vae.partial_fit(table[start : start + 100])
+        >>> vae.likelihoods_
+        {'size': 'gaussian', 'colour': 'categorical'}
         """
         self._validate_params_again()
         self._fit(X, sample_weight, incremental=True)
