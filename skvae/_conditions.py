@@ -31,6 +31,7 @@ from ._table import (
     _warn_of_numbers_as_levels,
     booleans_among,
     declared_levels,
+    dtype_holding,
     first_non_boolean,
     refuse_other_levels,
 )
@@ -256,20 +257,20 @@ class Conditions:
                 conditions=True,
             )
         _refuse_numbers_beyond_float32(values, [keys[j] for j in numeric], row_namer(X))
+        # before the declared levels are read: a missing cell is none of them
+        _refuse_missing_conditions(
+            {key: values[key] for key in categories}, row_namer(X)
+        )
         table = cls._as_array(values, keys)
         # Every training row's levels, so that each of them can be encoded,
         # but the numbers' scale from the rows of positive weight alone: a row
         # of weight 0 holding 1e300 leaves it alone.
         levels = OneHotEncoder(sparse_output=False)
+        levels_of = {
+            keys[j]: _condition_levels(table[:, j], keys[j], categories) for j in other
+        }
         if other:
-            levels.set_params(
-                categories=[
-                    declared_levels(categories[keys[j]], table[:, j], keys[j])
-                    if keys[j] in categories
-                    else _levels(table[:, j], keys[j])
-                    for j in other
-                ]
-            )
+            levels.set_params(categories=list(levels_of.values()))
         weighed, weights = rows_of_positive_weight(table, sample_weight)
         # arrays whatever transform_output scikit-learn is set to, here and in
         # encode: the encoder feeds the network, not the user
@@ -282,7 +283,16 @@ class Conditions:
             # Equal weights fit as no weights do, to the bit.
             equal = np.all(weights == weights[0]) if weights.size else True
             encoder.fit(weighed, sample_weight=None if equal else weights)
-        dtypes = {key: X[key].dtype for key in keys} if frame else None
+        dtypes = (
+            {
+                key: dtype_holding(X[key].dtype, levels_of[key])
+                if key in categories
+                else X[key].dtype
+                for key in keys
+            }
+            if frame
+            else None
+        )
         n_features = len(encoder.get_feature_names_out())
         booleans = [
             key for key, j in zip(keys, positions, strict=True) if _holds_booleans(X, j)
@@ -423,14 +433,7 @@ class Conditions:
 
     def _encode(self, values: dict, row_name: Callable[[int], str] = str) -> np.ndarray:
         """The encoder's columns for ``values``; ``row_name`` names their rows."""
-        for key, column in values.items():
-            missing = np.flatnonzero(~_present(column))
-            if len(missing):
-                raise ValueError(
-                    f"The condition {key!r} is missing in row "
-                    f"{row_name(missing[0])}; a conditional model needs every "
-                    "condition's value."
-                )
+        _refuse_missing_conditions(values, row_name)
         self._check_levels(values, row_name)
         _refuse_numbers_beyond_float32(values, self._numeric_keys(), row_name)
         table = self._as_array(values, self.keys)
@@ -582,6 +585,25 @@ def _refuse_repeated_labels(columns: list, keys: list, what: str) -> None:
             f"{what} has more than one column labelled {repeated[0]!r}; a "
             "condition's column needs a label of its own."
         )
+
+
+def _refuse_missing_conditions(values: dict, row_name: Callable[[int], str]) -> None:
+    """Raise a ``ValueError`` naming the first row of ``values`` missing a condition."""
+    for key, column in values.items():
+        missing = np.flatnonzero(~_present(column))
+        if len(missing):
+            raise ValueError(
+                f"The condition {key!r} is missing in row "
+                f"{row_name(missing[0])}; a conditional model needs every "
+                "condition's value."
+            )
+
+
+def _condition_levels(column: np.ndarray, key, categories: Mapping) -> np.ndarray:
+    """A condition's levels: those ``categories`` declares, or ``column``'s."""
+    if key not in categories:
+        return _levels(column, key)
+    return declared_levels(categories[key], column[_present(column)], key)
 
 
 def _levels(column: np.ndarray, key) -> np.ndarray:

@@ -138,9 +138,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         learns each categorical column's levels from the training rows,
         which in a stream are the first ``partial_fit`` chunk's (with
         dask-ml's ``Incremental``, the first chunk it visits): declare the
-        levels when that chunk may lack some. A level declared but never
-        trained on gets a low probability. A continued fit keeps the levels
-        it has.
+        levels when that chunk may lack some. Levels are values of the
+        column's dtype as they are (``2007``, not ``'2007'``, for integers);
+        a ``category`` column whose dtype lacks some comes back with them
+        appended to its categories. A level declared but never trained on
+        gets a low probability. A continued fit keeps the levels it has.
     handle_unknown : {'error', 'missing'}, default='error'
         What a categorical column's level that ``fit`` never saw does in later
         calls: raise a ``ValueError`` naming the column and the value, or

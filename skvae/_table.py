@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import datetime
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from numbers import Number, Real
 
 import numpy as np
@@ -457,10 +457,13 @@ class TableLayout:
             trained,
         )
         levels, ranges = _levels_and_ranges(X, families, keys, trained)
+        dtypes = _dense_dtypes(X) if frame else None
         for key, declared in categories.items():
             j = keys.index(key)
             column = _column(X, j)
             levels[j] = declared_levels(declared, column[_present(column)], key)
+            if dtypes is not None:
+                dtypes.iloc[j] = dtype_holding(dtypes.iloc[j], levels[j])
         booleans = [
             j
             for j, family in enumerate(families)
@@ -473,7 +476,7 @@ class TableLayout:
             levels,
             ranges,
             names,
-            _dense_dtypes(X) if frame else None,
+            dtypes,
             booleans,
             None if frame else keys,
             # an array of booleans holds no missing cell, and gets booleans back
@@ -1502,41 +1505,11 @@ def with_declared_columns(likelihood, categories: Mapping):
 def declared_levels(declared, seen: np.ndarray, key) -> np.ndarray:
     """The sorted levels ``categories`` gives column ``key``, checked.
 
-    ``seen`` holds the column's observed training values: each must be one
-    of the levels. Refused: anything but a list of levels, an empty or
-    repeated one, a missing value among them, levels that do not sort
-    together (text beside numbers), and levels of another kind than the
-    column's values (text for a column of numbers).
+    ``seen`` holds the column's observed training values: the levels are
+    values of its dtype (see ``_levels_of_kind``), and each of ``seen`` must
+    be one of them.
     """
-    if isinstance(declared, str | bytes | Mapping) or not isinstance(
-        declared, Iterable
-    ):
-        raise ValueError(
-            f"categories gives column {key!r} {declared!r}; give a list of its levels."
-        )
-    declared = list(declared)  # once: it may be an iterator
-    given = np.empty(len(declared), dtype=object)
-    given[:] = declared
-    if not len(given) or not _present(given).all():
-        raise ValueError(
-            f"categories gives column {key!r} the levels {declared!r}; give "
-            "at least one level, and no missing value (NaN or None) among them: a "
-            "missing cell is no level."
-        )
-    try:
-        if seen.dtype != object:
-            given = given.astype(seen.dtype)
-        levels = np.unique(given)
-    except (TypeError, ValueError, OverflowError) as error:
-        raise ValueError(
-            f"categories gives column {key!r} the levels {declared!r}, which "
-            f"do not sort together or are not of the column's kind "
-            f"({seen.dtype}): {error}"
-        ) from None
-    if len(levels) < len(given):
-        raise ValueError(
-            f"categories gives column {key!r} a level twice: {declared!r}."
-        )
+    levels = _levels_of_kind(declared, seen.dtype, key)
     values = np.unique(seen)
     _, unknown = _positions_among(levels, values)
     if unknown.any():
@@ -1549,6 +1522,81 @@ def declared_levels(declared, seen: np.ndarray, key) -> np.ndarray:
     return levels
 
 
+def _levels_of_kind(declared, dtype: np.dtype, key) -> np.ndarray:
+    """The levels ``declared`` for column ``key``, sorted, as values of ``dtype``.
+
+    Refused: anything but a collection of levels (a list, an array), an
+    empty or repeated one, a missing value among them, levels that do not
+    sort together (text beside numbers), and levels that ``dtype`` does not
+    hold as they are: text, booleans or fractions for a column of integers,
+    anything but booleans for one of booleans. A column of objects takes
+    any levels that sort together.
+    """
+    if isinstance(declared, str | bytes | Mapping) or not isinstance(
+        declared, Collection
+    ):
+        raise ValueError(
+            f"categories gives column {key!r} {declared!r}; give a list of its levels."
+        )
+    declared = list(declared)
+    given = np.empty(len(declared), dtype=object)
+    given[:] = declared
+    if not len(given) or not _present(given).all():
+        raise ValueError(
+            f"categories gives column {key!r} the levels {declared!r}; give "
+            "at least one level, and no missing value (NaN or None) among them: a "
+            "missing cell is no level."
+        )
+    try:
+        of_objects = dtype.kind == "O"
+        as_values = given if of_objects else given.astype(dtype)
+        levels = np.unique(as_values)
+        held = of_objects or _held_as_they_are(given, as_values)
+    except (TypeError, ValueError, OverflowError):
+        held = False
+    if not held:
+        raise ValueError(
+            f"categories gives column {key!r} the levels {declared!r}, which do "
+            f"not sort together or are not all values of the column's dtype "
+            f"({dtype}) as they are."
+        )
+    if len(levels) < len(given):
+        raise ValueError(
+            f"categories gives column {key!r} a level twice: {declared!r}."
+        )
+    return levels
+
+
+def _held_as_they_are(given: np.ndarray, as_values: np.ndarray) -> bool:
+    """Whether ``as_values``, ``given`` cast to a dtype, still equal them.
+
+    Booleans are levels of a column of booleans alone (``True == 1`` in
+    Python), and only booleans are.
+    """
+    booleans = as_values.dtype.kind == "b"
+    return all(
+        isinstance(value, bool | np.bool_) == booleans and value == cast
+        for value, cast in zip(given, as_values, strict=True)
+    )
+
+
+def dtype_holding(dtype, levels: np.ndarray):
+    """``dtype``, or a pandas ``category`` dtype widened to hold ``levels`` too.
+
+    A stream's first chunk may read a column as a ``category`` of the
+    levels it holds; decoded levels beyond them would become missing cells.
+    Declared levels it lacks are appended to its categories.
+    """
+    import pandas as pd
+
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return dtype
+    lacking = [level for level in levels if level not in dtype.categories]
+    if not lacking:
+        return dtype
+    return pd.CategoricalDtype([*dtype.categories, *lacking], ordered=dtype.ordered)
+
+
 def refuse_other_levels(fitted: Mapping, categories: Mapping) -> None:
     """Raise a ``ValueError`` if a continued fit declares other levels than it has.
 
@@ -1557,11 +1605,7 @@ def refuse_other_levels(fitted: Mapping, categories: Mapping) -> None:
     """
     for key, declared in categories.items():
         levels = fitted[key]
-        try:
-            same = np.array_equal(np.unique(np.asarray(list(declared))), levels)
-        except TypeError:  # levels that do not sort together
-            same = False
-        if not same:
+        if not np.array_equal(_levels_of_kind(declared, levels.dtype, key), levels):
             raise ValueError(
                 f"The fitted network models column {key!r} with the levels "
                 f"[{', '.join(_shown(level) for level in levels)}], but "

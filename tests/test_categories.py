@@ -80,7 +80,16 @@ def test_a_condition_takes_declared_levels(table, make_vae):
         ({"island": ["Dream", None, "Biscoe"]}, "no missing value"),
         ({"island": ["Dream", "Dream", "Biscoe"]}, "a level twice"),
         ({"island": ["Dream", 1, "Biscoe"]}, "do not sort together"),
-        ({"mass": ["light", "heavy"]}, "not of the column's kind \\(float64\\)"),
+        ({"island": iter(["Dream", "Biscoe"])}, "give a list of its levels"),
+        ({"mass": ["light", "heavy"]}, "values of the column's dtype \\(float64\\)"),
+        # levels that the column's dtype would hold only once converted
+        (
+            {"year": ["2007", "2008", "2009"]},
+            "values of the column's dtype \\(int64\\)",
+        ),
+        ({"year": [2007, 2008, 2009.5]}, "values of the column's dtype \\(int64\\)"),
+        ({"male": ["no", "yes"]}, "values of the column's dtype \\(bool\\)"),
+        ({"male": [False, True, 2]}, "values of the column's dtype \\(bool\\)"),
         (
             {"beak": ["long"]},
             "categories names column 'beak', which is not among X's columns",
@@ -92,6 +101,39 @@ def test_bad_categories_are_refused_naming_the_column(
 ):
     with pytest.raises(ValueError, match=message):
         make_vae(categories=categories).fit(table)
+
+
+def test_levels_a_category_dtype_lacks_come_back_as_levels(table, make_vae):
+    # a first chunk read as a category of the levels it holds: decoded
+    # Chinstraps became missing cells under that dtype
+    first = table[table["species"] != "Chinstrap"].copy()
+    first["species"] = first["species"].cat.remove_unused_categories()
+    vae = make_vae(categories={"species": SPECIES}).partial_fit(first)
+    assert list(vae.sample(3, random_state=0)["species"].cat.categories) == [
+        "Adelie",
+        "Gentoo",
+        "Chinstrap",
+    ]
+    by_species = make_vae(condition_on="species", categories={"species": SPECIES})
+    by_species.partial_fit(first)
+    rows = by_species.sample(3, conditions={"species": "Chinstrap"}, random_state=0)
+    assert rows["species"].tolist() == ["Chinstrap"] * 3
+
+
+def test_levels_converted_to_the_columns_dtype_are_kept_by_a_continued_fit(
+    table, make_vae
+):
+    vae = make_vae(categories={"year": [2007.0, 2008.0, 2009.0]})
+    vae.partial_fit(table).partial_fit(table)
+    assert vae._table_layout.levels[2].tolist() == [2007, 2008, 2009]
+
+
+def test_a_declared_condition_is_missing_in_a_named_row(table, make_vae):
+    holed = table.astype({"species": object})
+    holed.loc[3, "species"] = None
+    vae = make_vae(condition_on="species", categories={"species": SPECIES})
+    with pytest.raises(ValueError, match="The condition 'species' is missing in row 3"):
+        vae.fit(holed)
 
 
 def test_categories_refuse_another_family(table, make_vae):
