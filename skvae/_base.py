@@ -1192,7 +1192,10 @@ class BaseVAE(BaseEstimator):
         for name, columns in self._families(X.shape[1]):
             family, options = COLUMN_FAMILIES[name]
             if name == CATEGORICAL and layout is not None:
-                options = {"n_levels": layout.n_levels(columns)}
+                options = {
+                    "n_levels": layout.n_levels(columns),
+                    "absent": layout.absent_levels(columns),
+                }
             block = X if len(columns) == X.shape[1] else X[:, columns]
             blocks.append((columns, family.from_data(block, sample_weight, **options)))
         likelihood = Likelihood(blocks, missing_indicators=has_missing(X))

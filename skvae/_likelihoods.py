@@ -823,15 +823,28 @@ class CategoricalFamily(Family):
     def from_data(cls, X, sample_weight=None, **options) -> CategoricalFamily:
         """Offset each level's logit by its log-frequency in ``X``'s codes.
 
-        ``options["n_levels"]`` gives the number of levels of each column.
+        ``options["n_levels"]`` gives the number of levels of each column,
+        and ``options["absent"]``, if given, marks the levels (of all the
+        columns, in order) that ``categories`` declared and no training row
+        holds, such as a stream's first chunk lacks. Those start at the
+        frequency of a level that one more row would hold, ``1 / (n + 1)``
+        of a column's ``n`` observed rows, as a rare level does: at the
+        floor of 1e-8 their logits would start 18 below the others, which
+        training could not make up in hundreds of steps. Other levels of
+        frequency 0 (held only by rows of weight 0) keep the floor.
         """
         n_levels = options["n_levels"]
+        absent = np.split(
+            np.asarray(options.get("absent", np.zeros(sum(n_levels), bool))),
+            np.cumsum(n_levels)[:-1],
+        )
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         frequencies = []
         for j, k in enumerate(n_levels):
             observed = ~np.isnan(X[:, j])
             codes, w = X[observed, j].astype(np.intp), weights[observed]
-            frequencies.append(np.bincount(codes, w, minlength=k) / w.sum())
+            frequency = np.bincount(codes, w, minlength=k) / w.sum()
+            frequencies.append(np.where(absent[j], 1 / (observed.sum() + 1), frequency))
         offset = np.log(np.maximum(np.concatenate(frequencies), 1e-8))
         return cls(n_levels, offset=offset)
 

@@ -386,6 +386,9 @@ class TableLayout:
     array_dtype : numpy.dtype or None
         The dtype decoded rows of an array come back in where it is not
         float64 or object: ``bool`` for an array of booleans.
+    absent : dict of int to ndarray of bool, default=None
+        For each column whose levels ``categories`` declared, which of them
+        no training row holds (None: none).
     """
 
     def __init__(
@@ -399,6 +402,7 @@ class TableLayout:
         booleans=(),
         positions=None,
         array_dtype=None,
+        absent=None,
     ):
         self.likelihood = copy.deepcopy(likelihood)
         self.families = list(families)
@@ -409,6 +413,7 @@ class TableLayout:
         self.booleans = list(booleans)
         self.positions = None if positions is None else list(positions)
         self.array_dtype = array_dtype
+        self.absent = dict(absent or {})
 
     def reads_sparse(self) -> bool:
         """Whether every column's family reads sparse columns (no levels, no atoms)."""
@@ -458,10 +463,13 @@ class TableLayout:
         )
         levels, ranges = _levels_and_ranges(X, families, keys, trained)
         dtypes = _dense_dtypes(X) if frame else None
+        absent = {}
         for key, declared in categories.items():
             j = keys.index(key)
             column = _column(X, j)
-            levels[j] = declared_levels(declared, column[_present(column)], key)
+            seen = column[_present(column)]
+            levels[j] = declared_levels(declared, seen, key)
+            absent[j] = ~np.isin(levels[j], seen)
             if dtypes is not None:
                 dtypes.iloc[j] = dtype_holding(dtypes.iloc[j], levels[j])
         booleans = [
@@ -481,6 +489,7 @@ class TableLayout:
             None if frame else keys,
             # an array of booleans holds no missing cell, and gets booleans back
             np.dtype(bool) if not frame and X.dtype == bool else None,
+            absent,
         )
 
     def widened(self, X) -> TableLayout:
@@ -540,6 +549,15 @@ class TableLayout:
 
     def n_levels(self, columns: Sequence[int]) -> list[int]:
         return [len(self.levels[j]) for j in columns]
+
+    def absent_levels(self, columns: Sequence[int]) -> np.ndarray:
+        """Which levels of ``columns``, in order, were declared and held by no row."""
+        return np.concatenate(
+            [
+                self.absent.get(j, np.zeros(len(self.levels[j]), dtype=bool))
+                for j in columns
+            ]
+        )
 
     def encode(self, X, unknown_as_missing: bool = False):
         """``X`` with each categorical column replaced by its levels' codes.

@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from skvae import VAEImputer, VAEOutlierDetector
+from skvae._likelihoods import CategoricalFamily
 
 # The fits stop at a few epochs on purpose: only their levels are read.
 pytestmark = pytest.mark.short_fits
@@ -26,6 +27,38 @@ def test_a_stream_takes_a_declared_level_its_first_chunk_lacks(table, make_vae):
     assert declared.n_iter_ == 2
     assert_array_equal(declared._table_layout.levels[4], SPECIES)
     assert np.isfinite(declared.score_samples(rest)).all()
+
+
+def test_a_declared_level_the_first_chunk_lacks_is_learned_later(table, make_vae):
+    # it started at a frequency of 0, a logit 18 below the others, which ten
+    # passes over rows that hold it moved to -12 (the default network's widths)
+    first, rest = without_chinstraps(table), table.astype({"species": object})
+    vae = make_vae(categories={"species": SPECIES}, hidden_layer_sizes=(256, 128))
+    vae.partial_fit(first)
+    for _ in range(10):
+        vae.partial_fit(rest)
+    chinstraps = rest[rest["species"] == "Chinstrap"]
+    log_likelihoods = vae.feature_log_likelihoods(chinstraps)["species"]
+    assert log_likelihoods.mean() > -3  # -1.4 here; a third of the rows hold it
+
+
+def test_only_declared_levels_no_row_holds_start_as_if_one_row_did(table, make_vae):
+    def chinstraps_offset(vae):
+        # the categorical columns' logit offsets: species' levels, then island's
+        (family,) = [
+            family
+            for family in vae.module_.likelihood.families
+            if isinstance(family, CategoricalFamily)
+        ]
+        return family.offset[SPECIES.index("Chinstrap")].item()
+
+    first = without_chinstraps(table)
+    declared = make_vae(max_epochs=1, categories={"species": SPECIES}).fit(first)
+    assert chinstraps_offset(declared) == pytest.approx(np.log(1 / (len(first) + 1)))
+    # a level that rows of weight 0 alone hold keeps the floor of 1e-8
+    weights = (table["species"] != "Chinstrap").to_numpy(float)
+    weighed = make_vae(max_epochs=1).fit(table, sample_weight=weights)
+    assert chinstraps_offset(weighed) == pytest.approx(np.log(1e-8))
 
 
 def test_declaring_the_levels_the_rows_hold_changes_nothing(table, make_vae):
