@@ -1405,7 +1405,9 @@ class BaseVAE(BaseEstimator):
             return X
         return np.hstack([X, encoded.astype(X.dtype)])
 
-    def _learn_layout(self, X, sample_weight) -> TableLayout | None:
+    def _learn_layout(
+        self, X, sample_weight, values_checked: bool = True
+    ) -> TableLayout | None:
         """Each column's family and levels, or None where one family models all.
 
         ``likelihood='auto'`` on an array of numbers (or a list of rows of
@@ -1449,6 +1451,7 @@ class BaseVAE(BaseEstimator):
             positions=self._modelled_positions(n_unconditioned),
             trained=_training_weights(sample_weight, X) > 0,
             categories=categories,
+            values_checked=values_checked,
         )
 
     def _condition_categories(self) -> dict:
@@ -1499,7 +1502,8 @@ class BaseVAE(BaseEstimator):
         """
         if layout.likelihood == self.likelihood:
             return layout
-        restated = self._learn_layout(X, sample_weight)
+        # the families alone: the chunk's levels are read as encode reads them
+        restated = self._learn_layout(X, sample_weight, values_checked=False)
         if restated is None:  # one family for every column: no longer a table
             return layout  # _continued_module names the change
         for j, (fitted, wanted) in enumerate(

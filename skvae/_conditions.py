@@ -267,8 +267,16 @@ class Conditions:
         # of weight 0 holding 1e300 leaves it alone.
         levels = OneHotEncoder(sparse_output=False)
         levels_of = {
-            keys[j]: _condition_levels(table[:, j], keys[j], categories) for j in other
+            keys[j]: declared_levels(categories[keys[j]], X, positions[j], keys[j])
+            if keys[j] in categories
+            else _levels(table[:, j], keys[j])
+            for j in other
         }
+        if any(booleans_among(np.asarray(v)).any() for v in levels_of.values()):
+            # declared levels of booleans stay booleans, which a table of
+            # numbers would make 0.0 and 1.0 (encode reads objects alike)
+            levels_of = {key: v.astype(object) for key, v in levels_of.items()}
+            table = table.astype(object)
         if other:
             levels.set_params(categories=list(levels_of.values()))
         weighed, weights = rows_of_positive_weight(table, sample_weight)
@@ -597,13 +605,6 @@ def _refuse_missing_conditions(values: dict, row_name: Callable[[int], str]) -> 
                 f"{row_name(missing[0])}; a conditional model needs every "
                 "condition's value."
             )
-
-
-def _condition_levels(column: np.ndarray, key, categories: Mapping) -> np.ndarray:
-    """A condition's levels: those ``categories`` declares, or ``column``'s."""
-    if key not in categories:
-        return _levels(column, key)
-    return declared_levels(categories[key], column[_present(column)], key)
 
 
 def _levels(column: np.ndarray, key) -> np.ndarray:

@@ -139,13 +139,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         which in a stream are the first ``partial_fit`` chunk's (with
         dask-ml's ``Incremental``, the first chunk it visits): declare the
         levels when that chunk may lack some. Levels are values of the
-        column's dtype as they are (``2007``, not ``'2007'``, for integers);
-        a ``category`` column whose dtype lacks some comes back with them
-        appended to its categories. A declared level that the first rows
-        lack starts as likely as a level one more row would hold (``1 /
-        (n + 1)`` of ``n`` rows), and training moves it from there: a few
-        passes over rows that hold it make it as likely as they say. A
-        continued fit keeps the levels it has.
+        column's own dtype as they are (``2007``, not ``'2007'`` or
+        ``2007.5``, for integers, ``Int64`` ones too), booleans for a column
+        of booleans and only there; a ``category`` column whose dtype lacks
+        some comes back with them appended to its categories. A declared
+        level that the first rows lack starts as likely as a level one more
+        row would hold (``1 / (n + 1)`` of ``n`` rows), and training moves
+        it from there: a few passes over rows that hold it make it as likely
+        as they say. A continued fit keeps the levels it has.
     handle_unknown : {'error', 'missing'}, default='error'
         What a categorical column's level that ``fit`` never saw does in later
         calls: raise a ``ValueError`` naming the column and the value, or

@@ -468,6 +468,9 @@ class VAEImputer(TransformerMixin, BaseVAE):
             columns follow, as numbers (0 or 1) in a DataFrame too.
         """
         check_is_fitted(self)
+        # read at the end, but checked before sample_posterior's draws take a
+        # seed from a RandomState: an error leaves it where it was
+        self._checked("keep_empty_features")
         enums = polars_enums(X)
         given = X = computed(X)  # a Dask or polars DataFrame as pandas, as fit reads it
         refuse_non_tables(X)

@@ -429,6 +429,7 @@ class TableLayout:
         positions: Sequence[int] | None = None,
         trained: np.ndarray | None = None,
         categories: Mapping | None = None,
+        values_checked: bool = True,
     ) -> TableLayout:
         """Each column's family from ``likelihood``, and its levels from ``X``.
 
@@ -444,7 +445,9 @@ class TableLayout:
         the levels of a categorical column come from every row, unless
         ``categories`` (a dict from column, named as in ``likelihood``, to its
         levels) declares them: such a column is categorical, and a value
-        outside its levels is refused.
+        outside its levels is refused, unless not ``values_checked`` (a
+        continued fit's restated layout, whose chunk is read against the
+        fitted levels, as ``handle_unknown`` says).
         """
         frame = _is_dataframe(X)
         X = _checked_table(X, likelihood)
@@ -453,6 +456,9 @@ class TableLayout:
             trained = np.ones(X.shape[0], dtype=bool)
         categories = dict(categories or {})
         refuse_undeclarable_columns(categories, keys, frame)
+        named = likelihood if isinstance(likelihood, Mapping) else {}
+        for parameter, columns in (("likelihood", named), ("categories", categories)):
+            _refuse_repeated_labels(keys, columns, parameter)
         families = _column_families(
             X,
             with_declared_columns(likelihood, categories),
@@ -468,7 +474,9 @@ class TableLayout:
             j = keys.index(key)
             column = _column(X, j)
             seen = column[_present(column)]
-            levels[j] = declared_levels(declared, seen, key)
+            levels[j] = declared_levels(
+                declared, X, j, key, seen if values_checked else seen[:0]
+            )
             absent[j] = ~np.isin(levels[j], seen)
             if dtypes is not None:
                 dtypes.iloc[j] = dtype_holding(dtypes.iloc[j], levels[j])
@@ -1490,6 +1498,17 @@ def refuse_undeclarable_columns(categories: Mapping, keys, frame: bool) -> None:
             )
 
 
+def _refuse_repeated_labels(keys: list, named, parameter: str) -> None:
+    """Raise a ``ValueError`` if ``parameter`` names a label several columns share."""
+    for key in named:
+        if keys.count(key) > 1:
+            raise ValueError(
+                f"{parameter} names column {key!r}, which {keys.count(key)} "
+                "columns of X are labelled: a column it names needs a label of "
+                "its own."
+            )
+
+
 def with_declared_columns(likelihood, categories: Mapping):
     """``likelihood`` with the columns ``categories`` names made categorical.
 
@@ -1520,15 +1539,26 @@ def with_declared_columns(likelihood, categories: Mapping):
     )
 
 
-def declared_levels(declared, seen: np.ndarray, key) -> np.ndarray:
-    """The sorted levels ``categories`` gives column ``key``, checked.
+def declared_levels(declared, X, j: int, key, seen=None) -> np.ndarray:
+    """The sorted levels ``categories`` gives column ``j`` of ``X`` (``key``), checked.
 
-    ``seen`` holds the column's observed training values: the levels are
-    values of its dtype (see ``_levels_of_kind``), and each of ``seen`` must
-    be one of them.
+    The levels are values of the column's kind (see ``_levels_of_kind``),
+    and each observed value of the column (``seen``, if given, else the
+    column's present cells) must be one of them.
     """
-    levels = _levels_of_kind(declared, seen.dtype, key)
-    values = np.unique(seen)
+    if seen is None:
+        column = _column(X, j)
+        seen = column[_present(column)]
+    levels = _levels_of_kind(declared, values_dtype(X, j), _holds_booleans(X, j), key)
+    try:
+        values = np.unique(seen)
+    except TypeError:  # text beside numbers
+        kinds = sorted({type(value).__name__ for value in seen})
+        raise ValueError(
+            f"Column {key!r} holds values of types {', '.join(kinds)}, which no "
+            "levels can all match: a categorical column takes all strings or "
+            "all numbers."
+        ) from None
     _, unknown = _positions_among(levels, values)
     if unknown.any():
         shown = ", ".join(_shown(level) for level in levels[:3])
@@ -1540,15 +1570,40 @@ def declared_levels(declared, seen: np.ndarray, key) -> np.ndarray:
     return levels
 
 
-def _levels_of_kind(declared, dtype: np.dtype, key) -> np.ndarray:
+def values_dtype(X, j: int) -> np.dtype:
+    """The NumPy dtype of the values of column ``j`` of ``X``; object for text.
+
+    A DataFrame column's own dtype, not that of the array its cells make
+    (where pandas' missing cells turn integers into floats or objects):
+    ``Int64`` and ``int64[pyarrow]`` give int64, a ``category`` of
+    integers int64, ``boolean`` bool.
+    """
+    if _is_dataframe(X):
+        import pandas as pd
+
+        dtype = _dense_dtypes(X).iloc[j]
+        if isinstance(dtype, pd.CategoricalDtype):
+            dtype = dtype.categories.dtype
+        dtype = getattr(dtype, "numpy_dtype", dtype)  # nullable and Arrow dtypes
+    else:
+        dtype = np.asarray(X).dtype
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:  # a dtype NumPy has no match for
+        return np.dtype(object)
+    return dtype if dtype.kind in "biuf" else np.dtype(object)
+
+
+def _levels_of_kind(declared, dtype: np.dtype, booleans: bool, key) -> np.ndarray:
     """The levels ``declared`` for column ``key``, sorted, as values of ``dtype``.
 
-    Refused: anything but a collection of levels (a list, an array), an
-    empty or repeated one, a missing value among them, levels that do not
-    sort together (text beside numbers), and levels that ``dtype`` does not
-    hold as they are: text, booleans or fractions for a column of integers,
-    anything but booleans for one of booleans. A column of objects takes
-    any levels that sort together.
+    Refused: anything but a flat collection of levels (a list, an array),
+    an empty or repeated one, a missing value among them, levels that do
+    not sort together (text beside numbers), booleans for a column that
+    does not hold booleans (``booleans``) and anything else for one that
+    does, and levels of a column of numbers that its ``dtype`` does not
+    hold as they are (text, or fractions for integers). A column of text or
+    objects takes any levels that sort together.
     """
     if isinstance(declared, str | bytes | Mapping) or not isinstance(
         declared, Collection
@@ -1557,6 +1612,11 @@ def _levels_of_kind(declared, dtype: np.dtype, key) -> np.ndarray:
             f"categories gives column {key!r} {declared!r}; give a list of its levels."
         )
     declared = list(declared)
+    if any(np.ndim(level) for level in declared):
+        raise ValueError(
+            f"categories gives column {key!r} the levels {declared!r}; give a "
+            "flat list of its levels, each a single value."
+        )
     given = np.empty(len(declared), dtype=object)
     given[:] = declared
     if not len(given) or not _present(given).all():
@@ -1565,11 +1625,16 @@ def _levels_of_kind(declared, dtype: np.dtype, key) -> np.ndarray:
             "at least one level, and no missing value (NaN or None) among them: a "
             "missing cell is no level."
         )
+    if any(isinstance(level, bool | np.bool_) != booleans for level in declared):
+        what = "booleans alone" if booleans else "no booleans"
+        raise ValueError(
+            f"categories gives column {key!r} the levels {declared!r}; the column "
+            f"holds {'booleans' if booleans else 'no booleans'}, so give it {what}."
+        )
     try:
-        of_objects = dtype.kind == "O"
-        as_values = given if of_objects else given.astype(dtype)
+        as_values = given if dtype.kind == "O" else given.astype(dtype)
         levels = np.unique(as_values)
-        held = of_objects or _held_as_they_are(given, as_values)
+        held = all(value == cast for value, cast in zip(given, as_values, strict=True))
     except (TypeError, ValueError, OverflowError):
         held = False
     if not held:
@@ -1583,19 +1648,6 @@ def _levels_of_kind(declared, dtype: np.dtype, key) -> np.ndarray:
             f"categories gives column {key!r} a level twice: {declared!r}."
         )
     return levels
-
-
-def _held_as_they_are(given: np.ndarray, as_values: np.ndarray) -> bool:
-    """Whether ``as_values``, ``given`` cast to a dtype, still equal them.
-
-    Booleans are levels of a column of booleans alone (``True == 1`` in
-    Python), and only booleans are.
-    """
-    booleans = as_values.dtype.kind == "b"
-    return all(
-        isinstance(value, bool | np.bool_) == booleans and value == cast
-        for value, cast in zip(given, as_values, strict=True)
-    )
 
 
 def dtype_holding(dtype, levels: np.ndarray):
@@ -1623,7 +1675,9 @@ def refuse_other_levels(fitted: Mapping, categories: Mapping) -> None:
     """
     for key, declared in categories.items():
         levels = fitted[key]
-        if not np.array_equal(_levels_of_kind(declared, levels.dtype, key), levels):
+        booleans = bool(booleans_among(levels).all())
+        as_read = _levels_of_kind(declared, levels.dtype, booleans, key)
+        if not np.array_equal(as_read, levels):
             raise ValueError(
                 f"The fitted network models column {key!r} with the levels "
                 f"[{', '.join(_shown(level) for level in levels)}], but "

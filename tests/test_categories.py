@@ -1,6 +1,7 @@
 """``categories``: the levels of categorical columns, declared instead of learned."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
 
@@ -121,8 +122,10 @@ def test_a_condition_takes_declared_levels(table, make_vae):
             "values of the column's dtype \\(int64\\)",
         ),
         ({"year": [2007, 2008, 2009.5]}, "values of the column's dtype \\(int64\\)"),
-        ({"male": ["no", "yes"]}, "values of the column's dtype \\(bool\\)"),
-        ({"male": [False, True, 2]}, "values of the column's dtype \\(bool\\)"),
+        ({"male": ["no", "yes"]}, "holds booleans, so give it booleans alone"),
+        ({"male": [False, True, 2]}, "holds booleans, so give it booleans alone"),
+        ({"year": [False, True]}, "holds no booleans, so give it no booleans"),
+        ({"island": [["Dream"], ["Biscoe"]]}, "give a flat list"),
         (
             {"beak": ["long"]},
             "categories names column 'beak', which is not among X's columns",
@@ -167,6 +170,61 @@ def test_a_declared_condition_is_missing_in_a_named_row(table, make_vae):
     vae = make_vae(condition_on="species", categories={"species": SPECIES})
     with pytest.raises(ValueError, match="The condition 'species' is missing in row 3"):
         vae.fit(holed)
+
+
+def test_a_boolean_condition_beside_a_number_keeps_boolean_levels(make_vae):
+    # they were read as 0.0 and 1.0, which True then was not
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(
+        {
+            "x": rng.normal(size=40),
+            "flag": np.array([True, False] * 20),
+            "dose": rng.normal(size=40),
+        }
+    )
+    vae = make_vae(
+        max_epochs=2, condition_on=["flag", "dose"], categories={"flag": [False, True]}
+    ).fit(X)
+    rows = vae.sample(3, conditions={"flag": True, "dose": 0.0}, random_state=0)
+    assert rows["flag"].tolist() == [True] * 3
+    vae.partial_fit(X)  # the same categories, read as the first fit read them
+
+
+@pytest.mark.parametrize(
+    "X, categories",
+    [
+        # pandas' missing cells make the values floats: the dtype is int64
+        (pd.DataFrame({"k": pd.array([1, 2, None] * 10, dtype="Int64")}), [1, 2.5]),
+        (pd.DataFrame({"k": pd.Categorical([1, 2, None] * 10)}), [1, 2.5]),
+    ],
+)
+def test_levels_are_of_the_columns_own_dtype(make_vae, X, categories):
+    X = X.assign(x=np.arange(len(X), dtype=float))
+    with pytest.raises(ValueError, match="values of the column's dtype \\(int64\\)"):
+        make_vae(categories={"k": categories}).fit(X)
+
+
+def test_an_array_of_text_takes_levels_longer_than_its_strings(make_vae):
+    X = np.array([["a", "1"], ["bb", "2"]] * 20)  # <U2: 'ccc' would be cut
+    vae = make_vae(max_epochs=2, categories={0: ["a", "bb", "ccc"]}).fit(X)
+    assert vae._table_layout.levels[0].tolist() == ["a", "bb", "ccc"]
+
+
+def test_a_changed_likelihood_reads_a_chunk_as_handle_unknown_says(table, make_vae):
+    vae = make_vae(
+        max_epochs=2, handle_unknown="missing", categories={"species": SPECIES}
+    ).fit(table)
+    strange = table.astype({"species": object})
+    strange.loc[0, "species"] = "Emperor"
+    vae.set_params(likelihood=dict(vae.likelihoods_))  # the same families
+    vae.partial_fit(strange)  # "Emperor" read as missing, not refused
+    assert vae.n_iter_ == 3
+
+
+def test_categories_refuse_a_label_columns_share(table, make_vae):
+    twice = pd.concat([table, table[["island"]]], axis=1)
+    with pytest.raises(ValueError, match="which 2 columns of X are labelled"):
+        make_vae(categories={"island": ["Biscoe", "Dream"]}).fit(twice)
 
 
 def test_categories_refuse_another_family(table, make_vae):

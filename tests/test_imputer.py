@@ -368,16 +368,19 @@ def test_posterior_draws_of_sparse_rows_in_several_blocks_are_not_repeated(
 
 
 @pytest.mark.short_fits
-def test_posterior_draws_check_the_thread_count_before_a_random_state_gives_a_seed(
-    correlated,
+@pytest.mark.parametrize(
+    "parameter, value", [("n_threads", 0), ("keep_empty_features", "yes")]
+)
+def test_posterior_draws_check_the_parameters_before_a_random_state_gives_a_seed(
+    correlated, parameter, value
 ):
     _, holed = correlated
     state = np.random.RandomState(0)
     imputer = make_imputer(sample_posterior=True, max_epochs=2, random_state=state)
     imputer.fit(holed)
     before = state.get_state()
-    imputer.set_params(n_threads=0)
-    with pytest.raises(ValueError, match="'n_threads' parameter"):
+    imputer.set_params(**{parameter: value})
+    with pytest.raises(ValueError, match=f"'{parameter}' parameter"):
         imputer.transform(holed)
     assert_array_equal(state.get_state()[1], before[1])
     assert state.get_state()[2] == before[2]
