@@ -447,7 +447,8 @@ class TableLayout:
         levels) declares them: such a column is categorical, and a value
         outside its levels is refused, unless not ``values_checked`` (a
         continued fit's restated layout, whose chunk is read against the
-        fitted levels, as ``handle_unknown`` says).
+        fitted levels, as ``handle_unknown`` says: the declared levels are
+        then not read at all, and the layout serves for its families).
         """
         frame = _is_dataframe(X)
         X = _checked_table(X, likelihood)
@@ -470,14 +471,13 @@ class TableLayout:
         levels, ranges = _levels_and_ranges(X, families, keys, trained)
         dtypes = _dense_dtypes(X) if frame else None
         absent = {}
-        for key, declared in categories.items():
+        for key, declared in categories.items() if values_checked else ():
             j = keys.index(key)
             column = _column(X, j)
-            seen = column[_present(column)]
-            levels[j] = declared_levels(
-                declared, X, j, key, seen if values_checked else seen[:0]
-            )
-            absent[j] = ~np.isin(levels[j], seen)
+            present = _present(column)
+            levels[j] = declared_levels(declared, X, j, key, column[present])
+            # the levels no trained row holds: rows of weight 0 set no baseline
+            absent[j] = ~held_levels(levels[j], column[present & trained])
             if dtypes is not None:
                 dtypes.iloc[j] = dtype_holding(dtypes.iloc[j], levels[j])
         booleans = [
@@ -1568,6 +1568,14 @@ def declared_levels(declared, X, j: int, key, seen=None) -> np.ndarray:
             f"{', ...' if len(levels) > 3 else ''})."
         )
     return levels
+
+
+def held_levels(levels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which of ``levels`` one of ``values`` is, matched as ``encode`` matches them."""
+    positions, unknown = _positions_among(levels, values)
+    held = np.zeros(len(levels), dtype=bool)
+    held[positions[~unknown]] = True
+    return held
 
 
 def values_dtype(X, j: int) -> np.dtype:

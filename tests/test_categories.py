@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 
 from skvae import VAEImputer, VAEOutlierDetector
 from skvae._likelihoods import CategoricalFamily
@@ -43,23 +43,37 @@ def test_a_declared_level_the_first_chunk_lacks_is_learned_later(table, make_vae
     assert log_likelihoods.mean() > -3  # -1.4 here; a third of the rows hold it
 
 
-def test_only_declared_levels_no_row_holds_start_as_if_one_row_did(table, make_vae):
-    def chinstraps_offset(vae):
-        # the categorical columns' logit offsets: species' levels, then island's
-        (family,) = [
-            family
-            for family in vae.module_.likelihood.families
-            if isinstance(family, CategoricalFamily)
-        ]
-        return family.offset[SPECIES.index("Chinstrap")].item()
+def categorical_offsets(vae) -> np.ndarray:
+    """The logit offsets of a model's categorical columns' levels, in order."""
+    (family,) = [
+        family
+        for family in vae.module_.likelihood.families
+        if isinstance(family, CategoricalFamily)
+    ]
+    return family.offset.numpy()
 
+
+def test_only_declared_levels_no_row_holds_start_as_if_one_row_did(table, make_vae):
+    chinstrap = SPECIES.index("Chinstrap")  # species' levels come first
     first = without_chinstraps(table)
     declared = make_vae(max_epochs=1, categories={"species": SPECIES}).fit(first)
-    assert chinstraps_offset(declared) == pytest.approx(np.log(1 / (len(first) + 1)))
-    # a level that rows of weight 0 alone hold keeps the floor of 1e-8
+    one_row = np.log(1 / (len(first) + 1))
+    assert categorical_offsets(declared)[chinstrap] == pytest.approx(one_row)
+    # rows of weight 0 set no baseline, of a declared level either ...
     weights = (table["species"] != "Chinstrap").to_numpy(float)
+    declared.fit(table, sample_weight=weights)
+    assert categorical_offsets(declared)[chinstrap] == pytest.approx(one_row)
+    # ... but a learned level that they alone hold keeps the floor of 1e-8
     weighed = make_vae(max_epochs=1).fit(table, sample_weight=weights)
-    assert chinstraps_offset(weighed) == pytest.approx(np.log(1e-8))
+    assert categorical_offsets(weighed)[chinstrap] == pytest.approx(np.log(1e-8))
+
+
+def test_declared_dates_are_held_by_the_rows_that_hold_them(make_vae):
+    days = pd.to_datetime(["2020-01-01", "2020-01-02"] * 10)
+    X = pd.DataFrame({"x": np.linspace(0, 1, 20), "day": pd.Categorical(days)})
+    declared = {"day": [*days[:2], pd.Timestamp("2020-01-03")]}
+    vae = make_vae(max_epochs=1, categories=declared).fit(X)
+    assert_allclose(categorical_offsets(vae), np.log([0.5, 0.5, 1 / 21]), rtol=1e-6)
 
 
 def test_declaring_the_levels_the_rows_hold_changes_nothing(table, make_vae):
@@ -219,6 +233,16 @@ def test_a_changed_likelihood_reads_a_chunk_as_handle_unknown_says(table, make_v
     vae.set_params(likelihood=dict(vae.likelihoods_))  # the same families
     vae.partial_fit(strange)  # "Emperor" read as missing, not refused
     assert vae.n_iter_ == 3
+
+
+def test_a_changed_likelihood_reads_no_declared_level_against_a_chunk(make_vae):
+    # the chunk's own dtype was checked against the declared levels: all
+    # missing, its text column is float64
+    first = pd.DataFrame({"x": np.linspace(0, 1, 20), "s": ["a", "b"] * 10})
+    vae = make_vae(categories={"s": ["a", "b", "c"]}).partial_fit(first)
+    vae.set_params(likelihood=dict(vae.likelihoods_))  # the same families
+    vae.partial_fit(first.assign(s=np.nan))
+    assert vae.n_iter_ == 2
 
 
 def test_categories_refuse_a_label_columns_share(table, make_vae):
