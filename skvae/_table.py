@@ -445,10 +445,10 @@ class TableLayout:
         the levels of a categorical column come from every row, unless
         ``categories`` (a dict from column, named as in ``likelihood``, to its
         levels) declares them: such a column is categorical, and a value
-        outside its levels is refused, unless not ``values_checked`` (a
+        outside its levels is refused. Without ``values_checked`` the layout
+        serves for its families alone, and has no levels and ranges: a
         continued fit's restated layout, whose chunk is read against the
-        fitted levels, as ``handle_unknown`` says: the declared levels are
-        then not read at all, and the layout serves for its families).
+        fitted levels, as ``handle_unknown`` says.
         """
         frame = _is_dataframe(X)
         X = _checked_table(X, likelihood)
@@ -468,7 +468,11 @@ class TableLayout:
             integer,
             trained,
         )
-        levels, ranges = _levels_and_ranges(X, families, keys, trained)
+        levels, ranges = (
+            _levels_and_ranges(X, families, keys, trained)
+            if values_checked
+            else ({}, {})  # the families alone
+        )
         dtypes = _dense_dtypes(X) if frame else None
         absent = {}
         for key, declared in categories.items() if values_checked else ():

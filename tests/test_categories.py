@@ -235,13 +235,23 @@ def test_a_changed_likelihood_reads_a_chunk_as_handle_unknown_says(table, make_v
     assert vae.n_iter_ == 3
 
 
-def test_a_changed_likelihood_reads_no_declared_level_against_a_chunk(make_vae):
-    # the chunk's own dtype was checked against the declared levels: all
-    # missing, its text column is float64
+@pytest.mark.parametrize("categories", [None, {"s": ["a", "b", "c"]}])
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [np.nan] * 20,  # all missing: float64, which the declared levels are not
+        ["a", 5] * 10,  # a number beside text, which did not sort; read as missing
+    ],
+)
+def test_a_changed_likelihood_reads_a_chunk_against_the_fitted_levels(
+    make_vae, categories, cells
+):
+    # the restated layout read the chunk's levels, which it does not use
     first = pd.DataFrame({"x": np.linspace(0, 1, 20), "s": ["a", "b"] * 10})
-    vae = make_vae(categories={"s": ["a", "b", "c"]}).partial_fit(first)
+    vae = make_vae(categories=categories, handle_unknown="missing")
+    vae.partial_fit(first)
     vae.set_params(likelihood=dict(vae.likelihoods_))  # the same families
-    vae.partial_fit(first.assign(s=np.nan))
+    vae.partial_fit(first.assign(s=cells))
     assert vae.n_iter_ == 2
 
 
