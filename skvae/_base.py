@@ -96,6 +96,7 @@ from ._table import (
     computed,
     first_non_number,
     holds_numbers,
+    kept_by_a_continued_fit,
     missing_as_nan,
     polars_enums,
     refuse_cells_of_other_types,
@@ -1485,10 +1486,8 @@ class BaseVAE(BaseEstimator):
             family = next(iter(self.likelihoods_.values()))
             raise ValueError(
                 f"The fitted network models every column as {family!r}, but "
-                f"categories gives column {next(iter(categories))!r} levels: a "
-                "continued fit (partial_fit, or fit with warm_start=True) keeps "
-                "each column's family. Fit anew, on a clone or with "
-                "warm_start=False, to change it."
+                f"categories gives column {next(iter(categories))!r} levels: "
+                + kept_by_a_continued_fit("each column's family")
             )
 
     def _layout_restated(self, layout: TableLayout, X, sample_weight) -> TableLayout:
@@ -1513,9 +1512,7 @@ class BaseVAE(BaseEstimator):
                 raise ValueError(
                     f"The fitted network models column {layout.name_of(j)!r} as "
                     f"{fitted!r}, but likelihood={self.likelihood!r} gives it "
-                    f"{wanted!r}: a continued fit (partial_fit, or fit with "
-                    "warm_start=True) keeps each column's family. Fit anew, on "
-                    "a clone or with warm_start=False, to change it."
+                    f"{wanted!r}: " + kept_by_a_continued_fit("each column's family")
                 )
         layout = copy.copy(layout)
         layout.likelihood = copy.deepcopy(self.likelihood)  # not the caller's dict

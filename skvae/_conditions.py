@@ -33,7 +33,9 @@ from ._table import (
     declared_levels,
     dtype_holding,
     first_non_boolean,
+    kept_by_a_continued_fit,
     refuse_other_levels,
+    refuse_repeated_labels,
 )
 
 
@@ -226,7 +228,7 @@ class Conditions:
             raise ValueError(
                 f"condition_on names column {unknown[0]!r}, which is not among {where}."
             )
-        _refuse_repeated_labels(columns, keys, "X")
+        refuse_repeated_labels(columns, keys, "X")
         if len(set(keys)) < len(keys):
             raise ValueError(f"condition_on names a column twice: {keys!r}.")
         if len(keys) == len(columns):
@@ -325,10 +327,8 @@ class Conditions:
             if key not in fitted:
                 raise ValueError(
                     f"The fitted network reads the condition {key!r} as a number, "
-                    "but categories gives it levels: a continued fit (partial_fit, "
-                    "or fit with warm_start=True) keeps how it reads each "
-                    "condition. Fit anew, on a clone or with warm_start=False, to "
-                    "change it."
+                    "but categories gives it levels: "
+                    + kept_by_a_continued_fit("how it reads each condition")
                 )
         refuse_other_levels(fitted, categories)
 
@@ -561,7 +561,7 @@ class Conditions:
             missing = [key for key in self.keys if key not in conditions.columns]
             if missing:
                 raise ValueError(f"conditions lacks the column {missing[0]!r}.")
-            _refuse_repeated_labels(list(conditions.columns), self.keys, "conditions")
+            refuse_repeated_labels(list(conditions.columns), self.keys, "conditions")
             values = {key: conditions[key].to_numpy() for key in self.keys}
         else:
             rows = not hasattr(conditions, "shape")
@@ -583,16 +583,6 @@ class Conditions:
                 f"conditions has {lengths.pop()} rows; {n_rows} rows are generated."
             )
         return values
-
-
-def _refuse_repeated_labels(columns: list, keys: list, what: str) -> None:
-    """Raise a ``ValueError`` naming a condition that two columns of ``what`` hold."""
-    repeated = [key for key in keys if columns.count(key) > 1]
-    if repeated:
-        raise ValueError(
-            f"{what} has more than one column labelled {repeated[0]!r}; a "
-            "condition's column needs a label of its own."
-        )
 
 
 def _refuse_missing_conditions(values: dict, row_name: Callable[[int], str]) -> None:

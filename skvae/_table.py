@@ -459,7 +459,7 @@ class TableLayout:
         refuse_undeclarable_columns(categories, keys, frame)
         named = likelihood if isinstance(likelihood, Mapping) else {}
         for parameter, columns in (("likelihood", named), ("categories", categories)):
-            _refuse_repeated_labels(keys, columns, parameter)
+            refuse_repeated_labels(keys, columns, "X", f"a column {parameter} names")
         families = _column_families(
             X,
             with_declared_columns(likelihood, categories),
@@ -544,10 +544,8 @@ class TableLayout:
             if families[key] != CATEGORICAL:
                 raise ValueError(
                     f"The fitted network models column {key!r} as "
-                    f"{families[key]!r}, but categories gives it levels: a "
-                    "continued fit (partial_fit, or fit with warm_start=True) "
-                    "keeps each column's family. Fit anew, on a clone or with "
-                    "warm_start=False, to change it."
+                    f"{families[key]!r}, but categories gives it levels: "
+                    + kept_by_a_continued_fit("each column's family")
                 )
         fitted = {self.name_of(j): levels for j, levels in self.levels.items()}
         refuse_other_levels(fitted, categories)
@@ -1502,15 +1500,28 @@ def refuse_undeclarable_columns(categories: Mapping, keys, frame: bool) -> None:
             )
 
 
-def _refuse_repeated_labels(keys: list, named, parameter: str) -> None:
-    """Raise a ``ValueError`` if ``parameter`` names a label several columns share."""
-    for key in named:
-        if keys.count(key) > 1:
-            raise ValueError(
-                f"{parameter} names column {key!r}, which {keys.count(key)} "
-                "columns of X are labelled: a column it names needs a label of "
-                "its own."
-            )
+def refuse_repeated_labels(
+    columns: list, keys, what: str, needing: str = "a condition's column"
+) -> None:
+    """Raise a ``ValueError`` naming one of ``keys`` that several ``columns`` label.
+
+    ``what`` names the table, and ``needing`` the column that needs a label
+    of its own, in the message.
+    """
+    repeated = [key for key in keys if columns.count(key) > 1]
+    if repeated:
+        raise ValueError(
+            f"{what} has more than one column labelled {repeated[0]!r}; "
+            f"{needing} needs a label of its own."
+        )
+
+
+def kept_by_a_continued_fit(what: str, it: str = "it") -> str:
+    """The end of a message that refuses a change a continued fit cannot make."""
+    return (
+        f"a continued fit (partial_fit, or fit with warm_start=True) keeps "
+        f"{what}. Fit anew, on a clone or with warm_start=False, to change {it}."
+    )
 
 
 def with_declared_columns(likelihood, categories: Mapping):
@@ -1693,8 +1704,6 @@ def refuse_other_levels(fitted: Mapping, categories: Mapping) -> None:
             raise ValueError(
                 f"The fitted network models column {key!r} with the levels "
                 f"[{', '.join(_shown(level) for level in levels)}], but "
-                f"categories gives it {list(declared)!r}: a "
-                "continued fit (partial_fit, or fit with warm_start=True) keeps "
-                "each column's levels. Fit anew, on a clone or with "
-                "warm_start=False, to change them."
+                f"categories gives it {list(declared)!r}: "
+                + kept_by_a_continued_fit("each column's levels", "them")
             )

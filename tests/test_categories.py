@@ -257,7 +257,11 @@ def test_a_changed_likelihood_reads_a_chunk_against_the_fitted_levels(
 
 def test_categories_refuse_a_label_columns_share(table, make_vae):
     twice = pd.concat([table, table[["island"]]], axis=1)
-    with pytest.raises(ValueError, match="which 2 columns of X are labelled"):
+    with pytest.raises(
+        ValueError,
+        match="X has more than one column labelled 'island'; a column categories "
+        "names needs a label of its own",
+    ):
         make_vae(categories={"island": ["Biscoe", "Dream"]}).fit(twice)
 
 
