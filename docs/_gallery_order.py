@@ -9,6 +9,7 @@ ORDER = [
     "plot_likelihoods.py",
     "plot_mixed_table.py",
     "plot_impute_table.py",
+    "plot_streaming_table.py",
     "plot_conditional_digits.py",
     "plot_conditional_covariate.py",
     "plot_sparse_counts.py",

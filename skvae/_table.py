@@ -709,7 +709,9 @@ class TableLayout:
                 f"not among its {len(levels)} levels seen in fit, or in a "
                 "stream's first partial_fit chunk (such as "
                 f"{', '.join(_shown(level) for level in levels[:3])}). "
-                "handle_unknown='missing' reads unseen levels as missing cells."
+                "handle_unknown='missing' reads unseen levels as missing "
+                "cells, and a new stream can declare every level of a column "
+                "with categories."
             )
         result = np.full(len(column), np.nan)
         result[present] = codes

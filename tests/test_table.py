@@ -353,9 +353,11 @@ def test_a_value_of_another_type_is_an_unseen_level(table, make_vae, handle_unkn
     if handle_unknown == "error":
         with pytest.raises(ValueError, match="Column 'island' holds 7") as error:
             vae.transform(other)
-        # what a stream's levels are, and how to read an unseen one instead
+        # what a stream's levels are, how to read an unseen one instead, and
+        # how a stream declares them
         assert "first partial_fit chunk" in str(error.value)
         assert "handle_unknown='missing'" in str(error.value)
+        assert "with categories" in str(error.value)
     else:
         terms = vae.feature_log_likelihoods(other)
         assert np.isnan(terms.loc[1, "island"]) and np.isfinite(terms.loc[0, "island"])
