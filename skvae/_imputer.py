@@ -465,7 +465,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
             the same stored entries, only the stored NaN filled; a DataFrame
             of pandas sparse columns is read as sparse ``X``, unless the model
             has a family per column. With ``add_indicator``, the indicator's
-            columns follow, as numbers (0 or 1) in a DataFrame too.
+            columns follow, as numbers (0 or 1) in a DataFrame too; a
+            DataFrame whose column labels are not all strings then comes back
+            with the names of :meth:`get_feature_names_out` (``x0``,
+            ``missingindicator_x0``), as scikit-learn's estimators take no
+            labels of mixed types.
         """
         check_is_fitted(self)
         # read at the end, but checked before sample_posterior's draws take a
@@ -500,8 +504,11 @@ class VAEImputer(TransformerMixin, BaseVAE):
         In a DataFrame the indicator's columns are float64, as in an array:
         columns of booleans beside numbers would make the frame's array one
         of objects. They are named ``missingindicator_<label>`` after the
-        ``labels`` of the given frame's columns, which ``filled`` keeps: for
-        labels that are not strings (``10``, not ``x0``) too.
+        ``labels`` of the given frame's columns, which ``filled`` keeps. Where
+        those are not all strings (``pd.DataFrame(array)``'s 0, 1, ...), every
+        column takes its name from ``get_feature_names_out`` (``x0``,
+        ``missingindicator_x0``) instead: scikit-learn's estimators refuse a
+        frame whose labels mix strings with other types.
         """
         if sp.issparse(filled):
             return sp.hstack([filled, indicator], format=filled.format)
@@ -510,8 +517,10 @@ class VAEImputer(TransformerMixin, BaseVAE):
             return np.hstack([filled, indicator.astype(floats)])
         import pandas as pd
 
-        if labels is None:
-            names = self.get_feature_names_out()[filled.shape[1] :]
+        if labels is None or not all(isinstance(label, str) for label in labels):
+            names = self.get_feature_names_out()
+            filled = filled.set_axis(names[: filled.shape[1]], axis=1)
+            names = names[filled.shape[1] :]
         else:
             names = self.indicator_.get_feature_names_out(np.asarray(labels, object))
         indicator = pd.DataFrame(

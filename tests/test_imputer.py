@@ -11,7 +11,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy import sparse
 from sklearn import clone, config_context
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_validate
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skvae import VAEImputer
@@ -657,9 +659,12 @@ def test_the_indicator_follows_a_global_transform_output(correlated, output):
 
 
 @pytest.mark.short_fits
-def test_indicator_columns_are_named_after_labels_that_are_not_strings(correlated):
-    # before: the filled columns kept their labels (10, 30) and the indicator
-    # columns were named by position (missingindicator_x1, for the dropped 20)
+def test_indicator_columns_of_labels_that_are_not_strings_are_named_as_sklearn_does(
+    correlated,
+):
+    # before: the filled columns kept their labels (10, 30) beside indicator
+    # columns named "missingindicator_10": labels of mixed types, which every
+    # scikit-learn estimator after the imputer refused
     _, holed = correlated
     holed = holed[:, :3].copy()
     holed[:, 1] = np.nan  # empty: left out of the output
@@ -667,16 +672,21 @@ def test_indicator_columns_are_named_after_labels_that_are_not_strings(correlate
     imputer = make_imputer(add_indicator=True, max_epochs=2)
     with pytest.warns(UserWarning, match="Skipping features without any observed"):
         filled = imputer.fit_transform(frame)
-    assert list(filled.columns[:2]) == [10, 30]
-    # each of the three columns has holes
-    assert list(filled.columns[2:]) == [
-        "missingindicator_10",
-        "missingindicator_20",
-        "missingindicator_30",
-    ]
-    # scikit-learn's names, under set_output, as SimpleImputer gives them
+    # scikit-learn's names, as SimpleImputer gives them under set_output
+    names = ["x0", "x2", "missingindicator_x0", "missingindicator_x1"]
+    assert list(filled.columns) == [*names, "missingindicator_x2"]
+    assert list(filled.columns) == list(imputer.get_feature_names_out())
+    assert_array_equal(filled.to_numpy()[:, 2:], np.isnan(holed))
     named = imputer.set_output(transform="pandas").transform(frame)
-    assert list(named.columns) == list(imputer.get_feature_names_out())
+    assert list(named.columns) == list(filled.columns)
+    # the next step of a pipeline takes the frame
+    y = (holed[:, 0] > 0).astype(int)
+    pipeline = make_pipeline(
+        make_imputer(add_indicator=True, max_epochs=2), LogisticRegression()
+    )
+    with pytest.warns(UserWarning, match="Skipping features without any observed"):
+        pipeline.fit(frame, y)
+    assert_array_equal(pipeline[-1].feature_names_in_, filled.columns)
 
 
 @pytest.mark.short_fits
