@@ -159,12 +159,12 @@ def _refuse_text_columns(X, likelihood: str, fitted: bool = False) -> None:
             raise beyond_float64(name) from None
         except (TypeError, ValueError):
             refuse_cells_of_other_types(np.asarray(column, dtype=object), name)
-            value = first_non_number(np.asarray(column, dtype=object))
-            held = (
-                f"has dtype {column.dtype}"
-                if frame and not fitted or value is None
-                else f"holds {_shown(value)}"
-            )
+            wrong = first_non_number(np.asarray(column, dtype=object))
+            if frame and not fitted or wrong is None:
+                held = f"has dtype {column.dtype}"
+            else:  # a stray value in a column of numbers is named by its row
+                row = f" in row {row_namer(X)(wrong[0])}" if fitted else ""
+                held = f"holds {_shown(wrong[1])}{row}"
             if fitted:
                 raise ValueError(
                     f"Column {name!r} of X {held}, which is not a number: the "

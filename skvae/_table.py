@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from ._data import row_namer
 from ._families import COLUMN_FAMILIES
 from ._likelihoods import (
     FAMILIES,
@@ -642,16 +643,20 @@ class TableLayout:
                 break  # the width check of validate_data names the problem
             if sp.issparse(X):
                 values = X.data[X.indptr[j] : X.indptr[j + 1]]
+                rows = X.indices[X.indptr[j] : X.indptr[j + 1]]
             elif _of_boolean_dtype(X, j):
                 continue  # holds nothing else
             else:
                 values = _column(X, j)
+                rows = np.arange(len(values))
             wrong = first_non_boolean(values)
             if wrong is not None:
+                position, value = wrong
                 raise ValueError(
-                    f"Column {self.name_of(j)!r} of X holds {_shown(wrong[1])}, "
-                    "which is not a boolean: the column held booleans in fit "
-                    "(True or False, or the numbers 1 or 0, are read)."
+                    f"Column {self.name_of(j)!r} of X holds {_shown(value)} in "
+                    f"row {row_namer(X)(rows[position])}, which is not a boolean: "
+                    "the column held booleans in fit (True or False, or the "
+                    "numbers 1 or 0, are read)."
                 )
 
     def _refuse_non_numbers(self, encoded) -> None:
@@ -667,12 +672,13 @@ class TableLayout:
             if getattr(dtype, "kind", "O") in "biuf":
                 continue
             column = _column(encoded, j)
-            value = first_non_number(column)
-            if value is not None:
+            wrong = first_non_number(column)
+            if wrong is not None:
+                row, value = wrong
                 raise ValueError(
-                    f"Column {self.name_of(j)!r} of X holds {_shown(value)}, "
-                    "which is not a number: the model reads this column as "
-                    "numbers, as it did in fit."
+                    f"Column {self.name_of(j)!r} of X holds {_shown(value)} in "
+                    f"row {row_namer(encoded)(row)}, which is not a number: the "
+                    "model reads this column as numbers, as it did in fit."
                 )
             try:
                 np.asarray(column[_present(column)], dtype=np.float64)
@@ -704,9 +710,11 @@ class TableLayout:
         if unseen.any() and unknown_as_missing:
             codes[unseen] = np.nan
         elif unseen.any():
+            first = np.argmax(unseen)
+            row = row_namer(X)(np.flatnonzero(present)[first])
             raise ValueError(
-                f"Column {name!r} holds {_shown(values[unseen][0])}, which is "
-                f"not among its {len(levels)} levels seen in fit, or in a "
+                f"Column {name!r} holds {_shown(values[first])} in row {row}, "
+                f"which is not among its {len(levels)} levels seen in fit, or in a "
                 "stream's first partial_fit chunk (such as "
                 f"{', '.join(_shown(level) for level in levels[:3])}). "
                 "handle_unknown='missing' reads unseen levels as missing "
@@ -1355,14 +1363,17 @@ def beyond_float64(name) -> ValueError:
 
 
 def first_non_number(column: np.ndarray):
-    """The first present value of ``column`` that is not a number, or None."""
-    for value in column[_present(column)]:
+    """The row and value of ``column``'s first present cell that is not a number.
+
+    None if every present cell is one.
+    """
+    for row in np.flatnonzero(_present(column)):
         try:
-            float(value)
+            float(column[row])
         except OverflowError:  # an integer beyond float64 is a number
             continue
         except (TypeError, ValueError):
-            return value
+            return row, column[row]
     return None
 
 

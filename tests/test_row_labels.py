@@ -90,6 +90,27 @@ def test_a_sliced_frame_names_its_rows_by_position_and_label(frame):
 
 
 @pytest.mark.short_fits
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        ("s", "zz", "Column 's' holds 'zz' in row 2 \\(index 'u12'\\), which is not"),
+        ("a", "x", "'a' of X holds 'x' in row 2 \\(index 'u12'\\), which is not a"),
+        ("b", "yes", "'b' of X holds 'yes' in row 2 \\(index 'u12'\\), which is"),
+    ],
+)
+def test_a_cell_a_table_cannot_read_is_named_by_row_and_label(
+    frame, column, value, message
+):
+    # before: the column and the value, not the row
+    table = frame.assign(s=["p", "q"] * 20, b=[True, False] * 20)
+    vae = VAETransformer(**QUICK, likelihood="auto").fit(table)
+    rows = table.astype({column: object})
+    rows.loc["u12", column] = value
+    with pytest.raises(ValueError, match=message):
+        vae.transform(rows.iloc[10:])
+
+
+@pytest.mark.short_fits
 def test_latent_points_of_a_frame_are_named_by_label(frame):
     vae = VAETransformer(**QUICK).fit(frame)
     latent = pd.DataFrame(vae.transform(frame), index=frame.index)

@@ -368,7 +368,7 @@ def test_text_in_a_numeric_column_is_refused_naming_the_column(table, make_vae):
     before = vae.transform(table.head(3))
     other = table.head(3).astype({"bill": object})
     other.loc[1, "bill"] = "forty"
-    message = "Column 'bill' of X holds 'forty', which is not a number"
+    message = "Column 'bill' of X holds 'forty' in row 1, which is not a number"
     for call in (vae.transform, vae.score_samples, vae.partial_fit):
         with pytest.raises(ValueError, match=message):
             call(other)
@@ -379,7 +379,7 @@ def test_text_for_a_model_of_numbers_is_refused_as_not_a_number(make_vae):
     # before: "which likelihood='auto' cannot model. Use likelihood='auto'"
     X = np.random.RandomState(0).normal(size=(100, 3))
     vae = make_vae().fit(X)
-    message = "Column 0 of X holds 'a', which is not a number: the model reads"
+    message = "Column 0 of X holds 'a' in row 0, which is not a number: the model"
     for rows in ([["a", 1.0, 2.0]], pd.DataFrame({0: ["a"], 1: [1.0], 2: [2.0]})):
         for call in (vae.transform, vae.score_samples, vae.partial_fit):
             with pytest.raises(ValueError, match=message):
@@ -696,7 +696,9 @@ def test_a_model_of_a_frame_of_numbers_reads_sparse_rows(table, make_vae):
     rows = flags.to_numpy(np.float64, copy=True)  # pandas 3 gives a read-only view
     rows[1, 0] = 2.0  # a boolean column's stored values are checked
     with pytest.warns(UserWarning, match="feature names"):
-        with pytest.raises(ValueError, match="'male' of X holds 2.0, which is not a"):
+        with pytest.raises(
+            ValueError, match="'male' of X holds 2.0 in row 1, which is not a"
+        ):
             vae.transform(sparse.csr_matrix(rows))
     vae = make_vae().fit(table)
     rows = sparse.csr_matrix(np.ones((2, table.shape[1])))
@@ -905,7 +907,7 @@ def test_text_in_a_numeric_column_is_named_in_a_table_without_levels(make_vae):
     vae = make_vae(likelihood={"cnt": "poisson"}).fit(table)
     bad = table.astype(object)
     bad.loc[2, "cnt"] = "three"
-    with pytest.raises(ValueError, match="Column 'cnt' of X holds 'three', which is"):
+    with pytest.raises(ValueError, match="'cnt' of X holds 'three' in row 2, which is"):
         vae.transform(bad)
     assert_allclose(vae.transform(table.astype(object)), vae.transform(table))
 
@@ -938,7 +940,9 @@ def test_text_where_fit_had_numbers_is_named_whatever_its_dtype(make_vae, dtype)
     numbers = pd.DataFrame({"s": np.arange(20.0), "f": np.arange(20.0)})
     vae = make_vae(max_epochs=2).fit(numbers)
     text = numbers.assign(s=pd.Series(["a", "b"] * 10, dtype=dtype))
-    with pytest.raises(ValueError, match="Column 's' of X holds 'a', which is not"):
+    with pytest.raises(
+        ValueError, match="Column 's' of X holds 'a' in row 0, which is not"
+    ):
         vae.transform(text)
 
 
