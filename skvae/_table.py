@@ -1051,6 +1051,8 @@ def _refuse_text_placeholder_for_numbers(X, placeholder: str, skip) -> None:
         ):
             return
         kind = "a DataFrame of numeric columns"
+        if skip:  # the columns the placeholder could mark
+            kind += " beside its conditions"
     else:
         try:  # a list of numbers too, as validation will read it
             values = np.asarray(X)

@@ -592,6 +592,20 @@ def test_a_text_placeholder_in_numbers_is_refused(correlated, container):
     assert not hasattr(imputer, "module_")
 
 
+def test_a_text_placeholder_beside_a_condition_of_text_is_refused_as_such(
+    correlated,
+):
+    # before: "X is a DataFrame of numeric columns", beside a column of text
+    X, _ = correlated
+    frame = pd.DataFrame(X[:, :3], columns=list("abc"))
+    frame["s"] = np.where(X[:, 3] > 0, "p", "-1")
+    frame.loc[:9, "a"] = 999
+    imputer = make_imputer(missing_values="-1", condition_on=["s"])
+    message = "X is a DataFrame of numeric columns beside its conditions: no cell"
+    with pytest.raises(ValueError, match=message):
+        imputer.fit(frame)
+
+
 @pytest.mark.short_fits
 def test_a_text_placeholder_set_after_fit_is_refused_at_transform(correlated):
     X, _ = correlated
