@@ -1720,8 +1720,9 @@ class BaseVAE(BaseEstimator):
             ``condition_on``, and a ``VAEImputer``'s columns with no observed
             cell in ``fit``, are not modelled and have no term. A
             DataFrame, with ``X``'s columns and index, for a model with a
-            family per column (``likelihood='auto'``, ``'categorical'`` or a
-            dict) fitted on a DataFrame; a polars one for a polars ``X``.
+            family per column (``likelihood='auto'``, ``'categorical'``,
+            ``'inflated_gaussian'`` or a dict) fitted on a DataFrame; a
+            polars one for a polars ``X``.
         """
         polars_input = _is_polars_frame(X)
         X = computed(X)  # a polars frame's index, say

@@ -121,7 +121,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           ``'auto'``.
 
         Count families and ``'multinomial'`` show the encoder ``log1p(X)``.
-        With a family per column (``'auto'``, ``'categorical'`` or a dict),
+        With a family per column (``'auto'``, ``'categorical'``,
+        ``'inflated_gaussian'`` or a dict),
         ``sample`` and ``inverse_transform`` give categorical columns back as
         their levels and boolean columns as booleans (``inverse_transform``
         the more probable of each), and a model fitted on a DataFrame gives a

@@ -321,3 +321,21 @@ def test_atoms_far_from_the_other_values_train(make_vae):
     vae = make_vae(likelihood="inflated_gaussian").fit(X)
     assert np.isfinite(vae.score_samples(X)).all()
     assert np.isfinite(vae.loss_curve_).all()
+
+
+@pytest.mark.short_fits
+def test_a_frame_fitted_as_inflated_gives_its_table_back_as_documented():
+    # the family reads each column on its own, as "auto" does: a DataFrame
+    # back, where "gaussian" for every column gives arrays
+    from skvae import VAETransformer
+
+    rng = np.random.RandomState(0)
+    amounts = np.where(rng.rand(200) < 0.4, 0, rng.randint(10, 90, 200))
+    frame = pd.DataFrame({"a": amounts, "b": rng.normal(5, 1, 200)})
+    quick = dict(latent_dim=2, hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    inflated = VAETransformer(likelihood="inflated_gaussian", **quick).fit(frame)
+    for rows in (inflated.sample(5), inflated.inverse_transform(np.zeros((5, 2)))):
+        assert isinstance(rows, pd.DataFrame)
+        assert_array_equal(rows.dtypes, frame.dtypes)
+    gaussian = VAETransformer(likelihood="gaussian", **quick).fit(frame)
+    assert isinstance(gaussian.sample(5), np.ndarray)
