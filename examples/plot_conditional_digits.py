@@ -137,10 +137,10 @@ show_digits(
 )
 
 # %%
-# The narrow 7 at the top is redrawn as narrow digits of every class, the
-# wide, round 6 below it as wide, round ones, and the inputs further down as
-# heavier ones: at 8x8 pixels the differences are small, but each row keeps
-# its input's hand while each column shows one class. The latent code holds
+# The slanted 4 at the bottom is redrawn as slanted digits of every class,
+# and the upright inputs above it as upright ones: at 8x8 pixels the
+# differences are small, but each row keeps its input's hand while each
+# column shows one class. The latent code holds
 # how a digit is written, the condition which digit it is. Swapping a
 # condition while keeping the code is how conditional models remove a batch
 # or a covariate from a dataset; a latent map without a covariate is in

@@ -55,7 +55,12 @@ from ._latent_prior import (
     mixture_start,
     posterior_draws,
 )
-from ._layout import align_latent_means, principal_components
+from ._layout import (
+    align_decoder,
+    align_latent_means,
+    components_beside_conditions,
+    principal_components,
+)
 from ._likelihoods import (
     VARIANCE_PRIOR_ROWS,
     CategoricalFamily,
@@ -1218,37 +1223,46 @@ class BaseVAE(BaseEstimator):
         The encoder is trained to map the training rows to their principal
         components (held-out rows weigh 0), as the encoder sees them, and the
         learned variances start at the variance the components leave
-        unexplained.
+        unexplained. For a conditional model of one family, the components
+        are those of what a linear regression on the conditions leaves.
         """
         values, scale = module.likelihood.encoder_features(self._modelled(X))
         weights = np.zeros(X.shape[0])
         weights[training_index] = sample_weight[training_index]
         likelihood = module.likelihood
-        # Learned variances start from the components' unexplained shares, but
-        # not with conditions: the components also hold what the conditions
-        # explain. Not in tables of several families: the real columns' head
-        # start draws the latent to them, away from categorical ones. Not with
-        # missing cells: the components of mean-filled columns are not those
-        # of the observed cells.
+        # Learned variances start from the components' unexplained shares. Not
+        # in tables of several families: the real columns' head start draws
+        # the latent to them, away from categorical ones. Not with missing
+        # cells: the components of mean-filled columns are not those of the
+        # observed cells. A conditional model of such columns starts from the
+        # components of what the conditions leave: z holds what the decoder
+        # cannot read from them.
         starts_variances = (
-            module.n_conditions == 0
-            and len(likelihood.families) == 1
-            and not likelihood.missing_indicators
+            len(likelihood.families) == 1 and not likelihood.missing_indicators
         )
-        components = principal_components(
-            values,
-            scale,
-            weights,
-            module.latent_dim,
-            seed=int(torch.randint(2**31 - 1, (), generator=generator)),
-            unexplained=starts_variances,
-        )
-        if components.unexplained is not None:
+        seed = int(torch.randint(2**31 - 1, (), generator=generator))
+        if module.n_conditions == 0:
+            components = principal_components(
+                values, scale, weights, module.latent_dim, seed, starts_variances
+            )
+        elif starts_variances and not sp.issparse(values):
+            conditions = np.asarray(
+                X[:, self._modelled(X).shape[1] :], dtype=np.float64
+            )
+            components = components_beside_conditions(
+                values, scale, weights, conditions, module.latent_dim, seed
+            )
+        else:  # the components also hold what the conditions explain
+            components = principal_components(
+                values, scale, weights, module.latent_dim, seed
+            )
+        unexplained = components.unexplained
+        if unexplained is not None:
             # The most probable variance under the prior, given the rows' mean
             # unexplained share: components of a few rows explain much by chance.
             n_rows = np.count_nonzero(weights)
             likelihood.families[0].start_variances(
-                (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS)
+                (n_rows * unexplained + VARIANCE_PRIOR_ROWS)
                 / (n_rows + VARIANCE_PRIOR_ROWS)
             )
         targets = torch.as_tensor(
@@ -1263,6 +1277,16 @@ class BaseVAE(BaseEstimator):
             generator,
             threads=threads,
         )
+        if module.n_conditions and components.unexplained is not None:
+            align_decoder(
+                module,
+                rows,
+                targets,
+                config.batch_size,
+                config.learning_rate,
+                generator,
+                threads=threads,
+            )
 
     def _record_training(self, module, device, config, result, continuing, seed):
         """Set the fitted attributes after the training that ``result`` describes.

@@ -194,11 +194,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         probabilistic PCA, weighed against the 50 rows' worth of the whole
         variance that their prior holds (see ``likelihood``), rather than at
         the whole of it.
-        This is for models of one family without ``condition_on``, fitted
-        without missing cells: the components also hold what conditions
-        explain, in a table of several families the real columns' head start
-        draws the latent away from the others, and the components of
-        mean-filled cells are not those of the observed ones. Only a new
+        With ``condition_on``, the components are those of what a linear
+        regression on the encoded conditions leaves, the variances start at
+        the share that both leave, and the decoder is first trained for as
+        many steps to give the rows back from their components and
+        conditions: ``z`` starts with what the conditions do not explain.
+        This is for models of one family fitted without missing cells: in a
+        table of several families the real columns' head start draws the
+        latent away from the others, and the components of mean-filled cells
+        are not those of the observed ones. Only a new
         network is initialised; ``warm_start`` and later ``partial_fit``
         calls continue the fitted one.
     support_fraction : float in (0, 1], default=1.0

@@ -114,6 +114,50 @@ def principal_components(
     )
 
 
+def components_beside_conditions(
+    values: np.ndarray,
+    scale: np.ndarray,
+    weights: np.ndarray,
+    conditions: np.ndarray,
+    n_components: int,
+    seed: int,
+) -> PrincipalComponents:
+    """Principal components of what the conditions leave of the columns.
+
+    For a conditional model, whose decoder reads the conditions beside
+    ``z``: the dense columns ``values / scale`` are regressed (least
+    squares, weighted by ``weights``, with an intercept) on the encoded
+    ``conditions``, and the rows' whitened scores are those on the first
+    ``n_components`` principal components of the residuals, which the
+    conditions do not explain. Each column's unexplained share is of its
+    whole variance: what the regression and the components both leave (1
+    for a column without variance).
+    """
+    weights = relative_to_their_mean(weights)
+    weights = weights / np.sum(weights)
+    design = np.column_stack([np.ones(len(conditions)), conditions])
+    root_weights = np.sqrt(weights)[:, None]
+    with threadpool_limits(limits=1, user_api="blas"):
+        coefficients = np.linalg.lstsq(
+            root_weights * design, root_weights * values, rcond=None
+        )[0]
+        residuals = values - design @ coefficients
+    components = principal_components(
+        residuals, scale, weights, n_components, seed, unexplained=True
+    )
+    assert components.unexplained is not None  # asked for
+    whole = _column_variances(values, scale, weights, column_means(values, weights))
+    left = _column_variances(
+        residuals, scale, weights, column_means(residuals, weights)
+    )
+    varies = whole > 1e-12 * max(whole.max(), 1e-300)
+    shares = np.ones_like(whole)
+    shares[varies] = np.clip(
+        components.unexplained[varies] * left[varies] / whole[varies], 0.0, 1.0
+    )
+    return PrincipalComponents(components.scores, shares)
+
+
 def _unexplained_shares(components, variances, column_variances) -> np.ndarray:
     """Each column's share of its variance that the first components leave."""
     # Each column's variance along the components, against its whole variance;
@@ -233,6 +277,51 @@ def align_latent_means(
             mean = module.posterior_mean(rows.take(index))[:, :n_targets]
             distance = (mean - targets[on_device]).square().sum(-1)
             loss = (weights[on_device] * distance).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            steps -= 1
+    module.eval()
+
+
+def align_decoder(
+    module,
+    rows: Rows,
+    targets: torch.Tensor,
+    batch_size: int,
+    learning_rate: float,
+    generator: torch.Generator,
+    threads: ThreadPolicy | None = None,
+) -> None:
+    """Train a conditional decoder to give back ``rows`` from ``targets``, conditions.
+
+    ``z`` is each row's target in its first ``targets.shape[1]`` latent
+    dimensions (0 in the others), the conditions are the rows' own: Adam
+    up the rows' reconstruction term, weighted by their weights, over the
+    decoder's weights alone, with as many steps as ``align_latent_means``
+    takes. A conditional decoder so starts to read from the conditions
+    what they explain, which ``z`` then need not hold.
+    """
+    batches_per_pass = -(-len(rows) // batch_size)
+    steps = min(ALIGNMENT_STEPS, ALIGNMENT_PASSES * batches_per_pass)
+    learning_rate *= ALIGNMENT_STEPS / steps
+    targets = targets.to(rows.device)
+    weights = rows.relative_weights()
+    optimizer = adam(module.decoder.parameters(), learning_rate)
+    module.train()
+    while steps > 0:
+        order = torch.randperm(len(rows), generator=generator)
+        for index in order.split(batch_size)[:steps]:
+            if threads is not None:
+                threads.adjust()
+            on_device = index.to(rows.device)
+            z = targets.new_zeros(len(index), module.latent_dim)
+            z[:, : targets.shape[1]] = targets[on_device]
+            no_noise = torch.zeros_like(z)
+            terms = module._elbo_terms_at(
+                z, torch.ones_like(z), rows.take(index), no_noise
+            )
+            loss = -(weights[on_device] * terms.reconstruction).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
