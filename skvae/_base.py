@@ -1197,6 +1197,14 @@ class BaseVAE(BaseEstimator):
         layout = self._table_layout
         for name, columns in self._families(X.shape[1]):
             family, options = COLUMN_FAMILIES[name]
+            if name == "multinomial" and len(columns) == 1:
+                column = self._column_names(X.shape[1])[columns[0]]
+                raise ValueError(
+                    "likelihood='multinomial' models how each row's total is "
+                    f"shared among its columns, but it has column {column!r} "
+                    "alone, whose share is always 1: give it two columns or "
+                    "more, or use likelihood='poisson' for one column of counts."
+                )
             if name == CATEGORICAL and layout is not None:
                 options = {
                     "n_levels": layout.n_levels(columns),

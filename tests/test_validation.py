@@ -520,3 +520,19 @@ def test_a_frame_of_sparse_columns_whose_unstored_cells_are_not_0_is_refused():
     imputer = VAEImputer(likelihood="gaussian", max_epochs=2).fit(of_0)
     with pytest.raises(ValueError, match=message):
         imputer.transform(of_nan)
+
+
+@pytest.mark.parametrize(
+    "likelihood, X, column",
+    [
+        ("multinomial", np.arange(20.0)[:, None], "0"),
+        ({"n": "multinomial"}, pd.DataFrame({"n": np.arange(20.0), "x": 1.0}), "'n'"),
+    ],
+)
+def test_a_multinomial_of_one_column_is_refused_naming_it(likelihood, X, column):
+    # before: fitted, a model whose one share is always 1 (every row scored
+    # alike whatever its count)
+    vae = VAETransformer(likelihood=likelihood, max_epochs=1)
+    with pytest.raises(ValueError, match=f"has column {column} alone, whose share"):
+        vae.fit(X)
+    assert not hasattr(vae, "module_")
