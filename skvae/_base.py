@@ -56,7 +56,6 @@ from ._latent_prior import (
     posterior_draws,
 )
 from ._layout import (
-    align_decoder,
     align_latent_means,
     components_beside_conditions,
     principal_components,
@@ -1284,17 +1283,9 @@ class BaseVAE(BaseEstimator):
             config.learning_rate,
             generator,
             threads=threads,
+            # a conditional decoder learns to read the conditions first
+            decoder=module.n_conditions > 0 and components.unexplained is not None,
         )
-        if module.n_conditions and components.unexplained is not None:
-            align_decoder(
-                module,
-                rows,
-                targets,
-                config.batch_size,
-                config.learning_rate,
-                generator,
-                threads=threads,
-            )
 
     def _record_training(self, module, device, config, result, continuing, seed):
         """Set the fitted attributes after the training that ``result`` describes.

@@ -249,6 +249,7 @@ def align_latent_means(
     generator: torch.Generator,
     steps: int = ALIGNMENT_STEPS,
     threads: ThreadPolicy | None = None,
+    decoder: bool = False,
 ) -> None:
     """Train the encoder so that the posterior means of ``rows`` approach ``targets``.
 
@@ -258,15 +259,57 @@ def align_latent_means(
     decoder is left alone. More than ``ALIGNMENT_PASSES`` passes become that
     many, at a learning rate raised by the ratio of the steps. ``threads``
     sets torch's thread count before each step, as in training.
+
+    With ``decoder``, the decoder is then trained as long, alone, up the
+    rows' reconstruction term at ``z`` = their targets (0 in the other
+    dimensions) and their own conditions: a conditional decoder so starts
+    to read from the conditions what they explain, which ``z`` then need
+    not hold.
+    """
+    n_targets = targets.shape[1]
+    targets = targets.to(rows.device)
+
+    def distance(index, x):
+        mean = module.posterior_mean(x)[:, :n_targets]
+        return (mean - targets[index]).square().sum(-1)
+
+    schedule = (rows, batch_size, learning_rate, generator, steps, threads)
+    _minimise(module, module.encoder.parameters(), distance, *schedule)
+    if not decoder:
+        return
+
+    def lost_reconstruction(index, x):
+        z = targets.new_zeros(len(index), module.latent_dim)
+        z[:, :n_targets] = targets[index]
+        at_z = torch.zeros_like(z)  # no noise: the reconstruction at z itself
+        return -module._elbo_terms_at(z, torch.ones_like(z), x, at_z).reconstruction
+
+    _minimise(module, module.decoder.parameters(), lost_reconstruction, *schedule)
+
+
+def _minimise(
+    module,
+    parameters,
+    loss_of_rows,
+    rows: Rows,
+    batch_size: int,
+    learning_rate: float,
+    generator: torch.Generator,
+    steps: int,
+    threads: ThreadPolicy | None,
+) -> None:
+    """Minibatch Adam over ``parameters`` on the rows' weighted ``loss_of_rows``.
+
+    ``loss_of_rows(index, x)`` gives a loss per row of the batch ``x``, the
+    rows ``index`` (on the rows' device) of ``rows``. Steps, passes and the
+    learning rate as ``align_latent_means`` says.
     """
     batches_per_pass = -(-len(rows) // batch_size)
     capped_steps = min(steps, ALIGNMENT_PASSES * batches_per_pass)
     learning_rate *= steps / capped_steps
     steps = capped_steps
-    n_targets = targets.shape[1]
-    targets = targets.to(rows.device)
     weights = rows.relative_weights()
-    optimizer = adam(module.encoder.parameters(), learning_rate)
+    optimizer = adam(parameters, learning_rate)
     module.train()
     while steps > 0:
         order = torch.randperm(len(rows), generator=generator)
@@ -274,54 +317,8 @@ def align_latent_means(
             if threads is not None:
                 threads.adjust()
             on_device = index.to(rows.device)
-            mean = module.posterior_mean(rows.take(index))[:, :n_targets]
-            distance = (mean - targets[on_device]).square().sum(-1)
-            loss = (weights[on_device] * distance).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            steps -= 1
-    module.eval()
-
-
-def align_decoder(
-    module,
-    rows: Rows,
-    targets: torch.Tensor,
-    batch_size: int,
-    learning_rate: float,
-    generator: torch.Generator,
-    threads: ThreadPolicy | None = None,
-) -> None:
-    """Train a conditional decoder to give back ``rows`` from ``targets``, conditions.
-
-    ``z`` is each row's target in its first ``targets.shape[1]`` latent
-    dimensions (0 in the others), the conditions are the rows' own: Adam
-    up the rows' reconstruction term, weighted by their weights, over the
-    decoder's weights alone, with as many steps as ``align_latent_means``
-    takes. A conditional decoder so starts to read from the conditions
-    what they explain, which ``z`` then need not hold.
-    """
-    batches_per_pass = -(-len(rows) // batch_size)
-    steps = min(ALIGNMENT_STEPS, ALIGNMENT_PASSES * batches_per_pass)
-    learning_rate *= ALIGNMENT_STEPS / steps
-    targets = targets.to(rows.device)
-    weights = rows.relative_weights()
-    optimizer = adam(module.decoder.parameters(), learning_rate)
-    module.train()
-    while steps > 0:
-        order = torch.randperm(len(rows), generator=generator)
-        for index in order.split(batch_size)[:steps]:
-            if threads is not None:
-                threads.adjust()
-            on_device = index.to(rows.device)
-            z = targets.new_zeros(len(index), module.latent_dim)
-            z[:, : targets.shape[1]] = targets[on_device]
-            no_noise = torch.zeros_like(z)
-            terms = module._elbo_terms_at(
-                z, torch.ones_like(z), rows.take(index), no_noise
-            )
-            loss = -(weights[on_device] * terms.reconstruction).mean()
+            losses = loss_of_rows(on_device, rows.take(index))
+            loss = (weights[on_device] * losses).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
