@@ -996,7 +996,7 @@ class BaseVAE(BaseEstimator):
             for family, columns in self._families(modelled.shape[1]):
                 block = modelled if len(columns) == len(names) else modelled[:, columns]
                 block_names = [names[j] for j in columns]
-                check_block(family_class(family), family, block, block_names)
+                check_block(family_class(family), family, block, block_names, row_name)
                 real = issubclass(family_class(family), RealValued | InflatedFamily)
                 if real:
                     refuse_values_far_from_their_mean(block, block_names, sample_weight)
@@ -1009,7 +1009,7 @@ class BaseVAE(BaseEstimator):
                 warn_user(blurred)
             refuse_empty_columns(modelled, names, sample_weight)
         else:
-            self.module_.likelihood.check_domain(modelled, names)
+            self.module_.likelihood.check_domain(modelled, names, row_name)
         return X, sample_weight
 
     def _input_column_labels(self) -> np.ndarray | None:
@@ -1864,10 +1864,11 @@ class BaseVAE(BaseEstimator):
     def _validated_in_domain(self, X):
         """``X`` as ``_validate_X`` returns it, its modelled columns domain-checked."""
         check_is_fitted(self)
+        row_name = row_namer(X)
         X = self._validate_X(X, reset=False)
         modelled = self._modelled(X)
         self.module_.likelihood.check_domain(
-            modelled, self._column_names(modelled.shape[1])
+            modelled, self._column_names(modelled.shape[1]), row_name
         )
         return X
 

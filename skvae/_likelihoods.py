@@ -229,30 +229,56 @@ def _fractional_columns(X) -> np.ndarray:
     return fractional
 
 
-def _column_error(family: str, problem: str, column, low, high, advice="") -> str:
+def _column_error(
+    family: str, problem: str, column, low, high, first: str, advice=""
+) -> str:
     # repr, not a rounded format: a value of 1 + 2e-16 must not read as 1.
     return (
         f"likelihood={family!r} needs {problem}, but column {column!r} of X has "
-        f"values in [{float(low)!r}, {float(high)!r}].{advice}"
+        f"values in [{float(low)!r}, {float(high)!r}], such as {first}.{advice}"
     )
 
 
-def _check_real(family: str, X, names: Sequence) -> None:
+def _first_stored(X, j: int, wrong, row_name: Callable[[int], str]) -> str:
+    """The first value of column ``j`` of ``X`` that ``wrong`` marks, and its row.
+
+    ``wrong`` maps an array of values to booleans, and marks no 0: a sparse
+    matrix's stored values alone are read.
+    """
+    if sp.issparse(X):
+        column = sp.csc_matrix(X[:, [j]])
+        column.sum_duplicates()
+        rows, values = column.indices, column.data
+    else:
+        values = X[:, j]
+        rows = np.arange(len(values))
+    first = np.flatnonzero(wrong(values))[0]
+    return f"{float(values[first])!r} in row {row_name(int(rows[first]))}"
+
+
+def _check_real(
+    family: str, X, names: Sequence, row_name: Callable[[int], str] = str
+) -> None:
     """Any value will do: NaN is a missing cell; infinities are refused first."""
 
 
-def _check_unit_interval(family: str, X, names: Sequence) -> None:
+def _check_unit_interval(
+    family: str, X, names: Sequence, row_name: Callable[[int], str] = str
+) -> None:
     low, high = _column_ranges(X)
     bad = np.flatnonzero((low < 0.0) | (high > 1.0))
     if bad.size:
         j = bad[0]
+        first = _first_stored(X, j, lambda v: (v < 0.0) | (v > 1.0), row_name)
         advice = (
             " Scale X to [0, 1] (for example with MinMaxScaler(clip=True), which "
             "also removes rounding errors beyond 1) or use "
             "likelihood='gaussian'."
         )
         raise ValueError(
-            _column_error(family, "values in [0, 1]", names[j], low[j], high[j], advice)
+            _column_error(
+                family, "values in [0, 1]", names[j], low[j], high[j], first, advice
+            )
         )
 
 
@@ -284,24 +310,33 @@ def _are_counts(values: np.ndarray) -> bool:
     return True
 
 
-def _check_counts(family: str, X, names: Sequence) -> None:
+def _check_counts(
+    family: str, X, names: Sequence, row_name: Callable[[int], str] = str
+) -> None:
     if _are_counts(X.data if sp.issparse(X) else X):
         return
     low, high = _column_ranges(X)
     bad = np.flatnonzero(low < 0.0)
     if bad.size:
         j = bad[0]
+        first = _first_stored(X, j, lambda values: values < 0.0, row_name)
         raise ValueError(
-            _column_error(family, "non-negative counts", names[j], low[j], high[j])
+            _column_error(
+                family, "non-negative counts", names[j], low[j], high[j], first
+            )
         )
     bad = np.flatnonzero(_fractional_columns(X))
     if bad.size:
         j = bad[0]
-        column = X[:, [j]].toarray().ravel() if sp.issparse(X) else X[:, j]
-        example = column[(column != np.round(column)) & ~np.isnan(column)][0]
+        first = _first_stored(
+            X,
+            j,
+            lambda values: (values != np.round(values)) & ~np.isnan(values),
+            row_name,
+        )
         raise ValueError(
             f"likelihood={family!r} needs integer counts, but column {names[j]!r} "
-            f"of X has values such as {float(example)!r}. Pass the counts themselves "
+            f"of X has values such as {first}. Pass the counts themselves "
             "(CountVectorizer's output rather than TfidfVectorizer's, say), or "
             "use likelihood='gaussian' for real values."
         )
@@ -367,8 +402,9 @@ class Family(nn.Module):
     name: ClassVar[str]
     offset: torch.Tensor
     check_domain: ClassVar[Callable] = staticmethod(_check_real)
-    """``check_domain(name, X, column_names)`` raises a ``ValueError`` naming the
-    first column that holds a value the family cannot describe."""
+    """``check_domain(name, X, column_names, row_name)`` raises a ``ValueError``
+    naming the first column that holds a value the family cannot describe, and
+    the first such value with its row (``row_name(position)``)."""
     encoder_values: ClassVar[Callable] = staticmethod(_identity)
     """The zero-preserving map from a column's values to what the encoder sees
     (before ``input_standardisation``), for arrays, sparse matrices and tensors."""
@@ -1246,21 +1282,32 @@ class Likelihood(nn.Module):
 
     # ---------------------------------------------------------------- the domain
 
-    def check_domain(self, X, names: Sequence | None = None) -> None:
+    def check_domain(
+        self,
+        X,
+        names: Sequence | None = None,
+        row_name: Callable[[int], str] = str,
+    ) -> None:
         """Raise a ``ValueError`` naming the first column outside its family's domain.
 
-        ``names`` are the column names of ``X`` (its indices by default).
+        ``names`` are the column names of ``X`` (its indices by default), and
+        ``row_name`` names a row by its position.
         """
         if names is None:
             names = range(X.shape[1])
         for columns, family in zip(self.columns, self.families, strict=True):
             block = X if self.whole_rows else X[:, columns]
-            check_block(
-                type(family), family.describe(), block, [names[j] for j in columns]
-            )
+            block_names = [names[j] for j in columns]
+            check_block(type(family), family.describe(), block, block_names, row_name)
 
 
-def check_block(family: type[Family], name: str, X, names: Sequence) -> None:
+def check_block(
+    family: type[Family],
+    name: str,
+    X,
+    names: Sequence,
+    row_name: Callable[[int], str] = str,
+) -> None:
     """Raise a ``ValueError`` if a column of ``X`` is outside ``family``'s domain.
 
     Also if it has a missing cell (NaN) that the family cannot leave out.
@@ -1272,7 +1319,7 @@ def check_block(family: type[Family], name: str, X, names: Sequence) -> None:
             f"leaves unknown, but column {names[j]!r} of X has NaN. Fill the "
             "missing cells, or use likelihood='poisson'."
         )
-    family.check_domain(name, X, names)
+    family.check_domain(name, X, names, row_name)
 
 
 def _zero(like: torch.Tensor) -> torch.Tensor:

@@ -369,7 +369,7 @@ def test_count_families_name_the_fractional_value():
     # rounding tf-idf weights below 1 would leave zeros: the counts instead
     assert "Pass the counts themselves" in str(error.value)
     X[0, 0] = 3 + 1e-9  # before: "values such as 3"
-    with pytest.raises(ValueError, match=r"such as 3\.000000001\."):
+    with pytest.raises(ValueError, match=r"such as 3\.000000001 in row 0\."):
         fitted.score_samples(X)
 
 

@@ -111,6 +111,29 @@ def test_a_cell_a_table_cannot_read_is_named_by_row_and_label(
 
 
 @pytest.mark.short_fits
+@pytest.mark.parametrize(
+    "likelihood, value, message",
+    [
+        ("poisson", -1.0, "non-negative counts, .* such as -1.0 in row 2 \\(index"),
+        ("poisson", 2.5, "integer counts, .* such as 2.5 in row 2 \\(index 'u12'\\)"),
+        ("bernoulli", 1.5, "in \\[0, 1\\], .* such as 1.5 in row 2 \\(index 'u12'\\)"),
+    ],
+)
+def test_a_value_outside_the_familys_domain_is_named_by_row_and_label(
+    frame, likelihood, value, message
+):
+    # before: the column and its range, not the row
+    rows = (frame.abs() * 2).round().clip(0, 1 if likelihood == "bernoulli" else None)
+    vae = VAETransformer(**QUICK, likelihood=likelihood).fit(rows)
+    with pytest.raises(ValueError, match=message):
+        vae.transform(_with_cell(rows, 12, 1, value).iloc[10:])
+    with pytest.raises(ValueError, match=message.replace("row 2", "row 12")):
+        VAETransformer(**QUICK, likelihood=likelihood).fit(
+            _with_cell(rows, 12, 1, value)
+        )
+
+
+@pytest.mark.short_fits
 def test_latent_points_of_a_frame_are_named_by_label(frame):
     vae = VAETransformer(**QUICK).fit(frame)
     latent = pd.DataFrame(vae.transform(frame), index=frame.index)
