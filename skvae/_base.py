@@ -1233,7 +1233,8 @@ class BaseVAE(BaseEstimator):
         unexplained. For a conditional model of one family, the components
         are those of what a linear regression on the conditions leaves.
         """
-        values, scale = module.likelihood.encoder_features(self._modelled(X))
+        modelled = self._modelled(X)
+        values, scale = module.likelihood.encoder_features(modelled)
         weights = np.zeros(X.shape[0])
         weights[training_index] = sample_weight[training_index]
         likelihood = module.likelihood
@@ -1243,33 +1244,34 @@ class BaseVAE(BaseEstimator):
         # cells: the components of mean-filled columns are not those of the
         # observed cells. A conditional model of such columns starts from the
         # components of what the conditions leave: z holds what the decoder
-        # cannot read from them.
+        # cannot read from them. Otherwise a conditional model's components
+        # also hold what the conditions explain, and its variances start at 1.
         starts_variances = (
             len(likelihood.families) == 1 and not likelihood.missing_indicators
         )
+        conditional = module.n_conditions > 0
+        beside_conditions = conditional and starts_variances and not sp.issparse(values)
         seed = int(torch.randint(2**31 - 1, (), generator=generator))
-        if module.n_conditions == 0:
-            components = principal_components(
-                values, scale, weights, module.latent_dim, seed, starts_variances
-            )
-        elif starts_variances and not sp.issparse(values):
-            conditions = np.asarray(
-                X[:, self._modelled(X).shape[1] :], dtype=np.float64
-            )
+        if beside_conditions:
+            conditions = np.asarray(X[:, modelled.shape[1] :], dtype=np.float64)
             components = components_beside_conditions(
                 values, scale, weights, conditions, module.latent_dim, seed
             )
-        else:  # the components also hold what the conditions explain
+        else:
             components = principal_components(
-                values, scale, weights, module.latent_dim, seed
+                values,
+                scale,
+                weights,
+                module.latent_dim,
+                seed,
+                unexplained=starts_variances and not conditional,
             )
-        unexplained = components.unexplained
-        if unexplained is not None:
+        if components.unexplained is not None:
             # The most probable variance under the prior, given the rows' mean
             # unexplained share: components of a few rows explain much by chance.
             n_rows = np.count_nonzero(weights)
             likelihood.families[0].start_variances(
-                (n_rows * unexplained + VARIANCE_PRIOR_ROWS)
+                (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS)
                 / (n_rows + VARIANCE_PRIOR_ROWS)
             )
         targets = torch.as_tensor(
@@ -1284,7 +1286,7 @@ class BaseVAE(BaseEstimator):
             generator,
             threads=threads,
             # a conditional decoder learns to read the conditions first
-            decoder=module.n_conditions > 0 and components.unexplained is not None,
+            decoder=beside_conditions,
         )
 
     def _record_training(self, module, device, config, result, continuing, seed):
