@@ -92,7 +92,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
           learned per feature.
         - ``'multinomial'``: how each row's total count is shared among the
           features (Mult-VAE, Liang et al., 2018), for bag-of-words and
-          implicit-feedback matrices.
+          implicit-feedback matrices; two features or more.
 
         - ``'categorical'``: every column a set of levels (strings, numbers,
           pandas categories), each with its own softmax; the encoder sees the
