@@ -1267,11 +1267,17 @@ class BaseVAE(BaseEstimator):
                 unexplained=starts_variances and not conditional,
             )
         if components.unexplained is not None:
+            family = likelihood.families[0]
+            # A conditional model's noise is at most what its conditions leave.
+            prior_centre = components.left_by_conditions
+            if prior_centre is None:
+                prior_centre = np.ones_like(components.unexplained)
+            family.centre_variance_prior(prior_centre)
             # The most probable variance under the prior, given the rows' mean
             # unexplained share: components of a few rows explain much by chance.
             n_rows = np.count_nonzero(weights)
-            likelihood.families[0].start_variances(
-                (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS)
+            family.start_variances(
+                (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS * prior_centre)
                 / (n_rows + VARIANCE_PRIOR_ROWS)
             )
         targets = torch.as_tensor(

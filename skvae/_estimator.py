@@ -71,7 +71,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         - ``'gaussian'``: Normal with a learned variance per feature (floored at
           1e-3 of the feature's variance, so constant columns stay finite,
           and with a prior worth 50 rows of the feature's whole variance, so
-          features all but constant in training keep some). The model
+          features all but constant in training keep some; with
+          ``condition_on`` and the default ``init``, of the share a linear
+          regression on the conditions leaves). The model
           standardises features internally and reports densities in the
           units of ``X``.
         - ``'gaussian_fixed'``: Normal with variance 1 in the units of ``X``:
@@ -196,7 +198,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         the whole of it.
         With ``condition_on``, the components are those of what a linear
         regression on the encoded conditions leaves, the variances start at
-        the share that both leave, and the decoder is first trained for as
+        the share that both leave (their prior centred on the share the
+        regression leaves), and the decoder is first trained for as
         many steps to give the rows back from their components and
         conditions: ``z`` starts with what the conditions do not explain.
         This is for models of one family fitted without missing cells: in a

@@ -257,6 +257,9 @@ class InflatedFamily(Family):
     def start_variances(self, unexplained: np.ndarray) -> None:
         self.value.start_variances(unexplained[self.n_choices :])
 
+    def centre_variance_prior(self, centre: np.ndarray) -> None:
+        self.value.centre_variance_prior(centre[self.n_choices :])
+
     def add_prior_gradient(self, weight: float) -> None:
         self.value.add_prior_gradient(weight)
 

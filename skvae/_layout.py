@@ -56,6 +56,11 @@ class PrincipalComponents(NamedTuple):
     column, as a fraction. Only the first half as many components as columns
     count here, whatever the number of scores. 1 for columns without
     variance. None unless asked for."""
+    left_by_conditions: np.ndarray | None = None
+    """Each column's share of its own variance that a conditional model's
+    conditions leave, in [0, 1]: the residual variance of the regression on
+    them, as a fraction, with the regression's degrees of freedom counted.
+    1 for columns without variance. None for a model without conditions."""
 
 
 def principal_components(
@@ -131,16 +136,17 @@ def components_beside_conditions(
     ``n_components`` principal components of the residuals, which the
     conditions do not explain. Each column's unexplained share is of its
     whole variance: what the regression and the components both leave (1
-    for a column without variance).
+    for a column without variance); ``left_by_conditions`` is what the
+    regression alone leaves.
     """
     weights = relative_to_their_mean(weights)
     weights = weights / np.sum(weights)
     design = np.column_stack([np.ones(len(conditions)), conditions])
     root_weights = np.sqrt(weights)[:, None]
     with threadpool_limits(limits=1, user_api="blas"):
-        coefficients = np.linalg.lstsq(
+        coefficients, _, rank, _ = np.linalg.lstsq(
             root_weights * design, root_weights * values, rcond=None
-        )[0]
+        )
         residuals = values - design @ coefficients
     components = principal_components(
         residuals, scale, weights, n_components, seed, unexplained=True
@@ -151,11 +157,19 @@ def components_beside_conditions(
         residuals, scale, weights, column_means(residuals, weights)
     )
     varies = whole > 1e-12 * max(whole.max(), 1e-300)
+    # the residuals' mean square underestimates the noise by the share of
+    # the rows' freedom the regression's coefficients take up
+    n_rows = np.count_nonzero(weights)
+    freedom = n_rows / max(n_rows - rank, 1)
+    left_by_conditions = np.ones_like(whole)
+    left_by_conditions[varies] = np.clip(
+        freedom * left[varies] / whole[varies], 0.0, 1.0
+    )
     shares = np.ones_like(whole)
     shares[varies] = np.clip(
         components.unexplained[varies] * left[varies] / whole[varies], 0.0, 1.0
     )
-    return PrincipalComponents(components.scores, shares)
+    return PrincipalComponents(components.scores, shares, left_by_conditions)
 
 
 def _unexplained_shares(components, variances, column_variances) -> np.ndarray:

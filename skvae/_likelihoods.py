@@ -69,11 +69,12 @@ from ._sparse_log_prob import (
 GAUSSIAN_VARIANCE_FLOOR = 1e-3
 
 # Each learned variance has a prior worth this many rows that leave the
-# column's whole variance unexplained (1, in standardised units): an
-# inverse-gamma prior, under which n rows that leave a mean square s2 make
-# (n * s2 + VARIANCE_PRIOR_ROWS) / (n + VARIANCE_PRIOR_ROWS) the most probable
-# variance. A column nearly constant in training (a pixel set in two images)
-# then keeps a variance that held-out rows can fall outside of.
+# column's whole variance unexplained (1, in standardised units), or in a
+# conditional model the share its conditions leave (c): an inverse-gamma
+# prior, under which n rows that leave a mean square s2 make
+# (n * s2 + VARIANCE_PRIOR_ROWS * c) / (n + VARIANCE_PRIOR_ROWS) the most
+# probable variance. A column nearly constant in training (a pixel set in two
+# images) then keeps a variance that held-out rows can fall outside of.
 VARIANCE_PRIOR_ROWS = 50
 
 ALL = slice(None)
@@ -494,6 +495,15 @@ class Family(nn.Module):
         PCA start. Families without a learned variance ignore it.
         """
 
+    def centre_variance_prior(self, centre: np.ndarray) -> None:
+        """Centre the learned variances' prior on ``centre`` instead of 1.
+
+        ``centre`` has one entry per encoder input of the block: the share of
+        each column's variance that a conditional model's conditions leave,
+        which is all its noise can be. Families without a learned variance
+        ignore it.
+        """
+
     def input_standardisation(self) -> tuple[torch.Tensor, torch.Tensor] | None:
         """``(shift, scale)`` if the encoder sees ``(values - shift) / scale``."""
         return None
@@ -536,6 +546,7 @@ class RealValued(Family):
     }
     name = "real"
     scale: torch.Tensor
+    variance_prior_centre: torch.Tensor
 
     def __init__(
         self, n_features, offset=None, scale=None, noise="normal", variance="learned"
@@ -548,6 +559,7 @@ class RealValued(Family):
             # softplus(log(e - 1)) = 1: every column starts at unit variance.
             start = math.log(math.e - 1.0)
             self.raw_variance = nn.Parameter(torch.full((n_features,), start))
+            self.register_buffer("variance_prior_centre", torch.ones(n_features))
 
     @classmethod
     def from_data(cls, X, sample_weight=None, **options) -> RealValued:
@@ -577,12 +589,20 @@ class RealValued(Family):
         with torch.no_grad():  # the inverse of softplus
             self.raw_variance.copy_(above_floor + torch.log(-torch.expm1(-above_floor)))
 
+    def centre_variance_prior(self, centre: np.ndarray) -> None:
+        """Centre the prior on ``centre``, floored at ``GAUSSIAN_VARIANCE_FLOOR``."""
+        if self.variance_kind != "learned":
+            return
+        floored = np.clip(centre, GAUSSIAN_VARIANCE_FLOOR, 1.0)
+        self.variance_prior_centre.copy_(torch.as_tensor(floored, dtype=torch.float32))
+
     def add_prior_gradient(self, weight: float) -> None:
         """Add the gradient of the learned variances' prior, ``weight`` times.
 
         Minus the inverse-gamma log-prior of each standardised variance ``v``
-        is ``(VARIANCE_PRIOR_ROWS / 2) * (log v + 1 / v)`` up to a constant;
-        its derivative in ``v`` is ``(VARIANCE_PRIOR_ROWS / 2) * (v - 1) / v**2``,
+        about its centre ``c`` (1 unless ``centre_variance_prior`` set it) is
+        ``(VARIANCE_PRIOR_ROWS / 2) * (log v + c / v)`` up to a constant; its
+        derivative in ``v`` is ``(VARIANCE_PRIOR_ROWS / 2) * (v - c) / v**2``,
         and ``v = GAUSSIAN_VARIANCE_FLOOR + softplus(raw)`` moves with
         ``sigmoid(raw)``. Nothing for variances that are not learned.
         """
@@ -591,7 +611,7 @@ class RealValued(Family):
         raw = self.raw_variance
         with torch.no_grad():
             variance = self.standardised_variance()
-            slope = (variance - 1.0) / variance.square()
+            slope = (variance - self.variance_prior_centre) / variance.square()
             if raw.grad is None:
                 raw.grad = torch.zeros_like(raw)
             raw.grad.addcmul_(

@@ -480,7 +480,7 @@ class TableLayout:
             j = keys.index(key)
             column = _column(X, j)
             present = _present(column)
-            levels[j] = declared_levels(declared, X, j, key, column[present])
+            levels[j] = declared_levels(declared, X, j, key)
             # the levels no trained row holds: rows of weight 0 set no baseline
             absent[j] = ~held_levels(levels[j], column[present & trained])
             if dtypes is not None:
@@ -1569,16 +1569,15 @@ def with_declared_columns(likelihood, categories: Mapping):
     )
 
 
-def declared_levels(declared, X, j: int, key, seen=None) -> np.ndarray:
+def declared_levels(declared, X, j: int, key) -> np.ndarray:
     """The sorted levels ``categories`` gives column ``j`` of ``X`` (``key``), checked.
 
     The levels are values of the column's kind (see ``_levels_of_kind``),
-    and each observed value of the column (``seen``, if given, else the
-    column's present cells) must be one of them.
+    and each present cell of the column must be one of them.
     """
-    if seen is None:
-        column = _column(X, j)
-        seen = column[_present(column)]
+    column = _column(X, j)
+    present = _present(column)
+    seen = column[present]
     levels = _levels_of_kind(declared, values_dtype(X, j), _holds_booleans(X, j), key)
     try:
         values = np.unique(seen)
@@ -1591,9 +1590,11 @@ def declared_levels(declared, X, j: int, key, seen=None) -> np.ndarray:
         ) from None
     _, unknown = _positions_among(levels, values)
     if unknown.any():
+        value = values[unknown][0]
+        row = row_namer(X)(np.flatnonzero(present)[np.argmax(seen == value)])
         shown = ", ".join(_shown(level) for level in levels[:3])
         raise ValueError(
-            f"Column {key!r} holds {_shown(values[unknown][0])}, which is not "
+            f"Column {key!r} holds {_shown(value)} in row {row}, which is not "
             f"among the levels categories gives it ({shown}"
             f"{', ...' if len(levels) > 3 else ''})."
         )

@@ -122,7 +122,7 @@ def test_a_condition_takes_declared_levels(table, make_vae):
     [
         (
             {"island": ["Dream"]},
-            "Column 'island' holds 'Biscoe', which is not among the levels "
+            "Column 'island' holds 'Biscoe' in row \\d+, which is not among the levels "
             "categories gives it \\('Dream'\\)",
         ),
         ({"island": "Dream"}, "categories gives column 'island' 'Dream'; give a list"),
@@ -153,6 +153,24 @@ def test_bad_categories_are_refused_naming_the_column(
 ):
     with pytest.raises(ValueError, match=message):
         make_vae(categories=categories).fit(table)
+
+
+@pytest.mark.parametrize("condition_on", [None, "island"])
+def test_a_value_outside_declared_levels_is_refused_naming_its_row(
+    table, make_vae, condition_on
+):
+    labelled = table.set_axis([f"p{row}" for row in range(len(table))])
+    first = int(np.flatnonzero(table["island"] == "Biscoe")[0])
+    vae = make_vae(
+        condition_on=condition_on, categories={"island": ["Dream", "Torgersen"]}
+    )
+    with pytest.raises(
+        ValueError,
+        match=f"'island' holds 'Biscoe' in row {first} \\(index 'p{first}'\\), "
+        "which is not among the levels categories gives it",
+    ):
+        vae.fit(labelled)
+    assert not hasattr(vae, "n_features_in_")
 
 
 def test_levels_a_category_dtype_lacks_come_back_as_levels(table, make_vae):
