@@ -113,8 +113,8 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
     offset_ : float
         The log-likelihood, in nats, below which a row is an outlier: set
         from the training rows' scores, estimated with the
-        ``n_importance_samples`` of ``fit`` (scores estimated with another
-        count are warned of).
+        ``n_importance_samples`` of ``fit`` (``predict`` and
+        ``decision_function`` warn when they score with another count).
     module_ : torch.nn.Module
         The trained network.
     device_ : torch.device
