@@ -55,13 +55,8 @@ from ._latent_prior import (
     mixture_start,
     posterior_draws,
 )
-from ._layout import (
-    align_latent_means,
-    components_beside_conditions,
-    principal_components,
-)
+from ._layout import start_from_components
 from ._likelihoods import (
-    VARIANCE_PRIOR_ROWS,
     CategoricalFamily,
     Likelihood,
     RealValued,
@@ -1227,72 +1222,22 @@ class BaseVAE(BaseEstimator):
     ) -> None:
         """Start the model from the principal components of the training rows.
 
-        The encoder is trained to map the training rows to their principal
-        components (held-out rows weigh 0), as the encoder sees them, and the
-        learned variances start at the variance the components leave
-        unexplained. For a conditional model of one family, the components
-        are those of what a linear regression on the conditions leaves.
+        See :func:`skvae._layout.start_from_components`; held-out rows weigh 0.
         """
         modelled = self._modelled(X)
-        values, scale = module.likelihood.encoder_features(modelled)
         weights = np.zeros(X.shape[0])
         weights[training_index] = sample_weight[training_index]
-        likelihood = module.likelihood
-        # Learned variances start from the components' unexplained shares. Not
-        # in tables of several families: the real columns' head start draws
-        # the latent to them, away from categorical ones. Not with missing
-        # cells: the components of mean-filled columns are not those of the
-        # observed cells. A conditional model of such columns starts from the
-        # components of what the conditions leave: z holds what the decoder
-        # cannot read from them. Otherwise a conditional model's components
-        # also hold what the conditions explain, and its variances start at 1.
-        starts_variances = (
-            len(likelihood.families) == 1 and not likelihood.missing_indicators
-        )
-        conditional = module.n_conditions > 0
-        beside_conditions = conditional and starts_variances and not sp.issparse(values)
-        seed = int(torch.randint(2**31 - 1, (), generator=generator))
-        if beside_conditions:
-            conditions = np.asarray(X[:, modelled.shape[1] :], dtype=np.float64)
-            components = components_beside_conditions(
-                values, scale, weights, conditions, module.latent_dim, seed
-            )
-        else:
-            components = principal_components(
-                values,
-                scale,
-                weights,
-                module.latent_dim,
-                seed,
-                unexplained=starts_variances and not conditional,
-            )
-        if components.unexplained is not None:
-            family = likelihood.families[0]
-            # A conditional model's noise is at most what its conditions leave.
-            prior_centre = components.left_by_conditions
-            if prior_centre is None:
-                prior_centre = np.ones_like(components.unexplained)
-            family.centre_variance_prior(prior_centre)
-            # The most probable variance under the prior, given the rows' mean
-            # unexplained share: components of a few rows explain much by chance.
-            n_rows = np.count_nonzero(weights)
-            family.start_variances(
-                (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS * prior_centre)
-                / (n_rows + VARIANCE_PRIOR_ROWS)
-            )
-        targets = torch.as_tensor(
-            components.scores[training_index], dtype=torch.float32
-        )
-        align_latent_means(
+        start_from_components(
             module,
+            modelled,
+            X[:, modelled.shape[1] :],
+            weights,
             rows,
-            targets,
+            training_index,
             config.batch_size,
             config.learning_rate,
             generator,
-            threads=threads,
-            # a conditional decoder learns to read the conditions first
-            decoder=beside_conditions,
+            threads,
         )
 
     def _record_training(self, module, device, config, result, continuing, seed):

@@ -9,7 +9,7 @@ The principal components are those of the columns as the encoder sees them
 (standardised real values, ``log1p`` of counts), weighted by the rows'
 weights. The columns are centred implicitly, so a sparse ``X`` stays sparse,
 and dense and sparse ``X`` go through the same arithmetic: the same data give
-the same start whatever its container.
+the same components whatever its container.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from scipy.sparse.linalg import LinearOperator, svds
 from threadpoolctl import threadpool_limits
 
 from ._data import Rows, relative_to_their_mean
-from ._likelihoods import column_means, column_variances
+from ._likelihoods import VARIANCE_PRIOR_ROWS, column_means, column_variances
 from ._threads import ThreadPolicy
 from ._training import adam
 
@@ -252,6 +252,103 @@ def _arpack_components(values, scale, weights, mean, n_components, seed):
         variances[:n_found] = singular_values[order] ** 2
         vectors[:, :n_found] = components[order].T
     return variances, vectors
+
+
+def start_from_components(
+    module,
+    modelled,
+    conditions,
+    weights: np.ndarray,
+    rows: Rows,
+    training_index: np.ndarray,
+    batch_size: int,
+    learning_rate: float,
+    generator: torch.Generator,
+    threads: ThreadPolicy | None = None,
+) -> None:
+    """Start ``module`` from the principal components of the training rows.
+
+    ``modelled`` holds the rows' modelled columns and ``conditions`` their
+    conditions' encoded columns (none for a model without conditions), as
+    the network reads them; ``weights`` the rows' weights (0 for held-out
+    rows); ``rows`` the training rows, at ``training_index`` among them. The
+    encoder is trained to map the training rows to their whitened principal
+    component scores, as it sees the columns (``align_latent_means``).
+
+    A model of one family without missing cells also starts its learned
+    variances at the share of each column's variance that the components
+    leave, weighed against their prior; not in tables of several families,
+    where the real columns' head start draws the latent to them, away from
+    categorical ones, nor with missing cells, whose mean-filled columns'
+    components are not those of the observed cells. Such a model with
+    conditions starts from the components of what a linear regression on
+    the conditions leaves (``components_beside_conditions``), centres the
+    variances' prior on what the regression leaves, and trains its decoder
+    to read from the conditions what they explain, so that ``z`` holds what
+    the decoder cannot read from them. Any other conditional model's
+    components also hold what the conditions explain, and its variances
+    start at 1.
+    """
+    likelihood = module.likelihood
+    values, scale = likelihood.encoder_features(modelled)
+    starts_variances = (
+        len(likelihood.families) == 1 and not likelihood.missing_indicators
+    )
+    conditional = module.n_conditions > 0
+    beside_conditions = conditional and starts_variances and not sp.issparse(values)
+    seed = int(torch.randint(2**31 - 1, (), generator=generator))
+    if beside_conditions:
+        components = components_beside_conditions(
+            values,
+            scale,
+            weights,
+            np.asarray(conditions, dtype=np.float64),
+            module.latent_dim,
+            seed,
+        )
+    else:
+        components = principal_components(
+            values,
+            scale,
+            weights,
+            module.latent_dim,
+            seed,
+            unexplained=starts_variances and not conditional,
+        )
+    if components.unexplained is not None:
+        _start_variances(likelihood.families[0], components, weights)
+    targets = torch.as_tensor(components.scores[training_index], dtype=torch.float32)
+    align_latent_means(
+        module,
+        rows,
+        targets,
+        batch_size,
+        learning_rate,
+        generator,
+        threads=threads,
+        # a conditional decoder learns to read the conditions first
+        decoder=beside_conditions,
+    )
+
+
+def _start_variances(family, components: PrincipalComponents, weights) -> None:
+    """Start the learned variances of ``family`` and centre their prior.
+
+    The start is the most probable variance under the prior, given the
+    rows' mean unexplained share: the components of a few rows explain much
+    by chance. A conditional model's prior is centred on what its conditions
+    leave, which is all its noise can be; any other's on 1.
+    """
+    assert components.unexplained is not None  # asked for
+    prior_centre = components.left_by_conditions
+    if prior_centre is None:
+        prior_centre = np.ones_like(components.unexplained)
+    family.centre_variance_prior(prior_centre)
+    n_rows = np.count_nonzero(weights)
+    family.start_variances(
+        (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS * prior_centre)
+        / (n_rows + VARIANCE_PRIOR_ROWS)
+    )
 
 
 def align_latent_means(

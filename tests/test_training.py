@@ -518,7 +518,7 @@ def test_learned_variances_keep_their_prior_rows(X, make_vae, monkeypatch):
     # Each variance is pulled towards 1 by VARIANCE_PRIOR_ROWS rows' worth, so
     # none falls below their share of the rows; without the prior, well
     # explained columns do.
-    import skvae._base
+    import skvae._layout
     import skvae._likelihoods
 
     def smallest_variance():
@@ -528,7 +528,7 @@ def test_learned_variances_keep_their_prior_rows(X, make_vae, monkeypatch):
     share = VARIANCE_PRIOR_ROWS / (len(X) + VARIANCE_PRIOR_ROWS)
     assert smallest_variance() > share
     monkeypatch.setattr(skvae._likelihoods, "VARIANCE_PRIOR_ROWS", 0)
-    monkeypatch.setattr(skvae._base, "VARIANCE_PRIOR_ROWS", 0)
+    monkeypatch.setattr(skvae._layout, "VARIANCE_PRIOR_ROWS", 0)
     assert smallest_variance() < share
 
 
