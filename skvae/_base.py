@@ -618,24 +618,9 @@ class BaseVAE(BaseEstimator):
                 n_rows = trained_rows.n_rows if streaming else X.shape[0]
                 check_enough_draws(self.latent_prior, n_rows)
             modelled = self._modelled(X)
-            ranking = parse_ranking(self.scoring)
-            if ranking is not None and self._conditions is not None:
-                raise ValueError(
-                    f"scoring={self.scoring!r} ranks the items of implicit "
-                    "feedback; it takes no condition_on."
-                )
-            if ranking is not None:
-                what = f"scoring={self.scoring!r}"
-                refuse_columns_without_item_scores(self.likelihoods_, what)
-            # the held-out rows are checked only where rows are held out
-            holds_out = self.early_stopping and not incremental
-            if ranking is not None and holds_out:
-                check_rank_within(ranking, self.scoring, modelled.shape[1])
-                names = self._column_names(modelled.shape[1])
-                positive = np.flatnonzero(given_weight > 0)  # the rows kept
-                check_implicit_feedback(
-                    modelled, self.scoring, names, positive, row_namer(given_X)
-                )
+            ranking = self._checked_ranking(
+                modelled, given_weight, given_X, incremental
+            )
             device = resolve_device(self.device)
             # Each pass of a seeded estimator draws its own batch order and noise.
             generator = torch.Generator().manual_seed(
@@ -661,20 +646,9 @@ class BaseVAE(BaseEstimator):
             # random_state draws a new seed on each call (None, a RandomState).
             split_seed = getattr(self, "_split_seed", seed) if continuing else seed
             if self.early_stopping and not incremental:
-                training_index, validation_index = self._validation_split(
-                    rows, split_seed
+                rows, training_index, validation = self._held_out(
+                    rows, split_seed, ranking
                 )
-                held_out = (
-                    rows.split(torch.as_tensor(validation_index)),
-                    self._batch_size(len(training_index)),
-                    _derived_seed(split_seed, _SCORING),
-                )
-                validation = (
-                    Validation(*held_out)
-                    if ranking is None
-                    else RankingValidation(*held_out, *ranking)
-                )
-                rows = rows.split(torch.as_tensor(training_index))
             # partial_fit weighs the priors against every row it has trained
             # on; fit, warm-started or not, against the rows of this call.
             rows_seen = len(rows)
@@ -1621,6 +1595,53 @@ class BaseVAE(BaseEstimator):
     def _history(self, attribute: str, continuing: bool) -> list[float]:
         """The per-epoch record of earlier calls that this one continues."""
         return list(getattr(self, attribute, [])) if continuing else []
+
+    def _checked_ranking(self, modelled, weights, given_X, incremental: bool):
+        """The ranking ``scoring`` asks for (None for the ELBO), checked.
+
+        ``modelled`` holds the training rows' modelled columns, ``weights``
+        the weights of the rows as given (``given_X``), of which those of
+        positive weight are the rows of ``modelled``. The held-out rows are
+        checked only where rows are held out.
+        """
+        ranking = parse_ranking(self.scoring)
+        if ranking is None:
+            return None
+        if self._conditions is not None:
+            raise ValueError(
+                f"scoring={self.scoring!r} ranks the items of implicit "
+                "feedback; it takes no condition_on."
+            )
+        refuse_columns_without_item_scores(
+            self.likelihoods_, f"scoring={self.scoring!r}"
+        )
+        if self.early_stopping and not incremental:
+            check_rank_within(ranking, self.scoring, modelled.shape[1])
+            names = self._column_names(modelled.shape[1])
+            positive = np.flatnonzero(weights > 0)  # the rows kept
+            check_implicit_feedback(
+                modelled, self.scoring, names, positive, row_namer(given_X)
+            )
+        return ranking
+
+    def _held_out(self, rows, split_seed: int, ranking):
+        """The training rows, their positions in ``rows``, and the validation.
+
+        ``early_stopping`` holds out ``validation_fraction`` of ``rows``,
+        scored by the ELBO or by the ``ranking`` of ``scoring``.
+        """
+        training_index, validation_index = self._validation_split(rows, split_seed)
+        held_out = (
+            rows.split(torch.as_tensor(validation_index)),
+            self._batch_size(len(training_index)),
+            _derived_seed(split_seed, _SCORING),
+        )
+        validation = (
+            Validation(*held_out)
+            if ranking is None
+            else RankingValidation(*held_out, *ranking)
+        )
+        return rows.split(torch.as_tensor(training_index)), training_index, validation
 
     def _validation_split(self, rows, seed: int):
         """Training and held-out row positions, the same for every call.
