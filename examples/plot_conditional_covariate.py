@@ -46,7 +46,7 @@ print(penguins.groupby(["species", "sex"])[measurements].mean().round(1))
 # weight of 1, four measurements are explained about as well by one latent
 # dimension as by two, and the second one stays at the prior; ``beta=0.3``
 # lowers the price of a dimension (a beta-VAE). And with 333 rows the default
-# batches of 200 rows give two training steps an epoch; batches of 32 give ten.
+# batches of 200 rows give two training steps an epoch; batches of 32 give 11.
 
 table = penguins[measurements].assign(sex=pd.Categorical(penguins["sex"]))
 

@@ -59,8 +59,9 @@ plt.show()
 # PCA's plane is the best linear view of the pixels' variance: 0, 4, 6 and 3
 # reach out to its edges, and the other classes overlap in the middle. The
 # VAE's encoder is free to bend, and gives 0, 2, 4, 6 and 7 regions of their
-# own, with 3 and 9 side by side, while 1, 5 and 8 still crowd the centre: two
-# numbers per digit are not enough for all ten classes. The classes are not
+# own, with 3 and 9 side by side, while 5 and 8 still crowd the centre and
+# the 1s reach from it up an arm of their own: two numbers per digit are not
+# enough for all ten classes. The classes are not
 # clusters by design: the map is whatever helps the decoder rebuild the
 # pixels. Its layout starts from PCA's (``init='auto'``), so another
 # ``random_state`` gives much the same arrangement, each class in the same

@@ -61,8 +61,9 @@ plt.show()
 # %%
 # The fixed-variance Gaussian with variance 1 barely listens to pixels whose
 # values span [0, 1]: the KL term wins and the pictures blur into an average
-# digit. Learning the variance, or a Bernoulli-type likelihood, gives sharp
-# digits. Only the Gaussians, the Laplace and the continuous Bernoulli are
+# digit. Learning the variance, or the continuous Bernoulli, gives sharp
+# digits; the Bernoulli's means, each pixel's probability of ink, are greyer.
+# Only the Gaussians, the Laplace and the continuous Bernoulli are
 # densities on these values, so only their scores are comparable with each
 # other.
 #
