@@ -34,6 +34,13 @@ from sklearn.utils.validation import (
 )
 
 from ._conditions import Conditions, condition_keys
+from ._containers import (
+    _is_dataframe,
+    _is_polars_frame,
+    as_polars,
+    computed,
+    polars_enums,
+)
 from ._data import (
     MIN_BATCH_ROWS,
     canonical_csr,
@@ -86,18 +93,13 @@ from ._row_sample import RowSample
 from ._table import (
     CATEGORICAL,
     TableLayout,
-    _is_dataframe,
-    _is_polars_frame,
     _of_sparse_columns,
     _shown,
-    as_polars,
     beyond_float64,
-    computed,
     first_non_number,
     holds_numbers,
     kept_by_a_continued_fit,
     missing_as_nan,
-    polars_enums,
     refuse_cells_of_other_types,
     refuse_non_tables,
     refuse_sparse_columns_not_of_0,

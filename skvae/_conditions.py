@@ -18,6 +18,7 @@ from sklearn import config_context
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from ._containers import _is_dataframe
 from ._data import row_namer, rows_of_positive_weight
 from ._missing import FLOAT32_LIMIT, first_cell_beyond_float32
 from ._table import (
@@ -25,7 +26,6 @@ from ._table import (
     _auto_family,
     _column,
     _holds_booleans,
-    _is_dataframe,
     _present,
     _shown,
     _warn_of_numbers_as_levels,

@@ -21,6 +21,7 @@ from ._base import (
     _has_categorical,
     _rollback_on_error,
 )
+from ._containers import _is_dataframe, computed
 from ._data import host_batches, map_batches, row_namer
 from ._missing import (
     FLOAT32_LIMIT,
@@ -30,7 +31,6 @@ from ._missing import (
 )
 from ._module import refining_draws
 from ._ranking import item_scores, refuse_columns_without_item_scores
-from ._table import _is_dataframe, computed
 from ._warn import warn_user
 
 

@@ -25,6 +25,7 @@ from sklearn.utils.validation import (
 
 from ._base import BaseVAE, _training_weights
 from ._conditions import condition_keys
+from ._containers import _is_dataframe, as_polars, computed, polars_enums
 from ._data import canonical_csr, row_namer, seeded_global_rng
 from ._families import COLUMN_FAMILIES, family_class
 from ._missing import (
@@ -35,18 +36,13 @@ from ._missing import (
     stored_nan,
 )
 from ._module import VAE
+from ._placeholders import placeholders_as_nan, replace_cells
 from ._table import (
-    _is_dataframe,
     _of_sparse_columns,
     _present,
-    as_polars,
-    computed,
     missing_as_nan,
-    placeholders_as_nan,
-    polars_enums,
     refuse_non_tables,
     refuse_sparse_columns_not_of_0,
-    replace_cells,
     rounded_for,
 )
 from ._warn import warn_user

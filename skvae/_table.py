@@ -4,9 +4,8 @@
 column's likelihood family, the levels of the categorical columns, and, for a
 DataFrame, the column names and dtypes. It turns tables into the float arrays
 the network reads (a categorical column becomes the codes 0 to ``K - 1`` of
-its levels) and turns decoded arrays back into tables. ``computed`` reads a
-Dask or polars DataFrame as pandas, and a torch tensor as NumPy, before any
-of that.
+its levels) and turns decoded arrays back into tables, after
+``_containers.computed`` has read the caller's container.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ from numbers import Number, Real
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
+from ._containers import _is_dataframe
 from ._data import row_namer
 from ._families import COLUMN_FAMILIES
 from ._likelihoods import (
@@ -46,112 +45,6 @@ def _shown(value, longest: int = 80) -> str:
     if len(shown) <= longest:
         return shown
     return f"{shown[: longest // 2]}...{shown[-10:]} ({len(shown)} characters)"
-
-
-def _is_dataframe(X) -> bool:
-    return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
-
-
-def computed(X):
-    """``X`` in a container that validation reads by its columns or values.
-
-    A Dask DataFrame computed into the pandas DataFrame it stands for
-    (scikit-learn reads a Dask collection whole, through ``np.asarray``; a
-    table's columns are read by their dtypes, which the pandas frame
-    holds); a polars DataFrame as a pandas one (``_polars_as_pandas``) and a
-    polars Series as a pandas one, a LazyFrame refused; a torch tensor as a
-    NumPy array, or a sparse one as a CSR matrix, copied to the host if need
-    be.
-    """
-    polars = sys.modules.get("polars")  # a polars object imported it
-    if polars is not None:
-        if isinstance(X, polars.LazyFrame):
-            raise TypeError(
-                "X is a polars LazyFrame, which holds no rows until collected: "
-                "pass X.collect()."
-            )
-        if isinstance(X, polars.Series):
-            return X.to_pandas()
-        if isinstance(X, polars.DataFrame):
-            return _polars_as_pandas(X, polars)
-    dask = sys.modules.get("dask")  # a Dask collection imported it
-    if dask is not None and _is_dataframe(X) and dask.is_dask_collection(X):
-        return X.compute()
-    if torch.is_tensor(X):
-        return _tensor_as_array(X)
-    return X
-
-
-def _tensor_as_array(X):
-    """A torch tensor as a NumPy array, or a SciPy CSR matrix where sparse.
-
-    A tensor sparse in both dimensions (COO, CSR or another layout) keeps
-    its stored values stored (an explicit NaN is a missing cell, as in
-    SciPy's matrices); one of sparse rows of dense cells is read densely.
-    Copied to the host if need be.
-    """
-    if X.layout == torch.strided:
-        return X.numpy(force=True)
-    if X.sparse_dim() != 2:
-        return X.to_dense().numpy(force=True)
-    coo = X.detach().to_sparse_coo().coalesce().cpu()
-    rows, columns = coo.indices().numpy()
-    return sp.csr_matrix((coo.values().numpy(), (rows, columns)), shape=tuple(X.shape))
-
-
-def _polars_as_pandas(frame, polars):
-    """A polars DataFrame as pandas, each column of the dtype pandas would give.
-
-    ``to_pandas`` makes integers and booleans with nulls float64 and
-    objects, and decimals objects: here pandas' nullable integers and
-    booleans, and float64 for decimals, which the model reads as numbers.
-    """
-    frame = frame.with_columns(polars.col(polars.Decimal).cast(polars.Float64))
-    converted = frame.to_pandas()
-    for name, dtype in frame.schema.items():
-        if frame[name].null_count() and (dtype.is_integer() or dtype == polars.Boolean):
-            nullable = "boolean" if dtype == polars.Boolean else str(dtype)
-            converted[name] = converted[name].astype(nullable)
-    return converted
-
-
-def _is_polars_frame(X) -> bool:
-    polars = sys.modules.get("polars")  # a polars frame imported it
-    return polars is not None and isinstance(X, polars.DataFrame)
-
-
-def polars_enums(X) -> list | None:
-    """The names of a polars DataFrame's ``Enum`` columns; None for other containers.
-
-    Names, not dtypes: a model keeps them, and a pickle of polars dtypes would
-    not load where polars is not installed.
-    """
-    if not _is_polars_frame(X):
-        return None
-    import polars
-
-    return [name for name, dtype in X.schema.items() if isinstance(dtype, polars.Enum)]
-
-
-def as_polars(frame, enums=()):
-    """A pandas DataFrame as polars, the columns named in ``enums`` as ``Enum``.
-
-    Each column takes the dtype polars gives pandas' (``category`` becomes
-    ``Categorical``, ``Int64`` ``Int64``, NaN null); a ``category`` column
-    named in ``enums`` (an ``Enum`` where the rows came from, which pandas
-    reads as a ``category``) becomes the ``Enum`` of its categories: the
-    training levels, and those of the rows given.
-    """
-    import pandas as pd
-    import polars
-
-    converted = polars.from_pandas(frame)
-    casts = [
-        polars.col(name).cast(polars.Enum(list(frame[name].cat.categories)))
-        for name in enums
-        if name in frame.columns and isinstance(frame[name].dtype, pd.CategoricalDtype)
-    ]
-    return converted.with_columns(casts) if casts else converted
 
 
 def _column(X, j: int) -> np.ndarray:
@@ -962,168 +855,6 @@ def _nullable(dtype):
 
         return pd.array(np.empty(0, dtype)).dtype  # Int64, UInt8, boolean
     return dtype
-
-
-def placeholders_as_nan(X, placeholder, skip: Sequence[int] = ()):
-    """``X`` with each cell equal to ``placeholder`` missing (NaN).
-
-    Dense ``X``'s columns at the positions ``skip`` are left as they are
-    (conditions, which are read and not imputed).
-
-    ``X`` itself, untouched, for a placeholder that is already missing (NaN,
-    ``None`` or ``pd.NA``) or that no cell holds. Otherwise a copy: numbers
-    of an integer or boolean array become floats, to hold NaN, and such a
-    DataFrame column its nullable twin (``Int64``, ``boolean``); text arrays
-    become arrays of objects. A sparse matrix's stored entries
-    equal to ``placeholder`` become stored NaN; its implicit zeros are
-    observed, so ``placeholder=0`` is refused, as by scikit-learn's imputers;
-    so is text where every cell it could mark is a number.
-    """
-    if not _present(np.array([placeholder], dtype=object))[0]:
-        return X
-    if isinstance(placeholder, str):
-        _refuse_text_placeholder_for_numbers(X, placeholder, skip)
-    if sp.issparse(X):
-        if X.format not in ("csr", "csc", "coo", "bsr"):
-            X = X.tocsr()  # LIL's data are lists, DOK has none
-        if placeholder == 0:
-            raise ValueError(
-                "missing_values=0 cannot mark the missing cells of sparse X, "
-                "whose zeros are not stored. Use dense X, or mark the missing "
-                "cells with NaN or another value."
-            )
-        matches = np.asarray(X.data == placeholder)
-        if not matches.any():
-            return X
-        X = X.astype(np.float64)  # a copy, of the same format and entry order
-        X.data[matches] = np.nan
-        return X
-    if _is_dataframe(X):
-        matches = X.apply(_cells_equal_to, placeholder=placeholder)
-        matches.iloc[:, [j for j in skip if j < matches.shape[1]]] = False
-        if not matches.to_numpy().any():
-            return X
-        if X.columns.is_unique:  # integers and booleans as pandas' nullable twins
-            X = X.astype(
-                {
-                    name: _nullable(dtype)
-                    for name, dtype in X.dtypes.items()
-                    if matches[name].any()
-                }
-            )
-        return replace_cells(X, matches)
-    values = np.asarray(X, dtype=object if isinstance(X, list | tuple) else None)
-    if values.dtype.kind == "b" and not isinstance(placeholder, bool | np.bool_):
-        return X  # False == 0, but a boolean column holds no numbers (as frames)
-    matches = np.zeros(values.shape, dtype=bool)
-    present = _present(values)  # pd.NA == placeholder is neither True nor False
-    matches[present] = np.asarray(values[present] == placeholder, dtype=bool)
-    if values.dtype == object and matches.any():
-        matches &= ~_booleans_unlike(values, placeholder)
-    if matches.ndim == 2:  # other shapes are named by validation
-        width = np.shape(matches)[1]
-        matches[:, [j for j in skip if j < width]] = False
-    if not matches.any():
-        return X
-    kind = values.dtype.kind
-    values = values.astype(
-        np.float64 if kind in "iub" else object if kind in "US" else values.dtype
-    )
-    values[matches] = np.nan
-    return values
-
-
-def _refuse_text_placeholder_for_numbers(X, placeholder: str, skip) -> None:
-    """Refuse a text ``placeholder`` where every cell it could mark is a number.
-
-    No cell of such ``X`` can hold it, so the user's missing cells would stay
-    as they are: scikit-learn's imputers refuse it too. A DataFrame's columns
-    at the positions ``skip`` (conditions, not marked) do not count.
-    """
-    if sp.issparse(X):
-        kind = f"a sparse matrix of {X.dtype}"
-    elif _is_dataframe(X):
-        import pandas as pd
-
-        marked = [j for j in range(X.shape[1]) if j not in skip]
-        if not marked or not all(
-            pd.api.types.is_numeric_dtype(X.dtypes.iloc[j]) for j in marked
-        ):
-            return
-        kind = "a DataFrame of numeric columns"
-        if skip:  # the columns the placeholder could mark
-            kind += " beside its conditions"
-    else:
-        try:  # a list of numbers too, as validation will read it
-            values = np.asarray(X)
-        except (ValueError, TypeError):
-            return  # ragged rows, which validation names
-        if values.dtype.kind not in "iubf" or values.ndim != 2:
-            return  # other shapes are named by validation
-        kind = f"an array of {values.dtype}"
-    try:
-        number = f" ({float(placeholder):g}, not {placeholder!r})"
-    except ValueError:
-        number = ""
-    raise ValueError(
-        f"missing_values={placeholder!r} is text, and X is {kind}: no cell can "
-        f"hold it. Give the placeholder as a number{number}."
-    )
-
-
-def replace_cells(X, cells, values=None):
-    """DataFrame ``X`` with its ``cells`` (a frame of booleans) from ``values``.
-
-    ``values`` is a frame of ``X``'s shape, or None to make the cells missing.
-    pandas moves the values of an Arrow dictionary column that it masks, or
-    refuses to set them: such columns are replaced as objects and encoded
-    again.
-    """
-    dictionaries = {
-        name: dtype for name, dtype in X.dtypes.items() if _is_arrow_dictionary(dtype)
-    }
-    as_objects = dict.fromkeys(dictionaries, object)
-    if as_objects:  # astype rebuilds the frame even when given nothing to do
-        X = X.astype(as_objects)
-        values = None if values is None else values.astype(as_objects)
-    replaced = X.mask(cells) if values is None else X.mask(cells, values)
-    for name, dtype in dictionaries.items():
-        column = _arrow_dictionary(replaced[name].to_numpy(), dtype)
-        replaced[name] = column.set_axis(replaced.index)
-    return replaced
-
-
-def _cells_equal_to(column, placeholder):
-    """Which cells of a DataFrame column equal ``placeholder``.
-
-    None of them where the column cannot hold it: an Arrow column of numbers
-    refuses to compare itself with text.
-    """
-    import pandas as pd
-
-    none = pd.Series(False, index=column.index)
-    if pd.api.types.is_bool_dtype(column.dtype) and not isinstance(
-        placeholder, bool | np.bool_
-    ):
-        return none  # Arrow's booleans would take -1 for True
-    try:
-        matches = column.isin([placeholder])
-    except (TypeError, ValueError):  # pyarrow's ArrowTypeError, ArrowInvalid
-        return none
-    if column.dtype.kind == "O" and matches.any():  # objects, categories
-        matches &= ~_booleans_unlike(column.to_numpy(dtype=object), placeholder)
-    return matches
-
-
-def _booleans_unlike(values: np.ndarray, placeholder) -> np.ndarray:
-    """Which of an object array's values are booleans, where ``placeholder`` is not.
-
-    False == 0 and True == 1, but a boolean cell does not hold the number
-    that marks missing cells.
-    """
-    if isinstance(placeholder, bool | np.bool_):
-        return np.zeros(values.shape, dtype=bool)
-    return booleans_among(values)
 
 
 def _hashed_exactly(dtype, values: np.ndarray) -> bool:

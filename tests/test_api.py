@@ -366,7 +366,7 @@ def test_a_sparse_torch_tensor_is_read_as_a_csr_matrix(binary_X):
 
 
 def test_a_tensor_of_sparse_rows_of_dense_cells_is_read_as_its_array(binary_X):
-    from skvae._table import computed
+    from skvae._containers import computed
 
     hybrid = torch.as_tensor(binary_X).to_sparse(1)  # one sparse dimension
     assert_array_equal(computed(hybrid), binary_X)

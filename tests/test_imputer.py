@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skvae import VAEImputer
-from skvae._table import placeholders_as_nan
+from skvae._placeholders import placeholders_as_nan
 
 
 @pytest.fixture
