@@ -648,7 +648,7 @@ class BaseVAE(BaseEstimator):
             # random_state draws a new seed on each call (None, a RandomState).
             split_seed = getattr(self, "_split_seed", seed) if continuing else seed
             if self.early_stopping and not incremental:
-                rows, training_index, validation = self._held_out(
+                rows, training_index, validation = self._split_validation(
                     rows, split_seed, ranking
                 )
             # partial_fit weighs the priors against every row it has trained
@@ -1626,7 +1626,7 @@ class BaseVAE(BaseEstimator):
             )
         return ranking
 
-    def _held_out(self, rows, split_seed: int, ranking):
+    def _split_validation(self, rows, split_seed: int, ranking):
         """The training rows, their positions in ``rows``, and the validation.
 
         ``early_stopping`` holds out ``validation_fraction`` of ``rows``,

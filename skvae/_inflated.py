@@ -258,6 +258,8 @@ class InflatedFamily(Family):
         self.value.start_variances(unexplained[self.n_choices :])
 
     def centre_variance_prior(self, centre: np.ndarray) -> None:
+        # the regression read the values as the encoder does, the atoms'
+        # cells at the mean: the centre errs toward the whole variance
         self.value.centre_variance_prior(centre[self.n_choices :])
 
     def add_prior_gradient(self, weight: float) -> None:

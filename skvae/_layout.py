@@ -60,7 +60,9 @@ class PrincipalComponents(NamedTuple):
     """Each column's share of its own variance that a conditional model's
     conditions leave, in [0, 1]: the residual variance of the regression on
     them, as a fraction, with the regression's degrees of freedom counted.
-    1 for columns without variance. None for a model without conditions."""
+    1 for columns without variance. None but from
+    ``components_beside_conditions``, and there when the regression leaves
+    fewer than ``VARIANCE_PRIOR_ROWS`` degrees of freedom."""
 
 
 def principal_components(
@@ -157,17 +159,23 @@ def components_beside_conditions(
         residuals, scale, weights, column_means(residuals, weights)
     )
     varies = whole > 1e-12 * max(whole.max(), 1e-300)
-    # the residuals' mean square underestimates the noise by the share of
-    # the rows' freedom the regression's coefficients take up
-    n_rows = np.count_nonzero(weights)
-    freedom = n_rows / max(n_rows - rank, 1)
-    left_by_conditions = np.ones_like(whole)
-    left_by_conditions[varies] = np.clip(
-        freedom * left[varies] / whole[varies], 0.0, 1.0
-    )
     shares = np.ones_like(whole)
     shares[varies] = np.clip(
         components.unexplained[varies] * left[varies] / whole[varies], 0.0, 1.0
+    )
+    # What the regression leaves centres a prior worth VARIANCE_PRIOR_ROWS
+    # rows: only from residuals of as many degrees of freedom. Fewer rows
+    # than coefficients leave none, and residuals of 0 would hold every
+    # variance at the floor.
+    n_rows = np.count_nonzero(weights)
+    freedom = n_rows - rank
+    if freedom < VARIANCE_PRIOR_ROWS:
+        return PrincipalComponents(components.scores, shares)
+    # the residuals' mean square underestimates the noise by the share of
+    # the rows' freedom the regression's coefficients take up
+    left_by_conditions = np.ones_like(whole)
+    left_by_conditions[varies] = np.clip(
+        n_rows / freedom * left[varies] / whole[varies], 0.0, 1.0
     )
     return PrincipalComponents(components.scores, shares, left_by_conditions)
 
@@ -271,7 +279,8 @@ def start_from_components(
     ``modelled`` holds the rows' modelled columns and ``conditions`` their
     conditions' encoded columns (none for a model without conditions), as
     the network reads them; ``weights`` the rows' weights (0 for held-out
-    rows); ``rows`` the training rows, at ``training_index`` among them. The
+    rows); ``rows`` the training rows, whose positions among the rows of
+    ``modelled`` are ``training_index``. The
     encoder is trained to map the training rows to their whitened principal
     component scores, as it sees the columns (``align_latent_means``).
 
@@ -283,7 +292,8 @@ def start_from_components(
     components are not those of the observed cells. Such a model with
     conditions starts from the components of what a linear regression on
     the conditions leaves (``components_beside_conditions``), centres the
-    variances' prior on what the regression leaves, and trains its decoder
+    variances' prior on what the regression leaves (given the degrees of
+    freedom to tell), and trains its decoder
     to read from the conditions what they explain, so that ``z`` holds what
     the decoder cannot read from them. Any other conditional model's
     components also hold what the conditions explain, and its variances

@@ -589,6 +589,15 @@ class RealValued(Family):
         with torch.no_grad():  # the inverse of softplus
             self.raw_variance.copy_(above_floor + torch.log(-torch.expm1(-above_floor)))
 
+    def __setstate__(self, state) -> None:
+        """Restore; a family pickled before its prior had a centre takes 1."""
+        super().__setstate__(state)
+        if self.variance_kind == "learned" and "variance_prior_centre" not in (
+            self._buffers
+        ):
+            centre = torch.ones_like(self.raw_variance.detach())
+            self.register_buffer("variance_prior_centre", centre)
+
     def centre_variance_prior(self, centre: np.ndarray) -> None:
         """Centre the prior on ``centre``, floored at ``GAUSSIAN_VARIANCE_FLOOR``."""
         if self.variance_kind != "learned":

@@ -373,7 +373,7 @@ class TableLayout:
             j = keys.index(key)
             column = _column(X, j)
             present = _present(column)
-            levels[j] = declared_levels(declared, X, j, key)
+            levels[j] = declared_levels(declared, X, j, key, column, present)
             # the levels no trained row holds: rows of weight 0 set no baseline
             absent[j] = ~held_levels(levels[j], column[present & trained])
             if dtypes is not None:
@@ -1300,14 +1300,17 @@ def with_declared_columns(likelihood, categories: Mapping):
     )
 
 
-def declared_levels(declared, X, j: int, key) -> np.ndarray:
+def declared_levels(declared, X, j: int, key, column=None, present=None) -> np.ndarray:
     """The sorted levels ``categories`` gives column ``j`` of ``X`` (``key``), checked.
 
     The levels are values of the column's kind (see ``_levels_of_kind``),
-    and each present cell of the column must be one of them.
+    and each present cell of the column must be one of them. ``column`` and
+    ``present``: the column's cells and which of them are present, where
+    the caller has them.
     """
-    column = _column(X, j)
-    present = _present(column)
+    if column is None:
+        column = _column(X, j)
+        present = _present(column)
     seen = column[present]
     levels = _levels_of_kind(declared, values_dtype(X, j), _holds_booleans(X, j), key)
     try:

@@ -1,5 +1,6 @@
 """condition_on: a conditional VAE, p(x | c), with c read from columns of X."""
 
+import pickle
 import re
 import warnings
 
@@ -123,6 +124,64 @@ def test_a_conditional_model_starts_at_the_variance_the_conditions_leave(groups)
         family.standardised_variance().detach().cpu(), expected, rtol=0.01
     )
     assert (expected < 0.02).all()  # far from 1
+
+
+def _prior_centre(vae) -> np.ndarray:
+    family = vae.module_.likelihood.families[0]
+    return family.variance_prior_centre.cpu().numpy()
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # no conditions: the whole variance
+        {"condition_on": ["group", "dose"], "init": "random"},
+        {"condition_on": ["group", "dose"], "likelihood": "gaussian_fixed"},
+    ],
+)
+def test_the_variance_prior_is_centred_on_1_but_for_conditional_pca_starts(
+    groups, params
+):
+    data = groups if "condition_on" in params else groups[["x1", "x2", "x3"]]
+    with pytest.warns(ConvergenceWarning):
+        vae = make_vae(max_epochs=1, **params).fit(data)
+    family = vae.module_.likelihood.families[0]
+    if family.variance_kind == "learned":
+        assert_array_equal(_prior_centre(vae), 1.0)
+    else:  # no learned variance, no prior
+        assert not hasattr(family, "variance_prior_centre")
+
+
+@pytest.mark.short_fits
+def test_a_stream_keeps_the_prior_centre_of_its_first_chunk(groups):
+    vae = make_vae(condition_on=["group", "dose"], max_epochs=1)
+    vae.partial_fit(groups.iloc[:300])
+    first = _prior_centre(vae)
+    assert (first < 0.1).all()
+    vae.partial_fit(groups.iloc[300:])
+    assert_array_equal(_prior_centre(vae), first)
+
+
+@pytest.mark.short_fits
+def test_too_few_rows_beside_the_conditions_leave_the_prior_centred_on_1(groups):
+    # 4 coefficients: 53 rows leave 49 degrees of freedom, 54 leave 50. Before,
+    # a chunk fitted exactly by its conditions held every variance at 1e-3.
+    for n_rows, below_1 in [(53, False), (54, True)]:
+        vae = make_vae(condition_on=["group", "dose"], max_epochs=1)
+        vae.partial_fit(groups.iloc[:n_rows])
+        assert (_prior_centre(vae) < 1.0).all() == below_1
+
+
+@pytest.mark.short_fits
+def test_a_model_pickled_before_its_prior_had_a_centre_trains_on(groups):
+    vae = make_vae(condition_on=["group", "dose"], max_epochs=1)
+    vae.partial_fit(groups)
+    family = vae.module_.likelihood.families[0]
+    del family._buffers["variance_prior_centre"]  # as pickled before
+    restored = pickle.loads(pickle.dumps(vae))
+    restored.partial_fit(groups)
+    assert_array_equal(_prior_centre(restored), 1.0)
 
 
 def test_a_conditional_model_of_linear_effects_scores_near_the_truth():
