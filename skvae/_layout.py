@@ -158,11 +158,7 @@ def components_beside_conditions(
     left = _column_variances(
         residuals, scale, weights, column_means(residuals, weights)
     )
-    varies = whole > 1e-12 * max(whole.max(), 1e-300)
-    shares = np.ones_like(whole)
-    shares[varies] = np.clip(
-        components.unexplained[varies] * left[varies] / whole[varies], 0.0, 1.0
-    )
+    shares = _shares_of(components.unexplained * left, whole)
     # What the regression leaves centres a prior worth VARIANCE_PRIOR_ROWS
     # rows: only from residuals of as many degrees of freedom. Fewer rows
     # than coefficients leave none, and residuals of 0 would hold every
@@ -173,11 +169,16 @@ def components_beside_conditions(
         return PrincipalComponents(components.scores, shares)
     # the residuals' mean square underestimates the noise by the share of
     # the rows' freedom the regression's coefficients take up
-    left_by_conditions = np.ones_like(whole)
-    left_by_conditions[varies] = np.clip(
-        n_rows / freedom * left[varies] / whole[varies], 0.0, 1.0
-    )
+    left_by_conditions = _shares_of(n_rows / freedom * left, whole)
     return PrincipalComponents(components.scores, shares, left_by_conditions)
+
+
+def _shares_of(parts: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """Each column's ``parts / whole`` in [0, 1]; 1 for a column without variance."""
+    varies = whole > 1e-12 * max(whole.max(), 1e-300)
+    shares = np.ones_like(whole)
+    shares[varies] = np.clip(parts[varies] / whole[varies], 0.0, 1.0)
+    return shares
 
 
 def _unexplained_shares(components, variances, column_variances) -> np.ndarray:
