@@ -132,14 +132,48 @@ def components_beside_conditions(
     """Principal components of what the conditions leave of the columns.
 
     For a conditional model, whose decoder reads the conditions beside
-    ``z``: the dense columns ``values / scale`` are regressed (least
-    squares, weighted by ``weights``, with an intercept) on the encoded
-    ``conditions``, and the rows' whitened scores are those on the first
-    ``n_components`` principal components of the residuals, which the
-    conditions do not explain. Each column's unexplained share is of its
-    whole variance: what the regression and the components both leave (1
-    for a column without variance); ``left_by_conditions`` is what the
-    regression alone leaves.
+    ``z``: the dense columns ``values / scale`` are regressed on the encoded
+    ``conditions`` (:func:`regressed_on_conditions`), and the rows' whitened
+    scores are those on the first ``n_components`` principal components of
+    the residuals, which the conditions do not explain. Each column's
+    unexplained share is of its whole variance: what the regression and the
+    components both leave (1 for a column without variance);
+    ``left_by_conditions`` is what the regression alone leaves.
+    """
+    weights = relative_to_their_mean(weights)
+    weights = weights / np.sum(weights)
+    regression = regressed_on_conditions(values, scale, weights, conditions)
+    components = principal_components(
+        regression.residuals, scale, weights, n_components, seed, unexplained=True
+    )
+    assert components.unexplained is not None  # asked for
+    shares = _shares_of(components.unexplained * regression.left, regression.whole)
+    return PrincipalComponents(components.scores, shares, regression.left_by_conditions)
+
+
+class Regression(NamedTuple):
+    """The columns regressed on a conditional model's conditions."""
+
+    residuals: np.ndarray
+    """What the regression leaves of each row, in the columns' units."""
+    left: np.ndarray
+    """The residuals' weighted variance per column, in units of ``scale``."""
+    whole: np.ndarray
+    """The columns' weighted variance, in units of ``scale``."""
+    left_by_conditions: np.ndarray | None
+    """Each column's share of its variance the regression leaves, its
+    degrees of freedom counted; None with fewer than ``VARIANCE_PRIOR_ROWS``
+    of them (see :attr:`PrincipalComponents.left_by_conditions`)."""
+
+
+def regressed_on_conditions(
+    values: np.ndarray, scale: np.ndarray, weights: np.ndarray, conditions: np.ndarray
+) -> Regression:
+    """The dense columns ``values`` regressed on the encoded ``conditions``.
+
+    Least squares, weighted by ``weights``, with an intercept: what the
+    conditions explain of each column, which a conditional decoder reads from
+    them, and what they leave, which is all the noise can be.
     """
     weights = relative_to_their_mean(weights)
     weights = weights / np.sum(weights)
@@ -150,15 +184,10 @@ def components_beside_conditions(
             root_weights * design, root_weights * values, rcond=None
         )
         residuals = values - design @ coefficients
-    components = principal_components(
-        residuals, scale, weights, n_components, seed, unexplained=True
-    )
-    assert components.unexplained is not None  # asked for
     whole = _column_variances(values, scale, weights, column_means(values, weights))
     left = _column_variances(
         residuals, scale, weights, column_means(residuals, weights)
     )
-    shares = _shares_of(components.unexplained * left, whole)
     # What the regression leaves centres a prior worth VARIANCE_PRIOR_ROWS
     # rows: only from residuals of as many degrees of freedom. Fewer rows
     # than coefficients leave none, and residuals of 0 would hold every
@@ -166,11 +195,11 @@ def components_beside_conditions(
     n_rows = np.count_nonzero(weights)
     freedom = n_rows - rank
     if freedom < VARIANCE_PRIOR_ROWS:
-        return PrincipalComponents(components.scores, shares)
+        return Regression(residuals, left, whole, None)
     # the residuals' mean square underestimates the noise by the share of
     # the rows' freedom the regression's coefficients take up
-    left_by_conditions = _shares_of(n_rows / freedom * left, whole)
-    return PrincipalComponents(components.scores, shares, left_by_conditions)
+    shares = _shares_of(n_rows / freedom * left, whole)
+    return Regression(residuals, left, whole, shares)
 
 
 def _shares_of(parts: np.ndarray, whole: np.ndarray) -> np.ndarray:
@@ -296,9 +325,12 @@ def start_from_components(
     variances' prior on what the regression leaves (given the degrees of
     freedom to tell), and trains its decoder
     to read from the conditions what they explain, so that ``z`` holds what
-    the decoder cannot read from them. Any other conditional model's
-    components also hold what the conditions explain, and its variances
-    start at 1.
+    the decoder cannot read from them. A conditional table of several
+    families without missing cells starts its components from all the
+    columns, and its variances, and their prior's centre, at what the
+    regression leaves: what no latent explains yet, as 1 is in a table
+    without conditions (:func:`_start_variances_beside_conditions`). Other
+    conditional models' variances, and their prior's centre, start at 1.
     """
     likelihood = module.likelihood
     values, scale = likelihood.encoder_features(modelled)
@@ -328,6 +360,10 @@ def start_from_components(
         )
     if components.unexplained is not None:
         _start_variances(likelihood.families[0], components, weights)
+    elif conditional and not likelihood.missing_indicators:
+        _start_variances_beside_conditions(
+            likelihood, values, scale, weights, conditions
+        )
     targets = torch.as_tensor(components.scores[training_index], dtype=torch.float32)
     align_latent_means(
         module,
@@ -360,6 +396,33 @@ def _start_variances(family, components: PrincipalComponents, weights) -> None:
         (n_rows * components.unexplained + VARIANCE_PRIOR_ROWS * prior_centre)
         / (n_rows + VARIANCE_PRIOR_ROWS)
     )
+
+
+def _start_variances_beside_conditions(
+    likelihood, values, scale, weights, conditions
+) -> None:
+    """Start each block's variances, and their prior's centre, beside the conditions.
+
+    For a conditional table of several families: the share of each column's
+    variance that a linear regression on the conditions leaves is all its
+    noise can be. Nothing changes where the regression has fewer than
+    ``VARIANCE_PRIOR_ROWS`` degrees of freedom, or where the encoder's
+    columns are sparse (categorical columns of thousands of levels).
+    """
+    if sp.issparse(values):
+        return
+    regression = regressed_on_conditions(
+        values, scale, weights, np.asarray(conditions, dtype=np.float64)
+    )
+    shares = regression.left_by_conditions
+    if shares is None:
+        return
+    start = 0
+    for family in likelihood.families:
+        block = shares[start : start + family.n_outputs]
+        family.centre_variance_prior(block)
+        family.start_variances(block)
+        start += family.n_outputs
 
 
 def align_latent_means(

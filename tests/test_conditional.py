@@ -726,3 +726,52 @@ def test_numbers_given_as_text_for_a_numeric_condition_come_back_as_numbers():
     origin = np.zeros((1, vae.latent_dim))
     decoded = vae.inverse_transform(origin, conditions=np.array([["1.5"]]))
     assert decoded.dtype == np.float64 and decoded[0, 3] == 1.5
+
+
+def _mixed_rows(rng, n):
+    """Three Gaussian columns linear in the conditions, a level drawn by group."""
+    c, g = 2 * rng.normal(size=n), rng.choice(["a", "b"], n)
+    mean = np.outer(c, [-1.0, 0.0, 1.0]) + np.where(g == "a", 3.0, -3.0)[:, None]
+    x = mean + 0.5 * rng.normal(size=mean.shape)
+    p = np.where(g == "a", 0.8, 0.2)
+    level = np.where(rng.uniform(size=n) < p, "u", "v")
+    table = pd.DataFrame(x, columns=["x0", "x1", "x2"]).assign(c=c, g=g, k=level)
+    log_p = norm(mean, 0.5).logpdf(x).sum(1) + np.log(np.where(level == "u", p, 1 - p))
+    return table, log_p.mean()
+
+
+def test_a_conditional_table_of_several_families_scores_near_the_truth():
+    rng = np.random.RandomState(3)
+    (train, _), (test, truth) = _mixed_rows(rng, 400), _mixed_rows(rng, 2000)
+    vae = VAETransformer(2, condition_on=["c", "g"], random_state=0).fit(train)
+    assert vae.likelihoods_["k"] == "categorical"
+    # before the variances started, and their prior was centred, on what the
+    # conditions leave: 3 nats a row below the truth, the variances 20 times
+    # the noise's
+    assert truth - 0.3 < vae.score(test) < truth
+
+
+@pytest.mark.short_fits
+def test_a_conditional_table_of_several_families_starts_at_what_conditions_leave():
+    train, _ = _mixed_rows(np.random.RandomState(3), 400)
+    with pytest.warns(ConvergenceWarning):  # one Adam step
+        vae = VAETransformer(2, condition_on=["c", "g"], max_epochs=1, batch_size=400)
+        vae.fit(train)
+    gaussian, categorical = vae.module_.likelihood.families
+    # a regression on the conditions: an intercept, c and both of g's levels,
+    # of rank 3
+    x = train[["x0", "x1", "x2"]].to_numpy()
+    conditions = pd.get_dummies(train[["c", "g"]]).to_numpy(float)
+    residuals = x - LinearRegression().fit(conditions, x).predict(conditions)
+    centre = 400 / (400 - 3) * residuals.var(0) / x.var(0)
+    np.testing.assert_allclose(gaussian.variance_prior_centre.cpu(), centre, rtol=1e-4)
+    np.testing.assert_allclose(
+        gaussian.standardised_variance().detach().cpu(), centre, rtol=0.01
+    )
+    assert not hasattr(categorical, "variance_prior_centre")
+    # with a missing cell, the mean-filled columns tell nothing of the noise
+    train.loc[5, "x1"] = np.nan
+    with pytest.warns(ConvergenceWarning):
+        vae.fit(train)
+    gaussian = vae.module_.likelihood.families[0]
+    assert_array_equal(gaussian.variance_prior_centre.cpu(), 1.0)
