@@ -205,10 +205,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         This is for models of one family fitted without missing cells: in a
         table of several families the real columns' head start draws the
         latent away from the others, and the components of mean-filled cells
-        are not those of the observed ones. A conditional table of several
-        families without missing cells starts from the components of all its
-        columns, its variances, and their prior's centre, at the share the
-        regression leaves. Only a new
+        are not those of the observed ones. Any other conditional model (a
+        table of several families, or one with missing cells) starts from
+        the components of all its columns, its variances, and their prior's
+        centre, at the share the regression leaves of each column's observed
+        cells. Only a new
         network is initialised; ``warm_start`` and later ``partial_fit``
         calls continue the fitted one.
     support_fraction : float in (0, 1], default=1.0

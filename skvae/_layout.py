@@ -325,15 +325,15 @@ def start_from_components(
     variances' prior on what the regression leaves (given the degrees of
     freedom to tell), and trains its decoder
     to read from the conditions what they explain, so that ``z`` holds what
-    the decoder cannot read from them. A conditional table of several
-    families without missing cells starts its components from all the
-    columns, and its variances, and their prior's centre, at what the
-    regression leaves: what no latent explains yet, as 1 is in a table
-    without conditions (:func:`_start_variances_beside_conditions`). Other
-    conditional models' variances, and their prior's centre, start at 1.
+    the decoder cannot read from them. Any other conditional model (a table
+    of several families, or one with missing cells) starts its components
+    from all the columns, and its variances, and their prior's centre, at
+    what the regression leaves of each column's observed cells: what no
+    latent explains yet, as 1 is in a model without conditions
+    (:func:`_start_variances_beside_conditions`).
     """
     likelihood = module.likelihood
-    values, scale = likelihood.encoder_features(modelled)
+    values, scale, missing = likelihood.encoder_features(modelled)
     starts_variances = (
         len(likelihood.families) == 1 and not likelihood.missing_indicators
     )
@@ -360,9 +360,9 @@ def start_from_components(
         )
     if components.unexplained is not None:
         _start_variances(likelihood.families[0], components, weights)
-    elif conditional and not likelihood.missing_indicators:
+    elif conditional:
         _start_variances_beside_conditions(
-            likelihood, values, scale, weights, conditions
+            likelihood, values, scale, weights, conditions, missing
         )
     targets = torch.as_tensor(components.scores[training_index], dtype=torch.float32)
     align_latent_means(
@@ -399,22 +399,22 @@ def _start_variances(family, components: PrincipalComponents, weights) -> None:
 
 
 def _start_variances_beside_conditions(
-    likelihood, values, scale, weights, conditions
+    likelihood, values, scale, weights, conditions, missing
 ) -> None:
     """Start each block's variances, and their prior's centre, beside the conditions.
 
-    For a conditional table of several families: the share of each column's
-    variance that a linear regression on the conditions leaves is all its
-    noise can be. Nothing changes where the regression has fewer than
+    For a conditional model that starts no variance from the components: the
+    share of each column's variance that a linear regression on the
+    conditions leaves (:func:`left_by_conditions`) is all its noise can be.
+    Nothing changes where the regression has fewer than
     ``VARIANCE_PRIOR_ROWS`` degrees of freedom, or where the encoder's
     columns are sparse (categorical columns of thousands of levels).
     """
     if sp.issparse(values):
         return
-    regression = regressed_on_conditions(
-        values, scale, weights, np.asarray(conditions, dtype=np.float64)
+    shares = left_by_conditions(
+        values, scale, weights, np.asarray(conditions, dtype=np.float64), missing
     )
-    shares = regression.left_by_conditions
     if shares is None:
         return
     start = 0
@@ -423,6 +423,38 @@ def _start_variances_beside_conditions(
         family.centre_variance_prior(block)
         family.start_variances(block)
         start += family.n_outputs
+
+
+def left_by_conditions(
+    values: np.ndarray,
+    scale: np.ndarray,
+    weights: np.ndarray,
+    conditions: np.ndarray,
+    missing: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Each column's share of its variance that the conditions leave.
+
+    :attr:`Regression.left_by_conditions` of the dense columns ``values``.
+    With ``missing``, which cells were missing (their values at the column's
+    mean), a column with missing cells is regressed on its observed cells
+    alone, and keeps 1 if they leave fewer than ``VARIANCE_PRIOR_ROWS``
+    degrees of freedom. None where no column has them.
+    """
+    shares = regressed_on_conditions(
+        values, scale, weights, conditions
+    ).left_by_conditions
+    if shares is None or missing is None:
+        return shares
+    for j in np.flatnonzero(missing.any(axis=0)):
+        observed_weights = np.where(missing[:, j], 0.0, weights)
+        if np.count_nonzero(observed_weights) <= VARIANCE_PRIOR_ROWS:
+            shares[j] = 1.0  # too few observed cells to tell
+            continue
+        column = regressed_on_conditions(
+            values[:, j : j + 1], scale[j : j + 1], observed_weights, conditions
+        ).left_by_conditions
+        shares[j] = 1.0 if column is None else column[0]
+    return shares
 
 
 def align_latent_means(

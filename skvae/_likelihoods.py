@@ -1282,13 +1282,15 @@ class Likelihood(nn.Module):
     def encoder_features(self, X):
         """``X`` as the encoder sees it, on the host, but for the shift.
 
-        Returns ``(values, scale)``: each family's ``encoder_values`` of its
-        columns (a NumPy array, or a SciPy sparse matrix for sparse ``X``) and
-        the scale that divides each of them. The shift of the standardisation
-        is left out: the principal components of the PCA start centre the
-        columns anyway.
+        Returns ``(values, scale, missing)``: each family's ``encoder_values``
+        of its columns (a NumPy array, or a SciPy sparse matrix for sparse
+        ``X``), missing cells at their column's mean; the scale that divides
+        each of them; and which of the dense values were missing (None where
+        none was, or where the values are sparse). The shift of the
+        standardisation is left out: the principal components of the PCA
+        start centre the columns anyway.
         """
-        values, scales = [], []
+        values, scales, missing = [], [], []
         for columns, family in zip(self.columns, self.families, strict=True):
             block = X if self.whole_rows else X[:, columns]
             if isinstance(family, CategoricalFamily) and _exceeds_working_memory(
@@ -1296,18 +1298,29 @@ class Likelihood(nn.Module):
             ):
                 # columns of thousands of levels cost memory by their rows
                 values.append(family.sparse_encoder_values(block))
+                missing.append(None)
             else:
-                values.append(_mean_for_missing(family.encoder_values(block)))
+                encoded = family.encoder_values(block)
+                dense_missing = not sp.issparse(encoded) and has_missing(encoded)
+                missing.append(np.isnan(encoded) if dense_missing else None)
+                values.append(_mean_for_missing(encoded))
             standardisation = family.input_standardisation()
             scale = np.ones(family.n_outputs)
             if standardisation is not None:
                 scale = standardisation[1].detach().cpu().double().numpy()
             scales.append(scale)
-        if len(values) == 1:
-            return values[0], scales[0]
+        scale = np.concatenate(scales)
         if any(sp.issparse(block) for block in values):
-            return sp.hstack(values, format="csr"), np.concatenate(scales)
-        return np.hstack(values), np.concatenate(scales)
+            joined = values[0] if len(values) == 1 else sp.hstack(values, format="csr")
+            return joined, scale, None
+        joined = values[0] if len(values) == 1 else np.hstack(values)
+        if all(cells is None for cells in missing):
+            return joined, scale, None
+        cells = [
+            np.zeros(block.shape, dtype=bool) if block_cells is None else block_cells
+            for block, block_cells in zip(values, missing, strict=True)
+        ]
+        return joined, scale, np.hstack(cells)
 
     # ---------------------------------------------------------------- the domain
 

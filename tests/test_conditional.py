@@ -729,20 +729,26 @@ def test_numbers_given_as_text_for_a_numeric_condition_come_back_as_numbers():
 
 
 def _mixed_rows(rng, n):
-    """Three Gaussian columns linear in the conditions, a level drawn by group."""
+    """Three Gaussian columns linear in the conditions, a level drawn by group.
+
+    Returns the table, and the true densities' mean log-likelihood of its
+    Gaussian columns and of its levels.
+    """
     c, g = 2 * rng.normal(size=n), rng.choice(["a", "b"], n)
     mean = np.outer(c, [-1.0, 0.0, 1.0]) + np.where(g == "a", 3.0, -3.0)[:, None]
     x = mean + 0.5 * rng.normal(size=mean.shape)
     p = np.where(g == "a", 0.8, 0.2)
     level = np.where(rng.uniform(size=n) < p, "u", "v")
     table = pd.DataFrame(x, columns=["x0", "x1", "x2"]).assign(c=c, g=g, k=level)
-    log_p = norm(mean, 0.5).logpdf(x).sum(1) + np.log(np.where(level == "u", p, 1 - p))
-    return table, log_p.mean()
+    gaussian_log_p = norm(mean, 0.5).logpdf(x).sum(1).mean()
+    return table, gaussian_log_p, np.log(np.where(level == "u", p, 1 - p)).mean()
 
 
 def test_a_conditional_table_of_several_families_scores_near_the_truth():
     rng = np.random.RandomState(3)
-    (train, _), (test, truth) = _mixed_rows(rng, 400), _mixed_rows(rng, 2000)
+    train, _, _ = _mixed_rows(rng, 400)
+    test, gaussian_truth, level_truth = _mixed_rows(rng, 2000)
+    truth = gaussian_truth + level_truth
     vae = VAETransformer(2, condition_on=["c", "g"], random_state=0).fit(train)
     assert vae.likelihoods_["k"] == "categorical"
     # before the variances started, and their prior was centred, on what the
@@ -753,7 +759,7 @@ def test_a_conditional_table_of_several_families_scores_near_the_truth():
 
 @pytest.mark.short_fits
 def test_a_conditional_table_of_several_families_starts_at_what_conditions_leave():
-    train, _ = _mixed_rows(np.random.RandomState(3), 400)
+    train, _, _ = _mixed_rows(np.random.RandomState(3), 400)
     with pytest.warns(ConvergenceWarning):  # one Adam step
         vae = VAETransformer(2, condition_on=["c", "g"], max_epochs=1, batch_size=400)
         vae.fit(train)
@@ -769,9 +775,44 @@ def test_a_conditional_table_of_several_families_starts_at_what_conditions_leave
         gaussian.standardised_variance().detach().cpu(), centre, rtol=0.01
     )
     assert not hasattr(categorical, "variance_prior_centre")
-    # with a missing cell, the mean-filled columns tell nothing of the noise
-    train.loc[5, "x1"] = np.nan
+    # with missing cells, a column is regressed on its observed cells alone
+    train.loc[:99, "x1"] = np.nan
     with pytest.warns(ConvergenceWarning):
         vae.fit(train)
     gaussian = vae.module_.likelihood.families[0]
-    assert_array_equal(gaussian.variance_prior_centre.cpu(), 1.0)
+    observed = train.iloc[100:]
+    x1 = observed["x1"].to_numpy()
+    conditions = pd.get_dummies(observed[["c", "g"]]).to_numpy(float)
+    residuals = x1 - LinearRegression().fit(conditions, x1).predict(conditions)
+    centre[1] = 300 / (300 - 3) * residuals.var() / x1.var()
+    np.testing.assert_allclose(gaussian.variance_prior_centre.cpu(), centre, rtol=1e-4)
+
+
+@pytest.mark.short_fits
+def test_a_column_with_too_few_observed_cells_keeps_its_prior_centred_on_1():
+    train, _, _ = _mixed_rows(np.random.RandomState(3), 400)
+    # 3 coefficients: 53 observed cells leave 50 degrees of freedom, 52 leave 49
+    for n_observed, below_1 in [(52, False), (53, True)]:
+        holed = train.assign(x1=train["x1"].where(train.index < n_observed))
+        with pytest.warns(ConvergenceWarning):
+            vae = VAETransformer(2, condition_on=["c", "g"], max_epochs=1)
+            vae.fit(holed)
+        centre = vae.module_.likelihood.families[0].variance_prior_centre.cpu()
+        assert (centre[[0, 2]] < 0.1).all()  # the whole columns
+        assert (centre[1] < 1.0) == below_1
+
+
+def test_a_conditional_model_with_missing_cells_scores_near_the_truth():
+    rng = np.random.RandomState(3)
+    train, _, _ = _mixed_rows(rng, 400)
+    test, truth, _ = _mixed_rows(rng, 2000)
+    columns = ["x0", "x1", "x2", "c", "g"]  # one family, the Gaussian
+    holes = rng.uniform(size=(400, 3)) < 0.2
+    holes[holes.all(axis=1), 0] = False  # no row left without a modelled cell
+    train[["x0", "x1", "x2"]] = train[["x0", "x1", "x2"]].mask(holes)
+    vae = VAETransformer(2, condition_on=["c", "g"], random_state=0)
+    vae.fit(train[columns])
+    # before the variances started, and their prior was centred, on what the
+    # conditions leave of each column's observed cells: 3 nats a row below
+    # the truth
+    assert truth - 0.3 < vae.score(test[columns]) < truth

@@ -861,13 +861,16 @@ def test_a_one_hot_wider_than_working_memory_reaches_the_pca_start_sparse(
     vae = make_vae(likelihood="auto").fit(table)
     X = vae._validate_X(table, reset=False)
     likelihood = vae.module_.likelihood
-    dense, scale = likelihood.encoder_features(X)
+    dense, scale, missing = likelihood.encoder_features(X)
     with sklearn.config_context(working_memory=0.001):  # about 1 kB
-        wide, wide_scale = likelihood.encoder_features(X)
+        wide, wide_scale, wide_missing = likelihood.encoder_features(X)
     assert not sparse.issparse(dense) and sparse.issparse(wide)
     assert_allclose(wide.toarray(), dense)
     assert_array_equal(wide_scale, scale)
     assert not np.isnan(dense).any()
+    # which dense cells were missing: the mass of row 3 alone
+    assert missing is not None and wide_missing is None
+    assert missing.sum() == 1 and missing[3].any()
 
 
 @pytest.mark.short_fits
