@@ -437,23 +437,28 @@ def left_by_conditions(
     :attr:`Regression.left_by_conditions` of the dense columns ``values``.
     With ``missing``, which cells were missing (their values at the column's
     mean), a column with missing cells is regressed on its observed cells
-    alone, and keeps 1 if they leave fewer than ``VARIANCE_PRIOR_ROWS``
-    degrees of freedom. None where no column has them.
+    alone (one regression for the columns missing in the same rows, such as
+    a categorical column's one-hot ones), and keeps 1 if they leave fewer
+    than ``VARIANCE_PRIOR_ROWS`` degrees of freedom. None where no column
+    has them.
     """
     shares = regressed_on_conditions(
         values, scale, weights, conditions
     ).left_by_conditions
     if shares is None or missing is None:
         return shares
-    for j in np.flatnonzero(missing.any(axis=0)):
-        observed_weights = np.where(missing[:, j], 0.0, weights)
+    holed = np.flatnonzero(missing.any(axis=0))
+    patterns, pattern_of = np.unique(missing[:, holed], axis=1, return_inverse=True)
+    for pattern, rows_missing in enumerate(patterns.T):
+        columns = holed[pattern_of.ravel() == pattern]
+        observed_weights = np.where(rows_missing, 0.0, weights)
         if np.count_nonzero(observed_weights) <= VARIANCE_PRIOR_ROWS:
-            shares[j] = 1.0  # too few observed cells to tell
+            shares[columns] = 1.0  # too few observed cells to tell
             continue
-        column = regressed_on_conditions(
-            values[:, j : j + 1], scale[j : j + 1], observed_weights, conditions
+        observed = regressed_on_conditions(
+            values[:, columns], scale[columns], observed_weights, conditions
         ).left_by_conditions
-        shares[j] = 1.0 if column is None else column[0]
+        shares[columns] = 1.0 if observed is None else observed
     return shares
 
 

@@ -17,6 +17,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.preprocessing import StandardScaler
 
 from skvae import VAEImputer, VAETransformer
+from skvae._layout import left_by_conditions
 from skvae._likelihoods import VARIANCE_PRIOR_ROWS
 
 
@@ -816,3 +817,20 @@ def test_a_conditional_model_with_missing_cells_scores_near_the_truth():
     # conditions leave of each column's observed cells: 3 nats a row below
     # the truth
     assert truth - 0.3 < vae.score(test[columns]) < truth
+
+
+def test_columns_missing_in_the_same_rows_are_regressed_on_those_rows_together():
+    rng = np.random.RandomState(0)
+    conditions = rng.normal(size=(300, 2))
+    values = conditions @ rng.normal(size=(2, 4)) + rng.normal(size=(300, 4))
+    missing = np.zeros_like(values, dtype=bool)
+    missing[:40, [0, 2]] = True  # one pattern for two columns
+    missing[250:, 3] = True
+    filled = np.where(missing, 0.0, values)  # the cells' values play no part
+    shares = left_by_conditions(filled, np.ones(4), np.ones(300), conditions, missing)
+    for j in range(4):
+        observed = ~missing[:, j]
+        x, c = values[observed, j], conditions[observed]
+        residuals = x - LinearRegression().fit(c, x).predict(c)
+        n = observed.sum()
+        assert shares[j] == pytest.approx(n / (n - 3) * residuals.var() / x.var())
