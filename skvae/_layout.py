@@ -140,8 +140,6 @@ def components_beside_conditions(
     components both leave (1 for a column without variance);
     ``left_by_conditions`` is what the regression alone leaves.
     """
-    weights = relative_to_their_mean(weights)
-    weights = weights / np.sum(weights)
     regression = regressed_on_conditions(values, scale, weights, conditions)
     components = principal_components(
         regression.residuals, scale, weights, n_components, seed, unexplained=True
@@ -338,16 +336,13 @@ def start_from_components(
         len(likelihood.families) == 1 and not likelihood.missing_indicators
     )
     conditional = module.n_conditions > 0
+    if conditional:
+        conditions = np.asarray(conditions, dtype=np.float64)
     beside_conditions = conditional and starts_variances and not sp.issparse(values)
     seed = int(torch.randint(2**31 - 1, (), generator=generator))
     if beside_conditions:
         components = components_beside_conditions(
-            values,
-            scale,
-            weights,
-            np.asarray(conditions, dtype=np.float64),
-            module.latent_dim,
-            seed,
+            values, scale, weights, conditions, module.latent_dim, seed
         )
     else:
         components = principal_components(
@@ -412,9 +407,7 @@ def _start_variances_beside_conditions(
     """
     if sp.issparse(values):
         return
-    shares = left_by_conditions(
-        values, scale, weights, np.asarray(conditions, dtype=np.float64), missing
-    )
+    shares = left_by_conditions(values, scale, weights, conditions, missing)
     if shares is None:
         return
     start = 0
