@@ -12,7 +12,10 @@ DOCS_STAMP := $(VENV)/.installed-docs
 DATA_STAMP := $(VENV)/.installed-data
 SYNTHETIC_STAMP := $(VENV)/.installed-synthetic
 
-.PHONY: demo test lint docs benchmark clean
+OLDEST_VENV := .venv-oldest
+OLDEST_STAMP := $(OLDEST_VENV)/.installed
+
+.PHONY: demo test test-oldest lint docs benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +46,18 @@ demo: $(STAMP)
 # One test process per core (up to 4); tests/conftest.py gives each one thread.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
+
+# The same suite on the oldest dependencies pyproject.toml allows
+# (constraints-oldest.txt), with pandas but without the other extras, whose
+# tests are skipped.
+$(OLDEST_STAMP): pyproject.toml constraints-oldest.txt
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install --quiet $(PIP_OPTIONS) -c constraints-oldest.txt \
+		-e ".[pandas]" pytest pytest-xdist hypothesis
+	touch $(OLDEST_STAMP)
+
+test-oldest: $(OLDEST_STAMP)
+	$(OLDEST_VENV)/bin/python -m pytest -n auto --maxprocesses 4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -79,6 +94,6 @@ benchmark: $(SYNTHETIC_STAMP)
 	$(BIN)/python benchmarks/bench_busy_machine.py --repeats 5
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST_VENV) build dist .pytest_cache .mypy_cache .ruff_cache
 	rm -rf docs/_build docs/auto_examples docs/gen_modules docs/generated
 	rm -f docs/sg_execution_times.rst

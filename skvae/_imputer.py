@@ -599,7 +599,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
             X, rows = _in_common_dtypes(X, rows)
             filled = replace_cells(X, X.isna(), rows)
         else:  # an array back for an array, as scikit-learn's imputers do
-            rows = rows.to_numpy() if _is_dataframe(rows) else rows
+            rows = _as_array(rows) if _is_dataframe(rows) else rows
             X = missing_as_nan(X)  # None and pd.NA in rows given as lists
             # float32 stays float32, as in scikit-learn's imputers
             if self._table_layout is None and self._conditions is None:
@@ -727,6 +727,24 @@ class VAEImputer(TransformerMixin, BaseVAE):
         tags.transformer_tags.preserves_dtype = ["float64"]
         tags.input_tags.sparse = True
         return tags
+
+
+def _as_array(fills):
+    """A frame of the model's fills as one array, nullable numbers as numbers.
+
+    pandas before 2.2 gives the cells of nullable numeric columns (``Int64``)
+    as objects even where none is missing; the fills have no missing cell.
+    """
+    import pandas as pd
+
+    array = fills.to_numpy()
+    dtypes = fills.dtypes
+    if array.dtype == object and all(map(pd.api.types.is_numeric_dtype, dtypes)):
+        # the common dtype of the columns' NumPy dtypes, as pandas 2.2 gives
+        array = array.astype(
+            np.result_type(*(getattr(d, "numpy_dtype", d) for d in dtypes))
+        )
+    return array
 
 
 def _empty_fill(column):

@@ -803,9 +803,13 @@ def _positions_among(levels: np.ndarray, values: np.ndarray, hashed: bool = Fals
     looked up in a hash table of the levels (pandas'), as the fallback below
     does, which is quicker than a binary search among Python objects once
     the table is built (``_codes`` asks for it from ``_HASHED_LOOKUPS``
-    values).
+    values). Dates and durations (a categorical column's, as NumPy's
+    datetime64 and timedelta64) are looked up there too: a dictionary of
+    pandas' Timestamp and Timedelta levels misses them, as NumPy hashes
+    datetime64 apart from Timestamp before 2.2 and timedelta64 apart from
+    Timedelta since.
     """
-    if hashed:
+    if hashed or values.dtype.kind in "mM":
         import pandas as pd
 
         table = pd.Index(levels, dtype=object)

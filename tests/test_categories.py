@@ -70,10 +70,19 @@ def test_only_declared_levels_no_row_holds_start_as_if_one_row_did(table, make_v
     assert categorical_offsets(weighed)[chinstrap] == pytest.approx(np.log(1e-8))
 
 
-def test_declared_dates_are_held_by_the_rows_that_hold_them(make_vae):
-    days = pd.to_datetime(["2020-01-01", "2020-01-02"] * 10)
+@pytest.mark.parametrize(
+    "days, unheld",
+    [
+        (pd.to_datetime(["2020-01-01", "2020-01-02"] * 10), pd.Timestamp("2020-01-03")),
+        # NumPy hashes datetime64 apart from Timestamp before 2.2, and
+        # timedelta64 apart from Timedelta since
+        (pd.to_timedelta(["1D", "2D"] * 10), pd.Timedelta("3D")),
+    ],
+    ids=["dates", "durations"],
+)
+def test_declared_dates_are_held_by_the_rows_that_hold_them(make_vae, days, unheld):
     X = pd.DataFrame({"x": np.linspace(0, 1, 20), "day": pd.Categorical(days)})
-    declared = {"day": [*days[:2], pd.Timestamp("2020-01-03")]}
+    declared = {"day": [*days[:2], unheld]}
     vae = make_vae(max_epochs=1, categories=declared).fit(X)
     assert_allclose(categorical_offsets(vae), np.log([0.5, 0.5, 1 / 21]), rtol=1e-6)
 
