@@ -48,12 +48,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --maxprocesses 4
 
 # The same suite on the oldest dependencies pyproject.toml allows
-# (constraints-oldest.txt), with pandas but without the other extras, whose
-# tests are skipped.
+# (constraints-oldest.txt), with the pandas, dask and onnx extras; the tests
+# of polars and pyarrow, which no extra names, are skipped.
 $(OLDEST_STAMP): pyproject.toml constraints-oldest.txt
 	$(PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST_VENV)/bin/python -m pip install --quiet $(PIP_OPTIONS) -c constraints-oldest.txt \
-		-e ".[pandas]" pytest pytest-xdist hypothesis
+		-e ".[pandas,dask,onnx]" pytest pytest-xdist hypothesis
 	touch $(OLDEST_STAMP)
 
 test-oldest: $(OLDEST_STAMP)
