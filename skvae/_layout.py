@@ -432,8 +432,8 @@ def left_by_conditions(
     mean), a column with missing cells is regressed on its observed cells
     alone (one regression for the columns missing in the same rows, such as
     a categorical column's one-hot ones), and keeps 1 if they leave fewer
-    than ``VARIANCE_PRIOR_ROWS`` degrees of freedom. None where no column
-    has them.
+    than ``VARIANCE_PRIOR_ROWS`` degrees of freedom. None where every row
+    together leaves fewer than that.
     """
     shares = regressed_on_conditions(
         values, scale, weights, conditions
