@@ -12,7 +12,11 @@ DOCS_STAMP := $(VENV)/.installed-docs
 DATA_STAMP := $(VENV)/.installed-data
 SYNTHETIC_STAMP := $(VENV)/.installed-synthetic
 
-OLDEST_VENV := .venv-oldest
+# The oldest Python pyproject.toml allows, where it is installed:
+#   make test-oldest OLDEST_PYTHON=python3.10
+# Each Python gets its own environment (.venv-oldest-python3.10).
+OLDEST_PYTHON ?= $(PYTHON)
+OLDEST_VENV := .venv-oldest-$(notdir $(OLDEST_PYTHON))
 OLDEST_STAMP := $(OLDEST_VENV)/.installed
 
 .PHONY: demo test test-oldest lint docs benchmark clean
@@ -51,7 +55,7 @@ test: $(STAMP)
 # (constraints-oldest.txt), with the pandas, dask and onnx extras; the tests
 # of polars and pyarrow, which no extra names, are skipped.
 $(OLDEST_STAMP): pyproject.toml constraints-oldest.txt
-	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST_VENV)/bin/python -m pip install --quiet $(PIP_OPTIONS) -c constraints-oldest.txt \
 		-e ".[pandas,dask,onnx]" pytest pytest-xdist hypothesis
 	touch $(OLDEST_STAMP)
@@ -94,6 +98,6 @@ benchmark: $(SYNTHETIC_STAMP)
 	$(BIN)/python benchmarks/bench_busy_machine.py --repeats 5
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-oldest-* build dist .pytest_cache .mypy_cache .ruff_cache
 	rm -rf docs/_build docs/auto_examples docs/gen_modules docs/generated
 	rm -f docs/sg_execution_times.rst
