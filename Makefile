@@ -79,6 +79,7 @@ benchmark: $(SYNTHETIC_STAMP)
 	$(BIN)/python benchmarks/bench_mnist_pipeline.py
 	$(BIN)/python benchmarks/bench_default_fit.py
 	$(BIN)/python benchmarks/bench_digits_density.py
+	$(BIN)/python benchmarks/bench_score_spread.py
 	$(BIN)/python benchmarks/bench_fit_overhead.py
 	$(BIN)/python benchmarks/bench_sparse_fit.py
 	$(BIN)/python benchmarks/bench_sparse_families.py
