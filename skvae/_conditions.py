@@ -478,7 +478,9 @@ class Conditions:
                     f"The condition {key!r} is {_shown(value)} in row "
                     f"{row_name(unknown[0])}, a level the training rows do not "
                     "hold; its levels are "
-                    f"[{', '.join(_shown(level) for level in levels)}]."
+                    f"[{', '.join(_shown(level) for level in levels)}]. A new "
+                    "stream, whose first partial_fit chunk may lack some, can "
+                    "declare every level of a condition with categories."
                 )
 
     @staticmethod

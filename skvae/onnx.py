@@ -21,6 +21,8 @@ are built from the fitted weights and run in ONNX Runtime without PyTorch:
   continuous Bernoulli's normaliser, which ONNX lacks, and their conversion
   raises a ``NotImplementedError``, as does a detector's with a mixture
   ``latent_prior``.
+- ``VAEImputer`` has no converter: its conversion raises a
+  ``NotImplementedError``.
 
 The graphs compute in float32, as the estimators do; they take float32 or
 float64 input, give outputs of the input's type (so that the steps after them
@@ -71,6 +73,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
     ) from error
 
 from ._estimator import VAETransformer
+from ._imputer import VAEImputer
 from ._likelihoods import BernoulliFamily, RealValued, _log1p
 from ._module import ACTIVATIONS, MIN_POSTERIOR_SCALE, InputLayer
 from ._outlier import VAEOutlierDetector
@@ -183,12 +186,6 @@ def _encoder_input(graph: _Graph, x: str, likelihood) -> str:
     """
     parts = []
     for columns, family in zip(likelihood.columns, likelihood.families, strict=True):
-        if family.n_outputs != family.n_features:
-            raise NotImplementedError(
-                f"The ONNX converter writes encoders that read one value per "
-                f"column; this model's {family.describe()!r} columns are read "
-                "one-hot."
-            )
         values = x
         if not likelihood.whole_rows:
             values = graph.op("Gather", x, graph.constant(columns), axis=1)
@@ -214,17 +211,49 @@ def _where_nan(graph: _Graph, cells: str, values: str, fill: float) -> str:
 
 
 def _encoder(graph: _Graph, x: str, module, keep_outputs: int | None = None) -> str:
+    hidden = _encoder_input(graph, x, module.likelihood)
+    return _layers(graph, hidden, list(module.encoder), keep_outputs)
+
+
+# ----------------------------------------------------------------- transformer
+
+
+def _refuse_unconvertible(model) -> None:
+    """Raise ``NotImplementedError`` for a model no graph is written for.
+
+    The encoder is written for modelled columns read one value each, and a
+    detector's score for the real-valued and Bernoulli likelihoods under the
+    ``N(0, I)`` prior.
+    """
+    module = model.module_
     if getattr(module, "n_conditions", 0):
         raise NotImplementedError(
             "The ONNX converter writes encoders of modelled columns only; this "
             "model was fitted with condition_on, and its encoder also reads the "
             "encoded conditions."
         )
-    hidden = _encoder_input(graph, x, module.likelihood)
-    return _layers(graph, hidden, list(module.encoder), keep_outputs)
-
-
-# ----------------------------------------------------------------- transformer
+    families = module.likelihood.families
+    for family in families:
+        if family.n_outputs != family.n_features:
+            raise NotImplementedError(
+                f"The ONNX converter writes encoders that read one value per "
+                f"column; this model's {family.describe()!r} columns are read "
+                "one-hot."
+            )
+    if not isinstance(model, VAEOutlierDetector):
+        return
+    if module.has_prior_mixture:
+        raise NotImplementedError(
+            "The ONNX converter writes the score under the N(0, I) prior; this "
+            f"detector has latent_prior={model.latent_prior!r}."
+        )
+    for family in families:
+        if type(family) not in _LOG_PROBS:
+            raise NotImplementedError(
+                f"The ONNX converter writes the score of the real-valued and "
+                f"Bernoulli likelihoods; this model's {family.describe()!r} is "
+                f"not among them."
+            )
 
 
 def _rows_of_one_input(operator):
@@ -235,6 +264,7 @@ def _rows_of_one_input(operator):
     """
     model = operator.raw_operator
     check_is_fitted(model)  # NotFittedError, not an AttributeError below
+    _refuse_unconvertible(model)  # whatever the input, before its checks
     name, n_features = type(model).__name__, model.n_features_in_
     if len(operator.inputs) != 1:
         raise ValueError(
@@ -343,12 +373,6 @@ def _log_likelihood(graph: _Graph, likelihood, output: str, x: str) -> str:
     rows: str | None = None
     start = 0
     for columns, family in zip(likelihood.columns, likelihood.families, strict=True):
-        if type(family) not in _LOG_PROBS:
-            raise NotImplementedError(
-                f"The ONNX converter writes the score of the real-valued and "
-                f"Bernoulli likelihoods; this model's {family.describe()!r} is "
-                f"not among them."
-            )
         stop = start + family.n_outputs
         block_output = graph.columns(output, start, stop)
         block_x = x
@@ -367,11 +391,6 @@ def _log_likelihood(graph: _Graph, likelihood, output: str, x: str) -> str:
 def _score_samples(graph: _Graph, x: str, detector) -> str:
     """``VAE.log_marginal`` with the detector's fixed draws, ``(n_rows,)``."""
     module = detector.module_
-    if module.has_prior_mixture:
-        raise NotImplementedError(
-            "The ONNX converter writes the score under the N(0, I) prior; this "
-            f"detector has latent_prior={detector.latent_prior!r}."
-        )
     latent_dim = module.latent_dim
     noise = detector._scoring_noise().cpu()  # (n_draws, latent_dim)
     encoded = _encoder(graph, x, module)
@@ -455,6 +474,20 @@ def _detector_converter(scope, operator, container) -> None:
     graph.output(graph.op("Unsqueeze", decision, graph.constant([1])), scores)
 
 
+def _refuse_imputer(operator) -> None:
+    """The shape calculator of ``VAEImputer``: a refusal by name."""
+    raise NotImplementedError(
+        "skvae.onnx has no converter for VAEImputer: its fills are decoder "
+        "means weighted over importance draws, for which no graph is written. "
+        "Fill the rows before they reach the exported steps."
+    )
+
+
+def _imputer_converter(scope, operator, container) -> None:
+    """Unreached: skl2onnx runs the shape calculator, which refuses, first."""
+    _refuse_imputer(operator)
+
+
 def register_converters() -> None:
     """Register skvae's converters with skl2onnx (done on import of this module)."""
     update_registered_converter(
@@ -468,6 +501,10 @@ def register_converters() -> None:
         "SkvaeVAEOutlierDetector",
         _detector_shape,
         _detector_converter,
+    )
+    # without this, skl2onnx asks the user to register a converter
+    update_registered_converter(
+        VAEImputer, "SkvaeVAEImputer", _refuse_imputer, _imputer_converter
     )
 
 

@@ -453,7 +453,10 @@ def test_integer_levels_stay_integers():
     rows = vae.sample(3, conditions={"digit": 2})
     assert rows["digit"].tolist() == [2, 2, 2]
     assert rows["digit"].dtype == table["digit"].dtype
-    message = r"'digit' is 7 in row 1, .* its levels are \[0, 1, 2\]\."
+    message = (
+        r"'digit' is 7 in row 1, .* its levels are \[0, 1, 2\]\. A new stream, "
+        r".* can declare every level of a condition with categories\."
+    )
     with pytest.raises(ValueError, match=message):
         vae.sample(2, conditions=pd.DataFrame({"digit": [1, 7]}))
 

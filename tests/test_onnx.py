@@ -269,6 +269,42 @@ def test_a_conditional_model_is_refused(make_vae):
         skl2onnx.to_onnx(vae, X[:1].astype(np.float32))
 
 
+@pytest.mark.parametrize(
+    "kind, params, message",
+    [
+        ("vae", {"condition_on": "c"}, "fitted with condition_on"),
+        ("vae", {"likelihood": {"c": "categorical"}}, "'categorical' columns are read"),
+        ("detector", {"latent_prior": 2}, "latent_prior=2"),
+        ("detector", {"likelihood": {"c": "poisson"}}, "'poisson' is not among"),
+    ],
+)
+def test_an_unconvertible_model_is_refused_whatever_its_input(
+    kind, params, message, make_vae, make_detector
+):
+    # before: given a DataFrame, such a model was told to convert with an
+    # array of its rows, and then refused
+    import pandas as pd
+
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.normal(size=(100, 2)), columns=["a", "b"])
+    frame["c"] = rng.randint(3, size=100)
+    model = (make_vae if kind == "vae" else make_detector)(**params).fit(frame)
+    for given in (frame[:1], frame.to_numpy(np.float32)[:1]):
+        with pytest.raises(NotImplementedError, match=message):
+            skl2onnx.to_onnx(model, given)
+
+
+@pytest.mark.short_fits
+def test_an_imputer_is_refused_by_name():
+    from skvae import VAEImputer
+
+    X = np.random.RandomState(0).normal(size=(100, 3))
+    X[::7, 1] = np.nan
+    imputer = VAEImputer(hidden_layer_sizes=(4,), max_epochs=2, random_state=0).fit(X)
+    with pytest.raises(NotImplementedError, match="no converter for VAEImputer"):
+        skl2onnx.to_onnx(imputer, X[:1].astype(np.float32))
+
+
 def test_a_detector_scored_with_another_draw_count_is_warned_of(make_detector):
     X = np.random.RandomState(0).normal(size=(100, 3))
     detector = make_detector().fit(X).set_params(n_importance_samples=3)
