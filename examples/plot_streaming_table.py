@@ -85,8 +85,9 @@ for _ in range(3):
 # The levels the first chunk lacked
 # ---------------------------------
 # Synthetic rows from ``sample`` hold those countries, together, about as often
-# as the held-out rows do (each is a few of the 2,561 held-out rows at most):
-# the model learned levels its first chunk never showed.
+# as the held-out rows do (each is a few of the 2,561 held-out rows at most;
+# Holand-Netherlands, which a single streamed row holds, is in neither): the
+# model learned levels its first chunk never showed.
 
 lacking = sorted(
     set(streamed["native-country"].dropna()) - set(first["native-country"].dropna())
