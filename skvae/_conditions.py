@@ -581,8 +581,12 @@ class Conditions:
             }
         lengths = {len(column) for column in values.values()}
         if lengths != {n_rows}:
+            n_given = lengths.pop()
             raise ValueError(
-                f"conditions has {lengths.pop()} rows; {n_rows} rows are generated."
+                f"conditions has {n_given} rows, for {n_rows} rows to generate or "
+                "decode: a table of conditions gives one row to each (such as "
+                f"sample(n_samples={n_given}, conditions=...)), a dict one value "
+                "to all."
             )
         return values
 

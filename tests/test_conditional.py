@@ -435,7 +435,8 @@ def test_missing_or_unknown_conditions_are_named(groups):
         vae.sample(2, conditions={"group": ["a", "b"], "dose": 1.0})
     with pytest.raises(ValueError, match="condition 'group' is 'z' in row 0"):
         vae.sample(2, conditions={"group": "z", "dose": 1.0})
-    with pytest.raises(ValueError, match="conditions has 3 rows; 2 rows"):
+    message = r"conditions has 3 rows, for 2 rows .* sample\(n_samples=3, cond"
+    with pytest.raises(ValueError, match=message):
         vae.sample(2, conditions=groups[["group", "dose"]].head(3))
     with pytest.raises(ValueError, match=r"shape \(n_rows, 2\)"):
         vae.sample(2, conditions=np.zeros((2, 3)))
