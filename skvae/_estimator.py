@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
 
 from ._base import (
     _MARGINALS,
@@ -680,7 +680,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     def sample(
         self,
-        n_samples=1,
+        n_samples=None,
         random_state=None,
         *,
         return_mean=False,
@@ -696,8 +696,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
         Parameters
         ----------
-        n_samples : int, default=1
-            Number of rows to generate.
+        n_samples : int, default=None
+            Number of rows to generate. None generates one row, or one for
+            each row of a table of ``conditions``.
         random_state : int, RandomState instance or None, default=None
             Seeds the draws. None takes them from the estimator's
             ``random_state``, as :meth:`sklearn.mixture.GaussianMixture.sample`
@@ -709,7 +710,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         conditions : dict, DataFrame or array-like, default=None
             For a model fitted with ``condition_on``, the conditions of the
             rows to generate (required), as for :meth:`inverse_transform`:
-            ``{'digit': 3}`` generates ``n_samples`` rows of ``p(x | digit=3)``.
+            ``{'digit': 3}`` generates ``n_samples`` rows of ``p(x | digit=3)``;
+            a table (a DataFrame, or an array of a column for each condition)
+            gives the conditions of each row to generate.
         missing_cells : bool, default=False
             Leave cells missing (NaN, or None in a column of levels; null in
             a polars DataFrame): each
@@ -750,6 +753,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             as a DataFrame; a polars DataFrame for a model fitted on one.
         """
         check_is_fitted(self)
+        conditions = computed(conditions)  # a Dask DataFrame as pandas
+        if n_samples is None:
+            n_samples = _rows_of(conditions)
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")
         validate_parameter_constraints(
             {
@@ -766,7 +772,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             },
             caller_name="sample",
         )
-        conditions = computed(conditions)  # a Dask DataFrame as pandas
         decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
         # the conditions checked before a RandomState gives a seed (the thread
         # count too, by _checked_seed): an error leaves it where it was
@@ -794,6 +799,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _rows_of(conditions) -> int:
+    """Rows ``sample`` generates by default: one, or one per row of a table."""
+    if conditions is None or isinstance(conditions, dict):
+        return 1
+    try:
+        n_rows = _num_samples(conditions)
+    except TypeError:
+        return 1  # not a table: the conditions' own check says so
+    if n_rows == 0:
+        raise ValueError("conditions is a table of no rows: no row to generate.")
+    return n_rows
 
 
 def _check_count(value, name: str, low: int, high: int | None, expected: str) -> None:

@@ -291,6 +291,9 @@ def test_a_table_of_conditions_gives_a_row_each(conditional):
     as_array = np.array([["a", 0.0], ["c", 2.0]], dtype=object)
     same = conditional.sample(2, conditions=as_array, return_mean=True)
     assert_array_equal(same["x1"], rows["x1"])
+    for table in (conditions, as_array):  # n_samples from the table
+        same = conditional.sample(conditions=table, return_mean=True)
+        assert_array_equal(same["x1"], rows["x1"])
 
 
 @pytest.mark.short_fits
@@ -435,11 +438,13 @@ def test_missing_or_unknown_conditions_are_named(groups):
         vae.sample(2, conditions={"group": ["a", "b"], "dose": 1.0})
     with pytest.raises(ValueError, match="condition 'group' is 'z' in row 0"):
         vae.sample(2, conditions={"group": "z", "dose": 1.0})
-    message = r"conditions has 3 rows, for 2 rows .* sample\(n_samples=3, cond"
+    message = r"conditions has 3 rows, for 2 rows .* \(sample without n_samples"
     with pytest.raises(ValueError, match=message):
         vae.sample(2, conditions=groups[["group", "dose"]].head(3))
     with pytest.raises(ValueError, match=r"shape \(n_rows, 2\)"):
         vae.sample(2, conditions=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="a table of no rows: no row to generate"):
+        vae.sample(conditions=groups[["group", "dose"]].head(0))
     plain = make_vae(max_epochs=2).fit(groups[["x1", "x2"]])
     with pytest.raises(ValueError, match="fitted with condition_on"):
         plain.sample(2, conditions={"group": "a"})

@@ -262,13 +262,6 @@ def test_detector_scores_the_observed_cells_as_torch_does(
     )
 
 
-def test_a_conditional_model_is_refused(make_vae):
-    X = np.random.RandomState(0).normal(size=(100, 3))
-    vae = make_vae(condition_on=[2]).fit(X)
-    with pytest.raises(NotImplementedError, match="fitted with condition_on"):
-        skl2onnx.to_onnx(vae, X[:1].astype(np.float32))
-
-
 @pytest.mark.parametrize(
     "kind, params, message",
     [
@@ -309,13 +302,6 @@ def test_a_detector_scored_with_another_draw_count_is_warned_of(make_detector):
     X = np.random.RandomState(0).normal(size=(100, 3))
     detector = make_detector().fit(X).set_params(n_importance_samples=3)
     with pytest.warns(UserWarning, match="offset_ was set .* estimated with 3"):
-        skl2onnx.to_onnx(detector, X[:1].astype(np.float32))
-
-
-def test_a_detector_with_a_mixture_prior_is_refused(make_detector):
-    X = np.random.RandomState(0).normal(size=(100, 3))
-    detector = make_detector(latent_prior=2).fit(X)
-    with pytest.raises(NotImplementedError, match="latent_prior=2"):
         skl2onnx.to_onnx(detector, X[:1].astype(np.float32))
 
 
