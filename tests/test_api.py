@@ -282,10 +282,11 @@ def test_float32_stays_float32(X, make_vae):
 @pytest.mark.parametrize("sparse_input", [False, True])
 def test_a_row_the_encoder_overflows_on_is_refused_by_number(X, make_vae, sparse_input):
     # cells near float32's limit in every column: the encoder's sums overflow
-    # for some patterns of signs (inf - inf), and stay finite for others
+    # for some patterns of signs (inf - inf), and stay finite for others; which
+    # ones depends on the fitted weights, so on the PyTorch version
     vae = make_vae().fit(X)
     refused = 0
-    for seed in range(4):
+    for seed in range(16):
         rows = X[:4].copy()
         signs = np.random.RandomState(seed).choice([-1, 1], size=X.shape[1])
         rows[2] = 3.4e38 * signs
