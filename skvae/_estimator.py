@@ -753,10 +753,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             as a DataFrame; a polars DataFrame for a model fitted on one.
         """
         check_is_fitted(self)
-        conditions = computed(conditions)  # a Dask DataFrame as pandas
-        if n_samples is None:
-            n_samples = _rows_of(conditions)
-        _check_count(n_samples, "n_samples", 1, None, "a positive integer")
         validate_parameter_constraints(
             {
                 "random_state": ["random_state"],
@@ -772,6 +768,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             },
             caller_name="sample",
         )
+        conditions = computed(conditions)  # a Dask DataFrame as pandas
+        if n_samples is None:
+            n_samples = _rows_of(conditions)
+        _check_count(n_samples, "n_samples", 1, None, "a positive integer")
         decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
         # the conditions checked before a RandomState gives a seed (the thread
         # count too, by _checked_seed): an error leaves it where it was
