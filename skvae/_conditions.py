@@ -584,9 +584,8 @@ class Conditions:
             n_given = lengths.pop()
             raise ValueError(
                 f"conditions has {n_given} rows, for {n_rows} rows to generate or "
-                "decode: a table of conditions gives one row to each (sample "
-                "without n_samples generates a row for each), a dict one value "
-                "to all."
+                "decode: a table of conditions gives one row to each, a dict one "
+                "value to all."
             )
         return values
 

@@ -769,9 +769,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             caller_name="sample",
         )
         conditions = computed(conditions)  # a Dask DataFrame as pandas
+        table_rows = _table_rows(conditions)
         if n_samples is None:
-            n_samples = _rows_of(conditions)
+            n_samples = 1 if table_rows is None else table_rows
         _check_count(n_samples, "n_samples", 1, None, "a positive integer")
+        if table_rows is not None and n_samples != table_rows:
+            raise ValueError(
+                f"n_samples is {n_samples}, but conditions is a table of "
+                f"{table_rows} rows, the conditions of each row to generate: "
+                "leave n_samples out to generate a row for each, or pass a dict "
+                "to give one value to all."
+            )
         decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
         # the conditions checked before a RandomState gives a seed (the thread
         # count too, by _checked_seed): an error leaves it where it was
@@ -801,14 +809,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return tags
 
 
-def _rows_of(conditions) -> int:
-    """Rows ``sample`` generates by default: one, or one per row of a table."""
+def _table_rows(conditions) -> int | None:
+    """The rows of a table of conditions; None for a dict, None or no table."""
     if conditions is None or isinstance(conditions, dict):
-        return 1
+        return None
     try:
         n_rows = _num_samples(conditions)
     except TypeError:
-        return 1  # not a table: the conditions' own check says so
+        return None  # not a table: the conditions' own check says so
     if n_rows == 0:
         raise ValueError("conditions is a table of no rows: no row to generate.")
     return n_rows

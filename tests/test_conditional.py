@@ -438,9 +438,12 @@ def test_missing_or_unknown_conditions_are_named(groups):
         vae.sample(2, conditions={"group": ["a", "b"], "dose": 1.0})
     with pytest.raises(ValueError, match="condition 'group' is 'z' in row 0"):
         vae.sample(2, conditions={"group": "z", "dose": 1.0})
-    message = r"conditions has 3 rows, for 2 rows .* \(sample without n_samples"
+    message = r"n_samples is 2, but conditions is a table of 3 rows.* leave n_samples"
     with pytest.raises(ValueError, match=message):
         vae.sample(2, conditions=groups[["group", "dose"]].head(3))
+    message = r"conditions has 3 rows, for 2 rows to generate or decode: a table"
+    with pytest.raises(ValueError, match=message):
+        vae.inverse_transform(np.zeros((2, vae.latent_dim)), conditions=groups.head(3))
     with pytest.raises(ValueError, match=r"shape \(n_rows, 2\)"):
         vae.sample(2, conditions=np.zeros((2, 3)))
     with pytest.raises(ValueError, match="a table of no rows: no row to generate"):
