@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import _num_samples, check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import (
     _MARGINALS,
@@ -814,9 +814,12 @@ def _table_rows(conditions) -> int | None:
     if conditions is None or isinstance(conditions, dict):
         return None
     try:
-        n_rows = _num_samples(conditions)
-    except TypeError:
+        shape = np.shape(conditions)  # a DataFrame's own, not an array's
+    except ValueError:
+        return None  # ragged rows: the conditions' own check says so
+    if len(shape) != 2:
         return None  # not a table: the conditions' own check says so
+    n_rows = shape[0]
     if n_rows == 0:
         raise ValueError("conditions is a table of no rows: no row to generate.")
     return n_rows

@@ -446,6 +446,8 @@ def test_missing_or_unknown_conditions_are_named(groups):
         vae.inverse_transform(np.zeros((2, vae.latent_dim)), conditions=groups.head(3))
     with pytest.raises(ValueError, match=r"shape \(n_rows, 2\)"):
         vae.sample(2, conditions=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"shape \(n_rows, 2\), .* got shape \(2,\)"):
+        vae.sample(5, conditions=["a", 1.0])  # one row, not a table of rows
     with pytest.raises(ValueError, match="a table of no rows: no row to generate"):
         vae.sample(conditions=groups[["group", "dose"]].head(0))
     plain = make_vae(max_epochs=2).fit(groups[["x1", "x2"]])
