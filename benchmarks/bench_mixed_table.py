@@ -165,6 +165,12 @@ def reduction(seeds: list[int], names: list[str]) -> None:
             f"{name:<36} "
             + " ".join(f"{value:>7.4f} ({seconds:>4.0f})" for value, seconds in cells)
         )
+    print(f"\nROC-AUC of each split seed {seeds}, k=2 | k=8")
+    for name in names:
+        each = [
+            " ".join(f"{value:.4f}" for value, _ in results[name, k]) for k in (2, 8)
+        ]
+        print(f"{name:<36} " + " | ".join(each))
 
 
 def missing_cells(seeds: list[int], draws: int) -> None:

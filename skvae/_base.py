@@ -1809,17 +1809,27 @@ class BaseVAE(BaseEstimator):
         """The torch threads of ``n_threads``, checked (see ``_checked``)."""
         return ThreadPolicy(self._checked("n_threads"))
 
-    def _checked_seed(self, random_state=None) -> int:
-        """A seed from ``random_state`` (the estimator's if None), drawn last.
+    @contextmanager
+    def _drawn_seed(self, random_state=None):
+        """A seed from ``random_state`` (the estimator's if None), for a block.
 
         ``n_threads`` and the estimator's ``random_state``, which may have
-        been set since ``fit``, are checked first: an error in them leaves a
-        ``RandomState`` where it was.
+        been set since ``fit``, are checked before the draw; a ``RandomState``
+        the seed came from is put back where it was if the block raises (an
+        allocation too large for ``sample(n_samples)``, say), so that an error
+        leaves it as the checks before the draw do.
         """
         self._checked("n_threads")
-        return _seed(
-            self._checked("random_state") if random_state is None else random_state
-        )
+        if random_state is None:
+            random_state = self._checked("random_state")
+        generator = check_random_state(random_state)
+        state = generator.get_state()
+        seed = _seed(generator)
+        try:
+            yield seed
+        except BaseException:
+            generator.set_state(state)
+            raise
 
     def _n_importance_draws(self) -> int:
         """``n_importance_samples``, checked (see ``_checked``)."""

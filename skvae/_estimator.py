@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from functools import partial
 from numbers import Integral
 
 import numpy as np
@@ -628,22 +630,20 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         if not isinstance(filter_seen, bool | np.bool_):
             raise ValueError(f"filter_seen must be True or False, got {filter_seen!r}.")
         module = self.module_
-        posterior_mean = module.posterior_mean
         if refine_steps:
             # beta may have been set since fit, where scikit-learn checks it
             self._checked("beta")
-            seed = self._checked_seed()
             beta = self._beta(_has_categorical(module))
 
-            def posterior_mean(x):
-                # every batch sees the same draws, made as the steps go
-                draws = refining_draws(
-                    refine_steps, module.latent_dim, seed, self.device_
-                )
-                return module.refined_posterior(x, draws, beta)[0]
+        def posterior_mean(x, seed):
+            if not refine_steps:
+                return module.posterior_mean(x)
+            # every batch sees the same draws, made as the steps go
+            draws = refining_draws(refine_steps, module.latent_dim, seed, self.device_)
+            return module.refined_posterior(x, draws, beta)[0]
 
-        def top_items(x):
-            scores = item_scores(module, posterior_mean(x))
+        def top_items(x, seed):
+            scores = item_scores(module, posterior_mean(x, seed))
             if filter_seen:
                 dense = x.to_dense() if x.is_sparse else x
                 seen = (dense != 0) & ~dense.isnan()
@@ -657,12 +657,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         # A refining step keeps the decoder's output, its gradient and the
         # log-probabilities of each row: three decoded copies; its batches
         # fill working_memory, as each step re-reads the decoder's weights.
-        top = self._map_validated_rows(
-            X,
-            top_items,
-            n_draws=3 if refine_steps else 1,
-            cache_sized=not refine_steps,
-        )
+        with self._drawn_seed() if refine_steps else nullcontext() as seed:
+            top = self._map_validated_rows(
+                X,
+                partial(top_items, seed=seed),
+                n_draws=3 if refine_steps else 1,
+                cache_sized=not refine_steps,
+            )
         items, scores = top[:, 0].astype(np.intp), top[:, 1]
         # places left over once a row's unseen items ran out: no item there
         items[scores == -np.inf] = -1
@@ -782,20 +783,20 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             )
         decode = self.module_.decode_mean if return_mean else self.module_.decode_sample
         # the conditions checked before a RandomState gives a seed (the thread
-        # count too, by _checked_seed): an error leaves it where it was
+        # count too, by _drawn_seed): an error leaves it where it was
         decode, encoded = self._latent_decoder(decode, conditions, n_samples)
-        seed = self._checked_seed(random_state)
-        rows = self._decoded_draws(n_samples, seed, decode, encoded)
-        marginal_map = getattr(self, "_marginal_map", None)
-        if marginals == "training" and not return_mean and marginal_map is not None:
-            rng = np.random.default_rng(_derived_seed(seed, _MARGINALS))
-            if encoded is None:
-                rows = marginal_map.apply(rows, rng)
-            else:  # one map for each value of the conditions
-                rows = marginal_map.apply(rows, encoded, rng)
-        if missing_cells:
-            rows = self._leave_cells_missing(rows, seed)
-        return self._as_rows(rows, conditions)
+        with self._drawn_seed(random_state) as seed:
+            rows = self._decoded_draws(n_samples, seed, decode, encoded)
+            marginal_map = getattr(self, "_marginal_map", None)
+            if marginals == "training" and not return_mean and marginal_map is not None:
+                rng = np.random.default_rng(_derived_seed(seed, _MARGINALS))
+                if encoded is None:
+                    rows = marginal_map.apply(rows, rng)
+                else:  # one map for each value of the conditions
+                    rows = marginal_map.apply(rows, encoded, rng)
+            if missing_cells:
+                rows = self._leave_cells_missing(rows, seed)
+            return self._as_rows(rows, conditions)
 
     # -------------------------------------------------------- scikit-learn glue
 

@@ -565,19 +565,19 @@ class VAEImputer(TransformerMixin, BaseVAE):
             )
             return
         n_draws, latent_dim = self._n_importance_draws(), self.module_.latent_dim
-        seed = self._checked_seed()
-        generator = torch.Generator(self.device_).manual_seed(seed)
+        with self._drawn_seed() as seed:
+            generator = torch.Generator(self.device_).manual_seed(seed)
 
-        def draw(x):
-            shape = (n_draws, len(x), latent_dim)
-            noise = torch.randn(shape, generator=generator, device=x.device)
-            return self.module_.conditional_sample(x, noise, generator)
+            def draw(x):
+                shape = (n_draws, len(x), latent_dim)
+                noise = torch.randn(shape, generator=generator, device=x.device)
+                return self.module_.conditional_sample(x, noise, generator)
 
-        # The likelihood draws from torch's global generator: seeded here, and
-        # put back as it was afterwards.
-        mapped = self._map_validated_rows if validated else self._map_rows
-        with seeded_global_rng(seed, self.device_):
-            yield lambda X: mapped(X, draw, n_draws)
+            # The likelihood draws from torch's global generator: seeded here,
+            # and put back as it was afterwards.
+            mapped = self._map_validated_rows if validated else self._map_rows
+            with seeded_global_rng(seed, self.device_):
+                yield lambda X: mapped(X, draw, n_draws)
 
     def _fill(self, X, values: np.ndarray):
         """``X`` with its missing cells taken from ``values``, in ``X``'s kind.

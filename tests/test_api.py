@@ -103,6 +103,20 @@ def test_sample_draws_from_the_estimators_random_state(X, make_vae):
     assert_array_equal(state.get_state()[1], np.random.RandomState(0).get_state()[1])
 
 
+def test_a_failed_sample_leaves_its_random_state_where_it_was(X, make_vae, monkeypatch):
+    # sample(2**40) failed in torch's allocation after the seed was drawn
+    vae = make_vae().fit(X)
+    state = np.random.RandomState(0)
+
+    def too_large(*args):
+        raise MemoryError("the rows do not fit")
+
+    monkeypatch.setattr(vae, "_decoded_draws", too_large)
+    with pytest.raises(MemoryError, match="do not fit"):
+        vae.sample(5, random_state=state)
+    assert state.randint(2**31) == np.random.RandomState(0).randint(2**31)
+
+
 @pytest.fixture
 def batch_rows(monkeypatch):
     """The rows of each inference batch that goes to the device, as recorded."""

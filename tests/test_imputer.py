@@ -389,6 +389,24 @@ def test_posterior_draws_check_the_parameters_before_a_random_state_gives_a_seed
 
 
 @pytest.mark.short_fits
+def test_failed_posterior_draws_leave_the_random_state_where_it_was(
+    correlated, monkeypatch
+):
+    _, holed = correlated
+    state = np.random.RandomState(0)
+    imputer = make_imputer(sample_posterior=True, max_epochs=2).fit(holed)
+    imputer.set_params(random_state=state)
+
+    def failing(*args):
+        raise MemoryError("no room for the draws")
+
+    monkeypatch.setattr(imputer.module_, "conditional_sample", failing)
+    with pytest.raises(MemoryError, match="no room"):
+        imputer.transform(holed)
+    assert state.randint(2**31) == np.random.RandomState(0).randint(2**31)
+
+
+@pytest.mark.short_fits
 def test_only_rows_with_a_missing_cell_are_decoded(correlated, monkeypatch):
     # Dense rows were all decoded, complete ones too: a table of few holes
     # cost as much as one of many, and its draws differed from the CSR's

@@ -225,6 +225,21 @@ def test_refining_checks_its_parameters_before_a_random_state_gives_a_seed(
         recommender.recommend(clicks, n=3, refine_steps=2)
 
 
+def test_a_failed_refinement_leaves_the_random_state_where_it_was(
+    recommender, clicks, monkeypatch
+):
+    state = np.random.RandomState(0)
+    recommender.set_params(random_state=state)
+
+    def failing(*args):
+        raise MemoryError("no room for the steps")
+
+    monkeypatch.setattr(recommender.module_, "refined_posterior", failing)
+    with pytest.raises(MemoryError, match="no room"):
+        recommender.recommend(clicks, n=3, refine_steps=2)
+    assert state.randint(2**31) == np.random.RandomState(0).randint(2**31)
+
+
 def test_a_refined_row_does_not_depend_on_its_batch(recommender, clicks, monkeypatch):
     from skvae import _module
 
