@@ -945,10 +945,14 @@ class BaseVAE(BaseEstimator):
             sample_weight[empty] = 0.0
         missing = self._what_reads_as_missing(reset)
         conditional = self.condition_on is not None
-        if not sample_weight.any():  # every row of weight held nothing
+        weighing = empty[sample_weight[empty] > 0]
+        if len(weighing) == np.count_nonzero(sample_weight):
+            # every row that weighs holds nothing (or weighs 0 as the model
+            # fills it): dropping them would leave no row to train on
             check_missing_cells(
                 modelled,
                 empty,
+                remedy="X needs a row of positive weight with an observed cell",
                 missing=missing,
                 conditional=conditional,
                 row_name=row_name,
@@ -956,7 +960,7 @@ class BaseVAE(BaseEstimator):
         elif not get_config()["assume_finite"]:
             check_missing_cells(
                 modelled,
-                empty[sample_weight[empty] > 0],
+                weighing,
                 remedy="Drop them, or give them sample_weight 0",
                 missing=missing,
                 conditional=conditional,

@@ -795,6 +795,14 @@ def test_a_row_with_nothing_observed_is_refused_unless_it_weighs_0(X, estimator)
     fitted = make().fit(rows, sample_weight=weights)
     alone = make().fit(X)
     assert_array_equal(fitted.score_samples(X), alone.score_samples(X))
+    # where every row that weighs is such a row, dropping them leaves nothing
+    for empty, weights in (
+        (np.full((3, X.shape[1]), np.nan), None),
+        (rows, np.r_[1.0, np.zeros(len(X))]),
+    ):
+        message = "Row 0 of X has no .* needs a row of positive weight with an"
+        with pytest.raises(ValueError, match=message):
+            make().fit(empty, sample_weight=weights)
 
 
 def test_sample_weight_errors(X, make_vae):
