@@ -91,7 +91,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         As for :class:`VAETransformer`, except that ``'auto'`` gives numeric
         columns ``'laplace'``, not ``'gaussian'``: its heavier tails keep a
         few extreme cells from pulling every filled cell of their column,
-        and it fills cells better on the tables we measured. A DataFrame's
+        and it fills cells better on the benchmark tables. A DataFrame's
         columns of whole numbers (integers, or floats whose observed values
         are whole, as missing cells leave integer columns) get
         ``'inflated_gaussian'``: values held by 5 % of the cells (two at
@@ -117,7 +117,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         As for :class:`VAETransformer` (whose default is 0): when the
         stopping rule first fires, the learning rate is divided by 5 and
         training goes on until the rule fires again, about 10 % more epochs.
-        The settled weights fill cells better on the tables we measured.
+        The settled weights fill cells better on the benchmark tables.
     max_epochs : int, default=400
         As for :class:`VAETransformer` (whose default is 1000): the cap the
         imputer's defaults were chosen with.
@@ -181,7 +181,7 @@ class VAEImputer(TransformerMixin, BaseVAE):
         ``warm_start`` mean what they mean for :class:`VAETransformer`, and
         have the same defaults. ``latent_prior`` means the same, with the
         default ``'normal'``: the fills weighed under ``N(0, I)`` were the
-        better ones on the tables we measured. With
+        better ones on the benchmark tables. With
         ``handle_unknown='missing'``, a level that ``fit`` never saw is read
         as a missing cell, so the row's fills do not lean on it, but the cell
         comes back as it was: only missing values are replaced.

@@ -81,7 +81,7 @@ class VAEOutlierDetector(OutlierMixin, BaseVAE):
         :class:`VAETransformer` (whose default is ``'auto'``, windows of at
         least 50 steps). Ten epochs whatever the table's size: longer windows
         train small tables for longer, which fits their rows' density better
-        but, on the tables we measured, separates the outliers less well.
+        but, on the benchmark tables, separates the outliers less well.
     support_fraction : float in (0, 1], default=0.7
         Share of each minibatch that a training step learns from, once
         ``support_warmup_epochs`` epochs have trained on every row: the rows
