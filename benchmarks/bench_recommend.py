@@ -319,6 +319,7 @@ def main(seeds: list[int], params: dict) -> None:
     for seed, run in zip(seeds, runs, strict=True):
         epochs = [f"{run[name]['epochs']:.0f}" for name in run if "epochs" in run[name]]
         print(f"seed {seed}: " + ", ".join(run) + f"; VAETransformer epochs {epochs}")
+        print(f"  {paired_difference([run], 'VAETransformer, refined', 'EASE')}")
 
 
 if __name__ == "__main__":
