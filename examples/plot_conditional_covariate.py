@@ -118,7 +118,7 @@ for name, values in features.items():
 
 # %%
 # The plain map keeps what the measurements say about sex; on the conditional
-# map the sex is far closer to chance within every species (0.44 to 0.56,
+# map the sex is far closer to chance within every species (0.43 to 0.57,
 # against about 0.9 on the plain map), while the species is as easy to tell as
 # on the plain map. What is left on the conditional map is how
 # each penguin differs from the others of its species and sex: a large female

@@ -137,7 +137,7 @@ show_digits(
 )
 
 # %%
-# The slanted 4 at the bottom is redrawn as slanted digits of every class,
+# The slanted 3 at the bottom is redrawn as slanted digits of every class,
 # and the upright inputs above it as upright ones: at 8x8 pixels the
 # differences are small, but each row keeps its input's hand while each
 # column shows one class. The latent code holds

@@ -72,7 +72,7 @@ fig.tight_layout()
 # ---------------------------------
 # ``feature_log_likelihoods`` splits each row's log-likelihood into one term
 # per feature. Compared with the typical benign row, the most unusual test
-# row is less likely in most features, and furthest below in a few (symmetry
+# row is less likely in every feature, and furthest below in a few (symmetry
 # error, perimeter error, area error and mean compactness, about 10 nats
 # each): those are where to look first.
 
