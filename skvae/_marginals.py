@@ -52,11 +52,17 @@ def weighted_quantiles(values, weights, levels: np.ndarray) -> np.ndarray:
     the quantiles between them are interpolated; below the first and above
     the last are the smallest and the largest values.
     """
-    order = np.argsort(values, kind="stable")
-    # divided by their mean first, so that weights of 1e308 do not overflow
-    values, weights = values[order], relative_to_their_mean(weights[order])
-    cumulative = np.cumsum(weights)
-    positions = (cumulative - weights / 2) / cumulative[-1]
+    if np.all(weights == weights[0]):
+        # equal weights: ties in any order give the same quantiles, and a
+        # sort takes a tenth of the time of a stable argsort
+        values = np.sort(values)
+        positions = (np.arange(values.size) + 0.5) / values.size
+    else:
+        order = np.argsort(values, kind="stable")
+        # divided by their mean first, so that weights of 1e308 do not overflow
+        values, weights = values[order], relative_to_their_mean(weights[order])
+        cumulative = np.cumsum(weights)
+        positions = (cumulative - weights / 2) / cumulative[-1]
     return np.interp(levels, positions, values)
 
 

@@ -49,6 +49,19 @@ def test_weighted_quantiles_of_equal_weights_are_hazens():
     assert_allclose(weighted_quantiles(values, np.full(101, 7.5), levels), got)
 
 
+def test_weighted_quantiles_of_ties_agree_with_nearly_equal_weights():
+    # equal weights take a plain sort; unequal ones the weighted path
+    values = np.random.RandomState(0).randint(0, 5, size=200).astype(float)
+    levels = np.linspace(0, 1, 33)
+    nearly_equal = np.ones(200)
+    nearly_equal[7] += 1e-9
+    assert_allclose(
+        weighted_quantiles(values, np.ones(200), levels),
+        weighted_quantiles(values, nearly_equal, levels),
+        atol=1e-6,
+    )
+
+
 def test_weighted_quantiles_follow_the_weights():
     values = np.array([0.0, 1.0])
     # 0 holds 90 % of the weight: the quantiles up to its middle (0.45) are 0
