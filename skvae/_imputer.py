@@ -23,11 +23,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseVAE, _training_weights
+from ._base import BaseVAE
 from ._conditions import condition_keys
 from ._containers import _is_dataframe, as_polars, computed, polars_enums
 from ._data import canonical_csr, row_namer, seeded_global_rng
 from ._families import COLUMN_FAMILIES, family_class
+from ._input import _training_weights
 from ._missing import (
     count_true,
     missing_cells,
