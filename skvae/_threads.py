@@ -81,11 +81,14 @@ class CoreLoad:
         self.ticks_per_second = (
             os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         )
-        self._last: tuple[float, float, int] | None = None
-        # Until a first window is measured, every core counts as busy: a fit
+        # Until a first window is measured, every core counts as busy: a call
         # starts on one thread, which costs little on an idle machine and
-        # nothing on a busy one.
+        # nothing on a busy one. The first window opens here, when skvae is
+        # imported, so that a first fit that starts a quarter second later
+        # or more (after its data are loaded) is sized by the load since,
+        # as later calls are.
         self.others_busy: float = float(len(self.cpus))
+        self._last: tuple[float, float, int] | None = self._reading()
 
     def _reading(self) -> tuple[float, float, int] | None:
         ticks = _busy_ticks(self.cpus)
@@ -97,7 +100,8 @@ class CoreLoad:
         """Busy cores of others since the last update; None off Linux.
 
         Intervals shorter than ``MIN_WINDOW_SECONDS`` keep the previous
-        estimate; before the first window, all cores count as busy.
+        estimate; before the first window (from the instance's creation),
+        all cores count as busy.
         """
         if (
             self._last is not None

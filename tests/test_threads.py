@@ -141,6 +141,20 @@ def test_threads_give_way_to_other_processes(monkeypatch, global_threads):
     assert policy.threads() == 2
 
 
+def test_the_first_window_opens_when_the_load_is_first_read(
+    monkeypatch, global_threads
+):
+    # skvae's reader is made at import: a first fit that starts later (its
+    # data loaded) is sized by the load since, not started on one thread
+    cores = FakeCores(monkeypatch)
+    cores.run(0.5, own_cores=1.0)  # the caller loads its data
+    assert ThreadPolicy(None, core_load=cores.load).threads() == 2
+    busy = FakeCores(monkeypatch)
+    busy.others_busy = 1.0
+    busy.run(0.5, own_cores=1.0)
+    assert ThreadPolicy(None, core_load=busy.load).threads() == 1
+
+
 @pytest.mark.parametrize(
     "call, network_function",
     [
