@@ -87,6 +87,8 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "matplotlib_animations": False,
     "show_memory": False,
+    # its page of computation times loads jQuery and DataTables from CDNs
+    "write_computation_times": False,
 }
 
 # -- HTML --------------------------------------------------------------------
