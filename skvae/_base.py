@@ -76,8 +76,8 @@ from ._training import (
 from ._warn import warn_user
 
 # Independent streams of random numbers drawn from one fit's seed (and, for
-# the missing cells of generated rows and the levels of their tied draws,
-# from one ``sample`` call's).
+# the missing cells of generated rows, the levels of their tied draws and
+# the likelihood's draws given ``z``, from one ``sample`` call's).
 (
     _TRAINING,
     _NOISE,
@@ -87,7 +87,8 @@ from ._warn import warn_user
     _PRIOR,
     _ROW_SAMPLE,
     _MARGINALS,
-) = range(8)
+    _LIKELIHOOD_DRAWS,
+) = range(9)
 
 
 @contextmanager
@@ -689,9 +690,7 @@ class BaseVAE(InputMixin, BaseEstimator):
         if encoded is not None:
             encoded = torch.as_tensor(encoded, dtype=z.dtype, device=z.device)
             z = torch.cat([z, encoded], 1)
-        # The likelihood draws through torch.distributions, from torch's global
-        # generator: seeded here, and put back as it was afterwards.
-        with seeded_global_rng(seed, self.device_):
+        with self._likelihood_draws_seeded(seed):
             return map_batches(
                 decode,
                 z.split(_SAMPLE_ROWS),
@@ -699,6 +698,17 @@ class BaseVAE(InputMixin, BaseEstimator):
                 pad=False,
                 threads=self._thread_policy(),
             )
+
+    def _likelihood_draws_seeded(self, seed: int):
+        """A block in which ``p(x | z)`` draws from a stream of ``seed``'s own.
+
+        The likelihood draws through :mod:`torch.distributions`, from torch's
+        global generator: seeded for the block from a stream derived from
+        ``seed`` (seeded with ``seed`` itself, its draws would be those of the
+        codes drawn from ``seed``'s generator, again), and put back as it was
+        afterwards.
+        """
+        return seeded_global_rng(_derived_seed(seed, _LIKELIHOOD_DRAWS), self.device_)
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
         """Count the modelled columns' patterns of missing cells, by weight.

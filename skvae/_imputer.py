@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
 from ._base import BaseVAE
 from ._conditions import condition_keys
 from ._containers import _is_dataframe, as_polars, computed, polars_enums
-from ._data import canonical_csr, row_namer, seeded_global_rng
+from ._data import canonical_csr, row_namer
 from ._families import COLUMN_FAMILIES, family_class
 from ._input import _training_weights
 from ._missing import (
@@ -574,10 +574,8 @@ class VAEImputer(TransformerMixin, BaseVAE):
                 noise = torch.randn(shape, generator=generator, device=x.device)
                 return self.module_.conditional_sample(x, noise, generator)
 
-            # The likelihood draws from torch's global generator: seeded here,
-            # and put back as it was afterwards.
             mapped = self._map_validated_rows if validated else self._map_rows
-            with seeded_global_rng(seed, self.device_):
+            with self._likelihood_draws_seeded(seed):
                 yield lambda X: mapped(X, draw, n_draws)
 
     def _fill(self, X, values: np.ndarray):

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
@@ -84,7 +85,9 @@ def test_generated_numbers_follow_the_training_distribution(make_vae):
     drawn = vae.sample(2_000, random_state=1, marginals="model")
     for column in ("amount", "score"):
         assert ks(mapped[column], table[column]) < 0.06
-        assert ks(mapped[column], table[column]) < ks(drawn[column], table[column])
+    # the model's own draws smooth the spike at 0 away; those of the normal
+    # score follow its training distribution without the map
+    assert ks(drawn["amount"], table["amount"]) > 0.3
     assert abs((mapped["amount"] == 0).mean() - (table["amount"] == 0).mean()) < 0.03
     # dtypes, levels and the levels' draws are those of the model's rows
     assert mapped.dtypes.equals(table.dtypes)
@@ -312,3 +315,23 @@ def test_the_maps_draws_are_those_of_sample(make_vae, X):
     fitted = vae._marginal_map
     drawn = vae.sample(20_000, random_state=1, marginals="model")[:, fitted.columns]
     assert_map_describes(drawn, fitted)
+
+
+@pytest.mark.short_fits
+def test_the_likelihoods_draws_are_not_the_latent_draws(make_vae):
+    # as many columns as latent dimensions: drawn from one stream, each row's
+    # noise would be its code's draws again
+    X = np.random.RandomState(0).normal(size=(500, 2))
+    vae = make_vae(latent_dim=2, latent_prior="normal", max_epochs=5).fit(X)
+    module = vae.module_
+    (family,) = module.likelihood.families
+    spread = family.distribution(module.decoder(torch.zeros(1, 2))).scale
+
+    def codes_and_noise(z, conditions=None):
+        return torch.cat(
+            [z, (module.decode_sample(z) - module.decode_mean(z)) / spread], 1
+        )
+
+    drawn = vae._decoded_draws(1_000, 0, codes_and_noise)
+    codes, noise = drawn[:, :2], drawn[:, 2:]
+    assert np.abs(np.corrcoef(codes.T, noise.T)[:2, 2:]).max() < 0.15
