@@ -193,6 +193,9 @@ def auto_learning_rate(batch_size: int) -> float:
 # Rows per batch when generating: fixed, so that a seeded ``sample`` draws the
 # same rows whatever the memory settings.
 _SAMPLE_ROWS = 256
+# Rows per batch of the draws that fit ``sample``'s quantile map, whose
+# distribution alone counts: larger batches, fewer calls.
+_MAP_DRAW_ROWS = 2048
 
 
 class BaseVAE(InputMixin, BaseEstimator):
@@ -658,9 +661,9 @@ class BaseVAE(InputMixin, BaseEstimator):
     ) -> np.ndarray:
         """``columns`` of ``n_rows`` rows drawn as ``sample`` draws them.
 
-        Drawn before any map, and only those columns are kept in memory; a
-        conditional model's rows under the ``encoded`` conditions (one
-        encoded row, for every row drawn).
+        Drawn before any map, in batches of ``_MAP_DRAW_ROWS`` rows, and only
+        those columns are kept in memory; a conditional model's rows under
+        the ``encoded`` conditions (one encoded row, for every row drawn).
         """
         index = torch.as_tensor(columns, device=self.device_)
 
@@ -668,22 +671,25 @@ class BaseVAE(InputMixin, BaseEstimator):
             return self.module_.decode_sample(z, conditions)[:, index]
 
         if encoded is None:
-            return self._decoded_draws(n_rows, seed, decode)
+            return self._decoded_draws(n_rows, seed, decode, batch_rows=_MAP_DRAW_ROWS)
         return self._decoded_draws(
             n_rows,
             seed,
             _conditioned(decode, self.module_.latent_dim),
             np.repeat(encoded[None], n_rows, axis=0),
+            _MAP_DRAW_ROWS,
         )
 
-    def _decoded_draws(self, n_rows: int, seed: int, decode, encoded=None):
+    def _decoded_draws(
+        self, n_rows: int, seed: int, decode, encoded=None, batch_rows=_SAMPLE_ROWS
+    ):
         """``n_rows`` rows decoded by ``decode`` from ``z ~ p(z)``, seeded by ``seed``.
 
         ``decode`` maps a batch of codes to rows (the module's
         ``decode_mean`` or ``decode_sample``, or some columns of them);
         a conditional model's ``decode`` and ``encoded`` conditions are those
         of ``_latent_decoder``. The rows are as the network gives them,
-        before ``_as_rows``.
+        before ``_as_rows``, decoded ``batch_rows`` at a time.
         """
         generator = torch.Generator(self.device_).manual_seed(seed)
         z = self.module_.draw_prior(n_rows, generator)
@@ -693,7 +699,7 @@ class BaseVAE(InputMixin, BaseEstimator):
         with self._likelihood_draws_seeded(seed):
             return map_batches(
                 decode,
-                z.split(_SAMPLE_ROWS),
+                z.split(batch_rows),
                 n_rows,
                 pad=False,
                 threads=self._thread_policy(),

@@ -13,7 +13,7 @@ model learned (a copula), stays the model's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,9 @@ MODEL_DRAWS = 10_000
 MAX_DRAWN_VALUES = 5_000_000
 """About the most values of mapped columns drawn (40 MB of float64); 1,000
 rows are drawn at least."""
+SORTED_VALUES = 2**22
+"""The most values copied and sorted at once (32 MB of float64) where the
+columns are sorted together."""
 
 
 def real_valued_columns(likelihood: Likelihood) -> np.ndarray:
@@ -112,21 +115,20 @@ class MarginalMap:
             min(MAX_QUANTILES, MAX_KEPT_VALUES // max(columns.size, 1), X.shape[0]),
         )
         levels = np.linspace(0.0, 1.0, n_levels)
-        training = {}  # each column's training quantiles
-        for j in columns:
-            values, value_weights = _observed(X, j, weights)
-            if values.size:
-                training[j] = weighted_quantiles(values, value_weights, levels)
+        training = _training_quantiles(X, weights, columns, levels)
         if not training:
             return None
         n_draws = min(MODEL_DRAWS, X.shape[0], MAX_DRAWN_VALUES // len(training))
-        draws = draw(max(1_000, n_draws), np.fromiter(training, dtype=np.intp))
-        drawn = {}  # each column's quantiles among the model's draws
-        for i, j in enumerate(training):
-            # a draw beyond float32 (inf) maps to the largest training value
-            finite = draws[:, i][np.isfinite(draws[:, i])].astype(np.float64)
-            if finite.size:
-                drawn[j] = weighted_quantiles(finite, np.ones(finite.size), levels)
+        trained = np.fromiter(training, dtype=np.intp)
+        draws = draw(max(1_000, n_draws), trained)
+        # a draw beyond float32 (inf) maps to the largest training value
+        draws[~np.isfinite(draws)] = np.nan
+        drawn = {  # each column's quantiles among the model's draws
+            trained[i]: quantiles
+            for i, quantiles in _column_quantiles(
+                draws, range(trained.size), levels
+            ).items()
+        }
         if not drawn:
             return None
         mapped = np.fromiter(drawn, dtype=np.intp)
@@ -252,6 +254,47 @@ class MapsByCondition:
                 taken = np.flatnonzero(of_row.ravel() == k)
                 rows[taken] = fitted.apply(rows[taken], rng)
         return rows
+
+
+def _training_quantiles(
+    X, weights: np.ndarray, columns: np.ndarray, levels: np.ndarray
+) -> dict[int, np.ndarray]:
+    """Each of ``columns``' quantiles over its observed training cells, by weight.
+
+    Columns with no observed cell are left out.
+    """
+    if not sp.issparse(X) and np.all(weights == weights[0]):
+        return _column_quantiles(X, columns, levels)
+    training = {}
+    for j in columns:
+        values, value_weights = _observed(X, j, weights)
+        if values.size:
+            training[j] = weighted_quantiles(values, value_weights, levels)
+    return training
+
+
+def _column_quantiles(
+    X: np.ndarray, columns: Iterable[int], levels: np.ndarray
+) -> dict[int, np.ndarray]:
+    """``weighted_quantiles`` of each of ``columns`` of ``X`` with equal weights.
+
+    NaN is left out, and so are columns with no other value. The columns are
+    copied and sorted together, ``SORTED_VALUES`` values or fewer at a time:
+    in about half the time of a sort of each column alone.
+    """
+    columns = np.fromiter(columns, dtype=np.intp)
+    step = max(1, SORTED_VALUES // max(X.shape[0], 1))
+    quantiles = {}
+    for start in range(0, len(columns), step):
+        part = columns[start : start + step]
+        ordered = X.T[part]  # a contiguous copy of each column
+        ordered.sort(axis=1)  # NaN last
+        for j, values in zip(part, ordered, strict=True):
+            n = int(np.searchsorted(values, np.nan))  # the observed values
+            if n:
+                positions = (np.arange(n) + 0.5) / n
+                quantiles[j] = np.interp(levels, positions, values[:n])
+    return quantiles
 
 
 def _observed(X, j: int, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
+from skvae import _marginals
 from skvae._marginals import MarginalMap, weighted_quantiles
 
 
@@ -335,3 +336,19 @@ def test_the_likelihoods_draws_are_not_the_latent_draws(make_vae):
     drawn = vae._decoded_draws(1_000, 0, codes_and_noise)
     codes, noise = drawn[:, :2], drawn[:, 2:]
     assert np.abs(np.corrcoef(codes.T, noise.T)[:2, 2:]).max() < 0.15
+
+
+def test_columns_sorted_together_give_each_columns_quantiles(monkeypatch):
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((300, 5)).astype(np.float32)
+    X[rng.rand(300, 5) < 0.2] = np.nan
+    X[:, 3] = np.nan  # nothing observed: no quantiles
+    levels = np.linspace(0, 1, 33)
+    monkeypatch.setattr(_marginals, "SORTED_VALUES", 600)  # two columns at once
+    got = _marginals._training_quantiles(X, np.ones(300), np.arange(5), levels)
+    assert list(got) == [0, 1, 2, 4]
+    for j, quantiles in got.items():
+        observed = X[:, j][~np.isnan(X[:, j])].astype(np.float64)
+        assert_array_equal(
+            quantiles, weighted_quantiles(observed, np.ones(observed.size), levels)
+        )
