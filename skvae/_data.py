@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -124,6 +125,14 @@ class Rows:
     def __len__(self) -> int:
         raise NotImplementedError
 
+    @property
+    def has_missing(self) -> bool:
+        """Whether a row holds a missing cell (NaN).
+
+        Where none does, the training steps skip their masks for them.
+        """
+        raise NotImplementedError
+
     def take(self, index: torch.Tensor) -> torch.Tensor:
         """The rows at positions ``index`` as a float32 tensor on the device.
 
@@ -160,6 +169,11 @@ class DenseRows(Rows):
     def __len__(self) -> int:
         return self.data.shape[0]
 
+    @cached_property
+    def has_missing(self) -> bool:
+        # one pass that allocates nothing: the minimum is NaN if any value is
+        return self.data.numel() > 0 and bool(self.data.min().isnan())
+
     def take(self, index: torch.Tensor) -> torch.Tensor:
         return self.data[index.to(self.device)]
 
@@ -195,6 +209,10 @@ class SparseRows(Rows):
 
     def __len__(self) -> int:
         return self.matrix.shape[0]
+
+    @cached_property
+    def has_missing(self) -> bool:
+        return bool(np.isnan(self.matrix.data).any())
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
         return _batch_tensor(self.matrix[index.cpu().numpy()], self.device)

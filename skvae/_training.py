@@ -285,7 +285,8 @@ class Validation:
         with torch.inference_mode():
             for x, w in self.rows.weighted_batches(self.batch_size):
                 noise = _latent_noise(x, module, generator)
-                total += (w * module.elbo_terms(x, noise).elbo()).sum()
+                terms = module.elbo_terms(x, noise, has_missing=self.rows.has_missing)
+                total += (w * terms.elbo()).sum()
         return total.item() / self.rows.weights.sum().item()
 
 
@@ -508,7 +509,7 @@ def _run_epoch(
             config.kl_warmup_start,
         )
         elbo = _training_bound(
-            module, x, noise, encoder_x, beta, config.n_training_draws
+            module, x, noise, encoder_x, beta, config.n_training_draws, rows.has_missing
         )
         elbo, size = _trained_terms(
             elbo, batch_weights, config.support_fraction if trimming else 1.0
@@ -596,11 +597,14 @@ def _drop_inputs(x, rate: float, generator, n_kept: int = 0) -> torch.Tensor | N
 
 
 def _training_bound(
-    module, x, noise, encoder_x, beta: float, n_draws: int
+    module, x, noise, encoder_x, beta: float, n_draws: int, has_missing: bool = True
 ) -> torch.Tensor:
-    """Each row's objective: the ELBO for one draw, else the importance-weighted one."""
+    """Each row's objective: the ELBO for one draw, else the importance-weighted one.
+
+    ``has_missing`` as for ``VAE.elbo_terms``.
+    """
     if n_draws == 1:
-        return module.elbo_terms(x, noise, encoder_x).elbo(beta)
+        return module.elbo_terms(x, noise, encoder_x, has_missing).elbo(beta)
     return module.importance_weighted_bound(x, noise, encoder_x, beta)
 
 

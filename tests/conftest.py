@@ -117,8 +117,8 @@ def overflow_third_row(monkeypatch):
     def patch(name: str, value: float = float("nan")) -> None:
         computing = getattr(VAE, name)
 
-        def overflowing(self, *args):
-            result = computing(self, *args)
+        def overflowing(self, *args, **options):
+            result = computing(self, *args, **options)
             if len(result) > 2:
                 result[2] = value
             return result

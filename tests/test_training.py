@@ -1093,3 +1093,24 @@ def test_a_split_of_rows_rescales_its_own_weights(make_vae):
     weights[5] = 1e50
     vae = make_vae(early_stopping=True, max_epochs=3).fit(X, sample_weight=weights)
     assert np.isfinite(vae.validation_scores_).all()
+
+
+@pytest.mark.short_fits
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+def test_rows_without_missing_cells_skip_the_masks_to_the_same_terms(
+    make_vae, likelihood
+):
+    X = np.random.RandomState(0).rand(50, 4)
+    module = make_vae(likelihood=likelihood, max_epochs=2).fit(X).module_
+    x = torch.as_tensor(X, dtype=torch.float32)
+    noise = torch.randn(
+        50, module.latent_dim, generator=torch.Generator().manual_seed(0)
+    )
+    masked = module.elbo_terms(x, noise)
+    unmasked = module.elbo_terms(x, noise, has_missing=False)
+    assert torch.equal(masked.reconstruction, unmasked.reconstruction)
+    assert torch.equal(masked.kl, unmasked.kl)
+    assert not DenseRows(x).has_missing
+    x[3, 1] = torch.nan
+    assert DenseRows(x).has_missing
+    assert not DenseRows(torch.empty(0, 4)).has_missing
