@@ -677,7 +677,7 @@ class BaseVAE(InputMixin, BaseEstimator):
             seed,
             _conditioned(decode, self.module_.latent_dim),
             np.repeat(encoded[None], n_rows, axis=0),
-            _MAP_DRAW_ROWS,
+            batch_rows=_MAP_DRAW_ROWS,
         )
 
     def _decoded_draws(

@@ -82,6 +82,14 @@ def device_is_available(device: torch.device) -> bool:
     return not _unavailable_because(device)
 
 
+def has_missing(X) -> bool:
+    """Whether ``X``, a dense array or a sparse matrix, has a missing cell."""
+    values = X.data if sp.issparse(X) else X
+    # One pass that allocates nothing: the minimum is NaN if any value is
+    # (a sum could overflow to inf and -inf, whose sum is NaN too).
+    return values.size > 0 and bool(np.isnan(values.min()))
+
+
 class Rows:
     """Rows of a data set, handed out as float32 torch batches on a device.
 
@@ -171,7 +179,7 @@ class DenseRows(Rows):
 
     @cached_property
     def has_missing(self) -> bool:
-        # one pass that allocates nothing: the minimum is NaN if any value is
+        # has_missing's pass, on the device
         return self.data.numel() > 0 and bool(self.data.min().isnan())
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
@@ -212,7 +220,7 @@ class SparseRows(Rows):
 
     @cached_property
     def has_missing(self) -> bool:
-        return bool(np.isnan(self.matrix.data).any())
+        return has_missing(self.matrix)
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
         return _batch_tensor(self.matrix[index.cpu().numpy()], self.device)

@@ -1149,7 +1149,7 @@ class Likelihood(nn.Module):
         if not (x.is_sparse and self.whole_rows and terms is not None):
             return self.log_prob(output_layer(hidden), x, has_missing)
         rows, columns, values = stored_entries(x)
-        if values.isnan().any():  # missing cells: the fused step reads none
+        if has_missing and values.isnan().any():  # the fused step reads none
             return self.log_prob(output_layer(hidden), x)
         fused = linear_sparse_log_prob(
             output_layer,
@@ -1230,9 +1230,9 @@ class Likelihood(nn.Module):
         Dense batches come back standardised, with ``None``, a missing cell
         (NaN) at 0; ``has_missing=False`` says that there is none, and spares
         the search where nothing is standardised. A sparse batch comes back as
-        its family's
-        ``encoder_values`` with the ``(shift, scale)`` still to apply, which
-        the first layer folds into its weights so that the batch stays sparse.
+        its family's ``encoder_values`` with the ``(shift, scale)`` still to
+        apply, which the first layer folds into its weights so that the batch
+        stays sparse.
         """
         if x.is_sparse:
             return self._sparse_encoder_input(x)

@@ -17,15 +17,7 @@ from sklearn import get_config
 from sklearn.utils import gen_batches
 from sklearn.utils._chunking import get_chunk_n_rows
 
-from ._data import canonical_csr
-
-
-def has_missing(X) -> bool:
-    """Whether ``X``, a dense array or a sparse matrix, has a missing cell."""
-    values = X.data if sp.issparse(X) else X
-    # One pass that allocates nothing: the minimum is NaN if any value is
-    # (a sum could overflow to inf and -inf, whose sum is NaN too).
-    return values.size > 0 and bool(np.isnan(values.min()))
+from ._data import canonical_csr, has_missing
 
 
 def missing_cells(X):
