@@ -6,7 +6,6 @@ import copy
 import inspect
 import math
 from contextlib import contextmanager
-from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -39,9 +38,9 @@ from ._data import (
     row_namer,
     rows_of,
     rows_of_positive_weight,
-    seeded_global_rng,
 )
 from ._families import COLUMN_FAMILIES
+from ._generation import GenerationMixin
 from ._inflated import InflatedFamily
 from ._input import InputMixin
 from ._latent_prior import (
@@ -52,7 +51,6 @@ from ._latent_prior import (
 )
 from ._layout import start_from_components
 from ._likelihoods import CategoricalFamily, Likelihood
-from ._marginals import MapsByCondition, MarginalMap, real_valued_columns
 from ._missing import MissingPatterns, has_missing
 from ._module import ACTIVATIONS, VAE
 from ._ranking import (
@@ -63,6 +61,7 @@ from ._ranking import (
     refuse_columns_without_item_scores,
 )
 from ._row_sample import RowSample
+from ._seeds import Stream, derived_seed, seed_from
 from ._table import CATEGORICAL
 from ._threads import ThreadPolicy, torch_threads
 from ._training import (
@@ -74,21 +73,6 @@ from ._training import (
     train,
 )
 from ._warn import warn_user
-
-# Independent streams of random numbers drawn from one fit's seed (and, for
-# the missing cells of generated rows, the levels of their tied draws and
-# the likelihood's draws given ``z``, from one ``sample`` call's).
-(
-    _TRAINING,
-    _NOISE,
-    _SPLIT,
-    _SCORING,
-    _MISSING_CELLS,
-    _PRIOR,
-    _ROW_SAMPLE,
-    _MARGINALS,
-    _LIKELIHOOD_DRAWS,
-) = range(9)
 
 
 @contextmanager
@@ -116,34 +100,11 @@ def _rollback_on_error(estimator, interrupts: bool = True):
         raise
 
 
-def _conditioned(decode, latent_dim: int):
-    """``decode(z, conditions)`` as a function of batches of codes.
-
-    Each row of a batch is a latent point followed by its row's encoded
-    conditions, as ``_decoded_draws`` makes them.
-    """
-
-    def decode_batch(batch):
-        return decode(batch[:, :latent_dim], batch[:, latent_dim:])
-
-    return decode_batch
-
-
-def _seed(random_state) -> int:
-    """A seed drawn from a scikit-learn ``random_state``."""
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
 def _has_categorical(module: VAE) -> bool:
     """Whether any of ``module``'s columns is categorical."""
     return any(
         isinstance(family, CategoricalFamily) for family in module.likelihood.families
     )
-
-
-def _derived_seed(seed: int, *stream: int) -> int:
-    """A seed for one stream of random numbers of the fit seeded by ``seed``."""
-    return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])
 
 
 # How to start training anew instead of continuing, by what continued.
@@ -190,25 +151,14 @@ def auto_learning_rate(batch_size: int) -> float:
     )
 
 
-# Rows per batch when generating: fixed, so that a seeded ``sample`` draws the
-# same rows whatever the memory settings.
-_SAMPLE_ROWS = 256
-# Rows per batch of the draws that fit ``sample``'s quantile map, whose
-# distribution alone counts: larger batches, fewer calls.
-_MAP_DRAW_ROWS = 2048
-
-
-class BaseVAE(InputMixin, BaseEstimator):
+class BaseVAE(InputMixin, GenerationMixin, BaseEstimator):
     """Parameters, training and scoring shared by the skvae estimators.
 
     Subclasses add the methods of their role (transformer, outlier detector)
     and their documentation; this class owns the network and its training,
-    and reads ``X`` through ``InputMixin`` (``_input``).
+    reads ``X`` through ``InputMixin`` (``_input``) and generates rows
+    through ``GenerationMixin`` (``_generation``).
     """
-
-    _maps_sampled_numbers = False
-    """Whether ``fit`` prepares the map that makes ``sample``'s numbers follow
-    each column's training distribution (see ``_marginals``)."""
 
     _missing_patterns: MissingPatterns
 
@@ -492,7 +442,7 @@ class BaseVAE(InputMixin, BaseEstimator):
             X, sample_weight = rows_of_positive_weight(X, sample_weight)
             if continuing:
                 self._warn_of_values_far_from_the_first_rows(X)
-            seed = _seed(self.random_state)
+            seed = seed_from(self.random_state)
             epochs_done = self.n_iter_ if continuing else 0
             streaming = incremental and continuing
             trained_rows = self._sample_of_trained_rows(
@@ -508,10 +458,10 @@ class BaseVAE(InputMixin, BaseEstimator):
             device = resolve_device(self.device)
             # Each pass of a seeded estimator draws its own batch order and noise.
             generator = torch.Generator().manual_seed(
-                _derived_seed(seed, _TRAINING, epochs_done)
+                derived_seed(seed, Stream.TRAINING, epochs_done)
             )
             noise_generator = torch.Generator(device).manual_seed(
-                _derived_seed(seed, _NOISE, epochs_done)
+                derived_seed(seed, Stream.NOISE, epochs_done)
             )
             # a stream's mixture starts from the last call's, which EM then
             # moves to this call's rows in a few steps
@@ -592,7 +542,7 @@ class BaseVAE(InputMixin, BaseEstimator):
         A fit starts a new one; a ``partial_fit`` call adds to the last
         (or starts one, after ``drop_optimizer_state`` dropped it).
         """
-        rng = np.random.default_rng(_derived_seed(seed, _ROW_SAMPLE, epochs_done))
+        rng = np.random.default_rng(derived_seed(seed, Stream.ROW_SAMPLE, epochs_done))
         earlier = getattr(self, "_trained_rows", None) if streaming else None
         if earlier is None:
             return RowSample.of(X, rng, weights)
@@ -618,103 +568,10 @@ class BaseVAE(InputMixin, BaseEstimator):
 
             return self._map_validated_rows(_safe_indexing(X, rows), of_batch)
 
-        prior_seed = _derived_seed(seed, _PRIOR)
+        prior_seed = derived_seed(seed, Stream.PRIOR)
         rng = np.random.default_rng(prior_seed)
         codes = posterior_draws(posterior_parameters, weights, rng)
         fit_mixture(self.module_, codes, int(self.latent_prior), prior_seed, start)
-
-    def _fit_marginal_map(self, X, weights, seed: int) -> None:
-        """Fit the map of generated numbers to the training rows' distributions.
-
-        For estimators whose ``sample`` maps numbers
-        (``_maps_sampled_numbers``): each real-valued column's quantiles in
-        ``X`` (training rows as ``_fit_latent_prior`` takes them) and among
-        the model's draws; with ``condition_on``, for each value of the
-        conditions that enough rows hold (``MapsByCondition``). See
-        ``_marginals``.
-        """
-        self._marginal_map: MarginalMap | MapsByCondition | None = None
-        if not self._maps_sampled_numbers:
-            return
-        columns = real_valued_columns(self.module_.likelihood)
-        if not columns.size:
-            return
-        draw = partial(self._drawn_columns, seed=_derived_seed(seed, _MARGINALS))
-        conditions = getattr(self, "_conditions", None)
-        if conditions is None:
-            self._marginal_map = MarginalMap.fit(X, weights, columns, draw)
-            return
-
-        def draw_under(value: np.ndarray):
-            return partial(draw, encoded=value)
-
-        self._marginal_map = MapsByCondition.fit(
-            self._modelled(X),
-            X[:, -conditions.n_features :],
-            weights,
-            columns,
-            draw_under,
-        )
-
-    def _drawn_columns(
-        self, n_rows: int, columns: np.ndarray, seed: int, encoded=None
-    ) -> np.ndarray:
-        """``columns`` of ``n_rows`` rows drawn as ``sample`` draws them.
-
-        Drawn before any map, in batches of ``_MAP_DRAW_ROWS`` rows, and only
-        those columns are kept in memory; a conditional model's rows under
-        the ``encoded`` conditions (one encoded row, for every row drawn).
-        """
-        index = torch.as_tensor(columns, device=self.device_)
-
-        def decode(z, conditions=None):
-            return self.module_.decode_sample(z, conditions)[:, index]
-
-        if encoded is None:
-            return self._decoded_draws(n_rows, seed, decode, batch_rows=_MAP_DRAW_ROWS)
-        return self._decoded_draws(
-            n_rows,
-            seed,
-            _conditioned(decode, self.module_.latent_dim),
-            np.repeat(encoded[None], n_rows, axis=0),
-            batch_rows=_MAP_DRAW_ROWS,
-        )
-
-    def _decoded_draws(
-        self, n_rows: int, seed: int, decode, encoded=None, batch_rows=_SAMPLE_ROWS
-    ):
-        """``n_rows`` rows decoded by ``decode`` from ``z ~ p(z)``, seeded by ``seed``.
-
-        ``decode`` maps a batch of codes to rows (the module's
-        ``decode_mean`` or ``decode_sample``, or some columns of them);
-        a conditional model's ``decode`` and ``encoded`` conditions are those
-        of ``_latent_decoder``. The rows are as the network gives them,
-        before ``_as_rows``, decoded ``batch_rows`` at a time.
-        """
-        generator = torch.Generator(self.device_).manual_seed(seed)
-        z = self.module_.draw_prior(n_rows, generator)
-        if encoded is not None:
-            encoded = torch.as_tensor(encoded, dtype=z.dtype, device=z.device)
-            z = torch.cat([z, encoded], 1)
-        with self._likelihood_draws_seeded(seed):
-            return map_batches(
-                decode,
-                z.split(batch_rows),
-                n_rows,
-                pad=False,
-                threads=self._thread_policy(),
-            )
-
-    def _likelihood_draws_seeded(self, seed: int):
-        """A block in which ``p(x | z)`` draws from a stream of ``seed``'s own.
-
-        The likelihood draws through :mod:`torch.distributions`, from torch's
-        global generator: seeded for the block from a stream derived from
-        ``seed`` (seeded with ``seed`` itself, its draws would be those of the
-        codes drawn from ``seed``'s generator, again), and put back as it was
-        afterwards.
-        """
-        return seeded_global_rng(_derived_seed(seed, _LIKELIHOOD_DRAWS), self.device_)
 
     def _count_missing_cells(self, X, sample_weight, continuing: bool) -> None:
         """Count the modelled columns' patterns of missing cells, by weight.
@@ -732,57 +589,6 @@ class BaseVAE(InputMixin, BaseEstimator):
         kept = sample_weight[sample_weight > 0]  # rows of weight 0 are not there
         patterns.add(X, sample_weight / np.mean(kept))
         self._missing_patterns = patterns
-
-    def _leave_cells_missing(self, rows: np.ndarray, seed: int) -> np.ndarray:
-        """``rows`` with missing cells in patterns drawn from the training rows'."""
-        rng = np.random.default_rng(_derived_seed(seed, _MISSING_CELLS))
-        return np.where(self._missing_patterns.draw(len(rows), rng), np.nan, rows)
-
-    def _latent_decoder(self, decode, conditions, n_rows: int):
-        """``decode`` (a module's ``decode_mean`` or ``decode_sample``) for batches.
-
-        Returns the function of a batch and the encoded conditions of the
-        ``n_rows`` rows (None for a model without ``condition_on``), which a
-        batch holds after its latent points.
-        """
-        model_conditions = getattr(self, "_conditions", None)
-        if model_conditions is None:
-            if conditions is not None:
-                raise ValueError(
-                    "conditions are for a model fitted with condition_on; this "
-                    "one has none."
-                )
-            return decode, None
-        typed_rows = getattr(self, "_table_layout", None) is not None
-        encoded = model_conditions.encode(conditions, n_rows, typed_rows)
-        return _conditioned(decode, self.module_.latent_dim), encoded
-
-    def _as_rows(self, decoded: np.ndarray, conditions):
-        """Decoded rows as ``X``'s rows: ``_as_table``, conditions put back.
-
-        A table of rows takes the index of ``conditions`` given as a DataFrame,
-        a row per generated row; it is a polars DataFrame, without an index,
-        for a model fitted on one.
-        """
-        rows = self._as_table(decoded)
-        model_conditions = getattr(self, "_conditions", None)
-        if model_conditions is not None:
-            rows = model_conditions.assemble(rows, conditions, len(decoded))
-            one_per_row = _is_dataframe(conditions) and len(conditions) == len(rows)
-            if _is_dataframe(rows) and one_per_row:
-                rows.index = conditions.index
-        enums = getattr(self, "_polars_enum_columns", None)  # None in older pickles
-        if enums is not None and _is_dataframe(rows):
-            return as_polars(rows, enums)
-        return rows
-
-    def _as_table(self, values: np.ndarray):
-        """Decoded rows as the training table's kind: levels, dtypes, names.
-
-        Unchanged for a model with one family for every column.
-        """
-        layout = getattr(self, "_table_layout", None)
-        return values if layout is None else layout.decode(values)
 
     def _finish_fit(self, X, training_rows, weights, streaming: bool) -> None:
         """What a subclass does once the network is trained (a threshold, say).
@@ -911,7 +717,7 @@ class BaseVAE(InputMixin, BaseEstimator):
             unscored = [math.nan] * len(result.loss_curve)
             self._validation_record = earlier + unscored if earlier else []
         self._optimizer_state = result.optimizer_state
-        self._score_seed = _derived_seed(seed, _SCORING)
+        self._score_seed = derived_seed(seed, Stream.SCORING)
 
     def _architecture(self) -> dict:
         """The parameters that shape the network, checked."""
@@ -1068,7 +874,7 @@ class BaseVAE(InputMixin, BaseEstimator):
         held_out = (
             rows.split(torch.as_tensor(validation_index)),
             self._batch_size(len(training_index)),
-            _derived_seed(split_seed, _SCORING),
+            derived_seed(split_seed, Stream.SCORING),
         )
         validation = (
             Validation(*held_out)
@@ -1089,7 +895,7 @@ class BaseVAE(InputMixin, BaseEstimator):
                 f"{len(rows)} rows (of positive weight) for validation, leaving "
                 "none to train on. Pass more rows or set early_stopping=False."
             )
-        order = np.random.RandomState(_derived_seed(seed, _SPLIT)).permutation(
+        order = np.random.RandomState(derived_seed(seed, Stream.SPLIT)).permutation(
             len(rows)
         )
         training_index, validation_index = order[n_validation:], order[:n_validation]
@@ -1256,7 +1062,7 @@ class BaseVAE(InputMixin, BaseEstimator):
             random_state = self._checked("random_state")
         generator = check_random_state(random_state)
         state = generator.get_state()
-        seed = _seed(generator)
+        seed = seed_from(generator)
         try:
             yield seed
         except BaseException:

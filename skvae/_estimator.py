@@ -16,13 +16,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import (
-    _MARGINALS,
-    BaseVAE,
-    _derived_seed,
-    _has_categorical,
-    _rollback_on_error,
-)
+from ._base import BaseVAE, _has_categorical, _rollback_on_error
 from ._containers import _is_dataframe, computed
 from ._data import host_batches, map_batches, row_namer
 from ._missing import (
@@ -33,6 +27,7 @@ from ._missing import (
 )
 from ._module import refining_draws
 from ._ranking import item_scores, refuse_columns_without_item_scores
+from ._seeds import Stream, derived_seed
 from ._warn import warn_user
 
 
@@ -791,7 +786,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             rows = self._decoded_draws(n_samples, seed, decode, encoded)
             marginal_map = getattr(self, "_marginal_map", None)
             if marginals == "training" and not return_mean and marginal_map is not None:
-                rng = np.random.default_rng(_derived_seed(seed, _MARGINALS))
+                rng = np.random.default_rng(derived_seed(seed, Stream.MARGINALS))
                 if encoded is None:
                     rows = marginal_map.apply(rows, rng)
                 else:  # one map for each value of the conditions
