@@ -28,12 +28,13 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._columns import _column_ranges
 from ._conditions import Conditions, condition_keys
 from ._containers import _is_dataframe, computed
 from ._data import canonical_csr, relative_to_their_mean, row_namer
 from ._families import family_class
 from ._inflated import InflatedFamily
-from ._likelihoods import RealValued, _column_ranges, check_block
+from ._likelihoods import RealValued, check_block
 from ._missing import (
     check_missing_cells,
     columns_finer_than_float32,

@@ -23,8 +23,9 @@ from scipy.linalg import eigh
 from scipy.sparse.linalg import LinearOperator, svds
 from threadpoolctl import threadpool_limits
 
+from ._columns import column_means, column_variances
 from ._data import Rows, relative_to_their_mean
-from ._likelihoods import VARIANCE_PRIOR_ROWS, column_means, column_variances
+from ._likelihoods import VARIANCE_PRIOR_ROWS
 from ._threads import ThreadPolicy
 from ._training import adam
 

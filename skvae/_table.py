@@ -19,15 +19,11 @@ from numbers import Number, Real
 import numpy as np
 import scipy.sparse as sp
 
+from ._columns import _column_ranges, _fractional_columns
 from ._containers import _is_dataframe
 from ._data import row_namer
 from ._families import COLUMN_FAMILIES
-from ._likelihoods import (
-    FAMILIES,
-    CategoricalFamily,
-    _column_ranges,
-    _fractional_columns,
-)
+from ._likelihoods import FAMILIES, CategoricalFamily
 from ._warn import warn_user
 
 CATEGORICAL = CategoricalFamily.name

@@ -519,7 +519,7 @@ def test_a_column_of_spread_1e20_fits_scores_and_samples(make_vae, likelihood):
 def test_counts_are_checked_on_the_sums_of_duplicate_entries(stored, fine):
     # the quick pass over stored values only says yes: duplicates that are
     # not counts alone go to the checks per column, which sum them first
-    from skvae._likelihoods import _check_counts
+    from skvae._columns import _check_counts
 
     X = sp.csr_matrix((stored, [1, 1], [0, 2, 2]), shape=(2, 3))
     assert not X.has_canonical_format

@@ -10,13 +10,12 @@ from scipy import sparse, stats
 from sklearn.decomposition import PCA
 
 from skvae import VAETransformer
+from skvae._columns import column_means, column_variances
 from skvae._likelihoods import (
     GAUSSIAN_VARIANCE_FLOOR,
     BernoulliFamily,
     Likelihood,
     RealValued,
-    column_means,
-    column_variances,
 )
 
 
