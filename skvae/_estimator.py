@@ -26,7 +26,11 @@ from ._missing import (
     refuse_overflowed_rows,
 )
 from ._module import refining_draws
-from ._ranking import item_scores, refuse_columns_without_item_scores
+from ._ranking import (
+    item_scores,
+    refuse_columns_without_item_scores,
+    without_held_items,
+)
 from ._seeds import Stream, derived_seed
 from ._warn import warn_user
 
@@ -642,9 +646,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         def top_items(x, seed):
             scores = item_scores(module, posterior_mean(x, seed))
             if filter_seen:
-                dense = x.to_dense() if x.is_sparse else x
-                seen = (dense != 0) & ~dense.isnan()
-                scores = scores.masked_fill(seen, -torch.inf)
+                scores = without_held_items(scores, x)
             best = torch.topk(scores, n, dim=-1)
             # on the host: MPS holds no float64, and the result goes there anyway
             return torch.stack(

@@ -20,7 +20,7 @@ import torch
 from ._data import Rows
 from ._families import family_class
 from ._inflated import InflatedFamily
-from ._likelihoods import CategoricalFamily, MultinomialFamily
+from ._likelihoods import CategoricalFamily, MultinomialFamily, stored_entries
 from ._module import VAE
 
 SCORING_PATTERN = re.compile(r"(ndcg|recall)@([1-9][0-9]*)")
@@ -87,6 +87,21 @@ def item_scores(module: VAE, z: torch.Tensor) -> torch.Tensor:
         index = torch.as_tensor(columns, device=scores.device)
         scores[..., index] = scores[..., index] / family.total_count
     return scores
+
+
+def without_held_items(scores: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``scores`` with ``-inf`` at the items each row of ``x`` holds, in place.
+
+    An item is held where its entry is nonzero and not NaN (a missing cell is
+    not held). A sparse batch sets its stored entries alone, without a dense
+    copy of the rows.
+    """
+    if x.is_sparse:
+        rows, columns, values = stored_entries(x)
+        held = (values != 0) & ~values.isnan()
+        scores[rows[held], columns[held]] = -math.inf
+        return scores
+    return scores.masked_fill_((x != 0) & ~x.isnan(), -math.inf)
 
 
 def check_implicit_feedback(
@@ -185,7 +200,7 @@ class RankingValidation:
                 held_out = (x != 0) & (draws < HELD_OUT_SHARE)
                 fold_in = x.masked_fill(held_out, 0.0)
                 scores = item_scores(module, module.posterior_mean(fold_in))
-                scores = scores.masked_fill(fold_in != 0, -math.inf)
+                scores = without_held_items(scores, fold_in)
                 values = ranking_scores(self.metric, self.k, scores, held_out)
                 scored = held_out.any(-1)
                 total += (w[scored] * values[scored]).sum()

@@ -219,6 +219,19 @@ def test_multinomial_matches_scipy_with_each_rows_own_total():
     assert_allclose(log_prob, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", sorted(set(FAMILIES) - {"categorical"}))
+def test_each_familys_mean_is_its_distributions(name):
+    # a family may write its mean out (the multinomial does, as torch's
+    # Multinomial checks its arguments whatever validate_args says)
+    make_X, _ = DOMAINS[name]
+    likelihood = Likelihood.from_data(name, make_X())
+    family = _family(likelihood)
+    with torch.no_grad():
+        parameter = family.link(DECODER_OUTPUT.repeat(1, 4)[:, : family.n_outputs])
+        expected = family.distribution(parameter).mean
+        assert_allclose(family.mean(parameter).numpy(), expected.numpy(), rtol=1e-6)
+
+
 def mostly_zero_rows(name):
     """A family's likelihood, six of its rows with half the values 0, and four
     random decoder outputs for them."""

@@ -83,6 +83,23 @@ def test_sparse_rows_and_small_batches_give_the_same_lists(recommender, clicks):
     assert_allclose(sparse_scores, scores, rtol=1e-6)
 
 
+def test_a_stored_zero_is_not_a_seen_item(recommender, clicks):
+    rows = sp.coo_matrix(clicks[:6])
+    unseen_row, unseen_item = np.argwhere(clicks[:6] == 0)[::3].T
+    with_zeros = sp.csr_matrix(
+        (
+            np.r_[rows.data, np.zeros(len(unseen_row))],
+            (np.r_[rows.row, unseen_row], np.r_[rows.col, unseen_item]),
+        ),
+        shape=rows.shape,
+    )
+    assert with_zeros.nnz == rows.nnz + len(unseen_row)  # the zeros are stored
+    items, scores = recommender.recommend(clicks[:6], n=5)
+    stored_items, stored_scores = recommender.recommend(with_zeros, n=5)
+    assert_array_equal(stored_items, items)
+    assert_allclose(stored_scores, scores, rtol=1e-6)
+
+
 def test_a_row_with_few_unseen_items_gets_them_all_then_no_item(
     recommender, clicks, make_vae
 ):
