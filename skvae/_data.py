@@ -179,8 +179,9 @@ class DenseRows(Rows):
 
     @cached_property
     def has_missing(self) -> bool:
-        # has_missing's pass, on the device
-        return self.data.numel() > 0 and bool(self.data.min().isnan())
+        # isnan, not has_missing's minimum: MPS's min() passes over NaN before
+        # macOS 15 (pytorch/pytorch#130295), which would read NaN as absent
+        return bool(self.data.isnan().any())
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
         return self.data[index.to(self.device)]

@@ -473,7 +473,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         check_is_fitted(self)
         X = computed(X)  # once: a Dask DataFrame's rows named below too
         rows = self._validated_in_domain(X)
-        encode = partial(self.module_.posterior_mean, has_missing=has_missing(rows))
+        encode = partial(self.module_.posterior_mean, maybe_missing=has_missing(rows))
         Z = self._map_validated_rows(rows, encode, dtype=None)
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, 1e38 + 1e38
             finite = np.isfinite(np.sum(Z))  # one pass; rows only if not

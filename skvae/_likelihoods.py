@@ -874,16 +874,16 @@ class Likelihood(nn.Module):
     # ------------------------------------------------------------- log-probability
 
     def log_prob(
-        self, output: torch.Tensor, x: torch.Tensor, has_missing: bool = True
+        self, output: torch.Tensor, x: torch.Tensor, maybe_missing: bool = True
     ) -> torch.Tensor:
         """``log p(x | z)`` of each row of ``x``, a dense or sparse COO batch.
 
         ``output`` may carry leading axes (one per posterior draw) in front of
-        ``x``'s shape. ``has_missing=False`` says that ``x`` holds no missing
+        ``x``'s shape. ``maybe_missing=False`` says that ``x`` holds no missing
         cell (NaN), which spares the search for them.
         """
         parts = [
-            _block_log_prob(family, output_block, x_block, has_missing)
+            _block_log_prob(family, output_block, x_block, maybe_missing)
             for family, x_block, output_block in self._blocks(x, output)
         ]
         return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
@@ -899,9 +899,9 @@ class Likelihood(nn.Module):
         hidden: torch.Tensor,
         x: torch.Tensor,
         layer_fixed: bool = False,
-        has_missing: bool = True,
+        maybe_missing: bool = True,
     ) -> torch.Tensor:
-        """``log_prob(output_layer(hidden), x, has_missing)``, for the training step.
+        """``log_prob(output_layer(hidden), x, maybe_missing)``, for the training step.
 
         Sparse rows of one block whose family has ``fused_sparse`` terms take
         the fused step of :mod:`skvae._sparse_log_prob`: the decoder's last
@@ -911,9 +911,9 @@ class Likelihood(nn.Module):
         """
         terms = self.families[0].fused_sparse
         if not (x.is_sparse and self.whole_rows and terms is not None):
-            return self.log_prob(output_layer(hidden), x, has_missing)
+            return self.log_prob(output_layer(hidden), x, maybe_missing)
         rows, columns, values = stored_entries(x)
-        if has_missing and values.isnan().any():  # the fused step reads none
+        if maybe_missing and values.isnan().any():  # the fused step reads none
             return self.log_prob(output_layer(hidden), x)
         fused = linear_sparse_log_prob(
             output_layer,
@@ -988,11 +988,11 @@ class Likelihood(nn.Module):
 
     # ------------------------------------------------------------- the encoder
 
-    def encoder_input(self, x: torch.Tensor, has_missing: bool = True):
+    def encoder_input(self, x: torch.Tensor, maybe_missing: bool = True):
         """The batch as the encoder's first layer takes it: ``(values, shift_scale)``.
 
         Dense batches come back standardised, with ``None``, a missing cell
-        (NaN) at 0; ``has_missing=False`` says that there is none, and spares
+        (NaN) at 0; ``maybe_missing=False`` says that there is none, and spares
         the search where nothing is standardised. A sparse batch comes back as
         its family's ``encoder_values`` with the ``(shift, scale)`` still to
         apply, which the first layer folds into its weights so that the batch
@@ -1008,7 +1008,7 @@ class Likelihood(nn.Module):
                 shift, scale = standardisation
                 # a value standardised beyond float32 (inf) reads as its limit
                 values = ((values - shift) / scale).nan_to_num(0.0)
-            elif has_missing:
+            elif maybe_missing:
                 values = values.nan_to_num(0.0)
             parts.append(values)
         if self.missing_indicators:
@@ -1142,14 +1142,14 @@ def _zero(like: torch.Tensor) -> torch.Tensor:
 
 
 def _observed_log_prob(
-    family: Family, parameter, x: torch.Tensor, features=ALL, has_missing=True
+    family: Family, parameter, x: torch.Tensor, features=ALL, maybe_missing=True
 ):
     """``family.log_prob`` of each value of dense ``x``, 0 where a value is NaN.
 
     ``x`` is a dense batch, or the stored values of a sparse one with their
-    ``features``. ``has_missing=False`` says that no value is NaN.
+    ``features``. ``maybe_missing=False`` says that no value is NaN.
     """
-    if not has_missing:
+    if not maybe_missing:
         return family.log_prob(parameter, x, features)
     missing = x.isnan()
     if not missing.any():
@@ -1159,17 +1159,17 @@ def _observed_log_prob(
 
 
 def _block_log_prob(
-    family: Family, output: torch.Tensor, x: torch.Tensor, has_missing: bool = True
+    family: Family, output: torch.Tensor, x: torch.Tensor, maybe_missing: bool = True
 ):
     """``log p(x | z)`` of each row under one family, for dense or sparse ``x``.
 
     Missing cells (NaN) are marginalised out: given ``z`` the columns are
     independent, so a row's term is the sum over its observed cells.
-    ``has_missing=False`` says that ``x`` has none.
+    ``maybe_missing=False`` says that ``x`` has none.
     """
     parameter = family.link(output)
     if not x.is_sparse:
-        observed = _observed_log_prob(family, parameter, x, has_missing=has_missing)
+        observed = _observed_log_prob(family, parameter, x, maybe_missing=maybe_missing)
         return observed.sum(-1) + family.row_log_prob(x)
     rows, columns, values = stored_entries(x)
     zero = _zero(parameter)

@@ -121,7 +121,7 @@ class MarginalMap:
         n_draws = min(MODEL_DRAWS, X.shape[0], MAX_DRAWN_VALUES // len(training))
         trained = np.fromiter(training, dtype=np.intp)
         draws = draw(max(1_000, n_draws), trained)
-        # a draw beyond float32 (inf) maps to the largest training value
+        # a draw beyond float32 (inf) is left out of the drawn quantiles, as NaN
         draws[~np.isfinite(draws)] = np.nan
         drawn = {  # each column's quantiles among the model's draws
             trained[i]: quantiles

@@ -258,14 +258,14 @@ class VAE(nn.Module):
         return Normal(*self._posterior_parameters(x), validate_args=False)
 
     def _posterior_parameters(
-        self, x: torch.Tensor, has_missing: bool = True
+        self, x: torch.Tensor, maybe_missing: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The means and standard deviations of ``q(z | x)``.
 
-        ``has_missing=False`` says that ``x`` holds no missing cell (NaN),
+        ``maybe_missing=False`` says that ``x`` holds no missing cell (NaN),
         which spares the encoder its reading of them.
         """
-        loc, raw_scale = self._encoder_output(x, has_missing)
+        loc, raw_scale = self._encoder_output(x, maybe_missing)
         return loc, nn.functional.softplus(raw_scale) + MIN_POSTERIOR_SCALE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -276,19 +276,21 @@ class VAE(nn.Module):
         """
         return self.posterior_mean(x)
 
-    def posterior_mean(self, x: torch.Tensor, has_missing: bool = True) -> torch.Tensor:
+    def posterior_mean(
+        self, x: torch.Tensor, maybe_missing: bool = True
+    ) -> torch.Tensor:
         """The mean of ``q(z | x)``, without the work of its scale.
 
-        ``has_missing`` as for ``_posterior_parameters``.
+        ``maybe_missing`` as for ``_posterior_parameters``.
         """
-        return self._encoder_output(x, has_missing)[0]
+        return self._encoder_output(x, maybe_missing)[0]
 
     def _encoder_output(
-        self, x: torch.Tensor, has_missing: bool = True
+        self, x: torch.Tensor, maybe_missing: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's two halves: the posterior means and the raw scales."""
         x, conditions = self.split_conditions(x)
-        values, standardisation = self.likelihood.encoder_input(x, has_missing)
+        values, standardisation = self.likelihood.encoder_input(x, maybe_missing)
         if conditions is not None:
             values = torch.cat([values, conditions], -1)
         hidden = self.encoder[0](values, standardisation)
@@ -365,19 +367,19 @@ class VAE(nn.Module):
         x: torch.Tensor,
         noise: torch.Tensor,
         encoder_x: torch.Tensor | None = None,
-        has_missing: bool = True,
+        maybe_missing: bool = True,
     ) -> ELBOTerms:
         """ELBO terms of each row of ``x``; ``noise ~ N(0, I)`` has ``z``'s shape.
 
         ``encoder_x``, if given, is what the encoder sees instead of ``x`` (a
         corrupted copy, for denoising); the reconstruction is always of ``x``.
-        ``has_missing=False`` says that neither holds a missing cell (NaN),
+        ``maybe_missing=False`` says that neither holds a missing cell (NaN),
         which spares the encoder and the likelihood their masks for them.
         """
         mean, scale = self._posterior_parameters(
-            x if encoder_x is None else encoder_x, has_missing
+            x if encoder_x is None else encoder_x, maybe_missing
         )
-        return self._elbo_terms_at(mean, scale, x, noise, has_missing=has_missing)
+        return self._elbo_terms_at(mean, scale, x, noise, maybe_missing=maybe_missing)
 
     def _elbo_terms_at(
         self,
@@ -386,13 +388,13 @@ class VAE(nn.Module):
         x: torch.Tensor,
         noise,
         decoder_fixed: bool = False,
-        has_missing: bool = True,
+        maybe_missing: bool = True,
     ) -> ELBOTerms:
         """ELBO terms of each row of ``x`` under ``q(z) = N(mean, diag(scale**2))``.
 
         ``decoder_fixed``: the backward pass computes no gradient of the
         decoder's last layer, where it would otherwise (the fused sparse step).
-        ``has_missing`` as for ``elbo_terms``.
+        ``maybe_missing`` as for ``elbo_terms``.
         """
         z = mean + scale * noise  # the reparameterisation trick
         x, conditions = self.split_conditions(x)
@@ -403,7 +405,7 @@ class VAE(nn.Module):
             hidden = layer(hidden)
         return ELBOTerms(
             reconstruction=self.likelihood.log_prob_after(
-                output_layer, hidden, x, decoder_fixed, has_missing
+                output_layer, hidden, x, decoder_fixed, maybe_missing
             ),
             kl=kl_to_standard_normal(mean, scale),
         )

@@ -11,9 +11,9 @@ from sklearn.utils import check_random_state
 class Stream(IntEnum):
     """Independent streams of random numbers drawn from one fit's seed.
 
-    And, for the missing cells of generated rows and the likelihood's draws
-    given ``z``, from one ``sample`` call's. The values are part of every
-    seeded result: a new stream takes the next one.
+    And, for the missing cells of generated rows, the map of their numbers
+    and the likelihood's draws given ``z``, from one ``sample`` call's. The
+    values are part of every seeded result: a new stream takes the next one.
     """
 
     TRAINING = 0
@@ -36,7 +36,10 @@ def derived_seed(seed: int, *stream: int) -> int:
     """A seed for one stream of random numbers of the fit seeded by ``seed``.
 
     ``stream`` is a ``Stream``, then any further numbers that tell its parts
-    apart (the epoch a fit's training starts at, say).
+    apart (the epoch a fit's training starts at, say). NumPy's
+    ``SeedSequence`` reads trailing zeros as absent: ``(seed, stream, 0)``
+    and ``(seed, stream)`` give the same seed, so two parts of a stream must
+    not differ by a trailing 0 alone.
 
     Examples
     --------

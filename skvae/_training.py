@@ -285,7 +285,7 @@ class Validation:
         with torch.inference_mode():
             for x, w in self.rows.weighted_batches(self.batch_size):
                 noise = _latent_noise(x, module, generator)
-                terms = module.elbo_terms(x, noise, has_missing=self.rows.has_missing)
+                terms = module.elbo_terms(x, noise, maybe_missing=self.rows.has_missing)
                 total += (w * terms.elbo()).sum()
         return total.item() / self.rows.weights.sum().item()
 
@@ -597,14 +597,15 @@ def _drop_inputs(x, rate: float, generator, n_kept: int = 0) -> torch.Tensor | N
 
 
 def _training_bound(
-    module, x, noise, encoder_x, beta: float, n_draws: int, has_missing: bool = True
+    module, x, noise, encoder_x, beta: float, n_draws: int, maybe_missing: bool = True
 ) -> torch.Tensor:
     """Each row's objective: the ELBO for one draw, else the importance-weighted one.
 
-    ``has_missing`` as for ``VAE.elbo_terms``.
+    ``maybe_missing`` as for ``VAE.elbo_terms``; the importance-weighted bound
+    masks missing cells whatever it says.
     """
     if n_draws == 1:
-        return module.elbo_terms(x, noise, encoder_x, has_missing).elbo(beta)
+        return module.elbo_terms(x, noise, encoder_x, maybe_missing).elbo(beta)
     return module.importance_weighted_bound(x, noise, encoder_x, beta)
 
 

@@ -14,7 +14,7 @@ import torch
 from numpy.testing import assert_allclose
 
 from skvae import VAETransformer
-from skvae._data import host_batches, resolve_device
+from skvae._data import DenseRows, host_batches, resolve_device
 
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA GPU here"
@@ -22,6 +22,21 @@ needs_cuda = pytest.mark.skipif(
 needs_mps = pytest.mark.skipif(
     not torch.backends.mps.is_available(), reason="no Apple MPS device here"
 )
+
+
+def test_device_rows_find_missing_cells_where_min_passes_over_nan(monkeypatch):
+    # MPS's min() passes over NaN before macOS 15 (pytorch/pytorch#130295): a
+    # fit that asked it would skip the masks of rows with missing cells
+    original_min = torch.Tensor.min
+
+    def min_passing_over_nan(self, *args, **kwargs):
+        if args or kwargs:
+            return original_min(self, *args, **kwargs)
+        return original_min(torch.where(self.isnan(), torch.inf, self))
+
+    monkeypatch.setattr(torch.Tensor, "min", min_passing_over_nan)
+    assert DenseRows(torch.tensor([[1.0, float("nan")], [2.0, 3.0]])).has_missing
+    assert not DenseRows(torch.ones(2, 2)).has_missing
 
 
 def test_auto_prefers_cuda_then_mps_then_cpu():

@@ -1107,7 +1107,7 @@ def test_rows_without_missing_cells_skip_the_masks_to_the_same_terms(
         50, module.latent_dim, generator=torch.Generator().manual_seed(0)
     )
     masked = module.elbo_terms(x, noise)
-    unmasked = module.elbo_terms(x, noise, has_missing=False)
+    unmasked = module.elbo_terms(x, noise, maybe_missing=False)
     assert torch.equal(masked.reconstruction, unmasked.reconstruction)
     assert torch.equal(masked.kl, unmasked.kl)
     assert not DenseRows(x).has_missing
