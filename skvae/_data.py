@@ -166,6 +166,10 @@ class Rows:
         )
 
 
+# Values per block when a dense array on the device is searched for NaN.
+_NAN_SCAN_VALUES = 2**22
+
+
 class DenseRows(Rows):
     """A dense array, copied to the device once as float32 and indexed there."""
 
@@ -180,8 +184,10 @@ class DenseRows(Rows):
     @cached_property
     def has_missing(self) -> bool:
         # isnan, not has_missing's minimum: MPS's min() passes over NaN before
-        # macOS 15 (pytorch/pytorch#130295), which would read NaN as absent
-        return bool(self.data.isnan().any())
+        # macOS 15 (pytorch/pytorch#130295), which would read NaN as absent.
+        # By blocks of rows, so that the mask is no copy of the whole array.
+        n_rows = max(1, _NAN_SCAN_VALUES // max(1, self.data.shape[1]))
+        return any(bool(block.isnan().any()) for block in self.data.split(n_rows))
 
     def take(self, index: torch.Tensor) -> torch.Tensor:
         return self.data[index.to(self.device)]

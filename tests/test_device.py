@@ -37,6 +37,12 @@ def test_device_rows_find_missing_cells_where_min_passes_over_nan(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "min", min_passing_over_nan)
     assert DenseRows(torch.tensor([[1.0, float("nan")], [2.0, 3.0]])).has_missing
     assert not DenseRows(torch.ones(2, 2)).has_missing
+    # searched a block of rows at a time: a NaN in the last block is found
+    monkeypatch.setattr("skvae._data._NAN_SCAN_VALUES", 6)
+    rows = torch.ones(10, 3)
+    rows[9, 1] = float("nan")
+    assert DenseRows(rows).has_missing
+    assert not DenseRows(torch.ones(10, 3)).has_missing
 
 
 def test_auto_prefers_cuda_then_mps_then_cpu():
