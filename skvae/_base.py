@@ -160,8 +160,6 @@ class BaseVAE(InputMixin, GenerationMixin, BaseEstimator):
     through ``GenerationMixin`` (``_generation``).
     """
 
-    _missing_patterns: MissingPatterns
-
     _parameter_constraints: dict = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [
